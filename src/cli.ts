@@ -1,0 +1,103 @@
+/**
+ * Entry point: argv → command name → lazy import of that command only, so a spawned
+ * `hactl check http` never loads yargs, pino or mysql2. One catch decides the exit code.
+ */
+import { HactlError, UsageError } from './errors.js';
+
+export type CommandMain = (argv: string[]) => Promise<number | void>;
+
+interface CommandEntry {
+  summary: string;
+  load: () => Promise<{ main: CommandMain }>;
+}
+
+const commands: Record<string, CommandEntry> = {
+  'render-config': {
+    summary: 'render keepalived.conf for every node of the spec (no spec: the bundled example)',
+    load: () => import('./commands/render-config.js'),
+  },
+  lint: {
+    summary: 'check a spec: schema, priority/weight maths and keepalived traps',
+    load: () => import('./commands/lint.js'),
+  },
+  init: {
+    summary: 'write the annotated example spec to start from',
+    load: () => import('./commands/init.js'),
+  },
+  schema: {
+    summary: 'print the spec JSON Schema (for editors)',
+    load: () => import('./commands/schema.js'),
+  },
+  check: {
+    summary: 'health check for a keepalived vrrp_script (exit 0 healthy, 1 unhealthy, 2 usage)',
+    load: () => import('./commands/check.js'),
+  },
+  notify: {
+    summary: 'keepalived notify hook: run the spec actions for MASTER/BACKUP/FAULT/STOP',
+    load: () => import('./commands/notify.js'),
+  },
+  lab: {
+    summary: 'a real two-node pair in network namespaces (root only)',
+    load: () => import('./commands/lab.js'),
+  },
+};
+
+function topLevelHelp(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  const lines = Object.entries(commands).map(
+    ([name, entry]) => `  ${name.padEnd(width)}  ${entry.summary}`,
+  );
+  return [
+    'Usage: hactl <command> [options]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    'Run `hactl <command> --help` for the options of one command.',
+    'Global: --debug shows stack traces of unexpected errors.',
+  ].join('\n');
+}
+
+declare const HACTL_VERSION: string;
+export const version: string = typeof HACTL_VERSION === 'string' ? HACTL_VERSION : '0.0.0-dev';
+
+export async function run(argv: string[]): Promise<number> {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((arg) => arg !== '--debug');
+  const [name, ...rest] = args;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      process.stdout.write(topLevelHelp() + '\n');
+      return name === undefined ? 2 : 0;
+    }
+    if (name === '--version' || name === '-V') {
+      process.stdout.write(version + '\n');
+      return 0;
+    }
+    const entry = commands[name];
+    if (!entry) {
+      throw new UsageError(`unknown command "${name}"`, 'run `hactl --help` for the list of commands');
+    }
+    const { main } = await entry.load();
+    return (await main(rest)) ?? 0;
+  } catch (error) {
+    return reportError(error, debug);
+  }
+}
+
+function reportError(error: unknown, debug: boolean): number {
+  if (error instanceof HactlError) {
+    process.stderr.write(`hactl: ${error.message}\n`);
+    if (error instanceof UsageError && error.hint) process.stderr.write(`hint: ${error.hint}\n`);
+    if (debug && error.stack) process.stderr.write(error.stack + '\n');
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`hactl: unexpected error: ${message}\n`);
+  if (debug && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
+  else process.stderr.write('hint: run again with --debug for the stack trace\n');
+  return 3;
+}
+
+const exitCode = await run(process.argv.slice(2));
+process.exitCode = exitCode;
