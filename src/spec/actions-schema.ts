@@ -1,0 +1,87 @@
+/**
+ * Transition actions: what `hactl notify` runs, in order, when this node enters a VRRP state.
+ * Every action has a timeout and a failure policy; argv values are validated tokens, never shell text.
+ */
+import { z } from 'zod';
+import { absolutePath, identifier, intInRange, numberInRange, safeToken } from './fields.js';
+
+const common = {
+  /** Seconds this action may take before it is stopped and counted as failed. */
+  timeout: numberInRange(0.1, 3600, ' seconds').optional(),
+  /** `abort` stops the remaining actions of this transition; `continue` logs and goes on. */
+  on_failure: z.enum(['continue', 'abort']).optional(),
+};
+
+const argv = z.array(safeToken).min(1);
+
+export const actionSchema = z.discriminatedUnion('type', [
+  z.strictObject({ ...common, type: z.literal('mysql.promote') }),
+  z.strictObject({ ...common, type: z.literal('mysql.demote') }),
+  z.strictObject({
+    ...common,
+    type: z.literal('service'),
+    name: identifier,
+    op: z.enum(['start', 'stop', 'reload', 'restart']),
+    /** Instead of systemctl: the argv to run for each operation (machines without systemd). */
+    commands: z
+      .strictObject({
+        start: argv.optional(),
+        stop: argv.optional(),
+        reload: argv.optional(),
+        restart: argv.optional(),
+      })
+      .optional(),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('signal'),
+    pidfile: absolutePath,
+    signal: z.enum(['HUP', 'USR1', 'USR2', 'TERM', 'INT', 'QUIT', 'WINCH']),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('command'),
+    argv,
+    env: z.record(identifier, safeToken).optional(),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('webhook'),
+    url: safeToken,
+    retries: intInRange(0, 10).optional(),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('haproxy'),
+    socket: absolutePath,
+    backend: identifier,
+    server: identifier,
+    op: z.enum(['enable', 'disable', 'drain']),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('proxysql'),
+    admin_host: safeToken.default('127.0.0.1'),
+    admin_port: intInRange(1, 65535).default(6032),
+    credentials_file: absolutePath,
+    writer_hostgroup: intInRange(0, 2147483647),
+    reader_hostgroup: intInRange(0, 2147483647).optional(),
+  }),
+  z.strictObject({
+    ...common,
+    type: z.literal('atlas'),
+    admin_host: safeToken.default('127.0.0.1'),
+    admin_port: intInRange(1, 65535).default(2345),
+    credentials_file: absolutePath,
+  }),
+]);
+
+export const actionsSchema = z.strictObject({
+  master: z.array(actionSchema).default([]),
+  backup: z.array(actionSchema).default([]),
+  fault: z.array(actionSchema).default([]),
+  stop: z.array(actionSchema).default([]),
+});
+
+export type ActionSpec = z.infer<typeof actionSchema>;
+export type ActionsSpec = z.infer<typeof actionsSchema>;

@@ -1,0 +1,140 @@
+/** Reading a spec file: YAML → validated Spec, and finding which node this machine is. */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { formatIssues } from './errors.js';
+import { specSchema, type NodeSpec, type Spec } from './schema.js';
+
+/** templates/ is at the package root: one level above dist/ (built), two above src/spec/ (tests). */
+function findTemplatesDir(): string {
+  for (const up of ['../templates/', '../../templates/']) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (existsSync(join(dir, 'example.yaml'))) return dir;
+  }
+  throw new Error('hactl is installed without its templates/ directory');
+}
+
+export function templatePath(name: string): string {
+  return join(findTemplatesDir(), name);
+}
+
+export const exampleSpecPath = (): string => templatePath('example.yaml');
+
+export interface LoadedSpec {
+  spec: Spec;
+  /** Where it came from, for messages and the rendered header. */
+  path: string;
+  /** sha256 of the file's bytes, first 12 hex digits: ties a rendered file to its spec. */
+  hash: string;
+}
+
+export class SpecInvalid extends ConfigError {
+  readonly problems: string[];
+  constructor(path: string, problems: string[]) {
+    super(`${path} is not a valid spec:\n  ${problems.join('\n  ')}`);
+    this.problems = problems;
+  }
+}
+
+export function parseSpecText(text: string, path: string): Spec {
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    const problems = document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`);
+    throw new SpecInvalid(path, problems);
+  }
+  const data: unknown = document.toJS({ maxAliasCount: 100 });
+  const result = specSchema.safeParse(data, { reportInput: true });
+  if (!result.success) {
+    throw new SpecInvalid(path, formatIssues(result.error.issues, (issuePath) => knownKeysAt(issuePath)));
+  }
+  return result.data;
+}
+
+export function loadSpec(path: string = exampleSpecPath()): LoadedSpec {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ConfigError(
+      code === 'ENOENT'
+        ? `spec file ${path} does not exist; pass --spec FILE or create one with \`hactl init\``
+        : `cannot read spec file ${path}: ${code ?? String(error)}`,
+    );
+  }
+  const spec = parseSpecText(bytes.toString('utf8'), path);
+  const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
+  return { spec, path, hash };
+}
+
+/** The node this process runs on: --node wins, else the machine's hostname (short or full). */
+export function findNode(spec: Spec, nodeName?: string): NodeSpec {
+  if (nodeName !== undefined) {
+    const node = spec.nodes.find((n) => n.name === nodeName);
+    if (!node) {
+      throw new ConfigError(
+        `--node ${JSON.stringify(nodeName)} is not in the spec; its nodes are: ${spec.nodes.map((n) => n.name).join(', ')}`,
+      );
+    }
+    return node;
+  }
+  const full = osHostname();
+  const short = full.split('.')[0];
+  const node = spec.nodes.find((n) => {
+    const name = n.hostname ?? n.name;
+    return name === full || name === short;
+  });
+  if (!node) {
+    throw new ConfigError(
+      `this machine's hostname "${full}" matches no node (${spec.nodes.map((n) => n.hostname ?? n.name).join(', ')}); pass --node NAME or set nodes[].hostname`,
+    );
+  }
+  return node;
+}
+
+/** Field names allowed at a path, read from the schema itself, for "did you mean" hints. */
+function knownKeysAt(path: readonly PropertyKey[]): string[] {
+  let schemas: unknown[] = [specSchema];
+  for (const part of path) {
+    schemas = schemas.flatMap((schema) => childSchemas(schema, part));
+  }
+  return [...new Set(schemas.flatMap((schema) => Object.keys(objectShape(schema) ?? {})))];
+}
+
+interface Def {
+  type: string;
+  innerType?: unknown;
+  element?: unknown;
+  shape?: Record<string, unknown>;
+  valueType?: unknown;
+  options?: unknown[];
+}
+
+function defOf(schema: unknown): Def {
+  return (schema as { _zod: { def: Def } })._zod.def;
+}
+
+function unwrap(schema: unknown): unknown[] {
+  const def = defOf(schema);
+  if (def.innerType !== undefined) return unwrap(def.innerType);
+  if (def.type === 'union') return (def.options ?? []).flatMap(unwrap);
+  return [schema];
+}
+
+function objectShape(schema: unknown): Record<string, unknown> | undefined {
+  return defOf(schema).shape;
+}
+
+function childSchemas(schema: unknown, part: PropertyKey): unknown[] {
+  return unwrap(schema).flatMap((inner) => {
+    const def = defOf(inner);
+    if (typeof part === 'number') return def.element !== undefined ? unwrap(def.element) : [];
+    if (def.type === 'record' && def.valueType !== undefined) return unwrap(def.valueType);
+    const child = def.shape?.[String(part)];
+    return child === undefined ? [] : unwrap(child);
+  });
+}
