@@ -3,6 +3,7 @@
  * `hactl check http` never loads yargs, pino or mysql2. One catch decides the exit code.
  */
 import { HactlError, UsageError } from './errors.js';
+import { version } from './version.js';
 
 export type CommandMain = (argv: string[]) => Promise<number | void>;
 
@@ -58,8 +59,6 @@ function topLevelHelp(): string {
   ].join('\n');
 }
 
-declare const HACTL_VERSION: string;
-export const version: string = typeof HACTL_VERSION === 'string' ? HACTL_VERSION : '0.0.0-dev';
 
 export async function run(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');

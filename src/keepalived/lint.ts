@@ -4,7 +4,7 @@
  */
 import type { CheckSpec } from '../spec/checks-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { checksForNode, preferredNode } from './model.js';
+import { checkBudgetSeconds, checksForNode, preferredNode, scriptTimeout } from './model.js';
 
 export interface Finding {
   severity: 'error' | 'warning';
@@ -57,25 +57,28 @@ function electionFindings(spec: Spec): Finding[] {
     }
   }
 
+  if (spec.failback !== 'preempt') {
+    spec.checks.forEach((check, i) => {
+      if (check.weight === 0) return;
+      findings.push({
+        severity: 'error',
+        path: `checks[${i}].weight`,
+        message: `weight ${check.weight} can never move the VIPs with failback "${spec.failback}": a nopreempt BACKUP does not take over from a running MASTER, whatever its priority. Use weight 0 (a failed check puts the node in FAULT) or failback: preempt`,
+      });
+    });
+    return findings;
+  }
+
   for (const node of spec.nodes) {
     const peers = spec.nodes.filter((peer) => peer !== node);
     const bestPeer = Math.max(...peers.map((peer) => healthy.get(peer.name)!));
     for (const check of checksForNode(spec, node.name)) {
       if (check.weight === 0) continue; // KO → FAULT: the VIPs always leave.
-      const path = `${checkPath(spec, check)}.weight`;
-      if (spec.failback !== 'preempt') {
-        findings.push({
-          severity: 'error',
-          path,
-          message: `weight ${check.weight} can never move the VIPs with failback "${spec.failback}": a nopreempt BACKUP does not take over from a running MASTER, whatever its priority. Use weight 0 (a failed check puts the node in FAULT) or failback: preempt`,
-        });
-        continue;
-      }
       const failed = effectivePriority(spec, node, check);
       if (failed >= bestPeer) {
         findings.push({
           severity: 'error',
-          path,
+          path: `${checkPath(spec, check)}.weight`,
           message: `when "${check.name}" fails on ${node.name} while it is MASTER, its priority becomes ${failed}, not below the best healthy peer's ${bestPeer}: the VIPs stay on the failed node. ${weightFix(check, failed, bestPeer)}`,
         });
       }
@@ -189,6 +192,21 @@ function routerIdFindings(spec: Spec): Finding[] {
   return [...new Map(findings.map((f) => [f.path, f])).values()];
 }
 
+function checkBudgetFindings(spec: Spec): Finding[] {
+  return spec.checks.flatMap((check, i) => {
+    if (check.kind !== 'process' || check.params.restart_wait === undefined) return [];
+    const budget = checkBudgetSeconds(check);
+    if (check.params.restart_wait < budget) return [];
+    return [
+      {
+        severity: 'error' as const,
+        path: `checks[${i}].params.restart_wait`,
+        message: `${check.params.restart_wait} s does not fit in the check's budget of ${budget} s (keepalived kills the check at timeout ${scriptTimeout(check)} s); raise the check's timeout/interval or shorten restart_wait`,
+      },
+    ];
+  });
+}
+
 export function lintSpec(spec: Spec): Finding[] {
   return [
     ...electionFindings(spec),
@@ -196,5 +214,6 @@ export function lintSpec(spec: Spec): Finding[] {
     ...authFindings(spec),
     ...addressFindings(spec),
     ...routerIdFindings(spec),
+    ...checkBudgetFindings(spec),
   ];
 }

@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import Mustache from 'mustache';
 import { ConfigError } from '../errors.js';
 import { templatePath, type LoadedSpec } from '../spec/load.js';
+import { version as hactlVersion } from '../version.js';
 import { buildNodeConfig, type NodeConfig } from './model.js';
 
-declare const HACTL_VERSION: string;
-const hactlVersion = typeof HACTL_VERSION === 'string' ? HACTL_VERSION : '0.0.0-dev';
 
 export interface RenderedNode {
   node: string;

@@ -1,0 +1,115 @@
+/**
+ * The broken-spec corpus: each file in broken/ carries the exact errors `hactl lint` must print,
+ * as `# expect:` lines, and nothing else may be reported as an error.
+ */
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { effectivePriority, lintSpec } from '../../src/keepalived/lint.js';
+import { loadSpec } from '../../src/spec/load.js';
+
+const run = promisify(execFile);
+const HACTL = resolve('bin/hactl');
+const corpus = readdirSync('test/lint/broken').filter((file) => file.endsWith('.yaml'));
+
+async function lint(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(HACTL, ['lint', ...args], { timeout: 20_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('hactl lint refuses each trap with the expected message', () => {
+  it.each(corpus)('%s', async (file) => {
+    const path = `test/lint/broken/${file}`;
+    const expected = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('# expect: '))
+      .map((line) => `error: ${line.slice('# expect: '.length)}`);
+    expect(expected.length).toBeGreaterThan(0);
+    const { code, stdout } = await lint(['--spec', path]);
+    expect(code).toBe(1);
+    const errors = stdout.split('\n').filter((line) => line.startsWith('error: '));
+    expect(errors).toEqual(expected);
+  });
+
+  it('every spec under test/render/specs and the bundled example lint clean', async () => {
+    for (const file of readdirSync('test/render/specs')) {
+      const { code, stdout } = await lint(['--spec', `test/render/specs/${file}`, '--strict']);
+      expect(stdout).toMatch(/0 error\(s\), 0 warning\(s\)/);
+      expect(code).toBe(0);
+    }
+    const bundled = await lint([]);
+    expect(bundled.code).toBe(0);
+  });
+
+  it('warnings exit 0, or 1 with --strict', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-lint-'));
+    try {
+      const spec = join(dir, 'fast.yaml');
+      const text = readFileSync('test/lint/broken/advert-not-10ms.yaml', 'utf8')
+        .replaceAll('advert_int: 0.015', 'advert_int: 0.1')
+        .replace('  realtime_priority: 50\n', '');
+      writeFileSync(spec, text);
+      const relaxed = await lint(['--spec', spec]);
+      expect(relaxed.stdout).toMatch(/^warning: election.realtime_priority: /m);
+      expect(relaxed.code).toBe(0);
+      expect((await lint(['--spec', spec, '--strict'])).code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--local reports a hactl path that keepalived script security would refuse', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-lint-'));
+    try {
+      chmodSync(dir, 0o777); // world-writable, not sticky: keepalived refuses scripts below it
+      const launcher = join(dir, 'hactl');
+      copyFileSync(HACTL, launcher);
+      chmodSync(launcher, 0o755);
+      const spec = join(dir, 'spec.yaml');
+      writeFileSync(spec, `${readFileSync('test/render/specs/seed001.yaml', 'utf8')}\npaths:\n  hactl: ${launcher}\n`);
+      const { code, stdout } = await lint(['--spec', spec, '--local']);
+      expect(code).toBe(1);
+      expect(stdout).toContain(`error: paths.hactl: keepalived's script security would refuse it: ${dir} is writable by group or others (mode 777)`);
+      const missing = await lint(['--spec', 'test/render/specs/seed001.yaml', '--local']);
+      expect(missing.stdout).toMatch(/paths.hactl: .*\/usr\/local\/bin\/hactl does not exist or is not executable/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('priority/weight maths', () => {
+  const { spec } = loadSpec('test/render/specs/dual-vip-weighted.yaml');
+  const [a, b] = spec.nodes;
+
+  it('adds positive weights while healthy and clamps to 254', () => {
+    expect(effectivePriority(spec, a!)).toBe(254); // 200 + 60 clamped
+    expect(effectivePriority(spec, b!)).toBe(210);
+  });
+
+  it('a failed negative-weight check subtracts, a failed positive one stops adding', () => {
+    const web = spec.checks.find((c) => c.name === 'web')!;
+    const warm = spec.checks.find((c) => c.name === 'warm')!;
+    expect(effectivePriority(spec, a!, web)).toBe(200);
+    expect(effectivePriority(spec, a!, warm)).toBe(200);
+  });
+
+  it('never goes below 1', () => {
+    const low = structuredClone(spec);
+    low.nodes[1]!.priority = 10;
+    low.checks[0]!.weight = -253;
+    expect(effectivePriority(low, low.nodes[1]!, low.checks[0])).toBe(1);
+  });
+
+  it('the example specs produce no findings', () => {
+    expect(lintSpec(spec)).toEqual([]);
+  });
+});
