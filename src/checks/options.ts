@@ -1,0 +1,143 @@
+/**
+ * Small, dependency-free helpers every check kind uses to turn parseArgs values into options,
+ * plus the pure parsers (status lists, body patterns) that deserve their own unit tests.
+ * Everything throws UsageError so `hactl check` exits 2 with a hint.
+ */
+import { UsageError } from '../errors.js';
+import type { FlagValues } from './types.js';
+
+function hint(kind: string): string {
+  return `run \`hactl check ${kind} --help\` for the flags`;
+}
+
+export function stringFlag(values: FlagValues, name: string, kind: string): string | undefined {
+  const value = values[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new UsageError(`--${name} takes a value`, hint(kind));
+  if (value === '') throw new UsageError(`--${name} must not be empty`, hint(kind));
+  return value;
+}
+
+export function requiredString(values: FlagValues, name: string, kind: string): string {
+  const value = stringFlag(values, name, kind);
+  if (value === undefined) throw new UsageError(`hactl check ${kind} needs --${name}`, hint(kind));
+  return value;
+}
+
+export function stringList(values: FlagValues, name: string, kind: string): string[] {
+  const value = values[name];
+  if (value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((item) => {
+    if (typeof item !== 'string') throw new UsageError(`--${name} takes a value`, hint(kind));
+    return item;
+  });
+}
+
+export function booleanFlag(values: FlagValues, name: string): boolean {
+  return values[name] === true;
+}
+
+const DECIMAL = /^\d+(\.\d+)?$/;
+
+/** Seconds as a decimal ("0.8", "2"); returns milliseconds. */
+export function parseSeconds(text: string, name: string, range: { min: number; max: number }, kind = ''): number {
+  const seconds = DECIMAL.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isFinite(seconds) || seconds < range.min || seconds > range.max) {
+    throw new UsageError(
+      `--${name} ${JSON.stringify(text)} is not a number of seconds in ${range.min}..${range.max}`,
+      kind ? hint(kind) : 'e.g. --timeout 0.8',
+    );
+  }
+  return Math.round(seconds * 1000);
+}
+
+export function secondsFlag(
+  values: FlagValues,
+  name: string,
+  kind: string,
+  range: { min: number; max: number; default: number },
+): number {
+  const text = stringFlag(values, name, kind);
+  return text === undefined ? Math.round(range.default * 1000) : parseSeconds(text, name, range, kind);
+}
+
+export function intFlag(
+  values: FlagValues,
+  name: string,
+  kind: string,
+  range: { min: number; max: number; default?: number },
+): number | undefined {
+  const text = stringFlag(values, name, kind);
+  if (text === undefined) return range.default;
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new UsageError(`--${name} ${JSON.stringify(text)} is not an integer in ${range.min}..${range.max}`, hint(kind));
+  }
+  return value;
+}
+
+/** A set of accepted HTTP statuses: `200`, `200,204`, `200-299,301-302`. */
+export type StatusSet = ReadonlyArray<readonly [number, number]>;
+
+export function parseStatusList(text: string): StatusSet {
+  const ranges = text.split(',').map((part): [number, number] => {
+    const match = /^\s*(\d{3})(?:\s*-\s*(\d{3}))?\s*$/.exec(part);
+    const low = Number(match?.[1]);
+    const high = match?.[2] === undefined ? low : Number(match[2]);
+    if (!match || low < 100 || high > 599 || high < low) {
+      throw new UsageError(
+        `--expect-status ${JSON.stringify(text)}: ${JSON.stringify(part.trim())} is not a status or range of statuses`,
+        'use a list of 3-digit codes and ranges, e.g. --expect-status 200,301-302',
+      );
+    }
+    return [low, high];
+  });
+  return ranges;
+}
+
+export function statusAccepted(status: number, accepted: StatusSet): boolean {
+  return accepted.some(([low, high]) => status >= low && status <= high);
+}
+
+export function describeStatuses(accepted: StatusSet): string {
+  return accepted.map(([low, high]) => (low === high ? String(low) : `${low}-${high}`)).join(',');
+}
+
+/** `/regex/flags` is a regular expression; anything else is a plain substring. */
+export type BodyPattern = { kind: 'substring'; text: string } | { kind: 'regex'; regex: RegExp };
+
+export function parseBodyPattern(text: string): BodyPattern {
+  const match = /^\/(.+)\/([a-z]*)$/s.exec(text);
+  if (!match) return { kind: 'substring', text };
+  const flags = match[2] ?? '';
+  if (/[gy]/.test(flags)) {
+    throw new UsageError(`--expect-body ${JSON.stringify(text)}: flags g and y make no sense for one match`, 'use e.g. /ok/i');
+  }
+  try {
+    return { kind: 'regex', regex: new RegExp(match[1]!, flags) };
+  } catch (error) {
+    throw new UsageError(
+      `--expect-body ${JSON.stringify(text)} is not a valid regular expression: ${(error as Error).message}`,
+      'write /pattern/flags for a regular expression, anything else is matched as plain text',
+    );
+  }
+}
+
+export function bodyMatches(body: string, pattern: BodyPattern): boolean {
+  return pattern.kind === 'substring' ? body.includes(pattern.text) : pattern.regex.test(body);
+}
+
+export function describePattern(pattern: BodyPattern): string {
+  return pattern.kind === 'substring' ? JSON.stringify(pattern.text) : String(pattern.regex);
+}
+
+/** Why the signal aborted, for a one-line detail ("no response: check budget of 0.8 s used up"). */
+export function abortReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message : 'aborted';
+}
+
+export function elapsedSince(start: number): string {
+  return `${Math.round(performance.now() - start)} ms`;
+}

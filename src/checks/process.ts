@@ -1,0 +1,216 @@
+/**
+ * Process check, seed 001's behaviour done safely: count processes by /proc/<pid>/comm (what
+ * `ps -C` matches), and when too few run, optionally try one restart (argv, no shell), wait, and
+ * re-check. The time of the last restart is kept in a state file so separate check processes —
+ * keepalived spawns a new one every interval — never restart more often than the backoff.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, UsageError } from '../errors.js';
+import { writeFileAtomic } from '../fs-atomic.js';
+import { abortReason, intFlag, requiredString, secondsFlag, stringFlag, stringList } from './options.js';
+import type { CheckKind, CheckResult, FlagValues } from './types.js';
+
+/** The kernel keeps 15 characters of a command name in comm. */
+export const COMM_LENGTH = 15;
+
+export interface ProcessOptions {
+  name: string;
+  minCount: number;
+  restart: { program: string; args: string[] } | undefined;
+  restartWaitMs: number;
+  restartBackoffMs: number;
+  stateDir: string;
+}
+
+const USAGE = `hactl check process --name NAME [options]
+
+Healthy when at least --min-count processes have the command name NAME (as in \`ps -C NAME\`:
+the kernel's comm, at most ${COMM_LENGTH} characters; longer names are compared truncated; zombies do
+not count). With --restart-cmd, a missing process gets one restart attempt: the command runs
+(argv, no shell), the check waits up to --restart-wait for the process to appear and is healthy
+if it did. Restarts never happen more often than --restart-backoff, across check runs: the time
+of the last attempt is kept in --state-dir.
+
+Options:
+  --name NAME              process command name, e.g. nginx (required)
+  --min-count N            processes needed (default 1)
+  --restart-cmd PROGRAM    program to run when too few processes run (absolute path advised)
+  --restart-arg=ARG        one argument for PROGRAM; repeat for more, in order
+  --restart-wait SECONDS   how long to wait for the process after a restart (default 1)
+  --restart-backoff SECONDS  minimum time between two restart attempts (default 30)
+  --state-dir DIR          where the last restart time is kept (default /run/hactl)
+  --timeout SECONDS        total budget, decimal (default 0.8); with a restart it must cover
+                           --restart-wait, and vrrp_script timeout must be larger still
+  --quiet                  print nothing when healthy
+  --log-file PATH          also append one JSON line per run to PATH
+
+Exit status: 0 healthy (also after a successful restart), 1 unhealthy (reason on stderr), 2 usage error.
+
+Example keepalived.conf block (seed 001's nginx check with restart):
+  vrrp_script chk_nginx_proc {
+      script "/usr/local/bin/hactl check process --name nginx --restart-cmd /usr/sbin/nginx --restart-wait 2 --restart-backoff 60 --timeout 2.7 --quiet"
+      interval 3
+      timeout 3
+      fall 2
+      rise 1
+      weight -50
+  }`;
+
+function fromFlags(values: FlagValues): ProcessOptions {
+  const name = requiredString(values, 'name', 'process');
+  if (name.includes('/')) {
+    throw new UsageError(`--name ${JSON.stringify(name)}: give the command name, not a path`, 'e.g. --name nginx');
+  }
+  const program = stringFlag(values, 'restart-cmd', 'process');
+  const args = stringList(values, 'restart-arg', 'process');
+  if (program === undefined && args.length > 0) {
+    throw new UsageError('--restart-arg needs --restart-cmd', 'e.g. --restart-cmd /usr/sbin/nginx --restart-arg=-c --restart-arg=/etc/nginx/nginx.conf');
+  }
+  return {
+    name,
+    minCount: intFlag(values, 'min-count', 'process', { min: 1, max: 100_000, default: 1 })!,
+    restart: program === undefined ? undefined : { program, args },
+    restartWaitMs: secondsFlag(values, 'restart-wait', 'process', { min: 0, max: 600, default: 1 }),
+    restartBackoffMs: secondsFlag(values, 'restart-backoff', 'process', { min: 0, max: 86_400, default: 30 }),
+    stateDir: stringFlag(values, 'state-dir', 'process') ?? '/run/hactl',
+  };
+}
+
+/** Processes whose comm is `name` (truncated like the kernel does), zombies excluded. */
+export function countProcesses(name: string): number {
+  const wanted = name.slice(0, COMM_LENGTH);
+  let count = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (entry.charCodeAt(0) > 57 || entry.charCodeAt(0) < 48) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+    } catch {
+      continue; // exited while we were looking
+    }
+    // "pid (comm) S …": comm may itself contain spaces or parentheses, so cut at the last ')'.
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    if (comm === wanted && stat[close + 2] !== 'Z') count++;
+  }
+  return count;
+}
+
+function stateFile(options: ProcessOptions): string {
+  return join(options.stateDir, `process-restart-${options.name}.last`);
+}
+
+function lastRestartMs(path: string): number | undefined {
+  try {
+    const value = Number(readFileSync(path, 'utf8').trim());
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function recordRestart(options: ProcessOptions, now: number): void {
+  try {
+    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
+    writeFileAtomic(stateFile(options), `${now}\n`, 0o600);
+  } catch (error) {
+    // Without the record, restarts could happen on every run: refuse rather than loop.
+    throw new ConfigError(
+      `cannot record the restart time in ${options.stateDir} (${(error as NodeJS.ErrnoException).code ?? String(error)}); not restarting — pass --state-dir DIR`,
+    );
+  }
+}
+
+type RestartOutcome = { ok: true; note: string } | { ok: false; note: string };
+
+/** Runs the restart command detached (its own session: keepalived's kill of our group must not hit it). */
+function runRestart(options: ProcessOptions, signal: AbortSignal): Promise<RestartOutcome> {
+  const { program, args } = options.restart!;
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { detached: true, stdio: 'ignore' });
+    const done = (outcome: RestartOutcome) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      child.removeAllListeners();
+      child.unref();
+      resolve(outcome);
+    };
+    // A command still running after --restart-wait may be the daemon itself in the foreground.
+    const onAbort = () => done({ ok: true, note: `restart command ${program} still running` });
+    const timer = setTimeout(onAbort, options.restartWaitMs);
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.once('error', (error: NodeJS.ErrnoException) =>
+      done({ ok: false, note: `restart command ${program} could not run (${error.code ?? error.message})` }),
+    );
+    child.once('exit', (code, signalName) =>
+      done(
+        code === 0
+          ? { ok: true, note: `restart command ${program} exited 0` }
+          : { ok: false, note: `restart command ${program} ${signalName ? `was killed by ${signalName}` : `exited with status ${code}`}` },
+      ),
+    );
+  });
+}
+
+async function waitForProcesses(options: ProcessOptions, untilMs: number, signal: AbortSignal): Promise<number> {
+  let count = countProcesses(options.name);
+  for (let i = 0; i < 10_000 && count < options.minCount && performance.now() < untilMs && !signal.aborted; i++) {
+    await sleep(Math.min(50, Math.max(1, untilMs - performance.now())));
+    count = countProcesses(options.name);
+  }
+  return count;
+}
+
+function counted(count: number, options: ProcessOptions): string {
+  const what = count === 0 ? 'no process' : `${count} process${count === 1 ? '' : 'es'}`;
+  return `${what} named ${options.name} (need ≥ ${options.minCount})`;
+}
+
+async function run(options: ProcessOptions, signal: AbortSignal): Promise<CheckResult> {
+  const count = countProcesses(options.name);
+  if (count >= options.minCount) return { healthy: true, detail: counted(count, options) };
+  if (!options.restart) return { healthy: false, detail: counted(count, options) };
+
+  const now = Date.now();
+  const last = lastRestartMs(stateFile(options));
+  if (last !== undefined && now - last >= 0 && now - last < options.restartBackoffMs) {
+    return {
+      healthy: false,
+      detail: `${counted(count, options)}; not restarting: last attempt ${Math.round((now - last) / 1000)} s ago, backoff ${options.restartBackoffMs / 1000} s`,
+    };
+  }
+  recordRestart(options, now);
+  const started = performance.now();
+  const outcome = await runRestart(options, signal);
+  const after = outcome.ok
+    ? await waitForProcesses(options, started + options.restartWaitMs, signal)
+    : countProcesses(options.name);
+  if (after >= options.minCount) {
+    return { healthy: true, detail: `${counted(after, options)} after a restart (${outcome.note})` };
+  }
+  const late = signal.aborted ? `; ${abortReason(signal)}` : '';
+  return {
+    healthy: false,
+    detail: `${counted(after, options)} after a restart attempt: ${outcome.note}${late}`,
+  };
+}
+
+export const processCheck: CheckKind<ProcessOptions> = {
+  kind: 'process',
+  summary: 'processes by command name (like ps -C), optional restart with backoff',
+  usage: USAGE,
+  flags: {
+    name: { type: 'string' },
+    'min-count': { type: 'string' },
+    'restart-cmd': { type: 'string' },
+    'restart-arg': { type: 'string', multiple: true },
+    'restart-wait': { type: 'string' },
+    'restart-backoff': { type: 'string' },
+    'state-dir': { type: 'string' },
+  },
+  fromFlags,
+  run,
+};
