@@ -45,9 +45,7 @@ const commands: Record<string, CommandEntry> = {
 
 function topLevelHelp(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));
-  const lines = Object.entries(commands).map(
-    ([name, entry]) => `  ${name.padEnd(width)}  ${entry.summary}`,
-  );
+  const lines = Object.entries(commands).map(([name, entry]) => `  ${name.padEnd(width)}  ${entry.summary}`);
   return [
     'Usage: hactl <command> [options]',
     '',
@@ -58,7 +56,6 @@ function topLevelHelp(): string {
     'Global: --debug shows stack traces of unexpected errors.',
   ].join('\n');
 }
-
 
 export async function run(argv: string[]): Promise<number> {
   const debug = argv.includes('--debug');

@@ -1,5 +1,14 @@
 /** Write-to-temp + fsync + rename, so a reader (or keepalived's inotify) never sees half a file. */
-import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 
 export function writeFileAtomic(path: string, data: string, mode = 0o644): void {

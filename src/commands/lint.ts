@@ -37,7 +37,8 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } catch (error) {
-    if (!(error instanceof SpecInvalid)) throw error instanceof ConfigError ? new CommandFailed(error.message) : error;
+    if (!(error instanceof SpecInvalid))
+      throw error instanceof ConfigError ? new CommandFailed(error.message) : error;
     findings = error.problems.map((problem) => {
       const at = problem.indexOf(': ');
       return { severity: 'error', path: problem.slice(0, at), message: problem.slice(at + 2) };

@@ -112,7 +112,11 @@ function advertFindings(spec: Spec): Finding[] {
       });
     }
     if (advert > 40.95) {
-      findings.push({ severity: 'error', path: 'election.advert_int', message: `${advert} exceeds VRRPv3's maximum of 40.95 s` });
+      findings.push({
+        severity: 'error',
+        path: 'election.advert_int',
+        message: `${advert} exceeds VRRPv3's maximum of 40.95 s`,
+      });
     }
   }
   if (advert < 1 && spec.election.realtime_priority === undefined) {
@@ -154,7 +158,11 @@ function addressFindings(spec: Spec): Finding[] {
       const path = `nodes[${n}].networks.${network}.address`;
       const owner = owners.get(address);
       if (owner) {
-        findings.push({ severity: 'error', path, message: `${address} is also ${owner}; every node needs its own address (unicast peers are these addresses)` });
+        findings.push({
+          severity: 'error',
+          path,
+          message: `${address} is also ${owner}; every node needs its own address (unicast peers are these addresses)`,
+        });
       }
       owners.set(address, `${node.name}'s ${network} address`);
     }

@@ -111,7 +111,13 @@ function advertIntText(advertInt: number): string {
   return Number.isInteger(advertInt) ? String(advertInt) : advertInt.toFixed(2).replace(/0$/, '');
 }
 
-function instanceFor(spec: Spec, node: NodeSpec, vip: VipSpec, scripts: ScriptBlock[], notify: string | undefined): InstanceBlock {
+function instanceFor(
+  spec: Spec,
+  node: NodeSpec,
+  vip: VipSpec,
+  scripts: ScriptBlock[],
+  notify: string | undefined,
+): InstanceBlock {
   const network = node.networks[vip.network]!;
   const preempt = spec.failback === 'preempt';
   const isPreferred = preferredNode(spec).name === node.name;
@@ -127,7 +133,9 @@ function instanceFor(spec: Spec, node: NodeSpec, vip: VipSpec, scripts: ScriptBl
     nopreempt: !preempt,
     unicastSrcIp: election.unicast ? network.address : undefined,
     unicastPeers: election.unicast
-      ? spec.nodes.filter((peer) => peer.name !== node.name).map((peer) => peer.networks[vip.network]!.address)
+      ? spec.nodes
+          .filter((peer) => peer.name !== node.name)
+          .map((peer) => peer.networks[vip.network]!.address)
       : [],
     authPass: election.vrrp_version === 2 ? election.authentication?.password : undefined,
     vips: [{ address: vip.address, dev: network.interface }],
@@ -148,7 +156,9 @@ export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
   }));
   const grouped = spec.vips.length > 1;
   const notify = spec.keepalived.notify === 'script' ? notifyCommand(spec, node) : undefined;
-  const instances = spec.vips.map((vip) => instanceFor(spec, node, vip, scripts, grouped ? undefined : notify));
+  const instances = spec.vips.map((vip) =>
+    instanceFor(spec, node, vip, scripts, grouped ? undefined : notify),
+  );
   return {
     node: node.name,
     routerId: node.name,

@@ -36,7 +36,10 @@ function complaints(output: string): string {
     .join('\n');
 }
 
-export async function validateFile(path: string, options: { netns?: string; keepalived?: string } = {}): Promise<Omit<ValidationResult, 'node'>> {
+export async function validateFile(
+  path: string,
+  options: { netns?: string; keepalived?: string } = {},
+): Promise<Omit<ValidationResult, 'node'>> {
   const keepalived = options.keepalived ?? 'keepalived';
   const command = options.netns ? ['ip', 'netns', 'exec', options.netns, keepalived] : [keepalived];
   const [file, ...rest] = command;
@@ -47,7 +50,10 @@ export async function validateFile(path: string, options: { netns?: string; keep
     all: true,
   });
   if (result.failed && result.exitCode === undefined) {
-    const reason = (result as { code?: string }).code === 'ENOENT' ? 'keepalived is not installed (apt-get install keepalived)' : String(result.shortMessage ?? 'keepalived -t failed to start');
+    const reason =
+      (result as { code?: string }).code === 'ENOENT'
+        ? 'keepalived is not installed (apt-get install keepalived)'
+        : String(result.shortMessage ?? 'keepalived -t failed to start');
     return { ok: false, exitCode: undefined, message: reason, output: '' };
   }
   const output = String(result.all ?? '');
@@ -57,7 +63,10 @@ export async function validateFile(path: string, options: { netns?: string; keep
   return { ok, exitCode, message: explainExitCode(exitCode) + (details ? `:\n${details}` : ''), output };
 }
 
-export async function validateRendered(rendered: RenderedNode[], options: { netns?: (node: string) => string } = {}): Promise<ValidationResult[]> {
+export async function validateRendered(
+  rendered: RenderedNode[],
+  options: { netns?: (node: string) => string } = {},
+): Promise<ValidationResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'hactl-validate-'));
   try {
     const results: ValidationResult[] = [];

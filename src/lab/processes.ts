@@ -109,7 +109,8 @@ export async function stopProcess(
 /** Stops the daemon recorded in pidFile (if it is still ours) and removes the pid file. */
 export async function stopFromPidFile(pidFile: string, marker: string, waitMs?: number): Promise<boolean> {
   const pid = readPidFile(pidFile);
-  const stopped = pid === undefined ? false : await stopProcess(pid, marker, waitMs === undefined ? {} : { waitMs });
+  const stopped =
+    pid === undefined ? false : await stopProcess(pid, marker, waitMs === undefined ? {} : { waitMs });
   rmSync(pidFile, { force: true });
   return stopped;
 }

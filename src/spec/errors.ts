@@ -43,14 +43,18 @@ function describeInput(issue: z.core.$ZodIssue): string {
   const input = (issue as { input?: unknown }).input;
   if (input === undefined) return 'nothing';
   if (issue.path.some((part) => typeof part === 'string' && SECRET_KEY.test(part))) return 'a value (hidden)';
-  if (typeof input === 'string') return input.length > 40 ? `${JSON.stringify(input.slice(0, 40))}…` : JSON.stringify(input);
+  if (typeof input === 'string')
+    return input.length > 40 ? `${JSON.stringify(input.slice(0, 40))}…` : JSON.stringify(input);
   if (Array.isArray(input)) return 'a list';
   if (input === null) return 'null';
   if (typeof input === 'object') return 'a mapping';
   return String(input);
 }
 
-function describeIssue(issue: z.core.$ZodIssue, knownKeys: (path: readonly PropertyKey[]) => string[]): string {
+function describeIssue(
+  issue: z.core.$ZodIssue,
+  knownKeys: (path: readonly PropertyKey[]) => string[],
+): string {
   switch (issue.code) {
     case 'unrecognized_keys': {
       return issue.keys
@@ -61,7 +65,8 @@ function describeIssue(issue: z.core.$ZodIssue, knownKeys: (path: readonly Prope
         .join('; ');
     }
     case 'invalid_type':
-      if ((issue as { input?: unknown }).input === undefined) return `is required (expected ${issue.expected})`;
+      if ((issue as { input?: unknown }).input === undefined)
+        return `is required (expected ${issue.expected})`;
       return `expected ${issue.expected}, got ${describeInput(issue)}`;
     case 'invalid_value':
       return `${describeInput(issue)} is not allowed; use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;

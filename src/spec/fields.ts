@@ -8,9 +8,9 @@ import { z } from 'zod';
 const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_.-]*$/;
 const INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.@-]*$/;
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-const ABSOLUTE_PATH = /^\/[A-Za-z0-9._+@\/-]*$/;
+const ABSOLUTE_PATH = /^\/[A-Za-z0-9._+@/-]*$/;
 // Printable ASCII without space, quotes, backslash, braces or `#`/`!` (keepalived comment starters).
-const SAFE_TOKEN = /^[A-Za-z0-9._~:\/?&=%+,@;$*()\[\]^|<>-]+$/;
+const SAFE_TOKEN = /^[A-Za-z0-9._~:/?&=%+,@;$*()[\]^|<>-]+$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 function shown(value: string): string {

@@ -49,7 +49,10 @@ export function parseSpecText(text: string, path: string): Spec {
   const data: unknown = document.toJS({ maxAliasCount: 100 });
   const result = specSchema.safeParse(data, { reportInput: true });
   if (!result.success) {
-    throw new SpecInvalid(path, formatIssues(result.error.issues, (issuePath) => knownKeysAt(issuePath)));
+    throw new SpecInvalid(
+      path,
+      formatIssues(result.error.issues, (issuePath) => knownKeysAt(issuePath)),
+    );
   }
   return result.data;
 }

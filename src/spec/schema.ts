@@ -144,12 +144,14 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
 
   const nodeNames = new Set<string>();
   spec.nodes.forEach((node, i) => {
-    if (nodeNames.has(node.name)) fail(['nodes', i, 'name'], `"${node.name}" is used by two nodes; node names must be unique`);
+    if (nodeNames.has(node.name))
+      fail(['nodes', i, 'name'], `"${node.name}" is used by two nodes; node names must be unique`);
     nodeNames.add(node.name);
   });
   const vipNames = new Set<string>();
   spec.vips.forEach((vip, i) => {
-    if (vipNames.has(vip.name)) fail(['vips', i, 'name'], `"${vip.name}" is used by two VIPs; VIP names must be unique`);
+    if (vipNames.has(vip.name))
+      fail(['vips', i, 'name'], `"${vip.name}" is used by two VIPs; VIP names must be unique`);
     vipNames.add(vip.name);
     spec.nodes.forEach((node, n) => {
       if (!node.networks[vip.network]) {
@@ -162,13 +164,21 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
   });
   const checkNames = new Set<string>();
   spec.checks.forEach((check, i) => {
-    if (checkNames.has(check.name)) fail(['checks', i, 'name'], `"${check.name}" is used by two checks; check names must be unique`);
+    if (checkNames.has(check.name))
+      fail(['checks', i, 'name'], `"${check.name}" is used by two checks; check names must be unique`);
     checkNames.add(check.name);
     check.nodes?.forEach((name, j) => {
-      if (!nodeNames.has(name)) fail(['checks', i, 'nodes', j], `"${name}" is not a node of this spec (nodes: ${[...nodeNames].join(', ')})`);
+      if (!nodeNames.has(name))
+        fail(
+          ['checks', i, 'nodes', j],
+          `"${name}" is not a node of this spec (nodes: ${[...nodeNames].join(', ')})`,
+        );
     });
     if (check.timeout !== undefined && check.timeout > check.interval) {
-      fail(['checks', i, 'timeout'], `${check.timeout} is longer than the interval (${check.interval}); keepalived would start a new run before the last one ended`);
+      fail(
+        ['checks', i, 'timeout'],
+        `${check.timeout} is longer than the interval (${check.interval}); keepalived would start a new run before the last one ended`,
+      );
     }
   });
   const usesMysql =
@@ -180,7 +190,10 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
   const networks = [spec.mysql?.replication_network, spec.sync?.network];
   networks.forEach((network, i) => {
     if (network && spec.nodes.some((node) => !node.networks[network])) {
-      fail([i === 0 ? 'mysql' : 'sync', i === 0 ? 'replication_network' : 'network'], `"${network}" is not a network every node has`);
+      fail(
+        [i === 0 ? 'mysql' : 'sync', i === 0 ? 'replication_network' : 'network'],
+        `"${network}" is not a network every node has`,
+      );
     }
   });
 }

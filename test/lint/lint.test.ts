@@ -3,7 +3,15 @@
  * as `# expect:` lines, and nothing else may be reported as an error.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -74,12 +82,19 @@ describe('hactl lint refuses each trap with the expected message', () => {
       copyFileSync(HACTL, launcher);
       chmodSync(launcher, 0o755);
       const spec = join(dir, 'spec.yaml');
-      writeFileSync(spec, `${readFileSync('test/render/specs/seed001.yaml', 'utf8')}\npaths:\n  hactl: ${launcher}\n`);
+      writeFileSync(
+        spec,
+        `${readFileSync('test/render/specs/seed001.yaml', 'utf8')}\npaths:\n  hactl: ${launcher}\n`,
+      );
       const { code, stdout } = await lint(['--spec', spec, '--local']);
       expect(code).toBe(1);
-      expect(stdout).toContain(`error: paths.hactl: keepalived's script security would refuse it: ${dir} is writable by group or others (mode 777)`);
+      expect(stdout).toContain(
+        `error: paths.hactl: keepalived's script security would refuse it: ${dir} is writable by group or others (mode 777)`,
+      );
       const missing = await lint(['--spec', 'test/render/specs/seed001.yaml', '--local']);
-      expect(missing.stdout).toMatch(/paths.hactl: .*\/usr\/local\/bin\/hactl does not exist or is not executable/);
+      expect(missing.stdout).toMatch(
+        /paths.hactl: .*\/usr\/local\/bin\/hactl does not exist or is not executable/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -37,7 +37,9 @@ describe.skipIf(missing)(titled('keepalived -t accepts what render-config writes
       const path = join(dir, `${file}.${node}.conf`);
       writeFileSync(path, text);
       const result = await validateFile(path, { netns: NS });
-      expect(result.message, `${file} ${node}:\n${result.output}`).toBe('keepalived accepts the configuration');
+      expect(result.message, `${file} ${node}:\n${result.output}`).toBe(
+        'keepalived accepts the configuration',
+      );
       expect(result.exitCode).toBe(0);
     }
   });
@@ -69,13 +71,32 @@ describe.skipIf(missing)(titled('keepalived -t accepts what render-config writes
     expect(readdirSync(out).sort()).toEqual(['ha1', 'ha2']);
     for (const node of ['ha1', 'ha2']) {
       // The example runs /usr/local/bin/hactl: provide it in a private mount namespace only.
-      const script = 'mount -t tmpfs -o mode=0755 hactl-bin /usr/local/bin && ln -s "$1" /usr/local/bin/hactl && exec keepalived -t -e -l -f "$2"';
+      const script =
+        'mount -t tmpfs -o mode=0755 hactl-bin /usr/local/bin && ln -s "$1" /usr/local/bin/hactl && exec keepalived -t -e -l -f "$2"';
       const conf = join(out, node, 'keepalived.conf');
       expect(() =>
-        execFileSync('ip', ['netns', 'exec', NS, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', HACTL, conf], {
-          timeout: 20_000,
-          stdio: 'pipe',
-        }),
+        execFileSync(
+          'ip',
+          [
+            'netns',
+            'exec',
+            NS,
+            'unshare',
+            '--mount',
+            '--propagation',
+            'private',
+            'sh',
+            '-c',
+            script,
+            'sh',
+            HACTL,
+            conf,
+          ],
+          {
+            timeout: 20_000,
+            stdio: 'pipe',
+          },
+        ),
       ).not.toThrow();
     }
   });
@@ -84,13 +105,24 @@ describe.skipIf(missing)(titled('keepalived -t accepts what render-config writes
     const spec = join(dir, 'seed001-local.yaml');
     const text = execFileSync('cat', ['test/render/specs/seed001.yaml'], { encoding: 'utf8' });
     writeFileSync(spec, `${text}\npaths:\n  hactl: ${HACTL}\n`);
-    const out = execFileSync('ip', ['netns', 'exec', NS, HACTL, 'render-config', '--spec', spec, '--validate'], { encoding: 'utf8', timeout: 20_000 });
+    const out = execFileSync(
+      'ip',
+      ['netns', 'exec', NS, HACTL, 'render-config', '--spec', spec, '--validate'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(out).toMatch(/### node web1/);
     const broken = join(dir, 'seed001-no-such-interface.yaml');
-    writeFileSync(broken, `${text.replaceAll('interface: eth0', 'interface: nosuch0')}\npaths:\n  hactl: ${HACTL}\n`);
+    writeFileSync(
+      broken,
+      `${text.replaceAll('interface: eth0', 'interface: nosuch0')}\npaths:\n  hactl: ${HACTL}\n`,
+    );
     let failure: { status: number; stderr: string } | undefined;
     try {
-      execFileSync('ip', ['netns', 'exec', NS, HACTL, 'render-config', '--spec', broken, '--validate', '--node', 'web1'], { encoding: 'utf8', stdio: 'pipe', timeout: 20_000 });
+      execFileSync(
+        'ip',
+        ['netns', 'exec', NS, HACTL, 'render-config', '--spec', broken, '--validate', '--node', 'web1'],
+        { encoding: 'utf8', stdio: 'pipe', timeout: 20_000 },
+      );
     } catch (error) {
       failure = error as { status: number; stderr: string };
     }

@@ -58,10 +58,12 @@ describe('rendering decisions', () => {
     expect(b!.text).toMatch(/vrrp_script chk_db/);
   });
 
-  it('check lines keep the check budget below keepalived\'s timeout', () => {
+  it("check lines keep the check budget below keepalived's timeout", () => {
     for (const file of specs) {
       for (const { text } of renderAll(loadSpec(`test/render/specs/${file}`))) {
-        for (const block of text.matchAll(/--timeout ([\d.]+) --quiet"\n\s+interval \d+\n\s+timeout (\d+)/g)) {
+        for (const block of text.matchAll(
+          /--timeout ([\d.]+) --quiet"\n\s+interval \d+\n\s+timeout (\d+)/g,
+        )) {
           expect(Number(block[1])).toBeLessThan(Number(block[2]));
         }
       }

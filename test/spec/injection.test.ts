@@ -31,7 +31,10 @@ const fields: { path: string; set: (spec: Record<string, any>, value: string) =>
   { path: 'paths.spec', set: (s, v) => (s.paths = { spec: `/etc/hactl/${v}` }) },
   { path: 'checks[0].name', set: (s, v) => (s.checks[0].name = v) },
   { path: 'checks[0].params.url', set: (s, v) => (s.checks[0].params.url = `http://127.0.0.1/${v}`) },
-  { path: 'election.authentication.password', set: (s, v) => (s.election.authentication = { type: 'PASS', password: v }) },
+  {
+    path: 'election.authentication.password',
+    set: (s, v) => (s.election.authentication = { type: 'PASS', password: v }),
+  },
   { path: 'actions.master[0].commands.start[1]', set: (s, v) => (s.actions.master[0].commands.start[1] = v) },
 ];
 
@@ -69,14 +72,18 @@ describe('the spec boundary refuses injection', () => {
     const spec = structuredClone(base);
     spec.election = { authentication: { type: 'PASS', password: 12345 } };
     const problems = problemsFor(spec);
-    expect(problems.join('\n')).toMatch(/election.authentication.password: expected string, got a value \(hidden\)/);
+    expect(problems.join('\n')).toMatch(
+      /election.authentication.password: expected string, got a value \(hidden\)/,
+    );
     expect(problems.join('\n')).not.toContain('12345');
   });
 
   it('path segments ".." are refused', () => {
     const spec = structuredClone(base);
     spec.paths = { hactl: '/usr/local/../bin/hactl' };
-    expect(problemsFor(spec)).toContain('paths.hactl: "/usr/local/../bin/hactl" must not contain ".." segments');
+    expect(problemsFor(spec)).toContain(
+      'paths.hactl: "/usr/local/../bin/hactl" must not contain ".." segments',
+    );
   });
 
   it('YAML syntax errors and duplicate keys are reported, not guessed around', () => {
