@@ -1,6 +1,100 @@
-// Placeholder until the notify command lands; the dispatcher needs the module to exist.
-import { CommandFailed } from '../errors.js';
+/**
+ * `hactl notify`: keepalived's notify hook. Runs on keepalived's hot path, so it parses its flags
+ * with node:util (no yargs) and loads only the action modules the transition uses.
+ * Exit 0: applied or rightly skipped; 1: an aborting action failed, data diverged, or the lock
+ * could not be taken in time; 2: usage or spec error.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { findNode, loadSpec } from '../spec/load.js';
+import { NOTIFY_USAGE, parseEvent } from '../notify/event.js';
+import { runNotify, type NotifySummary } from '../notify/run.js';
 
-export async function main(): Promise<number> {
-  throw new CommandFailed('hactl notify is not available in this build yet');
+const HELP = `Usage: ${NOTIFY_USAGE}
+
+Runs the spec's actions for the state this node is in now. keepalived runs notify scripts
+concurrently and out of order, so the event is only a trigger: under a per-node lock, hactl looks
+at which VIPs this node holds and applies MASTER only when it holds all of them; a state already
+applied successfully is skipped.
+
+Options:
+  --spec FILE          the pair spec (default /etc/hactl/hactl.yaml)
+  --node NAME          this node's name in the spec (default: found by hostname)
+  --force              run the actions even if this state was already applied
+  --lock-timeout SEC   how long to wait for a concurrent notify (default: from the action timeouts)
+  --help               this text`;
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        spec: { type: 'string', default: '/etc/hactl/hactl.yaml' },
+        node: { type: 'string' },
+        force: { type: 'boolean', default: false },
+        'lock-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message, 'run `hactl notify --help` for the options');
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const event = parseEvent(positionals);
+  let lockWaitSec: number | undefined;
+  if (values['lock-timeout'] !== undefined) {
+    lockWaitSec = Number(values['lock-timeout']);
+    if (!Number.isFinite(lockWaitSec) || lockWaitSec < 0 || lockWaitSec > 3600) {
+      throw new UsageError(`--lock-timeout ${values['lock-timeout']} is not a number of seconds (0..3600)`);
+    }
+  }
+  const { spec } = loadSpec(values.spec);
+  const node = findNode(spec, values.node);
+  const log = createLogger({
+    file: spec.logging.file,
+    level: spec.logging.level,
+    base: { command: 'notify', cluster: spec.cluster, node: node.name },
+  });
+  const summary = await runNotify(spec, node, event, { force: values.force, ...(lockWaitSec === undefined ? {} : { lockWaitSec }) }, log);
+  const exitCode = summary.outcome && (summary.outcome.aborted || summary.outcome.diverged) ? 1 : 0;
+  log.info({
+    event: 'notify.summary',
+    state: summary.applied ?? 'none',
+    received: event.state,
+    duration_ms: summary.durationMs,
+    result: resultWord(summary),
+    reason: summary.reason,
+    exit_code: exitCode,
+  });
+  (exitCode === 0 ? process.stdout : process.stderr).write(summaryLine(node.name, event.text, summary) + '\n');
+  return exitCode;
+}
+
+function resultWord(summary: NotifySummary): string {
+  if (!summary.outcome) return 'skipped';
+  if (summary.outcome.diverged) return 'diverged';
+  if (summary.outcome.aborted) return 'aborted';
+  return summary.outcome.steps.every((s) => s.ok) ? 'ok' : 'ok-with-failures';
+}
+
+export function summaryLine(node: string, eventText: string, summary: NotifySummary): string {
+  const head = `hactl notify ${node} [${eventText}]`;
+  if (!summary.outcome) return `${head}: skipped in ${summary.durationMs} ms: ${summary.reason}`;
+  const steps = summary.outcome.steps;
+  const failed = steps.filter((s) => !s.ok);
+  const counts = `${steps.length - failed.length}/${steps.length} actions ok`;
+  const tail = failed.length > 0 ? `; failed: ${failed.map((s) => `${s.action} (${s.detail})`).join('; ')}` : '';
+  const verdict = summary.outcome.diverged
+    ? ' — DIVERGED: a human must reconcile the databases'
+    : summary.outcome.aborted
+      ? ' — aborted'
+      : '';
+  return `${head}: ${summary.applied} ${resultWord(summary)} in ${summary.durationMs} ms, ${counts}${tail}${verdict}`;
 }

@@ -8,11 +8,23 @@ import { absolutePath, identifier, intInRange, numberInRange, safeToken } from '
 const common = {
   /** Seconds this action may take before it is stopped and counted as failed. */
   timeout: numberInRange(0.1, 3600, ' seconds').optional(),
-  /** `abort` stops the remaining actions of this transition; `continue` logs and goes on. */
+  /**
+   * `abort` stops the remaining actions of this transition; `continue` logs and goes on.
+   * Default: abort for mysql.promote (never start the application on a read-only database), continue otherwise.
+   */
   on_failure: z.enum(['continue', 'abort']).optional(),
 };
 
-const argv = z.array(safeToken).min(1);
+/**
+ * argv words are passed to execve as they are (no shell, never rendered into keepalived.conf), so
+ * spaces and quotes are harmless; only control characters are refused.
+ */
+const argWord = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((word) => !/[\u0000-\u001f\u007f]/.test(word), 'must not contain control characters (newline, tab, NUL …)');
+const argv = z.array(argWord).min(1);
 
 export const actionSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...common, type: z.literal('mysql.promote') }),
@@ -42,12 +54,15 @@ export const actionSchema = z.discriminatedUnion('type', [
     ...common,
     type: z.literal('command'),
     argv,
-    env: z.record(identifier, safeToken).optional(),
+    /** Added to a minimal environment (PATH and HACTL_CLUSTER/NODE/STATE/PREVIOUS); hactl's own environment is not passed on. */
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), argWord).optional(),
   }),
   z.strictObject({
     ...common,
     type: z.literal('webhook'),
-    url: safeToken,
+    /** POSTed {cluster, node, state, previous, timestamp} as JSON; never logged whole (it may carry a token). */
+    url: safeToken.refine((url) => /^https?:\/\/[^/]/.test(url), 'must be an http:// or https:// URL'),
+    /** Extra attempts after a network error or a 5xx answer, with exponential backoff (default 2). */
     retries: intInRange(0, 10).optional(),
   }),
   z.strictObject({
@@ -66,6 +81,8 @@ export const actionSchema = z.discriminatedUnion('type', [
     credentials_file: absolutePath,
     writer_hostgroup: intInRange(0, 2147483647),
     reader_hostgroup: intInRange(0, 2147483647).optional(),
+    /** Which node network the proxy reaches the databases on (default: mysql.replication_network, else the first VIP's). */
+    network: identifier.optional(),
   }),
   z.strictObject({
     ...common,
@@ -73,6 +90,8 @@ export const actionSchema = z.discriminatedUnion('type', [
     admin_host: safeToken.default('127.0.0.1'),
     admin_port: intInRange(1, 65535).default(2345),
     credentials_file: absolutePath,
+    /** Which node network the proxy reaches the databases on (default: mysql.replication_network, else the first VIP's). */
+    network: identifier.optional(),
   }),
 ]);
 

@@ -1,0 +1,52 @@
+/**
+ * The contract every transition action implements: (action spec, context, AbortSignal) → result.
+ * An action reports failure as a result (with a reason a person can act on) rather than throwing,
+ * stops promptly when the signal aborts, and never puts a secret into its result or its logs.
+ */
+import type { Logger } from '../log.js';
+import type { ActionSpec } from '../spec/actions-schema.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import type { NotifyState } from '../notify/event.js';
+
+export interface ActionContext {
+  spec: Spec;
+  node: NodeSpec;
+  /** The state being applied. */
+  state: NotifyState;
+  /** The state applied before this one on this node, if known. */
+  previous: NotifyState | undefined;
+  /** Scratch space (lock, state file, captured command output). */
+  runtimeDir: string;
+  log: Logger;
+}
+
+export interface ActionResult {
+  ok: boolean;
+  /** One line: what was seen and done, or why it failed. */
+  detail: string;
+  /** Data that diverged from the peer: automation must stop and a human decide. */
+  diverged?: boolean;
+  /** Extra structured fields for the step's log line (never secrets). */
+  fields?: Record<string, unknown>;
+}
+
+export type ActionOf<T extends ActionSpec['type']> = Extract<ActionSpec, { type: T }>;
+
+export type ActionRun<A extends ActionSpec = ActionSpec> = (
+  action: A,
+  context: ActionContext,
+  signal: AbortSignal,
+) => Promise<ActionResult>;
+
+export function ok(detail: string, fields?: Record<string, unknown>): ActionResult {
+  return fields ? { ok: true, detail, fields } : { ok: true, detail };
+}
+
+export function failed(detail: string, fields?: Record<string, unknown>): ActionResult {
+  return fields ? { ok: false, detail, fields } : { ok: false, detail };
+}
+
+/** Message of an unknown thrown value, for a result's detail. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,64 @@
+/**
+ * One notify at a time per node. The lock is a kernel flock(2) on a file in the runtime dir: the
+ * kernel drops it when our process dies, so a crashed or SIGKILLed notify never leaves a stale lock
+ * to guess about (PID files can be reused). Node has no flock call, so flock(1) takes it on an fd
+ * we pass in: the lock belongs to the shared open file description, which stays locked after
+ * flock(1) exits for as long as our fd is open. Waiting is bounded by `flock -w`.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { HactlError } from '../errors.js';
+
+export class LockTimeout extends HactlError {
+  constructor(path: string, waitedSec: number) {
+    super(`another hactl notify held ${path} for more than ${waitedSec} s; this event was not applied`, 1);
+  }
+}
+
+export interface HeldLock {
+  path: string;
+  waitedMs: number;
+  release(): void;
+}
+
+export function lockPath(runtimeDir: string, node: string): string {
+  return join(runtimeDir, `notify-${node}.lock`);
+}
+
+export async function acquireLock(path: string, waitSec: number): Promise<HeldLock> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  const started = Date.now();
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn('flock', ['--exclusive', '--wait', String(waitSec), '3'], {
+        stdio: ['ignore', 'ignore', 'pipe', fd],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', (error) => reject(new Error(`cannot run flock(1) to take ${path}: ${error.message}`)));
+      child.on('close', (exitCode, signal) => {
+        if (exitCode === 0 || exitCode === 1) resolve(exitCode);
+        else reject(new Error(`flock(1) on ${path} failed (${signal ?? exitCode}): ${stderr.trim()}`));
+      });
+    });
+    if (code !== 0) throw new LockTimeout(path, waitSec);
+    // For a person looking at the file; the lock itself is the flock.
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid}\n`, 0);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  let released = false;
+  return {
+    path,
+    waitedMs: Date.now() - started,
+    release() {
+      if (released) return;
+      released = true;
+      closeSync(fd);
+    },
+  };
+}
