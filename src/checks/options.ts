@@ -108,7 +108,7 @@ export function describeStatuses(accepted: StatusSet): string {
 export type BodyPattern = { kind: 'substring'; text: string } | { kind: 'regex'; regex: RegExp };
 
 export function parseBodyPattern(text: string): BodyPattern {
-  const match = /^\/(.+)\/([a-z]*)$/s.exec(text);
+  const match = /^\/(.+)\/([dgimsuvy]*)$/s.exec(text);
   if (!match) return { kind: 'substring', text };
   const flags = match[2] ?? '';
   if (/[gy]/.test(flags)) {

@@ -124,44 +124,48 @@ function recordRestart(options: ProcessOptions, now: number): void {
   }
 }
 
-type RestartOutcome = { ok: true; note: string } | { ok: false; note: string };
+interface Restart {
+  /** Settles when the command exits or cannot run; stays pending while it runs (a foreground daemon). */
+  exited: Promise<{ ok: boolean; note: string }>;
+  release(): void;
+}
 
-/** Runs the restart command detached (its own session: keepalived's kill of our group must not hit it). */
-function runRestart(options: ProcessOptions, signal: AbortSignal): Promise<RestartOutcome> {
+/** Starts the restart command detached (own session: keepalived's kill of our group must not hit it). */
+function startRestart(options: ProcessOptions): Restart {
   const { program, args } = options.restart!;
-  return new Promise((resolve) => {
-    const child = spawn(program, args, { detached: true, stdio: 'ignore' });
-    const done = (outcome: RestartOutcome) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
-      child.removeAllListeners();
-      child.unref();
-      resolve(outcome);
-    };
-    // A command still running after --restart-wait may be the daemon itself in the foreground.
-    const onAbort = () => done({ ok: true, note: `restart command ${program} still running` });
-    const timer = setTimeout(onAbort, options.restartWaitMs);
-    signal.addEventListener('abort', onAbort, { once: true });
+  const child = spawn(program, args, { detached: true, stdio: 'ignore' });
+  const exited = new Promise<{ ok: boolean; note: string }>((resolve) => {
     child.once('error', (error: NodeJS.ErrnoException) =>
-      done({ ok: false, note: `restart command ${program} could not run (${error.code ?? error.message})` }),
+      resolve({ ok: false, note: `restart command ${program} could not run (${error.code ?? error.message})` }),
     );
     child.once('exit', (code, signalName) =>
-      done(
+      resolve(
         code === 0
           ? { ok: true, note: `restart command ${program} exited 0` }
           : { ok: false, note: `restart command ${program} ${signalName ? `was killed by ${signalName}` : `exited with status ${code}`}` },
       ),
     );
   });
+  return { exited, release: () => child.unref() };
 }
 
-async function waitForProcesses(options: ProcessOptions, untilMs: number, signal: AbortSignal): Promise<number> {
+/**
+ * Polls until enough processes run, the restart command failed, --restart-wait has passed or the
+ * budget is used up — whichever comes first.
+ */
+async function awaitRestart(options: ProcessOptions, restart: Restart, signal: AbortSignal): Promise<{ count: number; note: string }> {
+  let outcome: { ok: boolean; note: string } | undefined;
+  void restart.exited.then((result) => (outcome = result));
+  const until = performance.now() + options.restartWaitMs;
   let count = countProcesses(options.name);
-  for (let i = 0; i < 10_000 && count < options.minCount && performance.now() < untilMs && !signal.aborted; i++) {
-    await sleep(Math.min(50, Math.max(1, untilMs - performance.now())));
+  for (let i = 0; i < 100_000 && count < options.minCount; i++) {
+    if ((outcome && !outcome.ok) || signal.aborted || performance.now() >= until) break;
+    await sleep(Math.max(1, Math.min(50, until - performance.now())));
     count = countProcesses(options.name);
   }
-  return count;
+  restart.release();
+  const note = outcome?.note ?? `restart command ${options.restart!.program} still running`;
+  return { count, note: signal.aborted ? `${note}; ${abortReason(signal)}` : note };
 }
 
 function counted(count: number, options: ProcessOptions): string {
@@ -183,19 +187,11 @@ async function run(options: ProcessOptions, signal: AbortSignal): Promise<CheckR
     };
   }
   recordRestart(options, now);
-  const started = performance.now();
-  const outcome = await runRestart(options, signal);
-  const after = outcome.ok
-    ? await waitForProcesses(options, started + options.restartWaitMs, signal)
-    : countProcesses(options.name);
+  const { count: after, note } = await awaitRestart(options, startRestart(options), signal);
   if (after >= options.minCount) {
-    return { healthy: true, detail: `${counted(after, options)} after a restart (${outcome.note})` };
+    return { healthy: true, detail: `${counted(after, options)} after a restart (${note})` };
   }
-  const late = signal.aborted ? `; ${abortReason(signal)}` : '';
-  return {
-    healthy: false,
-    detail: `${counted(after, options)} after a restart attempt: ${outcome.note}${late}`,
-  };
+  return { healthy: false, detail: `${counted(after, options)} after a restart attempt: ${note}` };
 }
 
 export const processCheck: CheckKind<ProcessOptions> = {

@@ -1,0 +1,161 @@
+// `hactl check http` through the built CLI against a real nginx on 127.0.0.1 (plus a tiny
+// node:http server for slow answers, which nginx cannot produce, and for echoing the Host header).
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNginx, testLocations, type NginxServer } from '../../src/lab/nginx.js';
+import { runHactl } from '../support/cli.js';
+import { freePort } from '../support/ports.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+
+const missing = requirementsMissing({ programs: ['nginx', 'openssl'] });
+/** What a run may take beyond its --timeout: process exit and the test's own spawn overhead. */
+const MARGIN_MS = 250;
+const HUGE_BYTES = 8 * 1024 * 1024;
+
+describe.skipIf(missing)(titled('hactl check http against nginx', missing), () => {
+  let dir: string;
+  let nginx: NginxServer | undefined;
+  let slow: Server | undefined;
+  let base: string;
+  let tlsBase: string;
+  let slowBase: string;
+  let closedPort: number;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hactl-http-'));
+    const [port, tlsPort, slowPort] = [await freePort(), await freePort(), await freePort()];
+    closedPort = await freePort();
+    execFileSync('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    ], { stdio: 'ignore', timeout: 20_000 });
+    nginx = await startNginx({
+      dir: join(dir, 'nginx'),
+      listen: `127.0.0.1:${port}`,
+      body: '<h1>hello from ha1</h1>\n',
+      // The marker sits past the 64 KiB the check reads: only a full download would find it.
+      files: { 'huge.bin': Buffer.concat([Buffer.alloc(HUGE_BYTES, 'x'), Buffer.from('END-MARKER')]) },
+      serverExtra: testLocations(),
+      tls: { listen: `127.0.0.1:${tlsPort}`, cert: join(dir, 'cert.pem'), key: join(dir, 'key.pem') },
+    });
+    base = `http://127.0.0.1:${port}`;
+    tlsBase = `https://127.0.0.1:${tlsPort}`;
+
+    slow = createServer((req, res) => {
+      if (req.url === '/host') return res.end(`host=${req.headers.host}\n`);
+      if (req.url === '/slow-body') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('partial ');
+        const timer = setTimeout(() => res.end('done'), 5000);
+        res.on('close', () => clearTimeout(timer));
+        return;
+      }
+      const timer = setTimeout(() => res.end('late'), 5000);
+      res.on('close', () => clearTimeout(timer));
+    });
+    await new Promise<void>((resolve) => slow!.listen(slowPort, '127.0.0.1', resolve));
+    slowBase = `http://127.0.0.1:${slowPort}`;
+  });
+
+  afterAll(async () => {
+    slow?.closeAllConnections();
+    await new Promise((resolve) => (slow ? slow.close(resolve) : resolve(undefined)));
+    await nginx?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('200 → exit 0 with one line on stdout', async () => {
+    const run = await runHactl(['check', 'http', '--url', `${base}/`]);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^ok http: HTTP 200 from http:\/\/127\.0\.0\.1:\d+\/ in \d+ ms\n$/);
+    expect(run.stderr).toBe('');
+  });
+
+  it('--quiet prints nothing when healthy', async () => {
+    const run = await runHactl(['check', 'http', '--url', `${base}/`, '--quiet']);
+    expect(run).toMatchObject({ exitCode: 0, stdout: '', stderr: '' });
+  });
+
+  it('body substring and /regex/ match → 0, HEAD → 0', async () => {
+    for (const body of ['hello from ha1', '/HELLO FROM HA[12]/i']) {
+      const run = await runHactl(['check', 'http', '--url', `${base}/`, '--expect-body', body]);
+      expect(run.exitCode, run.stderr).toBe(0);
+    }
+    const head = await runHactl(['check', 'http', '--url', `${base}/`, '--method', 'HEAD']);
+    expect(head.exitCode, head.stderr).toBe(0);
+  });
+
+  it.each([
+    ['500', ['/500'], /HTTP 500 from .*\/500; expected 200/],
+    ['404', ['/nothing-here'], /HTTP 404/],
+    ['wrong body', ['/', '--expect-body', 'ha2'], /does not match "ha2"/],
+    ['redirect (not followed)', ['/redirect'], /HTTP 302 .*redirect to http:\/\/127\.0\.0\.1:\d+\/, not followed.*expected 200/],
+    ['huge body without the marker in the first 64 KiB', ['/huge.bin', '--expect-body', 'END-MARKER'], /not found in the first 65536 bytes/],
+  ])('%s → exit 1 within the budget, one line on stderr', async (_name, [path, ...flags], why) => {
+    const run = await runHactl(['check', 'http', '--url', `${base}${path}`, ...flags, '--timeout', '1', '--quiet']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(why);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.durationMs).toBeLessThanOrEqual(1000 + MARGIN_MS);
+  });
+
+  it('a 302 listed in --expect-status is healthy', async () => {
+    const run = await runHactl(['check', 'http', '--url', `${base}/redirect`, '--expect-status', '200,301-302']);
+    expect(run.exitCode, run.stderr).toBe(0);
+  });
+
+  it('a huge body is not downloaded when no --expect-body is asked for', async () => {
+    const run = await runHactl(['check', 'http', '--url', `${base}/huge.bin`, '--timeout', '1']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(run.durationMs).toBeLessThanOrEqual(1000 + MARGIN_MS);
+  });
+
+  it.each([
+    ['headers', '/', []],
+    ['body', '/slow-body', ['--expect-body', 'done']],
+  ])('slow %s beyond --timeout → exit 1 within the budget', async (_what, path, flags) => {
+    const run = await runHactl(['check', 'http', '--url', `${slowBase}${path}`, ...flags, '--timeout', '0.6']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/check budget of 0\.6 s used up/);
+    expect(run.durationMs).toBeLessThanOrEqual(600 + MARGIN_MS);
+  });
+
+  it('connection refused → exit 1 at once', async () => {
+    const run = await runHactl(['check', 'http', '--url', `http://127.0.0.1:${closedPort}/`, '--timeout', '1']);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toBe(`hactl: http: connection refused by 127.0.0.1:${closedPort}\n`);
+    expect(run.durationMs).toBeLessThanOrEqual(1000 + MARGIN_MS);
+  });
+
+  it('self-signed TLS: refused without --insecure, healthy with it', async () => {
+    const strict = await runHactl(['check', 'http', '--url', `${tlsBase}/`, '--timeout', '1']);
+    expect(strict.exitCode).toBe(1);
+    expect(strict.stderr).toMatch(/TLS certificate of 127\.0\.0\.1:\d+ not accepted .*--insecure accepts it/);
+    const insecure = await runHactl(['check', 'http', '--url', `${tlsBase}/`, '--insecure', '--expect-body', 'ha1']);
+    expect(insecure.exitCode, insecure.stderr).toBe(0);
+    const named = await runHactl(['check', 'http', '--url', `https://127.0.0.1:${new URL(tlsBase).port}/health`, '--host-header', 'localhost', '--insecure', '--expect-body', 'ok']);
+    expect(named.exitCode, named.stderr).toBe(0);
+  });
+
+  it('--host-header reaches the server', async () => {
+    const run = await runHactl(['check', 'http', '--url', `${slowBase}/host`, '--host-header', 'www.example.test', '--expect-body', 'host=www.example.test']);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const without = await runHactl(['check', 'http', '--url', `${slowBase}/host`, '--expect-body', 'host=www.example.test']);
+    expect(without.exitCode).toBe(1);
+  });
+
+  it('--log-file appends one JSON line with event "check"', async () => {
+    const logFile = join(dir, 'check.log');
+    const run = await runHactl(['check', 'http', '--url', `${base}/500`, '--log-file', logFile, '--quiet']);
+    expect(run.exitCode).toBe(1);
+    const line = JSON.parse(readFileSync(logFile, 'utf8').trim().split('\n').pop()!);
+    expect(line).toMatchObject({ event: 'check', check: 'http', healthy: false, command: 'check' });
+    expect(line.detail).toMatch(/HTTP 500/);
+  });
+});
