@@ -1,0 +1,245 @@
+/**
+ * One MySQL/MariaDB session over mysql2, loaded lazily so commands that never touch a database
+ * never pay for the driver. Credentials come from an option file; the password goes to the driver
+ * in memory only. Every error leaving this module is a MysqlError whose message has been scrubbed
+ * of the password and of any SQL text (mysql2 attaches the statement to its errors).
+ */
+import { CommandFailed } from '../errors.js';
+import { readOptionFile } from './option-file.js';
+
+export interface MysqlTarget {
+  host?: string;
+  port?: number;
+  socket?: string;
+  /** MySQL option file with a [client] section (user, password, optionally host/port/socket). */
+  defaultsFile: string;
+}
+
+export interface Credentials {
+  user: string;
+  password?: string;
+  host?: string;
+  port?: number;
+  socket?: string;
+}
+
+export interface ConnectOptions {
+  /** Budget for the TCP/socket connect and handshake. */
+  timeoutMs: number;
+  /** Aborting destroys the connection; pending calls reject with code ABORTED. */
+  signal?: AbortSignal;
+  /** Default per-query budget (default: timeoutMs, at least 5 s). */
+  queryTimeoutMs?: number;
+  /** Refuse an option file readable by group/others (default true). */
+  requirePrivateFile?: boolean;
+}
+
+export interface QueryOptions {
+  timeoutMs?: number;
+  /** Further strings that must never appear in an error message (e.g. a password in CHANGE MASTER). */
+  secrets?: string[];
+}
+
+export type Row = Record<string, unknown>;
+
+export interface MysqlSession {
+  /** host:port or the socket path, for messages. */
+  readonly address: string;
+  /** The server's id of this connection (CONNECTION_ID()). */
+  readonly threadId: number;
+  query(sql: string, params?: unknown[], options?: QueryOptions): Promise<Row[]>;
+  close(): Promise<void>;
+}
+
+/** A failure talking to the server. `errno` is the server error number when there is one. */
+export class MysqlError extends CommandFailed {
+  readonly errno: number | undefined;
+  readonly code: string | undefined;
+  constructor(message: string, details: { errno?: number | undefined; code?: string | undefined } = {}) {
+    super(message);
+    this.errno = details.errno;
+    this.code = details.code;
+  }
+}
+
+/** Replaces every secret (raw and as the driver would escape it inside a literal) by [redacted]. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) {
+    if (secret.length === 0) continue;
+    const escaped = secret.replace(/[\0\b\t\n\r\x1a"'\\]/g, (c) => `\\${c}`);
+    for (const form of new Set([secret, escaped])) out = out.split(form).join('[redacted]');
+  }
+  return out;
+}
+
+interface DriverError {
+  message?: string;
+  code?: string;
+  errno?: number;
+  sqlMessage?: string;
+}
+
+const NETWORK_MESSAGES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (is the server running and listening there?)',
+  ENOENT: 'no such socket (is the server running?)',
+  ETIMEDOUT: 'no answer within the connect timeout',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset by the server',
+  PROTOCOL_CONNECTION_LOST: 'the server closed the connection',
+};
+
+/** Maps a mysql2 error to a plain, secret-free MysqlError. `statement` is a label, never the SQL. */
+function mapError(error: unknown, address: string, secrets: readonly string[], statement?: string): MysqlError {
+  if (error instanceof MysqlError) return error;
+  const e = (error ?? {}) as DriverError;
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const errno = typeof e.errno === 'number' && e.errno > 0 ? e.errno : undefined;
+  let text: string;
+  if (code && NETWORK_MESSAGES[code]) text = NETWORK_MESSAGES[code]!;
+  else if (e.sqlMessage) text = e.sqlMessage;
+  else text = e.message ?? String(error);
+  const where = statement ? ` (${statement})` : '';
+  const number = errno !== undefined ? ` [error ${errno}]` : '';
+  return new MysqlError(redact(`MySQL at ${address}: ${text}${number}${where}`, secrets), { errno, code });
+}
+
+/** "CHANGE MASTER", "SELECT", … — enough to say which step failed without echoing values. */
+function statementLabel(sql: string): string {
+  return sql.trim().split(/\s+/).slice(0, 2).join(' ').replace(/[^A-Za-z_ @.()]/g, '').slice(0, 40);
+}
+
+export function credentialsFor(target: MysqlTarget, requirePrivate = true): Credentials {
+  const file = readOptionFile(target.defaultsFile, { requirePrivate });
+  const credentials: Credentials = { user: file.user ?? 'root' };
+  if (file.password !== undefined) credentials.password = file.password;
+  const host = target.host ?? (target.socket ? undefined : file.host);
+  const socket = target.socket ?? (target.host ? undefined : file.socket);
+  const port = target.port ?? file.port;
+  if (host !== undefined) credentials.host = host;
+  if (socket !== undefined) credentials.socket = socket;
+  if (port !== undefined) credentials.port = port;
+  return credentials;
+}
+
+export async function connect(target: MysqlTarget, options: ConnectOptions): Promise<MysqlSession> {
+  return connectWith(credentialsFor(target, options.requirePrivateFile ?? true), options);
+}
+
+export async function connectWith(credentials: Credentials, options: ConnectOptions): Promise<MysqlSession> {
+  const useSocket = credentials.socket !== undefined && credentials.host === undefined;
+  const host = credentials.host ?? '127.0.0.1';
+  const port = credentials.port ?? 3306;
+  const address = useSocket ? credentials.socket! : `${host}:${port}`;
+  const secrets = credentials.password ? [credentials.password] : [];
+  const { signal } = options;
+  if (signal?.aborted) throw new MysqlError(`MySQL at ${address}: aborted before connecting`, { code: 'ABORTED' });
+
+  const mysql = await import('mysql2/promise');
+  const pending = mysql.createConnection({
+    ...(useSocket ? { socketPath: credentials.socket } : { host, port }),
+    user: credentials.user,
+    password: credentials.password ?? '',
+    connectTimeout: Math.max(1, Math.round(options.timeoutMs)),
+    multipleStatements: false,
+    dateStrings: true,
+    supportBigNumbers: true,
+    charset: 'utf8mb4',
+  });
+
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(new MysqlError(`MySQL at ${address}: aborted while connecting`, { code: 'ABORTED' }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  let connection: Awaited<typeof pending>;
+  try {
+    connection = await Promise.race([pending, aborted]);
+  } catch (error) {
+    // A connection that completes after an abort must not linger.
+    pending.then((c) => c.destroy(), () => undefined);
+    throw mapError(error, address, secrets);
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+  }
+
+  let closed = false;
+  let abortedBySignal = false;
+  connection.on('error', () => {
+    closed = true;
+  });
+  const destroy = () => {
+    closed = true;
+    connection.destroy();
+  };
+  const abortSession = () => {
+    abortedBySignal = true;
+    destroy();
+  };
+  signal?.addEventListener('abort', abortSession, { once: true });
+  const defaultQueryTimeout = options.queryTimeoutMs ?? Math.max(options.timeoutMs, 5000);
+
+  const session: MysqlSession = {
+    address,
+    threadId: connection.threadId ?? 0,
+    async query(sql, params, queryOptions = {}) {
+      const allSecrets = [...secrets, ...(queryOptions.secrets ?? [])];
+      const label = statementLabel(sql);
+      if (abortedBySignal || signal?.aborted) {
+        throw new MysqlError(`MySQL at ${address}: aborted (${label})`, { code: 'ABORTED' });
+      }
+      if (closed) throw new MysqlError(`MySQL at ${address}: connection is closed (${label})`, { code: 'CLOSED' });
+      const timeout = queryOptions.timeoutMs ?? defaultQueryTimeout;
+      try {
+        const [rows] = await connection.query({ sql, values: params, timeout });
+        return Array.isArray(rows) ? (rows as Row[]) : [];
+      } catch (error) {
+        if (abortedBySignal) throw new MysqlError(`MySQL at ${address}: aborted (${label})`, { code: 'ABORTED' });
+        const code = (error as DriverError).code;
+        if (code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+          // The statement may still run server-side; the connection's state is unknown: drop it.
+          destroy();
+          throw new MysqlError(`MySQL at ${address}: no reply within ${timeout} ms (${label})`, { code });
+        }
+        if ((error as { fatal?: boolean }).fatal) closed = true;
+        throw mapError(error, address, allSecrets, label);
+      }
+    },
+    async close() {
+      signal?.removeEventListener('abort', abortSession);
+      if (closed) return;
+      closed = true;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          connection.end(),
+          new Promise((resolve) => {
+            timer = setTimeout(resolve, 1000);
+          }),
+        ]);
+      } catch {
+        /* closing anyway */
+      } finally {
+        if (timer) clearTimeout(timer);
+        connection.destroy();
+      }
+    },
+  };
+  return session;
+}
+
+/** Runs `fn` with a session and always closes it. */
+export async function withSession<T>(
+  target: MysqlTarget,
+  options: ConnectOptions,
+  fn: (session: MysqlSession) => Promise<T>,
+): Promise<T> {
+  const session = await connect(target, options);
+  try {
+    return await fn(session);
+  } finally {
+    await session.close();
+  }
+}

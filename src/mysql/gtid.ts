@@ -1,0 +1,82 @@
+/**
+ * MariaDB GTIDs: `domain-server-seq`, positions are comma-separated lists. Sequence numbers are
+ * 64-bit, so they are bigint here. MySQL GTID sets (uuid:ranges) are compared by the server
+ * itself (GTID_SUBSET / GTID_SUBTRACT); only their text is normalized here.
+ */
+
+export interface MariadbGtid {
+  domain: number;
+  server: number;
+  seq: bigint;
+}
+
+export function parseGtid(text: string): MariadbGtid {
+  const m = /^\s*(\d+)-(\d+)-(\d+)\s*$/.exec(text);
+  if (!m) throw new Error(`"${text}" is not a MariaDB GTID (domain-server-seq)`);
+  return { domain: Number(m[1]), server: Number(m[2]), seq: BigInt(m[3]!) };
+}
+
+/** "0-1-100,1-2-5" → list; empty or NULL → []. */
+export function parseGtidList(text: string | null | undefined): MariadbGtid[] {
+  if (text === null || text === undefined) return [];
+  return text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map(parseGtid);
+}
+
+export function formatGtid(g: MariadbGtid): string {
+  return `${g.domain}-${g.server}-${g.seq}`;
+}
+
+export function formatGtidList(list: readonly MariadbGtid[]): string {
+  return list.map(formatGtid).join(',');
+}
+
+/**
+ * Whether position `have` has reached position `want` in every domain of `want` (what
+ * MASTER_GTID_WAIT waits for): per domain, only the sequence number counts.
+ */
+export function positionReached(have: readonly MariadbGtid[], want: readonly MariadbGtid[]): boolean {
+  return positionGaps(have, want).length === 0;
+}
+
+/** The entries of `want` whose domain `have` has not reached. */
+export function positionGaps(have: readonly MariadbGtid[], want: readonly MariadbGtid[]): MariadbGtid[] {
+  return want.filter((w) => {
+    const h = have.find((g) => g.domain === w.domain);
+    return h === undefined || h.seq < w.seq;
+  });
+}
+
+/**
+ * Divergence check on binlog *states* (one entry per domain and server, `@@gtid_binlog_state`):
+ * every transaction `local` logged must be known to `peer` under the same domain AND server id.
+ * Comparing sequence numbers per domain alone misses 0-1-7 vs 0-2-7 (two different transactions).
+ * Returns, per offending (domain, server), the local last GTID and what the peer has (if anything).
+ */
+export interface ExtraTransactions {
+  local: MariadbGtid;
+  peerHas: MariadbGtid | undefined;
+}
+
+export function extraTransactions(local: readonly MariadbGtid[], peer: readonly MariadbGtid[]): ExtraTransactions[] {
+  const extras: ExtraTransactions[] = [];
+  for (const l of local) {
+    const p = peer.find((g) => g.domain === l.domain && g.server === l.server);
+    if (p === undefined || p.seq < l.seq) extras.push({ local: l, peerHas: p });
+  }
+  return extras;
+}
+
+/** Human text for one ExtraTransactions entry, e.g. "0-1-101 (peer has 0-1-100)". */
+export function describeExtra(extra: ExtraTransactions): string {
+  const peer = extra.peerHas ? `peer has ${formatGtid(extra.peerHas)}` : `peer has nothing from server ${extra.local.server} in domain ${extra.local.domain}`;
+  return `${formatGtid(extra.local)} (${peer})`;
+}
+
+/** MySQL prints GTID sets with newlines after commas; compare and log them without whitespace. */
+export function normalizeMysqlGtidSet(text: string | null | undefined): string {
+  return (text ?? '').replace(/\s+/g, '');
+}

@@ -1,0 +1,137 @@
+/**
+ * MySQL option files ("defaults files"): the only place hactl reads database credentials from.
+ * We parse the subset the client programs honour for [client]: `key=value`, quotes, `#`/`;`
+ * comments, `-`/`_` interchangeable in keys. The password never appears in an error message.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+
+export interface ClientOptions {
+  user?: string;
+  password?: string;
+  host?: string;
+  port?: number;
+  socket?: string;
+}
+
+const ESCAPES: Record<string, string> = { b: '\b', t: '\t', n: '\n', r: '\r', s: ' ', '\\': '\\', '"': '"', "'": "'" };
+
+/** A value after `=`: quoted (with backslash escapes in double quotes) or bare up to an inline comment. */
+function parseValue(raw: string): string {
+  const text = raw.trim();
+  const quote = text[0];
+  if (quote === '"' || quote === "'") {
+    let out = '';
+    for (let i = 1; i < text.length; i++) {
+      const ch = text[i]!;
+      if (ch === quote) return out;
+      if (ch === '\\' && i + 1 < text.length) {
+        const next = text[i + 1]!;
+        out += ESCAPES[next] ?? `\\${next}`;
+        i++;
+        continue;
+      }
+      out += ch;
+    }
+    throw new Error('unterminated quote');
+  }
+  // An inline comment needs whitespace before the `#`, as in the MySQL client library.
+  const comment = text.search(/\s[#;]/);
+  const bare = comment === -1 ? text : text.slice(0, comment);
+  return bare.trim().replace(/\\(.)/g, (_m, c: string) => ESCAPES[c] ?? `\\${c}`);
+}
+
+/** Parses `text` (the content of `file`, used only in messages) and merges the given groups in order. */
+export function parseOptionFile(text: string, file: string, groups: string[] = ['client']): ClientOptions {
+  const wanted = new Set(groups.map((g) => g.toLowerCase()));
+  const values = new Map<string, string>();
+  let current: string | undefined;
+  const lines = text.split(/\r?\n/);
+  lines.forEach((rawLine, index) => {
+    const line = rawLine.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
+    const where = `${file} line ${index + 1}`;
+    if (line.startsWith('!')) {
+      throw new ConfigError(`${where}: ${line.split(/\s/)[0]} is not supported in a credentials file; put the [client] options in this file itself`);
+    }
+    const section = /^\[([^\]]+)\]\s*(?:[#;].*)?$/.exec(line);
+    if (section) {
+      current = section[1]!.trim().toLowerCase();
+      return;
+    }
+    if (current === undefined || !wanted.has(current)) return;
+    const eq = line.indexOf('=');
+    const key = (eq === -1 ? line : line.slice(0, eq)).trim().toLowerCase().replace(/-/g, '_');
+    if (eq === -1) {
+      values.set(key, '');
+      return;
+    }
+    try {
+      values.set(key, parseValue(line.slice(eq + 1)));
+    } catch (error) {
+      // Never echo the line: it may be the password.
+      throw new ConfigError(`${where}: ${(error as Error).message} in the value of "${key}"`);
+    }
+  });
+
+  const result: ClientOptions = {};
+  const user = values.get('user');
+  const password = values.get('password');
+  const host = values.get('host');
+  const port = values.get('port');
+  const socket = values.get('socket');
+  if (user !== undefined) result.user = user;
+  if (password !== undefined) result.password = password;
+  if (host !== undefined && host !== '') result.host = host;
+  if (socket !== undefined && socket !== '') result.socket = socket;
+  if (port !== undefined && port !== '') {
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) {
+      throw new ConfigError(`${file}: port "${port}" is not a TCP port (1..65535)`);
+    }
+    result.port = n;
+  }
+  return result;
+}
+
+/**
+ * Refuses a credentials file that group or others can read or write: the same rule ssh applies to
+ * private keys. Callers that only need host/port (no secret) may skip it.
+ */
+export function assertPrivateFile(file: string): void {
+  let mode: number;
+  try {
+    mode = statSync(file).mode;
+  } catch (error) {
+    throw new ConfigError(`cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if ((mode & 0o077) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0');
+    throw new ConfigError(
+      `credentials file ${file} has mode ${octal}, readable by others; run \`chmod 600 ${file}\` (0600 or 0400 required)`,
+    );
+  }
+}
+
+export function readOptionFile(file: string, options: { requirePrivate?: boolean; groups?: string[] } = {}): ClientOptions {
+  if (options.requirePrivate ?? true) assertPrivateFile(file);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  return parseOptionFile(text, file, options.groups);
+}
+
+/** Writes nothing itself; renders a [client] section whose values survive parseOptionFile. */
+export function renderClientSection(options: ClientOptions): string {
+  const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const lines = ['[client]'];
+  if (options.user !== undefined) lines.push(`user=${quote(options.user)}`);
+  if (options.password !== undefined) lines.push(`password=${quote(options.password)}`);
+  if (options.host !== undefined) lines.push(`host=${options.host}`);
+  if (options.port !== undefined) lines.push(`port=${options.port}`);
+  if (options.socket !== undefined) lines.push(`socket=${options.socket}`);
+  return lines.join('\n') + '\n';
+}

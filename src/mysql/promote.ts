@@ -1,0 +1,248 @@
+/**
+ * Promotion that drains first. On MariaDB, stopping both replica threads and touching replication
+ * again purges the relay log, so events received but not applied would vanish: we keep (or start)
+ * the SQL thread, wait until everything received is applied, and only then stop replication and
+ * become writable. Every step reports what it saw and decided through `log`.
+ */
+import { CommandFailed } from '../errors.js';
+import type { MysqlSession } from './connection.js';
+import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
+import { formatGtidList, parseGtidList, positionGaps, positionReached } from './gtid.js';
+import { readReplicaStatus, type ReplicaStatus } from './replica-status.js';
+import {
+  readGtidState,
+  readReadOnly,
+  readSemiSync,
+  replicationSql,
+  semiSyncVerdict,
+  setReadOnly,
+  type SemiSyncState,
+  type StepLogger,
+} from './server-state.js';
+
+export type Topology = 'one-way' | 'dual-master';
+
+export interface PromoteOptions {
+  topology: Topology;
+  catchUpTimeoutSec: number;
+  onCatchUpTimeout: 'stay-read-only' | 'promote-anyway';
+  semiSync: 'off' | 'expected';
+  log: StepLogger;
+}
+
+export type CatchUpResult = 'not-needed' | 'caught-up' | 'timeout' | 'stranded' | 'sql-error';
+
+export interface PromoteReport {
+  server: string;
+  flavour: string;
+  topology: Topology;
+  outcome: 'promoted' | 'already-primary' | 'promoted-without-catch-up';
+  wasReadOnly: boolean;
+  wasReplica: boolean;
+  catchUp: {
+    result: CatchUpResult;
+    /** What we waited for: MariaDB Gtid_IO_Pos, MySQL Retrieved_Gtid_Set. */
+    target: string | null;
+    /** Applied position when the wait began (MariaDB gtid_slave_pos, MySQL gtid_executed). */
+    appliedBefore: string | null;
+    waitedMs: number;
+  };
+  /** gtid_binlog_pos (MariaDB) / gtid_executed (MySQL) once writable. */
+  gtidPosition: string;
+  semiSync: SemiSyncState & { expected: boolean; verdict: string };
+  actions: string[];
+  durationMs: number;
+}
+
+/** The server could not apply everything it had received in time; it stays read-only. */
+export class CatchUpTimeout extends CommandFailed {
+  readonly reason: Exclude<CatchUpResult, 'not-needed' | 'caught-up'>;
+  readonly target: string | null;
+  readonly applied: string | null;
+  constructor(message: string, details: { reason: CatchUpTimeout['reason']; target: string | null; applied: string | null }) {
+    super(message);
+    this.reason = details.reason;
+    this.target = details.target;
+    this.applied = details.applied;
+  }
+}
+
+interface Drain {
+  result: CatchUpResult;
+  target: string | null;
+  appliedBefore: string | null;
+  waitedMs: number;
+  detail: string;
+}
+
+async function appliedPosition(session: MysqlSession, flavour: Flavour): Promise<string> {
+  const state = await readGtidState(session, flavour);
+  return flavour.kind === 'mariadb' ? (state.slavePos ?? '') : state.position;
+}
+
+async function targetReached(session: MysqlSession, flavour: Flavour, target: string, applied: string): Promise<boolean> {
+  if (flavour.kind === 'mariadb') return positionReached(parseGtidList(applied), parseGtidList(target));
+  const row = (await session.query('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS ok', [target]))[0] ?? {};
+  return Number(row.ok) === 1;
+}
+
+/** Waits in slices of ≤1 s so a SQL thread that stops with an error ends the wait early. */
+async function waitApplied(
+  session: MysqlSession,
+  flavour: Flavour,
+  target: string,
+  deadline: number,
+): Promise<{ reached: boolean; sqlError?: ReplicaStatus }> {
+  const maxSlices = Math.ceil(Math.max(0, deadline - Date.now()) / 1000) + 2;
+  for (let slice = 0; slice < maxSlices; slice++) {
+    const remaining = deadline - Date.now();
+    const seconds = Math.max(0, Math.min(1, remaining / 1000));
+    const sql =
+      flavour.kind === 'mariadb'
+        ? 'SELECT MASTER_GTID_WAIT(?, ?) AS r'
+        : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r';
+    const row = (await session.query(sql, [target, seconds], { timeoutMs: seconds * 1000 + 10_000 }))[0] ?? {};
+    if (Number(row.r) === 0) return { reached: true };
+    if (remaining <= 0) return { reached: false };
+    const status = await readReplicaStatus(session, flavour);
+    if (status && !status.sqlRunning && status.lastSqlErrno !== 0) return { reached: false, sqlError: status };
+  }
+  return { reached: false };
+}
+
+async function drain(session: MysqlSession, flavour: Flavour, status: ReplicaStatus, options: PromoteOptions, actions: string[]): Promise<Drain> {
+  const { log } = options;
+  const started = Date.now();
+  const deadline = started + options.catchUpTimeoutSec * 1000;
+  const applied0 = await appliedPosition(session, flavour);
+  const targetOf = (s: ReplicaStatus | null) => (flavour.kind === 'mariadb' ? s?.gtidIoPos : s?.retrievedGtidSet) ?? '';
+
+  if (!status.sqlRunning) {
+    if (status.ioRunning === 'no' && flavour.kind === 'mariadb') {
+      // Both threads stopped: any START now purges the relay log. Report what is stranded there.
+      const target = targetOf(status);
+      const gaps = positionGaps(parseGtidList(applied0), parseGtidList(target));
+      const result: CatchUpResult = gaps.length === 0 ? 'not-needed' : 'stranded';
+      log('promote.catch_up', {
+        decision: result === 'stranded' ? 'cannot drain' : 'nothing to drain',
+        reason: 'both replica threads are stopped; starting either would purge the relay log (MariaDB)',
+        received: target,
+        applied: applied0,
+        unapplied: formatGtidList(gaps),
+      });
+      return { result, target, appliedBefore: applied0, waitedMs: 0, detail: `received ${target} but applied only ${applied0}; both replica threads were already stopped, so the relay log cannot be applied (starting a thread would purge it)` };
+    }
+    log('promote.start_sql_thread', { reason: 'the SQL thread must run to apply what the relay log holds', io: status.ioRunning, lastSqlErrno: status.lastSqlErrno });
+    await session.query(replicationSql(flavour, 'START', 'SQL_THREAD'));
+    actions.push('start-sql-thread');
+  }
+  if (options.topology === 'one-way' && status.ioRunning !== 'no') {
+    // Freezes the target; the SQL thread keeps applying what is already in the relay log.
+    log('promote.stop_io_thread', { reason: 'one-way: nothing more may arrive from the old primary once we decide to promote', io: status.ioRunning, source: `${status.sourceHost}:${status.sourcePort}` });
+    await session.query(replicationSql(flavour, 'STOP', 'IO_THREAD'));
+    actions.push('stop-io-thread');
+  }
+
+  const fresh = await readReplicaStatus(session, flavour);
+  const target = targetOf(fresh ?? status);
+  const applied = await appliedPosition(session, flavour);
+  if (target === '' || (await targetReached(session, flavour, target, applied))) {
+    log('promote.catch_up', { decision: 'nothing to wait for', received: target, applied });
+    return { result: 'not-needed', target, appliedBefore: applied, waitedMs: Date.now() - started, detail: '' };
+  }
+  log('promote.catch_up', { decision: 'wait for the SQL thread', received: target, applied, timeoutSec: options.catchUpTimeoutSec });
+  const waitStart = Date.now();
+  const outcome = await waitApplied(session, flavour, target, deadline);
+  const waitedMs = Date.now() - waitStart;
+  const appliedAfter = await appliedPosition(session, flavour);
+  if (outcome.reached) {
+    log('promote.caught_up', { received: target, applied: appliedAfter, waitedMs });
+    return { result: 'caught-up', target, appliedBefore: applied, waitedMs, detail: '' };
+  }
+  if (outcome.sqlError) {
+    const e = outcome.sqlError;
+    return { result: 'sql-error', target, appliedBefore: applied, waitedMs, detail: `the SQL thread stopped with error ${e.lastSqlErrno}: ${e.lastSqlError}` };
+  }
+  return { result: 'timeout', target, appliedBefore: applied, waitedMs, detail: `applied ${appliedAfter} of ${target} within ${options.catchUpTimeoutSec} s` };
+}
+
+export async function promote(session: MysqlSession, options: PromoteOptions): Promise<PromoteReport> {
+  const started = Date.now();
+  const { log } = options;
+  const actions: string[] = [];
+  const flavour = await detectFlavour(session);
+  const before = await readReadOnly(session, flavour);
+  const status = await readReplicaStatus(session, flavour);
+  const semi = await readSemiSync(session);
+  const semiSync = { ...semi, expected: options.semiSync === 'expected', verdict: semiSyncVerdict(semi) };
+  log('promote.seen', {
+    server: session.address,
+    flavour: describeFlavour(flavour),
+    topology: options.topology,
+    readOnly: before.readOnly,
+    superReadOnly: before.superReadOnly,
+    replica: status ? { io: status.ioRunning, sql: status.sqlRunning, lag: status.lagSeconds, source: `${status.sourceHost}:${status.sourcePort}`, lastIoErrno: status.lastIoErrno, lastSqlErrno: status.lastSqlErrno } : null,
+  });
+  log('promote.semi_sync', { ...semi, expected: options.semiSync, verdict: semiSync.verdict, level: options.semiSync === 'expected' && !semi.replicaActive ? 'warn' : 'info' });
+
+  let drained: Drain = { result: 'not-needed', target: null, appliedBefore: null, waitedMs: 0, detail: '' };
+  let outcome: PromoteReport['outcome'] = 'promoted';
+  if (status) {
+    if (status.ioRunning === 'yes') {
+      log('promote.source_alive', {
+        level: 'warn',
+        source: `${status.sourceHost}:${status.sourcePort}`,
+        reason: 'the IO thread is still connected: if that server is writable, two writable databases exist until it is demoted',
+      });
+    }
+    drained = await drain(session, flavour, status, options, actions);
+    const failed = drained.result !== 'not-needed' && drained.result !== 'caught-up';
+    if (failed) {
+      if (options.onCatchUpTimeout === 'stay-read-only') {
+        log('promote.refused', { level: 'error', result: drained.result, detail: drained.detail, decision: 'stay read-only', reason: 'policy stay-read-only: promoting now would discard received writes' });
+        throw new CatchUpTimeout(
+          `promotion of ${session.address} refused: ${drained.detail}; the server stays read-only (policy stay-read-only). ` +
+            'Let replication finish (check `hactl check replication --caught-up`) and promote again, or set on_catch_up_timeout: promote-anyway to accept losing them',
+          { reason: drained.result as CatchUpTimeout['reason'], target: drained.target, applied: drained.appliedBefore },
+        );
+      }
+      log('promote.catch_up_abandoned', { level: 'error', result: drained.result, detail: drained.detail, decision: 'promote anyway', reason: 'policy promote-anyway: received but unapplied transactions will be LOST' });
+      outcome = 'promoted-without-catch-up';
+    }
+    if (options.topology === 'one-way') {
+      await session.query(replicationSql(flavour, 'STOP'));
+      await session.query(replicationSql(flavour, 'RESET ALL'));
+      actions.push('stop-replication', 'reset-replication-all');
+      log('promote.replication_removed', { reason: 'one-way topology: the new primary replicates from nobody' });
+    } else {
+      log('promote.replication_kept', { reason: 'dual-master topology: the link to the peer stays; only read_only flips' });
+    }
+  }
+
+  if (before.readOnly || before.superReadOnly) {
+    await setReadOnly(session, flavour, false);
+    actions.push('read-only-off');
+  } else if (!status) {
+    outcome = 'already-primary';
+  }
+  const after = await readReadOnly(session, flavour);
+  if (after.readOnly || after.superReadOnly) {
+    throw new CommandFailed(`promotion of ${session.address}: read_only is still ON after SET GLOBAL read_only=OFF (is another tool setting it?)`);
+  }
+  const gtid = await readGtidState(session, flavour);
+  const report: PromoteReport = {
+    server: session.address,
+    flavour: describeFlavour(flavour),
+    topology: options.topology,
+    outcome,
+    wasReadOnly: before.readOnly || before.superReadOnly,
+    wasReplica: status !== null,
+    catchUp: { result: drained.result, target: drained.target, appliedBefore: drained.appliedBefore, waitedMs: drained.waitedMs },
+    gtidPosition: gtid.position,
+    semiSync,
+    actions,
+    durationMs: Date.now() - started,
+  };
+  log('promote.done', { outcome, actions, gtidPosition: gtid.position, catchUp: report.catchUp.result, durationMs: report.durationMs });
+  return report;
+}

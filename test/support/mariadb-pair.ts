@@ -1,0 +1,89 @@
+/**
+ * A primary + replica MariaDB pair on 127.0.0.1 for one test file: free ports in 23306..23399, a
+ * mkdtemp directory, teardown that runs even when tests fail (call `stop()` from afterAll).
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
+
+const taken = new Set<number>();
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+export async function freePort(): Promise<number> {
+  for (let port = 23306; port <= 23399; port++) {
+    if (taken.has(port)) continue;
+    if (await portFree(port)) {
+      taken.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port in 23306..23399');
+}
+
+export interface Pair {
+  dir: string;
+  primary: MariadbServer;
+  replica: MariadbServer;
+  /** Every password of the pair: tests assert none shows up in argv or messages. */
+  secrets: string[];
+  stop(): Promise<void>;
+}
+
+export async function startPair(options: { replicate?: boolean } = {}): Promise<Pair> {
+  const dir = mkdtempSync(join(tmpdir(), 'hactl-mariadb-'));
+  const servers: MariadbServer[] = [];
+  const stop = async () => {
+    for (const server of servers) await server.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const primary = await initMariadb({ dir: join(dir, 'a'), port: await freePort(), serverId: 1, readOnly: false });
+    servers.push(primary);
+    const replica = await initMariadb({ dir: join(dir, 'b'), port: await freePort(), serverId: 2, readOnly: true });
+    servers.push(replica);
+    if (options.replicate ?? true) {
+      await startReplication(replica, { host: primary.host, port: primary.port, account: primary.replication });
+    }
+    const secrets = [primary, replica].flatMap((s) => [s.admin.password, s.replication.password, s.app.password]);
+    return { dir, primary, replica, secrets, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Command lines of every process on the machine that contain one of `secrets`. */
+export function argvLeaks(secrets: string[]): string[] {
+  const leaks: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (secrets.some((secret) => cmdline.includes(secret))) leaks.push(`${entry}: ${cmdline.split('\0').join(' ').slice(0, 80)}`);
+  }
+  return leaks;
+}
+
+/** Polls `probe` until true; bounded. */
+export async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < timeoutMs / 50 + 1; i++) {
+    if (await probe()) return;
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
