@@ -9,7 +9,7 @@ export function haproxyCommand(action: ActionOf<'haproxy'>): string {
   const target = `${action.backend}/${action.server}`;
   switch (action.op) {
     case 'enable':
-      // `enable server` would leave a drained server draining; state ready clears maint and drain.
+      // state ready leaves both maintenance and drain, whichever an earlier transition set.
       return `set server ${target} state ready`;
     case 'disable':
       return `set server ${target} state maint`;
