@@ -1,2 +1,61 @@
-import { failed, type ActionOf, type ActionRun } from './types.js';
-export const run: ActionRun<ActionOf<'mysql.demote'>> = async () => failed('not yet');
+/**
+ * `mysql.demote`: make the local database read-only, end client sessions, and re-point it to the
+ * peer when the peer really is the writable primary (src/mysql/demote.ts). Diverged data is a
+ * failed result flagged `diverged`: notify exits non-zero and the log says what a human must do.
+ */
+import { connect } from '../mysql/connection.js';
+import { demote, DivergedError } from '../mysql/demote.js';
+import { readOptionFile } from '../mysql/option-file.js';
+import { peerAddresses } from './addresses.js';
+import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
+import { failed, messageOf, ok, type ActionOf, type ActionRun } from './types.js';
+
+export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context, signal) => {
+  const mysql = mysqlSpec(context);
+  const log = stepLogger(context, 'mysql.demote');
+  const peers = peerAddresses(context.spec, context.node);
+  // With more than two nodes the primary is not known from here: stay read-only, re-point nothing.
+  const peer = peers.length === 1 ? { host: peers[0]!.host, port: peers[0]!.port } : undefined;
+  // A broken replication credentials file must not stop the read-only part: it only skips re-pointing.
+  let replication: { user: string; password: string } | undefined;
+  let credentialsProblem: string | undefined;
+  if (mysql.replication_credentials_file) {
+    try {
+      const file = readOptionFile(mysql.replication_credentials_file);
+      if (file.user === undefined || file.password === undefined) throw new Error(`${mysql.replication_credentials_file} needs user and password in its [client] section`);
+      replication = { user: file.user, password: file.password };
+    } catch (error) {
+      credentialsProblem = messageOf(error);
+    }
+  }
+  let session;
+  try {
+    session = await connect(localTarget(mysql), { timeoutMs: 3000, signal });
+  } catch (error) {
+    return failed(`cannot reach the local database to make it read-only: ${messageOf(error)}`);
+  }
+  try {
+    const report = await demote(session, {
+      topology: mysql.topology,
+      ...(peer && replication ? { peer, replication } : {}),
+      log,
+      connectTimeoutSec: 5,
+    });
+    if (!replication) log('demote.repoint_skipped', { reason: credentialsProblem ?? 'no mysql.replication_credentials_file in the spec: read-only only' });
+    const killed = report.killedSessions.length;
+    if (credentialsProblem) return failed(`read-only, ${killed} client session(s) ended, but not re-pointed: ${credentialsProblem}`);
+    return ok(`read-only, ${killed} client session(s) ended, gtid ${report.gtidPosition}; re-point: ${report.repoint.result} (${report.repoint.reason})`, {
+      killed_sessions: killed,
+      gtid_position: report.gtidPosition,
+      repoint: report.repoint.result,
+      peer: report.repoint.peer,
+    });
+  } catch (error) {
+    if (error instanceof DivergedError) {
+      return { ok: false, diverged: true, detail: error.message, fields: { extra_gtids: error.extraGtids, peer: error.peer } };
+    }
+    return failed(`demotion incomplete: ${messageOf(error)}`);
+  } finally {
+    await session.close();
+  }
+};

@@ -50,7 +50,7 @@ describe('proxysql action (against the protocol-level stand-in)', () => {
     ctx = makeContext('MASTER', { extraYaml: 'mysql: { credentials_file: /etc/hactl/mysql.cnf }\n' });
     const result = await runProxysql(action(ctx.dir, fake.port), ctx.context, never);
     expect(result.ok, result.detail).toBe(true);
-    const sorted = (rows: typeof fake.proxysql.runtime) => [...rows].sort((a, b) => a.hostgroup_id - b.hostgroup_id || a.hostname.localeCompare(b.hostname));
+    const sorted = (rows: FakeAdmin['proxysql']['runtime']) => [...rows].sort((a, b) => a.hostgroup_id - b.hostgroup_id || a.hostname.localeCompare(b.hostname));
     expect(sorted(fake.proxysql.runtime)).toEqual([
       { hostgroup_id: 10, hostname: '192.0.2.11', port: 3306 },
       { hostgroup_id: 20, hostname: '192.0.2.11', port: 3306 },
