@@ -46,7 +46,7 @@ export class DivergedError extends CommandFailed {
   constructor(server: string, peer: string, extraGtids: string[], cause: string, recovery: string) {
     super(
       `${server} has diverged from its primary ${peer}: ${cause}. Extra transactions here: ${extraGtids.join(', ') || 'see the error above'}. ` +
-        `It stays read-only and does not replicate; a human must reconcile. ${recovery}`,
+        `It stays read-only and is not re-pointed; a human must reconcile. ${recovery}`,
     );
     this.extraGtids = extraGtids;
     this.peer = peer;

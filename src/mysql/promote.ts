@@ -166,6 +166,23 @@ async function drain(session: MysqlSession, flavour: Flavour, status: ReplicaSta
   return { result: 'timeout', target, appliedBefore: applied, waitedMs, detail: `applied ${appliedAfter} of ${target} within ${options.catchUpTimeoutSec} s` };
 }
 
+/**
+ * After a refused promotion, give back the IO thread we stopped so the replica keeps following a
+ * primary that may come back — but only while the SQL thread runs: starting a thread when both are
+ * stopped would purge the relay log on MariaDB.
+ */
+async function resumeIoThread(session: MysqlSession, flavour: Flavour, actions: string[], log: StepLogger): Promise<void> {
+  if (!actions.includes('stop-io-thread')) return;
+  const status = await readReplicaStatus(session, flavour);
+  if (status?.sqlRunning) {
+    await session.query(replicationSql(flavour, 'START', 'IO_THREAD'));
+    actions.push('start-io-thread');
+    log('promote.resume_io_thread', { reason: 'promotion refused: keep following the old primary if it returns' });
+  } else {
+    log('promote.io_thread_left_stopped', { level: 'warn', reason: 'the SQL thread is stopped; starting the IO thread now would purge the relay log' });
+  }
+}
+
 export async function promote(session: MysqlSession, options: PromoteOptions): Promise<PromoteReport> {
   const started = Date.now();
   const { log } = options;
@@ -199,6 +216,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     const failed = drained.result !== 'not-needed' && drained.result !== 'caught-up';
     if (failed) {
       if (options.onCatchUpTimeout === 'stay-read-only') {
+        await resumeIoThread(session, flavour, actions, log);
         log('promote.refused', { level: 'error', result: drained.result, detail: drained.detail, decision: 'stay read-only', reason: 'policy stay-read-only: promoting now would discard received writes' });
         throw new CatchUpTimeout(
           `promotion of ${session.address} refused: ${drained.detail}; the server stays read-only (policy stay-read-only). ` +
@@ -210,7 +228,8 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       outcome = 'promoted-without-catch-up';
     }
     if (options.topology === 'one-way') {
-      await session.query(replicationSql(flavour, 'STOP'));
+      // STOP waits for the SQL thread to finish its current transaction: give it time.
+      await session.query(replicationSql(flavour, 'STOP'), [], { timeoutMs: 60_000 });
       await session.query(replicationSql(flavour, 'RESET ALL'));
       actions.push('stop-replication', 'reset-replication-all');
       log('promote.replication_removed', { reason: 'one-way topology: the new primary replicates from nobody' });
