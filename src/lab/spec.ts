@@ -1,0 +1,110 @@
+/**
+ * The lab's pair spec, as YAML text. keepalived.conf is always rendered from it by the same code
+ * as `hactl render-config`: the lab proves the product, it never hand-writes a config.
+ */
+import { stringify } from 'yaml';
+import { LAB_NODES, NETWORKS, ROLES, addressOf, vipOf, type LabNode } from './network.js';
+import { RSYNC_MODULE } from './rsync.js';
+
+export type LabFailback = 'preempt' | 'nopreempt';
+export const LAB_CHECKS = ['nginx', 'mysql'] as const;
+export type LabCheck = (typeof LAB_CHECKS)[number];
+
+export interface LabSpecOptions {
+  /** The lab's state directory (absolute). */
+  dir: string;
+  /** Absolute path of bin/hactl, which keepalived runs for checks and notify. */
+  hactl: string;
+  /** Where the spec is written (keepalived passes it to `hactl notify --spec`). */
+  specPath: string;
+  failback: LabFailback;
+  /** VRRPv3 with 0.1 s adverts and a real-time VRRP process (DESIGN: ~0.36 s failover, no flapping). */
+  fast: boolean;
+  /** An own keepalived template (absolute path), e.g. to prove what a bundled line is worth. */
+  template?: string | undefined;
+  /** Credentials files the MariaDB set-up wrote ([client] user/password, mode 0600). */
+  mysql: { credentialsFile: string; replicationCredentialsFile: string };
+  /** Which health checks the spec carries (both by default). */
+  checks: LabCheck[];
+  /** Directory the active node would push to its peer's rsync module. */
+  syncSource: string;
+}
+
+export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
+
+export function labSpecObject(options: LabSpecOptions): Record<string, unknown> {
+  return {
+    version: 1,
+    cluster: 'lab',
+    nodes: LAB_NODES.map((name) => ({
+      name,
+      priority: LAB_PRIORITY[name],
+      networks: Object.fromEntries(
+        ROLES.map((role) => [role, { interface: NETWORKS[role].iface, address: addressOf(name, role) }]),
+      ),
+    })),
+    vips: ROLES.map((role) => ({
+      name: role,
+      address: `${vipOf(role)}/24`,
+      network: role,
+      virtual_router_id: NETWORKS[role].vrid,
+    })),
+    election: options.fast
+      ? { advert_int: 0.1, vrrp_version: 3, unicast: true, realtime_priority: 50 }
+      : { advert_int: 1, vrrp_version: 2, unicast: true },
+    failback: options.failback,
+    checks: [
+      options.checks.includes('nginx') && {
+        name: 'nginx',
+        kind: 'http',
+        // Inside the node's namespace 127.0.0.1 is that node's own nginx.
+        params: { url: 'http://127.0.0.1/', expect_status: '200' },
+        interval: 1,
+        timeout: 1,
+        fall: 2,
+        rise: 2,
+        weight: 0,
+      },
+      options.checks.includes('mysql') && {
+        name: 'mariadb',
+        kind: 'mysql',
+        interval: 1,
+        timeout: 1,
+        fall: 2,
+        rise: 2,
+        weight: 0,
+      },
+    ].filter(Boolean),
+    mysql: {
+      credentials_file: options.mysql.credentialsFile,
+      replication_credentials_file: options.mysql.replicationCredentialsFile,
+      // TCP, not a socket: each node's 127.0.0.1:3306 is its own server, and the spec is shared.
+      host: '127.0.0.1',
+      port: 3306,
+      replication_network: 'inside',
+      topology: 'one-way',
+      catch_up_timeout: 10,
+      on_catch_up_timeout: 'stay-read-only',
+    },
+    actions: {
+      master: [{ type: 'mysql.promote', on_failure: 'abort', timeout: 15 }],
+      backup: [{ type: 'mysql.demote', timeout: 15 }],
+      fault: [{ type: 'mysql.demote', timeout: 15 }],
+    },
+    sync: { directories: [options.syncSource], module: RSYNC_MODULE, network: 'inside', interval: 20 },
+    logging: { file: `${options.dir}/hactl.log`, level: 'info' },
+    paths: { hactl: options.hactl, spec: options.specPath, runtime_dir: `${options.dir}/run` },
+    keepalived: {
+      notify: 'script',
+      script_user: 'root',
+      ...(options.template === undefined ? {} : { template: options.template }),
+    },
+  };
+}
+
+export function labSpecText(options: LabSpecOptions): string {
+  return [
+    '# Written by `hactl lab up`: the lab pair. keepalived.conf of each node is rendered from this file.',
+    stringify(labSpecObject(options), { lineWidth: 0 }),
+  ].join('\n');
+}
