@@ -110,7 +110,7 @@ export type VrrpState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'INIT';
 
 /** Last state each instance logged ("(inside) Entering MASTER STATE"), read from the node's log. */
 export function lastLoggedStates(files: KeepalivedFiles): Record<string, VrrpState> {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(files.log, 'utf8');
   } catch {

@@ -26,7 +26,6 @@ import { labDatabase, type DbStatus } from './lab-db.js';
 import {
   LAB_NODES,
   ROLES,
-  addressOf,
   createNetwork,
   destroyNetwork,
   dropStaleVips,
