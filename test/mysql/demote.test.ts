@@ -1,0 +1,159 @@
+/** Demotion and re-pointing against a real MariaDB pair. */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MysqlSession } from '../../src/mysql/connection.js';
+import { DivergedError, demote, type DemoteOptions } from '../../src/mysql/demote.js';
+import { promote } from '../../src/mysql/promote.js';
+import { argvLeaks, startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+
+const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
+
+describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
+  const pairs: Pair[] = [];
+  const sessions: MysqlSession[] = [];
+  afterEach(async () => {
+    for (const s of sessions.splice(0)) await s.close().catch(() => undefined);
+    for (const p of pairs.splice(0)) await p.stop();
+  });
+  const events: Array<Record<string, unknown>> = [];
+  const log: DemoteOptions['log'] = (event, fields) => events.push({ event, ...fields });
+
+  async function pairWithTable(): Promise<{ pair: Pair; primary: MysqlSession; replica: MysqlSession }> {
+    const pair = await startPair();
+    pairs.push(pair);
+    const primary = await pair.primary.session();
+    const replica = await pair.replica.session();
+    sessions.push(primary, replica);
+    await primary.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
+    await until('table replicated', async () => (await replica.query("SHOW TABLES FROM app LIKE 't'")).length === 1);
+    return { pair, primary, replica };
+  }
+
+  it('an open transaction cannot commit once demote() returned (also one that bypasses read_only)', async () => {
+    const { pair, primary } = await pairWithTable();
+    const app = await pair.primary.session(pair.primary.app);
+    const admin = await pair.primary.session(pair.primary.admin);
+    sessions.push(app, admin);
+    await app.query('BEGIN');
+    await app.query('INSERT INTO app.t (v) VALUES (1)');
+    await admin.query('BEGIN');
+    await admin.query('INSERT INTO app.t (v) VALUES (2)');
+    const report = await demote(primary, { topology: 'one-way', log });
+    expect(report.killedSessions.length).toBeGreaterThanOrEqual(2);
+    expect(report.repoint.result).toBe('skipped');
+    await expect(app.query('COMMIT')).rejects.toThrow();
+    await expect(admin.query('COMMIT')).rejects.toThrow();
+    expect(Number((await primary.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n)).toBe(0);
+    expect(Number((await primary.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe(1);
+    // New application sessions are refused writes by read_only.
+    const fresh = await pair.primary.session(pair.primary.app);
+    sessions.push(fresh);
+    await expect(fresh.query('INSERT INTO app.t (v) VALUES (3)')).rejects.toThrow(/read-only|1290/);
+    expect(report.gtidPosition).toBe(String((await primary.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p));
+  });
+
+  it('switchover: promote the replica, demote the old primary onto it; idempotent on repeat', async () => {
+    const { pair, primary, replica } = await pairWithTable();
+    await primary.query('INSERT INTO app.t (v) VALUES (1)');
+    // Demote first (read-only, no peer yet), then promote the drained replica, then re-point.
+    await demote(primary, { topology: 'one-way', log });
+    await promote(replica, { topology: 'one-way', catchUpTimeoutSec: 10, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    const started = Date.now();
+    const report = await demote(primary, {
+      topology: 'one-way',
+      peer: { host: pair.replica.host, port: pair.replica.port },
+      replication: { user: pair.replica.replication.user, password: pair.replica.replication.password },
+      log,
+    });
+    console.log(`demote + re-point onto the new primary: ${Date.now() - started} ms`);
+    expect(report.repoint.result).toBe('repointed');
+    expect(report.replication).toMatchObject({ io: 'yes', sql: true, caughtUp: true });
+    await replica.query('INSERT INTO app.t (v) VALUES (2)');
+    await until('new primary write on the old primary', async () => Number((await primary.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 2);
+    const again = await demote(primary, {
+      topology: 'one-way',
+      peer: { host: pair.replica.host, port: pair.replica.port },
+      replication: { user: pair.replica.replication.user, password: pair.replica.replication.password },
+      log,
+    });
+    expect(again.repoint.result).toBe('already-replicating');
+    expect(JSON.stringify(events)).not.toContain(pair.replica.replication.password);
+    expect(argvLeaks(pair.secrets)).toEqual([]);
+  });
+
+  it('does not re-point when the peer is read-only too (keepalived sends BACKUP to both at start-up)', async () => {
+    const { pair, replica, primary } = await pairWithTable();
+    await primary.query('SET GLOBAL read_only = 1');
+    const report = await demote(replica, {
+      topology: 'one-way',
+      peer: { host: pair.primary.host, port: pair.primary.port },
+      replication: { user: pair.primary.replication.user, password: pair.primary.replication.password },
+      log,
+    });
+    expect(report.repoint).toMatchObject({ result: 'skipped' });
+    expect(report.repoint.reason).toMatch(/peer is read-only/);
+  });
+
+  it('an unreachable peer leaves the node read-only without re-pointing', async () => {
+    const { pair, primary } = await pairWithTable();
+    const report = await demote(primary, {
+      topology: 'one-way',
+      peer: { host: '127.0.0.1', port: 1 },
+      replication: { user: pair.replica.replication.user, password: pair.replica.replication.password },
+      log,
+      connectTimeoutSec: 2,
+    });
+    expect(report.repoint.result).toBe('skipped');
+    expect(report.repoint.reason).toMatch(/unreachable.*refused/);
+    expect(report.repoint.reason).not.toContain(pair.replica.replication.password);
+  });
+
+  it('an errant transaction on the standby: DivergedError with the exact GTIDs, stays read-only', async () => {
+    const { pair, primary, replica } = await pairWithTable();
+    await primary.query('INSERT INTO app.t (v) VALUES (1)');
+    await until('replicated', async () => Number((await replica.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 1);
+    // The admin account bypasses read_only (READ_ONLY ADMIN), as root does in the seeds' set-ups.
+    await replica.query('INSERT INTO app.t (v) VALUES (99)');
+    await replica.query('INSERT INTO app.t (v) VALUES (100)');
+    const errant = String((await replica.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
+    const error = await demote(replica, {
+      topology: 'one-way',
+      peer: { host: pair.primary.host, port: pair.primary.port },
+      replication: { user: pair.primary.replication.user, password: pair.primary.replication.password },
+      log,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DivergedError);
+    const diverged = error as DivergedError;
+    console.log(`diverged: ${diverged.message}`);
+    expect(errant).toMatch(/^0-2-\d+$/);
+    const seq = Number(errant.split('-')[2]);
+    expect(diverged.extraGtids).toEqual([`0-2-${seq - 1}`, `0-2-${seq}`]);
+    expect(diverged.message).toContain(errant);
+    expect(diverged.message).toMatch(/rebuild this node/);
+    expect(diverged.exitCode).toBe(1);
+    for (const secret of pair.secrets) expect(diverged.message).not.toContain(secret);
+    expect(Number((await replica.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe(1);
+  });
+
+  it('an old primary holding a write the new primary never received cannot rejoin (the 1950 case)', async () => {
+    const { pair, primary, replica } = await pairWithTable();
+    await primary.query('INSERT INTO app.t (v) VALUES (1)');
+    await until('replicated', async () => Number((await replica.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 1);
+    // The last write never leaves the old primary (like one InnoDB crash recovery commits).
+    await replica.query('STOP SLAVE IO_THREAD');
+    await primary.query('INSERT INTO app.t (v) VALUES (2)');
+    const lost = String((await primary.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
+    await promote(replica, { topology: 'one-way', catchUpTimeoutSec: 5, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    await replica.query('INSERT INTO app.t (v) VALUES (3)');
+    const error = await demote(primary, {
+      topology: 'one-way',
+      peer: { host: pair.replica.host, port: pair.replica.port },
+      replication: { user: pair.replica.replication.user, password: pair.replica.replication.password },
+      log,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DivergedError);
+    expect((error as DivergedError).extraGtids).toEqual([lost]);
+    expect(Number((await primary.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe(1);
+    expect((await primary.query('SHOW SLAVE STATUS')).length).toBe(0);
+  });
+});
