@@ -1,0 +1,165 @@
+/**
+ * MySQL promotion and demotion through `hactl notify` (built CLI) against a real MariaDB pair in
+ * two namespaces. The VIP is an address on the node's loopback; notify runs inside the node.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MysqlSession } from '../../src/mysql/connection.js';
+import { runHactl, type RunResult } from '../support/cli.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+import { addVip, removeVip } from './ns.js';
+import { startNsPair, VIP, watchArgv, type NsPair } from './mysql-pair.js';
+
+const missing = requirementsMissing({ root: true, programs: ['ip', 'flock', 'mariadbd', 'mariadb-install-db'] });
+let pair: NsPair | undefined;
+const open: MysqlSession[] = [];
+
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close().catch(() => undefined);
+  await pair?.stop();
+  pair = undefined;
+});
+
+async function session(node: 'ha1' | 'ha2', who: 'admin' | 'app' = 'admin'): Promise<MysqlSession> {
+  const db = pair!.db[node];
+  const s = await db.session(who === 'admin' ? db.admin : db.app);
+  open.push(s);
+  return s;
+}
+
+async function scalar(s: MysqlSession, sql: string): Promise<string> {
+  const row = (await s.query(sql))[0] ?? {};
+  return String(Object.values(row)[0]);
+}
+
+function notify(node: 'ha1' | 'ha2', words: string[]): Promise<RunResult> {
+  return runHactl(['notify', '--spec', pair!.spec, '--node', node, ...words], { netns: pair!.ns[node], timeoutMs: 90_000 });
+}
+
+function logLines(): Record<string, unknown>[] {
+  return logText().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+function logText(): string {
+  return existsSync(pair!.log) ? readFileSync(pair!.log, 'utf8') : '';
+}
+
+/** Nothing we ran may show a password: argv (sampled), stdout/stderr, the log file. */
+function expectNoSecrets(texts: string[], leaks: string[]): void {
+  expect(leaks).toEqual([]);
+  for (const secret of pair!.secrets) {
+    for (const text of [...texts, logText()]) expect(text.includes(secret), 'a password leaked').toBe(false);
+  }
+}
+
+/** Stalls ha2's SQL thread on app.t, commits `rows` rows on ha1, waits until ha2 received them all. */
+async function relayedButUnapplied(rows: number): Promise<MysqlSession> {
+  const locker = await session('ha2');
+  await locker.query('LOCK TABLES app.t WRITE');
+  const primary = await session('ha1');
+  for (let i = 0; i < rows; i++) await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
+  const target = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
+  const watcher = await session('ha2');
+  for (let i = 0; i < 300; i++) {
+    const status = (await watcher.query('SHOW SLAVE STATUS'))[0] ?? {};
+    if (String(status.Gtid_IO_Pos) === target) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const status = (await watcher.query('SHOW SLAVE STATUS'))[0] ?? {};
+  expect(String(status.Gtid_IO_Pos)).toBe(target);
+  expect(String(await scalar(watcher, 'SELECT @@GLOBAL.gtid_slave_pos'))).not.toBe(target);
+  return locker;
+}
+
+describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing), () => {
+  it('promotion after events received but not applied loses none of them', async () => {
+    pair = await startNsPair('p');
+    const locker = await relayedButUnapplied(200);
+    await pair.db.ha1.stop({ kill: true });
+    removeVip(pair.ns.ha1, VIP);
+    addVip(pair.ns.ha2, VIP);
+    setTimeout(() => void locker.query('UNLOCK TABLES'), 1000);
+    const { value: result, leaks } = await watchArgv(pair.secrets, () => notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']));
+    expect(result.exitCode, result.stderr + result.stdout).toBe(0);
+    expect(result.stdout).toMatch(/MASTER ok/);
+    const s = await session('ha2');
+    expect(await scalar(s, 'SELECT COUNT(*) FROM app.t')).toBe('201');
+    expect(await scalar(s, 'SELECT @@GLOBAL.read_only')).toBe('0');
+    expect(logText()).toMatch(/"event":"promote.caught_up"/);
+    expectNoSecrets([result.stdout, result.stderr], leaks);
+  });
+
+  it('the naive sequence (STOP SLAVE; RESET SLAVE ALL; read_only=0) loses those rows', async () => {
+    pair = await startNsPair('n');
+    const locker = await relayedButUnapplied(200);
+    await pair.db.ha1.stop({ kill: true });
+    const s = await session('ha2');
+    // STOP SLAVE waits for the stalled SQL thread; it stops after the transaction it is in.
+    const stopping = s.query('STOP SLAVE', [], { timeoutMs: 30_000 });
+    setTimeout(() => void locker.query('UNLOCK TABLES'), 500);
+    await stopping;
+    await s.query('RESET SLAVE ALL');
+    await s.query('SET GLOBAL read_only = 0');
+    const count = Number(await scalar(s, 'SELECT COUNT(*) FROM app.t'));
+    expect(count).toBeLessThan(201);
+  });
+
+  it('demotion ends an open transaction so it cannot commit, and re-points to the new primary', async () => {
+    pair = await startNsPair('d');
+    addVip(pair.ns.ha1, VIP);
+    expect((await notify('ha1', ['master'])).exitCode).toBe(0);
+    const app = await session('ha1', 'app');
+    await app.query('BEGIN');
+    await app.query('INSERT INTO app.t (v) VALUES (999)');
+
+    removeVip(pair.ns.ha1, VIP);
+    addVip(pair.ns.ha2, VIP);
+    const { value: results, leaks } = await watchArgv(pair.secrets, async () => [
+      await notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']),
+      await notify('ha1', ['INSTANCE', 'inside', 'BACKUP', '150']),
+    ]);
+    for (const r of results) expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+    await expect(app.query('COMMIT')).rejects.toThrow();
+
+    const s1 = await session('ha1');
+    const s2 = await session('ha2');
+    expect(await scalar(s1, 'SELECT @@GLOBAL.read_only')).toBe('1');
+    expect(await scalar(s2, 'SELECT @@GLOBAL.read_only')).toBe('0');
+    expect(await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 999')).toBe('0');
+    expect(await scalar(s2, 'SELECT COUNT(*) FROM app.t WHERE v = 999')).toBe('0');
+    // ha1 now replicates from ha2.
+    await s2.query('INSERT INTO app.t (v) VALUES (4242)');
+    let replicated = '0';
+    for (let i = 0; i < 100 && replicated === '0'; i++) {
+      replicated = await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 4242');
+      if (replicated === '0') await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(replicated).toBe('1');
+    const demoted = logLines().find((l) => l.event === 'notify.action' && l.action === 'mysql.demote');
+    expect(demoted).toMatchObject({ result: 'ok', repoint: 'repointed', killed_sessions: 1 });
+    expectNoSecrets(results.flatMap((r) => [r.stdout, r.stderr]), leaks);
+  });
+
+  it('an errant transaction on the standby: demotion refuses to re-point, stays read-only, exits 1 and logs the GTIDs', async () => {
+    pair = await startNsPair('e');
+    const standby = await session('ha2');
+    // The admin account bypasses read_only: a write a human made on the standby by hand.
+    await standby.query('INSERT INTO app.t (v) VALUES (666)');
+    const errant = await scalar(standby, 'SELECT @@GLOBAL.gtid_binlog_pos');
+    expect(errant).toMatch(/^0-2-\d+$/);
+
+    const { value: result, leaks } = await watchArgv(pair.secrets, () => notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']));
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/DIVERGED/);
+    expect(result.stderr).toContain(errant);
+    // Demotion ended every client session, ours included.
+    expect(await scalar(await session('ha2'), 'SELECT @@GLOBAL.read_only')).toBe('1');
+    const lines = logLines();
+    const step = lines.find((l) => l.event === 'notify.action' && l.action === 'mysql.demote')!;
+    expect(step).toMatchObject({ result: 'failed', diverged: true, needs_human: true });
+    expect(step.extra_gtids).toEqual([errant]);
+    expect(lines.find((l) => l.event === 'notify.summary')).toMatchObject({ result: 'diverged', exit_code: 1 });
+    expectNoSecrets([result.stdout, result.stderr], leaks);
+  });
+});
+
