@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/notify/decide.js';
 import { parseEvent, type NotifyState } from '../../src/notify/event.js';
 import type { AppliedState } from '../../src/notify/state-file.js';
-import { vipHolding } from '../../src/notify/vips.js';
+import { vipHolding, type VipHolding } from '../../src/notify/vips.js';
 import { parseSpecText } from '../../src/spec/load.js';
 import { baseSpecYaml } from '../actions/context.js';
 
-const ALL = { held: ['192.0.2.50', '198.51.100.50'], missing: [] };
-const NONE = { held: [], missing: ['192.0.2.50', '198.51.100.50'] };
-const SPLIT = { held: ['192.0.2.50'], missing: ['198.51.100.50'] };
+const ALL: VipHolding = { held: ['192.0.2.50', '198.51.100.50'], missing: [] };
+const NONE: VipHolding = { held: [], missing: ['192.0.2.50', '198.51.100.50'] };
+const SPLIT: VipHolding = { held: ['192.0.2.50'], missing: ['198.51.100.50'] };
 const applied = (state: NotifyState, ok = true): AppliedState => ({ state, ok, at: 'then', event: 'x' });
 
 describe('parseEvent', () => {
@@ -33,7 +33,7 @@ describe('parseEvent', () => {
 
 describe('decide: act on the present, not the event', () => {
   const ev = (state: NotifyState) => parseEvent([state.toLowerCase()]);
-  it.each<[string, NotifyState, typeof ALL, AppliedState | undefined, NotifyState | undefined]>([
+  it.each<[string, NotifyState, VipHolding, AppliedState | undefined, NotifyState | undefined]>([
     ['MASTER with all VIPs', 'MASTER', ALL, undefined, 'MASTER'],
     ['BACKUP that arrives after MASTER while all VIPs are held', 'BACKUP', ALL, undefined, 'MASTER'],
     ['stale MASTER without VIPs', 'MASTER', NONE, applied('BACKUP'), undefined],
