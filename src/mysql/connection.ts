@@ -62,12 +62,25 @@ export class MysqlError extends CommandFailed {
   }
 }
 
+// How the driver escapes characters inside a string literal, to find a secret again in a server message.
+const SQL_ESCAPED = new Map([
+  ['\0', '\\0'],
+  ['\b', '\\b'],
+  ['\t', '\\t'],
+  ['\n', '\\n'],
+  ['\r', '\\r'],
+  [String.fromCharCode(26), '\\Z'],
+  ['"', '\\"'],
+  ["'", "\\'"],
+  ['\\', '\\\\'],
+]);
+
 /** Replaces every secret (raw and as the driver would escape it inside a literal) by [redacted]. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of secrets) {
     if (secret.length === 0) continue;
-    const escaped = secret.replace(/[\0\b\t\n\r\x1a"'\\]/g, (c) => `\\${c}`);
+    const escaped = [...secret].map((c) => SQL_ESCAPED.get(c) ?? c).join('');
     for (const form of new Set([secret, escaped])) out = out.split(form).join('[redacted]');
   }
   return out;

@@ -143,6 +143,20 @@ describe.skipIf(missing)(titled('checks against real MariaDB', missing), () => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
+  it('a server error that echoes the SQL does not leak the password in it', async () => {
+    const s = await pair.replica.session();
+    try {
+      const secret = pair.primary.replication.password;
+      const error = await s.query('CHANGE MASTER TO MASTER_PASSWORD ?', [secret], { secrets: [secret] }).catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(/error in your SQL syntax.*\[redacted\].*\[error 1064\] \(CHANGE MASTER\)/);
+      expect((error as Error).message).not.toContain(secret);
+      expect(JSON.stringify(error)).not.toContain(secret);
+      expect(error).not.toHaveProperty('sql');
+    } finally {
+      await s.close();
+    }
+  });
+
   it('no password in any process argv', () => {
     expect(argvLeaks(pair.secrets)).toEqual([]);
   });

@@ -64,3 +64,13 @@ describe('option files', () => {
     expect(redact(`near 'it\\'s' and it's`, ["it's"])).toBe(`near '[redacted]' and [redacted]`);
   });
 });
+
+describe('redact', () => {
+  it('matches the driver escaping of awkward passwords', async () => {
+    const { escape } = await import('mysql2/promise');
+    const secret = `a'b"c\\d\ne\0f`;
+    const quoted = escape(secret);
+    const message = `You have an error near ${quoted} at line 1; raw ${secret}`;
+    expect(redact(message, [secret])).toBe(`You have an error near '[redacted]' at line 1; raw [redacted]`);
+  });
+});
