@@ -280,7 +280,7 @@ async function changeSource(
   const secrets = [account.password];
   if (flavour.kind === 'mariadb') {
     const want = mergedSlavePos(gtid.slavePos ?? '', gtid.position);
-    if (!positionReached(parseGtidList(gtid.slavePos), parseGtidList(want)) || want !== gtid.slavePos) {
+    if (want !== gtid.slavePos) {
       await session.query('SET GLOBAL gtid_slave_pos = ?', [want]);
       actions.push('set-gtid-slave-pos');
       log('demote.gtid_slave_pos', { from: gtid.slavePos, to: want, reason: 'ask the primary for what comes after everything this server logged' });
