@@ -98,11 +98,10 @@ function fromFlags(values: FlagValues): HttpOptions {
 
 const IP_LITERAL = /^(\d+\.){3}\d+$|:/;
 
-async function requestOptions(options: HttpOptions, signal: AbortSignal): Promise<RequestOptions & { request: typeof import('node:http').request }> {
+async function requestOptions(options: HttpOptions): Promise<RequestOptions & { request: typeof import('node:http').request }> {
   const { url } = options;
   const base: RequestOptions = {
     method: options.method,
-    signal,
     // No keep-alive agent: one request, then the socket is closed and the process can exit.
     agent: false,
     headers: {
@@ -178,14 +177,16 @@ function judgeBody(response: IncomingMessage, pattern: BodyPattern, signal: Abor
       const found = bodyMatches(text(), pattern);
       finish(found, `HTTP ${response.statusCode}, body (${size} bytes) ${found ? 'matches' : 'does not match'} ${describePattern(pattern)}`);
     });
-    response.on('error', () => finish(false, `body of HTTP ${response.statusCode} not received: ${signal.aborted ? abortReason(signal) : 'connection closed'}`));
-    response.on('aborted', () => finish(false, `body of HTTP ${response.statusCode} cut short`));
+    const cutShort = () =>
+      finish(false, `body of HTTP ${response.statusCode} cut short after ${size} bytes: ${signal.aborted ? abortReason(signal) : 'connection closed'}`);
+    response.on('error', cutShort);
+    response.on('aborted', cutShort);
   });
 }
 
 async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResult> {
   const start = performance.now();
-  const { request, ...requestOpts } = await requestOptions(options, signal);
+  const { request, ...requestOpts } = await requestOptions(options);
   return new Promise<CheckResult>((resolve) => {
     let settled = false;
     const settle = (result: CheckResult) => {
@@ -210,6 +211,11 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
         settle({ healthy: false, detail: error.message }),
       );
     });
+    // Not the request's `signal` option: it loads more of node:http's stream machinery per process.
+    const onAbort = () => req.destroy();
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    req.once('close', () => signal.removeEventListener('abort', onAbort));
     req.on('error', (error: NodeJS.ErrnoException) => {
       settle({
         healthy: false,
