@@ -319,15 +319,21 @@ export async function labUp(options: LabOptions): Promise<void> {
       await validateKeepalived(files, nsOf(prefix, node as LabNode));
     }
     say(`keepalived: configs rendered from ${paths.specPath} and accepted by keepalived -t`);
-    for (const node of LAB_NODES)
-      await startKeepalived(keepalivedFiles(paths.node[node].dir), nsOf(prefix, node));
+    // ha1 is the database primary, so it must win the first election. Started together, ha2 can
+    // win it when its checks rise first, and nopreempt then keeps the VIPs there: start ha1 alone.
+    await startKeepalived(keepalivedFiles(paths.node.ha1.dir), nsOf(prefix, 'ha1'));
+    await waitFor('ha1 to take both VIPs', async () => (await holderOfBoth(prefix)) === 'ha1', {
+      timeoutMs: 20_000,
+      everyMs: 100,
+    });
+    await startKeepalived(keepalivedFiles(paths.node.ha2.dir), nsOf(prefix, 'ha2'));
     await waitFor(
-      'the first election (both VIPs on one node)',
-      async () => (await holderOfBoth(prefix)) !== undefined,
-      {
-        timeoutMs: 20_000,
-        everyMs: 100,
+      'ha2 to settle in BACKUP',
+      () => {
+        const states = lastLoggedStates(keepalivedFiles(paths.node.ha2.dir));
+        return ROLES.every((role) => states[role] === 'BACKUP');
       },
+      { timeoutMs: 10_000, everyMs: 100 },
     );
     say(`up in ${((Date.now() - started) / 1000).toFixed(1)} s: both VIPs on ${await holderOfBoth(prefix)}`);
   } catch (error) {
@@ -413,6 +419,10 @@ async function teardown(prefix: string, paths: LabPaths): Promise<string[]> {
 function removeOwnedEntries(dir: string): void {
   if (!existsSync(dir)) return;
   for (const entry of OWNED_ENTRIES) rmSync(join(dir, entry), { recursive: true, force: true });
+  // hactl itself keeps files derived from the spec beside it (e.g. a validation cache).
+  for (const entry of readdirSync(dir)) {
+    if (entry.startsWith('.hactl-lab.yaml.')) rmSync(join(dir, entry), { force: true });
+  }
 }
 
 /** Stops what the lab started (by PID), deletes its namespaces and its state. Safe to repeat. */

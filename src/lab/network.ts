@@ -239,10 +239,14 @@ export async function linkState(prefix: string, node: LabNode): Promise<LinkStat
   return { up, attached };
 }
 
-/** Which VIP roles are configured on the node's interfaces right now (keepalived's doing). */
-export async function vipsOn(prefix: string, node: LabNode): Promise<NetworkRole[]> {
+/**
+ * Which VIP roles the node holds right now: configured on an interface that is up. An address
+ * left on a downed interface (a killed keepalived on a dead node) serves nobody; `includeDown`
+ * lists those too.
+ */
+export async function vipsOn(prefix: string, node: LabNode, includeDown = false): Promise<NetworkRole[]> {
   const ns = namespacesFor(prefix)[node];
-  const result = await run(['ip', '-n', ns, '-j', '-4', 'addr', 'show'], 5_000);
+  const result = await run(['ip', '-n', ns, '-j', '-4', 'addr', 'show', ...(includeDown ? [] : ['up'])], 5_000);
   if (result.exitCode !== 0) return [];
   const addrs = (JSON.parse(result.stdout || '[]') as IpAddr[]).flatMap((link) =>
     (link.addr_info ?? []).map((info) => ({ ifname: link.ifname, local: info.local })),
@@ -265,7 +269,7 @@ export async function vipHolders(prefix: string): Promise<Record<NetworkRole, La
 /** Removes VIPs a dead keepalived left behind (a rebooted machine would not carry them either). */
 export async function dropStaleVips(prefix: string, node: LabNode): Promise<NetworkRole[]> {
   const ns = namespacesFor(prefix)[node];
-  const stale = await vipsOn(prefix, node);
+  const stale = await vipsOn(prefix, node, true);
   for (const role of stale) {
     await run(['ip', '-n', ns, 'addr', 'del', `${vipOf(role)}/24`, 'dev', NETWORKS[role].iface]);
   }

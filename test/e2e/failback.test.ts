@@ -1,0 +1,57 @@
+/**
+ * failback: preempt in the lab spec renders ha1 as state MASTER without nopreempt, so a recovered
+ * ha1 takes both VIPs back; the client follows it. (nopreempt, the default, is in failover.test.ts.)
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { clientHttp, labHeal, labPaths, type Fault } from '../../src/lab/lab.js';
+import { keepalivedFiles } from '../../src/lab/keepalived.js';
+import { startProbe } from '../../src/lab/probe.js';
+import { assertBuilt } from '../support/cli.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+import {
+  LAB_PROGRAMS,
+  SPLIT_BOUND_MS,
+  failover,
+  testLab,
+  waitForBackup,
+  waitForHolder,
+} from './lab-support.js';
+
+const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
+const lab = testLab('e2efb');
+
+describe.skipIf(missing)(titled('hactl lab: failback preempt', missing), () => {
+  beforeAll(() => assertBuilt());
+  afterEach(async () => {
+    await lab.down();
+  });
+
+  for (const how of ['stop', 'kill'] as Fault[]) {
+    it(`ha1 ${how === 'kill' ? 'lost' : 'keepalived stopped'}: VIPs go to ha2, and come back to ha1 when it recovers`, async () => {
+      await lab.up({ failback: 'preempt' });
+      const conf = readFileSync(keepalivedFiles(labPaths(lab.dir).node.ha1.dir).conf, 'utf8');
+      expect(conf).toMatch(/state MASTER/);
+      expect(conf).not.toMatch(/nopreempt/);
+
+      const result = await failover(lab, 'ha1', 'ha2', how);
+      expect(result.longestSplitMs).toBeLessThanOrEqual(SPLIT_BOUND_MS);
+      expect(await clientHttp(lab.prefix)).toBe('ha2');
+
+      const probe = startProbe(lab.prefix, { maxDurationMs: 40_000 });
+      try {
+        const healedAt = Date.now();
+        await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
+        await waitForHolder(lab.prefix, 'ha1', 20_000);
+        expect(
+          await probe.waitForAnswer('ha1', healedAt, 5_000),
+          'the client follows the VIPs back to ha1',
+        ).toBeDefined();
+      } finally {
+        await probe.stop();
+      }
+      await waitForBackup(lab, 'ha2');
+      expect(await clientHttp(lab.prefix)).toBe('ha1');
+    });
+  }
+});

@@ -1,0 +1,84 @@
+/**
+ * The lab pair fails over for real: election, node loss, keepalived stopped, nginx and MariaDB
+ * failing their checks. Both VIPs move together (a sync group) and the client follows; with
+ * nopreempt the recovered ha1 does not take them back. Each test builds and removes its own lab.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { clientHttp, labHeal, labStatus, type Fault } from '../../src/lab/lab.js';
+import { labDatabase } from '../../src/lab/lab-db.js';
+import { namespacesFor, vipOf } from '../../src/lab/network.js';
+import { waitFor } from '../../src/lab/processes.js';
+import { assertBuilt } from '../support/cli.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+import {
+  LAB_PROGRAMS,
+  SPLIT_BOUND_MS,
+  expectHolderStays,
+  failover,
+  testLab,
+  waitForBackup,
+  waitForHolder,
+} from './lab-support.js';
+
+const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
+const lab = testLab('e2efo');
+
+describe.skipIf(missing)(titled('hactl lab: election and failover (nopreempt)', missing), () => {
+  beforeAll(() => assertBuilt());
+  afterEach(async () => {
+    await lab.down();
+  });
+
+  it('elects ha1: both VIPs on ha1, HTTP and SQL through the VIPs reach ha1', async () => {
+    await lab.up();
+    await waitForHolder(lab.prefix, 'ha1', 5_000);
+    expect(await clientHttp(lab.prefix)).toBe('ha1');
+    const database = labDatabase({ dir: lab.dir, netns: () => '' });
+    expect(await database.clientServerNode(namespacesFor(lab.prefix).client, vipOf('inside'))).toBe('ha1');
+    const status = await labStatus(lab);
+    expect(status.nodes.map((n) => [n.node, n.db.role])).toEqual([
+      ['ha1', 'primary'],
+      ['ha2', 'replica'],
+    ]);
+  });
+
+  it('node loss: both VIPs move together to ha2, the client follows; ha1 recovers and the VIPs stay', async () => {
+    await lab.up();
+    const result = await failover(lab, 'ha1', 'ha2', 'kill');
+    expect(result.longestSplitMs).toBeLessThanOrEqual(SPLIT_BOUND_MS);
+    // Detection is 3 adverts + skew at advert_int 1: about 3.5 s.
+    expect(result.firstAnswerMs).toBeLessThan(8_000);
+    expect(await clientHttp(lab.prefix)).toBe('ha2');
+    // notify (mysql.promote) made ha2's MariaDB the writable primary behind the inside VIP.
+    await waitFor('ha2 writable', async () => (await labStatus(lab)).nodes[1]!.db.role === 'primary', {
+      timeoutMs: 15_000,
+      everyMs: 250,
+    });
+
+    await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
+    await waitForBackup(lab, 'ha1');
+    // Longer than a full failover detection (3 × advert + skew): preemption would have happened.
+    await expectHolderStays(lab.prefix, 'ha2', 5_000);
+    expect(await clientHttp(lab.prefix)).toBe('ha2');
+    const after = await labStatus(lab);
+    expect(after.nodes[0]!.db.readOnly, 'ha1 came back read-only').toBe(true);
+    expect(after.nodes[1]!.db.role).toBe('primary');
+    expect(after.client.sql).toBe('ha2');
+  });
+
+  const moves: { how: Fault; what: string; boundMs: number }[] = [
+    { how: 'stop', what: 'keepalived stopped (SIGTERM releases the VIPs at once)', boundMs: 3_000 },
+    { how: 'nginx', what: 'nginx stopped (http check, weight 0 → FAULT)', boundMs: 8_000 },
+    { how: 'mysql', what: 'mariadbd stopped (mysql check, weight 0 → FAULT)', boundMs: 8_000 },
+    { how: 'link', what: "ha1's links down", boundMs: 8_000 },
+  ];
+  for (const { how, what, boundMs } of moves) {
+    it(`${what}: both VIPs move together to ha2 and the client gets "ha2"`, async () => {
+      await lab.up();
+      const result = await failover(lab, 'ha1', 'ha2', how);
+      expect(result.longestSplitMs).toBeLessThanOrEqual(SPLIT_BOUND_MS);
+      expect(result.firstAnswerMs).toBeLessThan(boundMs);
+      expect(await clientHttp(lab.prefix)).toBe('ha2');
+    });
+  }
+});
