@@ -6,8 +6,9 @@
  */
 import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { version } from '../version.js';
 import { createLogger } from '../log.js';
-import { findNode, loadSpec } from '../spec/load.js';
+import { loadSpecForNotify } from '../notify/spec-cache.js';
 import { NOTIFY_USAGE, parseEvent } from '../notify/event.js';
 import { runNotify, type NotifySummary } from '../notify/run.js';
 
@@ -55,8 +56,7 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--lock-timeout ${values['lock-timeout']} is not a number of seconds (0..3600)`);
     }
   }
-  const { spec } = loadSpec(values.spec);
-  const node = findNode(spec, values.node);
+  const { spec, node } = await loadSpecForNotify(values.spec, values.node, version);
   const log = createLogger({
     file: spec.logging.file,
     level: spec.logging.level,

@@ -15,16 +15,9 @@ const common = {
   on_failure: z.enum(['continue', 'abort']).optional(),
 };
 
-/**
- * argv words are passed to execve as they are (no shell, never rendered into keepalived.conf), so
- * spaces and quotes are harmless; only control characters are refused.
- */
-const argWord = z
-  .string()
-  .min(1)
-  .max(4096)
-  .refine((word) => !/[\u0000-\u001f\u007f]/.test(word), 'must not contain control characters (newline, tab, NUL …)');
-const argv = z.array(argWord).min(1);
+// argv words are execve'd without a shell, but stay safe tokens like every value that reaches a
+// command line: a script path plus plain arguments is all a transition needs.
+const argv = z.array(safeToken).min(1);
 
 export const actionSchema = z.discriminatedUnion('type', [
   z.strictObject({ ...common, type: z.literal('mysql.promote') }),
@@ -55,7 +48,7 @@ export const actionSchema = z.discriminatedUnion('type', [
     type: z.literal('command'),
     argv,
     /** Added to a minimal environment (PATH and HACTL_CLUSTER/NODE/STATE/PREVIOUS); hactl's own environment is not passed on. */
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), argWord).optional(),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), safeToken).optional(),
   }),
   z.strictObject({
     ...common,

@@ -75,7 +75,16 @@ export async function startNsPair(tag: string, extraSpec = ''): Promise<NsPair> 
     const s1 = await ha1.session();
     await s1.query('CREATE TABLE app.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT NOT NULL)');
     await s1.query('INSERT INTO app.t (v) VALUES (1)');
+    const position = String((await s1.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
     await s1.close();
+    // Tests start from a caught-up replica (a write on ha2 before this would race ha1's events).
+    const s2 = await ha2.session();
+    try {
+      const waited = (await s2.query('SELECT MASTER_GTID_WAIT(?, 15) AS r', [position], { timeoutMs: 20_000 }))[0]?.r;
+      if (Number(waited) !== 0) throw new Error(`ha2 did not apply ${position} within 15 s`);
+    } finally {
+      await s2.close();
+    }
 
     const log = join(dir, 'hactl.log');
     const spec = join(dir, 'spec.yaml');

@@ -39,14 +39,14 @@ ${actions}`;
 
 /** Appends "<STATE> <node>" to events.txt; the app is a sleep daemon with a per-node pid file. */
 function appActions(): string {
-  const record = (state: string) => `    - { type: command, argv: [/bin/sh, -c, 'echo "${state} $HACTL_NODE" >> "$0/events.txt"', ${dir}] }`;
+  const record = (state: string) => `    - { type: command, argv: [${dir}/record.sh, ${state}], env: { NODE_TAG: x } }`;
   const app = (op: 'start' | 'stop') =>
     `    - type: service
       name: app
       op: ${op}
       commands:
-        start: [/bin/sh, -c, 'exec start-stop-daemon --start --quiet --oknodo --background --make-pidfile --pidfile "$0/app-$HACTL_NODE.pid" --exec /usr/bin/sleep -- 3600', ${dir}]
-        stop: [/bin/sh, -c, 'exec start-stop-daemon --stop --quiet --oknodo --pidfile "$0/app-$HACTL_NODE.pid" --remove-pidfile --retry TERM/5/KILL/2', ${dir}]`;
+        start: [${dir}/app.sh, start]
+        stop: [${dir}/app.sh, stop]`;
   return [
     '  master:',
     record('MASTER'),
@@ -55,7 +55,25 @@ function appActions(): string {
   ].join('\n');
 }
 
+/** Action argv are safe tokens (no spaces), as operators write them: a script path plus words. */
+function writeScripts(): void {
+  const script = (name: string, body: string) => writeFileSync(join(dir, name), `#!/bin/sh\nD=$(dirname "$0")\n${body}\n`, { mode: 0o755 });
+  script('record.sh', 'echo "$* $HACTL_NODE" >> "$D/events.txt"');
+  script('fail.sh', 'echo broken >&2; exit 4');
+  script('pid-sleep.sh', 'echo $$ > "$D/$1.pid"; exec sleep 30');
+  script(
+    'app.sh',
+    [
+      'if [ "$1" = start ]; then',
+      '  exec start-stop-daemon --start --quiet --oknodo --background --make-pidfile --pidfile "$D/app-$HACTL_NODE.pid" --exec /usr/bin/sleep -- 3600',
+      'fi',
+      'exec start-stop-daemon --stop --quiet --oknodo --pidfile "$D/app-$HACTL_NODE.pid" --remove-pidfile --retry TERM/5/KILL/2',
+    ].join('\n'),
+  );
+}
+
 function writeSpec(name: string, actions: string): string {
+  writeScripts();
   const path = join(dir, name);
   writeFileSync(path, specText(actions));
   return path;
@@ -201,43 +219,43 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
     const spec = writeSpec(
       'spec.yaml',
       `  master:
-    - { type: command, argv: [/bin/sh, -c, 'echo first >> "$0/events.txt"', ${dir}] }
-    - { type: command, argv: [/bin/sh, -c, 'echo broken >&2; exit 4'], on_failure: abort }
-    - { type: command, argv: [/bin/sh, -c, 'echo never >> "$0/events.txt"', ${dir}] }
+    - { type: command, argv: [${dir}/record.sh, first] }
+    - { type: command, argv: [${dir}/fail.sh], on_failure: abort }
+    - { type: command, argv: [${dir}/record.sh, never] }
   backup:
     - { type: command, argv: [/bin/false] }
-    - { type: command, argv: [/bin/sh, -c, 'echo after-continue >> "$0/events.txt"', ${dir}] }
+    - { type: command, argv: [${dir}/record.sh, after-continue] }
 `,
     );
     moveVipTo('ha1');
     const first = await notify(spec, 'ha1', ['master']);
     expect(first.exitCode).toBe(1);
-    expect(first.stderr).toMatch(/MASTER aborted .*1\/2 actions ok; failed: command \/bin\/sh \(\/bin\/sh exited 4: broken\) — aborted/);
-    expect(events()).toEqual(['first']);
+    expect(first.stderr).toMatch(/MASTER aborted .*1\/2 actions ok; failed: command \S+fail\.sh \(\S+fail\.sh exited 4: broken\) — aborted/);
+    expect(events()).toEqual(['first ha1']);
     expect(appliedState('ha1')).toMatchObject({ state: 'MASTER', ok: false });
     const retry = await notify(spec, 'ha1', ['master']);
     expect(retry.exitCode).toBe(1);
-    expect(events()).toEqual(['first', 'first']);
+    expect(events()).toEqual(['first ha1', 'first ha1']);
 
     moveVipTo('nobody');
     const backup = await notify(spec, 'ha1', ['backup']);
     expect(backup.exitCode).toBe(0);
     expect(backup.stdout).toMatch(/BACKUP ok-with-failures/);
-    expect(events()).toEqual(['first', 'first', 'after-continue']);
+    expect(events()).toEqual(['first ha1', 'first ha1', 'after-continue ha1']);
   });
 
   it('an action that outlives its timeout is killed and the run goes on', async () => {
     const spec = writeSpec(
       'spec.yaml',
       `  backup:
-    - { type: command, argv: [/bin/sh, -c, 'echo $$ > "$0/slow.pid"; exec sleep 30', ${dir}], timeout: 0.5 }
-    - { type: command, argv: [/bin/sh, -c, 'echo next >> "$0/events.txt"', ${dir}] }
+    - { type: command, argv: [${dir}/pid-sleep.sh, slow], timeout: 0.5 }
+    - { type: command, argv: [${dir}/record.sh, next] }
 `,
     );
     const result = await notify(spec, 'ha1', ['backup']);
     expect(result.exitCode).toBe(0);
     expect(result.durationMs).toBeLessThan(5000);
-    expect(events()).toEqual(['next']);
+    expect(events()).toEqual(['next ha1']);
     const slow = readPidFile(join(dir, 'slow.pid'))!;
     expect(isAlive(slow)).toBe(false);
     const step = logLines().find((l) => l.event === 'notify.action' && l.result === 'failed')!;
@@ -249,9 +267,9 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
     const spec = writeSpec(
       'spec.yaml',
       `  backup:
-    - { type: command, argv: [/bin/sh, -c, 'echo $$ > "$0/hold.pid"; exec sleep 30', ${dir}] }
+    - { type: command, argv: [${dir}/pid-sleep.sh, hold] }
   fault:
-    - { type: command, argv: [/bin/sh, -c, 'echo fault >> "$0/events.txt"', ${dir}] }
+    - { type: command, argv: [${dir}/record.sh, fault] }
 `,
     );
     let hactlPid = 0;
@@ -271,7 +289,7 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
     if (sleeper !== undefined) await stopProcess(sleeper, 'sleep', { waitMs: 2000 });
     const next = await notify(spec, 'ha1', ['fault'], ['--lock-timeout', '2']);
     expect(next.exitCode, next.stderr).toBe(0);
-    expect(events()).toEqual(['fault']);
+    expect(events()).toEqual(['fault ha1']);
   });
 
   it('usage and spec errors exit 2', async () => {
