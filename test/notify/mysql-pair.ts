@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
 import { renderClientSection } from '../../src/mysql/option-file.js';
 import { connectWith } from '../../src/mysql/connection.js';
-import { createNs, deleteNs, linkNs } from './ns.js';
+import { createNs, deleteNs, ip, linkNs } from './ns.js';
+import { stopProcess } from '../../src/lab/processes.js';
 
 export const ADDRESSES = { ha1: '192.0.2.11', ha2: '192.0.2.12' } as const;
 export const VIP = '192.0.2.50';
@@ -36,6 +37,17 @@ export async function startNsPair(tag: string, extraSpec = ''): Promise<NsPair> 
   const servers: MariadbServer[] = [];
   const stop = async () => {
     for (const s of servers) await s.stop({ kill: true }).catch(() => undefined);
+    // A server whose start-up failed inside initMariadb is not in `servers`: find it by namespace,
+    // and stop it only if its command line names our directory.
+    for (const name of [ns.ha1, ns.ha2]) {
+      let pids: number[] = [];
+      try {
+        pids = ip(['netns', 'pids', name]).split('\n').filter(Boolean).map(Number);
+      } catch {
+        /* no such namespace */
+      }
+      for (const pid of pids) await stopProcess(pid, dir, { signal: 'SIGKILL', waitMs: 5000 });
+    }
     deleteNs(ns.ha1);
     deleteNs(ns.ha2);
     rmSync(dir, { recursive: true, force: true });
