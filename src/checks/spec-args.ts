@@ -1,7 +1,7 @@
 /**
  * A spec check as `hactl check` argv: `[kind, --flag, value, …]`. Spec params are the flag names in
  * snake_case; mysql/replication checks get the connection from the spec's `mysql` section unless
- * they name their own defaults_file. `hactl check --spec` parses exactly these argv, so a named
+ * they name their own defaults_file; process restarts keep their backoff state in paths.runtime_dir. `hactl check --spec` parses exactly these argv, so a named
  * check and the rendered vrrp_script line mean the same thing. Type-only imports: no zod here.
  */
 import type { CheckSpec } from '../spec/checks-schema.js';
@@ -11,7 +11,7 @@ export function flagName(param: string): string {
   return '--' + param.replace(/_/g, '-');
 }
 
-export function checkArgs(spec: Pick<Spec, 'mysql'>, check: CheckSpec): string[] {
+export function checkArgs(spec: Pick<Spec, 'mysql' | 'paths'>, check: CheckSpec): string[] {
   const argv: string[] = [check.kind];
   const params: Record<string, unknown> = { ...check.params };
   if ((check.kind === 'mysql' || check.kind === 'replication') && params.defaults_file === undefined) {
@@ -22,6 +22,8 @@ export function checkArgs(spec: Pick<Spec, 'mysql'>, check: CheckSpec): string[]
       params.port = spec.mysql?.port;
     }
   }
+  // The restart backoff is remembered across check processes in the spec's runtime directory.
+  if (check.kind === 'process' && params.restart_cmd !== undefined) params.state_dir = spec.paths.runtime_dir;
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined || value === false) continue;
     if (value === true) argv.push(flagName(key));

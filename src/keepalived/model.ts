@@ -2,6 +2,7 @@
  * The keepalived.conf of one node as typed data. Every decision (state, priorities, weights, which
  * block tracks what, how checks and notify are wired) is made here; the template only lays it out.
  */
+import { checkArgs } from '../checks/spec-args.js';
 import type { CheckSpec } from '../spec/checks-schema.js';
 import type { NodeSpec, Spec, VipSpec } from '../spec/schema.js';
 
@@ -74,33 +75,10 @@ export function checkBudgetSeconds(check: CheckSpec): number {
   return Math.max(0.5, Math.round((timeout - Math.min(0.25, timeout / 4)) * 100) / 100);
 }
 
-function flag(name: string): string {
-  return '--' + name.replace(/_/g, '-');
-}
-
 /** `hactl check <kind> --flags…` equivalent to the spec check, so the conf line is self-describing. */
 export function checkCommand(spec: Spec, check: CheckSpec): string {
-  const argv = [spec.paths.hactl, 'check', check.kind];
-  const params: Record<string, unknown> = { ...check.params };
-  if ((check.kind === 'mysql' || check.kind === 'replication') && params.defaults_file === undefined) {
-    params.defaults_file = spec.mysql?.credentials_file;
-    if (spec.mysql?.socket) params.socket = spec.mysql.socket;
-    else {
-      params.host = spec.mysql?.host;
-      params.port = spec.mysql?.port;
-    }
-  }
-  for (const [key, value] of Object.entries(params)) {
-    if (value === undefined || value === false) continue;
-    if (value === true) argv.push(flag(key));
-    else if (key === 'restart_cmd' && Array.isArray(value)) {
-      const [program, ...args] = value as string[];
-      argv.push(flag(key), String(program));
-      for (const arg of args) argv.push(`--restart-arg=${arg}`);
-    } else argv.push(flag(key), String(value));
-  }
-  argv.push('--timeout', String(checkBudgetSeconds(check)), '--quiet');
-  return argv.join(' ');
+  const budget = String(checkBudgetSeconds(check));
+  return [spec.paths.hactl, 'check', ...checkArgs(spec, check), '--timeout', budget, '--quiet'].join(' ');
 }
 
 function notifyCommand(spec: Spec, node: NodeSpec): string {

@@ -105,7 +105,7 @@ describe('spec check → argv', () => {
     [
       'proc',
       ['process', '--name', 'nginx', '--min-count', '2', '--restart-cmd', '/usr/sbin/nginx', '--restart-arg=-c',
-        '--restart-arg=/etc/nginx/nginx.conf', '--restart-wait', '2', '--restart-backoff', '60'],
+        '--restart-arg=/etc/nginx/nginx.conf', '--restart-wait', '2', '--restart-backoff', '60', '--state-dir', '/run/hactl'],
     ],
     ['db', ['mysql', '--expect-role', 'primary', '--defaults-file', '/etc/hactl/mysql.cnf', '--host', '127.0.0.1', '--port', '3307']],
     ['own', ['replication', '--max-lag', '5', '--defaults-file', '/etc/x.cnf']],
