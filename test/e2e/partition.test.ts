@@ -12,9 +12,12 @@
  *
  * The proof here, within a bounded time: with the bundled template every heal is followed by that
  * advert, ha1's GARPs and the client on ha1 within 2 s. With the two lines removed (an own template
- * in the lab spec) we repeat the heal up to four times: every heal the client recovered from within
- * 2 s shows the same lower-priority advert in ha1's log (it is the only way back), and heals without
- * it leave the client stranded — we stop at the first such heal.
+ * in the lab spec) we repeat partition + heal up to four times and assert the mechanism: ha1 re-GARPs
+ * only after a lower-priority advert, and a client stranded after a heal means that advert never
+ * came. Whether a given heal gets the advert is timing, so the test stops at the first stranded
+ * client and prints how many heals it took, rather than demanding a failure. A client can also come
+ * back without a GARP when its ARP entry happened to be re-probing at that moment, so "came back ⇒
+ * advert" is reported, not asserted.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -45,6 +48,8 @@ interface Heal {
   garpSent: boolean;
   /** The client's ARP entry for the outside VIP, at the end of the window: ha1's MAC? */
   neighbourOnHa1: boolean;
+  /** ha1's keepalived lines about adverts, GARPs and states after the heal, for failure messages. */
+  ha1Log: string[];
 }
 
 async function macOf(ns: string, ifname: string): Promise<string> {
@@ -60,6 +65,8 @@ async function partitionAndHeal(testLab: TestLab): Promise<Heal> {
   const log = keepalivedFiles(labPaths(dir).node.ha1.dir).log;
   const probe = startProbe(prefix, { everyMs: 50, timeoutMs: 400, maxDurationMs: 30_000 });
   try {
+    // A GARP set that ha1 queued 5 s after an earlier heal must not land in this heal's window.
+    await sleep(2_000);
     const cutAt = await labFail({ prefix, dir, node: 'ha1', how: 'partition' });
     expect(
       await probe.waitForAnswer('ha2', cutAt, 10_000),
@@ -80,6 +87,10 @@ async function partitionAndHeal(testLab: TestLab): Promise<Heal> {
       lowerPrioAdvert: LOWER_PRIO_ADVERT.test(after),
       garpSent: GARP_SENT.test(after),
       neighbourOnHa1: neighbours.includes(await macOf(ns.ha1, 'eth0')),
+      ha1Log: after
+        .split('\n')
+        .filter((line) => /Received advert|queueing|Entering/.test(line))
+        .map((line) => line.replace(/^.*?: \(/, '(')),
     };
   } finally {
     await probe.stop();
@@ -109,13 +120,12 @@ describe.skipIf(missing)(
       expect(conf).toMatch(/^\s*vrrp_garp_lower_prio_repeat \d+$/m);
       for (let round = 1; round <= 2; round++) {
         const heal = await partitionAndHeal(lab);
-        expect(heal, `round ${round}`).toEqual({
-          reachedMs: expect.any(Number),
-          lowerPrioAdvert: true,
-          garpSent: true,
-          neighbourOnHa1: true,
-        });
-        expect(heal.reachedMs!).toBeLessThanOrEqual(WINDOW_MS);
+        const why = `round ${round}: ${JSON.stringify(heal)}`;
+        expect(heal.lowerPrioAdvert, why).toBe(true);
+        expect(heal.garpSent, why).toBe(true);
+        expect(heal.reachedMs, why).not.toBeNull();
+        expect(heal.reachedMs!, why).toBeLessThanOrEqual(WINDOW_MS);
+        expect(heal.neighbourOnHa1, why).toBe(true);
       }
     });
 
@@ -127,12 +137,12 @@ describe.skipIf(missing)(
       for (let round = 1; round <= 4; round++) {
         const heal = await partitionAndHeal(lab);
         heals.push(heal);
-        if (heal.reachedMs !== null) {
-          expect(
-            heal.lowerPrioAdvert,
-            `round ${round}: the client came back only through ha2's advert and ha1's GARP`,
-          ).toBe(true);
-        } else {
+        // keepalived re-GARPs after a heal only because of a lower-priority advert from ha2 …
+        if (!heal.lowerPrioAdvert)
+          expect(heal.garpSent, `round ${round}: no advert from ha2, no GARP from ha1`).toBe(false);
+        // … and a client stranded on ha2's MAC means that advert did not come.
+        if (heal.reachedMs === null) {
+          expect(heal.lowerPrioAdvert, `round ${round}: stranded although ha2's advert came`).toBe(false);
           expect(heal.neighbourOnHa1, `round ${round}: the client still points at ha2's MAC`).toBe(false);
           break;
         }
