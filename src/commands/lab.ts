@@ -13,6 +13,7 @@ import {
   labStatus,
   labUp,
   missingPrograms,
+  validatePrefix,
   type Fault,
   type LabNode,
 } from '../lab/lab.js';
@@ -20,7 +21,7 @@ import { startProbe } from '../lab/probe.js';
 import { LAB_CHECKS, type LabCheck } from '../lab/spec.js';
 import { commandParser } from './parse.js';
 
-const USAGE = `hactl lab <up|down|status|fail NODE|heal NODE> [options]
+const USAGE = `hactl lab <up|down|status|fail NODE|heal NODE|probe> [options]
 
 A real pair in network namespaces <prefix>-ha1, <prefix>-ha2, <prefix>-client and a switch
 <prefix>-sw (inside 192.0.2.0/24, outside 198.51.100.0/24, VIPs .50): keepalived with a config
@@ -31,8 +32,7 @@ rendered from a lab spec, nginx, MariaDB (ha2 replicates from ha1) and rsync on 
   fail NODE --how H  kill (node loss) | stop (keepalived) | link | partition | nginx | mysql
   heal NODE          undo any fault on NODE (links up, daemons started again)
   down               stop what the lab started (by PID), delete its namespaces and state
-  probe              from the client namespace, GET the outside VIP every --every ms and print
-                     one JSON line per answer ({t, body, ms}) for --duration seconds`;
+  probe              the client's view: GET the outside VIP every --every ms, one JSON line each`;
 
 const ACTIONS = ['up', 'down', 'status', 'fail', 'heal', 'probe'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -99,6 +99,11 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   const prefix = args.prefix;
+  try {
+    validatePrefix(prefix);
+  } catch (error) {
+    throw new UsageError((error as Error).message, 'e.g. --prefix lab2');
+  }
   const dir = args.dir ?? defaultDir(prefix);
   const say = (line: string) => process.stdout.write(line + '\n');
 
