@@ -6,7 +6,8 @@
 // With nopreempt the VIPs stay where they moved, so reps alternate between ha1 and ha2.
 //
 // Env: REPS (default 5), FAULTS (default kill,stop,link,nginx,mysql,partition), BENCH_PREFIX
-// (default hbench), FAST=1 for the lab's fast profile (VRRPv3, 0.1 s adverts).
+// (default hbench), FAST=1 for the lab's fast profile (VRRPv3, 0.1 s adverts), KEEP_ON_FAILURE=1
+// to leave the lab up when a rep fails.
 // Drives the built CLI (bin/hactl lab …), so run `npm run build` first.
 import { execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -19,6 +20,7 @@ const REPS = Number(process.env.REPS ?? 5);
 const FAULTS = (process.env.FAULTS ?? 'kill,stop,link,nginx,mysql,partition').split(',');
 const FAST = process.env.FAST === '1';
 const PROBE_EVERY_MS = 50;
+const PROBE_TIMEOUT_MS = 500; // hactl lab probe's per-request timeout
 
 function hactl(args, timeoutMs = 120_000) {
   return new Promise((resolve) => {
@@ -134,6 +136,8 @@ async function oneRep(fault, from) {
     const { injectedAt } = JSON.parse(await must(['fail', from, '--how', fault, '--json']));
     const answer = await probe.waitFor(to, injectedAt, 30_000);
     if (!answer) throw new Error(`no answer from ${to} within 30 s of "${fault}" on ${from}`);
+    // Probes sent just before that answer may still be waiting for their 500 ms timeout.
+    await sleep(PROBE_TIMEOUT_MS + 100);
     const failed = probe.samples.filter(
       (s) => s.t >= injectedAt && s.t <= answer.t && s.body === null,
     ).length;
@@ -178,6 +182,7 @@ async function main() {
   await must(['up', ...(FAST ? ['--fast'] : [])], 180_000);
   const rows = [];
   const started = Date.now();
+  let failed = true;
   try {
     let holder = await settled();
     for (const fault of FAULTS) {
@@ -192,8 +197,11 @@ async function main() {
         );
       }
     }
+    failed = false;
   } finally {
-    await hactl(['down']);
+    if (failed && process.env.KEEP_ON_FAILURE === '1')
+      process.stderr.write(`lab ${PREFIX} left up for inspection\n`);
+    else await hactl(['down']);
   }
   console.log(
     `\nfailover as seen by a client probing http://198.51.100.50/ every ${PROBE_EVERY_MS} ms (500 ms timeout), ` +

@@ -61,7 +61,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('fast', {
       type: 'boolean',
       default: false,
-      describe: 'up: VRRPv3 with 0.1 s adverts and a real-time VRRP process',
+      describe: 'up: VRRPv3 with 0.1 s adverts',
     })
     .option('template', {
       type: 'string',
