@@ -54,7 +54,7 @@ const electionSchema = z.strictObject({
       password: safeToken,
     })
     .optional(),
-  /** vrrp_rt_priority: run the VRRP process with SCHED_RR so a CPU hog cannot starve adverts. */
+  /** vrrp_rt_priority: real-time VRRP process. Lint warns: under load the kernel killed it in our lab (CPU-time cap). */
   realtime_priority: intInRange(1, 99).optional(),
   /** Gratuitous ARPs a master repeats when it hears a lower-priority advert (heals partitions). */
   garp_lower_prio_repeat: intInRange(1, 100).default(5),

@@ -37,9 +37,16 @@ describe('rendering decisions', () => {
   it('weighted checks in a sync group come with sync_group_tracking_weight', () => {
     const [a] = renderAll(loadSpec('test/render/specs/dual-vip-weighted.yaml'), 'a');
     expect(a!.text).toMatch(/sync_group_tracking_weight/);
-    expect(a!.text).toMatch(/vrrp_rt_priority 50/);
+    expect(a!.text).not.toMatch(/vrrp_rt_priority/);
     expect(a!.text).toMatch(/version 3/);
     expect(a!.text).not.toMatch(/auth_pass/);
+  });
+
+  it('realtime_priority renders vrrp_rt_priority in global_defs', () => {
+    const loaded = loadSpec('test/render/specs/dual-vip-weighted.yaml');
+    loaded.spec.election.realtime_priority = 50;
+    const [a] = renderAll(loaded, 'a');
+    expect(a!.text).toMatch(/global_defs \{[^}]*vrrp_rt_priority 50\n[^}]*\}/);
   });
 
   it('vrrp_scripts are defined before the instances that track them', () => {
