@@ -2,12 +2,15 @@
  * Issue 3's "done when", through the built launcher: `hactl lab up && status && fail ha1 && status
  * && down` shows the VIPs moving, leaves no namespace or process behind, and works twice in a row.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultDir, type LabStatus } from '../../src/lab/lab.js';
 import { existingNamespaces } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
-import { assertBuilt, hactlBin, runHactl, runProgram } from '../support/cli.js';
+import { assertBuilt, runHactl, runProgram } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { LAB_PROGRAMS } from './lab-support.js';
 
@@ -88,23 +91,38 @@ describe.skipIf(missing)(titled('hactl lab through bin/hactl', missing), () => {
   }
 
   it('refuses without root, with a message that says why', async () => {
-    const result = await runProgram(
-      [
-        'setpriv',
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        process.execPath,
-        hactlBin,
-        'lab',
-        'status',
-        '--prefix',
-        PREFIX,
-      ],
-      { timeoutMs: 15_000 },
-    );
-    expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/needs root/);
+    // The checkout may sit in a 0700 directory (CI clones into mktemp -d): give the unprivileged
+    // user a hard-linked copy under a world-readable directory.
+    const copy = mkdtempSync(join(tmpdir(), 'hactl-nonroot-'));
+    try {
+      chmodSync(copy, 0o755);
+      try {
+        execFileSync('cp', ['-al', resolve('.'), join(copy, 'hactl')], { timeout: 60_000, stdio: 'pipe' });
+      } catch {
+        // Another filesystem: hard links are impossible, copy instead.
+        rmSync(join(copy, 'hactl'), { recursive: true, force: true });
+        execFileSync('cp', ['-a', resolve('.'), join(copy, 'hactl')], { timeout: 120_000 });
+      }
+      const result = await runProgram(
+        [
+          'setpriv',
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          join(copy, 'hactl', 'bin', 'hactl'),
+          'lab',
+          'status',
+          '--prefix',
+          PREFIX,
+        ],
+        { timeoutMs: 15_000 },
+      );
+      expect(result.stderr).toMatch(/needs root/);
+      expect(result.exitCode).toBe(1);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 
   it('rejects an unknown action or a missing node with exit 2', async () => {
