@@ -35,7 +35,7 @@ export function actionTimeoutSec(action: ActionSpec, spec: Spec): number {
     case 'mysql.promote':
       return (spec.mysql?.catch_up_timeout ?? 30) + 15;
     case 'mysql.demote':
-      return 30;
+      return (spec.mysql?.repoint_wait ?? 20) + 30;
     case 'service':
       return 60;
     case 'command':

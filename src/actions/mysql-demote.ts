@@ -6,6 +6,7 @@
 import { connect } from '../mysql/connection.js';
 import { demote, DivergedError } from '../mysql/demote.js';
 import { readOptionFile } from '../mysql/option-file.js';
+import { vipHolding } from '../notify/vips.js';
 import { peerAddresses } from './addresses.js';
 import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
 import { failed, messageOf, ok, type ActionOf, type ActionRun } from './types.js';
@@ -40,6 +41,9 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       ...(peer && replication ? { peer, replication } : {}),
       log,
       connectTimeoutSec: 5,
+      // Stop waiting for the peer to become primary as soon as this node takes a VIP: then a
+      // MASTER event for this node is on its way and must not queue behind us.
+      waitForPrimary: { timeoutSec: mysql.repoint_wait, keepWaiting: () => vipHolding(context.spec).held.length === 0, signal },
     });
     if (!replication) log('demote.repoint_skipped', { reason: credentialsProblem ?? 'no mysql.replication_credentials_file in the spec: read-only only' });
     const killed = report.killedSessions.length;

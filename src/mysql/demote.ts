@@ -4,6 +4,7 @@
  * writable primary and holds everything we logged, replicate from it. Divergence stops here with
  * the exact extra GTIDs; nothing is reset automatically.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandFailed } from '../errors.js';
 import { connectWith, MysqlError, type MysqlSession } from './connection.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
@@ -22,6 +23,12 @@ export interface DemoteOptions {
   log: StepLogger;
   /** Bound for connecting to the peer and for the IO thread to connect (default 10). */
   connectTimeoutSec?: number;
+  /**
+   * When the peer is not (yet) a writable primary, keep looking for up to timeoutSec while
+   * keepWaiting() holds: right after a failover, or at start-up when both nodes are BACKUP, the
+   * peer becomes primary a moment later, and this node must then replicate from it.
+   */
+  waitForPrimary?: { timeoutSec: number; keepWaiting: () => boolean; signal?: AbortSignal };
 }
 
 export interface DemoteReport {
@@ -198,29 +205,47 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
 
   if (!options.peer) return finish({ result: 'skipped', reason: 'no peer given: read-only only', peer: null }, null);
   const peerAddress = `${options.peer.host}:${options.peer.port}`;
-  let peerSession = options.peerSession;
-  const ownPeerSession = peerSession === undefined;
-  if (!peerSession) {
-    if (!options.replication) throw new CommandFailed(`demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`);
-    try {
-      peerSession = await connectWith({ user: options.replication.user, password: options.replication.password, host: options.peer.host, port: options.peer.port }, { timeoutMs });
-    } catch (error) {
-      const reason = `peer unreachable (${(error as Error).message}); staying read-only without re-pointing`;
-      log('demote.peer_unreachable', { peer: peerAddress, reason });
-      return finish({ result: 'skipped', reason, peer: peerAddress }, null);
+  const lookAtPeer = async (): Promise<PeerState | string> => {
+    let peerSession = options.peerSession;
+    const ownPeerSession = peerSession === undefined;
+    if (!peerSession) {
+      if (!options.replication) throw new CommandFailed(`demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`);
+      try {
+        peerSession = await connectWith({ user: options.replication.user, password: options.replication.password, host: options.peer!.host, port: options.peer!.port }, { timeoutMs });
+      } catch (error) {
+        return `peer unreachable (${(error as Error).message}); staying read-only without re-pointing`;
+      }
     }
+    try {
+      return await readPeer(peerSession, flavour, peerAddress);
+    } finally {
+      if (ownPeerSession) await peerSession.close();
+    }
+  };
+  const notPrimary = 'the peer is read-only, so it is not a primary (at start-up keepalived sends BACKUP to both nodes); not re-pointing';
+  const wait = options.waitForPrimary;
+  const deadline = Date.now() + (wait?.timeoutSec ?? 0) * 1000;
+  let seen = await lookAtPeer();
+  let waited = false;
+  // Bounded by the deadline; each round costs one connection attempt at most timeoutMs long.
+  for (let round = 0; round < 10_000; round++) {
+    const primary = typeof seen !== 'string' && !seen.readOnly;
+    if (primary || !wait || Date.now() >= deadline || wait.signal?.aborted || !wait.keepWaiting()) break;
+    if (!waited) log('demote.waiting_for_primary', { peer: peerAddress, timeoutSec: wait.timeoutSec, seen: typeof seen === 'string' ? seen : 'read-only' });
+    waited = true;
+    await sleep(250);
+    seen = await lookAtPeer();
   }
-  let peer: PeerState;
-  try {
-    peer = await readPeer(peerSession, flavour, peerAddress);
-  } finally {
-    if (ownPeerSession) await peerSession.close();
+  if (typeof seen === 'string') {
+    log('demote.peer_unreachable', { peer: peerAddress, reason: seen });
+    return finish({ result: 'skipped', reason: seen, peer: peerAddress }, null);
   }
+  const peer = seen;
   const ownId = Number((await session.query('SELECT @@GLOBAL.server_id AS id'))[0]?.id);
-  log('demote.peer', { peer: peerAddress, readOnly: peer.readOnly, serverId: peer.serverId, position: peer.position, binlogState: peer.binlogState });
+  log('demote.peer', { peer: peerAddress, readOnly: peer.readOnly, serverId: peer.serverId, position: peer.position, binlogState: peer.binlogState, waited });
   if (peer.serverId === ownId) throw new CommandFailed(`demote: the peer ${peerAddress} is this server itself (server_id ${ownId}); fix the peer address`);
   if (peer.readOnly) {
-    const reason = 'the peer is read-only, so it is not a primary (at start-up keepalived sends BACKUP to both nodes); not re-pointing';
+    const reason = waited ? `${notPrimary} (still read-only after waiting)` : notPrimary;
     log('demote.repoint_skipped', { peer: peerAddress, reason });
     return finish({ result: 'skipped', reason, peer: peerAddress }, null);
   }

@@ -75,6 +75,12 @@ const mysqlSchema = z.strictObject({
   /** How long a promotion waits for the relay log to be applied. */
   catch_up_timeout: numberInRange(0.1, 86400, ' seconds').default(30),
   on_catch_up_timeout: z.enum(['stay-read-only', 'promote-anyway']).default('stay-read-only'),
+  /**
+   * How long a demoted node keeps looking for its peer to become the writable primary before it
+   * gives up re-pointing (the peer's promotion often lands a moment after our BACKUP event).
+   * The wait ends early when this node takes the VIPs.
+   */
+  repoint_wait: numberInRange(0, 600, ' seconds').default(20),
   /** Whether semi-synchronous replication is expected to be on (reported, never assumed). */
   semi_sync: z.enum(['off', 'expected']).default('off'),
 });

@@ -42,7 +42,7 @@ describe.skipIf(missing)(titled('hactl lab: election and failover (nopreempt)', 
     ]);
   });
 
-  it('node loss: both VIPs move together to ha2, the client follows; ha1 recovers and the VIPs stay', async () => {
+  it('node loss: both VIPs move together to ha2, the client follows; ha1 recovers as its replica and the VIPs stay', async () => {
     await lab.up();
     const result = await failover(lab, 'ha1', 'ha2', 'kill');
     expect(result.longestSplitMs).toBeLessThanOrEqual(SPLIT_BOUND_MS);
@@ -64,6 +64,15 @@ describe.skipIf(missing)(titled('hactl lab: election and failover (nopreempt)', 
     expect(after.nodes[0]!.db.readOnly, 'ha1 came back read-only').toBe(true);
     expect(after.nodes[1]!.db.role).toBe('primary');
     expect(after.client.sql).toBe('ha2');
+    // Its BACKUP notify re-pointed it: ha1 is ha2's replica again, caught up.
+    await waitFor(
+      'ha1 replicating from ha2',
+      async () => {
+        const { db } = (await labStatus(lab)).nodes[0]!;
+        return db.role === 'replica' && db.lag === 0;
+      },
+      { timeoutMs: 30_000, everyMs: 500 },
+    );
   });
 
   const moves: { how: Fault; what: string; boundMs: number }[] = [

@@ -81,6 +81,42 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     expect(argvLeaks(pair.secrets)).toEqual([]);
   });
 
+  it('waits (bounded) for a peer that becomes primary a moment later, then re-points onto it', async () => {
+    // The race seen in the lab: the old primary's BACKUP event runs before the new primary's promotion.
+    const { pair, primary, replica } = await pairWithTable();
+    await primary.query('INSERT INTO app.t (v) VALUES (1)');
+    await demote(primary, { topology: 'one-way', log });
+    const peer = { host: pair.replica.host, port: pair.replica.port };
+    const replication = { user: pair.replica.replication.user, password: pair.replica.replication.password };
+    const promoting = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await promote(replica, { topology: 'one-way', catchUpTimeoutSec: 10, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    })();
+    const started = Date.now();
+    const report = await demote(primary, { topology: 'one-way', peer, replication, log, waitForPrimary: { timeoutSec: 15, keepWaiting: () => true } });
+    await promoting;
+    expect(report.repoint.result).toBe('repointed');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
+    expect(events.map((e) => e.event)).toContain('demote.waiting_for_primary');
+  });
+
+  it('gives up waiting at once when keepWaiting() turns false, and at the deadline otherwise', async () => {
+    const { pair, primary, replica } = await pairWithTable();
+    await demote(primary, { topology: 'one-way', log });
+    const peer = { host: pair.replica.host, port: pair.replica.port };
+    const replication = { user: pair.replica.replication.user, password: pair.replica.replication.password };
+    let started = Date.now();
+    const stopped = await demote(primary, { topology: 'one-way', peer, replication, log, waitForPrimary: { timeoutSec: 30, keepWaiting: () => Date.now() - started < 500 } });
+    expect(stopped.repoint.result).toBe('skipped');
+    expect(Date.now() - started).toBeLessThan(5000);
+    started = Date.now();
+    const timedOut = await demote(primary, { topology: 'one-way', peer, replication, log, waitForPrimary: { timeoutSec: 1, keepWaiting: () => true } });
+    expect(timedOut.repoint.reason).toMatch(/still read-only after waiting/);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(Date.now() - started).toBeLessThan(8000);
+    void replica;
+  });
+
   it('does not re-point when the peer is read-only too (keepalived sends BACKUP to both at start-up)', async () => {
     const { pair, replica, primary } = await pairWithTable();
     await primary.query('SET GLOBAL read_only = 1');
