@@ -27,7 +27,8 @@ function hasProgram(path) {
     return false;
   }
 }
-const which = (name) => ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/bin'].map((d) => `${d}/${name}`).find(hasProgram);
+const which = (name) =>
+  ['/usr/sbin', '/usr/bin', '/sbin', '/bin', '/usr/local/bin'].map((d) => `${d}/${name}`).find(hasProgram);
 
 async function freePort(from = 18080, to = 18199) {
   for (let port = from; port <= to; port++) {
@@ -47,7 +48,16 @@ async function loadLabHelpers() {
   const outdir = join(root, 'node_modules', '.cache', 'hactl-bench');
   const entryPoints = { nginx: join(root, 'src/lab/nginx.ts') };
   if (existsSync(join(root, 'src/lab/mariadb.ts'))) entryPoints.mariadb = join(root, 'src/lab/mariadb.ts');
-  await build({ entryPoints, outdir, bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'error' });
+  await build({
+    entryPoints,
+    outdir,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'error',
+  });
   const nginx = await import(join(outdir, 'nginx.js'));
   const mariadb = entryPoints.mariadb ? await import(join(outdir, 'mariadb.js')) : undefined;
   return { nginx, mariadb };
@@ -118,7 +128,11 @@ async function main() {
   const row = (name, cmd, target, skip) => rows.push({ name, cmd, target, skip, times: [], rss: [] });
 
   const port = await freePort();
-  const nginx = await lab.nginx.startNginx({ dir: join(work, 'nginx'), listen: `127.0.0.1:${port}`, body: 'ok\n' });
+  const nginx = await lab.nginx.startNginx({
+    dir: join(work, 'nginx'),
+    listen: `127.0.0.1:${port}`,
+    body: 'ok\n',
+  });
   cleanups.push(() => nginx.stop());
   const url = `http://127.0.0.1:${port}/`;
 
@@ -130,27 +144,58 @@ async function main() {
   else if (process.getuid?.() !== 0) mysqlSkip = 'skipped: needs root (mariadbd --user=root)';
   else {
     const [p1, p2] = [await freePort(18150), await freePort(18160)];
-    source = await lab.mariadb.initMariadb({ dir: join(work, 'db1'), port: p1, serverId: 1, readOnly: false });
+    source = await lab.mariadb.initMariadb({
+      dir: join(work, 'db1'),
+      port: p1,
+      serverId: 1,
+      readOnly: false,
+    });
     cleanups.push(() => source.stop());
     replica = await lab.mariadb.initMariadb({ dir: join(work, 'db2'), port: p2, serverId: 2 });
     cleanups.push(() => replica.stop());
-    await lab.mariadb.startReplication(replica, { host: source.host, port: source.port, account: source.replication });
+    await lab.mariadb.startReplication(replica, {
+      host: source.host,
+      port: source.port,
+      account: source.replication,
+    });
   }
   // Flags as render-config emits them (checkCommand in src/keepalived/model.ts).
-  const mysqlFlags = (server) => ['--defaults-file', server.admin.defaultsFile, '--host', server.host, '--port', String(server.port)];
+  const mysqlFlags = (server) => [
+    '--defaults-file',
+    server.admin.defaultsFile,
+    '--host',
+    server.host,
+    '--port',
+    String(server.port),
+  ];
 
   row('node -e 0', [process.execPath, '-e', '0']);
   if (which('curl')) row('curl -s -o /dev/null URL', [which('curl'), '-s', '-o', '/dev/null', url]);
   else row('curl -s -o /dev/null URL', [], undefined, 'skipped: curl not installed');
   row('hactl check http', [...hactl, 'check', 'http', '--url', url, '--quiet'], { ratio: 1.25 });
-  row('hactl check tcp', [...hactl, 'check', 'tcp', '--host', '127.0.0.1', '--port', String(port), '--quiet'], { ratio: 1.25 });
-  row('hactl check mysql', source ? [...hactl, 'check', 'mysql', ...mysqlFlags(source), '--quiet'] : [], { ratio: 1.8 }, mysqlSkip);
-  row('hactl check replication', replica ? [...hactl, 'check', 'replication', ...mysqlFlags(replica), '--quiet'] : [], { ratio: 1.8 }, mysqlSkip);
+  row(
+    'hactl check tcp',
+    [...hactl, 'check', 'tcp', '--host', '127.0.0.1', '--port', String(port), '--quiet'],
+    { ratio: 1.25 },
+  );
+  row(
+    'hactl check mysql',
+    source ? [...hactl, 'check', 'mysql', ...mysqlFlags(source), '--quiet'] : [],
+    { ratio: 1.8 },
+    mysqlSkip,
+  );
+  row(
+    'hactl check replication',
+    replica ? [...hactl, 'check', 'replication', ...mysqlFlags(replica), '--quiet'] : [],
+    { ratio: 1.8 },
+    mysqlSkip,
+  );
 
   // A check that does not work is not measured: say why instead.
   for (const r of rows.filter((x) => !x.skip)) {
     const probe = timeOnce(r.cmd);
-    if (probe.status !== 0) r.skip = `failed: exit ${probe.status}: ${probe.stderr.trim().split('\n')[0] ?? ''}`;
+    if (probe.status !== 0)
+      r.skip = `failed: exit ${probe.status}: ${probe.stderr.trim().split('\n')[0] ?? ''}`;
   }
   const live = rows.filter((r) => !r.skip);
   // Interleaved, so CPU frequency or background noise hits every row alike.
@@ -169,7 +214,8 @@ async function main() {
   ];
   const header = ['command', 'wall ms', '× node -e 0', 'peak RSS MB', 'target', 'result'];
   const table = rows.map((r) => {
-    if (r.skip) return [r.name, '—', '—', '—', r.target ? `≤ ${r.target.ratio}×, ≤ ${TARGET_RSS_MB} MB` : '', r.skip];
+    if (r.skip)
+      return [r.name, '—', '—', '—', r.target ? `≤ ${r.target.ratio}×, ≤ ${TARGET_RSS_MB} MB` : '', r.skip];
     const ms = median(r.times);
     const ratio = ms / base;
     const rss = median(r.rss);
@@ -180,11 +226,18 @@ async function main() {
       ratio.toFixed(2),
       rss.toFixed(1),
       r.target ? `≤ ${r.target.ratio}×, ≤ ${TARGET_RSS_MB} MB` : '',
-      met === undefined ? '' : met ? 'met' : `missed (${ratio > r.target.ratio ? 'time' : ''}${ratio > r.target.ratio && rss > TARGET_RSS_MB ? '+' : ''}${rss > TARGET_RSS_MB ? 'RSS' : ''})`,
+      met === undefined
+        ? ''
+        : met
+          ? 'met'
+          : `missed (${ratio > r.target.ratio ? 'time' : ''}${ratio > r.target.ratio && rss > TARGET_RSS_MB ? '+' : ''}${rss > TARGET_RSS_MB ? 'RSS' : ''})`,
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...table.map((t) => t[i].length)));
-  const fmt = (cells) => '| ' + cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') + ' |';
+  const fmt = (cells) =>
+    '| ' +
+    cells.map((c, i) => (i === 0 || i >= 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ') +
+    ' |';
   lines.push(fmt(header), '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|', ...table.map(fmt));
   process.stdout.write(lines.join('\n') + '\n');
   return table.some((t) => t[5].startsWith('missed')) ? 1 : 0;

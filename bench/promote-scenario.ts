@@ -19,7 +19,9 @@ interface Timing {
 }
 
 function spawnNotify(ns: string, args: string[]): { done: Promise<number> } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, hactl, 'notify', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, hactl, 'notify', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   return {
@@ -40,7 +42,10 @@ async function readOnly(s: MysqlSession): Promise<string> {
 }
 
 function lastRun(log: string, pidEvent: string): { firstLogMs: number; actionMs: number } {
-  const lines = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const start = lines.map((l) => l.event).lastIndexOf('notify.received');
   const run = lines.slice(start);
   const action = run.find((l) => l.event === 'notify.action' && l.action === pidEvent);
@@ -92,7 +97,8 @@ async function measure(
 function stats(values: number[]): string[] {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  const median = sorted.length % 2 ? at(0.5) : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  const median =
+    sorted.length % 2 ? at(0.5) : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
   return [median, sorted[0]!, at(0.9), sorted[sorted.length - 1]!].map((v) => v.toFixed(0).padStart(6));
 }
 
@@ -100,7 +106,9 @@ async function processStartMs(runs: number): Promise<number[]> {
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
-    await new Promise((resolve) => spawn(process.execPath, [hactl, '--version'], { stdio: 'ignore' }).on('close', resolve));
+    await new Promise((resolve) =>
+      spawn(process.execPath, [hactl, '--version'], { stdio: 'ignore' }).on('close', resolve),
+    );
     times.push(performance.now() - t);
   }
   return times;
@@ -123,9 +131,27 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
       await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
       await new Promise((r) => setTimeout(r, 200));
       addVip(pair.ns.ha2, VIP);
-      promote.push(await measure(pair.ns.ha2, ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'], replica, '0', pair.log, 'mysql.promote'));
+      promote.push(
+        await measure(
+          pair.ns.ha2,
+          ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'],
+          replica,
+          '0',
+          pair.log,
+          'mysql.promote',
+        ),
+      );
       removeVip(pair.ns.ha2, VIP);
-      demote.push(await measure(pair.ns.ha2, ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'], replica, '1', pair.log, 'mysql.demote'));
+      demote.push(
+        await measure(
+          pair.ns.ha2,
+          ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'],
+          replica,
+          '1',
+          pair.log,
+          'mysql.demote',
+        ),
+      );
     }
     await primary.close();
     const start = await processStartMs(runs);
@@ -141,7 +167,9 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
       ['reference: node bin/hactl --version', start],
     ];
     const width = Math.max(...rows.map(([name]) => name.length));
-    console.log(`hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica)`);
+    console.log(
+      `hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica)`,
+    );
     console.log(`${''.padEnd(width)}  median    min    p90    max`);
     for (const [name, values] of rows) console.log(`${name.padEnd(width)}  ${stats(values).join(' ')}`);
     const median = Number(stats(promote.map((t) => t.toReadOnlyFlip))[0]);

@@ -22,7 +22,10 @@ try {
     logLevel: 'warning',
   });
   const { main } = await import(pathToFileURL(join(out, 'scenario.mjs')).href);
-  process.exitCode = await main(Number(process.env.RUNS ?? 12), new URL('..', import.meta.url).pathname.replace(/\/$/, ''));
+  process.exitCode = await main(
+    Number(process.env.RUNS ?? 12),
+    new URL('..', import.meta.url).pathname.replace(/\/$/, ''),
+  );
 } finally {
   rmSync(out, { recursive: true, force: true });
 }

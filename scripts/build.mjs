@@ -37,8 +37,14 @@ await build({
 const vendorMysql2 = {
   name: 'vendor-mysql2',
   setup(builder) {
-    builder.onResolve({ filter: /^mysql2\/promise$/ }, () => ({ path: 'vendor-mysql2', namespace: 'vendor' }));
-    builder.onResolve({ filter: /^\.\/load-cached\.cjs$/, namespace: 'vendor' }, (args) => ({ path: args.path, external: true }));
+    builder.onResolve({ filter: /^mysql2\/promise$/ }, () => ({
+      path: 'vendor-mysql2',
+      namespace: 'vendor',
+    }));
+    builder.onResolve({ filter: /^\.\/load-cached\.cjs$/, namespace: 'vendor' }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
     builder.onLoad({ filter: /.*/, namespace: 'vendor' }, () => ({
       contents: "module.exports = require('./load-cached.cjs')(__dirname + '/vendor-mysql2.cjs');",
       loader: 'js',

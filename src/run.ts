@@ -7,7 +7,10 @@ import { HactlError, UsageError } from './errors.js';
 
 export type CommandMain = (argv: string[]) => Promise<number | void>;
 
-export async function runCommand(load: () => Promise<{ main: CommandMain }>, argv: string[]): Promise<number> {
+export async function runCommand(
+  load: () => Promise<{ main: CommandMain }>,
+  argv: string[],
+): Promise<number> {
   const debug = argv.includes('--debug');
   try {
     const { main } = await load();

@@ -11,7 +11,12 @@ export async function adminSession(
 ): Promise<MysqlSession> {
   const file = readOptionFile(target.credentials_file);
   return connectWith(
-    { user: file.user ?? 'admin', ...(file.password === undefined ? {} : { password: file.password }), host: target.admin_host, port: target.admin_port },
+    {
+      user: file.user ?? 'admin',
+      ...(file.password === undefined ? {} : { password: file.password }),
+      host: target.admin_host,
+      port: target.admin_port,
+    },
     { timeoutMs: 3000, signal },
   );
 }

@@ -32,7 +32,9 @@ export const run: ActionRun<ActionOf<'atlas'>> = async (action, context, signal)
   const self = at(dbAddress(context.spec, context.node, action.network));
   const peers = new Set(peerAddresses(context.spec, context.node, action.network).map(at));
   const unwanted = (b: Backend) =>
-    context.state === 'MASTER' ? peers.has(b.address) || (b.address === self && b.type !== 'rw') : b.address === self && b.type === 'rw';
+    context.state === 'MASTER'
+      ? peers.has(b.address) || (b.address === self && b.type !== 'rw')
+      : b.address === self && b.type === 'rw';
   let session;
   try {
     session = await adminSession(action, signal);
@@ -49,7 +51,8 @@ export const run: ActionRun<ActionOf<'atlas'>> = async (action, context, signal)
       changes.push(`-${victim.type}:${victim.address}`);
       list = await backends(session);
     }
-    if (list.some(unwanted)) return failed(`Atlas still lists unwanted backends after ${MAX_REMOVALS} removals`, { changes });
+    if (list.some(unwanted))
+      return failed(`Atlas still lists unwanted backends after ${MAX_REMOVALS} removals`, { changes });
     if (context.state === 'MASTER' && !list.some((b) => b.address === self && b.type === 'rw')) {
       await session.query(`ADD MASTER ${self}`);
       changes.push(`+rw:${self}`);

@@ -6,7 +6,9 @@ import type { ActionSpec } from '../spec/actions-schema.js';
 import type { Spec } from '../spec/schema.js';
 import type { ActionRun } from './types.js';
 
-type Loaders = { [T in ActionSpec['type']]: () => Promise<{ run: ActionRun<Extract<ActionSpec, { type: T }>> }> };
+type Loaders = {
+  [T in ActionSpec['type']]: () => Promise<{ run: ActionRun<Extract<ActionSpec, { type: T }>> }>;
+};
 
 const loaders: Loaders = {
   'mysql.promote': () => import('./mysql-promote.js'),

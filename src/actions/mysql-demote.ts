@@ -23,7 +23,10 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
   if (mysql.replication_credentials_file) {
     try {
       const file = readOptionFile(mysql.replication_credentials_file);
-      if (file.user === undefined || file.password === undefined) throw new Error(`${mysql.replication_credentials_file} needs user and password in its [client] section`);
+      if (file.user === undefined || file.password === undefined)
+        throw new Error(
+          `${mysql.replication_credentials_file} needs user and password in its [client] section`,
+        );
       replication = { user: file.user, password: file.password };
     } catch (error) {
       credentialsProblem = messageOf(error);
@@ -43,20 +46,38 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       connectTimeoutSec: 5,
       // Stop waiting for the peer to become primary as soon as this node takes a VIP: then a
       // MASTER event for this node is on its way and must not queue behind us.
-      waitForPrimary: { timeoutSec: mysql.repoint_wait, keepWaiting: () => vipHolding(context.spec).held.length === 0, signal },
+      waitForPrimary: {
+        timeoutSec: mysql.repoint_wait,
+        keepWaiting: () => vipHolding(context.spec).held.length === 0,
+        signal,
+      },
     });
-    if (!replication) log('demote.repoint_skipped', { reason: credentialsProblem ?? 'no mysql.replication_credentials_file in the spec: read-only only' });
+    if (!replication)
+      log('demote.repoint_skipped', {
+        reason: credentialsProblem ?? 'no mysql.replication_credentials_file in the spec: read-only only',
+      });
     const killed = report.killedSessions.length;
-    if (credentialsProblem) return failed(`read-only, ${killed} client session(s) ended, but not re-pointed: ${credentialsProblem}`);
-    return ok(`read-only, ${killed} client session(s) ended, gtid ${report.gtidPosition}; re-point: ${report.repoint.result} (${report.repoint.reason})`, {
-      killed_sessions: killed,
-      gtid_position: report.gtidPosition,
-      repoint: report.repoint.result,
-      peer: report.repoint.peer,
-    });
+    if (credentialsProblem)
+      return failed(
+        `read-only, ${killed} client session(s) ended, but not re-pointed: ${credentialsProblem}`,
+      );
+    return ok(
+      `read-only, ${killed} client session(s) ended, gtid ${report.gtidPosition}; re-point: ${report.repoint.result} (${report.repoint.reason})`,
+      {
+        killed_sessions: killed,
+        gtid_position: report.gtidPosition,
+        repoint: report.repoint.result,
+        peer: report.repoint.peer,
+      },
+    );
   } catch (error) {
     if (error instanceof DivergedError) {
-      return { ok: false, diverged: true, detail: error.message, fields: { extra_gtids: error.extraGtids, peer: error.peer } };
+      return {
+        ok: false,
+        diverged: true,
+        detail: error.message,
+        fields: { extra_gtids: error.extraGtids, peer: error.peer },
+      };
     }
     return failed(`demotion incomplete: ${messageOf(error)}`);
   } finally {

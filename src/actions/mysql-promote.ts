@@ -25,15 +25,22 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
       log: stepLogger(context, 'mysql.promote'),
     });
     const semi = report.semiSync.verdict;
-    return ok(`${report.outcome} (${report.flavour}, catch-up ${report.catchUp.result}, gtid ${report.gtidPosition}); ${semi}`, {
-      outcome: report.outcome,
-      catch_up: report.catchUp.result,
-      catch_up_ms: report.catchUp.waitedMs,
-      gtid_position: report.gtidPosition,
-    });
+    return ok(
+      `${report.outcome} (${report.flavour}, catch-up ${report.catchUp.result}, gtid ${report.gtidPosition}); ${semi}`,
+      {
+        outcome: report.outcome,
+        catch_up: report.catchUp.result,
+        catch_up_ms: report.catchUp.waitedMs,
+        gtid_position: report.gtidPosition,
+      },
+    );
   } catch (error) {
     if (error instanceof CatchUpTimeout) {
-      return failed(`stays read-only: ${error.message}`, { catch_up: error.reason, target: error.target, applied: error.applied });
+      return failed(`stays read-only: ${error.message}`, {
+        catch_up: error.reason,
+        target: error.target,
+        applied: error.applied,
+      });
     }
     const diverged = (error as { name?: string }).name === 'DivergedError';
     const result = failed(`stays read-only: ${messageOf(error)}`);

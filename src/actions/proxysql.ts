@@ -39,7 +39,8 @@ export const run: ActionRun<ActionOf<'proxysql'>> = async (action, context, sign
       );
       changes.push(`-${hostgroup}:${db.host}:${db.port}`);
     };
-    const inGroup = (hostgroup: number, db: DbAddress) => rows.some((r) => Number(r.hostgroup_id) === hostgroup && same(r, db));
+    const inGroup = (hostgroup: number, db: DbAddress) =>
+      rows.some((r) => Number(r.hostgroup_id) === hostgroup && same(r, db));
     if (context.state === 'MASTER') {
       if (!inGroup(writer, self)) {
         await session.query(

@@ -25,5 +25,7 @@ export const run: ActionRun<ActionOf<'service'>> = async (action, context, signa
   const env = baseEnv({ ...transitionEnv(context), HACTL_SERVICE: action.name });
   const result = await runArgv(argv, { env, runtimeDir: context.runtimeDir, signal });
   const detail = `${action.op} ${action.name}: ${describeExit(argv[0]!, result)}`;
-  return result.exitCode === 0 && !result.timedOut ? ok(detail, { argv0: argv[0] }) : failed(detail, { argv0: argv[0] });
+  return result.exitCode === 0 && !result.timedOut
+    ? ok(detail, { argv0: argv[0] })
+    : failed(detail, { argv0: argv[0] });
 };

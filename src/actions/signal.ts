@@ -7,15 +7,22 @@ export const run: ActionRun<ActionOf<'signal'>> = async (action) => {
   try {
     text = readFileSync(action.pidfile, 'utf8').trim();
   } catch (error) {
-    return failed(`cannot read pid file ${action.pidfile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`);
+    return failed(
+      `cannot read pid file ${action.pidfile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`,
+    );
   }
   const pid = Number(text.split(/\s/)[0]);
-  if (!Number.isInteger(pid) || pid <= 1) return failed(`pid file ${action.pidfile} holds no usable PID ("${text.slice(0, 20)}")`);
+  if (!Number.isInteger(pid) || pid <= 1)
+    return failed(`pid file ${action.pidfile} holds no usable PID ("${text.slice(0, 20)}")`);
   try {
     process.kill(pid, `SIG${action.signal}`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return failed(code === 'ESRCH' ? `PID ${pid} from ${action.pidfile} is not running (stale pid file)` : `kill ${pid}: ${code ?? messageOf(error)}`);
+    return failed(
+      code === 'ESRCH'
+        ? `PID ${pid} from ${action.pidfile} is not running (stale pid file)`
+        : `kill ${pid}: ${code ?? messageOf(error)}`,
+    );
   }
   return ok(`sent SIG${action.signal} to PID ${pid}`, { pid });
 };

@@ -24,7 +24,10 @@ export interface SpawnResult {
 
 /** PATH only, plus what the caller adds: our own environment may hold secrets (MYSQL_PWD …). */
 export function baseEnv(extra: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...extra };
+  return {
+    PATH: process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    ...extra,
+  };
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
@@ -45,7 +48,11 @@ export async function runArgv(
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
   try {
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, env: options.env, stdio: ['ignore', out, out] });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      env: options.env,
+      stdio: ['ignore', out, out],
+    });
     const onAbort = () => {
       if (child.pid === undefined) return;
       timedOut = true;
@@ -54,10 +61,12 @@ export async function runArgv(
     };
     if (options.signal.aborted) onAbort();
     else options.signal.addEventListener('abort', onAbort, { once: true });
-    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-      child.once('exit', (code, signal) => resolve({ code, signal }));
-    });
+    const ended = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+      (resolve) => {
+        child.once('error', (error) => resolve({ code: null, signal: null, error }));
+        child.once('exit', (code, signal) => resolve({ code, signal }));
+      },
+    );
     options.signal.removeEventListener('abort', onAbort);
     const output = readFileSync(outPath, 'utf8').trim();
     return {
@@ -78,7 +87,8 @@ export async function runArgv(
 export function describeExit(argv0: string, result: SpawnResult): string {
   const output = result.output ? `: ${result.output.replace(/\s+/g, ' ')}` : '';
   if (result.failedToStart) return `${argv0} could not run: ${result.failedToStart}`;
-  if (result.timedOut) return `${argv0} timed out and was stopped (${result.signal ?? `exit ${result.exitCode}`})${output}`;
+  if (result.timedOut)
+    return `${argv0} timed out and was stopped (${result.signal ?? `exit ${result.exitCode}`})${output}`;
   if (result.signal) return `${argv0} was killed by ${result.signal}${output}`;
   return `${argv0} exited ${result.exitCode}${output}`;
 }

@@ -37,11 +37,18 @@ export const run: ActionRun<ActionOf<'webhook'>> = async (action, context, signa
         signal,
       });
       await response.body.dump();
-      if (response.statusCode < 300) return ok(`${target} answered ${response.statusCode}`, { attempts: attempt, status: response.statusCode });
+      if (response.statusCode < 300)
+        return ok(`${target} answered ${response.statusCode}`, {
+          attempts: attempt,
+          status: response.statusCode,
+        });
       last = `${target} answered ${response.statusCode}`;
       if (response.statusCode < 500) return failed(last, { attempts: attempt, status: response.statusCode });
     } catch (error) {
-      if (signal.aborted) return failed(`${target}: ${last || messageOf(error)}; stopped at the action's timeout`, { attempts: attempt });
+      if (signal.aborted)
+        return failed(`${target}: ${last || messageOf(error)}; stopped at the action's timeout`, {
+          attempts: attempt,
+        });
       last = `${target}: ${messageOf(error)}`;
     }
     if (attempt < attempts) {

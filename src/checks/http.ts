@@ -150,7 +150,10 @@ function describeError(error: NodeJS.ErrnoException, options: HttpOptions): stri
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return `TLS certificate of ${target} not accepted (${error.code}: ${error.message}); --insecure accepts it`;
     default:
-      return `request to ${options.url.href} failed: ${error.code ?? ''} ${error.message}`.replace(/\s+/g, ' ');
+      return `request to ${options.url.href} failed: ${error.code ?? ''} ${error.message}`.replace(
+        /\s+/g,
+        ' ',
+      );
   }
 }
 
@@ -210,9 +213,13 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
       if (!head) return settle(false, `${target} did not answer with HTTP`);
       if (!statusAccepted(head.status, options.expectStatus)) {
         const location = head.location ? ` (redirect to ${head.location}, not followed)` : '';
-        return settle(false, `HTTP ${head.status} from ${target}${location}; expected ${describeStatuses(options.expectStatus)}`);
+        return settle(
+          false,
+          `HTTP ${head.status} from ${target}${location}; expected ${describeStatuses(options.expectStatus)}`,
+        );
       }
-      if (!options.expectBody) return settle(true, `HTTP ${head.status} from ${target} in ${elapsedSince(start)}`);
+      if (!options.expectBody)
+        return settle(true, `HTTP ${head.status} from ${target} in ${elapsedSince(start)}`);
       judgeBody(false);
     };
 
@@ -223,7 +230,8 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
       if (head) return judgeBody(false);
       const end = received.indexOf('\r\n\r\n');
       if (end < 0) {
-        if (received.length > MAX_HEADER_BYTES) settle(false, `${target} sent more than ${MAX_HEADER_BYTES} bytes of headers`);
+        if (received.length > MAX_HEADER_BYTES)
+          settle(false, `${target} sent more than ${MAX_HEADER_BYTES} bytes of headers`);
         return;
       }
       bodyStart = end + 4;

@@ -36,7 +36,10 @@ export function connectionFromFlags(values: FlagValues, kind: string): MysqlConn
   const socket = stringFlag(values, 'socket', kind);
   const port = intFlag(values, 'port', kind, { min: 1, max: 65535 });
   if (host !== undefined && socket !== undefined) {
-    throw new UsageError('--host and --socket exclude each other', `run \`hactl check ${kind} --help\` for the flags`);
+    throw new UsageError(
+      '--host and --socket exclude each other',
+      `run \`hactl check ${kind} --help\` for the flags`,
+    );
   }
   if (host !== undefined) target.host = host;
   if (socket !== undefined) target.socket = socket;
@@ -54,7 +57,8 @@ export async function openCheckSession(
     // The signal carries the real budget; the driver timeouts are only a backstop.
     return { session: await connect(target, { timeoutMs: 10_000, signal }) };
   } catch (error) {
-    if (error instanceof MysqlError) return { result: { healthy: false, detail: unreachableDetail(error, signal) } };
+    if (error instanceof MysqlError)
+      return { result: { healthy: false, detail: unreachableDetail(error, signal) } };
     throw error;
   }
 }
@@ -106,7 +110,10 @@ Example keepalived.conf block:
 function fromFlags(values: FlagValues): MysqlCheckOptions {
   const role = stringFlag(values, 'expect-role', 'mysql');
   if (role !== undefined && role !== 'primary' && role !== 'replica') {
-    throw new UsageError(`--expect-role ${JSON.stringify(role)} is neither primary nor replica`, 'run `hactl check mysql --help` for the flags');
+    throw new UsageError(
+      `--expect-role ${JSON.stringify(role)} is neither primary nor replica`,
+      'run `hactl check mysql --help` for the flags',
+    );
   }
   return { ...connectionFromFlags(values, 'mysql'), expectRole: role };
 }
@@ -117,7 +124,9 @@ async function run(options: MysqlCheckOptions, signal: AbortSignal): Promise<Che
   const { session } = opened;
   try {
     return await asResult(signal, async () => {
-      const row = (await session.query('SELECT VERSION() AS v, @@version_comment AS c, @@GLOBAL.read_only AS ro'))[0] ?? {};
+      const row =
+        (await session.query('SELECT VERSION() AS v, @@version_comment AS c, @@GLOBAL.read_only AS ro'))[0] ??
+        {};
       const mariadb = /mariadb/i.test(`${String(row.v)} ${String(row.c)}`);
       let superReadOnly = false;
       if (!mariadb) {
@@ -133,7 +142,10 @@ async function run(options: MysqlCheckOptions, signal: AbortSignal): Promise<Che
       if (options.expectRole === 'replica' && !readOnly) {
         return { healthy: false, detail: `${name} is writable (${state}), expected a read-only replica` };
       }
-      return { healthy: true, detail: `${name} is up, ${state}${options.expectRole ? ` (${options.expectRole})` : ''}` };
+      return {
+        healthy: true,
+        detail: `${name} is up, ${state}${options.expectRole ? ` (${options.expectRole})` : ''}`,
+      };
     });
   } finally {
     await session.close();

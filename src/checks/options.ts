@@ -41,7 +41,12 @@ export function booleanFlag(values: FlagValues, name: string): boolean {
 const DECIMAL = /^\d+(\.\d+)?$/;
 
 /** Seconds as a decimal ("0.8", "2"); returns milliseconds. */
-export function parseSeconds(text: string, name: string, range: { min: number; max: number }, kind = ''): number {
+export function parseSeconds(
+  text: string,
+  name: string,
+  range: { min: number; max: number },
+  kind = '',
+): number {
   const seconds = DECIMAL.test(text) ? Number(text) : Number.NaN;
   if (!Number.isFinite(seconds) || seconds < range.min || seconds > range.max) {
     throw new UsageError(
@@ -72,7 +77,10 @@ export function intFlag(
   if (text === undefined) return range.default;
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
-    throw new UsageError(`--${name} ${JSON.stringify(text)} is not an integer in ${range.min}..${range.max}`, hint(kind));
+    throw new UsageError(
+      `--${name} ${JSON.stringify(text)} is not an integer in ${range.min}..${range.max}`,
+      hint(kind),
+    );
   }
   return value;
 }
@@ -112,7 +120,10 @@ export function parseBodyPattern(text: string): BodyPattern {
   if (!match) return { kind: 'substring', text };
   const flags = match[2] ?? '';
   if (/[gy]/.test(flags)) {
-    throw new UsageError(`--expect-body ${JSON.stringify(text)}: flags g and y make no sense for one match`, 'use e.g. /ok/i');
+    throw new UsageError(
+      `--expect-body ${JSON.stringify(text)}: flags g and y make no sense for one match`,
+      'use e.g. /ok/i',
+    );
   }
   try {
     return { kind: 'regex', regex: new RegExp(match[1]!, flags) };

@@ -62,12 +62,18 @@ Example keepalived.conf block (seed 001's nginx check with restart):
 function fromFlags(values: FlagValues): ProcessOptions {
   const name = requiredString(values, 'name', 'process');
   if (name.includes('/')) {
-    throw new UsageError(`--name ${JSON.stringify(name)}: give the command name, not a path`, 'e.g. --name nginx');
+    throw new UsageError(
+      `--name ${JSON.stringify(name)}: give the command name, not a path`,
+      'e.g. --name nginx',
+    );
   }
   const program = stringFlag(values, 'restart-cmd', 'process');
   const args = stringList(values, 'restart-arg', 'process');
   if (program === undefined && args.length > 0) {
-    throw new UsageError('--restart-arg needs --restart-cmd', 'e.g. --restart-cmd /usr/sbin/nginx --restart-arg=-c --restart-arg=/etc/nginx/nginx.conf');
+    throw new UsageError(
+      '--restart-arg needs --restart-cmd',
+      'e.g. --restart-cmd /usr/sbin/nginx --restart-arg=-c --restart-arg=/etc/nginx/nginx.conf',
+    );
   }
   return {
     name,
@@ -136,13 +142,19 @@ function startRestart(options: ProcessOptions): Restart {
   const child = spawn(program, args, { detached: true, stdio: 'ignore' });
   const exited = new Promise<{ ok: boolean; note: string }>((resolve) => {
     child.once('error', (error: NodeJS.ErrnoException) =>
-      resolve({ ok: false, note: `restart command ${program} could not run (${error.code ?? error.message})` }),
+      resolve({
+        ok: false,
+        note: `restart command ${program} could not run (${error.code ?? error.message})`,
+      }),
     );
     child.once('exit', (code, signalName) =>
       resolve(
         code === 0
           ? { ok: true, note: `restart command ${program} exited 0` }
-          : { ok: false, note: `restart command ${program} ${signalName ? `was killed by ${signalName}` : `exited with status ${code}`}` },
+          : {
+              ok: false,
+              note: `restart command ${program} ${signalName ? `was killed by ${signalName}` : `exited with status ${code}`}`,
+            },
       ),
     );
   });
@@ -153,7 +165,11 @@ function startRestart(options: ProcessOptions): Restart {
  * Polls until enough processes run, the restart command failed, --restart-wait has passed or the
  * budget is used up — whichever comes first.
  */
-async function awaitRestart(options: ProcessOptions, restart: Restart, signal: AbortSignal): Promise<{ count: number; note: string }> {
+async function awaitRestart(
+  options: ProcessOptions,
+  restart: Restart,
+  signal: AbortSignal,
+): Promise<{ count: number; note: string }> {
   let outcome: { ok: boolean; note: string } | undefined;
   void restart.exited.then((result) => (outcome = result));
   const until = performance.now() + options.restartWaitMs;

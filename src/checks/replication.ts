@@ -5,7 +5,14 @@
  */
 import { UsageError } from '../errors.js';
 import type { MysqlSession } from '../mysql/connection.js';
-import { asResult, CONNECTION_FLAGS, CONNECTION_USAGE, connectionFromFlags, openCheckSession, type MysqlConnectionOptions } from './mysql.js';
+import {
+  asResult,
+  CONNECTION_FLAGS,
+  CONNECTION_USAGE,
+  connectionFromFlags,
+  openCheckSession,
+  type MysqlConnectionOptions,
+} from './mysql.js';
 import { booleanFlag, stringFlag } from './options.js';
 import type { CheckKind, CheckResult, FlagValues } from './types.js';
 
@@ -50,7 +57,10 @@ function fromFlags(values: FlagValues): ReplicationCheckOptions {
   if (text !== undefined) {
     maxLagSeconds = /^\d+$/.test(text) ? Number(text) : Number.NaN;
     if (!Number.isSafeInteger(maxLagSeconds)) {
-      throw new UsageError(`--max-lag ${JSON.stringify(text)} is not a whole number of seconds`, 'run `hactl check replication --help` for the flags');
+      throw new UsageError(
+        `--max-lag ${JSON.stringify(text)} is not a whole number of seconds`,
+        'run `hactl check replication --help` for the flags',
+      );
     }
   }
   return {
@@ -62,7 +72,11 @@ function fromFlags(values: FlagValues): ReplicationCheckOptions {
 }
 
 async function evaluate(session: MysqlSession, options: ReplicationCheckOptions): Promise<CheckResult> {
-  const [{ parseFlavour }, { readReplicaStatus, explainErrno }, { parseGtidList, positionGaps, formatGtidList }] = await Promise.all([
+  const [
+    { parseFlavour },
+    { readReplicaStatus, explainErrno },
+    { parseGtidList, positionGaps, formatGtidList },
+  ] = await Promise.all([
     import('../mysql/flavour.js'),
     import('../mysql/replica-status.js'),
     import('../mysql/gtid.js'),
@@ -71,26 +85,51 @@ async function evaluate(session: MysqlSession, options: ReplicationCheckOptions)
   const flavour = parseFlavour(String(row.v ?? ''), String(row.c ?? ''));
   const status = await readReplicaStatus(session, flavour);
   const where = session.address;
-  if (!status) return { healthy: false, detail: `${where} is not a replica (no replication source configured)` };
+  if (!status)
+    return { healthy: false, detail: `${where} is not a replica (no replication source configured)` };
   const source = `${status.sourceHost}:${status.sourcePort ?? '?'}`;
   const explain = (errno: number) => (explainErrno(errno) ? ` — ${explainErrno(errno)}` : '');
 
-  if (status.lastIoErrno !== 0 && status.ioRunning !== 'yes' && !(status.ioRunning === 'connecting' && options.allowConnecting)) {
-    return { healthy: false, detail: `${where}: IO thread ${status.ioRunning} with error ${status.lastIoErrno}: ${status.lastIoError}${explain(status.lastIoErrno)}` };
+  if (
+    status.lastIoErrno !== 0 &&
+    status.ioRunning !== 'yes' &&
+    !(status.ioRunning === 'connecting' && options.allowConnecting)
+  ) {
+    return {
+      healthy: false,
+      detail: `${where}: IO thread ${status.ioRunning} with error ${status.lastIoErrno}: ${status.lastIoError}${explain(status.lastIoErrno)}`,
+    };
   }
   if (status.lastSqlErrno !== 0) {
-    return { healthy: false, detail: `${where}: SQL thread error ${status.lastSqlErrno}: ${status.lastSqlError}${explain(status.lastSqlErrno)}` };
+    return {
+      healthy: false,
+      detail: `${where}: SQL thread error ${status.lastSqlErrno}: ${status.lastSqlError}${explain(status.lastSqlErrno)}`,
+    };
   }
-  if (status.ioRunning === 'no') return { healthy: false, detail: `${where}: IO thread is stopped (source ${source})` };
+  if (status.ioRunning === 'no')
+    return { healthy: false, detail: `${where}: IO thread is stopped (source ${source})` };
   if (status.ioRunning === 'connecting' && !options.allowConnecting) {
-    return { healthy: false, detail: `${where}: IO thread is still connecting to ${source}${status.lastIoError ? ` (${status.lastIoError})` : ''}` };
+    return {
+      healthy: false,
+      detail: `${where}: IO thread is still connecting to ${source}${status.lastIoError ? ` (${status.lastIoError})` : ''}`,
+    };
   }
   if (!status.sqlRunning) return { healthy: false, detail: `${where}: SQL thread is stopped` };
   if (status.lagSeconds === null && !options.allowConnecting) {
-    return { healthy: false, detail: `${where}: lag unknown (Seconds_Behind NULL) while replicating from ${source}` };
+    return {
+      healthy: false,
+      detail: `${where}: lag unknown (Seconds_Behind NULL) while replicating from ${source}`,
+    };
   }
-  if (options.maxLagSeconds !== undefined && status.lagSeconds !== null && status.lagSeconds > options.maxLagSeconds) {
-    return { healthy: false, detail: `${where}: ${status.lagSeconds} s behind ${source}, more than --max-lag ${options.maxLagSeconds}` };
+  if (
+    options.maxLagSeconds !== undefined &&
+    status.lagSeconds !== null &&
+    status.lagSeconds > options.maxLagSeconds
+  ) {
+    return {
+      healthy: false,
+      detail: `${where}: ${status.lagSeconds} s behind ${source}, more than --max-lag ${options.maxLagSeconds}`,
+    };
   }
   let caught = '';
   if (options.caughtUp) {
@@ -98,18 +137,29 @@ async function evaluate(session: MysqlSession, options: ReplicationCheckOptions)
       const applied = String((await session.query('SELECT @@GLOBAL.gtid_slave_pos AS p'))[0]?.p ?? '');
       const gaps = positionGaps(parseGtidList(applied), parseGtidList(status.gtidIoPos));
       if (gaps.length > 0) {
-        return { healthy: false, detail: `${where}: not caught up: received ${status.gtidIoPos}, applied ${applied || '(nothing)'} (behind in ${formatGtidList(gaps)})` };
+        return {
+          healthy: false,
+          detail: `${where}: not caught up: received ${status.gtidIoPos}, applied ${applied || '(nothing)'} (behind in ${formatGtidList(gaps)})`,
+        };
       }
       caught = `, caught up at ${applied || 'empty position'}`;
     } else {
       const retrieved = status.retrievedGtidSet ?? '';
-      const ok = (await session.query('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS ok', [retrieved]))[0]?.ok;
-      if (Number(ok) !== 1) return { healthy: false, detail: `${where}: not caught up: received ${retrieved}, applied ${status.executedGtidSet ?? '?'}` };
+      const ok = (await session.query('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS ok', [retrieved]))[0]
+        ?.ok;
+      if (Number(ok) !== 1)
+        return {
+          healthy: false,
+          detail: `${where}: not caught up: received ${retrieved}, applied ${status.executedGtidSet ?? '?'}`,
+        };
       caught = ', caught up';
     }
   }
   const lag = status.lagSeconds === null ? 'lag unknown' : `${status.lagSeconds} s behind`;
-  return { healthy: true, detail: `${where}: replicating from ${source}, IO ${status.ioRunning}, SQL running, ${lag}${caught}` };
+  return {
+    healthy: true,
+    detail: `${where}: replicating from ${source}, IO ${status.ioRunning}, SQL running, ${lag}${caught}`,
+  };
 }
 
 async function run(options: ReplicationCheckOptions, signal: AbortSignal): Promise<CheckResult> {

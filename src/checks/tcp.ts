@@ -57,7 +57,8 @@ function run(options: TcpOptions, signal: AbortSignal): Promise<CheckResult> {
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => settle(true, `connected to ${target} in ${elapsedSince(start)}`));
     socket.once('error', (error: NodeJS.ErrnoException) => {
-      const why = error.code === 'ECONNREFUSED' ? 'connection refused' : `${error.code ?? ''} ${error.message}`.trim();
+      const why =
+        error.code === 'ECONNREFUSED' ? 'connection refused' : `${error.code ?? ''} ${error.message}`.trim();
       settle(false, `cannot connect to ${target}: ${why}`);
     });
   });

@@ -102,7 +102,10 @@ function parse(args: string[], options: CheckFlags, hint: string, allowPositiona
 async function loadKind(kind: string): Promise<AnyCheck> {
   const entry = Object.hasOwn(KINDS, kind) ? KINDS[kind] : undefined;
   if (!entry) {
-    throw new UsageError(`unknown check kind "${kind}"`, `kinds: ${Object.keys(KINDS).join(', ')}; see \`hactl check --help\``);
+    throw new UsageError(
+      `unknown check kind "${kind}"`,
+      `kinds: ${Object.keys(KINDS).join(', ')}; see \`hactl check --help\``,
+    );
   }
   return entry.load();
 }
@@ -158,18 +161,33 @@ interface Common {
   logFile: string | undefined;
 }
 
-async function report(labels: string[], results: CheckResult[], common: Common, logger: Promise<Logger> | undefined): Promise<number> {
+async function report(
+  labels: string[],
+  results: CheckResult[],
+  common: Common,
+  logger: Promise<Logger> | undefined,
+): Promise<number> {
   if (logger) {
     const log = await logger;
     results.forEach((result, i) =>
-      log.info({ event: 'check', check: labels[i], healthy: result.healthy, detail: result.detail, elapsed_ms: Math.round(performance.now()) }),
+      log.info({
+        event: 'check',
+        check: labels[i],
+        healthy: result.healthy,
+        detail: result.detail,
+        elapsed_ms: Math.round(performance.now()),
+      }),
     );
   }
-  const failed = results.flatMap((result, i) => (result.healthy ? [] : [`${labels[i]}: ${oneLine(result.detail)}`]));
+  const failed = results.flatMap((result, i) =>
+    result.healthy ? [] : [`${labels[i]}: ${oneLine(result.detail)}`],
+  );
   if (failed.length === 1) throw new CheckFailed(failed[0]!);
-  if (failed.length > 1) throw new CheckFailed(`${failed.length} of ${results.length} checks unhealthy: ${failed.join('; ')}`);
+  if (failed.length > 1)
+    throw new CheckFailed(`${failed.length} of ${results.length} checks unhealthy: ${failed.join('; ')}`);
   if (!common.quiet) {
-    for (const [i, result] of results.entries()) process.stdout.write(`ok ${labels[i]}: ${oneLine(result.detail)}\n`);
+    for (const [i, result] of results.entries())
+      process.stdout.write(`ok ${labels[i]}: ${oneLine(result.detail)}\n`);
   }
   return 0;
 }
@@ -181,7 +199,10 @@ function startLogger(file: string | undefined): Promise<Logger> | undefined {
 
 function hardTimeout(labels: string[], logger: Promise<Logger> | undefined): () => void {
   let log: Logger | undefined;
-  void logger?.then((loaded) => (log = loaded), () => undefined);
+  void logger?.then(
+    (loaded) => (log = loaded),
+    () => undefined,
+  );
   return () => {
     const line = `${labels.join(', ')}: no result within the budget (${Math.round(performance.now())} ms since start); giving up`;
     log?.warn({ event: 'check', check: labels.join(','), healthy: false, detail: line });
@@ -242,14 +263,23 @@ async function specMode(args: string[]): Promise<number> {
     wanted.map(async (specCheck) => {
       const [kind, ...flagArgs] = checkArgs(spec, specCheck);
       const check = await loadKind(kind!);
-      const parsed = parse(flagArgs, check.flags, `check "${specCheck.name}" in ${values.spec} has params that \`hactl check ${kind}\` does not take`);
+      const parsed = parse(
+        flagArgs,
+        check.flags,
+        `check "${specCheck.name}" in ${values.spec} has params that \`hactl check ${kind}\` does not take`,
+      );
       let options: unknown;
       try {
         options = check.fromFlags(parsed.values as FlagValues);
       } catch (error) {
         throw new ConfigError(`check "${specCheck.name}" in ${values.spec}: ${(error as Error).message}`);
       }
-      return { label: specCheck.name, check, options, deadlineMs: budgetMs(timeout, checkBudgetSeconds(specCheck)) };
+      return {
+        label: specCheck.name,
+        check,
+        options,
+        deadlineMs: budgetMs(timeout, checkBudgetSeconds(specCheck)),
+      };
     }),
   );
   const common: Common = {

@@ -62,7 +62,13 @@ export async function main(argv: string[]): Promise<number> {
     level: spec.logging.level,
     base: { command: 'notify', cluster: spec.cluster, node: node.name },
   });
-  const summary = await runNotify(spec, node, event, { force: values.force, ...(lockWaitSec === undefined ? {} : { lockWaitSec }) }, log);
+  const summary = await runNotify(
+    spec,
+    node,
+    event,
+    { force: values.force, ...(lockWaitSec === undefined ? {} : { lockWaitSec }) },
+    log,
+  );
   const exitCode = summary.outcome && (summary.outcome.aborted || summary.outcome.diverged) ? 1 : 0;
   log.info({
     event: 'notify.summary',
@@ -73,7 +79,9 @@ export async function main(argv: string[]): Promise<number> {
     reason: summary.reason,
     exit_code: exitCode,
   });
-  (exitCode === 0 ? process.stdout : process.stderr).write(summaryLine(node.name, event.text, summary) + '\n');
+  (exitCode === 0 ? process.stdout : process.stderr).write(
+    summaryLine(node.name, event.text, summary) + '\n',
+  );
   return exitCode;
 }
 
@@ -90,7 +98,8 @@ export function summaryLine(node: string, eventText: string, summary: NotifySumm
   const steps = summary.outcome.steps;
   const failed = steps.filter((s) => !s.ok);
   const counts = `${steps.length - failed.length}/${steps.length} actions ok`;
-  const tail = failed.length > 0 ? `; failed: ${failed.map((s) => `${s.action} (${s.detail})`).join('; ')}` : '';
+  const tail =
+    failed.length > 0 ? `; failed: ${failed.map((s) => `${s.action} (${s.detail})`).join('; ')}` : '';
   const verdict = summary.outcome.diverged
     ? ' — DIVERGED: a human must reconcile the databases'
     : summary.outcome.aborted

@@ -66,7 +66,10 @@ function randomPassword(): string {
   return `${randomBytes(12).toString('base64url')}'"\\;#x`;
 }
 
-function serverConfig(o: MariadbOptions, paths: { data: string; socket: string; pidFile: string; tmp: string }): string {
+function serverConfig(
+  o: MariadbOptions,
+  paths: { data: string; socket: string; pidFile: string; tmp: string },
+): string {
   const options: Record<string, string | number | boolean> = {
     datadir: paths.data,
     socket: paths.socket,
@@ -80,7 +83,7 @@ function serverConfig(o: MariadbOptions, paths: { data: string; socket: string; 
     log_slave_updates: 'ON',
     gtid_strict_mode: 'ON',
     binlog_format: 'ROW',
-    read_only: o.readOnly ?? true ? 'ON' : 'OFF',
+    read_only: (o.readOnly ?? true) ? 'ON' : 'OFF',
     'skip-name-resolve': true,
     'skip-log-error': true,
     innodb_buffer_pool_size: '32M',
@@ -111,9 +114,18 @@ export async function initMariadb(options: MariadbOptions): Promise<MariadbServe
   const logFile = join(dir, 'mariadbd.log');
   writeFileSync(configFile, serverConfig(options, { data, socket, pidFile, tmp }));
 
-  await run('mariadb-install-db', [`--defaults-file=${configFile}`, '--auth-root-authentication-method=normal', '--user=root', '--skip-test-db'], {
-    timeout: 60_000,
-  }).catch((error: { stderr?: string; message: string }) => {
+  await run(
+    'mariadb-install-db',
+    [
+      `--defaults-file=${configFile}`,
+      '--auth-root-authentication-method=normal',
+      '--user=root',
+      '--skip-test-db',
+    ],
+    {
+      timeout: 60_000,
+    },
+  ).catch((error: { stderr?: string; message: string }) => {
     throw new Error(`mariadb-install-db failed in ${dir}: ${error.stderr?.slice(-2000) ?? error.message}`);
   });
 
@@ -144,16 +156,22 @@ export async function initMariadb(options: MariadbOptions): Promise<MariadbServe
     app,
     pid: () => pid,
     target: (who = admin) => ({ host, port: options.port, defaultsFile: who.defaultsFile }),
-    session: (who = admin, timeoutMs = 5000) => connectWith({ user: who.user, password: who.password, socket }, { timeoutMs }),
+    session: (who = admin, timeoutMs = 5000) =>
+      connectWith({ user: who.user, password: who.password, socket }, { timeoutMs }),
     async start() {
       if (pid !== undefined && isAlive(pid)) return;
-      const daemon = startDaemon(['mariadbd', marker, '--user=root'], { netns: options.netns, logFile, pidFile: ourPidFile });
+      const daemon = startDaemon(['mariadbd', marker, '--user=root'], {
+        netns: options.netns,
+        logFile,
+        pidFile: ourPidFile,
+      });
       pid = daemon.pid;
       const started = pid;
       await waitFor(
         `mariadbd on ${socket}`,
         async () => {
-          if (!isAlive(started)) throw new Error(`mariadbd exited during start-up; log ${logFile}:\n${tail(logFile)}`);
+          if (!isAlive(started))
+            throw new Error(`mariadbd exited during start-up; log ${logFile}:\n${tail(logFile)}`);
           try {
             const s = await connectWith({ user: 'root', socket }, { timeoutMs: 1000 });
             await s.close();
@@ -176,7 +194,9 @@ export async function initMariadb(options: MariadbOptions): Promise<MariadbServe
   const root = await connectWith({ user: 'root', socket }, { timeoutMs: 5000 });
   try {
     const create = async (who: Account, grants: string[]) => {
-      await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [who.user, who.password], { secrets: [who.password] });
+      await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [who.user, who.password], {
+        secrets: [who.password],
+      });
       for (const grant of grants) await root.query(`GRANT ${grant} TO ?@'%'`, [who.user]);
     };
     // Accounts are created on every node: keep them out of the binlog so GTIDs stay equal.
@@ -187,8 +207,10 @@ export async function initMariadb(options: MariadbOptions): Promise<MariadbServe
     await create(app, ['SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, LOCK TABLES ON app.*']);
     // Only the socket root stays passwordless; nothing reaches the server over TCP without a password.
     await root.query("DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'");
-    const hostRows = await root.query("SELECT Host AS h FROM mysql.user WHERE User = 'root' AND Host NOT IN ('localhost')");
-    for (const row of hostRows) await root.query("DROP USER ?@?", ['root', String(row.h)]);
+    const hostRows = await root.query(
+      "SELECT Host AS h FROM mysql.user WHERE User = 'root' AND Host NOT IN ('localhost')",
+    );
+    for (const row of hostRows) await root.query('DROP USER ?@?', ['root', String(row.h)]);
   } finally {
     await root.close();
   }
@@ -222,7 +244,8 @@ export async function startReplication(
       `replication ${source.host}:${source.port} → ${replica.host}:${replica.port}`,
       async () => {
         const row = (await session.query('SHOW SLAVE STATUS'))[0];
-        if (row && row.Slave_IO_Running === 'No' && Number(row.Last_IO_Errno) !== 0) throw new Error(`replica IO error ${String(row.Last_IO_Errno)}: ${String(row.Last_IO_Error)}`);
+        if (row && row.Slave_IO_Running === 'No' && Number(row.Last_IO_Errno) !== 0)
+          throw new Error(`replica IO error ${String(row.Last_IO_Errno)}: ${String(row.Last_IO_Error)}`);
         return row?.Slave_IO_Running === 'Yes' && row?.Slave_SQL_Running === 'Yes';
       },
       { timeoutMs: options.timeoutMs ?? 15_000, everyMs: 50 },

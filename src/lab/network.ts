@@ -246,7 +246,10 @@ export async function linkState(prefix: string, node: LabNode): Promise<LinkStat
  */
 export async function vipsOn(prefix: string, node: LabNode, includeDown = false): Promise<NetworkRole[]> {
   const ns = namespacesFor(prefix)[node];
-  const result = await run(['ip', '-n', ns, '-j', '-4', 'addr', 'show', ...(includeDown ? [] : ['up'])], 5_000);
+  const result = await run(
+    ['ip', '-n', ns, '-j', '-4', 'addr', 'show', ...(includeDown ? [] : ['up'])],
+    5_000,
+  );
   if (result.exitCode !== 0) return [];
   const addrs = (JSON.parse(result.stdout || '[]') as IpAddr[]).flatMap((link) =>
     (link.addr_info ?? []).map((info) => ({ ifname: link.ifname, local: info.local })),

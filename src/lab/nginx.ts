@@ -87,7 +87,8 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
   mkdirSync(join(dir, 'tmp'), { recursive: true });
   mkdirSync(root, { recursive: true });
   if (options.body !== undefined) writeFileSync(join(root, 'index.html'), options.body);
-  for (const [path, contents] of Object.entries(options.files ?? {})) writeFileSync(join(root, path), contents);
+  for (const [path, contents] of Object.entries(options.files ?? {}))
+    writeFileSync(join(root, path), contents);
 
   const configFile = join(dir, 'nginx.conf');
   const errorLog = join(dir, 'error.log');
@@ -103,10 +104,14 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
   };
   try {
     // nginx writes its pid file only after it has opened the listening sockets.
-    await waitFor(`nginx on ${options.listen}`, () => {
-      if (!isAlive(daemon.pid)) throw new Error(`nginx exited at start: ${tail(errorLog)}`);
-      return existsSync(nginxPid);
-    }, { timeoutMs: options.startTimeoutMs ?? 10_000 });
+    await waitFor(
+      `nginx on ${options.listen}`,
+      () => {
+        if (!isAlive(daemon.pid)) throw new Error(`nginx exited at start: ${tail(errorLog)}`);
+        return existsSync(nginxPid);
+      },
+      { timeoutMs: options.startTimeoutMs ?? 10_000 },
+    );
   } catch (error) {
     await stop();
     throw error;

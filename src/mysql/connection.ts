@@ -104,7 +104,12 @@ const NETWORK_MESSAGES: Record<string, string> = {
 };
 
 /** Maps a mysql2 error to a plain, secret-free MysqlError. `statement` is a label, never the SQL. */
-function mapError(error: unknown, address: string, secrets: readonly string[], statement?: string): MysqlError {
+function mapError(
+  error: unknown,
+  address: string,
+  secrets: readonly string[],
+  statement?: string,
+): MysqlError {
   if (error instanceof MysqlError) return error;
   const e = (error ?? {}) as DriverError;
   const code = typeof e.code === 'string' ? e.code : undefined;
@@ -120,7 +125,13 @@ function mapError(error: unknown, address: string, secrets: readonly string[], s
 
 /** "CHANGE MASTER", "SELECT", … — enough to say which step failed without echoing values. */
 function statementLabel(sql: string): string {
-  return sql.trim().split(/\s+/).slice(0, 2).join(' ').replace(/[^A-Za-z_ @.()]/g, '').slice(0, 40);
+  return sql
+    .trim()
+    .split(/\s+/)
+    .slice(0, 2)
+    .join(' ')
+    .replace(/[^A-Za-z_ @.()]/g, '')
+    .slice(0, 40);
 }
 
 export function credentialsFor(target: MysqlTarget, requirePrivate = true): Credentials {
@@ -147,7 +158,8 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
   const address = useSocket ? credentials.socket! : `${host}:${port}`;
   const secrets = credentials.password ? [credentials.password] : [];
   const { signal } = options;
-  if (signal?.aborted) throw new MysqlError(`MySQL at ${address}: aborted before connecting`, { code: 'ABORTED' });
+  if (signal?.aborted)
+    throw new MysqlError(`MySQL at ${address}: aborted before connecting`, { code: 'ABORTED' });
 
   const mysql = await import('mysql2/promise');
   const pending = mysql.createConnection({
@@ -163,7 +175,8 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
 
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(new MysqlError(`MySQL at ${address}: aborted while connecting`, { code: 'ABORTED' }));
+    onAbort = () =>
+      reject(new MysqlError(`MySQL at ${address}: aborted while connecting`, { code: 'ABORTED' }));
     signal?.addEventListener('abort', onAbort, { once: true });
   });
   aborted.catch(() => undefined);
@@ -172,7 +185,10 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
     connection = await Promise.race([pending, aborted]);
   } catch (error) {
     // A connection that completes after an abort must not linger.
-    pending.then((c) => c.destroy(), () => undefined);
+    pending.then(
+      (c) => c.destroy(),
+      () => undefined,
+    );
     throw mapError(error, address, secrets);
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);
@@ -203,13 +219,15 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
       if (abortedBySignal || signal?.aborted) {
         throw new MysqlError(`MySQL at ${address}: aborted (${label})`, { code: 'ABORTED' });
       }
-      if (closed) throw new MysqlError(`MySQL at ${address}: connection is closed (${label})`, { code: 'CLOSED' });
+      if (closed)
+        throw new MysqlError(`MySQL at ${address}: connection is closed (${label})`, { code: 'CLOSED' });
       const timeout = queryOptions.timeoutMs ?? defaultQueryTimeout;
       try {
         const [rows] = await connection.query({ sql, values: params, timeout });
         return Array.isArray(rows) ? (rows as Row[]) : [];
       } catch (error) {
-        if (abortedBySignal) throw new MysqlError(`MySQL at ${address}: aborted (${label})`, { code: 'ABORTED' });
+        if (abortedBySignal)
+          throw new MysqlError(`MySQL at ${address}: aborted (${label})`, { code: 'ABORTED' });
         const code = (error as DriverError).code;
         if (code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
           // The statement may still run server-side; the connection's state is unknown: drop it.

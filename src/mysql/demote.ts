@@ -8,10 +8,26 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CommandFailed } from '../errors.js';
 import { connectWith, MysqlError, type MysqlSession } from './connection.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
-import { describeExtra, extraTransactions, formatGtid, formatGtidList, parseGtidList, positionReached, type ExtraTransactions, type MariadbGtid } from './gtid.js';
+import {
+  describeExtra,
+  extraTransactions,
+  formatGtid,
+  formatGtidList,
+  parseGtidList,
+  positionReached,
+  type ExtraTransactions,
+  type MariadbGtid,
+} from './gtid.js';
 import type { Topology } from './promote.js';
 import { explainErrno, readReplicaStatus, type ReplicaStatus } from './replica-status.js';
-import { isOn, readGtidState, readReadOnly, replicationSql, setReadOnly, type StepLogger } from './server-state.js';
+import {
+  isOn,
+  readGtidState,
+  readReadOnly,
+  replicationSql,
+  setReadOnly,
+  type StepLogger,
+} from './server-state.js';
 
 export interface DemoteOptions {
   topology: Topology;
@@ -65,7 +81,7 @@ function recoveryText(flavour: Flavour, peer: string): string {
   if (flavour.kind === 'mariadb') {
     return (
       `Way back: (1) rebuild this node from ${peer} (mariadb-backup --backup there, --prepare, restore here, ` +
-      'SET GLOBAL gtid_slave_pos to the backup\'s GTID position, CHANGE MASTER TO … MASTER_USE_GTID=slave_pos, START SLAVE); or ' +
+      "SET GLOBAL gtid_slave_pos to the backup's GTID position, CHANGE MASTER TO … MASTER_USE_GTID=slave_pos, START SLAVE); or " +
       '(2) after inspecting them with mariadb-binlog and replaying what matters on the primary, discard the extra transactions ' +
       "from replication's view: SET GLOBAL gtid_slave_pos='<the primary's gtid_binlog_pos>' and re-point (their rows stay on this node only, so a rebuild is still advised)."
     );
@@ -76,14 +92,24 @@ function recoveryText(flavour: Flavour, peer: string): string {
   );
 }
 
-const REPLICATION_COMMANDS = new Set(['binlog dump', 'binlog dump gtid', 'slave_io', 'slave_sql', 'slave_worker', 'daemon', 'connect']);
+const REPLICATION_COMMANDS = new Set([
+  'binlog dump',
+  'binlog dump gtid',
+  'slave_io',
+  'slave_sql',
+  'slave_worker',
+  'daemon',
+  'connect',
+]);
 const SYSTEM_USERS = new Set(['system user', 'event_scheduler']);
 
 /** Kills every client session but ours, replication and system threads; waits until they are gone. */
 async function killClientSessions(session: MysqlSession, log: StepLogger): Promise<number[]> {
   const killed: number[] = [];
   for (let pass = 0; pass < 3; pass++) {
-    const rows = await session.query('SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()');
+    const rows = await session.query(
+      'SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
+    );
     const victims = rows.filter((r) => {
       const command = String(r.command ?? '').toLowerCase();
       const user = String(r.user ?? '').toLowerCase();
@@ -99,12 +125,22 @@ async function killClientSessions(session: MysqlSession, log: StepLogger): Promi
         if (!(error instanceof MysqlError && error.errno === 1094)) throw error; // 1094: already gone
       }
     }
-    log('demote.killed_sessions', { pass, sessions: victims.map((v) => ({ id: Number(v.id), user: String(v.user ?? ''), command: String(v.command ?? '') })) });
+    log('demote.killed_sessions', {
+      pass,
+      sessions: victims.map((v) => ({
+        id: Number(v.id),
+        user: String(v.user ?? ''),
+        command: String(v.command ?? ''),
+      })),
+    });
   }
   // A killed session rolls back before it disappears; the position must be read after that.
   const ids = [...new Set(killed)];
   for (let i = 0; i < 100 && ids.length > 0; i++) {
-    const rows = await session.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.map(() => '?').join(',')})`, ids);
+    const rows = await session.query(
+      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.map(() => '?').join(',')})`,
+      ids,
+    );
     if (Number(rows[0]?.n ?? 0) === 0) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -139,7 +175,11 @@ async function exactExtraGtids(session: MysqlSession, extras: ExtraTransactions[
   const found: MariadbGtid[] = [];
   try {
     const logs = await session.query('SHOW BINARY LOGS');
-    const files = logs.map((r) => String(r.Log_name ?? '')).filter(Boolean).reverse().slice(0, 5);
+    const files = logs
+      .map((r) => String(r.Log_name ?? ''))
+      .filter(Boolean)
+      .reverse()
+      .slice(0, 5);
     for (const file of files) {
       const events = await session.query('SHOW BINLOG EVENTS IN ? LIMIT 50000', [file]);
       for (const e of events) {
@@ -148,15 +188,24 @@ async function exactExtraGtids(session: MysqlSession, extras: ExtraTransactions[
         if (!m) continue;
         const [domain, server, seq] = m[1]!.split('-');
         const g = { domain: Number(domain), server: Number(server), seq: BigInt(seq!) };
-        const hit = extras.some((x) => x.local.domain === g.domain && x.local.server === g.server && g.seq <= x.local.seq && (x.peerHas === undefined || g.seq > x.peerHas.seq));
-        if (hit && !found.some((f) => f.domain === g.domain && f.server === g.server && f.seq === g.seq)) found.push(g);
+        const hit = extras.some(
+          (x) =>
+            x.local.domain === g.domain &&
+            x.local.server === g.server &&
+            g.seq <= x.local.seq &&
+            (x.peerHas === undefined || g.seq > x.peerHas.seq),
+        );
+        if (hit && !found.some((f) => f.domain === g.domain && f.server === g.server && f.seq === g.seq))
+          found.push(g);
       }
     }
   } catch {
     /* binlog not readable: fall back to the summary */
   }
   if (found.length === 0) return extras.map(describeExtra);
-  found.sort((a, b) => a.domain - b.domain || a.server - b.server || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  found.sort(
+    (a, b) => a.domain - b.domain || a.server - b.server || (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0),
+  );
   const list = found.slice(0, 100).map(formatGtid);
   if (found.length > 100) list.push(`… ${found.length - 100} more`);
   return list;
@@ -179,14 +228,25 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   const timeoutMs = (options.connectTimeoutSec ?? 10) * 1000;
   const flavour = await detectFlavour(session);
   const before = await readReadOnly(session, flavour);
-  log('demote.seen', { server: session.address, flavour: describeFlavour(flavour), topology: options.topology, readOnly: before.readOnly, superReadOnly: before.superReadOnly });
+  log('demote.seen', {
+    server: session.address,
+    flavour: describeFlavour(flavour),
+    topology: options.topology,
+    readOnly: before.readOnly,
+    superReadOnly: before.superReadOnly,
+  });
 
   await setReadOnly(session, flavour, true);
   actions.push('read-only-on');
   const killedSessions = await killClientSessions(session, log);
   if (killedSessions.length > 0) actions.push(`killed-${killedSessions.length}-sessions`);
   const gtid = await readGtidState(session, flavour);
-  log('demote.read_only', { gtidPosition: gtid.position, binlogState: gtid.binlogState, slavePos: gtid.slavePos, reason: 'sessions that could still commit are gone; this position is final' });
+  log('demote.read_only', {
+    gtidPosition: gtid.position,
+    binlogState: gtid.binlogState,
+    slavePos: gtid.slavePos,
+    reason: 'sessions that could still commit are gone; this position is final',
+  });
 
   const base = {
     server: session.address,
@@ -197,21 +257,41 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     gtidPosition: gtid.position,
     actions,
   };
-  const finish = (repoint: DemoteReport['repoint'], replication: DemoteReport['replication']): DemoteReport => {
+  const finish = (
+    repoint: DemoteReport['repoint'],
+    replication: DemoteReport['replication'],
+  ): DemoteReport => {
     const report = { ...base, repoint, replication, durationMs: Date.now() - started };
-    log('demote.done', { repoint: repoint.result, reason: repoint.reason, actions, durationMs: report.durationMs });
+    log('demote.done', {
+      repoint: repoint.result,
+      reason: repoint.reason,
+      actions,
+      durationMs: report.durationMs,
+    });
     return report;
   };
 
-  if (!options.peer) return finish({ result: 'skipped', reason: 'no peer given: read-only only', peer: null }, null);
+  if (!options.peer)
+    return finish({ result: 'skipped', reason: 'no peer given: read-only only', peer: null }, null);
   const peerAddress = `${options.peer.host}:${options.peer.port}`;
   const lookAtPeer = async (): Promise<PeerState | string> => {
     let peerSession = options.peerSession;
     const ownPeerSession = peerSession === undefined;
     if (!peerSession) {
-      if (!options.replication) throw new CommandFailed(`demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`);
+      if (!options.replication)
+        throw new CommandFailed(
+          `demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`,
+        );
       try {
-        peerSession = await connectWith({ user: options.replication.user, password: options.replication.password, host: options.peer!.host, port: options.peer!.port }, { timeoutMs });
+        peerSession = await connectWith(
+          {
+            user: options.replication.user,
+            password: options.replication.password,
+            host: options.peer!.host,
+            port: options.peer!.port,
+          },
+          { timeoutMs },
+        );
       } catch (error) {
         return `peer unreachable (${(error as Error).message}); staying read-only without re-pointing`;
       }
@@ -222,7 +302,8 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
       if (ownPeerSession) await peerSession.close();
     }
   };
-  const notPrimary = 'the peer is read-only, so it is not a primary (at start-up keepalived sends BACKUP to both nodes); not re-pointing';
+  const notPrimary =
+    'the peer is read-only, so it is not a primary (at start-up keepalived sends BACKUP to both nodes); not re-pointing';
   const wait = options.waitForPrimary;
   const deadline = Date.now() + (wait?.timeoutSec ?? 0) * 1000;
   let seen = await lookAtPeer();
@@ -231,7 +312,12 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   for (let round = 0; round < 10_000; round++) {
     const primary = typeof seen !== 'string' && !seen.readOnly;
     if (primary || !wait || Date.now() >= deadline || wait.signal?.aborted || !wait.keepWaiting()) break;
-    if (!waited) log('demote.waiting_for_primary', { peer: peerAddress, timeoutSec: wait.timeoutSec, seen: typeof seen === 'string' ? seen : 'read-only' });
+    if (!waited)
+      log('demote.waiting_for_primary', {
+        peer: peerAddress,
+        timeoutSec: wait.timeoutSec,
+        seen: typeof seen === 'string' ? seen : 'read-only',
+      });
     waited = true;
     await sleep(250);
     seen = await lookAtPeer();
@@ -242,8 +328,18 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   }
   const peer = seen;
   const ownId = Number((await session.query('SELECT @@GLOBAL.server_id AS id'))[0]?.id);
-  log('demote.peer', { peer: peerAddress, readOnly: peer.readOnly, serverId: peer.serverId, position: peer.position, binlogState: peer.binlogState, waited });
-  if (peer.serverId === ownId) throw new CommandFailed(`demote: the peer ${peerAddress} is this server itself (server_id ${ownId}); fix the peer address`);
+  log('demote.peer', {
+    peer: peerAddress,
+    readOnly: peer.readOnly,
+    serverId: peer.serverId,
+    position: peer.position,
+    binlogState: peer.binlogState,
+    waited,
+  });
+  if (peer.serverId === ownId)
+    throw new CommandFailed(
+      `demote: the peer ${peerAddress} is this server itself (server_id ${ownId}); fix the peer address`,
+    );
   if (peer.readOnly) {
     const reason = waited ? `${notPrimary} (still read-only after waiting)` : notPrimary;
     log('demote.repoint_skipped', { peer: peerAddress, reason });
@@ -253,11 +349,26 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   await refuseIfDiverged(session, flavour, gtid, peer, log);
 
   const current = await readReplicaStatus(session, flavour);
-  if (current && current.sourceHost === options.peer.host && current.sourcePort === options.peer.port && current.ioRunning === 'yes' && current.sqlRunning) {
-    log('demote.repoint_skipped', { peer: peerAddress, reason: 'already replicating from the peer with both threads running' });
-    return finish({ result: 'already-replicating', reason: 'already replicating from the peer', peer: peerAddress }, { io: current.ioRunning, sql: current.sqlRunning, caughtUp: false });
+  if (
+    current &&
+    current.sourceHost === options.peer.host &&
+    current.sourcePort === options.peer.port &&
+    current.ioRunning === 'yes' &&
+    current.sqlRunning
+  ) {
+    log('demote.repoint_skipped', {
+      peer: peerAddress,
+      reason: 'already replicating from the peer with both threads running',
+    });
+    return finish(
+      { result: 'already-replicating', reason: 'already replicating from the peer', peer: peerAddress },
+      { io: current.ioRunning, sql: current.sqlRunning, caughtUp: false },
+    );
   }
-  if (!options.replication) throw new CommandFailed(`demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`);
+  if (!options.replication)
+    throw new CommandFailed(
+      `demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`,
+    );
   if (current) {
     await session.query(replicationSql(flavour, 'STOP'));
     actions.push('stop-replication');
@@ -266,7 +377,14 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   await session.query(replicationSql(flavour, 'START'));
   actions.push('start-replication');
   const replication = await verifyReplication(session, flavour, peer, timeoutMs, log);
-  return finish({ result: 'repointed', reason: 'the peer is the writable primary and holds everything this server logged', peer: peerAddress }, replication);
+  return finish(
+    {
+      result: 'repointed',
+      reason: 'the peer is the writable primary and holds everything this server logged',
+      peer: peerAddress,
+    },
+    replication,
+  );
 }
 
 async function refuseIfDiverged(
@@ -281,16 +399,33 @@ async function refuseIfDiverged(
     const found = extraTransactions(parseGtidList(gtid.binlogState), parseGtidList(peer.binlogState));
     if (found.length > 0) extras = await exactExtraGtids(session, found);
   } else {
-    const row = (await session.query('SELECT GTID_SUBTRACT(?, ?) AS extra', [gtid.position, peer.position]))[0] ?? {};
+    const row =
+      (await session.query('SELECT GTID_SUBTRACT(?, ?) AS extra', [gtid.position, peer.position]))[0] ?? {};
     const extra = String(row.extra ?? '').replace(/\s+/g, '');
     if (extra !== '') extras = extra.split(',');
   }
   if (extras.length === 0) {
-    log('demote.divergence_check', { result: 'none', local: gtid.binlogState ?? gtid.position, peer: peer.binlogState ?? peer.position });
+    log('demote.divergence_check', {
+      result: 'none',
+      local: gtid.binlogState ?? gtid.position,
+      peer: peer.binlogState ?? peer.position,
+    });
     return;
   }
-  log('demote.diverged', { level: 'error', extraGtids: extras, peer: peer.address, decision: 'stay read-only, do not re-point', reason: 'this server logged transactions the primary does not have' });
-  throw new DivergedError(session.address, peer.address, extras, 'it holds transactions the primary never received', recoveryText(flavour, peer.address));
+  log('demote.diverged', {
+    level: 'error',
+    extraGtids: extras,
+    peer: peer.address,
+    decision: 'stay read-only, do not re-point',
+    reason: 'this server logged transactions the primary does not have',
+  });
+  throw new DivergedError(
+    session.address,
+    peer.address,
+    extras,
+    'it holds transactions the primary never received',
+    recoveryText(flavour, peer.address),
+  );
 }
 
 async function changeSource(
@@ -308,7 +443,11 @@ async function changeSource(
     if (want !== gtid.slavePos) {
       await session.query('SET GLOBAL gtid_slave_pos = ?', [want]);
       actions.push('set-gtid-slave-pos');
-      log('demote.gtid_slave_pos', { from: gtid.slavePos, to: want, reason: 'ask the primary for what comes after everything this server logged' });
+      log('demote.gtid_slave_pos', {
+        from: gtid.slavePos,
+        to: want,
+        reason: 'ask the primary for what comes after everything this server logged',
+      });
     }
     await session.query(
       'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
@@ -329,7 +468,12 @@ async function changeSource(
     );
   }
   actions.push('change-source');
-  log('demote.change_source', { host: peer.host, port: peer.port, user: account.user, gtid: flavour.kind === 'mariadb' ? 'slave_pos' : 'auto_position' });
+  log('demote.change_source', {
+    host: peer.host,
+    port: peer.port,
+    user: account.user,
+    gtid: flavour.kind === 'mariadb' ? 'slave_pos' : 'auto_position',
+  });
 }
 
 const DIVERGENCE_ERRNOS = new Set([1236, 1950]);
@@ -347,20 +491,38 @@ async function verifyReplication(
   for (let i = 0; i < Math.ceil(timeoutMs / 100) + 1; i++) {
     status = await readReplicaStatus(session, flavour);
     if (!status) break;
-    const errno = DIVERGENCE_ERRNOS.has(status.lastIoErrno) ? status.lastIoErrno : DIVERGENCE_ERRNOS.has(status.lastSqlErrno) ? status.lastSqlErrno : 0;
+    const errno = DIVERGENCE_ERRNOS.has(status.lastIoErrno)
+      ? status.lastIoErrno
+      : DIVERGENCE_ERRNOS.has(status.lastSqlErrno)
+        ? status.lastSqlErrno
+        : 0;
     if (errno !== 0) {
       await session.query(replicationSql(flavour, 'STOP'));
       const text = errno === status.lastIoErrno ? status.lastIoError : status.lastSqlError;
-      log('demote.diverged', { level: 'error', errno, error: text, decision: 'stop replication, stay read-only' });
+      log('demote.diverged', {
+        level: 'error',
+        errno,
+        error: text,
+        decision: 'stop replication, stay read-only',
+      });
       const gtids = [...text.matchAll(/\b\d+-\d+-\d+\b/g)].map((m) => m[0]);
-      throw new DivergedError(session.address, peer.address, gtids, `replication stopped with error ${errno} (${explainErrno(errno)}): ${text}`, recoveryText(flavour, peer.address));
+      throw new DivergedError(
+        session.address,
+        peer.address,
+        gtids,
+        `replication stopped with error ${errno} (${explainErrno(errno)}): ${text}`,
+        recoveryText(flavour, peer.address),
+      );
     }
     if (status.ioRunning === 'yes' && status.sqlRunning) {
       const applied = await readGtidState(session, flavour);
       const caughtUp =
         flavour.kind === 'mariadb'
           ? positionReached(parseGtidList(applied.slavePos), parseGtidList(peer.position))
-          : Number((await session.query('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS ok', [peer.position]))[0]?.ok) === 1;
+          : Number(
+              (await session.query('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS ok', [peer.position]))[0]
+                ?.ok,
+            ) === 1;
       if (caughtUp) {
         log('demote.replicating', { io: status.ioRunning, sql: status.sqlRunning, caughtUp });
         return { io: status.ioRunning, sql: status.sqlRunning, caughtUp };
@@ -370,10 +532,19 @@ async function verifyReplication(
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   if (status && status.ioRunning === 'yes' && status.sqlRunning) {
-    log('demote.replicating', { io: status.ioRunning, sql: status.sqlRunning, caughtUp: false, reason: 'threads run; not caught up with the peer yet' });
+    log('demote.replicating', {
+      io: status.ioRunning,
+      sql: status.sqlRunning,
+      caughtUp: false,
+      reason: 'threads run; not caught up with the peer yet',
+    });
     return { io: status.ioRunning, sql: status.sqlRunning, caughtUp: false };
   }
-  const detail = status ? `IO ${status.ioRunning}, SQL ${status.sqlRunning ? 'running' : 'stopped'}${status.lastIoErrno ? `, IO error ${status.lastIoErrno}: ${status.lastIoError}` : ''}${status.lastSqlErrno ? `, SQL error ${status.lastSqlErrno}: ${status.lastSqlError}` : ''}` : 'no replica status';
+  const detail = status
+    ? `IO ${status.ioRunning}, SQL ${status.sqlRunning ? 'running' : 'stopped'}${status.lastIoErrno ? `, IO error ${status.lastIoErrno}: ${status.lastIoError}` : ''}${status.lastSqlErrno ? `, SQL error ${status.lastSqlErrno}: ${status.lastSqlError}` : ''}`
+    : 'no replica status';
   log('demote.not_replicating', { level: 'error', detail, timeoutMs });
-  throw new CommandFailed(`${session.address} is read-only and points at ${peer.address}, but replication did not run within ${timeoutMs / 1000} s: ${detail}`);
+  throw new CommandFailed(
+    `${session.address} is read-only and points at ${peer.address}, but replication did not run within ${timeoutMs / 1000} s: ${detail}`,
+  );
 }

@@ -61,7 +61,10 @@ export interface ExtraTransactions {
   peerHas: MariadbGtid | undefined;
 }
 
-export function extraTransactions(local: readonly MariadbGtid[], peer: readonly MariadbGtid[]): ExtraTransactions[] {
+export function extraTransactions(
+  local: readonly MariadbGtid[],
+  peer: readonly MariadbGtid[],
+): ExtraTransactions[] {
   const extras: ExtraTransactions[] = [];
   for (const l of local) {
     const p = peer.find((g) => g.domain === l.domain && g.server === l.server);
@@ -72,7 +75,9 @@ export function extraTransactions(local: readonly MariadbGtid[], peer: readonly 
 
 /** Human text for one ExtraTransactions entry, e.g. "0-1-101 (peer has 0-1-100)". */
 export function describeExtra(extra: ExtraTransactions): string {
-  const peer = extra.peerHas ? `peer has ${formatGtid(extra.peerHas)}` : `peer has nothing from server ${extra.local.server} in domain ${extra.local.domain}`;
+  const peer = extra.peerHas
+    ? `peer has ${formatGtid(extra.peerHas)}`
+    : `peer has nothing from server ${extra.local.server} in domain ${extra.local.domain}`;
   return `${formatGtid(extra.local)} (${peer})`;
 }
 

@@ -14,7 +14,16 @@ export interface ClientOptions {
   socket?: string;
 }
 
-const ESCAPES: Record<string, string> = { b: '\b', t: '\t', n: '\n', r: '\r', s: ' ', '\\': '\\', '"': '"', "'": "'" };
+const ESCAPES: Record<string, string> = {
+  b: '\b',
+  t: '\t',
+  n: '\n',
+  r: '\r',
+  s: ' ',
+  '\\': '\\',
+  '"': '"',
+  "'": "'",
+};
 
 /** A value after `=`: quoted (with backslash escapes in double quotes) or bare up to an inline comment. */
 function parseValue(raw: string): string {
@@ -52,7 +61,9 @@ export function parseOptionFile(text: string, file: string, groups: string[] = [
     if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
     const where = `${file} line ${index + 1}`;
     if (line.startsWith('!')) {
-      throw new ConfigError(`${where}: ${line.split(/\s/)[0]} is not supported in a credentials file; put the [client] options in this file itself`);
+      throw new ConfigError(
+        `${where}: ${line.split(/\s/)[0]} is not supported in a credentials file; put the [client] options in this file itself`,
+      );
     }
     const section = /^\[([^\]]+)\]\s*(?:[#;].*)?$/.exec(line);
     if (section) {
@@ -103,7 +114,9 @@ export function assertPrivateFile(file: string): void {
   try {
     mode = statSync(file).mode;
   } catch (error) {
-    throw new ConfigError(`cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(
+      `cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   if ((mode & 0o077) !== 0) {
     const octal = (mode & 0o777).toString(8).padStart(4, '0');
@@ -113,13 +126,18 @@ export function assertPrivateFile(file: string): void {
   }
 }
 
-export function readOptionFile(file: string, options: { requirePrivate?: boolean; groups?: string[] } = {}): ClientOptions {
+export function readOptionFile(
+  file: string,
+  options: { requirePrivate?: boolean; groups?: string[] } = {},
+): ClientOptions {
   if (options.requirePrivate ?? true) assertPrivateFile(file);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new ConfigError(`cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ConfigError(
+      `cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   return parseOptionFile(text, file, options.groups);
 }

@@ -59,7 +59,10 @@ export class CatchUpTimeout extends CommandFailed {
   readonly reason: Exclude<CatchUpResult, 'not-needed' | 'caught-up'>;
   readonly target: string | null;
   readonly applied: string | null;
-  constructor(message: string, details: { reason: CatchUpTimeout['reason']; target: string | null; applied: string | null }) {
+  constructor(
+    message: string,
+    details: { reason: CatchUpTimeout['reason']; target: string | null; applied: string | null },
+  ) {
     super(message);
     this.reason = details.reason;
     this.target = details.target;
@@ -80,7 +83,12 @@ async function appliedPosition(session: MysqlSession, flavour: Flavour): Promise
   return flavour.kind === 'mariadb' ? (state.slavePos ?? '') : state.position;
 }
 
-async function targetReached(session: MysqlSession, flavour: Flavour, target: string, applied: string): Promise<boolean> {
+async function targetReached(
+  session: MysqlSession,
+  flavour: Flavour,
+  target: string,
+  applied: string,
+): Promise<boolean> {
   if (flavour.kind === 'mariadb') return positionReached(parseGtidList(applied), parseGtidList(target));
   const row = (await session.query('SELECT GTID_SUBSET(?, @@GLOBAL.gtid_executed) AS ok', [target]))[0] ?? {};
   return Number(row.ok) === 1;
@@ -101,21 +109,30 @@ async function waitApplied(
       flavour.kind === 'mariadb'
         ? 'SELECT MASTER_GTID_WAIT(?, ?) AS r'
         : 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r';
-    const row = (await session.query(sql, [target, seconds], { timeoutMs: seconds * 1000 + 10_000 }))[0] ?? {};
+    const row =
+      (await session.query(sql, [target, seconds], { timeoutMs: seconds * 1000 + 10_000 }))[0] ?? {};
     if (Number(row.r) === 0) return { reached: true };
     if (remaining <= 0) return { reached: false };
     const status = await readReplicaStatus(session, flavour);
-    if (status && !status.sqlRunning && status.lastSqlErrno !== 0) return { reached: false, sqlError: status };
+    if (status && !status.sqlRunning && status.lastSqlErrno !== 0)
+      return { reached: false, sqlError: status };
   }
   return { reached: false };
 }
 
-async function drain(session: MysqlSession, flavour: Flavour, status: ReplicaStatus, options: PromoteOptions, actions: string[]): Promise<Drain> {
+async function drain(
+  session: MysqlSession,
+  flavour: Flavour,
+  status: ReplicaStatus,
+  options: PromoteOptions,
+  actions: string[],
+): Promise<Drain> {
   const { log } = options;
   const started = Date.now();
   const deadline = started + options.catchUpTimeoutSec * 1000;
   const applied0 = await appliedPosition(session, flavour);
-  const targetOf = (s: ReplicaStatus | null) => (flavour.kind === 'mariadb' ? s?.gtidIoPos : s?.retrievedGtidSet) ?? '';
+  const targetOf = (s: ReplicaStatus | null) =>
+    (flavour.kind === 'mariadb' ? s?.gtidIoPos : s?.retrievedGtidSet) ?? '';
 
   if (!status.sqlRunning) {
     if (status.ioRunning === 'no' && flavour.kind === 'mariadb') {
@@ -130,15 +147,29 @@ async function drain(session: MysqlSession, flavour: Flavour, status: ReplicaSta
         applied: applied0,
         unapplied: formatGtidList(gaps),
       });
-      return { result, target, appliedBefore: applied0, waitedMs: 0, detail: `received ${target} but applied only ${applied0}; both replica threads were already stopped, so the relay log cannot be applied (starting a thread would purge it)` };
+      return {
+        result,
+        target,
+        appliedBefore: applied0,
+        waitedMs: 0,
+        detail: `received ${target} but applied only ${applied0}; both replica threads were already stopped, so the relay log cannot be applied (starting a thread would purge it)`,
+      };
     }
-    log('promote.start_sql_thread', { reason: 'the SQL thread must run to apply what the relay log holds', io: status.ioRunning, lastSqlErrno: status.lastSqlErrno });
+    log('promote.start_sql_thread', {
+      reason: 'the SQL thread must run to apply what the relay log holds',
+      io: status.ioRunning,
+      lastSqlErrno: status.lastSqlErrno,
+    });
     await session.query(replicationSql(flavour, 'START', 'SQL_THREAD'));
     actions.push('start-sql-thread');
   }
   if (options.topology === 'one-way' && status.ioRunning !== 'no') {
     // Freezes the target; the SQL thread keeps applying what is already in the relay log.
-    log('promote.stop_io_thread', { reason: 'one-way: nothing more may arrive from the old primary once we decide to promote', io: status.ioRunning, source: `${status.sourceHost}:${status.sourcePort}` });
+    log('promote.stop_io_thread', {
+      reason: 'one-way: nothing more may arrive from the old primary once we decide to promote',
+      io: status.ioRunning,
+      source: `${status.sourceHost}:${status.sourcePort}`,
+    });
     await session.query(replicationSql(flavour, 'STOP', 'IO_THREAD'));
     actions.push('stop-io-thread');
   }
@@ -148,9 +179,20 @@ async function drain(session: MysqlSession, flavour: Flavour, status: ReplicaSta
   const applied = await appliedPosition(session, flavour);
   if (target === '' || (await targetReached(session, flavour, target, applied))) {
     log('promote.catch_up', { decision: 'nothing to wait for', received: target, applied });
-    return { result: 'not-needed', target, appliedBefore: applied, waitedMs: Date.now() - started, detail: '' };
+    return {
+      result: 'not-needed',
+      target,
+      appliedBefore: applied,
+      waitedMs: Date.now() - started,
+      detail: '',
+    };
   }
-  log('promote.catch_up', { decision: 'wait for the SQL thread', received: target, applied, timeoutSec: options.catchUpTimeoutSec });
+  log('promote.catch_up', {
+    decision: 'wait for the SQL thread',
+    received: target,
+    applied,
+    timeoutSec: options.catchUpTimeoutSec,
+  });
   const waitStart = Date.now();
   const outcome = await waitApplied(session, flavour, target, deadline);
   const waitedMs = Date.now() - waitStart;
@@ -161,9 +203,21 @@ async function drain(session: MysqlSession, flavour: Flavour, status: ReplicaSta
   }
   if (outcome.sqlError) {
     const e = outcome.sqlError;
-    return { result: 'sql-error', target, appliedBefore: applied, waitedMs, detail: `the SQL thread stopped with error ${e.lastSqlErrno}: ${e.lastSqlError}` };
+    return {
+      result: 'sql-error',
+      target,
+      appliedBefore: applied,
+      waitedMs,
+      detail: `the SQL thread stopped with error ${e.lastSqlErrno}: ${e.lastSqlError}`,
+    };
   }
-  return { result: 'timeout', target, appliedBefore: applied, waitedMs, detail: `applied ${appliedAfter} of ${target} within ${options.catchUpTimeoutSec} s` };
+  return {
+    result: 'timeout',
+    target,
+    appliedBefore: applied,
+    waitedMs,
+    detail: `applied ${appliedAfter} of ${target} within ${options.catchUpTimeoutSec} s`,
+  };
 }
 
 /**
@@ -171,15 +225,25 @@ async function drain(session: MysqlSession, flavour: Flavour, status: ReplicaSta
  * primary that may come back — but only while the SQL thread runs: starting a thread when both are
  * stopped would purge the relay log on MariaDB.
  */
-async function resumeIoThread(session: MysqlSession, flavour: Flavour, actions: string[], log: StepLogger): Promise<void> {
+async function resumeIoThread(
+  session: MysqlSession,
+  flavour: Flavour,
+  actions: string[],
+  log: StepLogger,
+): Promise<void> {
   if (!actions.includes('stop-io-thread')) return;
   const status = await readReplicaStatus(session, flavour);
   if (status?.sqlRunning) {
     await session.query(replicationSql(flavour, 'START', 'IO_THREAD'));
     actions.push('start-io-thread');
-    log('promote.resume_io_thread', { reason: 'promotion refused: keep following the old primary if it returns' });
+    log('promote.resume_io_thread', {
+      reason: 'promotion refused: keep following the old primary if it returns',
+    });
   } else {
-    log('promote.io_thread_left_stopped', { level: 'warn', reason: 'the SQL thread is stopped; starting the IO thread now would purge the relay log' });
+    log('promote.io_thread_left_stopped', {
+      level: 'warn',
+      reason: 'the SQL thread is stopped; starting the IO thread now would purge the relay log',
+    });
   }
 }
 
@@ -198,9 +262,23 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     topology: options.topology,
     readOnly: before.readOnly,
     superReadOnly: before.superReadOnly,
-    replica: status ? { io: status.ioRunning, sql: status.sqlRunning, lag: status.lagSeconds, source: `${status.sourceHost}:${status.sourcePort}`, lastIoErrno: status.lastIoErrno, lastSqlErrno: status.lastSqlErrno } : null,
+    replica: status
+      ? {
+          io: status.ioRunning,
+          sql: status.sqlRunning,
+          lag: status.lagSeconds,
+          source: `${status.sourceHost}:${status.sourcePort}`,
+          lastIoErrno: status.lastIoErrno,
+          lastSqlErrno: status.lastSqlErrno,
+        }
+      : null,
   });
-  log('promote.semi_sync', { ...semi, expected: options.semiSync, verdict: semiSync.verdict, level: options.semiSync === 'expected' && !semi.replicaActive ? 'warn' : 'info' });
+  log('promote.semi_sync', {
+    ...semi,
+    expected: options.semiSync,
+    verdict: semiSync.verdict,
+    level: options.semiSync === 'expected' && !semi.replicaActive ? 'warn' : 'info',
+  });
 
   let drained: Drain = { result: 'not-needed', target: null, appliedBefore: null, waitedMs: 0, detail: '' };
   let outcome: PromoteReport['outcome'] = 'promoted';
@@ -209,7 +287,8 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       log('promote.source_alive', {
         level: 'warn',
         source: `${status.sourceHost}:${status.sourcePort}`,
-        reason: 'the IO thread is still connected: if that server is writable, two writable databases exist until it is demoted',
+        reason:
+          'the IO thread is still connected: if that server is writable, two writable databases exist until it is demoted',
       });
     }
     drained = await drain(session, flavour, status, options, actions);
@@ -217,14 +296,30 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     if (failed) {
       if (options.onCatchUpTimeout === 'stay-read-only') {
         await resumeIoThread(session, flavour, actions, log);
-        log('promote.refused', { level: 'error', result: drained.result, detail: drained.detail, decision: 'stay read-only', reason: 'policy stay-read-only: promoting now would discard received writes' });
+        log('promote.refused', {
+          level: 'error',
+          result: drained.result,
+          detail: drained.detail,
+          decision: 'stay read-only',
+          reason: 'policy stay-read-only: promoting now would discard received writes',
+        });
         throw new CatchUpTimeout(
           `promotion of ${session.address} refused: ${drained.detail}; the server stays read-only (policy stay-read-only). ` +
             'Let replication finish (check `hactl check replication --caught-up`) and promote again, or set on_catch_up_timeout: promote-anyway to accept losing them',
-          { reason: drained.result as CatchUpTimeout['reason'], target: drained.target, applied: drained.appliedBefore },
+          {
+            reason: drained.result as CatchUpTimeout['reason'],
+            target: drained.target,
+            applied: drained.appliedBefore,
+          },
         );
       }
-      log('promote.catch_up_abandoned', { level: 'error', result: drained.result, detail: drained.detail, decision: 'promote anyway', reason: 'policy promote-anyway: received but unapplied transactions will be LOST' });
+      log('promote.catch_up_abandoned', {
+        level: 'error',
+        result: drained.result,
+        detail: drained.detail,
+        decision: 'promote anyway',
+        reason: 'policy promote-anyway: received but unapplied transactions will be LOST',
+      });
       outcome = 'promoted-without-catch-up';
     }
     if (options.topology === 'one-way') {
@@ -232,9 +327,13 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       await session.query(replicationSql(flavour, 'STOP'), [], { timeoutMs: 60_000 });
       await session.query(replicationSql(flavour, 'RESET ALL'));
       actions.push('stop-replication', 'reset-replication-all');
-      log('promote.replication_removed', { reason: 'one-way topology: the new primary replicates from nobody' });
+      log('promote.replication_removed', {
+        reason: 'one-way topology: the new primary replicates from nobody',
+      });
     } else {
-      log('promote.replication_kept', { reason: 'dual-master topology: the link to the peer stays; only read_only flips' });
+      log('promote.replication_kept', {
+        reason: 'dual-master topology: the link to the peer stays; only read_only flips',
+      });
     }
   }
 
@@ -246,7 +345,9 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
   }
   const after = await readReadOnly(session, flavour);
   if (after.readOnly || after.superReadOnly) {
-    throw new CommandFailed(`promotion of ${session.address}: read_only is still ON after SET GLOBAL read_only=OFF (is another tool setting it?)`);
+    throw new CommandFailed(
+      `promotion of ${session.address}: read_only is still ON after SET GLOBAL read_only=OFF (is another tool setting it?)`,
+    );
   }
   const gtid = await readGtidState(session, flavour);
   const report: PromoteReport = {
@@ -256,12 +357,23 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     outcome,
     wasReadOnly: before.readOnly || before.superReadOnly,
     wasReplica: status !== null,
-    catchUp: { result: drained.result, target: drained.target, appliedBefore: drained.appliedBefore, waitedMs: drained.waitedMs },
+    catchUp: {
+      result: drained.result,
+      target: drained.target,
+      appliedBefore: drained.appliedBefore,
+      waitedMs: drained.waitedMs,
+    },
     gtidPosition: gtid.position,
     semiSync,
     actions,
     durationMs: Date.now() - started,
   };
-  log('promote.done', { outcome, actions, gtidPosition: gtid.position, catchUp: report.catchUp.result, durationMs: report.durationMs });
+  log('promote.done', {
+    outcome,
+    actions,
+    gtidPosition: gtid.position,
+    catchUp: report.catchUp.result,
+    durationMs: report.durationMs,
+  });
   return report;
 }

@@ -79,8 +79,10 @@ export function parseReplicaStatus(row: Row, flavour: Pick<Flavour, 'kind'>): Re
     sourcePort: int(pick(row, 'Source_Port', 'Master_Port')),
     usingGtid,
     gtidIoPos: flavour.kind === 'mariadb' && gtidIo !== undefined ? text(gtidIo).trim() : null,
-    retrievedGtidSet: flavour.kind === 'mysql' && retrieved !== undefined ? normalizeMysqlGtidSet(text(retrieved)) : null,
-    executedGtidSet: flavour.kind === 'mysql' && executed !== undefined ? normalizeMysqlGtidSet(text(executed)) : null,
+    retrievedGtidSet:
+      flavour.kind === 'mysql' && retrieved !== undefined ? normalizeMysqlGtidSet(text(retrieved)) : null,
+    executedGtidSet:
+      flavour.kind === 'mysql' && executed !== undefined ? normalizeMysqlGtidSet(text(executed)) : null,
     sqlDelay: int(pick(row, 'SQL_Delay')) ?? 0,
     sqlState: text(pick(row, 'Replica_SQL_Running_State', 'Slave_SQL_Running_State')),
     ioState: text(pick(row, 'Replica_IO_State', 'Slave_IO_State')),
@@ -93,7 +95,10 @@ function defaultChannel(rows: Row[]): Row | undefined {
 }
 
 /** null when the server is not configured as a replica (no row, or no source host). */
-export async function readReplicaStatus(session: MysqlSession, flavour: Flavour): Promise<ReplicaStatus | null> {
+export async function readReplicaStatus(
+  session: MysqlSession,
+  flavour: Flavour,
+): Promise<ReplicaStatus | null> {
   const rows = await session.query(flavour.replicaStatusStatement);
   const row = defaultChannel(rows);
   if (!row) return null;

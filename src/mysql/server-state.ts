@@ -62,11 +62,20 @@ export async function readGtidState(session: MysqlSession, flavour: Flavour): Pr
     };
   }
   const row = (await session.query('SELECT @@GLOBAL.gtid_executed AS pos'))[0] ?? {};
-  return { position: String(row.pos ?? '').replace(/\s+/g, ''), binlogState: null, slavePos: null, currentPos: null };
+  return {
+    position: String(row.pos ?? '').replace(/\s+/g, ''),
+    binlogState: null,
+    slavePos: null,
+    currentPos: null,
+  };
 }
 
 /** START/STOP/RESET of replication in the server's own words. */
-export function replicationSql(flavour: Flavour, verb: 'START' | 'STOP' | 'RESET ALL', thread?: 'IO_THREAD' | 'SQL_THREAD'): string {
+export function replicationSql(
+  flavour: Flavour,
+  verb: 'START' | 'STOP' | 'RESET ALL',
+  thread?: 'IO_THREAD' | 'SQL_THREAD',
+): string {
   const keyword = flavour.replicaKeyword;
   if (verb === 'RESET ALL') return `RESET ${keyword} ALL`;
   return thread ? `${verb} ${keyword} ${thread}` : `${verb} ${keyword}`;

@@ -13,16 +13,28 @@ export interface Decision {
   reason: string;
 }
 
-export function decide(event: NotifyEvent, holding: VipHolding, last: AppliedState | undefined, force: boolean): Decision {
+export function decide(
+  event: NotifyEvent,
+  holding: VipHolding,
+  last: AppliedState | undefined,
+  force: boolean,
+): Decision {
   const target = presentState(event, holding, last);
   if (target.apply === undefined) return target;
   if (!force && last?.state === target.apply && last.ok) {
-    return { apply: undefined, reason: `${target.apply} is already applied (at ${last.at}); ${target.reason}; use --force to run its actions again` };
+    return {
+      apply: undefined,
+      reason: `${target.apply} is already applied (at ${last.at}); ${target.reason}; use --force to run its actions again`,
+    };
   }
   return target;
 }
 
-function presentState(event: NotifyEvent, { held, missing }: VipHolding, last: AppliedState | undefined): Decision {
+function presentState(
+  event: NotifyEvent,
+  { held, missing }: VipHolding,
+  last: AppliedState | undefined,
+): Decision {
   const total = held.length + missing.length;
   if (held.length === total) {
     return {

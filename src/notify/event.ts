@@ -17,7 +17,8 @@ export interface NotifyEvent {
   text: string;
 }
 
-const USAGE = 'hactl notify [--spec FILE] [--node NAME] GROUP|INSTANCE <name> <STATE> <priority>  or  hactl notify master|backup|fault|stop';
+const USAGE =
+  'hactl notify [--spec FILE] [--node NAME] GROUP|INSTANCE <name> <STATE> <priority>  or  hactl notify master|backup|fault|stop';
 
 function stateOf(word: string): NotifyState {
   const upper = word.toUpperCase();

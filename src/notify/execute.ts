@@ -34,7 +34,11 @@ async function runOne(action: ActionSpec, context: ActionContext): Promise<Actio
     timer = setTimeout(() => {
       controller.abort(new Error(`timed out after ${timeoutMs / 1000} s`));
       graceTimer = setTimeout(
-        () => resolve({ ok: false, detail: `timed out after ${timeoutMs / 1000} s and did not stop when asked; abandoned` }),
+        () =>
+          resolve({
+            ok: false,
+            detail: `timed out after ${timeoutMs / 1000} s and did not stop when asked; abandoned`,
+          }),
         GRACE_MS,
       );
     }, timeoutMs);
@@ -42,10 +46,13 @@ async function runOne(action: ActionSpec, context: ActionContext): Promise<Actio
   try {
     const run = await loadAction(action.type);
     const result = await Promise.race([run(action, context, controller.signal), abandoned]);
-    if (result.ok && controller.signal.aborted) return { ...result, ok: false, detail: `timed out after ${timeoutMs / 1000} s` };
+    if (result.ok && controller.signal.aborted)
+      return { ...result, ok: false, detail: `timed out after ${timeoutMs / 1000} s` };
     return result;
   } catch (error) {
-    const detail = controller.signal.aborted ? `timed out after ${timeoutMs / 1000} s (${messageOf(error)})` : messageOf(error);
+    const detail = controller.signal.aborted
+      ? `timed out after ${timeoutMs / 1000} s (${messageOf(error)})`
+      : messageOf(error);
     return { ok: false, detail };
   } finally {
     clearTimeout(timer);

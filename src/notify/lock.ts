@@ -37,7 +37,9 @@ export async function acquireLock(path: string, waitSec: number): Promise<HeldLo
       });
       let stderr = '';
       child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', (error) => reject(new Error(`cannot run flock(1) to take ${path}: ${error.message}`)));
+      child.on('error', (error) =>
+        reject(new Error(`cannot run flock(1) to take ${path}: ${error.message}`)),
+      );
       child.on('close', (exitCode, signal) => {
         if (exitCode === 0 || exitCode === 1) resolve(exitCode);
         else reject(new Error(`flock(1) on ${path} failed (${signal ?? exitCode}): ${stderr.trim()}`));

@@ -31,7 +31,9 @@ function stateKey(state: NotifyState): keyof Spec['actions'] {
 
 /** Long enough to let a concurrent run of any list finish, bounded by the spec's own timeouts. */
 export function defaultLockWaitSec(spec: Spec): number {
-  const totals = Object.values(spec.actions).map((list) => list.reduce((sum, a) => sum + actionTimeoutSec(a, spec) + 2, 0));
+  const totals = Object.values(spec.actions).map((list) =>
+    list.reduce((sum, a) => sum + actionTimeoutSec(a, spec) + 2, 0),
+  );
   return Math.ceil(Math.max(0, ...totals) + 10);
 }
 
@@ -44,8 +46,17 @@ export async function runNotify(
 ): Promise<NotifySummary> {
   const started = performance.now();
   const runtimeDir = spec.paths.runtime_dir;
-  log.info({ event: 'notify.received', state: event.state, source: event.source, name: event.name, priority: event.priority });
-  const lock = await acquireLock(lockPath(runtimeDir, node.name), options.lockWaitSec ?? defaultLockWaitSec(spec));
+  log.info({
+    event: 'notify.received',
+    state: event.state,
+    source: event.source,
+    name: event.name,
+    priority: event.priority,
+  });
+  const lock = await acquireLock(
+    lockPath(runtimeDir, node.name),
+    options.lockWaitSec ?? defaultLockWaitSec(spec),
+  );
   try {
     const stateFile = statePath(runtimeDir, node.name);
     const last = readAppliedState(stateFile);
@@ -64,7 +75,12 @@ export async function runNotify(
       reason: decision.reason,
     });
     if (decision.apply === undefined) {
-      return { applied: undefined, reason: decision.reason, outcome: undefined, durationMs: Math.round(performance.now() - started) };
+      return {
+        applied: undefined,
+        reason: decision.reason,
+        outcome: undefined,
+        durationMs: Math.round(performance.now() - started),
+      };
     }
     const state = decision.apply;
     const outcome = await executeActions(spec.actions[stateKey(state)], {
@@ -77,7 +93,12 @@ export async function runNotify(
     });
     const applyOk = !outcome.aborted && !outcome.diverged;
     writeAppliedState(stateFile, { state, ok: applyOk, at: new Date().toISOString(), event: event.text });
-    return { applied: state, reason: decision.reason, outcome, durationMs: Math.round(performance.now() - started) };
+    return {
+      applied: state,
+      reason: decision.reason,
+      outcome,
+      durationMs: Math.round(performance.now() - started),
+    };
   } finally {
     lock.release();
   }

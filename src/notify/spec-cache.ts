@@ -35,7 +35,11 @@ function readBytes(specPath: string): Buffer {
   }
 }
 
-export async function loadSpecForNotify(specPath: string, nodeName: string | undefined, version: string): Promise<{ spec: Spec; node: NodeSpec; cached: boolean }> {
+export async function loadSpecForNotify(
+  specPath: string,
+  nodeName: string | undefined,
+  version: string,
+): Promise<{ spec: Spec; node: NodeSpec; cached: boolean }> {
   const sha256 = createHash('sha256').update(readBytes(specPath)).digest('hex');
   const cache = cachePath(specPath);
   let cached: CacheFile | undefined;
@@ -53,7 +57,11 @@ export async function loadSpecForNotify(specPath: string, nodeName: string | und
   const node = findNode(loaded.spec, nodeName);
   if (loaded.hash === sha256.slice(0, 12)) {
     try {
-      writeFileAtomic(cache, JSON.stringify({ sha256, version, spec: loaded.spec } satisfies CacheFile), 0o600);
+      writeFileAtomic(
+        cache,
+        JSON.stringify({ sha256, version, spec: loaded.spec } satisfies CacheFile),
+        0o600,
+      );
     } catch {
       /* read-only spec directory: no cache */
     }

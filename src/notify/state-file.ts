@@ -24,7 +24,8 @@ export function readAppliedState(path: string): AppliedState | undefined {
     return undefined;
   }
   const record = data as Partial<AppliedState> | null;
-  if (!record || !STATES.includes(record.state as NotifyState) || typeof record.ok !== 'boolean') return undefined;
+  if (!record || !STATES.includes(record.state as NotifyState) || typeof record.ok !== 'boolean')
+    return undefined;
   return { state: record.state!, ok: record.ok, at: String(record.at), event: String(record.event) };
 }
 

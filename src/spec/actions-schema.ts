@@ -48,7 +48,9 @@ export const actionSchema = z.discriminatedUnion('type', [
     type: z.literal('command'),
     argv,
     /** Added to a minimal environment (PATH and HACTL_CLUSTER/NODE/STATE/PREVIOUS); hactl's own environment is not passed on. */
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), safeToken).optional(),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name'), safeToken)
+      .optional(),
   }),
   z.strictObject({
     ...common,

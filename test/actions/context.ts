@@ -28,7 +28,10 @@ export interface TestContext {
   cleanup(): void;
 }
 
-export function makeContext(state: NotifyState, options: { previous?: NotifyState; extraYaml?: string; node?: string } = {}): TestContext {
+export function makeContext(
+  state: NotifyState,
+  options: { previous?: NotifyState; extraYaml?: string; node?: string } = {},
+): TestContext {
   const dir = mkdtempSync(join(tmpdir(), 'hactl-action-'));
   const spec = parseSpecText(baseSpecYaml(options.extraYaml), 'test.yaml');
   const node = spec.nodes.find((n) => n.name === (options.node ?? 'ha1'))!;

@@ -75,7 +75,10 @@ function writeRows(conn: Conn, names: string[], rows: Record<string, unknown>[])
   conn.writeEof();
 }
 
-export async function startFakeAdmin(kind: 'proxysql' | 'atlas', credentials: { user: string; password: string }): Promise<FakeAdmin> {
+export async function startFakeAdmin(
+  kind: 'proxysql' | 'atlas',
+  credentials: { user: string; password: string },
+): Promise<FakeAdmin> {
   const state: FakeAdmin = {
     port: 0,
     statements: [],
@@ -84,24 +87,47 @@ export async function startFakeAdmin(kind: 'proxysql' | 'atlas', credentials: { 
     logins: [],
     close: async () => undefined,
   };
-  const same = (a: ServerRow, b: ServerRow) => a.hostgroup_id === b.hostgroup_id && a.hostname === b.hostname && a.port === b.port;
+  const same = (a: ServerRow, b: ServerRow) =>
+    a.hostgroup_id === b.hostgroup_id && a.hostname === b.hostname && a.port === b.port;
 
   const proxysql = (sql: string, conn: Conn) => {
     const p = state.proxysql;
     let m: RegExpExecArray | null;
-    if ((m = /^SELECT hostgroup_id, hostname, port FROM mysql_servers WHERE hostgroup_id IN \(([\d,]+)\)$/i.exec(sql))) {
+    if (
+      (m =
+        /^SELECT hostgroup_id, hostname, port FROM mysql_servers WHERE hostgroup_id IN \(([\d,]+)\)$/i.exec(
+          sql,
+        ))
+    ) {
       const groups = m[1]!.split(',').map(Number);
-      return writeRows(conn, ['hostgroup_id', 'hostname', 'port'], p.memory.filter((r) => groups.includes(r.hostgroup_id)) as never);
+      return writeRows(
+        conn,
+        ['hostgroup_id', 'hostname', 'port'],
+        p.memory.filter((r) => groups.includes(r.hostgroup_id)) as never,
+      );
     }
-    if ((m = /^INSERT INTO mysql_servers \(hostgroup_id, hostname, port\) VALUES \((\d+), '([^']*)', (\d+)\)$/i.exec(sql))) {
+    if (
+      (m =
+        /^INSERT INTO mysql_servers \(hostgroup_id, hostname, port\) VALUES \((\d+), '([^']*)', (\d+)\)$/i.exec(
+          sql,
+        ))
+    ) {
       const row = { hostgroup_id: Number(m[1]), hostname: m[2]!, port: Number(m[3]) };
       if (p.memory.some((r) => same(r, row))) {
-        return conn.writeError({ message: 'UNIQUE constraint failed: mysql_servers.hostgroup_id, mysql_servers.hostname, mysql_servers.port', code: 1045 });
+        return conn.writeError({
+          message:
+            'UNIQUE constraint failed: mysql_servers.hostgroup_id, mysql_servers.hostname, mysql_servers.port',
+          code: 1045,
+        });
       }
       p.memory.push(row);
       return conn.writeOk({ affectedRows: 1 });
     }
-    if ((m = /^DELETE FROM mysql_servers WHERE hostgroup_id=(\d+) AND hostname='([^']*)' AND port=(\d+)$/i.exec(sql))) {
+    if (
+      (m = /^DELETE FROM mysql_servers WHERE hostgroup_id=(\d+) AND hostname='([^']*)' AND port=(\d+)$/i.exec(
+        sql,
+      ))
+    ) {
       const row = { hostgroup_id: Number(m[1]), hostname: m[2]!, port: Number(m[3]) };
       const before = p.memory.length;
       p.memory = p.memory.filter((r) => !same(r, row));
@@ -122,12 +148,18 @@ export async function startFakeAdmin(kind: 'proxysql' | 'atlas', credentials: { 
     const list = state.atlas.backends;
     let m: RegExpExecArray | null;
     if (/^SELECT \* FROM backends$/i.test(sql)) {
-      const rows = list.map((b, i) => ({ backend_ndx: i + 1, address: b.address, state: 'up', type: b.type }));
+      const rows = list.map((b, i) => ({
+        backend_ndx: i + 1,
+        address: b.address,
+        state: 'up',
+        type: b.type,
+      }));
       return writeRows(conn, ['backend_ndx', 'address', 'state', 'type'], rows);
     }
     if ((m = /^REMOVE BACKEND (\d+)$/i.exec(sql))) {
       const index = Number(m[1]);
-      if (index < 1 || index > list.length) return conn.writeError({ message: 'invalid backend_id', code: 1105 });
+      if (index < 1 || index > list.length)
+        return conn.writeError({ message: 'invalid backend_id', code: 1105 });
       list.splice(index - 1, 1);
       return conn.writeOk();
     }
@@ -135,7 +167,7 @@ export async function startFakeAdmin(kind: 'proxysql' | 'atlas', credentials: { 
       list.push({ address: m[2]!, type: m[1]!.toUpperCase() === 'MASTER' ? 'rw' : 'ro' });
       return conn.writeOk();
     }
-    return conn.writeError({ message: 'use \'SELECT * FROM help\' to see the supported commands', code: 1105 });
+    return conn.writeError({ message: "use 'SELECT * FROM help' to see the supported commands", code: 1105 });
   };
 
   let connectionId = 0;
@@ -143,7 +175,8 @@ export async function startFakeAdmin(kind: 'proxysql' | 'atlas', credentials: { 
     const conn = raw as unknown as Conn;
     conn.serverHandshake({
       protocolVersion: 10,
-      serverVersion: kind === 'proxysql' ? '5.5.30 (ProxySQL Admin Module stand-in)' : '5.0.81-log (Atlas admin stand-in)',
+      serverVersion:
+        kind === 'proxysql' ? '5.5.30 (ProxySQL Admin Module stand-in)' : '5.0.81-log (Atlas admin stand-in)',
       connectionId: ++connectionId,
       statusFlags: 2,
       characterSet: 33,
@@ -153,7 +186,10 @@ export async function startFakeAdmin(kind: 'proxysql' | 'atlas', credentials: { 
         done: (error: null, mysqlError?: { message: string; code: number }) => void,
       ) => {
         const scramble = Buffer.concat([params.authPluginData1, params.authPluginData2]);
-        if (params.user === credentials.user && tokenMatches(credentials.password, scramble, params.authToken)) {
+        if (
+          params.user === credentials.user &&
+          tokenMatches(credentials.password, scramble, params.authToken)
+        ) {
           state.logins.push(params.user);
           done(null);
           nextCommand(conn);
@@ -167,7 +203,11 @@ export async function startFakeAdmin(kind: 'proxysql' | 'atlas', credentials: { 
       nextCommand(conn);
     });
     (conn as unknown as { on(e: 'error', l: () => void): void }).on('error', () => undefined);
-  }) as unknown as { listen(port: number, host: string, cb: () => void): void; close(cb: () => void): void; _server: { address(): AddressInfo } };
+  }) as unknown as {
+    listen(port: number, host: string, cb: () => void): void;
+    close(cb: () => void): void;
+    _server: { address(): AddressInfo };
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   state.port = server._server.address().port;
   state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));

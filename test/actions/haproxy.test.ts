@@ -45,7 +45,10 @@ describe.skipIf(missing)(titled('haproxy action (real HAProxy)', missing), () =>
         '',
       ].join('\n'),
     );
-    daemon = startDaemon(['/usr/sbin/haproxy', '-db', '-f', config], { logFile: join(dir, 'haproxy.log'), pidFile: join(dir, 'haproxy.pid') });
+    daemon = startDaemon(['/usr/sbin/haproxy', '-db', '-f', config], {
+      logFile: join(dir, 'haproxy.log'),
+      pidFile: join(dir, 'haproxy.pid'),
+    });
     await waitFor('the HAProxy stats socket', () => existsSync(socket), { timeoutMs: 10_000 });
   });
 
@@ -57,7 +60,13 @@ describe.skipIf(missing)(titled('haproxy action (real HAProxy)', missing), () =>
   it('drain, disable and enable change the server state HAProxy reports', async () => {
     const ctx = makeContext('BACKUP');
     try {
-      const action = (op: 'enable' | 'disable' | 'drain') => ({ type: 'haproxy' as const, socket, backend: 'be_db', server: 'ha1', op });
+      const action = (op: 'enable' | 'disable' | 'drain') => ({
+        type: 'haproxy' as const,
+        socket,
+        backend: 'be_db',
+        server: 'ha1',
+        op,
+      });
       expect(await status('ha1')).toBe('no check');
       const drained = await run(action('drain'), ctx.context, never);
       expect(drained.ok, drained.detail).toBe(true);
@@ -81,7 +90,11 @@ describe.skipIf(missing)(titled('haproxy action (real HAProxy)', missing), () =>
   it('an unknown server is a failure carrying HAProxy’s answer', async () => {
     const ctx = makeContext('MASTER');
     try {
-      const result = await run({ type: 'haproxy', socket, backend: 'be_db', server: 'nope', op: 'disable' }, ctx.context, never);
+      const result = await run(
+        { type: 'haproxy', socket, backend: 'be_db', server: 'nope', op: 'disable' },
+        ctx.context,
+        never,
+      );
       expect(result.ok).toBe(false);
       expect(result.detail).toMatch(/No such server/);
     } finally {
@@ -92,7 +105,11 @@ describe.skipIf(missing)(titled('haproxy action (real HAProxy)', missing), () =>
   it('a missing socket is a failure, not a throw', async () => {
     const ctx = makeContext('MASTER');
     try {
-      const result = await run({ type: 'haproxy', socket: join(dir, 'none.sock'), backend: 'be_db', server: 'ha1', op: 'enable' }, ctx.context, never);
+      const result = await run(
+        { type: 'haproxy', socket: join(dir, 'none.sock'), backend: 'be_db', server: 'ha1', op: 'enable' },
+        ctx.context,
+        never,
+      );
       expect(result.ok).toBe(false);
       expect(result.detail).toMatch(/ENOENT/);
     } finally {

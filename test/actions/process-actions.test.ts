@@ -42,7 +42,11 @@ describe('command action', () => {
 
   it('reports a non-zero exit with the end of its output', async () => {
     ctx = makeContext('BACKUP');
-    const result = await runCommand({ type: 'command', argv: ['/bin/sh', '-c', 'echo boom >&2; exit 3'] }, ctx.context, never);
+    const result = await runCommand(
+      { type: 'command', argv: ['/bin/sh', '-c', 'echo boom >&2; exit 3'] },
+      ctx.context,
+      never,
+    );
     expect(result.ok).toBe(false);
     expect(result.detail).toBe('/bin/sh exited 3: boom');
   });
@@ -86,20 +90,48 @@ describe('command action', () => {
 
 describe('service action (no systemd here: commands argv)', () => {
   const daemon = (pidFile: string): ActionOf<'service'>['commands'] => ({
-    start: ['start-stop-daemon', '--start', '--background', '--make-pidfile', '--pidfile', pidFile, '--exec', '/usr/bin/sleep', '--', '300'],
-    stop: ['start-stop-daemon', '--stop', '--oknodo', '--pidfile', pidFile, '--remove-pidfile', '--retry', 'TERM/5/KILL/2'],
+    start: [
+      'start-stop-daemon',
+      '--start',
+      '--background',
+      '--make-pidfile',
+      '--pidfile',
+      pidFile,
+      '--exec',
+      '/usr/bin/sleep',
+      '--',
+      '300',
+    ],
+    stop: [
+      'start-stop-daemon',
+      '--stop',
+      '--oknodo',
+      '--pidfile',
+      pidFile,
+      '--remove-pidfile',
+      '--retry',
+      'TERM/5/KILL/2',
+    ],
   });
 
   it('start leaves the daemon running and returns; stop ends it', async () => {
     ctx = makeContext('MASTER');
     const pidFile = join(ctx.dir, 'app.pid');
-    const start = await runService({ type: 'service', name: 'app', op: 'start', commands: daemon(pidFile) }, ctx.context, never);
+    const start = await runService(
+      { type: 'service', name: 'app', op: 'start', commands: daemon(pidFile) },
+      ctx.context,
+      never,
+    );
     expect(start.ok, start.detail).toBe(true);
     await waitFor('the pid file', () => readPidFile(pidFile) !== undefined, { timeoutMs: 3000 });
     const pid = readPidFile(pidFile)!;
     started.push({ pid, marker: 'sleep' });
     expect(isAlive(pid)).toBe(true);
-    const stop = await runService({ type: 'service', name: 'app', op: 'stop', commands: daemon(pidFile) }, ctx.context, never);
+    const stop = await runService(
+      { type: 'service', name: 'app', op: 'stop', commands: daemon(pidFile) },
+      ctx.context,
+      never,
+    );
     expect(stop.ok, stop.detail).toBe(true);
     expect(isAlive(pid)).toBe(false);
     expect(existsSync(pidFile)).toBe(false);
@@ -110,7 +142,12 @@ describe('service action (no systemd here: commands argv)', () => {
     const pidFile = join(ctx.dir, 'bg.pid');
     const t0 = Date.now();
     const result = await runService(
-      { type: 'service', name: 'bg', op: 'start', commands: { start: ['/bin/sh', '-c', 'sleep 30 & echo $! > "$1"; echo started', 'sh', pidFile] } },
+      {
+        type: 'service',
+        name: 'bg',
+        op: 'start',
+        commands: { start: ['/bin/sh', '-c', 'sleep 30 & echo $! > "$1"; echo started', 'sh', pidFile] },
+      },
       ctx.context,
       timeoutSignal(5000),
     );
@@ -135,7 +172,10 @@ describe('signal action', () => {
     const marker = join(ctx.dir, 'got-usr1');
     const child = spawn(
       process.execPath,
-      ['-e', `process.on('SIGUSR1', () => require('fs').writeFileSync(${JSON.stringify(marker)}, 'yes')); setTimeout(() => {}, 30000)`],
+      [
+        '-e',
+        `process.on('SIGUSR1', () => require('fs').writeFileSync(${JSON.stringify(marker)}, 'yes')); setTimeout(() => {}, 30000)`,
+      ],
       { stdio: 'ignore' },
     );
     started.push({ pid: child.pid!, marker: process.execPath });
@@ -158,7 +198,11 @@ describe('signal action', () => {
 
   it('a missing pid file is a failure', async () => {
     ctx = makeContext('MASTER');
-    const result = await runSignal({ type: 'signal', pidfile: join(ctx.dir, 'none.pid'), signal: 'HUP' }, ctx.context, never);
+    const result = await runSignal(
+      { type: 'signal', pidfile: join(ctx.dir, 'none.pid'), signal: 'HUP' },
+      ctx.context,
+      never,
+    );
     expect(result.ok).toBe(false);
     expect(result.detail).toMatch(/ENOENT/);
   });

@@ -50,7 +50,8 @@ describe('proxysql action (against the protocol-level stand-in)', () => {
     ctx = makeContext('MASTER', { extraYaml: 'mysql: { credentials_file: /etc/hactl/mysql.cnf }\n' });
     const result = await runProxysql(action(ctx.dir, fake.port), ctx.context, never);
     expect(result.ok, result.detail).toBe(true);
-    const sorted = (rows: FakeAdmin['proxysql']['runtime']) => [...rows].sort((a, b) => a.hostgroup_id - b.hostgroup_id || a.hostname.localeCompare(b.hostname));
+    const sorted = (rows: FakeAdmin['proxysql']['runtime']) =>
+      [...rows].sort((a, b) => a.hostgroup_id - b.hostgroup_id || a.hostname.localeCompare(b.hostname));
     expect(sorted(fake.proxysql.runtime)).toEqual([
       { hostgroup_id: 10, hostname: '192.0.2.11', port: 3306 },
       { hostgroup_id: 20, hostname: '192.0.2.11', port: 3306 },
@@ -58,7 +59,10 @@ describe('proxysql action (against the protocol-level stand-in)', () => {
     ]);
     expect(fake.proxysql.disk).toEqual(fake.proxysql.runtime);
     expect(fake.logins).toEqual(['admin']);
-    expect(fake.statements.slice(-2)).toEqual(['LOAD MYSQL SERVERS TO RUNTIME', 'SAVE MYSQL SERVERS TO DISK']);
+    expect(fake.statements.slice(-2)).toEqual([
+      'LOAD MYSQL SERVERS TO RUNTIME',
+      'SAVE MYSQL SERVERS TO DISK',
+    ]);
 
     // Idempotent: a second run changes nothing.
     const again = await runProxysql(action(ctx.dir, fake.port), ctx.context, never);
@@ -67,7 +71,10 @@ describe('proxysql action (against the protocol-level stand-in)', () => {
 
   it('BACKUP removes this node from the writer hostgroup only', async () => {
     fake = await startFakeAdmin('proxysql', { user: 'admin', password: PASSWORD });
-    fake.proxysql.memory.push({ hostgroup_id: 10, hostname: '192.0.2.11', port: 3306 }, { hostgroup_id: 20, hostname: '192.0.2.11', port: 3306 });
+    fake.proxysql.memory.push(
+      { hostgroup_id: 10, hostname: '192.0.2.11', port: 3306 },
+      { hostgroup_id: 20, hostname: '192.0.2.11', port: 3306 },
+    );
     ctx = makeContext('BACKUP');
     const result = await runProxysql(action(ctx.dir, fake.port), ctx.context, never);
     expect(result.ok, result.detail).toBe(true);
@@ -110,14 +117,21 @@ describe('atlas action (against the protocol-level stand-in)', () => {
     const result = await runAtlas(action(ctx.dir, fake.port), ctx.context, never);
     expect(result.ok, result.detail).toBe(true);
     expect(fake.atlas.backends).toEqual([{ address: '192.0.2.11:3306', type: 'rw' }]);
-    expect(fake.statements.filter((s) => s.startsWith('REMOVE'))).toEqual(['REMOVE BACKEND 1', 'REMOVE BACKEND 1', 'REMOVE BACKEND 1']);
+    expect(fake.statements.filter((s) => s.startsWith('REMOVE'))).toEqual([
+      'REMOVE BACKEND 1',
+      'REMOVE BACKEND 1',
+      'REMOVE BACKEND 1',
+    ]);
     const again = await runAtlas(action(ctx.dir, fake.port), ctx.context, never);
     expect(again.detail).toContain('already right');
   });
 
   it('BACKUP removes only this node as rw backend', async () => {
     fake = await startFakeAdmin('atlas', { user: 'admin', password: PASSWORD });
-    fake.atlas.backends.push({ address: '192.0.2.12:3306', type: 'ro' }, { address: '192.0.2.11:3306', type: 'rw' });
+    fake.atlas.backends.push(
+      { address: '192.0.2.12:3306', type: 'ro' },
+      { address: '192.0.2.11:3306', type: 'rw' },
+    );
     ctx = makeContext('BACKUP');
     const result = await runAtlas(action(ctx.dir, fake.port), ctx.context, never);
     expect(result.ok, result.detail).toBe(true);

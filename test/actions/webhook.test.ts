@@ -21,13 +21,19 @@ interface Seen {
   body: Record<string, unknown>;
 }
 
-async function serve(answer: (n: number, res: ServerResponse) => void): Promise<{ url: string; seen: Seen[] }> {
+async function serve(
+  answer: (n: number, res: ServerResponse) => void,
+): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   server = createServer((req: IncomingMessage, res) => {
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
-      seen.push({ method: req.method ?? '', type: req.headers['content-type'], body: JSON.parse(text) as Record<string, unknown> });
+      seen.push({
+        method: req.method ?? '',
+        type: req.headers['content-type'],
+        body: JSON.parse(text) as Record<string, unknown>,
+      });
       answer(seen.length, res);
     });
   });

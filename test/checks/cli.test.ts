@@ -14,11 +14,27 @@ describe('hactl check usage', () => {
     [['nosuch'], /unknown check kind "nosuch"/, /kinds: http, tcp, process, mysql, replication/],
     [['http'], /needs --url/, /hactl check http --help/],
     [['http', '--url', 'ftp://x/'], /only http:\/\/ and https:\/\//, /./],
-    [['http', '--url', 'http://127.0.0.1/', '--timeout', 'soon'], /--timeout "soon" is not a number of seconds/, /--timeout 0\.8/],
-    [['http', '--url', 'http://127.0.0.1/', '--expect-status', '2xx'], /--expect-status "2xx"/, /200,301-302/],
+    [
+      ['http', '--url', 'http://127.0.0.1/', '--timeout', 'soon'],
+      /--timeout "soon" is not a number of seconds/,
+      /--timeout 0\.8/,
+    ],
+    [
+      ['http', '--url', 'http://127.0.0.1/', '--expect-status', '2xx'],
+      /--expect-status "2xx"/,
+      /200,301-302/,
+    ],
     [['http', '--url', 'http://127.0.0.1/', '--method', 'POST'], /only GET and HEAD/, /./],
-    [['http', '--url', 'http://127.0.0.1/', '--method', 'HEAD', '--expect-body', 'x'], /--expect-body needs a body/, /./],
-    [['http', '--url', 'http://127.0.0.1/', '--password', 'x'], /Unknown option '--password'/, /hactl check http --help/],
+    [
+      ['http', '--url', 'http://127.0.0.1/', '--method', 'HEAD', '--expect-body', 'x'],
+      /--expect-body needs a body/,
+      /./,
+    ],
+    [
+      ['http', '--url', 'http://127.0.0.1/', '--password', 'x'],
+      /Unknown option '--password'/,
+      /hactl check http --help/,
+    ],
     [['tcp', '--host'], /--host/, /hactl check tcp --help/],
     [['--spec'], /--spec/, /usage: hactl check --spec FILE/],
     [['--all'], /which check\? give a kind, or --spec FILE/, /./],
@@ -35,7 +51,20 @@ describe('hactl check --help', () => {
   it('lists every kind, the common flags, spec mode and a vrrp_script example', async () => {
     const run = await runHactl(['check', '--help']);
     expect(run.exitCode).toBe(0);
-    for (const text of ['http', 'tcp', 'process', 'mysql', 'replication', '--timeout', '--quiet', '--log-file', '--spec FILE', '--all', 'vrrp_script', 'Exit status']) {
+    for (const text of [
+      'http',
+      'tcp',
+      'process',
+      'mysql',
+      'replication',
+      '--timeout',
+      '--quiet',
+      '--log-file',
+      '--spec FILE',
+      '--all',
+      'vrrp_script',
+      'Exit status',
+    ]) {
       expect(run.stdout).toContain(text);
     }
   });
@@ -43,13 +72,28 @@ describe('hactl check --help', () => {
   it.each([
     ['http', ['--url', '--expect-status', '--expect-body', '--host-header', '--method', '--insecure']],
     ['tcp', ['--host', '--port']],
-    ['process', ['--name', '--min-count', '--restart-cmd', '--restart-arg=ARG', '--restart-wait', '--restart-backoff', '--state-dir']],
+    [
+      'process',
+      [
+        '--name',
+        '--min-count',
+        '--restart-cmd',
+        '--restart-arg=ARG',
+        '--restart-wait',
+        '--restart-backoff',
+        '--state-dir',
+      ],
+    ],
   ])('%s --help names its flags and shows a vrrp_script block', async (kind, flags) => {
     const run = await runHactl(['check', kind, '--help']);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^hactl check ${kind} `));
     for (const flag of [...flags, '--timeout', '--quiet', '--log-file']) expect(run.stdout).toContain(flag);
-    expect(run.stdout).toMatch(new RegExp(`vrrp_script \\w+ \\{\\n\\s+script "/usr/local/bin/hactl check ${kind} [^"]*--timeout [\\d.]+ --quiet"\\n\\s+interval \\d+\\n\\s+timeout \\d+`));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `vrrp_script \\w+ \\{\\n\\s+script "/usr/local/bin/hactl check ${kind} [^"]*--timeout [\\d.]+ --quiet"\\n\\s+interval \\d+\\n\\s+timeout \\d+`,
+      ),
+    );
   });
 });
 
@@ -97,20 +141,29 @@ checks:
   it('one named check → exit 0 with its name', async () => {
     const run = await runHactl(['check', '--spec', specFile, '--node', 'ha1', 'web']);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^ok web: HTTP 200, body contains|^ok web: HTTP 200, body \(\d+ bytes\) matches \/HA1\/i/);
+    expect(run.stdout).toMatch(
+      /^ok web: HTTP 200, body contains|^ok web: HTTP 200, body \(\d+ bytes\) matches \/HA1\/i/,
+    );
   });
 
   it('--all on ha1 → every check healthy, one line each', async () => {
     const run = await runHactl(['check', '--spec', specFile, '--node', 'ha1', '--all']);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout.trim().split('\n').map((line) => line.split(':')[0])).toEqual(['ok web', 'ok port']);
+    expect(
+      run.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(':')[0]),
+    ).toEqual(['ok web', 'ok port']);
   });
 
   it('--all on ha2 → exit 1 naming every unhealthy check on one line', async () => {
     const run = await runHactl(['check', '--spec', specFile, '--node', 'ha2', '--all', '--quiet']);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toBe('');
-    expect(run.stderr).toMatch(/^hactl: 2 of 4 checks unhealthy: down: HTTP 503 .*; closed: cannot connect to .*connection refused\n$/);
+    expect(run.stderr).toMatch(
+      /^hactl: 2 of 4 checks unhealthy: down: HTTP 503 .*; closed: cannot connect to .*connection refused\n$/,
+    );
   });
 
   it('a check that does not run on the node, an unknown node, a missing spec → exit 2', async () => {

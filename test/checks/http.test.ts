@@ -29,11 +29,29 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
     dir = mkdtempSync(join(tmpdir(), 'hactl-http-'));
     const [port, tlsPort, slowPort] = [await freePort(), await freePort(), await freePort()];
     closedPort = await freePort();
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore', timeout: 20_000 });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore', timeout: 20_000 },
+    );
     nginx = await startNginx({
       dir: join(dir, 'nginx'),
       listen: `127.0.0.1:${port}`,
@@ -94,10 +112,27 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
     ['500', ['/500'], /HTTP 500 from .*\/500; expected 200/],
     ['404', ['/nothing-here'], /HTTP 404/],
     ['wrong body', ['/', '--expect-body', 'ha2'], /does not match "ha2"/],
-    ['redirect (not followed)', ['/redirect'], /HTTP 302 .*redirect to http:\/\/127\.0\.0\.1:\d+\/, not followed.*expected 200/],
-    ['huge body without the marker in the first 64 KiB', ['/huge.bin', '--expect-body', 'END-MARKER'], /not found in the first 65536 bytes/],
+    [
+      'redirect (not followed)',
+      ['/redirect'],
+      /HTTP 302 .*redirect to http:\/\/127\.0\.0\.1:\d+\/, not followed.*expected 200/,
+    ],
+    [
+      'huge body without the marker in the first 64 KiB',
+      ['/huge.bin', '--expect-body', 'END-MARKER'],
+      /not found in the first 65536 bytes/,
+    ],
   ])('%s → exit 1 within the budget, one line on stderr', async (_name, [path, ...flags], why) => {
-    const run = await runHactl(['check', 'http', '--url', `${base}${path}`, ...flags, '--timeout', '1', '--quiet']);
+    const run = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `${base}${path}`,
+      ...flags,
+      '--timeout',
+      '1',
+      '--quiet',
+    ]);
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toBe('');
     expect(run.stderr).toMatch(why);
@@ -106,7 +141,14 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
   });
 
   it('a 302 listed in --expect-status is healthy', async () => {
-    const run = await runHactl(['check', 'http', '--url', `${base}/redirect`, '--expect-status', '200,301-302']);
+    const run = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `${base}/redirect`,
+      '--expect-status',
+      '200,301-302',
+    ]);
     expect(run.exitCode, run.stderr).toBe(0);
   });
 
@@ -120,14 +162,29 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
     ['headers', '/', []],
     ['body', '/slow-body', ['--expect-body', 'done']],
   ])('slow %s beyond --timeout → exit 1 within the budget', async (_what, path, flags) => {
-    const run = await runHactl(['check', 'http', '--url', `${slowBase}${path}`, ...flags, '--timeout', '0.6']);
+    const run = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `${slowBase}${path}`,
+      ...flags,
+      '--timeout',
+      '0.6',
+    ]);
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(/check budget of 0\.6 s used up/);
     expect(run.durationMs).toBeLessThanOrEqual(600 + MARGIN_MS);
   });
 
   it('connection refused → exit 1 at once', async () => {
-    const run = await runHactl(['check', 'http', '--url', `http://127.0.0.1:${closedPort}/`, '--timeout', '1']);
+    const run = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `http://127.0.0.1:${closedPort}/`,
+      '--timeout',
+      '1',
+    ]);
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toBe(`hactl: http: connection refused by 127.0.0.1:${closedPort}\n`);
     expect(run.durationMs).toBeLessThanOrEqual(1000 + MARGIN_MS);
@@ -137,16 +194,50 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
     const strict = await runHactl(['check', 'http', '--url', `${tlsBase}/`, '--timeout', '1']);
     expect(strict.exitCode).toBe(1);
     expect(strict.stderr).toMatch(/TLS certificate of 127\.0\.0\.1:\d+ not accepted .*--insecure accepts it/);
-    const insecure = await runHactl(['check', 'http', '--url', `${tlsBase}/`, '--insecure', '--expect-body', 'ha1']);
+    const insecure = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `${tlsBase}/`,
+      '--insecure',
+      '--expect-body',
+      'ha1',
+    ]);
     expect(insecure.exitCode, insecure.stderr).toBe(0);
-    const named = await runHactl(['check', 'http', '--url', `https://127.0.0.1:${new URL(tlsBase).port}/health`, '--host-header', 'localhost', '--insecure', '--expect-body', 'ok']);
+    const named = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `https://127.0.0.1:${new URL(tlsBase).port}/health`,
+      '--host-header',
+      'localhost',
+      '--insecure',
+      '--expect-body',
+      'ok',
+    ]);
     expect(named.exitCode, named.stderr).toBe(0);
   });
 
   it('--host-header reaches the server', async () => {
-    const run = await runHactl(['check', 'http', '--url', `${slowBase}/host`, '--host-header', 'www.example.test', '--expect-body', 'host=www.example.test']);
+    const run = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `${slowBase}/host`,
+      '--host-header',
+      'www.example.test',
+      '--expect-body',
+      'host=www.example.test',
+    ]);
     expect(run.exitCode, run.stderr).toBe(0);
-    const without = await runHactl(['check', 'http', '--url', `${slowBase}/host`, '--expect-body', 'host=www.example.test']);
+    const without = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `${slowBase}/host`,
+      '--expect-body',
+      'host=www.example.test',
+    ]);
     expect(without.exitCode).toBe(1);
   });
 

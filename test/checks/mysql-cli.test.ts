@@ -10,14 +10,21 @@ import { requirementsMissing, titled } from '../support/requirements.js';
 describe('hactl check mysql|replication --help', () => {
   it.each([
     ['mysql', ['--defaults-file', '--host', '--port', '--socket', '--expect-role']],
-    ['replication', ['--defaults-file', '--host', '--port', '--socket', '--max-lag', '--allow-connecting', '--caught-up']],
+    [
+      'replication',
+      ['--defaults-file', '--host', '--port', '--socket', '--max-lag', '--allow-connecting', '--caught-up'],
+    ],
   ])('%s --help names its flags, no --password, and shows a vrrp_script block', async (kind, flags) => {
     const run = await runHactl(['check', kind, '--help']);
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`^hactl check ${kind} `));
     for (const flag of [...flags, '--timeout', '--quiet', '--log-file']) expect(run.stdout).toContain(flag);
     expect(run.stdout).not.toMatch(/^\s+--password/m);
-    expect(run.stdout).toMatch(new RegExp(`vrrp_script \\w+ \\{\\n\\s+script "/usr/local/bin/hactl check ${kind} [^"]*--timeout [\\d.]+ --quiet"\\n\\s+interval \\d+\\n\\s+timeout \\d+`));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `vrrp_script \\w+ \\{\\n\\s+script "/usr/local/bin/hactl check ${kind} [^"]*--timeout [\\d.]+ --quiet"\\n\\s+interval \\d+\\n\\s+timeout \\d+`,
+      ),
+    );
   });
 
   it.each([
@@ -25,7 +32,10 @@ describe('hactl check mysql|replication --help', () => {
     [['mysql', '--defaults-file', '/x.cnf', '--password', 'secret'], /Unknown option '--password'/],
     [['mysql', '--defaults-file', '/x.cnf', '--expect-role', 'leader'], /--expect-role "leader"/],
     [['replication', '--defaults-file', '/x.cnf', '--max-lag', 'soon'], /--max-lag "soon"/],
-    [['mysql', '--defaults-file', '/nonexistent/hactl.cnf'], /cannot read credentials file \/nonexistent\/hactl.cnf/],
+    [
+      ['mysql', '--defaults-file', '/nonexistent/hactl.cnf'],
+      /cannot read credentials file \/nonexistent\/hactl.cnf/,
+    ],
   ])('%j → exit 2', async (args, message) => {
     const run = await runHactl(['check', ...args]);
     expect(run.exitCode, run.stderr).toBe(2);
@@ -44,7 +54,10 @@ describe.skipIf(missing)(titled('hactl check mysql|replication against real Mari
     await p.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
     await p.close();
     const r = await pair.replica.session();
-    await until('table replicated', async () => (await r.query("SHOW TABLES FROM app LIKE 't'")).length === 1);
+    await until(
+      'table replicated',
+      async () => (await r.query("SHOW TABLES FROM app LIKE 't'")).length === 1,
+    );
     await r.close();
   });
   afterAll(async () => {
@@ -52,15 +65,30 @@ describe.skipIf(missing)(titled('hactl check mysql|replication against real Mari
   });
 
   const check = (kind: string, server: 'primary' | 'replica', extra: string[] = [], defaultsFile?: string) =>
-    runHactl(['check', kind, '--defaults-file', defaultsFile ?? pair[server].admin.defaultsFile, '--host', '127.0.0.1', '--port', String(pair[server].port), '--timeout', '3', ...extra], {
-      onSpawn: (pid) => {
-        try {
-          cmdlines.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-        } catch {
-          /* exited already */
-        }
+    runHactl(
+      [
+        'check',
+        kind,
+        '--defaults-file',
+        defaultsFile ?? pair[server].admin.defaultsFile,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(pair[server].port),
+        '--timeout',
+        '3',
+        ...extra,
+      ],
+      {
+        onSpawn: (pid) => {
+          try {
+            cmdlines.push(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+          } catch {
+            /* exited already */
+          }
+        },
       },
-    });
+    );
 
   it('mysql: up → 0, role mismatch → 1 with the reason on stderr', async () => {
     const up = await check('mysql', 'primary', ['--expect-role', 'primary']);

@@ -17,16 +17,37 @@ import { parseSpecText } from '../../src/spec/load.js';
 describe('parseStatusList', () => {
   it.each([
     ['200', [[200, 200]]],
-    ['200,204', [[200, 200], [204, 204]]],
-    ['200-299,301-302', [[200, 299], [301, 302]]],
-    [' 200 , 301 - 302 ', [[200, 200], [301, 302]]],
+    [
+      '200,204',
+      [
+        [200, 200],
+        [204, 204],
+      ],
+    ],
+    [
+      '200-299,301-302',
+      [
+        [200, 299],
+        [301, 302],
+      ],
+    ],
+    [
+      ' 200 , 301 - 302 ',
+      [
+        [200, 200],
+        [301, 302],
+      ],
+    ],
   ])('%j → %j', (text, expected) => {
     expect(parseStatusList(text)).toEqual(expected);
   });
 
-  it.each(['', '20', '2000', 'abc', '302-301', '200,', '099', '600', '200-'])('refuses %j with a UsageError', (text) => {
-    expect(() => parseStatusList(text)).toThrow(UsageError);
-  });
+  it.each(['', '20', '2000', 'abc', '302-301', '200,', '099', '600', '200-'])(
+    'refuses %j with a UsageError',
+    (text) => {
+      expect(() => parseStatusList(text)).toThrow(UsageError);
+    },
+  );
 
   it('accepts statuses inside any range and describes the set back', () => {
     const set = parseStatusList('200,301-302');
@@ -100,14 +121,54 @@ describe('spec check → argv', () => {
   const spec = parseSpecText(SPEC, 'test.yaml');
 
   it.each([
-    ['web', ['http', '--url', 'http://127.0.0.1/', '--expect-status', '200,301-302', '--method', 'HEAD', '--insecure']],
+    [
+      'web',
+      [
+        'http',
+        '--url',
+        'http://127.0.0.1/',
+        '--expect-status',
+        '200,301-302',
+        '--method',
+        'HEAD',
+        '--insecure',
+      ],
+    ],
     ['port', ['tcp', '--host', '127.0.0.1', '--port', '3306']],
     [
       'proc',
-      ['process', '--name', 'nginx', '--min-count', '2', '--restart-cmd', '/usr/sbin/nginx', '--restart-arg=-c',
-        '--restart-arg=/etc/nginx/nginx.conf', '--restart-wait', '2', '--restart-backoff', '60', '--state-dir', '/run/hactl'],
+      [
+        'process',
+        '--name',
+        'nginx',
+        '--min-count',
+        '2',
+        '--restart-cmd',
+        '/usr/sbin/nginx',
+        '--restart-arg=-c',
+        '--restart-arg=/etc/nginx/nginx.conf',
+        '--restart-wait',
+        '2',
+        '--restart-backoff',
+        '60',
+        '--state-dir',
+        '/run/hactl',
+      ],
     ],
-    ['db', ['mysql', '--expect-role', 'primary', '--defaults-file', '/etc/hactl/mysql.cnf', '--host', '127.0.0.1', '--port', '3307']],
+    [
+      'db',
+      [
+        'mysql',
+        '--expect-role',
+        'primary',
+        '--defaults-file',
+        '/etc/hactl/mysql.cnf',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '3307',
+      ],
+    ],
     ['own', ['replication', '--max-lag', '5', '--defaults-file', '/etc/x.cnf']],
   ])('%s', (name, expected) => {
     const check = spec.checks.find((c) => c.name === name)!;
@@ -116,7 +177,14 @@ describe('spec check → argv', () => {
 
   it('matches the command render-config writes for every check', () => {
     for (const check of spec.checks) {
-      const rendered = [spec.paths.hactl, 'check', ...checkArgs(spec, check), '--timeout', String(checkBudgetSeconds(check)), '--quiet'];
+      const rendered = [
+        spec.paths.hactl,
+        'check',
+        ...checkArgs(spec, check),
+        '--timeout',
+        String(checkBudgetSeconds(check)),
+        '--quiet',
+      ];
       expect(checkCommand(spec, check)).toBe(rendered.join(' '));
     }
   });

@@ -2,7 +2,16 @@
 // name (comm is the file name, cut to 15 characters), restarts that succeed and fail, and the
 // backoff kept in a state file across separate check processes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -21,17 +30,26 @@ describe('hactl check process', () => {
     dir = mkdtempSync(join(tmpdir(), 'hactl-proc-'));
     name = `hsl${process.pid % 100000}x`; // unique per test run, under 15 characters
     binary = join(dir, name);
-    copyFileSync(hasProgram('sleep') && existsSync('/usr/bin/sleep') ? '/usr/bin/sleep' : '/bin/sleep', binary);
+    copyFileSync(
+      hasProgram('sleep') && existsSync('/usr/bin/sleep') ? '/usr/bin/sleep' : '/bin/sleep',
+      binary,
+    );
     chmodSync(binary, 0o755);
     restartedPidFile = join(dir, 'restarted.pid');
     // A restart command that starts the process in the background and records its PID for cleanup.
-    writeFileSync(join(dir, 'restart-ok.sh'), `#!/bin/sh\n${binary} 30 >/dev/null 2>&1 &\necho $! > ${restartedPidFile}\n`, { mode: 0o755 });
+    writeFileSync(
+      join(dir, 'restart-ok.sh'),
+      `#!/bin/sh\n${binary} 30 >/dev/null 2>&1 &\necho $! > ${restartedPidFile}\n`,
+      { mode: 0o755 },
+    );
   });
 
   const startOne = async () => {
     const child = spawn(binary, ['30'], { stdio: 'ignore' });
     children.push(child);
-    await waitFor('the sleep copy', () => readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim() === name, { timeoutMs: 5000 });
+    await waitFor('the sleep copy', () => readFileSync(`/proc/${child.pid}/comm`, 'utf8').trim() === name, {
+      timeoutMs: 5000,
+    });
     return child;
   };
 
@@ -44,7 +62,8 @@ describe('hactl check process', () => {
   afterEach(async () => {
     for (const child of children.splice(0)) {
       const marker = child.spawnargs.join(' ').includes('exec sleep') ? 'sleep' : binary;
-      if (child.pid !== undefined && child.exitCode === null) await stopProcess(child.pid, marker, { waitMs: 2000 });
+      if (child.pid !== undefined && child.exitCode === null)
+        await stopProcess(child.pid, marker, { waitMs: 2000 });
     }
     await stopRestarted();
   });
@@ -94,21 +113,47 @@ describe('hactl check process', () => {
 
   it('missing process + restart that brings it back → exit 0', async () => {
     const run = await runHactl([
-      'check', 'process', '--name', name, '--restart-cmd', join(dir, 'restart-ok.sh'),
-      '--restart-wait', '2', '--state-dir', stateDir('ok'), '--timeout', '3',
+      'check',
+      'process',
+      '--name',
+      name,
+      '--restart-cmd',
+      join(dir, 'restart-ok.sh'),
+      '--restart-wait',
+      '2',
+      '--state-dir',
+      stateDir('ok'),
+      '--timeout',
+      '3',
     ]);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/1 process named .* after a restart/);
     expect(readPidFile(restartedPidFile)).toBeDefined();
-    expect(Number(readFileSync(join(stateDir('ok'), `process-restart-${name}.last`), 'utf8'))).toBeGreaterThan(0);
+    expect(
+      Number(readFileSync(join(stateDir('ok'), `process-restart-${name}.last`), 'utf8')),
+    ).toBeGreaterThan(0);
   });
 
   it('restart arguments are passed as argv, without a shell', async () => {
     const marker = join(dir, 'argv.txt');
     const run = await runHactl([
-      'check', 'process', '--name', name, '--restart-cmd', '/bin/sh', '--restart-arg=-c',
-      `--restart-arg=printf '%s|' "$@" > ${marker}; exit 3`, '--restart-arg=sh', '--restart-arg=a b', '--restart-arg=$HOME;x',
-      '--state-dir', stateDir('argv'), '--restart-wait', '1', '--timeout', '2',
+      'check',
+      'process',
+      '--name',
+      name,
+      '--restart-cmd',
+      '/bin/sh',
+      '--restart-arg=-c',
+      `--restart-arg=printf '%s|' "$@" > ${marker}; exit 3`,
+      '--restart-arg=sh',
+      '--restart-arg=a b',
+      '--restart-arg=$HOME;x',
+      '--state-dir',
+      stateDir('argv'),
+      '--restart-wait',
+      '1',
+      '--timeout',
+      '2',
     ]);
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(/restart command \/bin\/sh exited with status 3/);
@@ -117,11 +162,25 @@ describe('hactl check process', () => {
 
   it.each([
     ['fails', '/bin/false', /after a restart attempt: restart command \/bin\/false exited with status 1/],
-    ['cannot run', '/nonexistent/restart-me', /restart command \/nonexistent\/restart-me could not run \(ENOENT\)/],
+    [
+      'cannot run',
+      '/nonexistent/restart-me',
+      /restart command \/nonexistent\/restart-me could not run \(ENOENT\)/,
+    ],
   ])('restart that %s → exit 1 quickly', async (_what, command, why) => {
     const run = await runHactl([
-      'check', 'process', '--name', name, '--restart-cmd', command, '--restart-wait', '2',
-      '--state-dir', stateDir(_what.replace(/\W/g, '')), '--timeout', '3',
+      'check',
+      'process',
+      '--name',
+      name,
+      '--restart-cmd',
+      command,
+      '--restart-wait',
+      '2',
+      '--state-dir',
+      stateDir(_what.replace(/\W/g, '')),
+      '--timeout',
+      '3',
     ]);
     expect(run.exitCode).toBe(1);
     expect(run.stderr).toMatch(why);
@@ -130,16 +189,41 @@ describe('hactl check process', () => {
 
   it('restart that succeeds but the process never appears → exit 1 after --restart-wait', async () => {
     const run = await runHactl([
-      'check', 'process', '--name', name, '--restart-cmd', '/bin/true', '--restart-wait', '0.5',
-      '--state-dir', stateDir('never'), '--timeout', '2',
+      'check',
+      'process',
+      '--name',
+      name,
+      '--restart-cmd',
+      '/bin/true',
+      '--restart-wait',
+      '0.5',
+      '--state-dir',
+      stateDir('never'),
+      '--timeout',
+      '2',
     ]);
     expect(run.exitCode).toBe(1);
-    expect(run.stderr).toMatch(/no process named .* after a restart attempt: restart command \/bin\/true exited 0/);
+    expect(run.stderr).toMatch(
+      /no process named .* after a restart attempt: restart command \/bin\/true exited 0/,
+    );
     expect(run.durationMs).toBeGreaterThanOrEqual(500);
   });
 
   it('backoff: no second restart within --restart-backoff, across check processes', async () => {
-    const args = ['check', 'process', '--name', name, '--restart-cmd', join(dir, 'restart-ok.sh'), '--restart-wait', '2', '--state-dir', stateDir('backoff'), '--timeout', '3'];
+    const args = [
+      'check',
+      'process',
+      '--name',
+      name,
+      '--restart-cmd',
+      join(dir, 'restart-ok.sh'),
+      '--restart-wait',
+      '2',
+      '--state-dir',
+      stateDir('backoff'),
+      '--timeout',
+      '3',
+    ];
     const first = await runHactl([...args, '--restart-backoff', '60']);
     expect(first.exitCode, first.stderr).toBe(0);
     await stopRestarted();
@@ -156,7 +240,16 @@ describe('hactl check process', () => {
   it('an unwritable state dir refuses to restart (exit 2) instead of restarting every time', async () => {
     const file = join(dir, 'not-a-dir');
     writeFileSync(file, '');
-    const run = await runHactl(['check', 'process', '--name', name, '--restart-cmd', '/bin/true', '--state-dir', join(file, 'sub')]);
+    const run = await runHactl([
+      'check',
+      'process',
+      '--name',
+      name,
+      '--restart-cmd',
+      '/bin/true',
+      '--state-dir',
+      join(file, 'sub'),
+    ]);
     expect(run.exitCode).toBe(2);
     expect(run.stderr).toMatch(/cannot record the restart time .* not restarting/);
   });

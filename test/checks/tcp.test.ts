@@ -23,11 +23,23 @@ describe('hactl check tcp', () => {
   it('open port → exit 0', async () => {
     const run = await runHactl(['check', 'tcp', '--host', '127.0.0.1', '--port', String(openPort)]);
     expect(run.exitCode, run.stderr).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^ok tcp: connected to 127\\.0\\.0\\.1:${openPort} in \\d+ ms\\n$`));
+    expect(run.stdout).toMatch(
+      new RegExp(`^ok tcp: connected to 127\\.0\\.0\\.1:${openPort} in \\d+ ms\\n$`),
+    );
   });
 
   it('closed port → exit 1 with the reason on stderr', async () => {
-    const run = await runHactl(['check', 'tcp', '--host', '127.0.0.1', '--port', String(closedPort), '--quiet', '--timeout', '0.5']);
+    const run = await runHactl([
+      'check',
+      'tcp',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(closedPort),
+      '--quiet',
+      '--timeout',
+      '0.5',
+    ]);
     expect(run).toMatchObject({ exitCode: 1, stdout: '' });
     expect(run.stderr).toBe(`hactl: tcp: cannot connect to 127.0.0.1:${closedPort}: connection refused\n`);
     expect(run.durationMs).toBeLessThanOrEqual(750);

@@ -19,7 +19,10 @@ describe.skipIf(missing)(titled('checks against real MariaDB', missing), () => {
     await p.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
     await p.close();
     const r = await pair.replica.session();
-    await until('table replicated', async () => (await r.query("SHOW TABLES FROM app LIKE 't'")).length === 1);
+    await until(
+      'table replicated',
+      async () => (await r.query("SHOW TABLES FROM app LIKE 't'")).length === 1,
+    );
     await r.close();
   });
   afterAll(async () => {
@@ -27,7 +30,8 @@ describe.skipIf(missing)(titled('checks against real MariaDB', missing), () => {
   });
 
   const mysql = (flags: FlagValues) => mysqlCheck.run(mysqlCheck.fromFlags(flags), AbortSignal.timeout(5000));
-  const repl = (flags: FlagValues) => replicationCheck.run(replicationCheck.fromFlags(flags), AbortSignal.timeout(5000));
+  const repl = (flags: FlagValues) =>
+    replicationCheck.run(replicationCheck.fromFlags(flags), AbortSignal.timeout(5000));
   const on = (server: 'primary' | 'replica', extra: FlagValues = {}): FlagValues => ({
     'defaults-file': pair[server].admin.defaultsFile,
     host: '127.0.0.1',
@@ -52,7 +56,9 @@ describe.skipIf(missing)(titled('checks against real MariaDB', missing), () => {
   it('mysql: wrong password → unhealthy, and the message does not contain it', async () => {
     const wrong = `Wr0ng'pass"${Date.now()}`;
     const file = join(pair.dir, 'wrong.cnf');
-    writeFileSync(file, `[client]\nuser=hactl_admin\npassword="${wrong.replace(/"/g, '\\"')}"\n`, { mode: 0o600 });
+    writeFileSync(file, `[client]\nuser=hactl_admin\npassword="${wrong.replace(/"/g, '\\"')}"\n`, {
+      mode: 0o600,
+    });
     const result = await mysql({ 'defaults-file': file, host: '127.0.0.1', port: String(pair.primary.port) });
     expect(result.healthy).toBe(false);
     expect(result.detail).toMatch(/Access denied/);
@@ -119,13 +125,18 @@ describe.skipIf(missing)(titled('checks against real MariaDB', missing), () => {
       await s.close();
       await p.close();
     }
-    await until('caught up', async () => (await repl(on('replica', { 'caught-up': true, 'max-lag': '0' }))).healthy);
+    await until(
+      'caught up',
+      async () => (await repl(on('replica', { 'caught-up': true, 'max-lag': '0' }))).healthy,
+    );
   });
 
   it('replication: source down → connecting is unhealthy unless --allow-connecting', async () => {
     await pair.primary.stop();
     try {
-      await until('IO thread connecting', async () => (await repl(on('replica'))).detail.includes('connecting'));
+      await until('IO thread connecting', async () =>
+        (await repl(on('replica'))).detail.includes('connecting'),
+      );
       expect(await repl(on('replica'))).toMatchObject({ healthy: false });
       expect(await repl(on('replica', { 'allow-connecting': true }))).toMatchObject({ healthy: true });
       const down = await mysql(on('primary'));
@@ -147,8 +158,12 @@ describe.skipIf(missing)(titled('checks against real MariaDB', missing), () => {
     const s = await pair.replica.session();
     try {
       const secret = pair.primary.replication.password;
-      const error = await s.query('CHANGE MASTER TO MASTER_PASSWORD ?', [secret], { secrets: [secret] }).catch((e: unknown) => e);
-      expect((error as Error).message).toMatch(/error in your SQL syntax.*\[redacted\].*\[error 1064\] \(CHANGE MASTER\)/);
+      const error = await s
+        .query('CHANGE MASTER TO MASTER_PASSWORD ?', [secret], { secrets: [secret] })
+        .catch((e: unknown) => e);
+      expect((error as Error).message).toMatch(
+        /error in your SQL syntax.*\[redacted\].*\[error 1064\] \(CHANGE MASTER\)/,
+      );
       expect((error as Error).message).not.toContain(secret);
       expect(JSON.stringify(error)).not.toContain(secret);
       expect(error).not.toHaveProperty('sql');

@@ -25,7 +25,10 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     const replica = await pair.replica.session();
     sessions.push(primary, replica);
     await primary.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
-    await until('table replicated', async () => (await replica.query("SHOW TABLES FROM app LIKE 't'")).length === 1);
+    await until(
+      'table replicated',
+      async () => (await replica.query("SHOW TABLES FROM app LIKE 't'")).length === 1,
+    );
     return { pair, primary, replica };
   }
 
@@ -49,7 +52,9 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     const fresh = await pair.primary.session(pair.primary.app);
     sessions.push(fresh);
     await expect(fresh.query('INSERT INTO app.t (v) VALUES (3)')).rejects.toThrow(/read-only|1290/);
-    expect(report.gtidPosition).toBe(String((await primary.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p));
+    expect(report.gtidPosition).toBe(
+      String((await primary.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p),
+    );
   });
 
   it('switchover: promote the replica, demote the old primary onto it; idempotent on repeat', async () => {
@@ -57,7 +62,13 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     await primary.query('INSERT INTO app.t (v) VALUES (1)');
     // Demote first (read-only, no peer yet), then promote the drained replica, then re-point.
     await demote(primary, { topology: 'one-way', log });
-    await promote(replica, { topology: 'one-way', catchUpTimeoutSec: 10, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    await promote(replica, {
+      topology: 'one-way',
+      catchUpTimeoutSec: 10,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'off',
+      log,
+    });
     const started = Date.now();
     const report = await demote(primary, {
       topology: 'one-way',
@@ -69,7 +80,10 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     expect(report.repoint.result).toBe('repointed');
     expect(report.replication).toMatchObject({ io: 'yes', sql: true, caughtUp: true });
     await replica.query('INSERT INTO app.t (v) VALUES (2)');
-    await until('new primary write on the old primary', async () => Number((await primary.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 2);
+    await until(
+      'new primary write on the old primary',
+      async () => Number((await primary.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 2,
+    );
     const again = await demote(primary, {
       topology: 'one-way',
       peer: { host: pair.replica.host, port: pair.replica.port },
@@ -90,10 +104,22 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     const replication = { user: pair.replica.replication.user, password: pair.replica.replication.password };
     const promoting = (async () => {
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      await promote(replica, { topology: 'one-way', catchUpTimeoutSec: 10, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+      await promote(replica, {
+        topology: 'one-way',
+        catchUpTimeoutSec: 10,
+        onCatchUpTimeout: 'stay-read-only',
+        semiSync: 'off',
+        log,
+      });
     })();
     const started = Date.now();
-    const report = await demote(primary, { topology: 'one-way', peer, replication, log, waitForPrimary: { timeoutSec: 15, keepWaiting: () => true } });
+    const report = await demote(primary, {
+      topology: 'one-way',
+      peer,
+      replication,
+      log,
+      waitForPrimary: { timeoutSec: 15, keepWaiting: () => true },
+    });
     await promoting;
     expect(report.repoint.result).toBe('repointed');
     expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
@@ -106,11 +132,23 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     const peer = { host: pair.replica.host, port: pair.replica.port };
     const replication = { user: pair.replica.replication.user, password: pair.replica.replication.password };
     let started = Date.now();
-    const stopped = await demote(primary, { topology: 'one-way', peer, replication, log, waitForPrimary: { timeoutSec: 30, keepWaiting: () => Date.now() - started < 500 } });
+    const stopped = await demote(primary, {
+      topology: 'one-way',
+      peer,
+      replication,
+      log,
+      waitForPrimary: { timeoutSec: 30, keepWaiting: () => Date.now() - started < 500 },
+    });
     expect(stopped.repoint.result).toBe('skipped');
     expect(Date.now() - started).toBeLessThan(5000);
     started = Date.now();
-    const timedOut = await demote(primary, { topology: 'one-way', peer, replication, log, waitForPrimary: { timeoutSec: 1, keepWaiting: () => true } });
+    const timedOut = await demote(primary, {
+      topology: 'one-way',
+      peer,
+      replication,
+      log,
+      waitForPrimary: { timeoutSec: 1, keepWaiting: () => true },
+    });
     expect(timedOut.repoint.reason).toMatch(/still read-only after waiting/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
     expect(Date.now() - started).toBeLessThan(8000);
@@ -147,7 +185,10 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
   it('an errant transaction on the standby: DivergedError with the exact GTIDs, stays read-only', async () => {
     const { pair, primary, replica } = await pairWithTable();
     await primary.query('INSERT INTO app.t (v) VALUES (1)');
-    await until('replicated', async () => Number((await replica.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 1);
+    await until(
+      'replicated',
+      async () => Number((await replica.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 1,
+    );
     // The admin account bypasses read_only (READ_ONLY ADMIN), as root does in the seeds' set-ups.
     await replica.query('INSERT INTO app.t (v) VALUES (99)');
     await replica.query('INSERT INTO app.t (v) VALUES (100)');
@@ -174,12 +215,21 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
   it('an old primary holding a write the new primary never received cannot rejoin (the 1950 case)', async () => {
     const { pair, primary, replica } = await pairWithTable();
     await primary.query('INSERT INTO app.t (v) VALUES (1)');
-    await until('replicated', async () => Number((await replica.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 1);
+    await until(
+      'replicated',
+      async () => Number((await replica.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n) === 1,
+    );
     // The last write never leaves the old primary (like one InnoDB crash recovery commits).
     await replica.query('STOP SLAVE IO_THREAD');
     await primary.query('INSERT INTO app.t (v) VALUES (2)');
     const lost = String((await primary.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
-    await promote(replica, { topology: 'one-way', catchUpTimeoutSec: 5, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    await promote(replica, {
+      topology: 'one-way',
+      catchUpTimeoutSec: 5,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'off',
+      log,
+    });
     await replica.query('INSERT INTO app.t (v) VALUES (3)');
     const error = await demote(primary, {
       topology: 'one-way',

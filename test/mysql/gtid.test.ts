@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { describeExtra, extraTransactions, formatGtidList, parseGtidList, positionGaps, positionReached } from '../../src/mysql/gtid.js';
+import {
+  describeExtra,
+  extraTransactions,
+  formatGtidList,
+  parseGtidList,
+  positionGaps,
+  positionReached,
+} from '../../src/mysql/gtid.js';
 
 describe('MariaDB GTID positions', () => {
   it('parses and formats lists, empty and NULL included', () => {
@@ -18,7 +25,9 @@ describe('MariaDB GTID positions', () => {
     expect(positionReached(parseGtidList('0-1-99'), parseGtidList('0-1-100'))).toBe(false);
     expect(positionReached(parseGtidList('0-1-100'), parseGtidList('0-1-100,1-1-3'))).toBe(false);
     expect(positionReached(parseGtidList('0-1-100,1-1-3'), parseGtidList(''))).toBe(true);
-    expect(positionGaps(parseGtidList('0-1-10,1-1-3'), parseGtidList('0-1-12,1-1-2'))).toEqual([{ domain: 0, server: 1, seq: 12n }]);
+    expect(positionGaps(parseGtidList('0-1-10,1-1-3'), parseGtidList('0-1-12,1-1-2'))).toEqual([
+      { domain: 0, server: 1, seq: 12n },
+    ]);
   });
 
   it('extraTransactions compares binlog states per domain AND server (0-1-7 vs 0-2-7 differ)', () => {
@@ -27,9 +36,9 @@ describe('MariaDB GTID positions', () => {
       '0-1-7 (peer has nothing from server 1 in domain 0)',
     ]);
     // Crash recovery committed 0-1-101 on the old primary; the new primary only got 0-1-100.
-    expect(extraTransactions(parseGtidList('0-1-101'), parseGtidList('0-1-100,0-2-150')).map(describeExtra)).toEqual([
-      '0-1-101 (peer has 0-1-100)',
-    ]);
+    expect(
+      extraTransactions(parseGtidList('0-1-101'), parseGtidList('0-1-100,0-2-150')).map(describeExtra),
+    ).toEqual(['0-1-101 (peer has 0-1-100)']);
     // A replica that only ever replicated is contained in its primary.
     expect(extraTransactions(parseGtidList('0-1-100,0-2-40'), parseGtidList('0-1-180,0-2-40'))).toEqual([]);
     // An errant write on the standby (server 2) hidden behind later replicated events.

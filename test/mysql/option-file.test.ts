@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { redact } from '../../src/mysql/connection.js';
-import { assertPrivateFile, parseOptionFile, readOptionFile, renderClientSection } from '../../src/mysql/option-file.js';
+import {
+  assertPrivateFile,
+  parseOptionFile,
+  readOptionFile,
+  renderClientSection,
+} from '../../src/mysql/option-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hactl-optfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,13 +30,23 @@ describe('option files', () => {
       '[mysql]',
       'user=other',
     ].join('\n');
-    expect(parseOptionFile(text, 'f')).toEqual({ user: 'hactl', password: 'se#cret;x', host: '127.0.0.1', port: 23306, socket: '/run/mysqld/mysqld.sock' });
+    expect(parseOptionFile(text, 'f')).toEqual({
+      user: 'hactl',
+      password: 'se#cret;x',
+      host: '127.0.0.1',
+      port: 23306,
+      socket: '/run/mysqld/mysqld.sock',
+    });
     expect(parseOptionFile('[client]\npassword="a\\"b\\\\c"\n', 'f').password).toBe('a"b\\c');
   });
 
   it('round-trips what renderClientSection writes, awkward passwords included', () => {
     const password = `x'"\\;# y`;
-    expect(parseOptionFile(renderClientSection({ user: 'u', password, port: 1 }), 'f')).toEqual({ user: 'u', password, port: 1 });
+    expect(parseOptionFile(renderClientSection({ user: 'u', password, port: 1 }), 'f')).toEqual({
+      user: 'u',
+      password,
+      port: 1,
+    });
   });
 
   it('errors name the file and never the password', () => {

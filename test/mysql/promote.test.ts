@@ -21,7 +21,10 @@ interface Stalled {
   release(): Promise<void>;
 }
 
-function collect(): { log: PromoteOptions['log']; events: Array<{ event: string } & Record<string, unknown>> } {
+function collect(): {
+  log: PromoteOptions['log'];
+  events: Array<{ event: string } & Record<string, unknown>>;
+} {
   const events: Array<{ event: string } & Record<string, unknown>> = [];
   return { events, log: (event, fields) => events.push({ event, ...fields }) };
 }
@@ -39,11 +42,18 @@ async function stalledReplica(pairs: Pair[]): Promise<Stalled> {
   const holder = await pair.replica.session();
   await primary.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
   await primary.query('INSERT INTO app.t (v) VALUES (0)');
-  await until('table on the replica', async () => (await replica.query("SHOW TABLES FROM app LIKE 't'")).length === 1 && (await count(replica)) === 1);
+  await until(
+    'table on the replica',
+    async () =>
+      (await replica.query("SHOW TABLES FROM app LIKE 't'")).length === 1 && (await count(replica)) === 1,
+  );
   await holder.query('LOCK TABLES app.t WRITE');
   for (let i = 1; i <= ROWS; i++) await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
   const sent = String((await primary.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
-  await until('all events in the relay log', async () => (await replica.query('SHOW SLAVE STATUS'))[0]?.Gtid_IO_Pos === sent);
+  await until(
+    'all events in the relay log',
+    async () => (await replica.query('SHOW SLAVE STATUS'))[0]?.Gtid_IO_Pos === sent,
+  );
   await primary.close();
   await pair.primary.stop({ kill: true });
   // The table is locked, so count nothing here: the applied position shows the SQL thread is stuck.
@@ -74,24 +84,45 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
     const { log, events } = collect();
     const release = new Promise((r) => setTimeout(r, 300)).then(() => s.release());
     const started = Date.now();
-    const report = await promote(s.replica, { topology: 'one-way', catchUpTimeoutSec: 30, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    const report = await promote(s.replica, {
+      topology: 'one-way',
+      catchUpTimeoutSec: 30,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'off',
+      log,
+    });
     await release;
     const present = await count(s.replica);
-    console.log(`drain-first: ${present} of ${s.committed} committed rows present, ${s.committed - present} lost; promote took ${Date.now() - started} ms (catch-up wait ${report.catchUp.waitedMs} ms)`);
+    console.log(
+      `drain-first: ${present} of ${s.committed} committed rows present, ${s.committed - present} lost; promote took ${Date.now() - started} ms (catch-up wait ${report.catchUp.waitedMs} ms)`,
+    );
     expect(present).toBe(s.committed);
     expect(report.outcome).toBe('promoted');
     expect(report.catchUp.result).toBe('caught-up');
-    expect(report.actions).toEqual(['stop-io-thread', 'stop-replication', 'reset-replication-all', 'read-only-off']);
+    expect(report.actions).toEqual([
+      'stop-io-thread',
+      'stop-replication',
+      'reset-replication-all',
+      'read-only-off',
+    ]);
     expect(report.semiSync.replicaActive).toBe(false);
     expect(report.semiSync.verdict).toMatch(/not active/);
     const ro = (await s.replica.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro;
     expect(Number(ro)).toBe(0);
     expect((await s.replica.query('SHOW SLAVE STATUS')).length).toBe(0);
     expect(events.map((e) => e.event)).toContain('promote.caught_up');
-    expect(JSON.stringify(events)).not.toMatch(new RegExp(s.pair.secrets.map((x) => x.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')).join('|')));
+    expect(JSON.stringify(events)).not.toMatch(
+      new RegExp(s.pair.secrets.map((x) => x.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')).join('|')),
+    );
 
     // Idempotent: a second promotion changes nothing.
-    const again = await promote(s.replica, { topology: 'one-way', catchUpTimeoutSec: 5, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    const again = await promote(s.replica, {
+      topology: 'one-way',
+      catchUpTimeoutSec: 5,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'off',
+      log,
+    });
     expect(again.outcome).toBe('already-primary');
     expect(again.actions).toEqual([]);
   });
@@ -108,7 +139,9 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
     await release;
     await new Promise((r) => setTimeout(r, 300));
     const present = await count(s.replica);
-    console.log(`naive sequence: ${present} of ${s.committed} committed rows present, ${s.committed - present} lost (took ${took} ms)`);
+    console.log(
+      `naive sequence: ${present} of ${s.committed} committed rows present, ${s.committed - present} lost (took ${took} ms)`,
+    );
     expect(present).toBeLessThan(s.committed);
     expect(s.committed - present).toBe(ROWS);
   });
@@ -117,7 +150,13 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
     const s = await stalledReplica(pairs);
     sessions.push(s.replica);
     const { log, events } = collect();
-    const options: PromoteOptions = { topology: 'one-way', catchUpTimeoutSec: 1, onCatchUpTimeout: 'stay-read-only', semiSync: 'expected', log };
+    const options: PromoteOptions = {
+      topology: 'one-way',
+      catchUpTimeoutSec: 1,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'expected',
+      log,
+    };
     const error = await promote(s.replica, options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CatchUpTimeout);
     expect((error as CatchUpTimeout).reason).toBe('timeout');
@@ -136,7 +175,13 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
     const { log, events } = collect();
     // STOP SLAVE waits for the stalled SQL thread, so the lock goes away after the timeout passed.
     const release = new Promise((r) => setTimeout(r, 1500)).then(() => s.release());
-    const report = await promote(s.replica, { topology: 'one-way', catchUpTimeoutSec: 0.5, onCatchUpTimeout: 'promote-anyway', semiSync: 'off', log });
+    const report = await promote(s.replica, {
+      topology: 'one-way',
+      catchUpTimeoutSec: 0.5,
+      onCatchUpTimeout: 'promote-anyway',
+      semiSync: 'off',
+      log,
+    });
     await release;
     expect(report.outcome).toBe('promoted-without-catch-up');
     expect(report.catchUp.result).toBe('timeout');
@@ -151,7 +196,13 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
     const replica = await pair.replica.session();
     sessions.push(replica);
     const { log } = collect();
-    const report = await promote(replica, { topology: 'dual-master', catchUpTimeoutSec: 5, onCatchUpTimeout: 'stay-read-only', semiSync: 'off', log });
+    const report = await promote(replica, {
+      topology: 'dual-master',
+      catchUpTimeoutSec: 5,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'off',
+      log,
+    });
     console.log(`caught-up dual-master promotion: ${report.durationMs} ms`);
     expect(report.actions).toEqual(['read-only-off']);
     expect(report.durationMs).toBeLessThan(1000);

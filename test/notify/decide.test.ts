@@ -14,8 +14,14 @@ const applied = (state: NotifyState, ok = true): AppliedState => ({ state, ok, a
 
 describe('parseEvent', () => {
   it.each([
-    [['GROUP', 'web_vips', 'MASTER', '0'], { source: 'GROUP', name: 'web_vips', state: 'MASTER', priority: 0 }],
-    [['INSTANCE', 'inside', 'BACKUP', '150'], { source: 'INSTANCE', name: 'inside', state: 'BACKUP', priority: 150 }],
+    [
+      ['GROUP', 'web_vips', 'MASTER', '0'],
+      { source: 'GROUP', name: 'web_vips', state: 'MASTER', priority: 0 },
+    ],
+    [
+      ['INSTANCE', 'inside', 'BACKUP', '150'],
+      { source: 'INSTANCE', name: 'inside', state: 'BACKUP', priority: 150 },
+    ],
     [['INSTANCE', 'inside', 'DELETED', '150'], { source: 'INSTANCE', state: 'STOP' }],
     [['master'], { source: 'short', state: 'MASTER' }],
     [['fault'], { source: 'short', state: 'FAULT' }],
@@ -23,12 +29,15 @@ describe('parseEvent', () => {
     expect(parseEvent(words)).toMatchObject(expected);
   });
 
-  it.each([[[]], [['GROUP', 'g', 'MASTER']], [['INSTANCE', 'i', 'MASTERX', '1']], [['GROUP', 'g', 'MASTER', 'high']], [['primary']]])(
-    'refuses %j with a usage error',
-    (words) => {
-      expect(() => parseEvent(words)).toThrow(expect.objectContaining({ exitCode: 2 }));
-    },
-  );
+  it.each([
+    [[]],
+    [['GROUP', 'g', 'MASTER']],
+    [['INSTANCE', 'i', 'MASTERX', '1']],
+    [['GROUP', 'g', 'MASTER', 'high']],
+    [['primary']],
+  ])('refuses %j with a usage error', (words) => {
+    expect(() => parseEvent(words)).toThrow(expect.objectContaining({ exitCode: 2 }));
+  });
 });
 
 describe('decide: act on the present, not the event', () => {
@@ -57,14 +66,19 @@ describe('decide: act on the present, not the event', () => {
 
   it('every decision says why', () => {
     expect(decide(ev('MASTER'), NONE, undefined, false).reason).toMatch(/stale MASTER event/);
-    expect(decide(ev('MASTER'), SPLIT, undefined, false).reason).toMatch(/split: holds 192\.0\.2\.50 but not 198\.51\.100\.50/);
+    expect(decide(ev('MASTER'), SPLIT, undefined, false).reason).toMatch(
+      /split: holds 192\.0\.2\.50 but not 198\.51\.100\.50/,
+    );
   });
 });
 
 describe('vipHolding', () => {
   it('compares the VIP addresses without prefix against the local ones', () => {
     const spec = parseSpecText(baseSpecYaml(), 't.yaml');
-    expect(vipHolding(spec, new Set(['127.0.0.1', '192.0.2.50']))).toEqual({ held: ['192.0.2.50'], missing: [] });
+    expect(vipHolding(spec, new Set(['127.0.0.1', '192.0.2.50']))).toEqual({
+      held: ['192.0.2.50'],
+      missing: [],
+    });
     expect(vipHolding(spec, new Set(['192.0.2.5']))).toEqual({ held: [], missing: ['192.0.2.50'] });
   });
 });

@@ -10,7 +10,10 @@ import { requirementsMissing, titled } from '../support/requirements.js';
 import { addVip, removeVip } from './ns.js';
 import { startNsPair, VIP, watchArgv, type NsPair } from './mysql-pair.js';
 
-const missing = requirementsMissing({ root: true, programs: ['ip', 'flock', 'mariadbd', 'mariadb-install-db'] });
+const missing = requirementsMissing({
+  root: true,
+  programs: ['ip', 'flock', 'mariadbd', 'mariadb-install-db'],
+});
 let pair: NsPair | undefined;
 const open: MysqlSession[] = [];
 
@@ -33,11 +36,18 @@ async function scalar(s: MysqlSession, sql: string): Promise<string> {
 }
 
 function notify(node: 'ha1' | 'ha2', words: string[]): Promise<RunResult> {
-  return runHactl(['notify', '--spec', pair!.spec, '--node', node, ...words], { netns: pair!.ns[node], timeoutMs: 90_000 });
+  return runHactl(['notify', '--spec', pair!.spec, '--node', node, ...words], {
+    netns: pair!.ns[node],
+    timeoutMs: 90_000,
+  });
 }
 
 function logLines(): Record<string, unknown>[] {
-  return logText().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return logText()
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 function logText(): string {
@@ -79,7 +89,9 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     removeVip(pair.ns.ha1, VIP);
     addVip(pair.ns.ha2, VIP);
     setTimeout(() => void locker.query('UNLOCK TABLES'), 1000);
-    const { value: result, leaks } = await watchArgv(pair.secrets, () => notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']));
+    const { value: result, leaks } = await watchArgv(pair.secrets, () =>
+      notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']),
+    );
     expect(result.exitCode, result.stderr + result.stdout).toBe(0);
     expect(result.stdout).toMatch(/MASTER ok/);
     const s = await session('ha2');
@@ -137,7 +149,10 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     expect(replicated).toBe('1');
     const demoted = logLines().find((l) => l.event === 'notify.action' && l.action === 'mysql.demote');
     expect(demoted).toMatchObject({ result: 'ok', repoint: 'repointed', killed_sessions: 1 });
-    expectNoSecrets(results.flatMap((r) => [r.stdout, r.stderr]), leaks);
+    expectNoSecrets(
+      results.flatMap((r) => [r.stdout, r.stderr]),
+      leaks,
+    );
   });
 
   it('an errant transaction on the standby: demotion refuses to re-point, stays read-only, exits 1 and logs the GTIDs', async () => {
@@ -148,7 +163,9 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     const errant = await scalar(standby, 'SELECT @@GLOBAL.gtid_binlog_pos');
     expect(errant).toMatch(/^0-2-\d+$/);
 
-    const { value: result, leaks } = await watchArgv(pair.secrets, () => notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']));
+    const { value: result, leaks } = await watchArgv(pair.secrets, () =>
+      notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']),
+    );
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toMatch(/DIVERGED/);
     expect(result.stderr).toContain(errant);
@@ -158,8 +175,10 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     const step = lines.find((l) => l.event === 'notify.action' && l.action === 'mysql.demote')!;
     expect(step).toMatchObject({ result: 'failed', diverged: true, needs_human: true });
     expect(step.extra_gtids).toEqual([errant]);
-    expect(lines.find((l) => l.event === 'notify.summary')).toMatchObject({ result: 'diverged', exit_code: 1 });
+    expect(lines.find((l) => l.event === 'notify.summary')).toMatchObject({
+      result: 'diverged',
+      exit_code: 1,
+    });
     expectNoSecrets([result.stdout, result.stderr], leaks);
   });
 });
-

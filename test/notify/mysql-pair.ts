@@ -57,9 +57,21 @@ export async function startNsPair(tag: string, extraSpec = ''): Promise<NsPair> 
     createNs(ns.ha2);
     linkNs(ns.ha1, ns.ha2, ADDRESSES.ha1, ADDRESSES.ha2);
     const common = { port: 3306, bindAddress: '0.0.0.0' };
-    const ha1 = await initMariadb({ ...common, dir: join(dir, 'ha1'), serverId: 1, netns: ns.ha1, readOnly: false });
+    const ha1 = await initMariadb({
+      ...common,
+      dir: join(dir, 'ha1'),
+      serverId: 1,
+      netns: ns.ha1,
+      readOnly: false,
+    });
     servers.push(ha1);
-    const ha2 = await initMariadb({ ...common, dir: join(dir, 'ha2'), serverId: 2, netns: ns.ha2, readOnly: true });
+    const ha2 = await initMariadb({
+      ...common,
+      dir: join(dir, 'ha2'),
+      serverId: 2,
+      netns: ns.ha2,
+      readOnly: true,
+    });
     servers.push(ha2);
 
     // One credentials file for both nodes, as the spec wants: same accounts on both, kept out of the binlog.
@@ -70,9 +82,13 @@ export async function startNsPair(tag: string, extraSpec = ''): Promise<NsPair> 
       const s = await connectWith({ user: 'root', socket: server.socket }, { timeoutMs: 5000 });
       try {
         await s.query('SET SESSION sql_log_bin = 0');
-        await s.query("CREATE USER ?@'%' IDENTIFIED BY ?", [admin.user, admin.password], { secrets: [admin.password] });
+        await s.query("CREATE USER ?@'%' IDENTIFIED BY ?", [admin.user, admin.password], {
+          secrets: [admin.password],
+        });
         await s.query("GRANT ALL PRIVILEGES ON *.* TO ?@'%'", [admin.user]);
-        await s.query("CREATE USER ?@'%' IDENTIFIED BY ?", [repl.user, repl.password], { secrets: [repl.password] });
+        await s.query("CREATE USER ?@'%' IDENTIFIED BY ?", [repl.user, repl.password], {
+          secrets: [repl.password],
+        });
         await s.query("GRANT REPLICATION SLAVE ON *.* TO ?@'%'", [repl.user]);
       } finally {
         await s.close();
@@ -92,7 +108,9 @@ export async function startNsPair(tag: string, extraSpec = ''): Promise<NsPair> 
     // Tests start from a caught-up replica (a write on ha2 before this would race ha1's events).
     const s2 = await ha2.session();
     try {
-      const waited = (await s2.query('SELECT MASTER_GTID_WAIT(?, 15) AS r', [position], { timeoutMs: 20_000 }))[0]?.r;
+      const waited = (
+        await s2.query('SELECT MASTER_GTID_WAIT(?, 15) AS r', [position], { timeoutMs: 20_000 })
+      )[0]?.r;
       if (Number(waited) !== 0) throw new Error(`ha2 did not apply ${position} within 15 s`);
     } finally {
       await s2.close();
@@ -131,7 +149,11 @@ paths: { runtime_dir: ${dir}/run }
 logging: { file: ${log}, level: debug }
 ${extraSpec}`,
     );
-    const secrets = [admin.password, repl.password, ...[ha1, ha2].flatMap((s) => [s.admin.password, s.replication.password, s.app.password])];
+    const secrets = [
+      admin.password,
+      repl.password,
+      ...[ha1, ha2].flatMap((s) => [s.admin.password, s.replication.password, s.app.password]),
+    ];
     return { dir, ns, db: { ha1, ha2 }, spec, log, secrets, stop };
   } catch (error) {
     await stop();
@@ -140,7 +162,10 @@ ${extraSpec}`,
 }
 
 /** Samples every process's argv while `fn` runs; returns what `fn` returned and any leaks seen. */
-export async function watchArgv<T>(secrets: string[], fn: () => Promise<T>): Promise<{ value: T; leaks: string[] }> {
+export async function watchArgv<T>(
+  secrets: string[],
+  fn: () => Promise<T>,
+): Promise<{ value: T; leaks: string[] }> {
   const leaks = new Set<string>();
   const sample = () => {
     for (const entry of readdirSync('/proc')) {

@@ -39,7 +39,8 @@ ${actions}`;
 
 /** Appends "<STATE> <node>" to events.txt; the app is a sleep daemon with a per-node pid file. */
 function appActions(): string {
-  const record = (state: string) => `    - { type: command, argv: [${dir}/record.sh, ${state}], env: { NODE_TAG: x } }`;
+  const record = (state: string) =>
+    `    - { type: command, argv: [${dir}/record.sh, ${state}], env: { NODE_TAG: x } }`;
   const app = (op: 'start' | 'stop') =>
     `    - type: service
       name: app
@@ -57,7 +58,8 @@ function appActions(): string {
 
 /** Action argv are safe tokens (no spaces), as operators write them: a script path plus words. */
 function writeScripts(): void {
-  const script = (name: string, body: string) => writeFileSync(join(dir, name), `#!/bin/sh\nD=$(dirname "$0")\n${body}\n`, { mode: 0o755 });
+  const script = (name: string, body: string) =>
+    writeFileSync(join(dir, name), `#!/bin/sh\nD=$(dirname "$0")\n${body}\n`, { mode: 0o755 });
   script('record.sh', 'echo "$* $HACTL_NODE" >> "$D/events.txt"');
   script('fail.sh', 'echo broken >&2; exit 4');
   script('pid-sleep.sh', 'echo $$ > "$D/$1.pid"; exec sleep 30');
@@ -80,7 +82,10 @@ function writeSpec(name: string, actions: string): string {
 }
 
 function notify(spec: string, node: Node, words: string[], extra: string[] = []): Promise<RunResult> {
-  return runHactl(['notify', '--spec', spec, '--node', node, ...extra, ...words], { netns: NS[node], timeoutMs: 60_000 });
+  return runHactl(['notify', '--spec', spec, '--node', node, ...extra, ...words], {
+    netns: NS[node],
+    timeoutMs: 60_000,
+  });
 }
 
 function events(): string[] {
@@ -90,7 +95,9 @@ function events(): string[] {
 
 function appliedState(node: Node): { state: string; ok: boolean } | undefined {
   const file = join(dir, 'run', `notify-${node}.state.json`);
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { state: string; ok: boolean }) : undefined;
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { state: string; ok: boolean })
+    : undefined;
 }
 
 function appPid(node: Node): number | undefined {
@@ -100,7 +107,12 @@ function appPid(node: Node): number | undefined {
 
 function logLines(): Record<string, unknown>[] {
   const file = join(dir, 'hactl.log');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>) : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+    : [];
 }
 
 async function stopApps(): Promise<void> {
@@ -212,7 +224,13 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
       expect(typeof step.duration_ms).toBe('number');
       expect(typeof step.reason).toBe('string');
     }
-    expect(lines.map((l) => l.event)).toEqual(['notify.received', 'notify.decision', 'notify.action', 'notify.action', 'notify.summary']);
+    expect(lines.map((l) => l.event)).toEqual([
+      'notify.received',
+      'notify.decision',
+      'notify.action',
+      'notify.action',
+      'notify.summary',
+    ]);
   });
 
   it('an aborting failure stops the list and exits 1; the next event retries; continue goes on', async () => {
@@ -230,7 +248,9 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
     moveVipTo('ha1');
     const first = await notify(spec, 'ha1', ['master']);
     expect(first.exitCode).toBe(1);
-    expect(first.stderr).toMatch(/MASTER aborted .*1\/2 actions ok; failed: command \S+fail\.sh \(\S+fail\.sh exited 4: broken\) — aborted/);
+    expect(first.stderr).toMatch(
+      /MASTER aborted .*1\/2 actions ok; failed: command \S+fail\.sh \(\S+fail\.sh exited 4: broken\) — aborted/,
+    );
     expect(events()).toEqual(['first ha1']);
     expect(appliedState('ha1')).toMatchObject({ state: 'MASTER', ok: false });
     const retry = await notify(spec, 'ha1', ['master']);
@@ -278,7 +298,9 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
       timeoutMs: 60_000,
       onSpawn: (pid) => (hactlPid = pid),
     });
-    await waitFor('the first notify to run its action', () => existsSync(join(dir, 'hold.pid')), { timeoutMs: 10_000 });
+    await waitFor('the first notify to run its action', () => existsSync(join(dir, 'hold.pid')), {
+      timeoutMs: 10_000,
+    });
     const waiting = await notify(spec, 'ha1', ['fault'], ['--lock-timeout', '0.3']);
     expect(waiting.exitCode).toBe(1);
     expect(waiting.stderr).toMatch(/another hactl notify held .* for more than 0\.3 s/);

@@ -46,14 +46,32 @@ export async function startPair(options: { replicate?: boolean } = {}): Promise<
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const primary = await initMariadb({ dir: join(dir, 'a'), port: await freePort(), serverId: 1, readOnly: false });
+    const primary = await initMariadb({
+      dir: join(dir, 'a'),
+      port: await freePort(),
+      serverId: 1,
+      readOnly: false,
+    });
     servers.push(primary);
-    const replica = await initMariadb({ dir: join(dir, 'b'), port: await freePort(), serverId: 2, readOnly: true });
+    const replica = await initMariadb({
+      dir: join(dir, 'b'),
+      port: await freePort(),
+      serverId: 2,
+      readOnly: true,
+    });
     servers.push(replica);
     if (options.replicate ?? true) {
-      await startReplication(replica, { host: primary.host, port: primary.port, account: primary.replication });
+      await startReplication(replica, {
+        host: primary.host,
+        port: primary.port,
+        account: primary.replication,
+      });
     }
-    const secrets = [primary, replica].flatMap((s) => [s.admin.password, s.replication.password, s.app.password]);
+    const secrets = [primary, replica].flatMap((s) => [
+      s.admin.password,
+      s.replication.password,
+      s.app.password,
+    ]);
     return { dir, primary, replica, secrets, stop };
   } catch (error) {
     await stop();
@@ -72,7 +90,8 @@ export function argvLeaks(secrets: string[]): string[] {
     } catch {
       continue;
     }
-    if (secrets.some((secret) => cmdline.includes(secret))) leaks.push(`${entry}: ${cmdline.split('\0').join(' ').slice(0, 80)}`);
+    if (secrets.some((secret) => cmdline.includes(secret)))
+      leaks.push(`${entry}: ${cmdline.split('\0').join(' ').slice(0, 80)}`);
   }
   return leaks;
 }

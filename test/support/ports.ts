@@ -15,7 +15,9 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-export async function freePort(range: { from: number; to: number } = { from: 18080, to: 18199 }): Promise<number> {
+export async function freePort(
+  range: { from: number; to: number } = { from: 18080, to: 18199 },
+): Promise<number> {
   // Start at a per-process offset so parallel runs rarely race for the same port.
   const size = range.to - range.from + 1;
   const offset = process.pid % size;
