@@ -35,8 +35,9 @@ const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2ept');
 const WINDOW_MS = 2_000;
 const REGARP_LINES = /^\s*(vrrp_higher_prio_send_advert|vrrp_garp_lower_prio_repeat)\b.*\n/gm;
+// On either member: the sync group then re-GARPs for both VIPs.
 const LOWER_PRIO_ADVERT =
-  /\(outside\) Received advert from 198\.51\.100\.12 with lower priority 120, ours 150/;
+  /\((inside|outside)\) Received advert from (192\.0\.2|198\.51\.100)\.12 with lower priority 120, ours 150/;
 const GARP_SENT = /\(outside\) Sending\/queueing gratuitous ARPs on eth0 for 198\.51\.100\.50/;
 const strippedTemplate = `/tmp/hactl-e2ept-no-regarp-${process.pid}.mustache`;
 
