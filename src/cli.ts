@@ -67,7 +67,7 @@ async function dispatch(argv: string[]): Promise<number> {
     process.stdout.write(version + '\n');
     return 0;
   }
-  const entry = commands[name];
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
   const rest = argv.slice(argv.indexOf(name) + 1);
   if (!entry) {
     return runCommand(async () => {
