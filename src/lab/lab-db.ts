@@ -274,6 +274,39 @@ export function labDatabase(options: LabDatabaseOptions) {
       const id = Number(result.stdout.trim());
       return (Object.keys(SERVER_ID) as LabNode[]).find((node) => SERVER_ID[node] === id) ?? null;
     },
+
+    /**
+     * One write through `host` (the inside VIP) from the client, as the application account (bound
+     * by read_only): the server_id of the node that committed it, or null when the write failed.
+     */
+    async clientWrite(clientNs: string, host: string, timeoutSec = 2): Promise<LabNode | null> {
+      const sql =
+        'CREATE TABLE IF NOT EXISTS app.probe (id INT AUTO_INCREMENT PRIMARY KEY, server_id INT); ' +
+        'INSERT INTO app.probe (server_id) VALUES (@@server_id); SELECT @@server_id';
+      const result = await run(
+        [
+          'ip',
+          'netns',
+          'exec',
+          clientNs,
+          'mariadb',
+          `--defaults-extra-file=${creds.app}`,
+          '-h',
+          host,
+          '-P',
+          String(PORT),
+          `--connect-timeout=${timeoutSec}`,
+          '-N',
+          '-B',
+          '-e',
+          sql,
+        ],
+        (timeoutSec + 3) * 1000,
+      );
+      if (result.exitCode !== 0) return null;
+      const id = Number(result.stdout.trim());
+      return (Object.keys(SERVER_ID) as LabNode[]).find((node) => SERVER_ID[node] === id) ?? null;
+    },
   };
 }
 

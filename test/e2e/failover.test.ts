@@ -54,6 +54,10 @@ describe.skipIf(missing)(titled('hactl lab: election and failover (nopreempt)', 
       timeoutMs: 15_000,
       everyMs: 250,
     });
+    // The application writes through the inside VIP, with an account that read_only binds.
+    const database = labDatabase({ dir: lab.dir, netns: () => '' });
+    const client = namespacesFor(lab.prefix).client;
+    expect(await database.clientWrite(client, vipOf('inside'))).toBe('ha2');
 
     await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
     await waitForBackup(lab, 'ha1');
@@ -73,6 +77,10 @@ describe.skipIf(missing)(titled('hactl lab: election and failover (nopreempt)', 
       },
       { timeoutMs: 30_000, everyMs: 500 },
     );
+    // Writes keep going to ha2 only; ha1 refuses the application's writes directly.
+    expect(await database.clientWrite(client, vipOf('inside'))).toBe('ha2');
+    expect(await database.clientServerNode(client, '192.0.2.11'), 'ha1 answers reads').toBe('ha1');
+    expect(await database.clientWrite(client, '192.0.2.11'), 'ha1 refuses writes').toBeNull();
   });
 
   const moves: { how: Fault; what: string; boundMs: number }[] = [
