@@ -167,21 +167,28 @@ export async function initMariadb(options: MariadbOptions): Promise<MariadbServe
       });
       pid = daemon.pid;
       const started = pid;
-      await waitFor(
-        `mariadbd on ${socket}`,
-        async () => {
-          if (!isAlive(started))
-            throw new Error(`mariadbd exited during start-up; log ${logFile}:\n${tail(logFile)}`);
-          try {
-            const s = await connectWith({ user: 'root', socket }, { timeoutMs: 1000 });
-            await s.close();
-            return true;
-          } catch {
-            return false;
-          }
-        },
-        { timeoutMs: options.readyTimeoutMs ?? 30_000, everyMs: 50 },
-      );
+      try {
+        await waitFor(
+          `mariadbd on ${socket}`,
+          async () => {
+            if (!isAlive(started))
+              throw new Error(`mariadbd exited during start-up; log ${logFile}:\n${tail(logFile)}`);
+            try {
+              const s = await connectWith({ user: 'root', socket }, { timeoutMs: 1000 });
+              await s.close();
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          { timeoutMs: options.readyTimeoutMs ?? 30_000, everyMs: 50 },
+        );
+      } catch (error) {
+        // Never leave a server behind that the caller has no handle on.
+        await stopProcess(started, marker, { signal: 'SIGKILL', waitMs: 10_000 });
+        pid = undefined;
+        throw error;
+      }
     },
     async stop({ kill = false } = {}) {
       if (pid === undefined) return;
@@ -191,30 +198,39 @@ export async function initMariadb(options: MariadbOptions): Promise<MariadbServe
   };
 
   await server.start();
-  const root = await connectWith({ user: 'root', socket }, { timeoutMs: 5000 });
   try {
-    const create = async (who: Account, grants: string[]) => {
-      await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [who.user, who.password], {
-        secrets: [who.password],
-      });
-      for (const grant of grants) await root.query(`GRANT ${grant} TO ?@'%'`, [who.user]);
-    };
-    // Accounts are created on every node: keep them out of the binlog so GTIDs stay equal.
-    await root.query('SET SESSION sql_log_bin = 0');
-    await create(admin, ['ALL PRIVILEGES ON *.*']);
-    await create(replication, ['REPLICATION SLAVE ON *.*']);
-    await root.query('CREATE DATABASE IF NOT EXISTS app');
-    await create(app, ['SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, LOCK TABLES ON app.*']);
-    // Only the socket root stays passwordless; nothing reaches the server over TCP without a password.
-    await root.query("DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'");
-    const hostRows = await root.query(
-      "SELECT Host AS h FROM mysql.user WHERE User = 'root' AND Host NOT IN ('localhost')",
-    );
-    for (const row of hostRows) await root.query('DROP USER ?@?', ['root', String(row.h)]);
-  } finally {
-    await root.close();
+    await createAccounts();
+  } catch (error) {
+    await server.stop({ kill: true });
+    throw error;
   }
   return server;
+
+  async function createAccounts(): Promise<void> {
+    const root = await connectWith({ user: 'root', socket }, { timeoutMs: 5000 });
+    try {
+      const create = async (who: Account, grants: string[]) => {
+        await root.query("CREATE USER ?@'%' IDENTIFIED BY ?", [who.user, who.password], {
+          secrets: [who.password],
+        });
+        for (const grant of grants) await root.query(`GRANT ${grant} TO ?@'%'`, [who.user]);
+      };
+      // Accounts are created on every node: keep them out of the binlog so GTIDs stay equal.
+      await root.query('SET SESSION sql_log_bin = 0');
+      await create(admin, ['ALL PRIVILEGES ON *.*']);
+      await create(replication, ['REPLICATION SLAVE ON *.*']);
+      await root.query('CREATE DATABASE IF NOT EXISTS app');
+      await create(app, ['SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, INDEX, ALTER, LOCK TABLES ON app.*']);
+      // Only the socket root stays passwordless; nothing reaches the server over TCP without a password.
+      await root.query("DROP USER IF EXISTS 'root'@'127.0.0.1', 'root'@'::1'");
+      const hostRows = await root.query(
+        "SELECT Host AS h FROM mysql.user WHERE User = 'root' AND Host NOT IN ('localhost')",
+      );
+      for (const row of hostRows) await root.query('DROP USER ?@?', ['root', String(row.h)]);
+    } finally {
+      await root.close();
+    }
+  }
 }
 
 function tail(file: string): string {
