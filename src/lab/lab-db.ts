@@ -75,6 +75,21 @@ export function labDatabase(options: LabDatabaseOptions) {
   const rootSession = (node: LabNode, timeoutMs = 2_000): Promise<MysqlSession> =>
     connectWith({ user: 'root', socket: files(node).socket }, { timeoutMs });
 
+  /** Runs `sql` (its last statement SELECT @@server_id) as the app account from the client namespace. */
+  async function clientQuery(
+    clientNs: string,
+    host: string,
+    sql: string,
+    timeoutSec: number,
+  ): Promise<LabNode | null> {
+    const argv = ['ip', 'netns', 'exec', clientNs, 'mariadb', `--defaults-extra-file=${creds.app}`];
+    argv.push('-h', host, '-P', String(PORT), `--connect-timeout=${timeoutSec}`, '-N', '-B', '-e', sql);
+    const result = await run(argv, (timeoutSec + 3) * 1000);
+    if (result.exitCode !== 0) return null;
+    const id = Number(result.stdout.trim().split('\n').pop());
+    return (Object.keys(SERVER_ID) as LabNode[]).find((node) => SERVER_ID[node] === id) ?? null;
+  }
+
   return {
     credentials(): { credentialsFile: string; replicationCredentialsFile: string } {
       return { credentialsFile: creds.admin, replicationCredentialsFile: creds.replication };
@@ -249,63 +264,19 @@ export function labDatabase(options: LabDatabaseOptions) {
     },
 
     /** Which node's server answers on `host` from inside the client namespace (by server_id). */
-    async clientServerNode(clientNs: string, host: string, timeoutSec = 1): Promise<LabNode | null> {
-      const result = await run(
-        [
-          'ip',
-          'netns',
-          'exec',
-          clientNs,
-          'mariadb',
-          `--defaults-extra-file=${creds.app}`,
-          '-h',
-          host,
-          '-P',
-          String(PORT),
-          `--connect-timeout=${timeoutSec}`,
-          '-N',
-          '-B',
-          '-e',
-          'SELECT @@server_id',
-        ],
-        (timeoutSec + 3) * 1000,
-      );
-      if (result.exitCode !== 0) return null;
-      const id = Number(result.stdout.trim());
-      return (Object.keys(SERVER_ID) as LabNode[]).find((node) => SERVER_ID[node] === id) ?? null;
+    clientServerNode(clientNs: string, host: string, timeoutSec = 1): Promise<LabNode | null> {
+      return clientQuery(clientNs, host, 'SELECT @@server_id', timeoutSec);
     },
 
     /**
      * One write through `host` (the inside VIP) from the client, as the application account (bound
-     * by read_only): the server_id of the node that committed it, or null when the write failed.
+     * by read_only): the node that committed it, or null when the write failed.
      */
-    async clientWrite(clientNs: string, host: string, timeoutSec = 2): Promise<LabNode | null> {
+    clientWrite(clientNs: string, host: string, timeoutSec = 2): Promise<LabNode | null> {
       const sql =
         'CREATE TABLE IF NOT EXISTS app.probe (id INT AUTO_INCREMENT PRIMARY KEY, server_id INT); ' +
         'INSERT INTO app.probe (server_id) VALUES (@@server_id); SELECT @@server_id';
-      const result = await run(
-        [
-          'ip',
-          'netns',
-          'exec',
-          clientNs,
-          'mariadb',
-          `--defaults-extra-file=${creds.app}`,
-          '-h',
-          host,
-          '-P',
-          String(PORT),
-          `--connect-timeout=${timeoutSec}`,
-          '-N',
-          '-B',
-          '-e',
-          sql,
-        ],
-        (timeoutSec + 3) * 1000,
-      );
-      if (result.exitCode !== 0) return null;
-      const id = Number(result.stdout.trim());
-      return (Object.keys(SERVER_ID) as LabNode[]).find((node) => SERVER_ID[node] === id) ?? null;
+      return clientQuery(clientNs, host, sql, timeoutSec);
     },
   };
 }
