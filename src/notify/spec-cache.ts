@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { ConfigError } from '../errors.js';
+import { readSpecBytes } from '../spec/file.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
@@ -22,25 +22,13 @@ export function cachePath(specPath: string): string {
   return join(dirname(specPath), `.${basename(specPath)}.validated.json`);
 }
 
-function readBytes(specPath: string): Buffer {
-  try {
-    return readFileSync(specPath);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      code === 'ENOENT'
-        ? `spec file ${specPath} does not exist; pass --spec FILE or create one with \`hactl init\``
-        : `cannot read spec file ${specPath}: ${code ?? String(error)}`,
-    );
-  }
-}
-
 export async function loadSpecForNotify(
   specPath: string,
   nodeName: string | undefined,
   version: string,
 ): Promise<{ spec: Spec; node: NodeSpec; cached: boolean }> {
-  const sha256 = createHash('sha256').update(readBytes(specPath)).digest('hex');
+  const bytes = readSpecBytes(specPath);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
   const cache = cachePath(specPath);
   let cached: CacheFile | undefined;
   try {
@@ -52,19 +40,13 @@ export async function loadSpecForNotify(
     const node = cached.spec.nodes.find((n) => n.name === nodeName);
     if (node) return { spec: cached.spec, node, cached: true };
   }
-  const { loadSpec, findNode } = await import('../spec/load.js');
-  const loaded = loadSpec(specPath);
+  const { loadSpecBytes, findNode } = await import('../spec/load.js');
+  const loaded = loadSpecBytes(bytes, specPath);
   const node = findNode(loaded.spec, nodeName);
-  if (loaded.hash === sha256.slice(0, 12)) {
-    try {
-      writeFileAtomic(
-        cache,
-        JSON.stringify({ sha256, version, spec: loaded.spec } satisfies CacheFile),
-        0o600,
-      );
-    } catch {
-      /* read-only spec directory: no cache */
-    }
+  try {
+    writeFileAtomic(cache, JSON.stringify({ sha256, version, spec: loaded.spec } satisfies CacheFile), 0o600);
+  } catch {
+    /* read-only spec directory: no cache */
   }
   return { spec: loaded.spec, node, cached: false };
 }

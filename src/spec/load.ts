@@ -1,5 +1,5 @@
 /** Reading a spec file: YAML → validated Spec, and finding which node this machine is. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { formatIssues } from './errors.js';
+import { readSpecBytes } from './file.js';
 import { specSchema, type NodeSpec, type Spec } from './schema.js';
 
 /** templates/ is at the package root: one level above dist/ (built), two above src/spec/ (tests). */
@@ -58,17 +59,11 @@ export function parseSpecText(text: string, path: string): Spec {
 }
 
 export function loadSpec(path: string = exampleSpecPath()): LoadedSpec {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      code === 'ENOENT'
-        ? `spec file ${path} does not exist; pass --spec FILE or create one with \`hactl init\``
-        : `cannot read spec file ${path}: ${code ?? String(error)}`,
-    );
-  }
+  return loadSpecBytes(readSpecBytes(path), path);
+}
+
+/** Validates bytes already read (so a caller that hashed them parses exactly what it hashed). */
+export function loadSpecBytes(bytes: Buffer, path: string): LoadedSpec {
   const spec = parseSpecText(bytes.toString('utf8'), path);
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
   return { spec, path, hash };
