@@ -5,10 +5,8 @@
 //   on top of Node's own start (measured with `npm run bench:checks`).
 import { build } from 'esbuild';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import Module from 'node:module';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
 
 const root = new URL('..', import.meta.url);
 const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8'));
@@ -85,16 +83,12 @@ await copyFile(new URL('src/load-cached.cjs', root), new URL('dist/load-cached.c
 // V8 code caches read by dist/load-cached.cjs. mysql2 is cached after it ran once, so the cache
 // also holds the functions its start-up compiles; check.cjs only after compiling (running it
 // would run a check).
-async function writeCodeCache(name, { run }) {
+const { compile, run } = createRequire(import.meta.url)('../src/load-cached.cjs');
+async function writeCodeCache(name, { execute }) {
   const file = fileURLToPath(new URL(`dist/${name}`, root));
-  const script = new Script(Module.wrap(await readFile(file, 'utf8')), { filename: file });
-  if (run) {
-    const loaded = new Module(file);
-    loaded.filename = file;
-    loaded.paths = Module._nodeModulePaths(dirname(file));
-    script.runInThisContext()(loaded.exports, Module.createRequire(file), loaded, file, dirname(file));
-  }
+  const script = compile(file);
+  if (execute) run(script, file);
   await writeFile(`${file}.cache`, script.createCachedData());
 }
-await writeCodeCache('check.cjs', { run: false });
-await writeCodeCache('vendor-mysql2.cjs', { run: true });
+await writeCodeCache('check.cjs', { execute: false });
+await writeCodeCache('vendor-mysql2.cjs', { execute: true });
