@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHactl } from '../support/cli.js';
-import { startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { createReplicatedTable, startPair, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 describe('hactl check mysql|replication --help', () => {
@@ -50,15 +50,7 @@ describe.skipIf(missing)(titled('hactl check mysql|replication against real Mari
   const cmdlines: string[] = [];
   beforeAll(async () => {
     pair = await startPair();
-    const p = await pair.primary.session();
-    await p.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
-    await p.close();
-    const r = await pair.replica.session();
-    await until(
-      'table replicated',
-      async () => (await r.query("SHOW TABLES FROM app LIKE 't'")).length === 1,
-    );
-    await r.close();
+    await createReplicatedTable(pair);
   });
   afterAll(async () => {
     await pair?.stop();

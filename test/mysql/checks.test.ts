@@ -6,7 +6,7 @@ import { ConfigError } from '../../src/errors.js';
 import { mysqlCheck } from '../../src/checks/mysql.js';
 import { replicationCheck } from '../../src/checks/replication.js';
 import type { FlagValues } from '../../src/checks/types.js';
-import { argvLeaks, startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { argvLeaks, createReplicatedTable, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
@@ -15,15 +15,7 @@ describe.skipIf(missing)(titled('checks against real MariaDB', missing), () => {
   let pair: Pair;
   beforeAll(async () => {
     pair = await startPair();
-    const p = await pair.primary.session();
-    await p.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
-    await p.close();
-    const r = await pair.replica.session();
-    await until(
-      'table replicated',
-      async () => (await r.query("SHOW TABLES FROM app LIKE 't'")).length === 1,
-    );
-    await r.close();
+    await createReplicatedTable(pair);
   });
   afterAll(async () => {
     await pair?.stop();

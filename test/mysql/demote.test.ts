@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MysqlSession } from '../../src/mysql/connection.js';
 import { DivergedError, demote, type DemoteOptions } from '../../src/mysql/demote.js';
 import { promote } from '../../src/mysql/promote.js';
-import { argvLeaks, startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { argvLeaks, createReplicatedTable, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
@@ -21,14 +21,10 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
   async function pairWithTable(): Promise<{ pair: Pair; primary: MysqlSession; replica: MysqlSession }> {
     const pair = await startPair();
     pairs.push(pair);
+    await createReplicatedTable(pair);
     const primary = await pair.primary.session();
     const replica = await pair.replica.session();
     sessions.push(primary, replica);
-    await primary.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
-    await until(
-      'table replicated',
-      async () => (await replica.query("SHOW TABLES FROM app LIKE 't'")).length === 1,
-    );
     return { pair, primary, replica };
   }
 

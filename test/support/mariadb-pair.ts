@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
+import { waitFor } from '../../src/lab/processes.js';
 
 const taken = new Set<number>();
 
@@ -96,13 +97,23 @@ export function argvLeaks(secrets: string[]): string[] {
   return leaks;
 }
 
-/** Polls `probe` until true; bounded. */
-export async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < timeoutMs / 50 + 1; i++) {
-    if (await probe()) return;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 50));
+/** Polls `probe` until true; bounded (src/lab/processes.ts waitFor with a 15 s default). */
+export function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  return waitFor(what, probe, { timeoutMs });
+}
+
+/** Creates app.t on the primary and waits until replication brought it to the replica. */
+export async function createReplicatedTable(pair: Pair): Promise<void> {
+  const primary = await pair.primary.session();
+  const replica = await pair.replica.session();
+  try {
+    await primary.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
+    await until(
+      'table replicated',
+      async () => (await replica.query("SHOW TABLES FROM app LIKE 't'")).length === 1,
+    );
+  } finally {
+    await primary.close();
+    await replica.close();
   }
-  throw new Error(`timed out waiting for ${what}`);
 }
