@@ -3,13 +3,43 @@
  * peer when the peer really is the writable primary (src/mysql/demote.ts). Diverged data is a
  * failed result flagged `diverged`: notify exits non-zero and the log says what a human must do.
  */
+import { writeLineage, type Lineage } from '../cluster/lineage.js';
 import { connect } from '../mysql/connection.js';
 import { demote, DivergedError } from '../mysql/demote.js';
 import { readOptionFile } from '../mysql/option-file.js';
 import { vipHolding } from '../notify/vips.js';
 import { peerAddresses } from './addresses.js';
 import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
-import { failed, messageOf, ok, type ActionOf, type ActionRun } from './types.js';
+import { failed, messageOf, ok, type ActionContext, type ActionOf, type ActionRun } from './types.js';
+
+/**
+ * What demotion learnt about the primary is what a later promotion of this node is judged by:
+ * a failed record is reported at error level (that promotion then relies on replica status alone).
+ */
+async function remember(
+  context: ActionContext,
+  record: Omit<Lineage, 'node' | 'at'>,
+  log: ReturnType<typeof stepLogger>,
+): Promise<void> {
+  try {
+    await writeLineage(context.spec.paths.state_dir, {
+      ...record,
+      node: context.node.name,
+      at: new Date().toISOString(),
+    });
+    log('demote.lineage', {
+      primary: record.primary,
+      primary_position: record.primaryPosition,
+      following: record.following,
+      diverged: record.diverged,
+    });
+  } catch (error) {
+    log('demote.lineage_not_saved', {
+      level: 'error',
+      reason: `the lineage record could not be written: ${messageOf(error)}`,
+    });
+  }
+}
 
 export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context, signal) => {
   const mysql = mysqlSpec(context);
@@ -17,6 +47,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
   const peers = peerAddresses(context.spec, context.node);
   // With more than two nodes the primary is not known from here: stay read-only, re-point nothing.
   const peer = peers.length === 1 ? { host: peers[0]!.host, port: peers[0]!.port } : undefined;
+  const peerName = peers.length === 1 ? peers[0]!.node : undefined;
   // A broken replication credentials file must not stop the read-only part: it only skips re-pointing.
   let replication: { user: string; password: string } | undefined;
   let credentialsProblem: string | undefined;
@@ -56,6 +87,20 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       log('demote.repoint_skipped', {
         reason: credentialsProblem ?? 'no mysql.replication_credentials_file in the spec: read-only only',
       });
+    const { repoint } = report;
+    if (peerName && repoint.peerPosition !== null && repoint.result !== 'skipped') {
+      await remember(
+        context,
+        {
+          primary: peerName,
+          primaryPosition: repoint.peerPosition,
+          following: true,
+          diverged: [],
+          reason: `replicating from ${peerName}, the writable primary (${repoint.result})`,
+        },
+        log,
+      );
+    }
     const killed = report.killedSessions.length;
     if (credentialsProblem)
       return failed(
@@ -72,6 +117,19 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
     );
   } catch (error) {
     if (error instanceof DivergedError) {
+      if (peerName) {
+        await remember(
+          context,
+          {
+            primary: peerName,
+            primaryPosition: error.peerPosition,
+            following: false,
+            diverged: error.extraGtids.length > 0 ? error.extraGtids : ['(see the replication error)'],
+            reason: `diverged from ${peerName}, the writable primary: not re-pointed`,
+          },
+          log,
+        );
+      }
       return {
         ok: false,
         diverged: true,

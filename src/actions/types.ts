@@ -18,6 +18,11 @@ export interface ActionContext {
   /** Scratch space (lock, state file, captured command output). */
   runtimeDir: string;
   log: Logger;
+  /**
+   * The operator's reason for promoting a database that cannot show it has every write the last
+   * primary acknowledged (`hactl notify --accept-stale`); undefined in every automatic transition.
+   */
+  acceptStale?: string;
 }
 
 export interface ActionResult {

@@ -23,8 +23,21 @@ Options:
   --spec FILE          the pair spec (default /etc/hactl/hactl.yaml)
   --node NAME          this node's name in the spec (default: found by hostname)
   --force              run the actions even if this state was already applied
+  --dry-run            say which state would be applied and which actions it runs; change nothing
+  --accept-stale WHY   promote even though this node cannot show it has every write the last
+                       primary acknowledged (diverged, replication stopped, or behind); the
+                       missing data is lost. Logged at error level with WHY. Never automatic.
   --lock-timeout SEC   how long to wait for a concurrent notify (default: from the action timeouts)
-  --help               this text`;
+  --help               this text
+
+Examples:
+  hactl notify --dry-run master
+  hactl notify --node ha1 GROUP web_vips MASTER 150
+  hactl notify --force --accept-stale "ha2 lost for good, ticket 4711" master
+
+Exit 0: applied or rightly skipped; 1: an action failed (the state stays unapplied, so the next
+event runs its actions again), data diverged, promotion refused, or the lock was not free in time;
+2: usage or spec error.`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -36,6 +49,8 @@ export async function main(argv: string[]): Promise<number> {
         spec: { type: 'string', default: '/etc/hactl/hactl.yaml' },
         node: { type: 'string' },
         force: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        'accept-stale': { type: 'string' },
         'lock-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -56,6 +71,13 @@ export async function main(argv: string[]): Promise<number> {
       throw new UsageError(`--lock-timeout ${values['lock-timeout']} is not a number of seconds (0..3600)`);
     }
   }
+  const acceptStale = values['accept-stale'];
+  if (acceptStale !== undefined && !/^[\x20-\x7e]{3,200}$/.test(acceptStale)) {
+    throw new UsageError(
+      '--accept-stale needs a reason of 3 to 200 printable characters (it goes into the log)',
+      'e.g. --accept-stale "ha2 lost for good, ticket 4711"',
+    );
+  }
   const { spec, node } = await loadSpecForNotify(values.spec, values.node, version);
   const log = createLogger({
     file: spec.logging.file,
@@ -66,10 +88,15 @@ export async function main(argv: string[]): Promise<number> {
     spec,
     node,
     event,
-    { force: values.force, ...(lockWaitSec === undefined ? {} : { lockWaitSec }) },
+    {
+      force: values.force,
+      dryRun: values['dry-run'],
+      ...(acceptStale === undefined ? {} : { acceptStale }),
+      ...(lockWaitSec === undefined ? {} : { lockWaitSec }),
+    },
     log,
   );
-  const exitCode = summary.outcome && (summary.outcome.aborted || summary.outcome.diverged) ? 1 : 0;
+  const exitCode = summary.outcome && resultWord(summary) !== 'ok' ? 1 : 0;
   log.info({
     event: 'notify.summary',
     state: summary.applied ?? 'none',
@@ -89,11 +116,16 @@ function resultWord(summary: NotifySummary): string {
   if (!summary.outcome) return 'skipped';
   if (summary.outcome.diverged) return 'diverged';
   if (summary.outcome.aborted) return 'aborted';
-  return summary.outcome.steps.every((s) => s.ok) ? 'ok' : 'ok-with-failures';
+  return summary.outcome.steps.every((s) => s.ok) ? 'ok' : 'partial';
 }
 
 export function summaryLine(node: string, eventText: string, summary: NotifySummary): string {
   const head = `hactl notify ${node} [${eventText}]`;
+  if (summary.dryRun) {
+    if (summary.applied === undefined) return `${head}: dry run: would skip: ${summary.reason}`;
+    const actions = summary.planned.length > 0 ? summary.planned.join(', ') : 'no actions listed';
+    return `${head}: dry run: would apply ${summary.applied} (${actions}): ${summary.reason}`;
+  }
   if (!summary.outcome) return `${head}: skipped in ${summary.durationMs} ms: ${summary.reason}`;
   const steps = summary.outcome.steps;
   const failed = steps.filter((s) => !s.ok);

@@ -96,7 +96,12 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
     },
     sync: { directories: [options.syncSource], module: RSYNC_MODULE, network: 'inside', interval: 20 },
     logging: { file: `${options.dir}/hactl.log`, level: 'info' },
-    paths: { hactl: options.hactl, spec: options.specPath, runtime_dir: `${options.dir}/run` },
+    paths: {
+      hactl: options.hactl,
+      spec: options.specPath,
+      runtime_dir: `${options.dir}/run`,
+      state_dir: `${options.dir}/state`,
+    },
     keepalived: {
       notify: 'script',
       script_user: 'root',

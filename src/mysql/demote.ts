@@ -55,7 +55,13 @@ export interface DemoteReport {
   killedSessions: number[];
   /** gtid_binlog_pos (MariaDB) / gtid_executed (MySQL) after the sessions were gone. */
   gtidPosition: string;
-  repoint: { result: 'repointed' | 'already-replicating' | 'skipped'; reason: string; peer: string | null };
+  repoint: {
+    result: 'repointed' | 'already-replicating' | 'skipped';
+    reason: string;
+    peer: string | null;
+    /** The peer's GTID position as seen while it was the writable primary (null if not seen so). */
+    peerPosition: string | null;
+  };
   replication: { io: ReplicaStatus['ioRunning']; sql: boolean; caughtUp: boolean } | null;
   actions: string[];
   durationMs: number;
@@ -65,14 +71,22 @@ export interface DemoteReport {
 export class DivergedError extends CommandFailed {
   readonly extraGtids: string[];
   readonly peer: string;
+  readonly peerPosition: string;
   readonly recovery: string;
-  constructor(server: string, peer: string, extraGtids: string[], cause: string, recovery: string) {
+  constructor(
+    server: string,
+    peer: { address: string; position: string },
+    extraGtids: string[],
+    cause: string,
+    recovery: string,
+  ) {
     super(
-      `${server} has diverged from its primary ${peer}: ${cause}. Extra transactions here: ${extraGtids.join(', ') || 'see the error above'}. ` +
+      `${server} has diverged from its primary ${peer.address}: ${cause}. Extra transactions here: ${extraGtids.join(', ') || 'see the error above'}. ` +
         `It stays read-only and is not re-pointed; a human must reconcile. ${recovery}`,
     );
     this.extraGtids = extraGtids;
-    this.peer = peer;
+    this.peer = peer.address;
+    this.peerPosition = peer.position;
     this.recovery = recovery;
   }
 }
@@ -272,7 +286,10 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   };
 
   if (!options.peer)
-    return finish({ result: 'skipped', reason: 'no peer given: read-only only', peer: null }, null);
+    return finish(
+      { result: 'skipped', reason: 'no peer given: read-only only', peer: null, peerPosition: null },
+      null,
+    );
   const peerAddress = `${options.peer.host}:${options.peer.port}`;
   const lookAtPeer = async (): Promise<PeerState | string> => {
     let peerSession = options.peerSession;
@@ -303,7 +320,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     }
   };
   const notPrimary =
-    'the peer is read-only, so it is not a primary (at start-up keepalived sends BACKUP to both nodes); not re-pointing';
+    'the peer is read-only, so it is not a primary; not re-pointing (a later transition re-points this node once the peer is writable)';
   const wait = options.waitForPrimary;
   const deadline = Date.now() + (wait?.timeoutSec ?? 0) * 1000;
   let seen = await lookAtPeer();
@@ -324,7 +341,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   }
   if (typeof seen === 'string') {
     log('demote.peer_unreachable', { peer: peerAddress, reason: seen });
-    return finish({ result: 'skipped', reason: seen, peer: peerAddress }, null);
+    return finish({ result: 'skipped', reason: seen, peer: peerAddress, peerPosition: null }, null);
   }
   const peer = seen;
   const ownId = Number((await session.query('SELECT @@GLOBAL.server_id AS id'))[0]?.id);
@@ -343,7 +360,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
   if (peer.readOnly) {
     const reason = waited ? `${notPrimary} (still read-only after waiting)` : notPrimary;
     log('demote.repoint_skipped', { peer: peerAddress, reason });
-    return finish({ result: 'skipped', reason, peer: peerAddress }, null);
+    return finish({ result: 'skipped', reason, peer: peerAddress, peerPosition: null }, null);
   }
 
   await refuseIfDiverged(session, flavour, gtid, peer, log);
@@ -361,7 +378,12 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
       reason: 'already replicating from the peer with both threads running',
     });
     return finish(
-      { result: 'already-replicating', reason: 'already replicating from the peer', peer: peerAddress },
+      {
+        result: 'already-replicating',
+        reason: 'already replicating from the peer',
+        peer: peerAddress,
+        peerPosition: peer.position,
+      },
       { io: current.ioRunning, sql: current.sqlRunning, caughtUp: false },
     );
   }
@@ -382,6 +404,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
       result: 'repointed',
       reason: 'the peer is the writable primary and holds everything this server logged',
       peer: peerAddress,
+      peerPosition: peer.position,
     },
     replication,
   );
@@ -421,7 +444,7 @@ async function refuseIfDiverged(
   });
   throw new DivergedError(
     session.address,
-    peer.address,
+    peer,
     extras,
     'it holds transactions the primary never received',
     recoveryText(flavour, peer.address),
@@ -508,7 +531,7 @@ async function verifyReplication(
       const gtids = [...text.matchAll(/\b\d+-\d+-\d+\b/g)].map((m) => m[0]);
       throw new DivergedError(
         session.address,
-        peer.address,
+        peer,
         gtids,
         `replication stopped with error ${errno} (${explainErrno(errno)}): ${text}`,
         recoveryText(flavour, peer.address),

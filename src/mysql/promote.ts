@@ -28,6 +28,12 @@ export interface PromoteOptions {
   onCatchUpTimeout: 'stay-read-only' | 'promote-anyway';
   semiSync: 'off' | 'expected';
   log: StepLogger;
+  /**
+   * Called once the relay log is drained (or draining was abandoned by policy), before replication
+   * is stopped: from here on this server takes over, so a retry after a failure in the steps that
+   * follow must not read the replication it stopped itself as "stopped by hand".
+   */
+  takingOver?: (appliedPosition: string) => Promise<void>;
 }
 
 export type CatchUpResult = 'not-needed' | 'caught-up' | 'timeout' | 'stranded' | 'sql-error';
@@ -255,7 +261,11 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
   const before = await readReadOnly(session, flavour);
   const status = await readReplicaStatus(session, flavour);
   const semi = await readSemiSync(session);
-  const semiSync = { ...semi, expected: options.semiSync === 'expected', verdict: semiSyncVerdict(semi) };
+  // Semi-sync only speaks about an old primary's writes; a server that replicated from nobody had none.
+  const verdict = status
+    ? semiSyncVerdict(semi)
+    : 'not a replica before this promotion: no old primary, so no writes of one to account for';
+  const semiSync = { ...semi, expected: options.semiSync === 'expected', verdict };
   log('promote.seen', {
     server: session.address,
     flavour: describeFlavour(flavour),
@@ -322,6 +332,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       });
       outcome = 'promoted-without-catch-up';
     }
+    await options.takingOver?.(await appliedPosition(session, flavour));
     if (options.topology === 'one-way') {
       // STOP waits for the SQL thread to finish its current transaction: give it time.
       await session.query(replicationSql(flavour, 'STOP'), [], { timeoutMs: 60_000 });

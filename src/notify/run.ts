@@ -10,10 +10,14 @@ import { executeActions, type ListOutcome } from './execute.js';
 import { acquireLock, lockPath } from './lock.js';
 import { readAppliedState, statePath, writeAppliedState } from './state-file.js';
 import { vipHolding } from './vips.js';
-import { actionTimeoutSec } from '../actions/index.js';
+import { actionLabel, actionTimeoutSec } from '../actions/index.js';
 
 export interface NotifyOptions {
   force: boolean;
+  /** Decide and report, act on nothing, take no lock, record nothing. */
+  dryRun?: boolean;
+  /** Operator's reason to promote a node that cannot show it is current (see mysql.promote). */
+  acceptStale?: string;
   /** Seconds to wait for a concurrent notify; default: the longest action list's total timeout + 10. */
   lockWaitSec?: number;
 }
@@ -22,6 +26,9 @@ export interface NotifySummary {
   applied: NotifyState | undefined;
   reason: string;
   outcome: ListOutcome | undefined;
+  /** The actions the applied (or, in a dry run, the decided) state runs. */
+  planned: string[];
+  dryRun: boolean;
   durationMs: number;
 }
 
@@ -53,6 +60,7 @@ export async function runNotify(
     name: event.name,
     priority: event.priority,
   });
+  if (options.dryRun) return dryRun(spec, node, event, options, log, started);
   const lock = await acquireLock(
     lockPath(runtimeDir, node.name),
     options.lockWaitSec ?? defaultLockWaitSec(spec),
@@ -79,27 +87,68 @@ export async function runNotify(
         applied: undefined,
         reason: decision.reason,
         outcome: undefined,
+        planned: [],
+        dryRun: false,
         durationMs: Math.round(performance.now() - started),
       };
     }
     const state = decision.apply;
-    const outcome = await executeActions(spec.actions[stateKey(state)], {
+    const actions = spec.actions[stateKey(state)];
+    const outcome = await executeActions(actions, {
       spec,
       node,
       state,
       previous: last?.state,
       runtimeDir,
       log,
+      ...(options.acceptStale === undefined ? {} : { acceptStale: options.acceptStale }),
     });
-    const applyOk = !outcome.aborted && !outcome.diverged;
+    // Any failed step, whatever its policy, leaves the state unapplied: the next event retries
+    // the list (every action is idempotent) instead of skipping it as "already applied".
+    const applyOk = !outcome.aborted && !outcome.diverged && outcome.steps.every((step) => step.ok);
     writeAppliedState(stateFile, { state, ok: applyOk, at: new Date().toISOString(), event: event.text });
     return {
       applied: state,
       reason: decision.reason,
       outcome,
+      planned: actions.map(actionLabel),
+      dryRun: false,
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
     lock.release();
   }
+}
+
+function dryRun(
+  spec: Spec,
+  node: NodeSpec,
+  event: NotifyEvent,
+  options: NotifyOptions,
+  log: Logger,
+  started: number,
+): NotifySummary {
+  const last = readAppliedState(statePath(spec.paths.runtime_dir, node.name));
+  const holding = vipHolding(spec);
+  const decision = decide(event, holding, last, options.force);
+  const planned = decision.apply ? spec.actions[stateKey(decision.apply)].map(actionLabel) : [];
+  log.info({
+    event: 'notify.dry_run',
+    state: decision.apply ?? 'none',
+    received: event.state,
+    vips_held: holding.held,
+    vips_missing: holding.missing,
+    last_applied: last?.state,
+    last_ok: last?.ok,
+    planned,
+    reason: decision.reason,
+  });
+  return {
+    applied: decision.apply,
+    reason: decision.reason,
+    outcome: undefined,
+    planned,
+    dryRun: true,
+    durationMs: Math.round(performance.now() - started),
+  };
 }

@@ -106,6 +106,11 @@ const pathsSchema = z.strictObject({
   spec: absolutePath.default('/etc/hactl/hactl.yaml'),
   /** Locks, state and the notify FIFO. */
   runtime_dir: absolutePath.default('/run/hactl'),
+  /**
+   * What must survive a reboot: which node this one last knew as primary and how far it had got,
+   * so a node that fell behind or diverged is never promoted.
+   */
+  state_dir: absolutePath.default('/var/lib/hactl'),
 });
 
 const keepalivedSchema = z.strictObject({

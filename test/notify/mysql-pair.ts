@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
 import { renderClientSection } from '../../src/mysql/option-file.js';
 import { connectWith } from '../../src/mysql/connection.js';
+import { ADMIN_ACCOUNT, REPLICATION_ACCOUNT } from '../../src/mysql/grants.js';
 import { createNs, deleteNs, ip, linkNs } from './ns.js';
 import { stopProcess } from '../../src/lab/processes.js';
 
@@ -85,11 +86,12 @@ export async function startNsPair(tag: string, extraSpec = ''): Promise<NsPair> 
         await s.query("CREATE USER ?@'%' IDENTIFIED BY ?", [admin.user, admin.password], {
           secrets: [admin.password],
         });
-        await s.query("GRANT ALL PRIVILEGES ON *.* TO ?@'%'", [admin.user]);
+        // Exactly what README and `hactl init` tell operators to grant: a missing privilege fails here.
+        await s.query(`GRANT ${ADMIN_ACCOUNT.mariadb} TO ?@'%'`, [admin.user]);
         await s.query("CREATE USER ?@'%' IDENTIFIED BY ?", [repl.user, repl.password], {
           secrets: [repl.password],
         });
-        await s.query("GRANT REPLICATION SLAVE ON *.* TO ?@'%'", [repl.user]);
+        await s.query(`GRANT ${REPLICATION_ACCOUNT.mariadb} TO ?@'%'`, [repl.user]);
       } finally {
         await s.close();
       }
@@ -145,7 +147,7 @@ actions:
     - type: mysql.demote
   fault:
     - type: mysql.demote
-paths: { runtime_dir: ${dir}/run }
+paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }
 logging: { file: ${log}, level: debug }
 ${extraSpec}`,
     );

@@ -31,7 +31,7 @@ nodes:
     networks: { inside: { interface: lo, address: 192.0.2.12 } }
 vips:
   - { name: inside, address: ${VIP}/24, network: inside, virtual_router_id: 51 }
-paths: { runtime_dir: ${dir}/run }
+paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }
 logging: { file: ${dir}/hactl.log }
 actions:
 ${actions}`;
@@ -259,9 +259,14 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
 
     moveVipTo('nobody');
     const backup = await notify(spec, 'ha1', ['backup']);
-    expect(backup.exitCode).toBe(0);
-    expect(backup.stdout).toMatch(/BACKUP ok-with-failures/);
+    expect(backup.exitCode).toBe(1);
+    expect(backup.stderr).toMatch(/BACKUP partial .*1\/2 actions ok; failed: command \/bin\/false/);
     expect(events()).toEqual(['first ha1', 'first ha1', 'after-continue ha1']);
+    // A list with a failed step is not "applied": the same event runs it again.
+    expect(appliedState('ha1')).toMatchObject({ state: 'BACKUP', ok: false });
+    const again = await notify(spec, 'ha1', ['backup']);
+    expect(again.exitCode).toBe(1);
+    expect(events()).toEqual(['first ha1', 'first ha1', 'after-continue ha1', 'after-continue ha1']);
   });
 
   it('an action that outlives its timeout is killed and the run goes on', async () => {
@@ -273,7 +278,9 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
 `,
     );
     const result = await notify(spec, 'ha1', ['backup']);
-    expect(result.exitCode).toBe(0);
+    // The list went on, but a step failed: the transition is reported (and recorded) as partial.
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/BACKUP partial/);
     expect(result.durationMs).toBeLessThan(5000);
     expect(events()).toEqual(['next ha1']);
     const slow = readPidFile(join(dir, 'slow.pid'))!;

@@ -1,0 +1,117 @@
+/**
+ * Whether this node may make its database writable: a pure function of what the node sees now
+ * (its replica status, whether it holds what the last primary had) and what it remembers (its
+ * lineage). A node that cannot show it has everything the last primary it knew of had stays
+ * read-only; an operator can override that explicitly, and the override is reported.
+ */
+import type { Lineage } from './lineage.js';
+
+export interface ReplicaFacts {
+  io: 'yes' | 'no' | 'connecting';
+  sqlRunning: boolean;
+  lastIoErrno: number;
+  lastIoError: string;
+  lastSqlErrno: number;
+  lastSqlError: string;
+  source: string;
+}
+
+export interface PromotionFacts {
+  /** This node's name. */
+  self: string;
+  lineage: { kind: 'none' } | { kind: 'ok'; lineage: Lineage } | { kind: 'unreadable'; problem: string };
+  /** null: this server replicates from nobody. */
+  replica: ReplicaFacts | null;
+  /**
+   * Whether what this server applied or already received covers the lineage's recorded primary
+   * position; undefined when no position was recorded.
+   */
+  coverage: { holds: boolean; missing: string } | undefined;
+  /** The operator's reason when they explicitly accept promoting a node that cannot prove it is current. */
+  acceptStale: string | undefined;
+}
+
+export type PromotionVerdict =
+  | { allow: true; reason: string; overridden: string[] }
+  | { allow: false; reason: string; problems: string[]; wayOut: string };
+
+/**
+ * Errors the IO thread reports while the primary is simply gone (the normal failover case):
+ * connect, lost connection, server gone, network read/write errors, host unknown.
+ */
+const PRIMARY_GONE_ERRNOS = new Set([0, 2002, 2003, 2005, 2006, 2013, 1158, 1159, 1160, 1161]);
+
+function problemsOf(facts: PromotionFacts): string[] {
+  const problems: string[] = [];
+  const { replica } = facts;
+  if (facts.lineage.kind === 'unreadable') {
+    problems.push(`its lineage record cannot be read (${facts.lineage.problem})`);
+  }
+  const lineage = facts.lineage.kind === 'ok' ? facts.lineage.lineage : undefined;
+  if (lineage && lineage.diverged.length > 0) {
+    problems.push(
+      `it diverged from ${lineage.primary} (seen ${lineage.at}): it holds ${lineage.diverged.join(', ')}, which ${lineage.primary} never had, and lacks what ${lineage.primary} wrote since`,
+    );
+  }
+  const selfWasPrimary = lineage?.primary === facts.self;
+  if (replica) {
+    // Its own promotion stops replication after draining: a retry must not call that "stopped by hand".
+    if (replica.io === 'no' && !selfWasPrimary) {
+      problems.push(
+        `its replication from ${replica.source} is stopped (IO thread not running${replica.lastIoErrno ? `, error ${replica.lastIoErrno}: ${replica.lastIoError}` : ''}), so it cannot show it received what the primary wrote`,
+      );
+    } else if (!PRIMARY_GONE_ERRNOS.has(replica.lastIoErrno)) {
+      problems.push(
+        `its replication from ${replica.source} is broken (IO error ${replica.lastIoErrno}: ${replica.lastIoError})`,
+      );
+    }
+    if (!replica.sqlRunning && replica.lastSqlErrno !== 0) {
+      problems.push(
+        `its replication SQL thread stopped with error ${replica.lastSqlErrno}: ${replica.lastSqlError}`,
+      );
+    }
+  }
+  if (lineage && lineage.primary !== facts.self && lineage.diverged.length === 0) {
+    if (!replica) {
+      problems.push(
+        `it last knew ${lineage.primary} as primary (${lineage.at}) and does not replicate from it, so it lacks whatever ${lineage.primary} wrote since`,
+      );
+    } else if (facts.coverage && !facts.coverage.holds) {
+      problems.push(
+        `it lacks ${facts.coverage.missing}, which ${lineage.primary} had when last seen (${lineage.at})`,
+      );
+    }
+  }
+  return problems;
+}
+
+export function promotionVerdict(facts: PromotionFacts): PromotionVerdict {
+  const problems = problemsOf(facts);
+  if (problems.length === 0) {
+    const lineage = facts.lineage.kind === 'ok' ? facts.lineage.lineage : undefined;
+    const reason = !lineage
+      ? facts.replica
+        ? `no lineage recorded; replicating from ${facts.replica.source} with no replication error`
+        : 'no lineage recorded and no replication configured: the first promotion of this pair'
+      : lineage.primary === facts.self
+        ? `this node was the last primary it knew of (${lineage.at})`
+        : `following ${lineage.primary}, and it holds everything ${lineage.primary} had when last seen`;
+    return { allow: true, reason, overridden: [] };
+  }
+  if (facts.acceptStale !== undefined) {
+    return {
+      allow: true,
+      reason: `operator override (${facts.acceptStale}): promoting although ${problems.join('; ')}`,
+      overridden: problems,
+    };
+  }
+  return {
+    allow: false,
+    reason: `this node cannot show it has every write the last primary acknowledged: ${problems.join('; ')}`,
+    problems,
+    wayOut:
+      'bring the last primary back so this node can catch up from it (then it may be promoted), or rebuild this node from it; ' +
+      'if the last primary is gone for good and losing its missing writes is accepted, promote by hand with ' +
+      '`hactl notify master --force --accept-stale "<reason>"` on this node (logged at error level)',
+  };
+}
