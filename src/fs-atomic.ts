@@ -137,15 +137,15 @@ export function explainWriteError(error: unknown, what: string, path: string): E
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// One file, synchronously: for callers outside any time budget writing their own state files.
-
 function tempName(target: string, suffix: string): string {
   return join(
     dirname(target),
     `.${basename(target)}.hactl-${process.pid}-${randomBytes(4).toString('hex')}.${suffix}`,
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// One file, synchronously: for callers outside any time budget writing their own state files.
 
 function resolveTargetSync(path: string, what: string): string {
   let info: Stats;
@@ -383,7 +383,9 @@ export async function writeFilesAtomic(files: OutputFile[], ops: CommitOps = rea
     }
   } catch (error) {
     await undo();
-    throw explainWriteError(error, current?.file.what ?? 'output', current?.file.path ?? '');
+    const explained = explainWriteError(error, current?.file.what ?? 'output', current?.file.path ?? '');
+    explained.message += ' (no file was changed)';
+    throw explained;
   }
 
   // Commit: renames. A failure puts back what was already replaced.

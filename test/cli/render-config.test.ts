@@ -285,23 +285,26 @@ describe('render-config writes all or nothing, and only regular files', () => {
     expect(existsSync(join(out, 'ha2'))).toBe(false);
   });
 
-  it.skipIf(!asRoot)('without permission to write: exit 2 naming the file and the fix', async () => {
-    const out = join(dir, 'out');
-    mkdirSync(join(out, 'ha1'), { recursive: true, mode: 0o755 });
-    chmodSync(dir, 0o755);
-    // Run as nobody: root ignores directory permissions.
-    const { code, stderr } = await hactl(
-      ['render-config', '--out-dir', out, '--node', 'ha1'],
-      undefined,
-      65534,
-    );
-    expect(code).toBe(2);
-    expect(stderr).toBe(
-      `hactl: --out-dir (node ha1): ${out}/ha1/keepalived.conf cannot be written: permission denied (or the file is immutable)\n` +
-        'hint: run as a user that may write there (keepalived.conf usually needs root), or choose another path\n',
-    );
-    expect(tree(out)).toEqual(['ha1']);
-  });
+  it.skipIf(!asRoot)(
+    "without permission to write ha2's file: exit 2 naming it and the fix, ha1's temp removed",
+    async () => {
+      const out = join(dir, 'out');
+      mkdirSync(join(out, 'ha1'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(out, 'ha2'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(out, 'ha1', 'keepalived.conf'), 'previous\n', { mode: 0o666 });
+      chmodSync(dir, 0o755);
+      chmodSync(join(out, 'ha1'), 0o777);
+      // Run as nobody (root ignores permissions): ha1's temp can be written, ha2's cannot.
+      const { code, stderr } = await hactl(['render-config', '--out-dir', out], undefined, 65534);
+      expect(code).toBe(2);
+      expect(stderr).toBe(
+        `hactl: --out-dir (node ha2): ${out}/ha2/keepalived.conf cannot be written: permission denied (or the file is immutable) (no file was changed)\n` +
+          'hint: run as a user that may write there (keepalived.conf usually needs root), or choose another path\n',
+      );
+      expect(tree(out)).toEqual(['ha1', 'ha1/keepalived.conf', 'ha2']);
+      expect(readFileSync(join(out, 'ha1', 'keepalived.conf'), 'utf8')).toBe('previous\n');
+    },
+  );
 
   it.skipIf(!immutableSupported())(
     "a rename that fails after ha1's succeeded puts ha1's previous file back (exit 2, no leftovers)",
