@@ -1,31 +1,57 @@
-/** hactl render-config: spec → keepalived.conf for every node, printed or written atomically. */
-import { CommandFailed } from '../errors.js';
+/** hactl render-config: spec → keepalived.conf for every node, printed or written all-or-nothing. */
+import { CommandFailed, UsageError } from '../errors.js';
+import { problemWithUserPath } from '../fs/user-path.js';
+import { writeFilesAtomic, type OutputFile } from '../fs-atomic.js';
 import { lintSpec } from '../keepalived/lint.js';
 import { renderAll } from '../keepalived/render.js';
 import { validateRendered } from '../keepalived/validate.js';
-import { writeFileAtomic } from '../fs-atomic.js';
-import { exampleSpecPath, loadSpec } from '../spec/load.js';
+import { exampleSpecPath, findNode, loadSpec } from '../spec/load.js';
 import { commandParser } from './parse.js';
 import { join } from 'node:path';
 
-const USAGE = `hactl render-config [--spec FILE] [--node NAME] [--out-dir DIR] [--validate]
+const USAGE = `hactl render-config [--spec FILE] [--node NAME] [--out FILE | --out-dir DIR] [--validate]
 
-Renders keepalived.conf for every node of the spec. Without --spec it renders the bundled example
-(${'`hactl init`'} writes it out to edit). Without --out-dir every node's file goes to stdout, each after
-a "### node NAME" line; with --out-dir each goes to DIR/NAME/keepalived.conf (written atomically,
-mode 0640). The spec is linted first: errors stop the render.`;
+Renders keepalived.conf for the nodes of the spec. Without --spec it renders the bundled example
+(${'`hactl init`'} writes it out to edit). The spec is linted first: errors stop the render.
+- no --out/--out-dir: every node's file (or --node's) to stdout, each after "### node NAME"
+- --out FILE: this machine's node only (found by hostname, or --node NAME) to FILE
+- --out-dir DIR: every node's file (or --node's) to DIR/NAME/keepalived.conf
+Files are mode 0640 and written all or nothing: every file is rendered and checked (with
+--validate: accepted by keepalived -t) before any is written; a failure leaves every previous
+file as it was. A symlink is written through (its target is replaced, the link stays); a
+directory, device, FIFO or socket in the way is refused (exit 2).
+
+The one command a node needs (as root, on the node):
+  hactl render-config --spec /etc/hactl/hactl.yaml --out /etc/keepalived/keepalived.conf --validate`;
 
 export async function main(argv: string[]): Promise<number> {
   const args = await commandParser(argv, USAGE)
     .option('spec', { type: 'string', describe: 'spec file (YAML); default: the bundled example' })
-    .option('node', { type: 'string', describe: 'render only this node' })
+    .option('node', {
+      type: 'string',
+      describe: 'render only this node; with --out: this machine is that node',
+    })
+    .option('out', {
+      type: 'string',
+      describe: "write this machine's node to FILE instead of printing",
+      conflicts: 'out-dir',
+    })
     .option('out-dir', { type: 'string', describe: 'write DIR/<node>/keepalived.conf instead of printing' })
     .option('validate', {
       type: 'boolean',
       default: false,
-      describe: 'run `keepalived -t` on each rendered file (needs keepalived and the interfaces)',
+      describe:
+        'run `keepalived -t` on each rendered file before writing (needs keepalived and the interfaces)',
     })
     .parseAsync();
+
+  // The output path is vetted before the filesystem sees it: recursive mkdir under /proc never ends.
+  const outFlag = args.out !== undefined ? '--out' : args.outDir !== undefined ? '--out-dir' : undefined;
+  const outPath = args.out ?? args.outDir;
+  if (outFlag !== undefined && outPath !== undefined) {
+    const problem = await problemWithUserPath(outPath, outFlag);
+    if (problem !== undefined) throw new UsageError(problem);
+  }
 
   const loaded = loadSpec(args.spec ?? exampleSpecPath());
   const findings = lintSpec(loaded.spec);
@@ -41,21 +67,27 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
 
-  const rendered = renderAll(loaded, args.node);
+  const onlyNode = args.out !== undefined ? findNode(loaded.spec, args.node).name : args.node;
+  const rendered = renderAll(loaded, onlyNode);
   if (args.validate) {
     const failures = (await validateRendered(rendered)).filter((result) => !result.ok);
     if (failures.length > 0) {
-      throw new CommandFailed(failures.map((f) => `node ${f.node}: ${f.message}`).join('\n'));
+      const nothing = outPath === undefined ? '' : '; nothing was written';
+      throw new CommandFailed(failures.map((f) => `node ${f.node}: ${f.message}`).join('\n') + nothing);
     }
   }
-  if (args.outDir !== undefined) {
-    for (const { node, text } of rendered) {
-      const path = join(args.outDir, node, 'keepalived.conf');
-      writeFileAtomic(path, text, 0o640);
-      process.stdout.write(`wrote ${path}\n`);
-    }
-  } else {
+
+  if (outPath === undefined) {
     process.stdout.write(rendered.map(({ node, text }) => `### node ${node}\n${text}`).join('\n'));
+    return 0;
   }
+  const files: OutputFile[] = rendered.map(({ node, text }) => ({
+    path: args.out ?? join(outPath, node, 'keepalived.conf'),
+    data: text,
+    mode: 0o640,
+    what: `${outFlag} (node ${node})`,
+  }));
+  await writeFilesAtomic(files);
+  for (const file of files) process.stdout.write(`wrote ${file.path}\n`);
   return 0;
 }

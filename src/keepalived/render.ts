@@ -21,13 +21,58 @@ function readTemplate(path: string): string {
   }
 }
 
+/** Longest text one header field may take: keepalived 2.2.7 cuts lines at about 1 KiB and parses the rest. */
+const HEADER_FIELD_MAX = 200;
+const PLAIN = /^[A-Za-z0-9._+@/-]+$/;
+
+function escapeChar(char: string): string {
+  if (char === '"' || char === '\\') return `\\${char}`;
+  const code = char.codePointAt(0)!;
+  if (code >= 0x20 && code < 0x7f) return char;
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
+}
+
+/**
+ * A file name (from argv) as it may appear in the header comment: the name itself when it is made
+ * of plain characters, else a quoted string with every other character escaped, so no newline or
+ * carriage return can end the comment and start a block keepalived would parse. Long names keep
+ * their start and end; the sha256 beside it identifies the spec anyway.
+ */
+export function headerText(value: string): string {
+  if (PLAIN.test(value) && value.length <= HEADER_FIELD_MAX) return value;
+  const pieces = [...value].map(escapeChar);
+  const length = pieces.reduce((sum, piece) => sum + piece.length, 0);
+  if (length <= HEADER_FIELD_MAX) return `"${pieces.join('')}"`;
+  const head: string[] = [];
+  let headLength = 0;
+  for (const piece of pieces) {
+    if (headLength + piece.length > HEADER_FIELD_MAX / 2) break;
+    head.push(piece);
+    headLength += piece.length;
+  }
+  const tail: string[] = [];
+  let tailLength = 0;
+  for (const piece of pieces.slice(head.length).reverse()) {
+    if (tailLength + piece.length > HEADER_FIELD_MAX / 2 - 3) break;
+    tail.unshift(piece);
+    tailLength += piece.length;
+  }
+  return `"${head.join('')}...${tail.join('')}"`;
+}
+
 export function renderNodeConfig(
   config: NodeConfig,
   template: string,
   loaded: Pick<LoadedSpec, 'path' | 'hash'>,
 ): string {
-  const view = { ...config, version: hactlVersion, specPath: loaded.path, specHash: loaded.hash };
-  // Values are validated at the spec boundary; HTML escaping would only corrupt them.
+  const view = {
+    ...config,
+    version: hactlVersion,
+    specPath: headerText(loaded.path),
+    specHash: loaded.hash,
+  };
+  // Spec values are validated at the spec boundary, and the spec's file name (the one value from
+  // argv) is made safe above; HTML escaping would only corrupt them.
   return Mustache.render(template, view, {}, { escape: (value: string) => value });
 }
 

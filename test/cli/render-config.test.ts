@@ -1,5 +1,5 @@
 /** render-config, lint, schema, init and the error model, exercised through the built bin/hactl. */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdtempSync,
@@ -10,20 +10,43 @@ import {
   writeFileSync,
   mkdirSync,
   chmodSync,
+  lstatSync,
+  readlinkSync,
+  symlinkSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const HACTL = resolve('bin/hactl');
 
-function hactl(args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function hactl(
+  args: string[],
+  cwd?: string,
+  uid?: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(HACTL, args, { timeout: 20_000, cwd }, (error, stdout, stderr) => {
+    const as = uid === undefined ? {} : { uid, gid: uid };
+    execFile(HACTL, args, { timeout: 20_000, cwd, ...as }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
       done({ code, stdout, stderr });
     });
   });
+}
+
+/** What `render-config ARGS` prints, per node: the exact text a file of that node must hold. */
+async function printed(args: string[]): Promise<Record<string, string>> {
+  const { code, stdout } = await hactl(['render-config', ...args]);
+  expect(code).toBe(0);
+  const parts = stdout.split(/^### node (\S+)\n/m).slice(1);
+  const texts: Record<string, string> = {};
+  for (let i = 0; i < parts.length; i += 2) {
+    const text = parts[i + 1]!;
+    // Printed files are separated by one extra newline.
+    texts[parts[i]!] = i + 2 < parts.length ? text.slice(0, -1) : text;
+  }
+  return texts;
 }
 
 let dir: string;
@@ -43,13 +66,16 @@ describe('hactl render-config', () => {
     );
   });
 
-  it('--out-dir writes DIR/<node>/keepalived.conf with mode 0640 and no temp files', async () => {
+  it('--out-dir writes DIR/<node>/keepalived.conf with the rendered text, mode 0640, no temp files', async () => {
     const out = join(dir, 'out');
     const { code, stdout } = await hactl(['render-config', '--out-dir', out]);
     expect(code).toBe(0);
     expect(stdout).toBe(`wrote ${out}/ha1/keepalived.conf\nwrote ${out}/ha2/keepalived.conf\n`);
+    const expected = await printed([]);
+    expect(Object.keys(expected)).toEqual(['ha1', 'ha2']);
     for (const node of ['ha1', 'ha2']) {
       expect(readdirSync(join(out, node))).toEqual(['keepalived.conf']);
+      expect(readFileSync(join(out, node, 'keepalived.conf'), 'utf8')).toBe(expected[node]);
       expect(statSync(join(out, node, 'keepalived.conf')).mode & 0o777).toBe(0o640);
     }
   });
@@ -95,20 +121,6 @@ describe('hactl render-config', () => {
     expect(stderr).toMatch(/does not exist; pass --spec FILE or create one with `hactl init`/);
   });
 
-  it('an out-dir that cannot be written leaves no partial file', async () => {
-    const out = join(dir, 'ro');
-    mkdirSync(join(out, 'ha1'), { recursive: true });
-    writeFileSync(join(out, 'ha1', 'keepalived.conf'), 'previous\n');
-    chmodSync(join(out, 'ha1'), 0o500);
-    // root ignores directory permissions: make ha2's target a directory instead, so its rename fails.
-    mkdirSync(join(out, 'ha2', 'keepalived.conf'), { recursive: true });
-    const { code } = await hactl(['render-config', '--out-dir', out]);
-    expect(code).toBe(3);
-    expect(readdirSync(join(out, 'ha2'))).toEqual(['keepalived.conf']);
-    expect(statSync(join(out, 'ha2', 'keepalived.conf')).isDirectory()).toBe(true);
-    chmodSync(join(out, 'ha1'), 0o700);
-  });
-
   it('unknown flags are usage errors with a hint', async () => {
     const { code, stderr } = await hactl(['render-config', '--bogus']);
     expect(code).toBe(2);
@@ -119,7 +131,262 @@ describe('hactl render-config', () => {
   it('--help explains the command', async () => {
     const { code, stdout } = await hactl(['render-config', '--help']);
     expect(code).toBe(0);
-    for (const option of ['--spec', '--node', '--out-dir', '--validate']) expect(stdout).toContain(option);
+    for (const option of ['--spec', '--node', '--out ', '--out-dir', '--validate'])
+      expect(stdout).toContain(option);
+    expect(stdout).toContain(
+      'hactl render-config --spec /etc/hactl/hactl.yaml --out /etc/keepalived/keepalived.conf --validate\n',
+    );
+  });
+});
+
+const asRoot = process.getuid?.() === 0;
+
+/** Whether this filesystem lets root mark a file immutable (ext4, xfs, btrfs do; tmpfs does not). */
+function immutableSupported(): boolean {
+  if (!asRoot) return false;
+  const probe = mkdtempSync(join(tmpdir(), 'hactl-chattr-'));
+  try {
+    writeFileSync(join(probe, 'f'), '');
+    execFileSync('chattr', ['+i', join(probe, 'f')], { stdio: 'ignore', timeout: 10_000 });
+    execFileSync('chattr', ['-i', join(probe, 'f')], { stdio: 'ignore', timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
+/** Every entry under `root`, relative, sorted: proves nothing else (temps, backups, dirs) was left. */
+function tree(root: string): string[] {
+  return (readdirSync(root, { recursive: true }) as string[]).sort();
+}
+
+describe('render-config writes all or nothing, and only regular files', () => {
+  it.each([['/proc/hactl-out'], ['/sys/hactl-out'], ['/dev/null/hactl-out']])(
+    '--out-dir %s ends at once with exit 2 and a clear message',
+    async (out) => {
+      const started = Date.now();
+      const { code, stderr } = await hactl(['render-config', '--out-dir', out]);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(
+        /^hactl: --out-dir ".*" is under \/(proc|sys|dev), a pseudo-filesystem: choose a directory/,
+      );
+      expect(Date.now() - started).toBeLessThan(15_000);
+    },
+  );
+
+  it('--out-dir through a symlink into /proc is refused the same way', async () => {
+    symlinkSync('/proc/self', join(dir, 'proc-link'));
+    const { code, stderr } = await hactl(['render-config', '--out-dir', join(dir, 'proc-link', 'out')]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/leads through a symlink into \/proc, a pseudo-filesystem/);
+  });
+
+  it('D/ha2 being a file: exit 2 naming it, and ha1 gets no file (nor directory)', async () => {
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    writeFileSync(join(out, 'ha2'), 'in the way\n');
+    const { code, stdout, stderr } = await hactl(['render-config', '--out-dir', out]);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toBe(
+      `hactl: --out-dir (node ha2): ${out}/ha2 is a regular file, where a directory is needed\n` +
+        'hint: remove or rename it, or choose another path\n',
+    );
+    expect(tree(out)).toEqual(['ha2']);
+    expect(readFileSync(join(out, 'ha2'), 'utf8')).toBe('in the way\n');
+  });
+
+  it("D/ha2/keepalived.conf being a directory: exit 2 naming it, ha1's previous file kept", async () => {
+    const out = join(dir, 'out');
+    mkdirSync(join(out, 'ha1'), { recursive: true });
+    writeFileSync(join(out, 'ha1', 'keepalived.conf'), 'previous\n', { mode: 0o600 });
+    mkdirSync(join(out, 'ha2', 'keepalived.conf'), { recursive: true });
+    const { code, stderr } = await hactl(['render-config', '--out-dir', out]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      `hactl: --out-dir (node ha2): ${out}/ha2/keepalived.conf is a directory, where the file should be written\n`,
+    );
+    expect(tree(out)).toEqual(['ha1', 'ha1/keepalived.conf', 'ha2', 'ha2/keepalived.conf']);
+    expect(readFileSync(join(out, 'ha1', 'keepalived.conf'), 'utf8')).toBe('previous\n');
+    expect(statSync(join(out, 'ha1', 'keepalived.conf')).mode & 0o777).toBe(0o600);
+  });
+
+  it('a symlinked node file is written through: the link stays, its target gets the file (0640)', async () => {
+    const out = join(dir, 'out');
+    const managed = join(dir, 'managed');
+    mkdirSync(join(out, 'ha1'), { recursive: true });
+    mkdirSync(managed);
+    writeFileSync(join(managed, 'ha1.conf'), 'previous\n');
+    symlinkSync(join(managed, 'ha1.conf'), join(out, 'ha1', 'keepalived.conf'));
+    const { code } = await hactl(['render-config', '--out-dir', out]);
+    expect(code).toBe(0);
+    const expected = await printed([]);
+    expect(lstatSync(join(out, 'ha1', 'keepalived.conf')).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(out, 'ha1', 'keepalived.conf'))).toBe(join(managed, 'ha1.conf'));
+    expect(readFileSync(join(managed, 'ha1.conf'), 'utf8')).toBe(expected.ha1);
+    expect(statSync(join(managed, 'ha1.conf')).mode & 0o777).toBe(0o640);
+    expect(readdirSync(managed)).toEqual(['ha1.conf']);
+    expect(readFileSync(join(out, 'ha2', 'keepalived.conf'), 'utf8')).toBe(expected.ha2);
+  });
+
+  it('a dangling symlink is refused (exit 2) and nothing is written', async () => {
+    const out = join(dir, 'out');
+    mkdirSync(join(out, 'ha2'), { recursive: true });
+    symlinkSync(join(dir, 'nowhere.conf'), join(out, 'ha2', 'keepalived.conf'));
+    const { code, stderr } = await hactl(['render-config', '--out-dir', out]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      /ha2\/keepalived.conf is a symlink whose target does not exist\nhint: create the target/,
+    );
+    expect(tree(out)).toEqual(['ha2', 'ha2/keepalived.conf']);
+    expect(existsSync(join(dir, 'nowhere.conf'))).toBe(false);
+  });
+
+  it('a FIFO or a socket in place of a file is refused at once (exit 2) and stays what it was', async () => {
+    const out = join(dir, 'out');
+    mkdirSync(join(out, 'ha1'), { recursive: true });
+    mkdirSync(join(out, 'ha2'), { recursive: true });
+    execFileSync('mkfifo', [join(out, 'ha2', 'keepalived.conf')], { timeout: 10_000 });
+    const fifo = await hactl(['render-config', '--out-dir', out]);
+    expect(fifo.code).toBe(2);
+    expect(fifo.stderr).toMatch(
+      /ha2\/keepalived.conf is a FIFO, not a regular file: hactl only replaces regular files/,
+    );
+    expect(lstatSync(join(out, 'ha2', 'keepalived.conf')).isFIFO()).toBe(true);
+    expect(tree(out)).toEqual(['ha1', 'ha2', 'ha2/keepalived.conf']);
+
+    const socketPath = join(out, 'ha1', 'keepalived.conf');
+    const server = createServer();
+    await new Promise<void>((listening) => server.listen(socketPath, listening));
+    try {
+      const socket = await hactl(['render-config', '--out', socketPath, '--node', 'ha1']);
+      expect(socket.code).toBe(2);
+      expect(socket.stderr).toMatch(/is a socket, not a regular file/);
+      expect(lstatSync(socketPath).isSocket()).toBe(true);
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
+  });
+
+  it.skipIf(!asRoot)('as root, a symlink to a device is refused and the device is left alone', async () => {
+    const device = join(dir, 'null-device');
+    execFileSync('mknod', ['-m', '0666', device, 'c', '1', '3'], { timeout: 10_000 });
+    const out = join(dir, 'out');
+    mkdirSync(join(out, 'ha1'), { recursive: true });
+    symlinkSync(device, join(out, 'ha1', 'keepalived.conf'));
+    const { code, stderr } = await hactl(['render-config', '--out-dir', out]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(
+      `${device} is a character device (the target of the symlink ${out}/ha1/keepalived.conf), not a regular file`,
+    );
+    expect(lstatSync(device).isCharacterDevice()).toBe(true);
+    expect(existsSync(join(out, 'ha2'))).toBe(false);
+  });
+
+  it.skipIf(!asRoot)(
+    "without permission to write ha2's file: exit 2 naming it and the fix, ha1's temp removed",
+    async () => {
+      const out = join(dir, 'out');
+      mkdirSync(join(out, 'ha1'), { recursive: true, mode: 0o755 });
+      mkdirSync(join(out, 'ha2'), { recursive: true, mode: 0o755 });
+      writeFileSync(join(out, 'ha1', 'keepalived.conf'), 'previous\n', { mode: 0o666 });
+      chmodSync(dir, 0o755);
+      chmodSync(join(out, 'ha1'), 0o777);
+      // Run as nobody (root ignores permissions): ha1's temp can be written, ha2's cannot.
+      const { code, stderr } = await hactl(['render-config', '--out-dir', out], undefined, 65534);
+      expect(code).toBe(2);
+      expect(stderr).toBe(
+        `hactl: --out-dir (node ha2): ${out}/ha2/keepalived.conf cannot be written: permission denied (or the file is immutable) (no file was changed)\n` +
+          'hint: run as a user that may write there (keepalived.conf usually needs root), or choose another path\n',
+      );
+      expect(tree(out)).toEqual(['ha1', 'ha1/keepalived.conf', 'ha2']);
+      expect(readFileSync(join(out, 'ha1', 'keepalived.conf'), 'utf8')).toBe('previous\n');
+    },
+  );
+
+  it.skipIf(!immutableSupported())(
+    "a rename that fails after ha1's succeeded puts ha1's previous file back (exit 2, no leftovers)",
+    async () => {
+      const out = join(dir, 'out');
+      for (const node of ['ha1', 'ha2']) {
+        mkdirSync(join(out, node), { recursive: true });
+        writeFileSync(join(out, node, 'keepalived.conf'), `previous ${node}\n`, { mode: 0o644 });
+      }
+      // An immutable file: linking it and renaming onto it fail (EPERM), after ha1 was renamed.
+      execFileSync('chattr', ['+i', join(out, 'ha2', 'keepalived.conf')], { timeout: 10_000 });
+      try {
+        const { code, stderr } = await hactl(['render-config', '--out-dir', out]);
+        expect(code).toBe(2);
+        expect(stderr).toMatch(
+          `hactl: --out-dir (node ha2): ${out}/ha2/keepalived.conf cannot be written: permission denied (or the file is immutable) (no file was changed)\n`,
+        );
+      } finally {
+        execFileSync('chattr', ['-i', join(out, 'ha2', 'keepalived.conf')], { timeout: 10_000 });
+      }
+      expect(tree(out)).toEqual(['ha1', 'ha1/keepalived.conf', 'ha2', 'ha2/keepalived.conf']);
+      for (const node of ['ha1', 'ha2']) {
+        expect(readFileSync(join(out, node, 'keepalived.conf'), 'utf8')).toBe(`previous ${node}\n`);
+        expect(statSync(join(out, node, 'keepalived.conf')).mode & 0o777).toBe(0o644);
+      }
+    },
+  );
+});
+
+describe('render-config --out FILE: the local node only', () => {
+  it('--node NAME writes that node to FILE (mode 0640), replacing the previous file', async () => {
+    const file = join(dir, 'keepalived.conf');
+    writeFileSync(file, 'previous\n', { mode: 0o600 });
+    const { code, stdout } = await hactl(['render-config', '--out', file, '--node', 'ha2']);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`wrote ${file}\n`);
+    expect(readFileSync(file, 'utf8')).toBe((await printed([])).ha2);
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+    expect(readdirSync(dir)).toEqual(['keepalived.conf']);
+  });
+
+  it("without --node, the node whose hostname is this machine's", async () => {
+    const spec = join(dir, 'spec.yaml');
+    writeFileSync(
+      spec,
+      readFileSync('templates/example.yaml', 'utf8').replace(
+        '  - name: ha2\n',
+        `  - name: ha2\n    hostname: ${hostname()}\n`,
+      ),
+    );
+    const file = join(dir, 'out', 'keepalived.conf');
+    const { code, stdout } = await hactl(['render-config', '--spec', spec, '--out', file]);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`wrote ${file}\n`);
+    expect(readFileSync(file, 'utf8')).toBe((await printed(['--spec', spec])).ha2);
+    expect(statSync(file).mode & 0o777).toBe(0o640);
+  });
+
+  it('a machine that is no node of the spec is a usage error and writes nothing', async () => {
+    const file = join(dir, 'keepalived.conf');
+    const { code, stderr } = await hactl(['render-config', '--out', file]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/matches no node \(ha1, ha2\); pass --node NAME or set nodes\[\]\.hostname/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('--out naming a directory, or with --out-dir, is a usage error', async () => {
+    const taken = await hactl(['render-config', '--out', dir, '--node', 'ha1']);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toMatch(
+      `hactl: --out (node ha1): ${dir} is a directory, where the file should be written`,
+    );
+    const both = await hactl(['render-config', '--out', join(dir, 'f'), '--out-dir', dir, '--node', 'ha1']);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/Arguments out and out-dir are mutually exclusive/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('--out /dev/stdout is refused rather than replacing the device', async () => {
+    const { code, stderr } = await hactl(['render-config', '--out', '/dev/stdout', '--node', 'ha1']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/--out "\/dev\/stdout" is under \/dev, a pseudo-filesystem/);
   });
 });
 
@@ -132,13 +399,19 @@ describe('error model', () => {
   });
 
   it('unexpected errors exit 3 and show the stack only with --debug', async () => {
-    const out = join(dir, 'out');
-    mkdirSync(join(out, 'ha1', 'keepalived.conf'), { recursive: true });
-    const plain = await hactl(['render-config', '--out-dir', out]);
+    // A custom template mustache cannot parse is not (yet) mapped to a configuration error.
+    const template = join(dir, 'broken.mustache');
+    writeFileSync(template, '{{#scripts}}\nunclosed\n');
+    const spec = join(dir, 'spec.yaml');
+    writeFileSync(
+      spec,
+      `${readFileSync('templates/example.yaml', 'utf8')}\nkeepalived:\n  template: ${template}\n`,
+    );
+    const plain = await hactl(['render-config', '--spec', spec]);
     expect(plain.code).toBe(3);
     expect(plain.stderr).toMatch(/^hactl: unexpected error: .*\nhint: run again with --debug/);
     expect(plain.stderr).not.toMatch(/\n\s+at /);
-    const debug = await hactl(['render-config', '--out-dir', out, '--debug']);
+    const debug = await hactl(['render-config', '--spec', spec, '--debug']);
     expect(debug.code).toBe(3);
     expect(debug.stderr).toMatch(/\n\s+at /);
   });

@@ -3,7 +3,7 @@
  * namespace that carries the spec's interfaces (keepalived checks they exist).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,5 +128,37 @@ describe.skipIf(missing)(titled('keepalived -t accepts what render-config writes
     }
     expect(failure?.status).toBe(1);
     expect(failure?.stderr).toMatch(/node web1: keepalived found errors/);
+  });
+
+  it('render-config --validate writes nothing when keepalived -t rejects any node', () => {
+    const text = execFileSync('cat', ['test/render/specs/seed001.yaml'], { encoding: 'utf8' });
+    // web2 alone gets an interface the namespace does not have: web1's file must not be written either.
+    const spec = join(dir, 'seed001-web2-broken.yaml');
+    writeFileSync(
+      spec,
+      `${text.replace(/(name: web2[\s\S]*?)interface: eth0/, '$1interface: nosuch0')}\npaths:\n  hactl: ${HACTL}\n`,
+    );
+    const out = join(dir, 'validate-out');
+    mkdirSync(join(out, 'web1'), { recursive: true });
+    writeFileSync(join(out, 'web1', 'keepalived.conf'), 'previous\n');
+    let failure: { status: number; stderr: string } | undefined;
+    try {
+      execFileSync(
+        'ip',
+        ['netns', 'exec', NS, HACTL, 'render-config', '--spec', spec, '--validate', '--out-dir', out],
+        {
+          encoding: 'utf8',
+          stdio: 'pipe',
+          timeout: 20_000,
+        },
+      );
+    } catch (error) {
+      failure = error as { status: number; stderr: string };
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure?.stderr).toMatch(/node web2: keepalived found errors[\s\S]*; nothing was written\n$/);
+    expect(failure?.stderr).not.toMatch(/node web1:/);
+    expect(readdirSync(out)).toEqual(['web1']);
+    expect(readFileSync(join(out, 'web1', 'keepalived.conf'), 'utf8')).toBe('previous\n');
   });
 });
