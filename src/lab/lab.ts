@@ -144,7 +144,17 @@ export function labPaths(dir: string): LabPaths {
 }
 
 /** Entries `down` may remove from the lab directory; anything else there is left alone. */
-const OWNED_ENTRIES = ['ha1', 'ha2', 'run', 'sync-source', 'lab.json', 'hactl-lab.yaml', 'hactl.log', 'db'];
+const OWNED_ENTRIES = [
+  'ha1',
+  'ha2',
+  'run',
+  'state',
+  'sync-source',
+  'lab.json',
+  'hactl-lab.yaml',
+  'hactl.log',
+  'db',
+];
 
 interface LabState {
   prefix: string;
