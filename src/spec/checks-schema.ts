@@ -132,10 +132,10 @@ const common = {
     )
     .optional(),
   fall: intInRange(1, 255)
-    .describe("Failures in a row that make the check KO (keepalived's fall; default 2), 1..255.")
+    .describe("Failures in a row that make the check KO. keepalived's fall, 1..255 (default 2).")
     .default(2),
   rise: intInRange(1, 255)
-    .describe('Successes in a row that make a KO check OK again (default 2), 1..255.')
+    .describe("Successes in a row that make a KO check OK again. keepalived's rise, 1..255 (default 2).")
     .default(2),
   weight: intInRange(-253, 253)
     .describe(

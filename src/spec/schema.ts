@@ -86,7 +86,7 @@ const electionSchema = z
     unicast: z
       .boolean()
       .describe(
-        "Adverts go to the peers' addresses only. Unicast (default true) puts no multicast on the wire; false uses VRRP multicast.",
+        "Adverts go to the peers' addresses only. true (default): unicast, no multicast on the wire; false: VRRP multicast.",
       )
       .default(true),
     authentication: z
@@ -94,7 +94,7 @@ const electionSchema = z
         type: z.literal('PASS').describe("Always PASS (keepalived's auth_type PASS)."),
         password: safeToken
           .describe(
-            'The shared VRRP password (auth_pass), sent in the clear in every advert. At most 8 characters: keepalived silently keeps only the first 8, so hactl lint refuses more.',
+            'The shared VRRP password (auth_pass), sent in the clear in every advert. keepalived keeps 8 characters at most (hactl lint refuses more).',
           )
           .meta({ maxLength: 8 }),
       })
@@ -144,11 +144,11 @@ const mysqlSchema = z
     topology: z
       .enum(['one-way', 'dual-master'])
       .describe(
-        'The standby replicates from the primary and is re-pointed (one-way, the default). With dual-master both replicate from each other.',
+        'one-way (default): the standby replicates from the primary and is re-pointed. dual-master: both replicate from each other.',
       )
       .default('one-way'),
     catch_up_timeout: numberInRange(0.1, 86400, ' seconds')
-      .describe('Seconds a promotion waits for the relay log to be applied (default 30), 0.1..86400.')
+      .describe('Seconds a promotion waits for the relay log to be applied. Default 30, 0.1..86400.')
       .default(30),
     on_catch_up_timeout: z
       .enum(['stay-read-only', 'promote-anyway'])
@@ -207,7 +207,7 @@ const pathsSchema = z
   .strictObject({
     hactl: absolutePath
       .describe(
-        "Absolute path of the hactl launcher that keepalived runs (default /usr/local/bin/hactl). It must pass keepalived's script security: root-owned and not group/world-writable, like every directory above it (hactl lint --local checks this machine).",
+        "What keepalived runs: the hactl launcher (default /usr/local/bin/hactl). Must be root-owned and not group/world-writable, like every directory above it: keepalived's script security (hactl lint --local checks it on this machine).",
       )
       .default('/usr/local/bin/hactl'),
     spec: absolutePath
