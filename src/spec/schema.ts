@@ -48,7 +48,7 @@ const nodeSchema = z
     networks: z
       .record(identifier, nodeNetwork)
       .describe(
-        `Per network role (e.g. inside, outside): the interface and this node's address on it. Every node needs every network a VIP, mysql.replication_network or sync.network names ${LINT_ONLY}.`,
+        `Per network role (e.g. inside, outside): the interface and this node's address on it. Every node needs every network that a VIP, mysql.replication_network, sync.network or a proxy action's network names ${LINT_ONLY}.`,
       ),
   })
   .describe('One machine of the pair.');
