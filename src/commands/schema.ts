@@ -2,14 +2,32 @@
 import { z } from 'zod';
 import { specSchema } from '../spec/schema.js';
 
+/** Names the spec format (version: 1), not a download location: editors take the file itself. */
+export const SCHEMA_ID = 'urn:hactl:spec:v1';
+
+const USAGE = `hactl schema
+
+Prints the JSON Schema (draft-07) of the spec file, for editors. With yaml-language-server (VS Code's
+YAML extension, and others), save it and name it on the spec's first line:
+  hactl schema > hactl.schema.json
+  # yaml-language-server: $schema=./hactl.schema.json
+Every field has a description; rules that compare several fields (unique names, networks every node
+has, timeout within interval, priority and weight maths) are named in the descriptions and checked by
+\`hactl lint\` only.
+`;
+
+export function specJsonSchema(): Record<string, unknown> {
+  // draft-07: what yaml-language-server and VS Code's YAML extension implement in full.
+  const generated = z.toJSONSchema(specSchema, { io: 'input', target: 'draft-7', unrepresentable: 'throw' });
+  const { $schema, title, description, ...rest } = generated;
+  return { $schema, $id: SCHEMA_ID, title, description, ...rest };
+}
+
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(
-      'hactl schema\n\nPrints the JSON Schema of the spec file, for editors (e.g. yaml-language-server:\n# yaml-language-server: $schema=./hactl.schema.json).\n',
-    );
+    process.stdout.write(USAGE);
     return 0;
   }
-  const jsonSchema = z.toJSONSchema(specSchema, { io: 'input', unrepresentable: 'any' });
-  process.stdout.write(JSON.stringify({ title: 'hactl spec', ...jsonSchema }, null, 2) + '\n');
+  process.stdout.write(JSON.stringify(specJsonSchema(), null, 2) + '\n');
   return 0;
 }

@@ -1,6 +1,9 @@
 /**
  * The pair spec: one YAML file, identical on every node. This zod schema is the single source of
- * truth for the TypeScript types, the validation and the published JSON Schema.
+ * truth for the TypeScript types, the validation, the published JSON Schema (`hactl schema`) and
+ * the field documentation: every field's .describe() text is its description in the JSON Schema,
+ * and the comments of the annotated example (templates/example.yaml) are sentences quoted from
+ * these texts (test/schema/example.test.ts holds them to it).
  */
 import { z } from 'zod';
 import { actionsSchema } from './actions-schema.js';
@@ -13,140 +16,316 @@ import {
   interfaceName,
   ipv4,
   ipv4Cidr,
+  LINT_ONLY,
   numberInRange,
   safeToken,
 } from './fields.js';
 
-const nodeNetwork = z.strictObject({
-  interface: interfaceName,
-  address: ipv4,
-});
-
-const nodeSchema = z.strictObject({
-  name: identifier,
-  /** The machine's hostname, used to find "this node" when --node is not given; defaults to name. */
-  hostname: hostname.optional(),
-  /** VRRP base priority. The highest one is the preferred node. 255 is refused: it disables check weights. */
-  priority: intInRange(1, 254, ' (255 would make keepalived ignore every check weight)'),
-  /** Per network role (e.g. inside, outside): the interface and this node's address on it. */
-  networks: z.record(identifier, nodeNetwork),
-});
-
-const vipSchema = z.strictObject({
-  /** Becomes the vrrp_instance name. */
-  name: identifier,
-  address: ipv4Cidr,
-  /** Which of the nodes' networks carries this VIP. */
-  network: identifier,
-  virtual_router_id: intInRange(1, 255),
-});
-
-const electionSchema = z.strictObject({
-  /** Seconds between adverts. VRRPv2 takes whole seconds; VRRPv3 takes steps of 0.01 s. */
-  advert_int: numberInRange(0.01, 255, ' seconds').default(1),
-  vrrp_version: z.union([z.literal(2), z.literal(3)]).default(2),
-  /** Send adverts by unicast to the other nodes' addresses (no multicast on the wire). */
-  unicast: z.boolean().default(true),
-  /** VRRPv2 PASS authentication; keepalived keeps only 8 characters and ignores it under VRRPv3. */
-  authentication: z
-    .strictObject({
-      type: z.literal('PASS'),
-      password: safeToken,
-    })
-    .optional(),
-  /** vrrp_rt_priority: real-time VRRP process. Lint warns: under load the kernel killed it in our lab (CPU-time cap). */
-  realtime_priority: intInRange(1, 99).optional(),
-  /** Gratuitous ARPs a master repeats when it hears a lower-priority advert (heals partitions). */
-  garp_lower_prio_repeat: intInRange(1, 100).default(5),
-});
-
-const mysqlSchema = z.strictObject({
-  /** MySQL option file ([client] user/password), mode 0600. The password never goes into argv. */
-  credentials_file: absolutePath,
-  host: safeToken.default('127.0.0.1'),
-  port: intInRange(1, 65535).default(3306),
-  socket: absolutePath.optional(),
-  /** Option file with the replication account used in CHANGE MASTER TO when re-pointing. */
-  replication_credentials_file: absolutePath.optional(),
-  /** Which node network the replicas use to reach their source (default: the first VIP's network). */
-  replication_network: identifier.optional(),
-  /** one-way: the standby replicates from the primary and is re-pointed; dual-master: both replicate from each other. */
-  topology: z.enum(['one-way', 'dual-master']).default('one-way'),
-  /** How long a promotion waits for the relay log to be applied. */
-  catch_up_timeout: numberInRange(0.1, 86400, ' seconds').default(30),
-  on_catch_up_timeout: z.enum(['stay-read-only', 'promote-anyway']).default('stay-read-only'),
-  /**
-   * How long a demoted node keeps looking for its peer to become the writable primary before it
-   * gives up re-pointing (the peer's promotion often lands a moment after our BACKUP event).
-   * The wait ends early when this node takes the VIPs.
-   */
-  repoint_wait: numberInRange(0, 600, ' seconds').default(20),
-  /** Whether semi-synchronous replication is expected to be on (reported, never assumed). */
-  semi_sync: z.enum(['off', 'expected']).default('off'),
-});
-
-const syncSchema = z.strictObject({
-  directories: z.array(absolutePath).min(1),
-  /** rsync daemon module on the peer that receives the directories. */
-  module: identifier,
-  network: identifier.optional(),
-  interval: intInRange(1, 86400, ' seconds').default(20),
-  excludes: z.array(safeToken).default([]),
-});
-
-const loggingSchema = z.strictObject({
-  file: absolutePath.optional(),
-  level: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-});
-
-const pathsSchema = z.strictObject({
-  /** Absolute path of the hactl launcher keepalived runs (must pass keepalived's script security). */
-  hactl: absolutePath.default('/usr/local/bin/hactl'),
-  /** Where this spec lives on the nodes (passed to check and notify commands). */
-  spec: absolutePath.default('/etc/hactl/hactl.yaml'),
-  /** Locks, state and the notify FIFO. */
-  runtime_dir: absolutePath.default('/run/hactl'),
-  /**
-   * What must survive a reboot: which node this one last knew as primary and how far it had got,
-   * so a node that fell behind or diverged is never promoted.
-   */
-  state_dir: absolutePath.default('/var/lib/hactl'),
-});
-
-const keepalivedSchema = z.strictObject({
-  /** script: keepalived runs `hactl notify` per transition; fifo: keepalived writes to a FIFO the agent reads. */
-  notify: z.enum(['script', 'fifo']).default('script'),
-  /** Your own mustache template instead of the bundled one. */
-  template: absolutePath.optional(),
-  /** The user keepalived runs check and notify scripts as (root: 2.2.7's `-t` breaks with others). */
-  script_user: identifier.default('root'),
-});
-
-export const specSchema = z
+const nodeNetwork = z
   .strictObject({
-    version: z.literal(1),
-    /** Names the pair in logs and the sync group. */
-    cluster: identifier,
-    nodes: z.array(nodeSchema).min(2),
-    vips: z.array(vipSchema).min(1),
-    election: electionSchema.default(electionSchema.parse({})),
-    /**
-     * preempt: the preferred node takes the VIPs back as soon as it is healthy.
-     * nopreempt: the VIPs stay where they are until that node fails (both nodes state BACKUP).
-     * after-catch-up: like nopreempt, and the agent hands them back once the database caught up.
-     */
-    failback: z.enum(['preempt', 'nopreempt', 'after-catch-up']).default('nopreempt'),
-    checks: z.array(checkSchema).default([]),
-    actions: actionsSchema.default(actionsSchema.parse({})),
-    mysql: mysqlSchema.optional(),
-    sync: syncSchema.optional(),
-    logging: loggingSchema.default(loggingSchema.parse({})),
-    paths: pathsSchema.default(pathsSchema.parse({})),
-    keepalived: keepalivedSchema.default(keepalivedSchema.parse({})),
+    interface: interfaceName.describe(
+      'The interface this network role uses on this node, e.g. eth0 (at most 15 characters).',
+    ),
+    address: ipv4.describe(
+      `This node's IPv4 address on that interface, without a prefix length: the unicast source and the address its peers send adverts to. Every node needs its own address ${LINT_ONLY}.`,
+    ),
   })
-  .superRefine((spec, ctx) => crossFieldRules(spec, ctx));
+  .describe("This node's interface and address on one network role.");
 
-type SpecShape = z.infer<typeof specSchema>;
+const nodeSchema = z
+  .strictObject({
+    name: identifier.describe(
+      `Names the node: keepalived's router_id and the value of --node. Matched against the machine's hostname (or set hostname:). Unique among the nodes ${LINT_ONLY}.`,
+    ),
+    hostname: hostname
+      .describe(
+        'The machine\'s hostname (short or full), used to find "this node" when --node is not given. Defaults to name.',
+      )
+      .optional(),
+    priority: intInRange(1, 254, ' (255 would make keepalived ignore every check weight)').describe(
+      `VRRP base priority, 1..254. Highest priority = preferred node. 255 is refused: keepalived would ignore every check weight. With every check healthy the preferred node must outrank every other node ${LINT_ONLY}.`,
+    ),
+    networks: z
+      .record(identifier, nodeNetwork)
+      .describe(
+        `Per network role (e.g. inside, outside): the interface and this node's address on it. Every node needs every network that a VIP, mysql.replication_network, sync.network or a proxy action's network names ${LINT_ONLY}.`,
+      ),
+  })
+  .describe('One machine of the pair.');
+
+const vipSchema = z
+  .strictObject({
+    name: identifier.describe(
+      `Names the VIP: it becomes the vrrp_instance name. Unique among the VIPs ${LINT_ONLY}.`,
+    ),
+    address: ipv4Cidr.describe(
+      `The virtual IPv4 address with its prefix length, e.g. 192.0.2.50/24. No node may own it ${LINT_ONLY}.`,
+    ),
+    network: identifier.describe(
+      `Which of the nodes' networks carries it. Every node must have that network ${LINT_ONLY}.`,
+    ),
+    virtual_router_id: intInRange(1, 255).describe(
+      `VRRP virtual router id. Unique per network segment, 1..255. Two VIPs on one interface must not share it ${LINT_ONLY}.`,
+    ),
+  })
+  .describe('One virtual IP address: one vrrp_instance on every node.');
+
+const electionSchema = z
+  .strictObject({
+    advert_int: numberInRange(0.01, 255, ' seconds')
+      .describe(
+        "Seconds between VRRP adverts (default 1). Fractions (e.g. 0.1) need vrrp_version: 3. VRRPv2 takes whole seconds only; VRRPv3 at most 40.95 in steps of 0.01 (the 0.01 steps are checked by hactl lint only: JSON Schema's multipleOf is unreliable for decimals).",
+      )
+      .default(1),
+    vrrp_version: z
+      .literal([2, 3])
+      .describe(
+        'VRRP protocol version, 2 (default) or 3. Version 3 allows fractional advert_int and has no authentication.',
+      )
+      .default(2),
+    unicast: z
+      .boolean()
+      .describe(
+        "Adverts go to the peers' addresses only. true (default): unicast, no multicast on the wire; false: VRRP multicast.",
+      )
+      .default(true),
+    authentication: z
+      .strictObject({
+        type: z.literal('PASS').describe("Always PASS (keepalived's auth_type PASS)."),
+        password: safeToken
+          .describe(
+            'The shared VRRP password (auth_pass), sent in the clear in every advert. keepalived keeps 8 characters at most (hactl lint refuses more).',
+          )
+          .meta({ maxLength: 8 }),
+      })
+      .describe('VRRPv2 PASS authentication. keepalived ignores it under VRRPv3 (hactl lint warns).')
+      .optional(),
+    realtime_priority: intInRange(1, 99)
+      .describe(
+        'vrrp_rt_priority: run the VRRP process with this real-time priority, 1..99. hactl lint warns: under load the kernel killed it in our lab (CPU-time cap).',
+      )
+      .optional(),
+    garp_lower_prio_repeat: intInRange(1, 100)
+      .describe(
+        'Gratuitous ARPs a master repeats when it hears a lower-priority advert (heals partitions), 1..100.',
+      )
+      .default(5),
+  })
+  .describe('How the nodes elect the holder of the VIPs: VRRP settings shared by every instance.')
+  // hactl lint's advert_int rules (keepalived.lint advertFindings), said again for editors.
+  .meta({
+    if: { type: 'object', properties: { vrrp_version: { const: 3 } }, required: ['vrrp_version'] },
+    then: { type: 'object', properties: { advert_int: { type: 'number', maximum: 40.95 } } },
+    else: { type: 'object', properties: { advert_int: { type: 'integer' } } },
+  });
+
+const mysqlSchema = z
+  .strictObject({
+    credentials_file: absolutePath.describe(
+      'MySQL option file ([client] user= password=), mode 0600. The password never goes into argv.',
+    ),
+    host: safeToken
+      .describe('Address of the local server (default 127.0.0.1). Ignored when socket is set.')
+      .default('127.0.0.1'),
+    port: intInRange(1, 65535)
+      .describe('TCP port of the local server (default 3306). Ignored when socket is set.')
+      .default(3306),
+    socket: absolutePath.describe('Unix socket of the local server, instead of host and port.').optional(),
+    replication_credentials_file: absolutePath
+      .describe(
+        'Option file with the replication account used in CHANGE MASTER TO when re-pointing. Without it a demoted node is never re-pointed to the new primary.',
+      )
+      .optional(),
+    replication_network: identifier
+      .describe(
+        `Which node network the replicas use to reach their source (default: the first VIP's network). Every node must have it ${LINT_ONLY}.`,
+      )
+      .optional(),
+    topology: z
+      .enum(['one-way', 'dual-master'])
+      .describe(
+        'one-way (default): the standby replicates from the primary and is re-pointed. dual-master: both replicate from each other.',
+      )
+      .default('one-way'),
+    catch_up_timeout: numberInRange(0.1, 86400, ' seconds')
+      .describe('Seconds a promotion waits for the relay log to be applied. Default 30, 0.1..86400.')
+      .default(30),
+    on_catch_up_timeout: z
+      .enum(['stay-read-only', 'promote-anyway'])
+      .describe(
+        'What a promotion does when catch_up_timeout runs out: stay-read-only (default) or promote-anyway, which makes the server writable without the transactions it has not applied.',
+      )
+      .default('stay-read-only'),
+    repoint_wait: numberInRange(0, 600, ' seconds')
+      .describe(
+        "Seconds a demoted node keeps looking for its peer to become the writable primary before it gives up re-pointing (default 20), 0..600. The peer's promotion often lands a moment after our BACKUP event; the wait ends early when this node takes the VIPs.",
+      )
+      .default(20),
+    semi_sync: z
+      .enum(['off', 'expected'])
+      .describe(
+        'Whether semi-synchronous replication is expected to be on (reported, never assumed): off (default) or expected.',
+      )
+      .default('off'),
+  })
+  .describe(
+    `The local MySQL or MariaDB server. Required when a check (kind mysql or replication) or an action (mysql.*) uses MySQL.`,
+  );
+
+const syncSchema = z
+  .strictObject({
+    directories: z
+      .array(absolutePath)
+      .min(1)
+      .describe('Absolute paths of the directories to copy from the active node to its peer (at least one).'),
+    module: identifier.describe('rsync daemon module on the peer that receives the directories.'),
+    network: identifier
+      .describe(`Which node network carries the copy. Every node must have it ${LINT_ONLY}.`)
+      .optional(),
+    interval: intInRange(1, 86400, ' seconds')
+      .describe('Whole seconds between two copies (default 20), 1..86400.')
+      .default(20),
+    excludes: z.array(safeToken).describe('rsync --exclude patterns (no spaces).').default([]),
+  })
+  .describe(
+    'File sync to the peer (rsync) for the planned agent (hactl sync). This release validates the section; nothing acts on it yet.',
+  );
+
+const loggingSchema = z
+  .strictObject({
+    file: absolutePath
+      .describe('File that notify and check append their JSON log lines to (default: stderr only).')
+      .optional(),
+    level: z
+      .enum(['debug', 'info', 'warn', 'error'])
+      .describe('Least severe level written (default info).')
+      .default('info'),
+  })
+  .describe('Where and how much hactl logs when keepalived runs it.');
+
+const pathsSchema = z
+  .strictObject({
+    hactl: absolutePath
+      .describe(
+        "What keepalived runs: the hactl launcher (default /usr/local/bin/hactl). Must be root-owned and not group/world-writable, like every directory above it: keepalived's script security (hactl lint --local checks it on this machine).",
+      )
+      .default('/usr/local/bin/hactl'),
+    spec: absolutePath
+      .describe(
+        'Where this spec lives on the nodes (default /etc/hactl/hactl.yaml); passed to the check and notify commands.',
+      )
+      .default('/etc/hactl/hactl.yaml'),
+    runtime_dir: absolutePath
+      .describe('Locks, state and the notify FIFO (default /run/hactl).')
+      .default('/run/hactl'),
+    state_dir: absolutePath
+      .describe(
+        'What must survive a reboot (default /var/lib/hactl): which node this one last knew as primary and how far it had got, so a node that fell behind or diverged is never promoted.',
+      )
+      .default('/var/lib/hactl'),
+  })
+  .describe('Paths on the nodes that end up in keepalived.conf.');
+
+const keepalivedSchema = z
+  .strictObject({
+    notify: z
+      .enum(['script', 'fifo'])
+      .describe(
+        'script (default): keepalived runs hactl notify per transition. fifo: keepalived writes to a FIFO in runtime_dir for the planned agent; nothing in this release reads it.',
+      )
+      .default('script'),
+    template: absolutePath
+      .describe('Your own mustache template instead of the bundled keepalived.conf one.')
+      .optional(),
+    script_user: identifier
+      .describe(
+        "The user keepalived runs check and notify scripts as (default root: keepalived 2.2.7's -t breaks with others).",
+      )
+      .default('root'),
+  })
+  .describe('How the rendered keepalived.conf wires keepalived to hactl.');
+
+const usesMysqlAction = {
+  type: 'array',
+  contains: {
+    type: 'object',
+    properties: { type: { enum: ['mysql.promote', 'mysql.demote'] } },
+    required: ['type'],
+  },
+};
+
+const specObject = z.strictObject({
+  version: z.literal(1).describe('Spec format version: always 1.'),
+  cluster: identifier.describe('Names the pair (sync group, logs). The vrrp_sync_group is <cluster>_vips.'),
+  nodes: z
+    .array(nodeSchema)
+    .min(2)
+    .describe(
+      `The machines of the pair, at least 2 (demotion re-points to the one peer). Node names must be unique ${LINT_ONLY}.`,
+    ),
+  vips: z
+    .array(vipSchema)
+    .min(1)
+    .describe(
+      `The virtual IP addresses, at least 1. More than one VIP: all move together in one vrrp_sync_group. Names must be unique ${LINT_ONLY}.`,
+    ),
+  election: electionSchema.default(electionSchema.parse({})),
+  failback: z
+    .enum(['preempt', 'nopreempt', 'after-catch-up'])
+    .describe(
+      'When the VIPs go back to the preferred node: preempt | nopreempt | after-catch-up. `preempt`: as soon as it is healthy. `nopreempt` (default): they stay where they are until their holder fails (every node starts BACKUP). `after-catch-up`: like nopreempt for now; the planned agent will hand them back once the database caught up.',
+    )
+    .default('nopreempt'),
+  checks: z
+    .array(checkSchema)
+    .describe(
+      `Health checks: keepalived runs each one as a vrrp_script (hactl check) on every node it applies to. Names must be unique ${LINT_ONLY}.`,
+    )
+    .default([]),
+  actions: actionsSchema.default(actionsSchema.parse({})),
+  mysql: mysqlSchema.optional(),
+  sync: syncSchema.optional(),
+  logging: loggingSchema.default(loggingSchema.parse({})),
+  paths: pathsSchema.default(pathsSchema.parse({})),
+  keepalived: keepalivedSchema.default(keepalivedSchema.parse({})),
+});
+
+export const specSchema = specObject
+  .superRefine((spec, ctx) => crossFieldRules(spec, ctx))
+  // crossFieldRules' "mysql is missing" rule, said again for editors (the other rules compare fields).
+  .meta({
+    title: 'hactl spec',
+    description:
+      'The pair spec: one YAML file, identical on every node, describing the whole pair. hactl init writes an annotated example; hactl lint also checks the rules that compare fields.',
+    if: {
+      anyOf: [
+        {
+          type: 'object',
+          properties: {
+            checks: {
+              type: 'array',
+              contains: {
+                type: 'object',
+                properties: { kind: { enum: ['mysql', 'replication'] } },
+                required: ['kind'],
+              },
+            },
+          },
+          required: ['checks'],
+        },
+        ...['master', 'backup', 'fault', 'stop'].map((state) => ({
+          type: 'object',
+          properties: {
+            actions: { type: 'object', properties: { [state]: usesMysqlAction }, required: [state] },
+          },
+          required: ['actions'],
+        })),
+      ],
+    },
+    then: { required: ['mysql'] },
+  });
+
+type SpecShape = z.infer<typeof specObject>;
 
 /** Rules that need more than one field; they keep the rendered model free of dangling references. */
 function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): void {
@@ -207,6 +386,16 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
       );
     }
   });
+  // A proxy action resolves every node's address on its network at failover time: a missing one
+  // would fail the action then, not at lint.
+  for (const [state, list] of Object.entries(spec.actions)) {
+    list.forEach((action, i) => {
+      const network = 'network' in action ? action.network : undefined;
+      if (network && spec.nodes.some((node) => !node.networks[network])) {
+        fail(['actions', state, i, 'network'], `"${network}" is not a network every node has`);
+      }
+    });
+  }
 }
 
 export type Spec = z.infer<typeof specSchema>;
