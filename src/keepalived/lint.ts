@@ -263,6 +263,14 @@ function unimplementedFindings(spec: Spec): Finding[] {
         'file sync is not implemented yet: nothing would copy these directories (hactl runs no rsync). Remove the sync section and keep copying them with your existing job (e.g. rsync from cron, only on the node that holds the VIPs)',
     });
   }
+  if (spec.logging.level === 'debug') {
+    findings.push({
+      severity: 'error',
+      path: 'logging.level',
+      message:
+        'debug has no effect yet: hactl logs nothing at debug level, so the log would hold exactly what info gives. Use info',
+    });
+  }
   spec.checks.forEach((check, i) => {
     if (check.kind === 'process' && check.params.restart_cmd === undefined) {
       for (const param of ['restart_wait', 'restart_backoff'] as const) {
