@@ -1,6 +1,8 @@
 /**
- * Spec checks beyond the schema: keepalived's priority/weight maths and the traps the seeds fell
- * into. Each finding names the spec path, what keepalived would do, and the fix.
+ * Spec checks beyond the schema: keepalived's priority/weight maths, the traps the seeds fell into,
+ * fields that would be accepted without an effect, and check parameters run through the same
+ * parsers `hactl check` uses. Each finding names the spec path, what would happen, and the fix.
+ * The check modules imported here load their heavy parts (mysql2, tls) only when a check runs.
  */
 import { statSync } from 'node:fs';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
