@@ -1,8 +1,21 @@
 /**
- * Spec checks beyond the schema: keepalived's priority/weight maths and the traps the seeds fell
- * into. Each finding names the spec path, what keepalived would do, and the fix.
+ * Spec checks beyond the schema: keepalived's priority/weight maths, the traps the seeds fell into,
+ * fields that would be accepted without an effect, and check parameters run through the same
+ * parsers `hactl check` uses. Each finding names the spec path, what would happen, and the fix.
+ * The check modules imported here load their heavy parts (mysql2, tls) only when a check runs.
  */
+import { statSync } from 'node:fs';
+import { isDeepStrictEqual, parseArgs } from 'node:util';
+import { httpCheck } from '../checks/http.js';
+import { mysqlCheck } from '../checks/mysql.js';
+import { processCheck } from '../checks/process.js';
+import { replicationCheck } from '../checks/replication.js';
+import { checkArgs } from '../checks/spec-args.js';
+import { tcpCheck } from '../checks/tcp.js';
+import type { CheckKind, FlagValues } from '../checks/types.js';
+import type { ActionSpec } from '../spec/actions-schema.js';
 import type { CheckSpec } from '../spec/checks-schema.js';
+import { exampleSpecPath, loadSpec } from '../spec/load.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { checkBudgetSeconds, checksForNode, preferredNode, scriptTimeout } from './model.js';
 
@@ -143,9 +156,18 @@ function authFindings(spec: Spec): Finding[] {
   }
   if (spec.election.vrrp_version === 3) {
     findings.push({
-      severity: 'warning',
+      severity: 'error',
       path: 'election.authentication',
-      message: 'VRRPv3 has no authentication; keepalived ignores it (it is not rendered)',
+      message:
+        'has no effect: VRRPv3 has no authentication, so it is not rendered and keepalived accepts any advert. Remove it, or use vrrp_version: 2',
+    });
+  }
+  if (auth.password === examplePassword() && !isBundledExample(spec)) {
+    findings.push({
+      severity: 'error',
+      path: 'election.authentication.password',
+      message:
+        "is still the password of hactl's example spec (templates/example.yaml), which anyone can read: a host on the link that sends adverts with it takes part in the election. Choose your own password (at most 8 characters)",
     });
   }
   return findings;
@@ -216,13 +238,500 @@ function checkBudgetFindings(spec: Spec): Finding[] {
   });
 }
 
+/** Fields the schema accepts whose behaviour does not exist yet: refused, so nothing lints clean and then does nothing. */
+function unimplementedFindings(spec: Spec): Finding[] {
+  const findings: Finding[] = [];
+  if (spec.keepalived.notify === 'fifo') {
+    findings.push({
+      severity: 'error',
+      path: 'keepalived.notify',
+      message:
+        'fifo is not implemented yet: keepalived would write every transition into a FIFO that nothing reads (the agent that will read it does not exist yet), so no action would ever run: no promotion, no demotion. Use notify: script (the default), which runs `hactl notify` on every transition',
+    });
+  }
+  if (spec.failback === 'after-catch-up') {
+    findings.push({
+      severity: 'error',
+      path: 'failback',
+      message:
+        'after-catch-up is not implemented yet: it renders exactly like nopreempt, and nothing would ever hand the VIPs back to the preferred node once its database caught up. Use nopreempt (fail back by hand once `hactl check replication --caught-up` passes on the preferred node) or preempt',
+    });
+  }
+  if (spec.sync !== undefined) {
+    findings.push({
+      severity: 'error',
+      path: 'sync',
+      message:
+        'file sync is not implemented yet: nothing would copy these directories (hactl runs no rsync). Remove the sync section and keep copying them with your existing job (e.g. rsync from cron, only on the node that holds the VIPs)',
+    });
+  }
+  if (spec.logging.level === 'debug') {
+    findings.push({
+      severity: 'error',
+      path: 'logging.level',
+      message:
+        'debug has no effect yet: hactl logs nothing at debug level, so the log would hold exactly what info gives. Use info',
+    });
+  }
+  spec.checks.forEach((check, i) => {
+    if (check.kind === 'process' && check.params.restart_cmd === undefined) {
+      for (const param of ['restart_wait', 'restart_backoff'] as const) {
+        if (check.params[param] === undefined) continue;
+        findings.push({
+          severity: 'error',
+          path: `checks[${i}].params.${param}`,
+          message: `has no effect without restart_cmd: this check restarts nothing. Add restart_cmd (the argv that starts ${check.params.name}) or remove ${param}`,
+        });
+      }
+    }
+    if (check.kind === 'http' && check.params.insecure === true && /^http:/i.test(check.params.url)) {
+      findings.push({
+        severity: 'error',
+        path: `checks[${i}].params.insecure`,
+        message:
+          'has no effect on an http:// URL (there is no TLS certificate to accept). Remove it, or use an https:// URL',
+      });
+    }
+  });
+  return findings;
+}
+
+/** The bundled example, parsed once: its password must not be reused, and it must itself lint clean. */
+let example: Spec | undefined;
+function exampleSpec(): Spec {
+  example ??= loadSpec(exampleSpecPath()).spec;
+  return example;
+}
+
+function examplePassword(): string | undefined {
+  return exampleSpec().election.authentication?.password;
+}
+
+/** `hactl lint` and `render-config` without --spec show the example itself; an edited copy is linted like any spec. */
+function isBundledExample(spec: Spec): boolean {
+  return isDeepStrictEqual(spec, exampleSpec());
+}
+
+function scriptUserFindings(spec: Spec): Finding[] {
+  const user = spec.keepalived.script_user;
+  if (user === 'root') return [];
+  return [
+    {
+      severity: 'error',
+      path: 'keepalived.script_user',
+      message: `${JSON.stringify(user)} is not root: keepalived 2.2.7 then refuses the configuration (\`keepalived -t\` exits 5) or kills itself (exit 143), so no check and no notify would run. Use script_user: root (the default)`,
+    },
+  ];
+}
+
+type State = keyof Spec['actions'];
+const STATES: State[] = ['master', 'backup', 'fault', 'stop'];
+
+interface PlacedAction {
+  path: string;
+  state: State;
+  action: ActionSpec;
+}
+
+function placedActions(spec: Spec): PlacedAction[] {
+  return STATES.flatMap((state) =>
+    spec.actions[state].map((action, j) => ({ path: `actions.${state}[${j}]`, state, action })),
+  );
+}
+
+const serviceName = (name: string) => name.replace(/\.service$/, '');
+
+/**
+ * Seed 002's single-active application: started only when this node becomes MASTER, stopped when it
+ * becomes BACKUP. A check of that application is KO on every standby by construction.
+ */
+function singleActiveFindings(spec: Spec): Finding[] {
+  const actions = placedActions(spec);
+  const service = (state: State, ops: string[]) =>
+    actions.filter(
+      (placed): placed is PlacedAction & { action: Extract<ActionSpec, { type: 'service' }> } =>
+        placed.state === state && placed.action.type === 'service' && ops.includes(placed.action.op),
+    );
+  const startedOnBackup = new Set(
+    service('backup', ['start', 'restart']).map((p) => serviceName(p.action.name)),
+  );
+  const stoppedOnBackup = service('backup', ['stop']);
+  const findings: Finding[] = [];
+  for (const started of service('master', ['start', 'restart'])) {
+    const app = serviceName(started.action.name);
+    const stopped = stoppedOnBackup.find((placed) => serviceName(placed.action.name) === app);
+    if (!stopped || startedOnBackup.has(app)) continue;
+    spec.checks.forEach((check, i) => {
+      const probed = check.kind === 'process' ? check.params.name : undefined;
+      if (check.name !== app && probed !== app) return;
+      if (findings.some((finding) => finding.path === `checks[${i}]`)) return;
+      const why = `check "${check.name}" watches the application ${app}, which ${started.path} starts and ${stopped.path} stops: it runs only on the MASTER, so the check fails on every standby`;
+      const fix =
+        'Check something that runs on every node (e.g. the web server in front of the application), or keep the application running on the standby (remove its stop from actions.backup)';
+      findings.push({
+        severity: 'error',
+        path: `checks[${i}]`,
+        message:
+          check.weight === 0
+            ? `${why}, and with weight 0 that keeps every standby in FAULT: no node could take over. ${fix}`
+            : `${why}, whatever the MASTER does: its weight ${check.weight} shifts both nodes alike when the application fails on the MASTER, so it can never move the VIPs. ${fix}`,
+      });
+    });
+  }
+  return findings;
+}
+
+interface Owner {
+  what: string;
+  node?: string;
+}
+
+/** Every address, node name and hostname the spec knows, with who owns it. */
+function knownHosts(spec: Spec): Map<string, Owner> {
+  const hosts = new Map<string, Owner>();
+  for (const node of spec.nodes) {
+    for (const [network, { address }] of Object.entries(node.networks)) {
+      hosts.set(address, { what: `${node.name}'s ${network} address`, node: node.name });
+    }
+    hosts.set(node.name, { what: `the name of node ${node.name}`, node: node.name });
+    if (node.hostname !== undefined)
+      hosts.set(node.hostname, { what: `${node.name}'s hostname`, node: node.name });
+  }
+  for (const vip of spec.vips) {
+    const [address] = vip.address.split('/');
+    hosts.set(address!, { what: `VIP "${vip.name}"` });
+  }
+  return hosts;
+}
+
+function probedHost(check: CheckSpec): { param: string; host: string } | undefined {
+  if (check.kind === 'tcp') return { param: 'host', host: check.params.host };
+  if (check.kind !== 'http') return undefined;
+  try {
+    return { param: 'url', host: new URL(check.params.url).hostname };
+  } catch {
+    return undefined; // reported by paramFindings
+  }
+}
+
+/** Seed 003's idea (watch the peer) written as a check: keepalived's checks judge the node they run on. */
+function peerProbeFindings(spec: Spec): Finding[] {
+  const hosts = knownHosts(spec);
+  const findings: Finding[] = [];
+  spec.checks.forEach((check, i) => {
+    const probed = probedHost(check);
+    const owner = probed && hosts.get(probed.host);
+    if (!probed || !owner) return;
+    const path = `checks[${i}].params.${probed.param}`;
+    if (owner.node === undefined) {
+      findings.push({
+        severity: 'error',
+        path,
+        message: `${probed.host} is ${owner.what}: the check measures whichever node holds it, so on the standby it fails when the MASTER fails and takes the standby out exactly when it should take over. Probe the service on the node itself (127.0.0.1 or the node's own address)`,
+      });
+      return;
+    }
+    const runners = spec.nodes
+      .map((node) => node.name)
+      .filter((name) => name !== owner.node && (check.nodes === undefined || check.nodes.includes(name)));
+    if (runners.length === 0) return; // only runs on the node it names: a local check
+    findings.push({
+      severity: 'error',
+      path,
+      message: `${probed.host} is ${owner.what}, but the check also runs on ${runners.join(', ')}: a check judges the node it runs on, so there it fails when ${owner.node} fails and takes ${runners.join(', ')} out exactly when ${runners.length > 1 ? 'they' : 'it'} should take over. Probe the service on each node itself (127.0.0.1), or add nodes: [${owner.node}]`,
+    });
+  });
+  const host = spec.mysql?.socket === undefined ? spec.mysql?.host : undefined;
+  const owner = host === undefined ? undefined : hosts.get(host);
+  if (owner) {
+    findings.push({
+      severity: 'error',
+      path: 'mysql.host',
+      message:
+        owner.node === undefined
+          ? `${host} is ${owner.what}: the spec is the same on every node, so each node's MySQL checks, promotion and demotion would act on whichever database holds the VIP. Use 127.0.0.1 (this node's own server) or mysql.socket`
+          : `${host} is ${owner.what}: the spec is the same on every node, so the other nodes' MySQL checks, promotion and demotion would act on ${owner.node}'s database. Use 127.0.0.1 (this node's own server) or mysql.socket`,
+    });
+  }
+  return findings;
+}
+
+/** A replication check at weight 0 fails on the primary in the situations a failover is for. */
+function replicationCheckFindings(spec: Spec): Finding[] {
+  const topology = spec.mysql?.topology ?? 'one-way';
+  const fix =
+    'Give it a negative weight (with failback: preempt) so it only lowers the priority, or leave replication health to monitoring (`hactl check replication` outside keepalived)';
+  return spec.checks.flatMap((check, i) => {
+    if (check.kind !== 'replication' || check.weight !== 0) return [];
+    return [
+      {
+        severity: 'error' as const,
+        path: `checks[${i}].weight`,
+        message:
+          topology === 'dual-master'
+            ? `weight 0 on a replication check with mysql.topology dual-master puts the primary in FAULT when the standby dies: the primary replicates from the standby too, so its check fails as soon as the standby is gone, and then no node holds the VIPs. ${fix}`
+            : `weight 0 on a replication check with mysql.topology one-way keeps the primary in FAULT: the primary does not replicate, so the check always fails there, and whichever node becomes primary drops the VIPs. ${fix}`,
+      },
+    ];
+  });
+}
+
+const CHECK_KINDS: Record<CheckSpec['kind'], CheckKind<unknown>> = {
+  http: httpCheck as CheckKind<unknown>,
+  tcp: tcpCheck as CheckKind<unknown>,
+  process: processCheck as CheckKind<unknown>,
+  mysql: mysqlCheck as CheckKind<unknown>,
+  replication: replicationCheck as CheckKind<unknown>,
+};
+
+/** user:password@ in a URL is shown as ***@ (an error may be printed anywhere). */
+function withoutCredentials(text: string): string {
+  return text.replace(/\/\/[^/@\s"]*@/g, '//***@');
+}
+
+/**
+ * Each check's params through the argv the rendered line carries and the parser `hactl check`
+ * runs on it: what that parser refuses would exit 2 on every node, every interval.
+ */
+function paramFindings(spec: Spec): Finding[] {
+  return spec.checks.flatMap((check, i) => {
+    const [, ...args] = checkArgs(spec, check);
+    const kind = CHECK_KINDS[check.kind];
+    try {
+      const { values } = parseArgs({ args, options: kind.flags, strict: true });
+      kind.fromFlags(values as FlagValues);
+      return [];
+    } catch (error) {
+      const { message, hint } = error as Error & { hint?: string };
+      const flag = /--([a-z][a-z-]*)/.exec(message)?.[1];
+      const param = flag?.replace(/-/g, '_');
+      const path =
+        param !== undefined && Object.hasOwn(check.params, param)
+          ? `checks[${i}].params.${param}`
+          : `checks[${i}].params`;
+      const consequence =
+        check.weight === 0
+          ? 'and with weight 0 put every node in FAULT, dropping the VIPs everywhere'
+          : 'so the check could never tell a healthy node from a failed one';
+      return [
+        {
+          severity: 'error' as const,
+          path,
+          message: withoutCredentials(
+            `${message}: \`hactl check ${check.kind}\` would exit 2 on every node, every interval, ${consequence}${hint ? `. Fix: ${hint}` : ''}`,
+          ),
+        },
+      ];
+    }
+  });
+}
+
+/** Action parameters that the action code would refuse at every transition. */
+function actionParamFindings(spec: Spec): Finding[] {
+  const findings: Finding[] = [];
+  for (const { path, action } of placedActions(spec)) {
+    if (action.type === 'webhook') {
+      let protocol: string | undefined;
+      try {
+        protocol = new URL(action.url).protocol;
+      } catch {
+        protocol = undefined;
+      }
+      if (protocol !== 'http:' && protocol !== 'https:') {
+        findings.push({
+          severity: 'error',
+          path: `${path}.url`,
+          message:
+            'is not a valid http(s) URL (not shown: it may carry a token), so the webhook would fail at every transition. Check the host and the port (1..65535)',
+        });
+      }
+    }
+    if ((action.type === 'proxysql' || action.type === 'atlas') && action.network !== undefined) {
+      const network = action.network;
+      const lacking = spec.nodes.filter((node) => !node.networks[network]).map((node) => node.name);
+      if (lacking.length > 0) {
+        findings.push({
+          severity: 'error',
+          path: `${path}.network`,
+          message: `"${network}" is not a network of ${lacking.join(', ')}, so the ${action.type} action would fail at every transition. Use a network every node has (${commonNetworks(spec).join(', ') || 'none'})`,
+        });
+      }
+    }
+  }
+  return findings;
+}
+
+function commonNetworks(spec: Spec): string[] {
+  return Object.keys(spec.nodes[0]!.networks).filter((network) =>
+    spec.nodes.every((node) => node.networks[network]),
+  );
+}
+
+/** mysql.demote re-points a demoted database to its one peer with the replication account. */
+function demoteFindings(spec: Spec): Finding[] {
+  const demote = placedActions(spec).find((placed) => placed.action.type === 'mysql.demote');
+  if (!demote) return [];
+  const findings: Finding[] = [];
+  if (spec.mysql !== undefined && spec.mysql.replication_credentials_file === undefined) {
+    findings.push({
+      severity: 'error',
+      path: 'mysql.replication_credentials_file',
+      message: `is missing, and ${demote.path} is mysql.demote: without the replication account a demoted node is made read-only but never re-pointed to the new primary, so it replicates from nobody and falls behind. Add mysql.replication_credentials_file (an option file with the replication user and password, mode 0600)`,
+    });
+  }
+  if (spec.nodes.length !== 2) {
+    findings.push({
+      severity: 'error',
+      path: 'nodes',
+      message: `has ${spec.nodes.length} nodes, but mysql.demote (${demote.path}) re-points a demoted database only when it has exactly one peer: with ${spec.nodes.length} nodes every demoted node stays read-only and replicates from nobody. Use a pair of nodes, or re-point the replicas yourself (a command action) instead of mysql.demote`,
+    });
+  }
+  return findings;
+}
+
+function ipToInt(address: string): number {
+  return address.split('.').reduce((value, part) => value * 256 + Number(part), 0);
+}
+
+function intToIp(value: number): string {
+  return [24, 16, 8, 0].map((shift) => (value >>> shift) & 255).join('.');
+}
+
+function netmask(bits: number): number {
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
+
+/** Address ranges that can never be a VIP or a node's address on a link. */
+function specialRange(address: string): string | undefined {
+  const first = Number(address.split('.')[0]);
+  if (first === 127) return 'a loopback address (127.0.0.0/8): it never leaves the machine';
+  if (first === 0) return 'in 0.0.0.0/8 ("this network"), which no host can use';
+  if (first >= 224 && first <= 239) return 'a multicast address (224.0.0.0/4)';
+  if (first >= 240) return 'a reserved or broadcast address (240.0.0.0/4)';
+  return undefined;
+}
+
+function vipFindings(spec: Spec): Finding[] {
+  const findings: Finding[] = [];
+  const seen = new Map<string, string>();
+  spec.nodes.forEach((node, n) => {
+    for (const [network, { address }] of Object.entries(node.networks)) {
+      const special = specialRange(address);
+      if (special) {
+        findings.push({
+          severity: 'error',
+          path: `nodes[${n}].networks.${network}.address`,
+          message: `${address} is ${special}; use the node's address on the ${network} link`,
+        });
+      }
+    }
+  });
+  spec.vips.forEach((vip, v) => {
+    const path = `vips[${v}].address`;
+    const [address, prefixText] = vip.address.split('/') as [string, string];
+    const prefix = Number(prefixText);
+    const special = specialRange(address);
+    if (special) {
+      findings.push({
+        severity: 'error',
+        path,
+        message: `${address} is ${special}; a VIP must be a free unicast address on the ${vip.network} link`,
+      });
+      return;
+    }
+    const other = seen.get(address);
+    if (other) {
+      findings.push({
+        severity: 'error',
+        path,
+        message: `${address} is also VIP ${other}: two VIPs with one address fight over it (each instance adds and removes it on its own). Give each VIP its own address, or remove one`,
+      });
+    }
+    seen.set(address, `"${vip.name}" (vips[${v}])`);
+    // A /31 or /32 VIP says nothing about the link's subnet.
+    if (prefix > 30) return;
+    const mask = netmask(prefix);
+    const value = ipToInt(address);
+    const network = (value & mask) >>> 0;
+    const broadcast = (network | ~mask) >>> 0;
+    const subnet = `${intToIp(network)}/${prefix}`;
+    if (value === network || value === broadcast) {
+      findings.push({
+        severity: 'error',
+        path,
+        message: `${address} is the ${value === network ? 'network' : 'broadcast'} address of ${subnet}, which no host can use. Use a free address inside ${subnet}`,
+      });
+      return;
+    }
+    const members = spec.nodes.map((node, n) => ({ node, n, address: node.networks[vip.network]?.address }));
+    const inside = members.filter(
+      (m) => m.address !== undefined && (ipToInt(m.address) & mask) >>> 0 === network,
+    );
+    if (inside.length === 0) {
+      findings.push({
+        severity: 'error',
+        path,
+        message: `${vip.address} is outside the subnet of every node's ${vip.network} address (${members.map((m) => m.address).join(', ')}): hosts on that link would send its traffic to their router instead of the node that holds it. Use a free address in the nodes' ${vip.network} subnet`,
+      });
+      return;
+    }
+    for (const member of members) {
+      if (member.address === undefined || inside.includes(member)) continue;
+      const nodePath = `nodes[${member.n}].networks.${vip.network}.address`;
+      if (findings.some((finding) => finding.path === nodePath)) continue;
+      findings.push({
+        severity: 'error',
+        path: nodePath,
+        message: `${member.address} is not in ${subnet}, the subnet of VIP "${vip.name}" and of ${inside.map((m) => `${m.node.name}'s ${vip.network} address`).join(', ')}: the nodes of one network must share its link and subnet, or the VIP cannot move between them. Put ${member.node.name}'s ${vip.network} address in ${subnet}`,
+      });
+    }
+  });
+  return findings;
+}
+
+const REFUSED_TREES = ['/proc/', '/sys/', '/dev/'];
+
+/** render-config reads the template on this machine; a missing one only shows when rendering. */
+function templateFindings(spec: Spec): Finding[] {
+  const template = spec.keepalived.template;
+  if (template === undefined) return [];
+  const problem = (message: string): Finding[] => [
+    { severity: 'error', path: 'keepalived.template', message },
+  ];
+  if (REFUSED_TREES.some((tree) => template.startsWith(tree))) {
+    return problem(`${template} is on a pseudo-filesystem; give the path of your template file`);
+  }
+  let isFile: boolean;
+  try {
+    isFile = statSync(template).isFile();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return problem(
+      code === 'ENOENT'
+        ? `${template} does not exist, so render-config could not render any node. Create it (start from hactl's templates/keepalived.conf.mustache) or remove keepalived.template to use the bundled one`
+        : `${template} cannot be read (${code ?? String(error)}); fix its permissions or remove keepalived.template to use the bundled one`,
+    );
+  }
+  return isFile ? [] : problem(`${template} is not a regular file; give the path of your template file`);
+}
+
 export function lintSpec(spec: Spec): Finding[] {
   return [
+    ...unimplementedFindings(spec),
     ...electionFindings(spec),
     ...advertFindings(spec),
     ...authFindings(spec),
+    ...scriptUserFindings(spec),
     ...addressFindings(spec),
+    ...vipFindings(spec),
     ...routerIdFindings(spec),
     ...checkBudgetFindings(spec),
+    ...paramFindings(spec),
+    ...singleActiveFindings(spec),
+    ...peerProbeFindings(spec),
+    ...replicationCheckFindings(spec),
+    ...actionParamFindings(spec),
+    ...demoteFindings(spec),
+    ...templateFindings(spec),
   ];
 }

@@ -4,7 +4,6 @@
  */
 import { stringify } from 'yaml';
 import { LAB_NODES, NETWORKS, ROLES, addressOf, vipOf, type LabNode } from './network.js';
-import { RSYNC_MODULE } from './rsync.js';
 
 export type LabFailback = 'preempt' | 'nopreempt';
 export const LAB_CHECKS = ['nginx', 'mysql'] as const;
@@ -94,7 +93,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       backup: [{ type: 'mysql.demote', timeout: 15 }],
       fault: [{ type: 'mysql.demote', timeout: 15 }],
     },
-    sync: { directories: [options.syncSource], module: RSYNC_MODULE, network: 'inside', interval: 20 },
+    // No sync section: lint refuses it until hactl copies files (issue 8); the rsync daemons stay for that.
     logging: { file: `${options.dir}/hactl.log`, level: 'info' },
     paths: {
       hactl: options.hactl,

@@ -52,7 +52,7 @@ export function parseSpecText(text: string, path: string): Spec {
   if (!result.success) {
     throw new SpecInvalid(
       path,
-      formatIssues(result.error.issues, (issuePath) => knownKeysAt(issuePath)),
+      formatIssues(result.error.issues, (issuePath) => knownKeysAt(issuePath, data)),
     );
   }
   return result.data;
@@ -94,13 +94,19 @@ export function findNode(spec: Spec, nodeName?: string): NodeSpec {
   return node;
 }
 
-/** Field names allowed at a path, read from the schema itself, for "did you mean" hints. */
-function knownKeysAt(path: readonly PropertyKey[]): string[] {
+/**
+ * Field names allowed at a path, read from the schema itself, for "did you mean" hints. The data
+ * picks the member of a union (an action's type, a check's kind), so a field of another type is
+ * never suggested.
+ */
+function knownKeysAt(path: readonly PropertyKey[], data: unknown): string[] {
   let schemas: unknown[] = [specSchema];
+  let value = data;
   for (const part of path) {
-    schemas = schemas.flatMap((schema) => childSchemas(schema, part));
+    schemas = matching(schemas, value).flatMap((schema) => childSchemas(schema, part));
+    value = isRecord(value) ? value[part as string] : undefined;
   }
-  return [...new Set(schemas.flatMap((schema) => Object.keys(objectShape(schema) ?? {})))];
+  return [...new Set(matching(schemas, value).flatMap((schema) => Object.keys(objectShape(schema) ?? {})))];
 }
 
 interface Def {
@@ -110,10 +116,28 @@ interface Def {
   shape?: Record<string, unknown>;
   valueType?: unknown;
   options?: unknown[];
+  values?: unknown[];
 }
 
 function defOf(schema: unknown): Def {
   return (schema as { _zod: { def: Def } })._zod.def;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/** The union members whose literal fields (type, kind) agree with the data; all of them if none does. */
+function matching(schemas: unknown[], value: unknown): unknown[] {
+  const unwrapped = schemas.flatMap(unwrap);
+  if (!isRecord(value)) return unwrapped;
+  const agreeing = unwrapped.filter((schema) =>
+    Object.entries(objectShape(schema) ?? {}).every(([key, field]) => {
+      const def = defOf(field);
+      return def.type !== 'literal' || (def.values ?? []).includes(value[key]);
+    }),
+  );
+  return agreeing.length > 0 ? agreeing : unwrapped;
 }
 
 function unwrap(schema: unknown): unknown[] {

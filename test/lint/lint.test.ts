@@ -17,7 +17,8 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { effectivePriority, lintSpec } from '../../src/keepalived/lint.js';
-import { loadSpec } from '../../src/spec/load.js';
+import { LAB_CHECKS, labSpecText } from '../../src/lab/spec.js';
+import { loadSpec, parseSpecText } from '../../src/spec/load.js';
 
 const run = promisify(execFile);
 const HACTL = resolve('bin/hactl');
@@ -53,8 +54,40 @@ describe('hactl lint refuses each trap with the expected message', () => {
       expect(stdout).toMatch(/0 error\(s\), 0 warning\(s\)/);
       expect(code).toBe(0);
     }
-    const bundled = await lint([]);
+    const bundled = await lint(['--strict']);
+    expect(bundled.stdout).toMatch(/example\.yaml: 0 error\(s\), 0 warning\(s\)/);
     expect(bundled.code).toBe(0);
+  });
+
+  it('the lab spec lints clean (lab up refuses a spec with lint errors)', () => {
+    const text = labSpecText({
+      dir: '/tmp/hactl-lab-lint',
+      hactl: '/usr/local/bin/hactl',
+      specPath: '/tmp/hactl-lab-lint/hactl-lab.yaml',
+      failback: 'nopreempt',
+      fast: true,
+      checks: [...LAB_CHECKS],
+      mysql: {
+        credentialsFile: '/tmp/hactl-lab-lint/mysql.cnf',
+        replicationCredentialsFile: '/tmp/hactl-lab-lint/repl.cnf',
+      },
+      syncSource: '/tmp/hactl-lab-lint/sync-source',
+    });
+    for (const failback of ['nopreempt', 'preempt']) {
+      const spec = parseSpecText(text.replace('failback: nopreempt', `failback: ${failback}`), 'lab.yaml');
+      expect(spec.failback).toBe(failback);
+      expect(lintSpec(spec)).toEqual([]);
+    }
+  });
+
+  it('credentials in a check URL and a webhook token never reach the output', async () => {
+    for (const file of ['check-params-invalid.yaml', 'webhook-bad-url.yaml']) {
+      const { stdout, stderr } = await lint(['--spec', `test/lint/broken/${file}`]);
+      expect(stdout).toMatch(/error: /);
+      for (const secret of ['hunter2', 'monitor:', 'T0KEN', 's3cr3t']) {
+        expect(stdout + stderr).not.toContain(secret);
+      }
+    }
   });
 
   it('warnings (here: a real-time VRRP process) exit 0, or 1 with --strict', async () => {
