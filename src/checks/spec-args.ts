@@ -29,9 +29,14 @@ export function checkArgs(spec: Pick<Spec, 'mysql' | 'paths'>, check: CheckSpec)
     if (value === true) argv.push(flagName(key));
     else if (key === 'restart_cmd' && Array.isArray(value)) {
       const [program, ...args] = value as string[];
-      argv.push(flagName(key), String(program));
+      argv.push(...flag(key, String(program)));
       for (const arg of args) argv.push(`--restart-arg=${arg}`);
-    } else argv.push(flagName(key), String(value));
+    } else argv.push(...flag(key, String(value)));
   }
   return argv;
+}
+
+/** A value that starts with "-" would read as the next option: it is glued on with "=". */
+function flag(key: string, value: string): string[] {
+  return value.startsWith('-') ? [`${flagName(key)}=${value}`] : [flagName(key), value];
 }

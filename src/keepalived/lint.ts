@@ -546,25 +546,8 @@ function actionParamFindings(spec: Spec): Finding[] {
         });
       }
     }
-    if ((action.type === 'proxysql' || action.type === 'atlas') && action.network !== undefined) {
-      const network = action.network;
-      const lacking = spec.nodes.filter((node) => !node.networks[network]).map((node) => node.name);
-      if (lacking.length > 0) {
-        findings.push({
-          severity: 'error',
-          path: `${path}.network`,
-          message: `"${network}" is not a network of ${lacking.join(', ')}, so the ${action.type} action would fail at every transition. Use a network every node has (${commonNetworks(spec).join(', ') || 'none'})`,
-        });
-      }
-    }
   }
   return findings;
-}
-
-function commonNetworks(spec: Spec): string[] {
-  return Object.keys(spec.nodes[0]!.networks).filter((network) =>
-    spec.nodes.every((node) => node.networks[network]),
-  );
 }
 
 /** mysql.demote re-points a demoted database to its one peer with the replication account. */

@@ -198,7 +198,11 @@ const loggingSchema = z
       .optional(),
     level: z
       .enum(['debug', 'info', 'warn', 'error'])
-      .describe('Least severe level written (default info).')
+      .describe(
+        'Least severe level written (default info). debug is refused by hactl lint: nothing logs at debug yet.',
+      )
+      // Editors see what lint accepts; the loader keeps the value so lint can explain the refusal.
+      .meta({ enum: ['info', 'warn', 'error'] })
       .default('info'),
   })
   .describe('Where and how much hactl logs when keepalived runs it.');
@@ -231,16 +235,18 @@ const keepalivedSchema = z
     notify: z
       .enum(['script', 'fifo'])
       .describe(
-        'script (default): keepalived runs hactl notify per transition. fifo: keepalived writes to a FIFO in runtime_dir for the planned agent; nothing in this release reads it.',
+        'script (default): keepalived runs hactl notify per transition. fifo (for the planned agent) is refused by hactl lint: nothing in this release reads the FIFO.',
       )
+      .meta({ enum: ['script'] })
       .default('script'),
     template: absolutePath
       .describe('Your own mustache template instead of the bundled keepalived.conf one.')
       .optional(),
     script_user: identifier
       .describe(
-        "The user keepalived runs check and notify scripts as (default root: keepalived 2.2.7's -t breaks with others).",
+        "The user keepalived runs check and notify scripts as: root, the default and the only value hactl lint accepts (keepalived 2.2.7's -t breaks with others).",
       )
+      .meta({ enum: ['root'] })
       .default('root'),
   })
   .describe('How the rendered keepalived.conf wires keepalived to hactl.');
@@ -273,8 +279,9 @@ const specObject = z.strictObject({
   failback: z
     .enum(['preempt', 'nopreempt', 'after-catch-up'])
     .describe(
-      'When the VIPs go back to the preferred node: preempt | nopreempt | after-catch-up. `preempt`: as soon as it is healthy. `nopreempt` (default): they stay where they are until their holder fails (every node starts BACKUP). `after-catch-up`: like nopreempt for now; the planned agent will hand them back once the database caught up.',
+      'When the VIPs go back to the preferred node: preempt | nopreempt. `preempt`: as soon as it is healthy. `nopreempt` (default): they stay where they are until their holder fails (every node starts BACKUP). `after-catch-up` is refused by hactl lint until the planned agent hands the VIPs back once the database caught up.',
     )
+    .meta({ enum: ['preempt', 'nopreempt'] })
     .default('nopreempt'),
   checks: z
     .array(checkSchema)

@@ -65,6 +65,8 @@ const EVIDENCE: Record<string, Evidence> = {
   election: render(SEED001),
   'election.advert_int': render(WEIGHTED),
   'election.vrrp_version': render(WEIGHTED),
+  'election.vrrp_version=2': { ...render(SEED004), mentions: 'vrrp_version: 2' },
+  'election.vrrp_version=3': { ...render(WEIGHTED), mentions: 'vrrp_version: 3' },
   'election.unicast': { test: EFFECTS },
   'election.authentication': render(SEED001),
   'election.authentication.password': render(SEED001),
@@ -73,7 +75,6 @@ const EVIDENCE: Record<string, Evidence> = {
   failback: render(SEED004),
   'failback=preempt': render(SEED001),
   'failback=nopreempt': { test: RENDER },
-  'failback=after-catch-up': { refused: 'failback-after-catch-up.yaml' },
   checks: render(SEED002),
   'checks[].name': render(SEED002),
   'checks[].interval': render(SEED002),
@@ -185,7 +186,6 @@ const EVIDENCE: Record<string, Evidence> = {
   logging: { test: EFFECTS },
   'logging.file': { test: EFFECTS },
   'logging.level': { test: EFFECTS },
-  'logging.level=debug': { refused: 'logging-debug.yaml' },
   'logging.level=info': { test: EFFECTS },
   'logging.level=warn': { test: EFFECTS },
   'logging.level=error': { test: EFFECTS },
@@ -193,12 +193,13 @@ const EVIDENCE: Record<string, Evidence> = {
   'paths.hactl': render(SEED004),
   'paths.spec': render(SEED004),
   'paths.runtime_dir': { test: NOTIFY },
+  'paths.state_dir': { test: 'test/notify/stale-promotion.test.ts' },
   keepalived: render(WEIGHTED),
   'keepalived.notify': render(WEIGHTED),
   'keepalived.notify=script': render(WEIGHTED),
-  'keepalived.notify=fifo': { refused: 'notify-fifo.yaml' },
   'keepalived.template': { test: EFFECTS },
   'keepalived.script_user': { test: EFFECTS },
+  'keepalived.script_user=root': { test: EFFECTS, mentions: 'script_user' },
 };
 
 type JsonSchema = {
@@ -337,7 +338,7 @@ describe('every spec field has an effect or is refused', () => {
       'checks[kind=http].params.url',
       'actions.master[].on_failure=abort',
       'actions.master[type=webhook].url',
-      'failback=after-catch-up',
+      'failback=nopreempt',
       'sync.directories',
     ]) {
       expect(fields).toContain(sample);

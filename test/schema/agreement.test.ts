@@ -7,11 +7,11 @@
  * that compare fields, listed below with the message hactl gives: JSON Schema cannot say them, and
  * the field's description says so.
  */
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+
 import {
   compile,
+  fullSpec,
   getIn,
   hactlProblems,
   pathText,
@@ -23,7 +23,7 @@ import {
   type Site,
 } from './support.js';
 
-const full = parse(readFileSync('test/schema/full.yaml', 'utf8')) as unknown;
+const full = fullSpec();
 
 // Strings tried in every string field: valid forms of each field type, and the ways to miss them.
 const STRINGS = [
@@ -149,6 +149,11 @@ const CROSS_FIELD: Record<string, RegExp> = {
   'sync.network': NOT_EVERY_NODE,
   'actions.*[]<proxysql>.network': NOT_EVERY_NODE,
   'actions.*[]<atlas>.network': NOT_EVERY_NODE,
+  // A check's target compared with the nodes it runs on.
+  'checks[]<tcp>.params.host': /but the check also runs on/,
+  'checks[]<http>.params.url': /but the check also runs on/,
+  // Not a rule between fields but one JSON Schema cannot state either: the file must exist.
+  'keepalived.template': /does not exist|is not a regular file/,
 };
 
 /**
@@ -182,7 +187,12 @@ describe('the JSON Schema and hactl refuse the same values, field by field', () 
     const declared: string[] = [];
     walk(schema, undefined, (site) => declared.push(site.canonical));
     const present = new Set(sites.map((site) => site.canonical));
-    expect(declared.filter((canonical) => !present.has(canonical))).toEqual([]);
+    // Declared, but refused by lint until the agent implements it (test/lint/broken/sync-section.yaml).
+    const refusedUntilImplemented = (canonical: string) =>
+      canonical === 'sync' || canonical.startsWith('sync.');
+    expect(
+      declared.filter((canonical) => !present.has(canonical) && !refusedUntilImplemented(canonical)),
+    ).toEqual([]);
     expect(declared.length).toBeGreaterThan(150);
   });
 

@@ -11,14 +11,22 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
-import { compile, hactlProblems, printedSchema, walk, type JsonSchema, type Site } from './support.js';
+import {
+  compile,
+  fullSpec,
+  hactlProblems,
+  printedSchema,
+  walk,
+  type JsonSchema,
+  type Site,
+} from './support.js';
 
 const run = promisify(execFile);
 const HACTL = resolve('bin/hactl');
 
 const read = (file: string) => parse(readFileSync(file, 'utf8')) as any;
 const example = read('templates/example.yaml');
-const full = read('test/schema/full.yaml');
+const full = fullSpec();
 
 let schema: JsonSchema;
 let validate: ReturnType<typeof compile>;
@@ -87,16 +95,22 @@ describe('hactl schema', () => {
     expect(at('nodes[].networks.*.interface')).toMatchObject({ maxLength: 15, pattern: expect.any(String) });
     expect(at('cluster')).toMatchObject({ minLength: 1, maxLength: 32, pattern: expect.any(String) });
     expect(at('election.vrrp_version').enum).toEqual([2, 3]);
-    expect(at('failback').enum).toEqual(['preempt', 'nopreempt', 'after-catch-up']);
+    // Values lint refuses until the agent implements them are left out of what editors offer.
+    expect(at('failback').enum).toEqual(['preempt', 'nopreempt']);
+    expect(at('keepalived.notify').enum).toEqual(['script']);
   });
 });
 
 describe('valid specs pass the schema and lint', () => {
   const valid = [
     'templates/example.yaml',
-    'test/schema/full.yaml',
     ...readdirSync('test/render/specs').map((f) => `test/render/specs/${f}`),
   ];
+
+  it('test/schema/full.yaml', () => {
+    expect(schemaErrors(full)).toEqual([]);
+    expect(hactlProblems(full)).toEqual([]);
+  });
 
   it.each(valid)('%s', (file) => {
     const data = read(file);
@@ -138,6 +152,44 @@ const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'acce
   'vip-is-node-address.yaml': { schema: 'accepts', why: 'a VIP is no node address' },
   'weight-too-small.yaml': { schema: 'accepts', why: 'priority maths across nodes and checks' },
   'weighted-check-nopreempt.yaml': { schema: 'accepts', why: 'weight against failback' },
+  'auth-under-vrrp3.yaml': { schema: 'accepts', why: 'authentication against vrrp_version' },
+  'check-params-invalid.yaml': { schema: 'refuses', at: '/checks/0/params/url' },
+  'check-params-weighted.yaml': { schema: 'accepts', why: 'a port number inside a URL string' },
+  'demote-without-replication-credentials.yaml': {
+    schema: 'accepts',
+    why: 'mysql.demote in actions against mysql.replication_credentials_file',
+  },
+  'duplicate-vip-address.yaml': { schema: 'accepts', why: 'VIP addresses unique across vips' },
+  'example-password.yaml': { schema: 'accepts', why: "the example's password, compared with the example" },
+  'failback-after-catch-up.yaml': { schema: 'refuses', at: '/failback' },
+  'insecure-on-http.yaml': { schema: 'accepts', why: 'insecure against the URL scheme' },
+  'logging-debug.yaml': { schema: 'refuses', at: '/logging/level' },
+  'loopback-vip.yaml': { schema: 'accepts', why: 'address ranges (loopback) inside a CIDR string' },
+  'mysql-host-peer.yaml': { schema: 'accepts', why: "mysql.host against the nodes' addresses" },
+  'node-subnets-differ.yaml': { schema: 'accepts', why: "subnets of the nodes' addresses compared" },
+  'notify-fifo.yaml': { schema: 'refuses', at: '/keepalived/notify' },
+  'peer-probe.yaml': { schema: 'accepts', why: "a check's target against the nodes it runs on" },
+  'proxy-network-missing.yaml': { schema: 'accepts', why: 'a network every node has' },
+  'replication-weight0-dual-master.yaml': {
+    schema: 'accepts',
+    why: 'check kind and weight against topology',
+  },
+  'replication-weight0-one-way.yaml': { schema: 'accepts', why: 'check kind and weight against topology' },
+  'restart-wait-without-restart.yaml': { schema: 'accepts', why: 'restart_wait against restart_cmd' },
+  'script-user-not-root.yaml': { schema: 'refuses', at: '/keepalived/script_user' },
+  'single-active-weight0.yaml': { schema: 'accepts', why: 'a check against the master/backup actions' },
+  'single-active-weighted.yaml': { schema: 'accepts', why: 'a check against the master/backup actions' },
+  'sync-section.yaml': {
+    schema: 'accepts',
+    why: 'refused by lint until implemented; declared for the agent',
+  },
+  'template-missing.yaml': { schema: 'accepts', why: 'whether a file exists' },
+  'three-nodes-demote.yaml': { schema: 'accepts', why: 'number of nodes against mysql.demote' },
+  'unknown-field-other-type.yaml': { schema: 'refuses', at: '/checks/0/params' },
+  'vip-network-broadcast.yaml': { schema: 'accepts', why: "a VIP against its subnet's network address" },
+  'vip-outside-subnet.yaml': { schema: 'accepts', why: "a VIP against the nodes' subnets" },
+  'vip-probe.yaml': { schema: 'accepts', why: "a check's target against the VIPs" },
+  'webhook-bad-url.yaml': { schema: 'accepts', why: 'URL parsing beyond the http(s) prefix' },
 };
 
 describe('test/lint/broken: the schema refuses what it can express, accepts the rules that compare fields', () => {

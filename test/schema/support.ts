@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
-import { stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { parse, stringify } from 'yaml';
 import { httpCheck } from '../../src/checks/http.js';
 import type { FlagValues } from '../../src/checks/types.js';
 import { lintSpec } from '../../src/keepalived/lint.js';
@@ -218,4 +219,13 @@ export function walk(schema: JsonSchema, data: unknown, visit: (site: Site) => v
   };
 
   go(schema, data, data === undefined ? undefined : [], '');
+}
+
+/** test/schema/full.yaml with its custom template pointing at this checkout's (lint checks it exists). */
+export function fullSpec(): unknown {
+  const text = readFileSync('test/schema/full.yaml', 'utf8').replace(
+    'TEMPLATE_IN_THIS_CHECKOUT',
+    resolve('templates/keepalived.conf.mustache'),
+  );
+  return parse(text) as unknown;
 }
