@@ -1,5 +1,6 @@
 /** command, service and signal actions against real processes. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,7 +9,9 @@ import { run as runService } from '../../src/actions/service.js';
 import { run as runSignal } from '../../src/actions/signal.js';
 import type { ActionOf } from '../../src/actions/types.js';
 import { isAlive, readPidFile, stopProcess, waitFor } from '../../src/lab/processes.js';
-import { makeContext, never, timeoutSignal, type TestContext } from './context.js';
+import { hactlBin, runProgram } from '../support/cli.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+import { baseSpecYaml, makeContext, never, timeoutSignal, type TestContext } from './context.js';
 
 let ctx: TestContext | undefined;
 const started: { pid: number; marker: string }[] = [];
@@ -61,30 +64,66 @@ describe('command action', () => {
   it('at its timeout the command and everything it started are killed', async () => {
     ctx = makeContext('MASTER');
     const pidFile = join(ctx.dir, 'grandchild.pid');
-    const t0 = Date.now();
-    const result = await runCommand(
+    const controller = new AbortController();
+    const running = runCommand(
       { type: 'command', argv: ['/bin/sh', '-c', 'sleep 60 & echo $! > "$1"; wait', 'sh', pidFile] },
       ctx.context,
-      timeoutSignal(500),
+      controller.signal,
     );
+    // The timeout fires once the command has started its child: on a busy machine a fixed 500 ms
+    // could end the shell before it forked anything, and the test would prove nothing.
+    await waitFor('the command to start its background sleep', () => readPidFile(pidFile) !== undefined, {
+      timeoutMs: 10_000,
+    });
+    const grandchild = readPidFile(pidFile)!;
+    started.push({ pid: grandchild, marker: 'sleep' });
+    const abortedAt = Date.now();
+    controller.abort();
+    const result = await running;
     expect(result.ok).toBe(false);
     expect(result.detail).toMatch(/timed out and was stopped \(SIGTERM\)/);
-    expect(Date.now() - t0).toBeLessThan(3000);
-    const grandchild = readPidFile(pidFile)!;
-    expect(grandchild).toBeGreaterThan(1);
-    started.push({ pid: grandchild, marker: 'sleep' });
+    expect(Date.now() - abortedAt).toBeLessThan(3000);
     await waitFor('the background sleep to be killed', () => !isAlive(grandchild), { timeoutMs: 3000 });
   });
 
-  it('a command ignoring SIGTERM is killed with SIGKILL after the grace period', async () => {
+  it('a command ignoring SIGTERM is killed with SIGKILL after the grace period, with everything it started', async () => {
     ctx = makeContext('MASTER');
-    const result = await runCommand(
-      { type: 'command', argv: ['/bin/sh', '-c', 'trap "" TERM; sleep 30; true'] },
+    const pidsFile = join(ctx.dir, 'pids');
+    const controller = new AbortController();
+    // TERM is ignored by the shell and, inherited, by its background sleep: only SIGKILL ends them.
+    const running = runCommand(
+      {
+        type: 'command',
+        argv: [
+          '/bin/sh',
+          '-c',
+          'trap "" TERM; sleep 30 & echo "$$ $!" > "$1.tmp"; mv "$1.tmp" "$1"; wait',
+          'sh',
+          pidsFile,
+        ],
+      },
       ctx.context,
-      timeoutSignal(300),
+      controller.signal,
     );
+    await waitFor('the command to record its pids', () => existsSync(pidsFile), { timeoutMs: 10_000 });
+    const [shell, sleeper] = readFileSync(pidsFile, 'utf8').trim().split(' ').map(Number) as [number, number];
+    expect(shell).toBeGreaterThan(1);
+    expect(sleeper).toBeGreaterThan(1);
+    started.push({ pid: sleeper, marker: 'sleep' });
+    const abortedAt = Date.now();
+    controller.abort();
+    const result = await running;
+    const tookMs = Date.now() - abortedAt;
     expect(result.ok).toBe(false);
-    expect(result.detail).toMatch(/timed out/);
+    // The report names the signal that really ended it (from the exit status, not a guess).
+    expect(result.detail).toBe('/bin/sh timed out and was stopped (SIGKILL)');
+    // SIGTERM first, SIGKILL only after the grace period (2 s in src/actions/spawn.ts) …
+    expect(tookMs).toBeGreaterThanOrEqual(1900);
+    // … and well before the 30 s the sleep would take on its own.
+    expect(tookMs).toBeLessThan(15_000);
+    expect(isAlive(shell)).toBe(false);
+    // The whole group got SIGKILL: the background sleep that also ignored TERM is gone too.
+    await waitFor('the background sleep to be killed', () => !isAlive(sleeper), { timeoutMs: 3000 });
   });
 });
 
@@ -156,32 +195,129 @@ describe('service action (no systemd here: commands argv)', () => {
     expect(result.detail).toContain('started');
     expect(Date.now() - t0).toBeLessThan(2000);
   });
-
-  it('without commands and without systemd it says what to add', async () => {
-    ctx = makeContext('MASTER');
-    const result = await runService({ type: 'service', name: 'nginx', op: 'reload' }, ctx.context, never);
-    if (existsSync('/run/systemd/system')) return;
-    expect(result.ok).toBe(false);
-    expect(result.detail).toMatch(/no commands\.reload for service nginx/);
-  });
 });
+
+/**
+ * A service action without `commands` runs `systemctl <op> <name>` exactly when systemd is PID 1
+ * (/run/systemd/system exists, sd_booted(3)), else fails saying what to add. Both branches run on
+ * every host: `hactl notify` (built CLI) runs in a private mount namespace whose /run is a fresh
+ * tmpfs, with or without /run/systemd/system, and a `systemctl` stand-in first on PATH records its
+ * argv. Nothing touches the host's systemd or nginx.
+ */
+const nsMissing = requirementsMissing({ root: true, programs: ['unshare', 'mount', 'flock'] });
+
+describe.skipIf(nsMissing)(
+  titled('service action without commands: systemctl only under systemd', nsMissing),
+  () => {
+    let dir = '';
+    afterEach(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      dir = '';
+    });
+
+    async function notifyReload(systemd: boolean) {
+      dir = mkdtempSync(join(tmpdir(), 'hactl-systemd-'));
+      mkdirSync(join(dir, 'bin'));
+      writeFileSync(
+        join(dir, 'bin', 'systemctl'),
+        `#!/bin/sh\necho "$*" >> ${join(dir, 'systemctl.calls')}\necho stand-in reloaded\n`,
+        { mode: 0o755 },
+      );
+      const spec = join(dir, 'spec.yaml');
+      writeFileSync(
+        spec,
+        baseSpecYaml(`paths: { runtime_dir: ${dir}/run }
+logging: { file: ${dir}/hactl.log }
+actions:
+  backup:
+    - { type: service, name: nginx, op: reload }
+`),
+      );
+      const setup = [
+        'mount -t tmpfs hactl-test-run /run',
+        ...(systemd ? ['mkdir -p /run/systemd/system'] : []),
+        'exec "$@"',
+      ].join(' && ');
+      const run = await runProgram(
+        [
+          'unshare',
+          '--mount',
+          '--propagation',
+          'private',
+          '--',
+          '/bin/sh',
+          '-c',
+          setup,
+          'sh',
+          process.execPath,
+          hactlBin,
+          'notify',
+          '--spec',
+          spec,
+          '--node',
+          'ha1',
+          'backup',
+        ],
+        {
+          env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}` },
+          timeoutMs: 30_000,
+        },
+      );
+      const log = readFileSync(join(dir, 'hactl.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const step = log.find((line) => line.event === 'notify.action');
+      const calls = existsSync(join(dir, 'systemctl.calls'))
+        ? readFileSync(join(dir, 'systemctl.calls'), 'utf8')
+        : '';
+      return { run, step, calls };
+    }
+
+    it('systemd running: runs `systemctl reload nginx` and reports its exit', async () => {
+      const { run, step, calls } = await notifyReload(true);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(calls).toBe('reload nginx\n');
+      expect(step).toMatchObject({
+        action: 'service reload nginx',
+        result: 'ok',
+        argv0: 'systemctl',
+        reason: 'reload nginx: systemctl exited 0: stand-in reloaded',
+      });
+    });
+
+    it('no systemd: never runs systemctl, fails the step saying what to add', async () => {
+      const { run, step, calls } = await notifyReload(false);
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(/BACKUP ok-with-failures/);
+      expect(calls).toBe('');
+      expect(step).toMatchObject({ action: 'service reload nginx', result: 'failed' });
+      expect(step?.reason).toMatch(
+        /^no commands\.reload for service nginx and systemd is not running here; add commands\.reload \(an argv\)/,
+      );
+    });
+  },
+);
 
 describe('signal action', () => {
   it('sends the signal to the process in the pid file', async () => {
     ctx = makeContext('MASTER');
     const marker = join(ctx.dir, 'got-usr1');
+    const ready = join(ctx.dir, 'ready');
+    // The child says when its handler is installed: before that, SIGUSR1 would start Node's inspector.
     const child = spawn(
       process.execPath,
       [
         '-e',
-        `process.on('SIGUSR1', () => require('fs').writeFileSync(${JSON.stringify(marker)}, 'yes')); setTimeout(() => {}, 30000)`,
+        `const fs = require('fs'); process.on('SIGUSR1', () => fs.writeFileSync(${JSON.stringify(marker)}, 'yes')); fs.writeFileSync(${JSON.stringify(ready)}, ''); setTimeout(() => {}, 30000)`,
       ],
       { stdio: 'ignore' },
     );
     started.push({ pid: child.pid!, marker: process.execPath });
     const pidFile = join(ctx.dir, 'app.pid');
     writeFileSync(pidFile, `${child.pid}\n`);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('the child to install its handler', () => existsSync(ready), { timeoutMs: 10_000 });
+    expect(existsSync(marker)).toBe(false);
     const result = await runSignal({ type: 'signal', pidfile: pidFile, signal: 'USR1' }, ctx.context, never);
     expect(result.ok, result.detail).toBe(true);
     await waitFor('the handler to run', () => existsSync(marker), { timeoutMs: 3000 });

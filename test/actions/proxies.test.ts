@@ -64,9 +64,14 @@ describe('proxysql action (against the protocol-level stand-in)', () => {
       'SAVE MYSQL SERVERS TO DISK',
     ]);
 
-    // Idempotent: a second run changes nothing.
+    // Idempotent: a second run changes nothing (no INSERT or DELETE, same servers).
+    const runtime = structuredClone(fake.proxysql.runtime);
+    const seen = fake.statements.length;
     const again = await runProxysql(action(ctx.dir, fake.port), ctx.context, never);
+    expect(again.ok, again.detail).toBe(true);
     expect(again.detail).toContain('already right');
+    expect(fake.statements.slice(seen).filter((s) => /^(INSERT|DELETE)/i.test(s))).toEqual([]);
+    expect(fake.proxysql.runtime).toEqual(runtime);
   });
 
   it('BACKUP removes this node from the writer hostgroup only', async () => {
@@ -122,8 +127,12 @@ describe('atlas action (against the protocol-level stand-in)', () => {
       'REMOVE BACKEND 1',
       'REMOVE BACKEND 1',
     ]);
+    const seen = fake.statements.length;
     const again = await runAtlas(action(ctx.dir, fake.port), ctx.context, never);
+    expect(again.ok, again.detail).toBe(true);
     expect(again.detail).toContain('already right');
+    expect(fake.statements.slice(seen).filter((s) => /^(REMOVE|ADD)/i.test(s))).toEqual([]);
+    expect(fake.atlas.backends).toEqual([{ address: '192.0.2.11:3306', type: 'rw' }]);
   });
 
   it('BACKUP removes only this node as rw backend', async () => {

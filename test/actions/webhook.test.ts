@@ -16,6 +16,8 @@ afterEach(async () => {
 });
 
 interface Seen {
+  /** When the request arrived (ms, performance.now()). */
+  at: number;
   method: string;
   type: string | undefined;
   body: Record<string, unknown>;
@@ -26,10 +28,12 @@ async function serve(
 ): Promise<{ url: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   server = createServer((req: IncomingMessage, res) => {
+    const at = performance.now();
     let text = '';
     req.on('data', (c: Buffer) => (text += c.toString()));
     req.on('end', () => {
       seen.push({
+        at,
         method: req.method ?? '',
         type: req.headers['content-type'],
         body: JSON.parse(text) as Record<string, unknown>,
@@ -62,6 +66,11 @@ describe('webhook action', () => {
     expect(result.ok, result.detail).toBe(true);
     expect(seen).toHaveLength(3);
     expect(result.fields?.attempts).toBe(3);
+    // Exponential: at least 200 ms before the second attempt, 400 ms before the third (lower
+    // bounds only, which a busy machine cannot break).
+    const gaps = [seen[1]!.at - seen[0]!.at, seen[2]!.at - seen[1]!.at];
+    expect(gaps[0]).toBeGreaterThanOrEqual(190);
+    expect(gaps[1]).toBeGreaterThanOrEqual(390);
   });
 
   it('gives up after the bounded retries', async () => {

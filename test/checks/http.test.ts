@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNginx, testLocations, type NginxServer } from '../../src/lab/nginx.js';
+import { waitFor } from '../../src/lab/processes.js';
 import { runHactl } from '../support/cli.js';
 import { freePort } from '../support/ports.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
@@ -66,6 +67,17 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
 
     slow = createServer((req, res) => {
       if (req.url === '/host') return res.end(`host=${req.headers.host}\n`);
+      if (req.url === '/endless') {
+        // A body that never ends: only a client that stops reading after the head can finish.
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        const chunk = Buffer.alloc(64 * 1024, 'x');
+        const pump = () => {
+          while (!res.destroyed && res.write(chunk));
+        };
+        res.on('drain', pump);
+        pump();
+        return;
+      }
       if (req.url === '/slow-body') {
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('partial ');
@@ -104,8 +116,15 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
       const run = await runHactl(['check', 'http', '--url', `${base}/`, '--expect-body', body]);
       expect(run.exitCode, run.stderr).toBe(0);
     }
-    const head = await runHactl(['check', 'http', '--url', `${base}/`, '--method', 'HEAD']);
+    const head = await runHactl(['check', 'http', '--url', `${base}/`, '--method', 'HEAD', '--timeout', '5']);
     expect(head.exitCode, head.stderr).toBe(0);
+    // nginx saw a HEAD request (the access log is written when the request ends).
+    const accessLog = join(dir, 'nginx', 'access.log');
+    await waitFor(
+      'the HEAD request in the access log',
+      () => readFileSync(accessLog, 'utf8').includes('"HEAD / HTTP/1.0" 200'),
+      { timeoutMs: 5000 },
+    );
   });
 
   it.each([
@@ -152,10 +171,28 @@ describe.skipIf(missing)(titled('hactl check http against nginx', missing), () =
     expect(run.exitCode, run.stderr).toBe(0);
   });
 
-  it('a huge body is not downloaded when no --expect-body is asked for', async () => {
+  it('a body is not read when no --expect-body is asked for (even one that never ends)', async () => {
     const run = await runHactl(['check', 'http', '--url', `${base}/huge.bin`, '--timeout', '1']);
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.durationMs).toBeLessThanOrEqual(1000 + MARGIN_MS);
+    // 8 MiB over loopback downloads within the budget anyway; an endless body only does not (a
+    // check that read it would run into its budget and exit 1).
+    const endless = await runHactl(['check', 'http', '--url', `${slowBase}/endless`, '--timeout', '5']);
+    expect(endless.exitCode, endless.stderr).toBe(0);
+    expect(endless.stdout).toMatch(/^ok http: HTTP 200 from /);
+    // With --expect-body it stops reading after the first 64 KiB and says so (not cut by the budget).
+    const searched = await runHactl([
+      'check',
+      'http',
+      '--url',
+      `${slowBase}/endless`,
+      '--expect-body',
+      'END-MARKER',
+      '--timeout',
+      '5',
+    ]);
+    expect(searched.exitCode).toBe(1);
+    expect(searched.stderr).toMatch(/not found in the first 65536 bytes/);
   });
 
   it.each([

@@ -11,8 +11,8 @@ import {
 } from '../../src/checks/options.js';
 import { checkArgs } from '../../src/checks/spec-args.js';
 import { UsageError } from '../../src/errors.js';
-import { checkBudgetSeconds, checkCommand } from '../../src/keepalived/model.js';
-import { parseSpecText } from '../../src/spec/load.js';
+import { renderAll } from '../../src/keepalived/render.js';
+import { loadSpecBytes, parseSpecText } from '../../src/spec/load.js';
 
 describe('parseStatusList', () => {
   it.each([
@@ -117,75 +117,85 @@ checks:
   - { name: own, kind: replication, params: { max_lag: 5, allow_connecting: false, defaults_file: /etc/x.cnf } }
 `;
 
+/** `hactl check` argv per spec check, written out by hand (not derived from the code under test). */
+const ARGV: Record<string, string[]> = {
+  web: [
+    'http',
+    '--url',
+    'http://127.0.0.1/',
+    '--expect-status',
+    '200,301-302',
+    '--method',
+    'HEAD',
+    '--insecure',
+  ],
+  port: ['tcp', '--host', '127.0.0.1', '--port', '3306'],
+  proc: [
+    'process',
+    '--name',
+    'nginx',
+    '--min-count',
+    '2',
+    '--restart-cmd',
+    '/usr/sbin/nginx',
+    '--restart-arg=-c',
+    '--restart-arg=/etc/nginx/nginx.conf',
+    '--restart-wait',
+    '2',
+    '--restart-backoff',
+    '60',
+    '--state-dir',
+    '/run/hactl',
+  ],
+  db: [
+    'mysql',
+    '--expect-role',
+    'primary',
+    '--defaults-file',
+    '/etc/hactl/mysql.cnf',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '3307',
+  ],
+  own: ['replication', '--max-lag', '5', '--defaults-file', '/etc/x.cnf'],
+};
+
+/** keepalived's script timeout (interval unless given) and the budget below it, for each check. */
+const TIMING: Record<string, { timeout: string; budget: string }> = {
+  web: { timeout: '2', budget: '1.75' },
+  port: { timeout: '1', budget: '0.75' },
+  proc: { timeout: '3', budget: '2.75' },
+  db: { timeout: '2', budget: '1.75' },
+  own: { timeout: '2', budget: '1.75' },
+};
+
 describe('spec check → argv', () => {
   const spec = parseSpecText(SPEC, 'test.yaml');
 
-  it.each([
-    [
-      'web',
-      [
-        'http',
-        '--url',
-        'http://127.0.0.1/',
-        '--expect-status',
-        '200,301-302',
-        '--method',
-        'HEAD',
-        '--insecure',
-      ],
-    ],
-    ['port', ['tcp', '--host', '127.0.0.1', '--port', '3306']],
-    [
-      'proc',
-      [
-        'process',
-        '--name',
-        'nginx',
-        '--min-count',
-        '2',
-        '--restart-cmd',
-        '/usr/sbin/nginx',
-        '--restart-arg=-c',
-        '--restart-arg=/etc/nginx/nginx.conf',
-        '--restart-wait',
-        '2',
-        '--restart-backoff',
-        '60',
-        '--state-dir',
-        '/run/hactl',
-      ],
-    ],
-    [
-      'db',
-      [
-        'mysql',
-        '--expect-role',
-        'primary',
-        '--defaults-file',
-        '/etc/hactl/mysql.cnf',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '3307',
-      ],
-    ],
-    ['own', ['replication', '--max-lag', '5', '--defaults-file', '/etc/x.cnf']],
-  ])('%s', (name, expected) => {
+  it.each(Object.entries(ARGV))('%s', (name, expected) => {
     const check = spec.checks.find((c) => c.name === name)!;
     expect(checkArgs(spec, check)).toEqual(expected);
   });
 
-  it('matches the command render-config writes for every check', () => {
-    for (const check of spec.checks) {
-      const rendered = [
-        spec.paths.hactl,
-        'check',
-        ...checkArgs(spec, check),
-        '--timeout',
-        String(checkBudgetSeconds(check)),
-        '--quiet',
-      ];
-      expect(checkCommand(spec, check)).toBe(rendered.join(' '));
+  it('render-config writes exactly that argv, with the budget and --quiet, for every check on every node', () => {
+    const rendered = renderAll(loadSpecBytes(Buffer.from(SPEC), 'test.yaml'));
+    expect(rendered.map((node) => node.node)).toEqual(['ha1', 'ha2']);
+    const expected = Object.entries(ARGV).map(([name, argv]) => ({
+      name: `chk_${name}`,
+      script: ['/usr/local/bin/hactl', 'check', ...argv, '--timeout', TIMING[name]!.budget, '--quiet'].join(
+        ' ',
+      ),
+      interval: TIMING[name]!.timeout,
+      timeout: TIMING[name]!.timeout,
+    }));
+    for (const { text } of rendered) {
+      const scripts = [
+        ...text.matchAll(/vrrp_script (\S+) \{\n\s+script "([^"]*)"\n\s+interval (\d+)\n\s+timeout (\d+)\n/g),
+      ].map(([, name, script, interval, timeout]) => ({ name, script, interval, timeout }));
+      expect(scripts).toEqual(expected);
+      // Nothing else in the file runs a check under another form.
+      expect(text.match(/hactl check/g)).toHaveLength(expected.length);
     }
   });
 });

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readPidFile, stopProcess, waitFor } from '../../src/lab/processes.js';
+import { isAlive, readPidFile, stopProcess, waitFor } from '../../src/lab/processes.js';
 import { runHactl } from '../support/cli.js';
 import { hasProgram } from '../support/requirements.js';
 
@@ -111,27 +111,46 @@ describe('hactl check process', () => {
     expect(run.stderr).toMatch(/no process named/);
   });
 
-  it('missing process + restart that brings it back → exit 0', async () => {
-    const run = await runHactl([
-      'check',
-      'process',
-      '--name',
-      name,
-      '--restart-cmd',
-      join(dir, 'restart-ok.sh'),
-      '--restart-wait',
-      '2',
-      '--state-dir',
-      stateDir('ok'),
-      '--timeout',
-      '3',
-    ]);
+  it("missing process + restart that brings it back → exit 0, outside the check's process group", async () => {
+    let checkPid = 0;
+    const before = Date.now();
+    const run = await runHactl(
+      [
+        'check',
+        'process',
+        '--name',
+        name,
+        '--restart-cmd',
+        join(dir, 'restart-ok.sh'),
+        '--restart-wait',
+        '2',
+        '--state-dir',
+        stateDir('ok'),
+        '--timeout',
+        '3',
+      ],
+      { onSpawn: (pid) => (checkPid = pid) },
+    );
     expect(run.exitCode, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/1 process named .* after a restart/);
-    expect(readPidFile(restartedPidFile)).toBeDefined();
-    expect(
-      Number(readFileSync(join(stateDir('ok'), `process-restart-${name}.last`), 'utf8')),
-    ).toBeGreaterThan(0);
+    // The restart really brought it back: the process the restart command started runs, under that name.
+    const restarted = readPidFile(restartedPidFile);
+    expect(restarted).toBeGreaterThan(1);
+    expect(isAlive(restarted!)).toBe(true);
+    expect(readFileSync(`/proc/${restarted}/comm`, 'utf8').trim()).toBe(name);
+    // keepalived kills the check's process group at its timeout: the restarted daemon must not be in it.
+    const stat = readFileSync(`/proc/${restarted}/stat`, 'utf8');
+    const [, , pgrp, session] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .map(Number);
+    expect(checkPid).toBeGreaterThan(1);
+    expect(pgrp).not.toBe(checkPid);
+    expect(session).not.toBe(checkPid);
+    // The attempt is recorded (ms since the epoch) for the backoff of later check processes.
+    const recorded = Number(readFileSync(join(stateDir('ok'), `process-restart-${name}.last`), 'utf8'));
+    expect(recorded).toBeGreaterThanOrEqual(before);
+    expect(recorded).toBeLessThanOrEqual(Date.now());
   });
 
   it('restart arguments are passed as argv, without a shell', async () => {
@@ -232,9 +251,13 @@ describe('hactl check process', () => {
     expect(second.stderr).toMatch(/not restarting: last attempt \d+ s ago, backoff 60 s/);
     expect(readPidFile(restartedPidFile)).toBeUndefined();
     // With a backoff shorter than the time since the last attempt, it restarts again.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const lastAttempt = Number(
+      readFileSync(join(stateDir('backoff'), `process-restart-${name}.last`), 'utf8'),
+    );
+    await waitFor('the 0.2 s backoff to pass', () => Date.now() - lastAttempt > 250, { timeoutMs: 5000 });
     const third = await runHactl([...args, '--restart-backoff', '0.2']);
     expect(third.exitCode, third.stderr).toBe(0);
+    expect(third.stdout).toMatch(/after a restart/);
   });
 
   it('an unwritable state dir refuses to restart (exit 2) instead of restarting every time', async () => {

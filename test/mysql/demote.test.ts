@@ -98,8 +98,17 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     await demote(primary, { topology: 'one-way', log });
     const peer = { host: pair.replica.host, port: pair.replica.port };
     const replication = { user: pair.replica.replication.user, password: pair.replica.replication.password };
-    const promoting = (async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+    // The peer is promoted only once demote() says it is waiting for it: the race is forced, not timed.
+    let peerWaitedFor!: () => void;
+    const waiting = new Promise<void>((resolve) => (peerWaitedFor = resolve));
+    const order: string[] = [];
+    const watch: DemoteOptions['log'] = (event, fields) => {
+      order.push(event);
+      if (event === 'demote.waiting_for_primary') peerWaitedFor();
+      log(event, fields);
+    };
+    const promoting = waiting.then(async () => {
+      order.push('peer promoted');
       await promote(replica, {
         topology: 'one-way',
         catchUpTimeoutSec: 10,
@@ -107,19 +116,23 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
         semiSync: 'off',
         log,
       });
-    })();
-    const started = Date.now();
+      order.push('peer writable');
+    });
     const report = await demote(primary, {
       topology: 'one-way',
       peer,
       replication,
-      log,
+      log: watch,
       waitForPrimary: { timeoutSec: 15, keepWaiting: () => true },
     });
+    const waited = order.includes('demote.waiting_for_primary');
+    peerWaitedFor(); // had it not waited, let the promotion run anyway so the test ends cleanly
     await promoting;
+    expect(waited).toBe(true);
     expect(report.repoint.result).toBe('repointed');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1400);
-    expect(events.map((e) => e.event)).toContain('demote.waiting_for_primary');
+    // It waited, the peer was promoted, and only then did it re-point onto it.
+    expect(order.indexOf('demote.waiting_for_primary')).toBeLessThan(order.indexOf('peer promoted'));
+    expect(order.indexOf('peer promoted')).toBeLessThan(order.indexOf('demote.change_source'));
   });
 
   it('gives up waiting at once when keepWaiting() turns false, and at the deadline otherwise', async () => {

@@ -21,13 +21,34 @@ interface Stalled {
   release(): Promise<void>;
 }
 
+type Logged = { event: string } & Record<string, unknown>;
+
+/** Collects promote()'s step log; `when` settles once a step matching `match` has been logged. */
 function collect(): {
   log: PromoteOptions['log'];
-  events: Array<{ event: string } & Record<string, unknown>>;
+  events: Logged[];
+  when(match: (step: Logged) => boolean): Promise<void>;
 } {
-  const events: Array<{ event: string } & Record<string, unknown>> = [];
-  return { events, log: (event, fields) => events.push({ event, ...fields }) };
+  const events: Logged[] = [];
+  const waiters: { match: (step: Logged) => boolean; resolve: () => void }[] = [];
+  return {
+    events,
+    log: (event, fields) => {
+      const step = { event, ...fields };
+      events.push(step);
+      for (const waiter of waiters) if (waiter.match(step)) waiter.resolve();
+    },
+    when: (match) =>
+      new Promise<void>((resolve) => {
+        if (events.some(match)) resolve();
+        else waiters.push({ match, resolve });
+      }),
+  };
 }
+
+/** promote() found received-but-unapplied events and now waits for the SQL thread. */
+const waitingForSqlThread = (step: Logged) =>
+  step.event === 'promote.catch_up' && step.decision === 'wait for the SQL thread';
 
 async function count(session: MysqlSession): Promise<number> {
   return Number((await session.query('SELECT COUNT(*) AS n FROM app.t'))[0]?.n);
@@ -81,8 +102,10 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
   it('drain-first: every row that reached the relay log is present after promote()', async () => {
     const s = await stalledReplica(pairs);
     sessions.push(s.replica);
-    const { log, events } = collect();
-    const release = new Promise((r) => setTimeout(r, 300)).then(() => s.release());
+    const { log, events, when } = collect();
+    // The lock goes only once promote() has decided about catching up (it must have decided to
+    // wait): a release before that would let the replica catch up on its own and prove nothing.
+    const release = when((step) => step.event === 'promote.catch_up').then(() => s.release());
     const started = Date.now();
     const report = await promote(s.replica, {
       topology: 'one-way',
@@ -91,6 +114,7 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
       semiSync: 'off',
       log,
     });
+    expect(events.some(waitingForSqlThread)).toBe(true);
     await release;
     const present = await count(s.replica);
     console.log(
@@ -130,14 +154,24 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
   it('the naive seed sequence (STOP SLAVE; RESET SLAVE ALL; read_only=0) loses the same rows', async () => {
     const s = await stalledReplica(pairs);
     sessions.push(s.replica);
-    const release = new Promise((r) => setTimeout(r, 300)).then(() => s.release());
     const started = Date.now();
-    await s.replica.query('STOP SLAVE');
+    // STOP SLAVE waits for the SQL thread, stuck on the lock: release it once STOP SLAVE is in.
+    const stopping = s.replica.query('STOP SLAVE', [], { timeoutMs: 30_000 });
+    const watcher = await s.pair.replica.session();
+    sessions.push(watcher);
+    await until(
+      'STOP SLAVE to be waiting',
+      async () =>
+        (await watcher.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'STOP SLAVE%'"))
+          .length > 0,
+    );
+    await s.release();
+    await stopping;
     await s.replica.query('RESET SLAVE ALL');
     await s.replica.query('SET GLOBAL read_only = 0');
     const took = Date.now() - started;
-    await release;
-    await new Promise((r) => setTimeout(r, 300));
+    // No replication is left that could still apply anything: what is missing now stays missing.
+    expect(await s.replica.query('SHOW SLAVE STATUS')).toEqual([]);
     const present = await count(s.replica);
     console.log(
       `naive sequence: ${present} of ${s.committed} committed rows present, ${s.committed - present} lost (took ${took} ms)`,
@@ -172,9 +206,9 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
   it('promote-anyway promotes after the timeout and says loudly what it abandoned', async () => {
     const s = await stalledReplica(pairs);
     sessions.push(s.replica);
-    const { log, events } = collect();
-    // STOP SLAVE waits for the stalled SQL thread, so the lock goes away after the timeout passed.
-    const release = new Promise((r) => setTimeout(r, 1500)).then(() => s.release());
+    const { log, events, when } = collect();
+    // STOP SLAVE waits for the stalled SQL thread: the lock goes once promote() gave up waiting.
+    const release = when((step) => step.event === 'promote.catch_up_abandoned').then(() => s.release());
     const report = await promote(s.replica, {
       topology: 'one-way',
       catchUpTimeoutSec: 0.5,

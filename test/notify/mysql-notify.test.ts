@@ -4,6 +4,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../../src/lab/processes.js';
 import type { MysqlSession } from '../../src/mysql/connection.js';
 import { runHactl, type RunResult } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
@@ -88,10 +89,23 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     await pair.db.ha1.stop({ kill: true });
     removeVip(pair.ns.ha1, VIP);
     addVip(pair.ns.ha2, VIP);
-    setTimeout(() => void locker.query('UNLOCK TABLES'), 1000);
-    const { value: result, leaks } = await watchArgv(pair.secrets, () =>
+    let finished = false;
+    const notifying = watchArgv(pair.secrets, () =>
       notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']),
+    ).finally(() => (finished = true));
+    // The lock goes once promotion has decided about catching up (it must have decided to wait):
+    // released earlier, the replica would catch up by itself and the drain would not be tested.
+    const catchUp = () => logLines().find((l) => l.event === 'promote.catch_up');
+    await waitFor(
+      'promotion to decide about the unapplied events',
+      () => finished || catchUp() !== undefined,
+      {
+        timeoutMs: 60_000,
+      },
     );
+    await locker.query('UNLOCK TABLES');
+    const { value: result, leaks } = await notifying;
+    expect(catchUp()?.decision).toBe('wait for the SQL thread');
     expect(result.exitCode, result.stderr + result.stdout).toBe(0);
     expect(result.stdout).toMatch(/MASTER ok/);
     const s = await session('ha2');
@@ -108,7 +122,15 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     const s = await session('ha2');
     // STOP SLAVE waits for the stalled SQL thread; it stops after the transaction it is in.
     const stopping = s.query('STOP SLAVE', [], { timeoutMs: 30_000 });
-    setTimeout(() => void locker.query('UNLOCK TABLES'), 500);
+    const watcher = await session('ha2');
+    await waitFor(
+      'STOP SLAVE to be waiting',
+      async () =>
+        (await watcher.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'STOP SLAVE%'"))
+          .length > 0,
+      { timeoutMs: 30_000 },
+    );
+    await locker.query('UNLOCK TABLES');
     await stopping;
     await s.query('RESET SLAVE ALL');
     await s.query('SET GLOBAL read_only = 0');

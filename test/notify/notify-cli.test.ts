@@ -283,8 +283,9 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
     expect(result.stderr).toMatch(/BACKUP partial/);
     expect(result.durationMs).toBeLessThan(5000);
     expect(events()).toEqual(['next ha1']);
-    const slow = readPidFile(join(dir, 'slow.pid'))!;
-    expect(isAlive(slow)).toBe(false);
+    const slow = readPidFile(join(dir, 'slow.pid'));
+    expect(slow).toBeGreaterThan(1);
+    expect(isAlive(slow!)).toBe(false);
     const step = logLines().find((l) => l.event === 'notify.action' && l.result === 'failed')!;
     expect(step.reason).toMatch(/timed out and was stopped \(SIGTERM\)/);
     expect(Number(step.duration_ms)).toBeGreaterThanOrEqual(500);
@@ -311,14 +312,20 @@ describe.skipIf(missing)(titled('hactl notify in namespaces (built CLI)', missin
     const waiting = await notify(spec, 'ha1', ['fault'], ['--lock-timeout', '0.3']);
     expect(waiting.exitCode).toBe(1);
     expect(waiting.stderr).toMatch(/another hactl notify held .* for more than 0\.3 s/);
-    // ip netns exec execs in place: the PID is node running hactl.
-    await stopProcess(hactlPid, 'hactl', { signal: 'SIGKILL', waitMs: 2000 });
-    await holding;
-    const sleeper = readPidFile(join(dir, 'hold.pid'));
-    if (sleeper !== undefined) await stopProcess(sleeper, 'sleep', { waitMs: 2000 });
-    const next = await notify(spec, 'ha1', ['fault'], ['--lock-timeout', '2']);
-    expect(next.exitCode, next.stderr).toBe(0);
-    expect(events()).toEqual(['fault ha1']);
+    const sleeper = readPidFile(join(dir, 'hold.pid'))!;
+    try {
+      // ip netns exec execs in place: the PID is node running hactl.
+      expect(await stopProcess(hactlPid, 'hactl', { signal: 'SIGKILL', waitMs: 2000 })).toBe(true);
+      expect((await holding).exitCode).toBe(128 + 9);
+      // The orphaned action runs on (its own process group): it must not carry the lock with it.
+      expect(isAlive(sleeper)).toBe(true);
+      const next = await notify(spec, 'ha1', ['fault'], ['--lock-timeout', '2']);
+      expect(next.exitCode, next.stderr).toBe(0);
+      expect(events()).toEqual(['fault ha1']);
+      expect(isAlive(sleeper)).toBe(true);
+    } finally {
+      await stopProcess(sleeper, 'sleep', { waitMs: 2000 });
+    }
   });
 
   it('usage and spec errors exit 2', async () => {
