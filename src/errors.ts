@@ -75,19 +75,26 @@ export function shown(value: string): string {
   return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
 }
 
-/**
- * `text` without `secret` in any form a message quotes values in (whole, JSON-quoted, cut at 40
- * characters); `fallback` when a piece of it would still show.
- */
-export function scrubSecret(text: string, secret: string, fallback: string): string {
-  if (secret.length === 0) return text;
+/** `text` with `secret` replaced in every form a message quotes values in (whole, JSON-quoted, cut at 40). */
+function replaceForms(text: string, secret: string): string {
   const head = JSON.stringify(secret.slice(0, 40));
   const quoted = [shown(secret), JSON.stringify(secret), `${head}…`, head];
   // Unquoted, a very short secret would match ordinary words of the message.
   const bare = [JSON.stringify(secret).slice(1, -1), secret].filter((form) => form.length >= 4);
-  const forms = [...quoted, ...bare];
   let out = text;
-  for (const form of forms.sort((a, b) => b.length - a.length)) out = out.split(form).join(HIDDEN);
+  for (const form of [...quoted, ...bare].sort((a, b) => b.length - a.length)) {
+    out = out.split(form).join(HIDDEN);
+  }
+  return out;
+}
+
+/**
+ * A message about `secret` itself, without it: its quoted forms replaced, and `fallback` instead
+ * when any 8 characters of it in a row would still show.
+ */
+export function scrubSecret(text: string, secret: string, fallback: string): string {
+  if (secret.length === 0) return text;
+  const out = replaceForms(text, secret);
   return leaks(out, secret) ? fallback : out;
 }
 
@@ -103,15 +110,9 @@ export function forgetSecrets(): void {
   secrets.clear();
 }
 
-/** `text` with every remembered secret taken out; a line that would still show part of one is replaced. */
+/** `text` with every remembered secret taken out, longest first (a URL before the password in it). */
 export function redactSecrets(text: string): string {
-  if (secrets.size === 0) return text;
-  return text
-    .split('\n')
-    .map((line) => {
-      let out = line;
-      for (const secret of secrets) out = scrubSecret(out, secret, '(a line that held a secret was hidden)');
-      return out;
-    })
-    .join('\n');
+  let out = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) out = replaceForms(out, secret);
+  return out;
 }

@@ -30,7 +30,7 @@ const USERINFO = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]*)@/i;
 
 /**
  * The values of a parsed spec that are secrets, to keep out of any message printed later:
- * password-like fields, env values, webhook URLs (a token travels in them), URL credentials.
+ * password-like fields, env values, URLs (a token travels in them) and their credentials.
  */
 export function secretValues(data: unknown): string[] {
   const found: string[] = [];
@@ -44,8 +44,10 @@ export function secretValues(data: unknown): string[] {
           typeof part === 'string' &&
           ((SECRET_KEY.test(part) && !part.endsWith('_file')) || (part === 'env' && i < path.length - 1)),
       );
-      if (named || (last === 'url' && path[0] === 'actions')) found.push(value);
+      if (named) found.push(value);
       else if (typeof last === 'string' && URL_KEY.test(last)) {
+        // A check's or a webhook's URL may carry a token anywhere; its password also stands alone.
+        found.push(value);
         const userinfo = USERINFO.exec(value)?.[1];
         if (userinfo) found.push(userinfo, userinfo.slice(userinfo.indexOf(':') + 1));
       }

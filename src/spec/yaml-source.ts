@@ -216,7 +216,8 @@ export class YamlSource {
 
   /** Parse errors, then duplicate or non-scalar keys: everything wrong before any value is read. */
   problems(): SourceProblem[] {
-    const errors = this.document.errors.map((error) => ({
+    // Warnings too (an unknown tag): nothing in a spec is meant to be guessed around.
+    const errors = [...this.document.errors, ...this.document.warnings].map((error) => ({
       path: 'YAML',
       message: describeYamlError(error),
       ...this.position(error.pos[0]),
