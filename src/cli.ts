@@ -2,7 +2,7 @@
  * Entry point: argv → command name → lazy import of that command only, so a spawned
  * `hactl check http` never loads yargs, pino or mysql2. One catch decides the exit code.
  */
-import { UsageError } from './errors.js';
+import { EXIT, UsageError } from './errors.js';
 import { runCommand, type CommandMain } from './run.js';
 import { version } from './version.js';
 
@@ -53,19 +53,27 @@ function topLevelHelp(): string {
     '',
     'Run `hactl <command> --help` for the options of one command.',
     'Global: --debug shows stack traces of unexpected errors.',
+    '',
+    'Exit status: 0 ok, 1 problems found (lint errors, unhealthy, a failed action),',
+    '2 usage or configuration error, 3 unexpected error (a bug).',
   ].join('\n');
 }
 
 async function dispatch(argv: string[]): Promise<number> {
   const args = argv.filter((arg) => arg !== '--debug');
   const [name] = args;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    // No command is a usage error: the help goes where errors go, so stdout stays empty.
+    process.stderr.write(topLevelHelp() + '\n');
+    return EXIT.usage;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(topLevelHelp() + '\n');
-    return name === undefined ? 2 : 0;
+    return EXIT.ok;
   }
   if (name === '--version' || name === '-V') {
     process.stdout.write(version + '\n');
-    return 0;
+    return EXIT.ok;
   }
   const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
   const rest = argv.slice(argv.indexOf(name) + 1);

@@ -3,7 +3,9 @@
  * are redacted by key wherever they appear. Writes are synchronous: notify and check processes are
  * short-lived and must not lose their last lines on exit.
  */
+import { resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { ConfigError } from './errors.js';
 
 export type { Logger };
 
@@ -26,9 +28,16 @@ export interface LogOptions {
   base?: Record<string, unknown>;
 }
 
+/** Log lines name databases, hosts and decisions: readable by the owner's group (adm), not by all. */
+export const LOG_FILE_MODE = 0o640;
+
 export function createLogger(options: LogOptions = {}): Logger {
+  if (options.file !== undefined && /^\/(proc|sys)(\/|$)/.test(resolve(options.file))) {
+    // Recursive mkdir loops forever below /proc on Node 20; nothing there is a log file anyway.
+    throw new ConfigError(`log file ${options.file} is on a pseudo-filesystem; choose a path under /var/log`);
+  }
   const destination = options.file
-    ? pino.destination({ dest: options.file, mkdir: true, sync: true, append: true })
+    ? pino.destination({ dest: options.file, mkdir: true, sync: true, append: true, mode: LOG_FILE_MODE })
     : pino.destination({ fd: 2, sync: true });
   return pino(
     {

@@ -1,55 +1,85 @@
 /** hactl lint: schema problems, keepalived's priority/weight maths and the seeds' traps. */
-import { CommandFailed, ConfigError } from '../errors.js';
-import { lintSpec, type Finding } from '../keepalived/lint.js';
+import { redactSecrets } from '../errors.js';
+import { lintSpec } from '../keepalived/lint.js';
 import { scriptSecurityProblem } from '../keepalived/script-security.js';
-import { exampleSpecPath, loadSpec, SpecInvalid } from '../spec/load.js';
+import { exampleSpecPath, formatProblem, loadSpec, SpecInvalid, type SpecProblem } from '../spec/load.js';
 import { commandParser } from './parse.js';
 
-const USAGE = `hactl lint [--spec FILE] [--strict] [--local]
+const USAGE = `hactl lint [--spec FILE] [--strict] [--local] [--json]
 
 Checks a spec the way keepalived would read the rendered configs: every check must be able to move
 the VIPs when it fails on the MASTER, the preferred node must win when all is healthy, and the known
 traps (priority 255, fractional advert_int on VRRPv2, auth_pass over 8 characters, duplicate
-virtual_router_id, a VIP equal to a node address) are refused. Exit 1 on errors; warnings exit 0
-unless --strict. --local also checks, on this machine, that keepalived's script security accepts
-the hactl path.`;
+virtual_router_id, a VIP equal to a node address) are refused. --local also checks, on this
+machine, that keepalived's script security accepts the hactl path. FILE "-" reads standard input.
+
+Each finding names the spec path and, below it, the file's line and column. --json prints one
+object instead: {"spec", "errors", "warnings", "findings": [{"severity", "path", "line", "column",
+"message"}]} (line and column are null for a finding about a field the file leaves out).
+
+Exit status: 0 no errors (warnings allowed unless --strict), 1 errors found (YAML and schema
+problems included), 2 the file cannot be read as a spec (missing, not a regular file, over 1 MiB)
+or bad flags.`;
+
+interface Finding extends SpecProblem {
+  severity: 'error' | 'warning';
+}
 
 export async function main(argv: string[]): Promise<number> {
   const args = await commandParser(argv, USAGE)
-    .option('spec', { type: 'string', describe: 'spec file (YAML); default: the bundled example' })
+    .option('spec', {
+      type: 'string',
+      describe: 'spec file (YAML), - for stdin; default: the bundled example',
+    })
     .option('strict', { type: 'boolean', default: false, describe: 'warnings fail too' })
     .option('local', { type: 'boolean', default: false, describe: 'also check script paths on this machine' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the findings as one JSON object' })
     .parseAsync();
 
   const path = args.spec ?? exampleSpecPath();
   let findings: Finding[];
   try {
-    const { spec } = loadSpec(path);
-    findings = lintSpec(spec);
+    // A spec file that cannot be read (SpecFileError) is not a finding: it propagates, exit 2.
+    const loaded = loadSpec(path);
+    findings = lintSpec(loaded.spec).map((finding) => ({ ...finding, ...loaded.locate(finding.path) }));
     if (args.local) {
-      const problem = scriptSecurityProblem(spec.paths.hactl);
+      const problem = scriptSecurityProblem(loaded.spec.paths.hactl);
       if (problem) {
         findings.push({
           severity: 'error',
           path: 'paths.hactl',
           message: `keepalived's script security would refuse it: ${problem}`,
+          ...loaded.locate('paths.hactl'),
         });
       }
     }
   } catch (error) {
-    if (!(error instanceof SpecInvalid))
-      throw error instanceof ConfigError ? new CommandFailed(error.message) : error;
-    findings = error.problems.map((problem) => {
-      const at = problem.indexOf(': ');
-      return { severity: 'error', path: problem.slice(0, at), message: problem.slice(at + 2) };
-    });
+    if (!(error instanceof SpecInvalid)) throw error;
+    findings = error.findings.map((problem) => ({ severity: 'error', ...problem }));
   }
+  findings = findings.map((finding) => ({ ...finding, message: redactSecrets(finding.message) }));
 
-  for (const finding of findings) {
-    process.stdout.write(`${finding.severity}: ${finding.path}: ${finding.message}\n`);
-  }
   const errors = findings.filter((f) => f.severity === 'error').length;
   const warnings = findings.length - errors;
-  process.stdout.write(`${path}: ${errors} error(s), ${warnings} warning(s)\n`);
+  if (args.json) {
+    const report = {
+      spec: path,
+      errors,
+      warnings,
+      findings: findings.map(({ severity, path: at, line, column, message }) => ({
+        severity,
+        path: at,
+        line: line ?? null,
+        column: column ?? null,
+        message,
+      })),
+    };
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } else {
+    for (const finding of findings) {
+      process.stdout.write(`${finding.severity}: ${formatProblem(finding, path)}\n`);
+    }
+    process.stdout.write(`${path}: ${errors} error(s), ${warnings} warning(s)\n`);
+  }
   return errors > 0 || (args.strict && warnings > 0) ? 1 : 0;
 }

@@ -2,8 +2,19 @@
 import yargs, { type Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 
+/** `--spec -` (stdin): yargs takes a lone "-" for a positional, so it is glued to its flag. */
+function glueDash(argv: string[]): string[] {
+  const out: string[] = [];
+  for (const arg of argv) {
+    const last = out[out.length - 1];
+    if (arg === '-' && last !== undefined && /^--[a-z][a-z-]*$/.test(last)) out[out.length - 1] = `${last}=-`;
+    else out.push(arg);
+  }
+  return out;
+}
+
 export function commandParser(argv: string[], usage: string): Argv {
-  return yargs(argv)
+  return yargs(glueDash(argv))
     .scriptName('hactl')
     .usage(usage)
     .strict()

@@ -1,5 +1,6 @@
 /** hactl schema: the spec's JSON Schema, generated from the same zod schema that validates it. */
 import { z } from 'zod';
+import { UsageError } from '../errors.js';
 import { specSchema } from '../spec/schema.js';
 
 /** Names the spec format (version: 1), not a download location: editors take the file itself. */
@@ -27,6 +28,9 @@ export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE);
     return 0;
+  }
+  if (argv.length > 0) {
+    throw new UsageError(`hactl schema takes no arguments`, 'run `hactl schema --help`');
   }
   process.stdout.write(JSON.stringify(specJsonSchema(), null, 2) + '\n');
   return 0;

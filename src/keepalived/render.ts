@@ -77,9 +77,20 @@ export function renderNodeConfig(
 }
 
 /** Renders every node of the spec (or only `onlyNode`), in spec order. */
-export function renderAll(loaded: LoadedSpec, onlyNode?: string): RenderedNode[] {
+export function renderAll(
+  loaded: Pick<LoadedSpec, 'spec' | 'path' | 'hash'>,
+  onlyNode?: string,
+): RenderedNode[] {
   const { spec } = loaded;
-  const template = readTemplate(spec.keepalived.template ?? templatePath('keepalived.conf.mustache'));
+  const templateFile = spec.keepalived.template ?? templatePath('keepalived.conf.mustache');
+  const template = readTemplate(templateFile);
+  try {
+    Mustache.parse(template);
+  } catch (error) {
+    throw new ConfigError(
+      `keepalived.template: ${templateFile} is not a valid mustache template (${(error as Error).message.split('\n')[0]}); fix it or remove keepalived.template to use the bundled one`,
+    );
+  }
   const nodes = onlyNode === undefined ? spec.nodes : spec.nodes.filter((node) => node.name === onlyNode);
   if (nodes.length === 0) {
     throw new ConfigError(

@@ -25,6 +25,10 @@ const ESCAPES: Record<string, string> = {
   "'": "'",
 };
 
+/** Options the client programs take without a value (`--skip-ssl` as a line of its own). */
+const BOOLEAN_OPTION =
+  /^(loose[-_])?((skip|enable|disable)[-_][a-z0-9_-]+|ssl|compress|no[-_]beep|auto[-_]rehash|secure[-_]auth|enable[-_]cleartext[-_]plugin)$/i;
+
 /** A value after `=`: quoted (with backslash escapes in double quotes) or bare up to an inline comment. */
 function parseValue(raw: string): string {
   const text = raw.trim();
@@ -61,8 +65,9 @@ export function parseOptionFile(text: string, file: string, groups: string[] = [
     if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
     const where = `${file} line ${index + 1}`;
     if (line.startsWith('!')) {
+      const directive = /^!include(dir)?(\s|$)/i.test(line) ? line.split(/\s/)[0] : 'a "!" directive';
       throw new ConfigError(
-        `${where}: ${line.split(/\s/)[0]} is not supported in a credentials file; put the [client] options in this file itself`,
+        `${where}: ${directive} is not supported in a credentials file; put the [client] options in this file itself`,
       );
     }
     const section = /^\[([^\]]+)\]\s*(?:[#;].*)?$/.exec(line);
@@ -72,16 +77,20 @@ export function parseOptionFile(text: string, file: string, groups: string[] = [
     }
     if (current === undefined || !wanted.has(current)) return;
     const eq = line.indexOf('=');
-    const key = (eq === -1 ? line : line.slice(0, eq)).trim().toLowerCase().replace(/-/g, '_');
     if (eq === -1) {
-      values.set(key, '');
-      return;
+      // A boolean option (skip-ssl) is a line of its own; any other line without "=" is a mistake
+      // that would otherwise be dropped: often a password whose "password=" went missing.
+      if (BOOLEAN_OPTION.test(line)) return;
+      throw new ConfigError(
+        `${where} has no "=": in [${current}] every line is key=value (e.g. password=...) or a boolean option such as skip-ssl; the line is not shown, it may hold a password`,
+      );
     }
+    const key = line.slice(0, eq).trim().toLowerCase().replace(/-/g, '_');
     try {
       values.set(key, parseValue(line.slice(eq + 1)));
     } catch (error) {
       // Never echo the line: it may be the password.
-      throw new ConfigError(`${where}: ${(error as Error).message} in the value of "${key}"`);
+      throw new ConfigError(`${where}: ${(error as Error).message} in the value`);
     }
   });
 
@@ -98,7 +107,8 @@ export function parseOptionFile(text: string, file: string, groups: string[] = [
   if (port !== undefined && port !== '') {
     const n = Number(port);
     if (!Number.isInteger(n) || n < 1 || n > 65535) {
-      throw new ConfigError(`${file}: port "${port}" is not a TCP port (1..65535)`);
+      // Not echoed: a password pasted one line too low lands here.
+      throw new ConfigError(`${file}: port is not a TCP port number (1..65535)`);
     }
     result.port = n;
   }

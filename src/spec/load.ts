@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
-import { ConfigError } from '../errors.js';
-import { formatIssues } from './errors.js';
+import { ConfigError, rememberSecret } from '../errors.js';
+import { describeIssues, formatPath, secretValues } from './errors.js';
 import { readSpecBytes } from './file.js';
+import { parsePath, YamlSource, type Position } from './yaml-source.js';
 import { specSchema, type NodeSpec, type Spec } from './schema.js';
 
 /** templates/ is at the package root: one level above dist/ (built), two above src/spec/ (tests). */
@@ -31,42 +31,83 @@ export interface LoadedSpec {
   path: string;
   /** sha256 of the file's bytes, first 12 hex digits: ties a rendered file to its spec. */
   hash: string;
+  /** Line and column of a spec path as findings print it (`nodes[1].priority`), when it is in the file. */
+  locate: (path: string) => Position | undefined;
+}
+
+/** One problem of a spec: the spec path, what is wrong, and where in the file when known. */
+export interface SpecProblem {
+  path: string;
+  message: string;
+  line?: number | undefined;
+  column?: number | undefined;
+}
+
+/** `path: message`, and where it is: the way every command prints a problem. */
+export function formatProblem(problem: SpecProblem, file: string, indent = ''): string {
+  const where =
+    problem.line === undefined ? '' : `\n${indent}  at ${file}:${problem.line}:${problem.column ?? 1}`;
+  return `${indent}${problem.path}: ${problem.message}${where}`;
 }
 
 export class SpecInvalid extends ConfigError {
+  /** `path: message` per problem (no position), as before positions existed. */
   readonly problems: string[];
-  constructor(path: string, problems: string[]) {
-    super(`${path} is not a valid spec:\n  ${problems.join('\n  ')}`);
-    this.problems = problems;
+  readonly findings: SpecProblem[];
+  constructor(path: string, findings: SpecProblem[]) {
+    super(`${path} is not a valid spec:\n${findings.map((f) => formatProblem(f, path, '  ')).join('\n')}`);
+    this.findings = findings;
+    this.problems = findings.map((f) => `${f.path}: ${f.message}`);
   }
 }
 
-export function parseSpecText(text: string, path: string): Spec {
-  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (document.errors.length > 0) {
-    const problems = document.errors.map((error) => `YAML: ${error.message.split('\n')[0]}`);
-    throw new SpecInvalid(path, problems);
+/** YAML text → document → plain data → validated Spec, every failure a SpecInvalid with positions. */
+function parseSource(text: string, path: string): { spec: Spec; source: YamlSource } {
+  const source = YamlSource.parse(text);
+  if (!(source instanceof YamlSource)) throw new SpecInvalid(path, [source]);
+  const problems = source.problems();
+  if (problems.length > 0) throw new SpecInvalid(path, problems);
+  const converted = source.toData();
+  if ('problem' in converted) throw new SpecInvalid(path, [converted.problem]);
+  const { data } = converted;
+  for (const secret of secretValues(data)) rememberSecret(secret);
+  if (data === null || data === undefined) {
+    throw new SpecInvalid(path, [
+      { path: '(top level)', message: 'the file holds no YAML mapping (it is empty or only comments)' },
+    ]);
   }
-  const data: unknown = document.toJS({ maxAliasCount: 100 });
   const result = specSchema.safeParse(data, { reportInput: true });
   if (!result.success) {
     throw new SpecInvalid(
       path,
-      formatIssues(result.error.issues, (issuePath) => knownKeysAt(issuePath, data)),
+      describeIssues(result.error.issues, data, (issuePath) => knownKeysAt(issuePath, data)).map(
+        (problem) => ({
+          path: formatPath(problem.path),
+          message: problem.message,
+          ...source.locate(problem.path, problem.key),
+        }),
+      ),
     );
   }
-  return result.data;
+  return { spec: result.data, source };
+}
+
+export function parseSpecText(text: string, path: string): Spec {
+  return parseSource(text, path).spec;
 }
 
 export function loadSpec(path: string = exampleSpecPath()): LoadedSpec {
   return loadSpecBytes(readSpecBytes(path), path);
 }
 
+/** Where a spec path is in a loaded spec's file, for callers that print their own findings. */
+export type { Position };
+
 /** Validates bytes already read (so a caller that hashed them parses exactly what it hashed). */
 export function loadSpecBytes(bytes: Buffer, path: string): LoadedSpec {
-  const spec = parseSpecText(bytes.toString('utf8'), path);
+  const { spec, source } = parseSource(bytes.toString('utf8'), path);
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 12);
-  return { spec, path, hash };
+  return { spec, path, hash, locate: (findingPath) => source.locate(parsePath(findingPath)) };
 }
 
 /** The node this process runs on: --node wins, else the machine's hostname (short or full). */

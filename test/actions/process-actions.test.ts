@@ -288,8 +288,9 @@ actions:
 
     it('no systemd: never runs systemctl, fails the step saying what to add', async () => {
       const { run, step, calls } = await notifyReload(false);
-      expect(run.exitCode, run.stderr).toBe(0);
-      expect(run.stdout).toMatch(/BACKUP ok-with-failures/);
+      // The step failed, so the transition is partial: exit 1, and it stays unapplied for a retry.
+      expect(run.exitCode, run.stderr).toBe(1);
+      expect(run.stderr).toMatch(/BACKUP partial/);
       expect(calls).toBe('');
       expect(step).toMatchObject({ action: 'service reload nginx', result: 'failed' });
       expect(step?.reason).toMatch(

@@ -87,7 +87,9 @@ describe('the spec boundary refuses injection', () => {
   });
 
   it('YAML syntax errors and duplicate keys are reported, not guessed around', () => {
-    expect(() => parseSpecText('version: 1\nversion: 1\n', 'dup.yaml')).toThrow(/Map keys must be unique/);
+    expect(() => parseSpecText('version: 1\nversion: 1\n', 'dup.yaml')).toThrow(
+      /version: appears twice in the same mapping; keep one\n {4}at dup.yaml:2:1/,
+    );
     expect(() => parseSpecText('nodes: [\n', 'broken.yaml')).toThrow(SpecInvalid);
   });
 });
