@@ -174,6 +174,7 @@ describe('mysql.promote acts on the plan', () => {
   it('refused on a server already read-only: nothing to change, still a failed step', async () => {
     const { outcome } = await decideAndApply(stale());
     expect(fake.setReadOnly).toEqual([]);
+    expect(steps()).toBe('');
     expect(fake.promotions).toBe(0);
     expect(outcome).toMatchObject({ ok: false, aborted: true });
   });

@@ -136,7 +136,7 @@ describe('observe', () => {
     expect(decide(promoting, DB, {}).reason).toMatch(
       /^MASTER refused: stay read-only: .*its database could not be observed \(no answer within 150 ms\)/,
     );
-  });
+  }, 10_000);
 
   it('a source that fails is unknown with its reason; the signal it was given aborts at its budget', async () => {
     let aborted: AbortSignal | undefined;
@@ -153,7 +153,7 @@ describe('observe', () => {
       problem: 'the lineage record was not read: EACCES: permission denied',
     });
     expect(aborted?.aborted).toBe(true);
-  });
+  }, 10_000);
 
   it('a lease source is one more observation: present, it reaches the rules', async () => {
     const lease: LeaseFact = { holder: 'ha2', validForMs: 3000, store: 'etcd test' };
