@@ -30,8 +30,6 @@ export interface Intent {
   readonly acceptStale?: string;
 }
 
-export const NO_INTENT: Intent = Object.freeze({});
-
 export interface PromotionGuard {
   rule: 'promotion';
   verdict: PromotionVerdict;

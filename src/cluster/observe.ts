@@ -67,12 +67,17 @@ export function newTransitionId(node: string, now = new Date()): string {
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** Milliseconds each source took, for a debug line (where does a slow transition spend its time?). */
+export type SourceTimings = Partial<Record<'applied_state' | 'lease' | 'lineage' | 'database', number>>;
+
 /** Runs one source under its own deadline; a timeout or an error becomes the source's "unknown". */
 async function bounded<T>(
   budgetMs: number,
   work: (signal: AbortSignal) => Promise<T>,
   unknown: (why: string) => T,
+  timed?: (ms: number) => void,
 ): Promise<T> {
+  const started = performance.now();
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<T>((resolve) => {
@@ -88,6 +93,7 @@ async function bounded<T>(
     ]);
   } finally {
     clearTimeout(timer);
+    timed?.(Math.round(performance.now() - started));
   }
 }
 
@@ -150,12 +156,14 @@ export async function observe(
   request: ObserveRequest,
   sources: ObservationSources = localSources,
   budgets: ObserveBudgets = DEFAULT_BUDGETS,
+  timings: SourceTimings = {},
 ): Promise<Observation> {
   const [lastApplied, lease] = await Promise.all([
     bounded(
       budgets.appliedStateMs,
       (signal) => sources.appliedState(spec, node, signal),
       () => undefined,
+      (ms) => (timings.applied_state = ms),
     ),
     sources.lease
       ? bounded<LeaseFact | undefined>(
@@ -163,6 +171,7 @@ export async function observe(
           (signal) => sources.lease!(spec, node, signal),
           // An unanswered lease store is a lease nobody can show they hold.
           (why) => ({ holder: null, validForMs: 0, store: `the lease store (unknown: ${why})` }),
+          (ms) => (timings.lease = ms),
         )
       : undefined,
   ]);
@@ -184,11 +193,13 @@ export async function observe(
     budgets.lineageMs,
     (signal) => sources.lineage(spec, node, signal),
     (why) => ({ kind: 'unreadable', problem: `the lineage record was not read: ${why}` }),
+    (ms) => (timings.lineage = ms),
   );
   const database = await bounded<DatabaseFacts>(
     budgets.databaseMs,
     (signal) => sources.database(spec, node, lineage, signal),
     (why) => ({ kind: 'unreachable', problem: why }),
+    (ms) => (timings.database = ms),
   );
   return freezeObservation({ ...first, lineage, database });
 }

@@ -7,7 +7,14 @@ import { actionLabel, actionTimeoutSec } from '../actions/index.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
 import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.js';
 import type { Observation, VrrpState } from '../cluster/observation.js';
-import { localSources, newTransitionId, observe, type ObservationSources } from '../cluster/observe.js';
+import {
+  DEFAULT_BUDGETS,
+  localSources,
+  newTransitionId,
+  observe,
+  type ObservationSources,
+  type SourceTimings,
+} from '../cluster/observe.js';
 import type { Logger } from '../log.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { keepalivedFact, type NotifyEvent } from './event.js';
@@ -117,7 +124,17 @@ export async function runNotify(
     options.lockWaitSec ?? defaultLockWaitSec(spec),
   );
   try {
-    const observation = await observe(spec, node, request, sources);
+    const timings: SourceTimings = {};
+    const observeStarted = performance.now();
+    const observation = await observe(spec, node, request, sources, DEFAULT_BUDGETS, timings);
+    // Where a slow transition spends its time before it decides (debug: not on every event).
+    log.debug({
+      event: 'notify.observed',
+      transition_id: transitionId,
+      lock_ms: lock.waitedMs,
+      observe_ms: Math.round(performance.now() - observeStarted),
+      sources_ms: timings,
+    });
     const plan = decide(observation, spec, intent);
     const fields: Record<string, unknown> = {
       ...decisionFields(event, observation, plan),
