@@ -7,7 +7,6 @@ import { writeLineage, type Lineage } from '../cluster/lineage.js';
 import { connect } from '../mysql/connection.js';
 import { demote, DivergedError } from '../mysql/demote.js';
 import { readOptionFile } from '../mysql/option-file.js';
-import { vipHolding } from '../notify/vips.js';
 import { peerAddresses } from './addresses.js';
 import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
 import { failed, messageOf, ok, type ActionContext, type ActionOf, type ActionRun } from './types.js';
@@ -75,11 +74,11 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       ...(peer && replication ? { peer, replication } : {}),
       log,
       connectTimeoutSec: 5,
-      // Stop waiting for the peer to become primary as soon as this node takes a VIP: then a
-      // MASTER event for this node is on its way and must not queue behind us.
+      // Stop waiting for the peer to become primary as soon as the core sees this node take a
+      // VIP: then a MASTER decision for this node is on its way and must not queue behind us.
       waitForPrimary: {
         timeoutSec: mysql.repoint_wait,
-        keepWaiting: () => vipHolding(context.spec).held.length === 0,
+        keepWaiting: context.keepWaitingForPeer ?? (() => true),
         signal,
       },
     });

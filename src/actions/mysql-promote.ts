@@ -1,17 +1,16 @@
 /**
  * `mysql.promote`: make the local database the writable primary, draining the relay log first
- * (src/mysql/promote.ts) — but only when this node can show it has every write the last primary
- * it knew of had (src/cluster/promotion-guard.ts). A refusal (stale or diverged node, catch-up
- * timeout under stay-read-only) is a failed result, so the default `abort` policy keeps the
- * application stopped. A successful promotion is remembered in the node's lineage.
+ * (src/mysql/promote.ts) — when the decision core's verdict allows it (src/cluster/decide.ts, which
+ * applies src/cluster/promotion-guard.ts to what it observed). This action never judges for itself:
+ * told no, it keeps the database read-only (making it so if it started writable) and fails, so the
+ * default `abort` policy keeps the application stopped. A successful promotion is remembered in
+ * the node's lineage.
  */
-import { readLineage, writeLineage, type LineageRead } from '../cluster/lineage.js';
-import { promotionVerdict, type ReplicaFacts } from '../cluster/promotion-guard.js';
+import { writeLineage } from '../cluster/lineage.js';
+import type { PromotionVerdict } from '../cluster/promotion-guard.js';
 import { connect, type MysqlSession } from '../mysql/connection.js';
-import { coverageOf } from '../mysql/coverage.js';
 import { detectFlavour } from '../mysql/flavour.js';
 import { CatchUpTimeout, promote } from '../mysql/promote.js';
-import { readReplicaStatus } from '../mysql/replica-status.js';
 import { readReadOnly, setReadOnly } from '../mysql/server-state.js';
 import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
 import {
@@ -24,102 +23,76 @@ import {
   type ActionRun,
 } from './types.js';
 
-async function guard(
+/** Without a verdict from the core (a caller that skipped the decision), the safe answer is no. */
+const NO_VERDICT: NonNullable<ActionContext['promotion']> = {
+  verdict: {
+    allow: false,
+    reason: 'no promotion verdict was given to this step (it runs only as part of a decided plan)',
+    problems: ['no verdict'],
+    wayOut: 'run the transition through `hactl notify`, which decides before it acts',
+  },
+  evidence: {},
+};
+
+/** Acts on a refusal: read-only it stays (or becomes), and the step fails with the way out. */
+async function holdReadOnly(
   session: MysqlSession,
   context: ActionContext,
-  lineage: LineageRead,
-): Promise<ActionResult | undefined> {
+  verdict: Extract<PromotionVerdict, { allow: false }>,
+  evidence: Record<string, unknown>,
+): Promise<ActionResult> {
   const log = stepLogger(context, 'mysql.promote');
   const flavour = await detectFlavour(session);
-  const status = await readReplicaStatus(session, flavour);
-  const record = lineage.kind === 'ok' ? lineage.lineage : undefined;
-  const coverage =
-    record && record.primary !== context.node.name
-      ? await coverageOf(session, flavour, status, record.primaryPosition)
-      : undefined;
-  const replica: ReplicaFacts | null = status && {
-    io: status.ioRunning,
-    sqlRunning: status.sqlRunning,
-    lastIoErrno: status.lastIoErrno,
-    lastIoError: status.lastIoError,
-    lastSqlErrno: status.lastSqlErrno,
-    lastSqlError: status.lastSqlError,
-    source: `${status.sourceHost}:${status.sourcePort}`,
-  };
-  const verdict = promotionVerdict({
-    self: context.node.name,
-    lineage,
-    replica,
-    coverage,
-    acceptStale: context.acceptStale,
-  });
-  const seen = {
-    lineage: record
-      ? {
-          primary: record.primary,
-          primary_position: record.primaryPosition,
-          following: record.following,
-          diverged: record.diverged,
-          at: record.at,
-        }
-      : lineage.kind,
-    coverage,
-  };
-  if (!verdict.allow) {
-    // Refusing is not enough when the server is already writable (it started so): make it safe.
-    const before = await readReadOnly(session, flavour);
-    if (!before.readOnly) {
-      await setReadOnly(session, flavour, true);
-      log('promote.made_read_only', {
-        level: 'error',
-        reason:
-          'the server was writable although this node cannot show it is current; set read_only=ON in its option file so it starts read-only',
-      });
-    }
-    log('promote.refused_stale', {
+  const before = await readReadOnly(session, flavour);
+  if (!before.readOnly) {
+    await setReadOnly(session, flavour, true);
+    log('promote.made_read_only', {
       level: 'error',
-      ...seen,
-      decision: 'stay read-only',
-      reason: verdict.reason,
-      way_out: verdict.wayOut,
-    });
-    return failed(`stays read-only: ${verdict.reason}. Way out: ${verdict.wayOut}`, {
-      stale: true,
-      problems: verdict.problems,
+      reason:
+        'the server was writable although this node cannot show it is current; set read_only=ON in its option file so it starts read-only',
     });
   }
-  if (verdict.overridden.length > 0) {
-    log('promote.override', { level: 'error', ...seen, decision: 'promote', reason: verdict.reason });
-  } else {
-    log('promote.guard', { ...seen, decision: 'promote', reason: verdict.reason });
-  }
-  return undefined;
+  log('promote.refused_stale', {
+    level: 'error',
+    ...evidence,
+    decision: 'stay read-only',
+    reason: verdict.reason,
+    way_out: verdict.wayOut,
+  });
+  return failed(`stays read-only: ${verdict.reason}. Way out: ${verdict.wayOut}`, {
+    stale: true,
+    problems: verdict.problems,
+  });
 }
 
 export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context, signal) => {
   const mysql = mysqlSpec(context);
-  const stateDir = context.spec.paths.state_dir;
-  const [lineage, connected] = await Promise.all([
-    readLineage(stateDir, context.node.name),
-    connect(localTarget(mysql), { timeoutMs: 3000, signal }).then(
-      (session) => ({ session }),
-      (error: unknown) => ({ error }),
-    ),
-  ]);
-  if ('error' in connected) return failed(`cannot reach the local database: ${messageOf(connected.error)}`);
-  const { session } = connected;
+  const { verdict, evidence } = context.promotion ?? NO_VERDICT;
+  let session: MysqlSession;
   try {
-    const refusal = await guard(session, context, lineage);
-    if (refusal) return refusal;
+    session = await connect(localTarget(mysql), { timeoutMs: 3000, signal });
+  } catch (error) {
+    return failed(`cannot reach the local database: ${messageOf(error)}`);
+  }
+  try {
+    if (!verdict.allow) return await holdReadOnly(session, context, verdict, evidence);
+    const log = stepLogger(context, 'mysql.promote');
+    // Recorded with the lineage only when the operator's reason actually overrode a refusal.
+    const override = verdict.overridden.length > 0 ? context.acceptStale : undefined;
+    if (verdict.overridden.length > 0) {
+      log('promote.override', { level: 'error', ...evidence, decision: 'promote', reason: verdict.reason });
+    } else {
+      log('promote.guard', { ...evidence, decision: 'promote', reason: verdict.reason });
+    }
     const report = await promote(session, {
       topology: mysql.topology,
       catchUpTimeoutSec: mysql.catch_up_timeout,
       onCatchUpTimeout: mysql.on_catch_up_timeout,
       semiSync: mysql.semi_sync,
       log: stepLogger(context, 'mysql.promote'),
-      takingOver: (applied) => remember(context, applied, 'promotion under way: relay log drained'),
+      takingOver: (applied) => remember(context, applied, 'promotion under way: relay log drained', override),
     });
-    await remember(context, report.gtidPosition, `promoted (${report.outcome})`);
+    await remember(context, report.gtidPosition, `promoted (${report.outcome})`, override);
     const semi = report.semiSync.verdict;
     return ok(
       `${report.outcome} (${report.flavour}, catch-up ${report.catchUp.result}, gtid ${report.gtidPosition}); ${semi}`,
@@ -138,9 +111,7 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
         applied: error.applied,
       });
     }
-    const diverged = (error as { name?: string }).name === 'DivergedError';
-    const result = failed(`stays read-only: ${messageOf(error)}`);
-    return diverged ? { ...result, diverged: true } : result;
+    return failed(`stays read-only: ${messageOf(error)}`);
   } finally {
     await session.close();
   }
@@ -151,7 +122,12 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
  * and again once writable; a failed write is reported, not fatal: the database is (about to be)
  * writable whatever happens here.
  */
-async function remember(context: ActionContext, position: string, what: string): Promise<void> {
+async function remember(
+  context: ActionContext,
+  position: string,
+  what: string,
+  override: string | undefined,
+): Promise<void> {
   const log = stepLogger(context, 'mysql.promote');
   const lineage = {
     node: context.node.name,
@@ -159,8 +135,7 @@ async function remember(context: ActionContext, position: string, what: string):
     primaryPosition: position,
     following: false,
     diverged: [],
-    reason:
-      context.acceptStale === undefined ? what : `${what}, by operator override: ${context.acceptStale}`,
+    reason: override === undefined ? what : `${what}, by operator override: ${override}`,
     at: new Date().toISOString(),
   };
   try {

@@ -6,15 +6,16 @@
 import type { Logger } from '../log.js';
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import type { NotifyState } from '../notify/event.js';
+import type { VrrpState } from '../cluster/observation.js';
+import type { PromotionVerdict } from '../cluster/promotion-guard.js';
 
 export interface ActionContext {
   spec: Spec;
   node: NodeSpec;
   /** The state being applied. */
-  state: NotifyState;
+  state: VrrpState;
   /** The state applied before this one on this node, if known. */
-  previous: NotifyState | undefined;
+  previous: VrrpState | undefined;
   /** Scratch space (lock, state file, captured command output). */
   runtimeDir: string;
   log: Logger;
@@ -23,6 +24,20 @@ export interface ActionContext {
    * primary acknowledged (`hactl notify --accept-stale`); undefined in every automatic transition.
    */
   acceptStale?: string;
+  /** The transition this step belongs to (the logger already carries it on every line). */
+  transitionId?: string;
+  /**
+   * The decision core's verdict on making this node's database writable, with the facts it was
+   * drawn from (src/cluster/decide.ts). mysql.promote acts on it and never judges for itself;
+   * absent, it refuses.
+   */
+  promotion?: { verdict: PromotionVerdict; evidence: Record<string, unknown> };
+  /**
+   * Asked repeatedly while an action waits for the peer to take over: true while this node holds
+   * none of the VIPs (re-observed by the decision core on every call). Absent: keep waiting until
+   * the action's own bound.
+   */
+  keepWaitingForPeer?: () => boolean;
 }
 
 export interface ActionResult {

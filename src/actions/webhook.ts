@@ -1,5 +1,5 @@
 /**
- * `webhook`: POST {cluster, node, state, previous, timestamp} as JSON. Network errors and 5xx are
+ * `webhook`: POST {cluster, node, state, previous, timestamp, transition_id} as JSON. Network errors and 5xx are
  * retried with exponential backoff (bounded by `retries` and the action's timeout); 4xx is final.
  * The URL is never logged whole: it may carry a token.
  */
@@ -24,6 +24,7 @@ export const run: ActionRun<ActionOf<'webhook'>> = async (action, context, signa
     state: context.state,
     previous: context.previous ?? null,
     timestamp: new Date().toISOString(),
+    transition_id: context.transitionId ?? null,
   });
   const attempts = (action.retries ?? 2) + 1;
   const target = origin(action.url);

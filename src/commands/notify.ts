@@ -5,11 +5,12 @@
  * could not be taken in time; 2: usage or spec error.
  */
 import { parseArgs } from 'node:util';
-import { UsageError } from '../errors.js';
+import { CommandFailed, ConfigError, UsageError } from '../errors.js';
 import { version } from '../version.js';
 import { createLogger } from '../log.js';
 import { loadSpecForNotify } from '../notify/spec-cache.js';
 import { NOTIFY_USAGE, parseEvent } from '../notify/event.js';
+import { LockTimeout, RuntimeDirUnusable } from '../notify/lock.js';
 import { runNotify, type NotifySummary } from '../notify/run.js';
 
 const HELP = `Usage: ${NOTIFY_USAGE}
@@ -84,21 +85,30 @@ export async function main(argv: string[]): Promise<number> {
     level: spec.logging.level,
     base: { command: 'notify', cluster: spec.cluster, node: node.name },
   });
-  const summary = await runNotify(
-    spec,
-    node,
-    event,
-    {
-      force: values.force,
-      dryRun: values['dry-run'],
-      ...(acceptStale === undefined ? {} : { acceptStale }),
-      ...(lockWaitSec === undefined ? {} : { lockWaitSec }),
-    },
-    log,
-  );
+  let summary: NotifySummary;
+  try {
+    summary = await runNotify(
+      spec,
+      node,
+      event,
+      {
+        force: values.force,
+        dryRun: values['dry-run'],
+        ...(acceptStale === undefined ? {} : { acceptStale }),
+        ...(lockWaitSec === undefined ? {} : { lockWaitSec }),
+      },
+      log,
+    );
+  } catch (error) {
+    // The domain says what happened; exit codes are this command's business.
+    if (error instanceof LockTimeout) throw new CommandFailed(error.message);
+    if (error instanceof RuntimeDirUnusable) throw new ConfigError(error.message);
+    throw error;
+  }
   const exitCode = summary.outcome && resultWord(summary) !== 'ok' ? 1 : 0;
   log.info({
     event: 'notify.summary',
+    transition_id: summary.transitionId,
     state: summary.applied ?? 'none',
     received: event.state,
     duration_ms: summary.durationMs,

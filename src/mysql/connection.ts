@@ -4,7 +4,7 @@
  * in memory only. Every error leaving this module is a MysqlError whose message has been scrubbed
  * of the password and of any SQL text (mysql2 attaches the statement to its errors).
  */
-import { CommandFailed } from '../errors.js';
+import { DatabaseError } from './errors.js';
 import { readOptionFile } from './option-file.js';
 
 export interface MysqlTarget {
@@ -52,11 +52,11 @@ export interface MysqlSession {
 }
 
 /** A failure talking to the server. `errno` is the server error number when there is one. */
-export class MysqlError extends CommandFailed {
+export class MysqlError extends DatabaseError {
   readonly errno: number | undefined;
   readonly code: string | undefined;
   constructor(message: string, details: { errno?: number | undefined; code?: string | undefined } = {}) {
-    super(message);
+    super(message, 'MysqlError');
     this.errno = details.errno;
     this.code = details.code;
   }

@@ -5,8 +5,8 @@
  * the exact extra GTIDs; nothing is reset automatically.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommandFailed } from '../errors.js';
 import { connectWith, MysqlError, type MysqlSession } from './connection.js';
+import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
 import {
   describeExtra,
@@ -68,7 +68,7 @@ export interface DemoteReport {
 }
 
 /** This server holds transactions its primary lacks: re-pointing would fail (1236/1950) or hide them. */
-export class DivergedError extends CommandFailed {
+export class DivergedError extends DatabaseError {
   readonly extraGtids: string[];
   readonly peer: string;
   readonly peerPosition: string;
@@ -83,6 +83,7 @@ export class DivergedError extends CommandFailed {
     super(
       `${server} has diverged from its primary ${peer.address}: ${cause}. Extra transactions here: ${extraGtids.join(', ') || 'see the error above'}. ` +
         `It stays read-only and is not re-pointed; a human must reconcile. ${recovery}`,
+      'DivergedError',
     );
     this.extraGtids = extraGtids;
     this.peer = peer.address;
@@ -296,7 +297,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     const ownPeerSession = peerSession === undefined;
     if (!peerSession) {
       if (!options.replication)
-        throw new CommandFailed(
+        throw new DatabaseError(
           `demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`,
         );
       try {
@@ -354,7 +355,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     waited,
   });
   if (peer.serverId === ownId)
-    throw new CommandFailed(
+    throw new DatabaseError(
       `demote: the peer ${peerAddress} is this server itself (server_id ${ownId}); fix the peer address`,
     );
   if (peer.readOnly) {
@@ -388,7 +389,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     );
   }
   if (!options.replication)
-    throw new CommandFailed(
+    throw new DatabaseError(
       `demote: re-pointing to ${peerAddress} needs the replication account (replication credentials file)`,
     );
   if (current) {
@@ -567,7 +568,7 @@ async function verifyReplication(
     ? `IO ${status.ioRunning}, SQL ${status.sqlRunning ? 'running' : 'stopped'}${status.lastIoErrno ? `, IO error ${status.lastIoErrno}: ${status.lastIoError}` : ''}${status.lastSqlErrno ? `, SQL error ${status.lastSqlErrno}: ${status.lastSqlError}` : ''}`
     : 'no replica status';
   log('demote.not_replicating', { level: 'error', detail, timeoutMs });
-  throw new CommandFailed(
+  throw new DatabaseError(
     `${session.address} is read-only and points at ${peer.address}, but replication did not run within ${timeoutMs / 1000} s: ${detail}`,
   );
 }

@@ -4,8 +4,8 @@
  * the SQL thread, wait until everything received is applied, and only then stop replication and
  * become writable. Every step reports what it saw and decided through `log`.
  */
-import { CommandFailed } from '../errors.js';
 import type { MysqlSession } from './connection.js';
+import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
 import { formatGtidList, parseGtidList, positionGaps, positionReached } from './gtid.js';
 import { readReplicaStatus, type ReplicaStatus } from './replica-status.js';
@@ -61,7 +61,7 @@ export interface PromoteReport {
 }
 
 /** The server could not apply everything it had received in time; it stays read-only. */
-export class CatchUpTimeout extends CommandFailed {
+export class CatchUpTimeout extends DatabaseError {
   readonly reason: Exclude<CatchUpResult, 'not-needed' | 'caught-up'>;
   readonly target: string | null;
   readonly applied: string | null;
@@ -69,7 +69,7 @@ export class CatchUpTimeout extends CommandFailed {
     message: string,
     details: { reason: CatchUpTimeout['reason']; target: string | null; applied: string | null },
   ) {
-    super(message);
+    super(message, 'CatchUpTimeout');
     this.reason = details.reason;
     this.target = details.target;
     this.applied = details.applied;
@@ -356,7 +356,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
   }
   const after = await readReadOnly(session, flavour);
   if (after.readOnly || after.superReadOnly) {
-    throw new CommandFailed(
+    throw new DatabaseError(
       `promotion of ${session.address}: read_only is still ON after SET GLOBAL read_only=OFF (is another tool setting it?)`,
     );
   }

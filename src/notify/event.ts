@@ -2,10 +2,11 @@
  * What keepalived told us: its generic `notify` form (`GROUP|INSTANCE <name> <STATE> <priority>`) or
  * the short form `master|backup|fault|stop` an operator or a `notify_master` line can use.
  */
+import type { KeepalivedFact, VrrpState } from '../cluster/observation.js';
+import { VRRP_STATES as STATES } from '../cluster/observation.js';
 import { UsageError } from '../errors.js';
 
-export const STATES = ['MASTER', 'BACKUP', 'FAULT', 'STOP'] as const;
-export type NotifyState = (typeof STATES)[number];
+export type NotifyState = VrrpState;
 
 export interface NotifyEvent {
   source: 'GROUP' | 'INSTANCE' | 'short';
@@ -40,6 +41,17 @@ export function parseEvent(words: string[]): NotifyEvent {
     return { source: kind, name: name!, state: stateOf(state!), priority: prio, text };
   }
   throw new UsageError(`cannot read the notify arguments "${text}"`, USAGE);
+}
+
+/** What the event tells the decision core: keepalived's word on this node's state. */
+export function keepalivedFact(event: NotifyEvent): KeepalivedFact {
+  return {
+    state: event.state,
+    source: 'event',
+    text: event.text,
+    ...(event.name === undefined ? {} : { name: event.name }),
+    ...(event.priority === undefined ? {} : { priority: event.priority }),
+  };
 }
 
 export { USAGE as NOTIFY_USAGE };

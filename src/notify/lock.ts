@@ -6,13 +6,24 @@
  * flock(1) exits for as long as our fd is open. Waiting is bounded by `flock -w`.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { HactlError } from '../errors.js';
+import { problemWithUserPath } from '../fs/user-path.js';
 
-export class LockTimeout extends HactlError {
+/** Another transition held the lock for longer than we may wait (the command maps it to exit 1). */
+export class LockTimeout extends Error {
   constructor(path: string, waitedSec: number) {
-    super(`another hactl notify held ${path} for more than ${waitedSec} s; this event was not applied`, 1);
+    super(`another hactl notify held ${path} for more than ${waitedSec} s; this event was not applied`);
+    this.name = 'LockTimeout';
+  }
+}
+
+/** The runtime dir cannot hold the lock (the command maps it to a configuration error). */
+export class RuntimeDirUnusable extends Error {
+  constructor(problem: string) {
+    super(problem);
+    this.name = 'RuntimeDirUnusable';
   }
 }
 
@@ -27,7 +38,11 @@ export function lockPath(runtimeDir: string, node: string): string {
 }
 
 export async function acquireLock(path: string, waitSec: number): Promise<HeldLock> {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+  // Vetted first: Node 20's recursive mkdir never returns on a path under /proc.
+  const problem = await problemWithUserPath(dirname(path), 'paths.runtime_dir');
+  if (problem) throw new RuntimeDirUnusable(problem);
+  await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+  // The directory is vetted and exists: opening a file in it cannot hang.
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
   const started = Date.now();
   try {

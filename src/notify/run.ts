@@ -1,39 +1,44 @@
 /**
- * One notify invocation: take the node's lock, look at which VIPs this node holds, decide which
- * state to apply, run its actions, record the result. Everything it saw and decided is logged.
+ * `hactl notify` as a thin adapter onto the decision core (src/cluster/): the event becomes one
+ * observed fact (keepalived's word), then, under the node's lock: observe → decide → apply. The
+ * event is only a trigger; what runs follows the observation. Every line carries the transition id.
  */
+import { actionLabel, actionTimeoutSec } from '../actions/index.js';
+import { apply, type ApplyOutcome } from '../cluster/apply.js';
+import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.js';
+import type { Observation, VrrpState } from '../cluster/observation.js';
+import {
+  DEFAULT_BUDGETS,
+  localSources,
+  newTransitionId,
+  observe,
+  type ObservationSources,
+  type SourceTimings,
+} from '../cluster/observe.js';
 import type { Logger } from '../log.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { decide } from './decide.js';
-import type { NotifyEvent, NotifyState } from './event.js';
-import { executeActions, type ListOutcome } from './execute.js';
+import { keepalivedFact, type NotifyEvent } from './event.js';
 import { acquireLock, lockPath } from './lock.js';
-import { readAppliedState, statePath, writeAppliedState } from './state-file.js';
-import { vipHolding } from './vips.js';
-import { actionLabel, actionTimeoutSec } from '../actions/index.js';
 
 export interface NotifyOptions {
   force: boolean;
   /** Decide and report, act on nothing, take no lock, record nothing. */
   dryRun?: boolean;
-  /** Operator's reason to promote a node that cannot show it is current (see mysql.promote). */
+  /** Operator's reason to promote a node that cannot show it is current (see the promotion guard). */
   acceptStale?: string;
   /** Seconds to wait for a concurrent notify; default: the longest action list's total timeout + 10. */
   lockWaitSec?: number;
 }
 
 export interface NotifySummary {
-  applied: NotifyState | undefined;
+  transitionId: string;
+  applied: VrrpState | undefined;
   reason: string;
-  outcome: ListOutcome | undefined;
+  outcome: ApplyOutcome | undefined;
   /** The actions the applied (or, in a dry run, the decided) state runs. */
   planned: string[];
   dryRun: boolean;
   durationMs: number;
-}
-
-function stateKey(state: NotifyState): keyof Spec['actions'] {
-  return state.toLowerCase() as keyof Spec['actions'];
 }
 
 /** Long enough to let a concurrent run of any list finish, bounded by the spec's own timeouts. */
@@ -44,111 +49,121 @@ export function defaultLockWaitSec(spec: Spec): number {
   return Math.ceil(Math.max(0, ...totals) + 10);
 }
 
+function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
+  if (plan.target === undefined) return 'skip';
+  return promotionOf(plan)?.verdict.allow === false ? 'refuse' : 'apply';
+}
+
+/** The decision's log fields: what was seen, what the rules made of it. */
+function decisionFields(event: NotifyEvent, observation: Observation, plan: Plan): Record<string, unknown> {
+  const promotion = promotionOf(plan);
+  const lease = plan.guards.find((g) => g.rule === 'lease');
+  return {
+    transition_id: plan.transitionId,
+    state: plan.target ?? 'none',
+    received: event.state,
+    vips_held: observation.vips.held,
+    vips_missing: observation.vips.missing,
+    last_applied: observation.lastApplied?.state,
+    last_ok: observation.lastApplied?.ok,
+    ...(promotion
+      ? {
+          promotion: !promotion.verdict.allow
+            ? 'refused'
+            : promotion.verdict.overridden.length > 0
+              ? 'overridden'
+              : 'allowed',
+        }
+      : {}),
+    ...(lease ? { lease: lease.allow ? 'held' : 'not held' } : {}),
+    reason: plan.reason,
+  };
+}
+
 export async function runNotify(
   spec: Spec,
   node: NodeSpec,
   event: NotifyEvent,
   options: NotifyOptions,
   log: Logger,
+  sources: ObservationSources = localSources,
 ): Promise<NotifySummary> {
   const started = performance.now();
-  const runtimeDir = spec.paths.runtime_dir;
+  const transitionId = newTransitionId(node.name);
+  const elapsed = () => Math.round(performance.now() - started);
   log.info({
     event: 'notify.received',
+    transition_id: transitionId,
     state: event.state,
     source: event.source,
     name: event.name,
     priority: event.priority,
   });
-  if (options.dryRun) return dryRun(spec, node, event, options, log, started);
+  const intent: Intent = {
+    force: options.force,
+    ...(options.acceptStale === undefined ? {} : { acceptStale: options.acceptStale }),
+  };
+  const request = { transitionId, keepalived: keepalivedFact(event), intent };
+  if (options.dryRun) {
+    const observation = await observe(spec, node, request, sources);
+    const plan = decide(observation, spec, intent);
+    const planned = plan.actions.map(actionLabel);
+    log.info({ ...decisionFields(event, observation, plan), event: 'notify.dry_run', planned });
+    return {
+      transitionId,
+      applied: plan.target,
+      reason: plan.reason,
+      outcome: undefined,
+      planned,
+      dryRun: true,
+      durationMs: elapsed(),
+    };
+  }
   const lock = await acquireLock(
-    lockPath(runtimeDir, node.name),
+    lockPath(spec.paths.runtime_dir, node.name),
     options.lockWaitSec ?? defaultLockWaitSec(spec),
   );
   try {
-    const stateFile = statePath(runtimeDir, node.name);
-    const last = readAppliedState(stateFile);
-    const holding = vipHolding(spec);
-    const decision = decide(event, holding, last, options.force);
-    log.info({
-      event: 'notify.decision',
-      state: decision.apply ?? 'none',
-      received: event.state,
-      vips_held: holding.held,
-      vips_missing: holding.missing,
-      last_applied: last?.state,
-      last_ok: last?.ok,
-      lock_wait_ms: lock.waitedMs,
-      result: decision.apply ? 'apply' : 'skip',
-      reason: decision.reason,
+    const timings: SourceTimings = {};
+    const observeStarted = performance.now();
+    const observation = await observe(spec, node, request, sources, DEFAULT_BUDGETS, timings);
+    // Where a slow transition spends its time before it decides (debug: not on every event).
+    log.debug({
+      event: 'notify.observed',
+      transition_id: transitionId,
+      lock_ms: lock.waitedMs,
+      observe_ms: Math.round(performance.now() - observeStarted),
+      sources_ms: timings,
     });
-    if (decision.apply === undefined) {
-      return {
-        applied: undefined,
-        reason: decision.reason,
-        outcome: undefined,
-        planned: [],
-        dryRun: false,
-        durationMs: Math.round(performance.now() - started),
-      };
-    }
-    const state = decision.apply;
-    const actions = spec.actions[stateKey(state)];
-    const outcome = await executeActions(actions, {
+    const plan = decide(observation, spec, intent);
+    const fields: Record<string, unknown> = {
+      ...decisionFields(event, observation, plan),
+      event: 'notify.decision',
+      lock_wait_ms: lock.waitedMs,
+      result: resultOf(plan),
+    };
+    // Promoting over the guard's objection loses writes: the decision itself is an error-level fact.
+    if (fields.promotion === 'overridden') log.error(fields);
+    else log.info(fields);
+    const outcome = await apply(plan, {
       spec,
       node,
-      state,
-      previous: last?.state,
-      runtimeDir,
+      observation,
+      intent,
       log,
-      ...(options.acceptStale === undefined ? {} : { acceptStale: options.acceptStale }),
+      stepEvent: 'notify.action',
+      addresses: sources.addresses,
     });
-    // Any failed step, whatever its policy, leaves the state unapplied: the next event retries
-    // the list (every action is idempotent) instead of skipping it as "already applied".
-    const applyOk = !outcome.aborted && !outcome.diverged && outcome.steps.every((step) => step.ok);
-    writeAppliedState(stateFile, { state, ok: applyOk, at: new Date().toISOString(), event: event.text });
     return {
-      applied: state,
-      reason: decision.reason,
+      transitionId,
+      applied: plan.target,
+      reason: plan.reason,
       outcome,
-      planned: actions.map(actionLabel),
+      planned: plan.actions.map(actionLabel),
       dryRun: false,
-      durationMs: Math.round(performance.now() - started),
+      durationMs: elapsed(),
     };
   } finally {
     lock.release();
   }
-}
-
-function dryRun(
-  spec: Spec,
-  node: NodeSpec,
-  event: NotifyEvent,
-  options: NotifyOptions,
-  log: Logger,
-  started: number,
-): NotifySummary {
-  const last = readAppliedState(statePath(spec.paths.runtime_dir, node.name));
-  const holding = vipHolding(spec);
-  const decision = decide(event, holding, last, options.force);
-  const planned = decision.apply ? spec.actions[stateKey(decision.apply)].map(actionLabel) : [];
-  log.info({
-    event: 'notify.dry_run',
-    state: decision.apply ?? 'none',
-    received: event.state,
-    vips_held: holding.held,
-    vips_missing: holding.missing,
-    last_applied: last?.state,
-    last_ok: last?.ok,
-    planned,
-    reason: decision.reason,
-  });
-  return {
-    applied: decision.apply,
-    reason: decision.reason,
-    outcome: undefined,
-    planned,
-    dryRun: true,
-    durationMs: Math.round(performance.now() - started),
-  };
 }

@@ -1,38 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Lineage } from '../../src/cluster/lineage.js';
-import {
-  promotionVerdict,
-  type PromotionFacts,
-  type ReplicaFacts,
-} from '../../src/cluster/promotion-guard.js';
-
-const AT = '2026-11-29T10:00:00.000Z';
-
-function lineage(overrides: Partial<Lineage>): PromotionFacts['lineage'] {
-  return {
-    kind: 'ok',
-    lineage: {
-      node: 'ha1',
-      primary: 'ha2',
-      primaryPosition: '0-2-3000',
-      following: true,
-      diverged: [],
-      reason: 'test',
-      at: AT,
-      ...overrides,
-    },
-  };
-}
-
-const replicating: ReplicaFacts = {
-  io: 'connecting',
-  sqlRunning: true,
-  lastIoErrno: 2003,
-  lastIoError: "Can't connect to MySQL server on '192.0.2.12'",
-  lastSqlErrno: 0,
-  lastSqlError: '',
-  source: '192.0.2.12:3306',
-};
+import { promotionVerdict, type PromotionFacts } from '../../src/cluster/promotion-guard.js';
+import { ALLOWED, lineage, REFUSED } from './guard-cases.js';
 
 function facts(overrides: Partial<PromotionFacts>): PromotionFacts {
   return {
@@ -46,75 +14,13 @@ function facts(overrides: Partial<PromotionFacts>): PromotionFacts {
 }
 
 describe('promotionVerdict', () => {
-  it.each<[string, Partial<PromotionFacts>, RegExp]>([
-    ['first promotion of a new pair', {}, /first promotion of this pair/],
-    ['replica whose primary just vanished', { replica: replicating }, /replicating from 192\.0\.2\.12:3306/],
-    [
-      'follower that holds what the last primary had',
-      { lineage: lineage({}), replica: replicating, coverage: { holds: true, missing: '' } },
-      /following ha2, and it holds everything ha2 had/,
-    ],
-    [
-      'the last primary itself',
-      { lineage: lineage({ primary: 'ha1', following: false }) },
-      /was the last primary/,
-    ],
-    [
-      'a retry of its own promotion, interrupted after it drained and stopped replication',
-      {
-        lineage: lineage({ primary: 'ha1', following: false }),
-        replica: { ...replicating, io: 'no', lastIoErrno: 0 },
-      },
-      /was the last primary/,
-    ],
-    [
-      'SQL thread held back without an error (drain-first applies the relay log)',
-      { replica: { ...replicating, sqlRunning: false } },
-      /replicating from/,
-    ],
-  ])('allows: %s', (_name, overrides, reason) => {
+  it.each(ALLOWED)('allows: %s', (_name, overrides, reason) => {
     const verdict = promotionVerdict(facts(overrides));
     expect(verdict).toMatchObject({ allow: true, overridden: [] });
     expect(verdict.reason).toMatch(reason);
   });
 
-  it.each<[string, Partial<PromotionFacts>, RegExp]>([
-    [
-      'diverged from the last primary (errant GTID after crash recovery)',
-      { lineage: lineage({ following: false, diverged: ['0-1-101'] }) },
-      /diverged from ha2 .*holds 0-1-101, which ha2 never had/,
-    ],
-    [
-      'last primary is the peer and this node does not replicate',
-      { lineage: lineage({ following: false }) },
-      /last knew ha2 as primary .* does not replicate from it/,
-    ],
-    [
-      'replicating but lacking what the last primary had',
-      { lineage: lineage({}), replica: replicating, coverage: { holds: false, missing: '0-2-3000' } },
-      /lacks 0-2-3000, which ha2 had when last seen/,
-    ],
-    [
-      'replication stopped by hand',
-      { replica: { ...replicating, io: 'no', lastIoErrno: 0 } },
-      /replication from .* is stopped/,
-    ],
-    [
-      'IO thread refused by the primary (1236)',
-      { replica: { ...replicating, lastIoErrno: 1236, lastIoError: 'could not find next log' } },
-      /broken \(IO error 1236: could not find next log\)/,
-    ],
-    [
-      'SQL thread stopped with an error',
-      { replica: { ...replicating, sqlRunning: false, lastSqlErrno: 1062, lastSqlError: 'Duplicate entry' } },
-      /SQL thread stopped with error 1062/,
-    ],
-    [
-      'an unreadable lineage record',
-      { lineage: { kind: 'unreadable', problem: 'not JSON' }, replica: replicating },
-      /lineage record cannot be read \(not JSON\)/,
-    ],
-  ])('refuses: %s', (_name, overrides, problem) => {
+  it.each(REFUSED)('refuses: %s', (_name, overrides, problem) => {
     const verdict = promotionVerdict(facts(overrides));
     expect(verdict.allow).toBe(false);
     if (verdict.allow) return;

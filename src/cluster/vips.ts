@@ -1,11 +1,7 @@
 /** Which of the spec's VIPs this node holds right now, read from its own interfaces (no process spawned). */
 import { networkInterfaces } from 'node:os';
 import type { Spec } from '../spec/schema.js';
-
-export interface VipHolding {
-  held: string[];
-  missing: string[];
-}
+import type { VipFacts } from './observation.js';
 
 /** Addresses configured on interfaces that are up (libuv skips interfaces that are down). */
 export function localAddresses(): Set<string> {
@@ -16,7 +12,7 @@ export function localAddresses(): Set<string> {
   return found;
 }
 
-export function vipHolding(spec: Spec, addresses: Set<string> = localAddresses()): VipHolding {
+export function vipHolding(spec: Spec, addresses: ReadonlySet<string> = localAddresses()): VipFacts {
   const held: string[] = [];
   const missing: string[] = [];
   for (const vip of spec.vips) {

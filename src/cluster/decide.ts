@@ -1,0 +1,243 @@
+/**
+ * The decision core: a pure function of what the node sees (an Observation), the spec, and what an
+ * operator asked for (an Intent), returning a plan and one sentence that says why, in the manner
+ * of Patroni's `_run_cycle`. Rules, in order:
+ *
+ * 1. Act on the present, not on the event: keepalived runs notify scripts concurrently and out of
+ *    order, so what is applied follows who holds the VIPs now. MASTER needs every VIP; a node with
+ *    some but not all takes the safe side; a MASTER event without any VIP is stale.
+ * 2. A lease, when one is observed: only its holder may be MASTER.
+ * 3. A state already applied successfully is not applied again (unless forced).
+ * 4. A promotion (a MASTER list with mysql.promote) needs the promotion guard's verdict: a node that
+ *    cannot show it has every write the last primary acknowledged stays read-only, unless the
+ *    operator explicitly accepts the loss.
+ *
+ * Nothing here reads a clock, a file or the network: the same observation gives the same plan.
+ */
+import type { ActionSpec } from '../spec/actions-schema.js';
+import type { Spec } from '../spec/schema.js';
+import type { Observation, VrrpState } from './observation.js';
+import { promotionVerdict, type PromotionVerdict } from './promotion-guard.js';
+
+/** What an operator asked for on top of the automatic rules. */
+export interface Intent {
+  /** Run the decided state's actions even though that state was applied successfully already. */
+  readonly force?: boolean;
+  /**
+   * The operator's reason to promote although the promotion guard refuses: the writes this node
+   * lacks are given up. Reported at error level; never set by automation.
+   */
+  readonly acceptStale?: string;
+}
+
+export interface PromotionGuard {
+  rule: 'promotion';
+  verdict: PromotionVerdict;
+  /** The facts the verdict was drawn from, as log fields. */
+  evidence: Record<string, unknown>;
+}
+
+export interface LeaseGuard {
+  rule: 'lease';
+  allow: boolean;
+  reason: string;
+}
+
+export type GuardVerdict = PromotionGuard | LeaseGuard;
+
+export interface Plan {
+  readonly transitionId: string;
+  /** The state whose actions run, or undefined when nothing is to be done. */
+  readonly target: VrrpState | undefined;
+  /** The spec actions to run, in order (a refused promotion runs only mysql.promote, to hold read-only). */
+  readonly actions: readonly ActionSpec[];
+  /** One sentence: what was seen and why this plan follows. */
+  readonly reason: string;
+  readonly guards: readonly GuardVerdict[];
+}
+
+export function actionsFor(spec: Spec, state: VrrpState): ActionSpec[] {
+  return spec.actions[state.toLowerCase() as keyof Spec['actions']];
+}
+
+const promotes = (action: ActionSpec) => action.type === 'mysql.promote';
+
+interface Step {
+  target: VrrpState | undefined;
+  reason: string;
+  guards: GuardVerdict[];
+}
+
+/** Rule 1: the state this node is in, judged by the VIPs it holds. */
+function present(observation: Observation): Step {
+  const { held, missing } = observation.vips;
+  const total = held.length + missing.length;
+  const said = observation.keepalived?.state;
+  const who = observation.keepalived?.source === 'fifo' ? 'keepalived says' : 'event says';
+  const last = observation.lastApplied;
+  const step = (target: VrrpState | undefined, reason: string): Step => ({ target, reason, guards: [] });
+  if (held.length === total) {
+    return step(
+      'MASTER',
+      said === undefined || said === 'MASTER'
+        ? `holds all ${total} VIPs`
+        : `${who} ${said} but this node holds all ${total} VIPs: it is MASTER now`,
+    );
+  }
+  if (held.length > 0) {
+    const safe = said === undefined || said === 'MASTER' ? 'BACKUP' : said;
+    return step(
+      safe,
+      `split: holds ${held.join(', ')} but not ${missing.join(', ')}; applying ${safe} (a node without every VIP must not be primary)`,
+    );
+  }
+  if (said !== undefined && said !== 'MASTER') return step(said, `holds none of the ${total} VIPs`);
+  if (last?.state === 'MASTER') {
+    return step(
+      'BACKUP',
+      said === 'MASTER'
+        ? `MASTER event, but this node holds none of the ${total} VIPs while MASTER was applied last: demoting`
+        : `holds none of the ${total} VIPs while MASTER was applied last: demoting`,
+    );
+  }
+  return step(
+    undefined,
+    said === 'MASTER'
+      ? `stale MASTER event: this node holds none of the ${total} VIPs`
+      : `holds none of the ${total} VIPs and keepalived's state is unknown: nothing to change`,
+  );
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Rule 2: with a lease in play, MASTER belongs to its holder alone. */
+function leaseRule(observation: Observation, step: Step): Step {
+  const { lease } = observation;
+  if (!lease || step.target !== 'MASTER') return step;
+  if (lease.holder === observation.node && lease.validForMs > 0) {
+    const reason = `holds the lease in ${lease.store} (${seconds(lease.validForMs)} left)`;
+    return { ...step, reason: `${step.reason}; ${reason}`, guards: [{ rule: 'lease', allow: true, reason }] };
+  }
+  const why =
+    lease.holder !== null && lease.validForMs > 0
+      ? `${lease.holder} holds the lease in ${lease.store} (${seconds(lease.validForMs)} left)`
+      : lease.holder !== null
+        ? `the lease in ${lease.store} expired (last held by ${lease.holder}) and this node has not taken it`
+        : `the lease in ${lease.store} is free and this node has not taken it`;
+  return {
+    target: 'BACKUP',
+    reason: `MASTER refused: ${why}; applying BACKUP (a node without the lease must not be primary)`,
+    guards: [{ rule: 'lease', allow: false, reason: why }],
+  };
+}
+
+/** Rule 3: a state applied successfully is not applied again. */
+function alreadyApplied(observation: Observation, step: Step, intent: Intent): Step {
+  const last = observation.lastApplied;
+  if (step.target === undefined || intent.force || last?.state !== step.target || !last.ok) return step;
+  return {
+    ...step,
+    target: undefined,
+    reason: `${step.target} is already applied (at ${last.at}); ${step.reason}; use --force to run its actions again`,
+  };
+}
+
+function rules123(observation: Observation, intent: Intent): Step {
+  return alreadyApplied(observation, leaseRule(observation, present(observation)), intent);
+}
+
+/**
+ * Whether deciding needs the facts that cost a round trip (the local database and the lineage):
+ * only when the plan would promote. observe() asks this before it connects to anything.
+ */
+export function needsPromotionFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
+  const step = rules123(observation, intent);
+  return step.target === 'MASTER' && actionsFor(spec, 'MASTER').some(promotes);
+}
+
+function evidenceOf(observation: Observation): Record<string, unknown> {
+  const { lineage, database } = observation;
+  const record = lineage?.kind === 'ok' ? lineage.lineage : undefined;
+  return {
+    lineage: record
+      ? {
+          primary: record.primary,
+          primary_position: record.primaryPosition,
+          following: record.following,
+          diverged: record.diverged,
+          at: record.at,
+        }
+      : (lineage?.kind ?? 'not observed'),
+    coverage: database?.kind === 'ok' ? database.coverage : undefined,
+  };
+}
+
+/** Rule 4's verdict; facts that were not observed count as "cannot show". */
+function promotionGuard(observation: Observation, intent: Intent): PromotionGuard {
+  const { database, lineage } = observation;
+  const evidence = evidenceOf(observation);
+  if (database === undefined || lineage === undefined || database.kind === 'unreachable') {
+    const problem =
+      database?.kind === 'unreachable'
+        ? `its database could not be observed (${database.problem})`
+        : 'its database and lineage were not observed';
+    return {
+      rule: 'promotion',
+      evidence,
+      verdict: {
+        allow: false,
+        reason: `this node cannot judge whether its database has every acknowledged write: ${problem}`,
+        problems: [problem],
+        // Not overridable: a database nobody can reach cannot be promoted either way.
+        wayOut:
+          'start the local database (it must come up read-only); the next event judges the promotion again',
+      },
+    };
+  }
+  const verdict = promotionVerdict({
+    self: observation.node,
+    lineage,
+    replica: database.replica,
+    coverage: database.coverage,
+    acceptStale: intent.acceptStale,
+  });
+  return { rule: 'promotion', verdict, evidence };
+}
+
+export function decide(observation: Observation, spec: Spec, intent: Intent): Plan {
+  const step = rules123(observation, intent);
+  const plan = (
+    target: VrrpState | undefined,
+    actions: ActionSpec[],
+    reason: string,
+    guards: GuardVerdict[],
+  ) =>
+    Object.freeze({
+      transitionId: observation.transitionId,
+      target,
+      actions: Object.freeze([...actions]),
+      reason,
+      guards: Object.freeze(guards),
+    });
+  if (step.target === undefined) return plan(undefined, [], step.reason, step.guards);
+  const actions = actionsFor(spec, step.target);
+  if (step.target !== 'MASTER' || !actions.some(promotes))
+    return plan(step.target, actions, step.reason, step.guards);
+  const guard = promotionGuard(observation, intent);
+  const guards = [...step.guards, guard];
+  const { verdict } = guard;
+  if (verdict.allow) return plan('MASTER', actions, `${step.reason}; may promote: ${verdict.reason}`, guards);
+  // The promote step still runs, told it may not promote: it keeps (or makes) the database
+  // read-only and fails, so the state is not recorded as applied and the next event judges again.
+  return plan(
+    'MASTER',
+    actions.filter(promotes),
+    `MASTER refused: stay read-only: ${verdict.reason}; way out: ${verdict.wayOut}`,
+    guards,
+  );
+}
+
+/** The promotion verdict a plan carries, for the step that acts on it. */
+export function promotionOf(plan: Plan): PromotionGuard | undefined {
+  return plan.guards.find((g): g is PromotionGuard => g.rule === 'promotion');
+}

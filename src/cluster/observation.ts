@@ -1,0 +1,105 @@
+/**
+ * What one node sees at one moment, as an immutable snapshot: the decision core judges only this
+ * (src/cluster/decide.ts), never the live system, so a decision can be replayed, tested and
+ * explained. Facts that cost a round trip (the database, the lineage) are present only when the
+ * plan may need them; a missing fact is `undefined`, a fact that could not be read says why.
+ * New sources (keepalived's FIFO, the agent's checks, a distributed lease) are new fields here
+ * and new rules in decide, never a second code path.
+ */
+import type { LineageRead } from './lineage.js';
+import type { ReplicaFacts } from './promotion-guard.js';
+
+export const VRRP_STATES = ['MASTER', 'BACKUP', 'FAULT', 'STOP'] as const;
+export type VrrpState = (typeof VRRP_STATES)[number];
+
+/** The last state whose actions ran on this node: a hint (it can be stale or lost at boot), never the truth. */
+export interface AppliedState {
+  state: VrrpState;
+  /** false when any step failed: the next decision for this state runs the actions again. */
+  ok: boolean;
+  at: string;
+  /** What triggered it (the notify words, or the agent's source). */
+  event: string;
+  /** The transition that applied it, when recorded by a version that had ids. */
+  transitionId?: string;
+}
+
+/** What keepalived said about this node's VRRP instance or sync group. */
+export interface KeepalivedFact {
+  state: VrrpState;
+  /** A notify hook's arguments today; keepalived's notify_fifo with the agent. */
+  source: 'event' | 'fifo';
+  /** The sync group or instance name, when keepalived gave one. */
+  name?: string;
+  priority?: number;
+  /** The words as received, for the log and the applied-state record. */
+  text: string;
+}
+
+export interface VipFacts {
+  held: readonly string[];
+  missing: readonly string[];
+}
+
+/** The local database, as far as a promotion decision needs it. */
+export type DatabaseFacts =
+  | {
+      kind: 'ok';
+      /** read_only or super_read_only is on. */
+      readOnly: boolean;
+      /** null: this server replicates from nobody. */
+      replica: ReplicaFacts | null;
+      /** Whether it holds the lineage's recorded primary position; undefined when none applies. */
+      coverage: { holds: boolean; missing: string } | undefined;
+    }
+  | { kind: 'unreachable'; problem: string };
+
+/** One health check's last result (the agent will run them in-process). */
+export interface CheckFact {
+  name: string;
+  healthy: boolean;
+  detail: string;
+  at: string;
+}
+
+/**
+ * A distributed lease (e.g. a key in etcd with a TTL), for pairs that add a witness or clusters of
+ * three or more: only the holder may be primary. Absent when the spec configures no lease store.
+ */
+export interface LeaseFact {
+  /** The node that holds it, or null when nobody does. */
+  holder: string | null;
+  /** How long the holder's claim stays valid from the moment of observation (≤ 0: expired). */
+  validForMs: number;
+  /** Where it was read, for messages (e.g. "etcd 192.0.2.30:2379 /hactl/db/leader"). */
+  store: string;
+}
+
+export interface Observation {
+  /** One id per decision cycle: the plan, every step and every log line of this transition carry it. */
+  readonly transitionId: string;
+  readonly node: string;
+  readonly at: string;
+  readonly vips: VipFacts;
+  readonly keepalived: KeepalivedFact | undefined;
+  readonly lastApplied: AppliedState | undefined;
+  /** Read only when a promotion may be decided. */
+  readonly lineage: LineageRead | undefined;
+  /** Read only when a promotion may be decided. */
+  readonly database: DatabaseFacts | undefined;
+  readonly checks: readonly CheckFact[] | undefined;
+  readonly lease: LeaseFact | undefined;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  }
+  return value;
+}
+
+/** A frozen copy (deeply): nothing downstream of the observation can change what was seen. */
+export function freezeObservation(observation: Observation): Observation {
+  return deepFreeze(structuredClone(observation));
+}

@@ -1,0 +1,205 @@
+/**
+ * Gathers one Observation. Every source has its own time budget and an AbortSignal; a source that
+ * does not answer in time yields "unknown, because …", never a hang, and no source uses a
+ * synchronous filesystem call on a path from the spec. The facts that cost a round trip (the local
+ * database and the lineage) are gathered only when the pure rules say a promotion is in view.
+ */
+import { randomBytes } from 'node:crypto';
+import { localTarget } from '../actions/mysql-common.js';
+import { problemWithUserPath } from '../fs/user-path.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import { appliedStatePath, readAppliedState } from './applied-state.js';
+import { needsPromotionFacts, type Intent } from './decide.js';
+import { readLineage, type LineageRead } from './lineage.js';
+import {
+  freezeObservation,
+  type AppliedState,
+  type DatabaseFacts,
+  type KeepalivedFact,
+  type LeaseFact,
+  type Observation,
+} from './observation.js';
+import type { ReplicaFacts } from './promotion-guard.js';
+import { localAddresses, vipHolding } from './vips.js';
+
+/** Where each fact comes from; tests and, later, the agent substitute their own. */
+export interface ObservationSources {
+  addresses(): ReadonlySet<string>;
+  appliedState(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<AppliedState | undefined>;
+  lineage(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<LineageRead>;
+  database(spec: Spec, node: NodeSpec, lineage: LineageRead, signal: AbortSignal): Promise<DatabaseFacts>;
+  /** Absent until a lease store exists (etcd, for 3+ nodes or a witness). */
+  lease?(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<LeaseFact>;
+}
+
+export interface ObserveRequest {
+  transitionId: string;
+  keepalived?: KeepalivedFact | undefined;
+  intent: Intent;
+  /** 'always' also when no promotion is in view (a status report wants the database anyway). */
+  promotionFacts?: 'when-needed' | 'always';
+}
+
+export interface ObserveBudgets {
+  appliedStateMs: number;
+  lineageMs: number;
+  databaseMs: number;
+  leaseMs: number;
+}
+
+export const DEFAULT_BUDGETS: ObserveBudgets = {
+  appliedStateMs: 2_000,
+  // problemWithUserPath and the read each have 2 s of their own.
+  lineageMs: 5_000,
+  // Connect (3 s) plus a handful of small queries on a loaded machine.
+  databaseMs: 8_000,
+  leaseMs: 2_000,
+};
+
+/** A short, sortable, greppable id: node, UTC time to the second, 4 random hex digits. */
+export function newTransitionId(node: string, now = new Date()): string {
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
+  return `${node}-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Milliseconds each source took, for a debug line (where does a slow transition spend its time?). */
+export type SourceTimings = Partial<Record<'applied_state' | 'lease' | 'lineage' | 'database', number>>;
+
+/** Runs one source under its own deadline; a timeout or an error becomes the source's "unknown". */
+async function bounded<T>(
+  budgetMs: number,
+  work: (signal: AbortSignal) => Promise<T>,
+  unknown: (why: string) => T,
+  timed?: (ms: number) => void,
+): Promise<T> {
+  const started = performance.now();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<T>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error(`no answer within ${budgetMs} ms`));
+      resolve(unknown(`no answer within ${budgetMs} ms`));
+    }, budgetMs);
+  });
+  try {
+    return await Promise.race([
+      work(controller.signal).catch((error: unknown) => unknown(messageOf(error))),
+      deadline,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    timed?.(Math.round(performance.now() - started));
+  }
+}
+
+async function readLocalDatabase(
+  spec: Spec,
+  node: NodeSpec,
+  lineage: LineageRead,
+  signal: AbortSignal,
+): Promise<DatabaseFacts> {
+  const mysql = spec.mysql;
+  if (!mysql) return { kind: 'unreachable', problem: 'the spec has no mysql section' };
+  // Loaded only here: a transition that promotes nothing never parses the driver.
+  const [{ connect }, { detectFlavour }, { readReplicaStatus }, { readReadOnly }, { coverageOf }] =
+    await Promise.all([
+      import('../mysql/connection.js'),
+      import('../mysql/flavour.js'),
+      import('../mysql/replica-status.js'),
+      import('../mysql/server-state.js'),
+      import('../mysql/coverage.js'),
+    ]);
+  const session = await connect(localTarget(mysql), { timeoutMs: 3000, signal });
+  try {
+    const flavour = await detectFlavour(session);
+    const status = await readReplicaStatus(session, flavour);
+    const readOnly = await readReadOnly(session, flavour);
+    const record = lineage.kind === 'ok' ? lineage.lineage : undefined;
+    const coverage =
+      record && record.primary !== node.name
+        ? await coverageOf(session, flavour, status, record.primaryPosition)
+        : undefined;
+    const replica: ReplicaFacts | null = status && {
+      io: status.ioRunning,
+      sqlRunning: status.sqlRunning,
+      lastIoErrno: status.lastIoErrno,
+      lastIoError: status.lastIoError,
+      lastSqlErrno: status.lastSqlErrno,
+      lastSqlError: status.lastSqlError,
+      source: `${status.sourceHost}:${status.sourcePort}`,
+    };
+    return { kind: 'ok', readOnly: readOnly.readOnly || readOnly.superReadOnly, replica, coverage };
+  } finally {
+    await session.close();
+  }
+}
+
+export const localSources: ObservationSources = {
+  addresses: localAddresses,
+  async appliedState(spec, node, signal) {
+    const problem = await problemWithUserPath(spec.paths.runtime_dir, 'paths.runtime_dir');
+    if (problem) return undefined;
+    return readAppliedState(appliedStatePath(spec.paths.runtime_dir, node.name), signal);
+  },
+  lineage: (spec, node) => readLineage(spec.paths.state_dir, node.name),
+  database: readLocalDatabase,
+};
+
+export async function observe(
+  spec: Spec,
+  node: NodeSpec,
+  request: ObserveRequest,
+  sources: ObservationSources = localSources,
+  budgets: ObserveBudgets = DEFAULT_BUDGETS,
+  timings: SourceTimings = {},
+): Promise<Observation> {
+  const [lastApplied, lease] = await Promise.all([
+    bounded(
+      budgets.appliedStateMs,
+      (signal) => sources.appliedState(spec, node, signal),
+      () => undefined,
+      (ms) => (timings.applied_state = ms),
+    ),
+    sources.lease
+      ? bounded<LeaseFact | undefined>(
+          budgets.leaseMs,
+          (signal) => sources.lease!(spec, node, signal),
+          // An unanswered lease store is a lease nobody can show they hold.
+          (why) => ({ holder: null, validForMs: 0, store: `the lease store (unknown: ${why})` }),
+          (ms) => (timings.lease = ms),
+        )
+      : undefined,
+  ]);
+  const first: Observation = {
+    transitionId: request.transitionId,
+    node: node.name,
+    at: new Date().toISOString(),
+    vips: vipHolding(spec, sources.addresses()),
+    keepalived: request.keepalived,
+    lastApplied,
+    lineage: undefined,
+    database: undefined,
+    checks: undefined,
+    lease,
+  };
+  const wanted = request.promotionFacts === 'always' || needsPromotionFacts(first, spec, request.intent);
+  if (!wanted) return freezeObservation(first);
+  const lineage = await bounded<LineageRead>(
+    budgets.lineageMs,
+    (signal) => sources.lineage(spec, node, signal),
+    (why) => ({ kind: 'unreadable', problem: `the lineage record was not read: ${why}` }),
+    (ms) => (timings.lineage = ms),
+  );
+  const database = await bounded<DatabaseFacts>(
+    budgets.databaseMs,
+    (signal) => sources.database(spec, node, lineage, signal),
+    (why) => ({ kind: 'unreachable', problem: why }),
+    (ms) => (timings.database = ms),
+  );
+  return freezeObservation({ ...first, lineage, database });
+}
