@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MysqlSession } from '../../src/mysql/connection.js';
+import { waitFor } from '../../src/lab/processes.js';
 import { runHactl, type RunResult } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { addVip, removeVip } from './ns.js';
@@ -62,7 +63,10 @@ function expectNoSecrets(texts: string[], leaks: string[]): void {
   }
 }
 
-/** Stalls ha2's SQL thread on app.t, commits `rows` rows on ha1, waits until ha2 received them all. */
+/**
+ * Stalls ha2's SQL thread on app.t (a table lock it waits for, however fast the machine), commits
+ * `rows` rows on ha1, waits until ha2 received them all, and proves the lag: all received, not applied.
+ */
 async function relayedButUnapplied(rows: number): Promise<MysqlSession> {
   const locker = await session('ha2');
   await locker.query('LOCK TABLES app.t WRITE');
@@ -70,15 +74,21 @@ async function relayedButUnapplied(rows: number): Promise<MysqlSession> {
   for (let i = 0; i < rows; i++) await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
   const target = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
   const watcher = await session('ha2');
-  for (let i = 0; i < 300; i++) {
-    const status = (await watcher.query('SHOW SLAVE STATUS'))[0] ?? {};
-    if (String(status.Gtid_IO_Pos) === target) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const status = (await watcher.query('SHOW SLAVE STATUS'))[0] ?? {};
-  expect(String(status.Gtid_IO_Pos)).toBe(target);
+  await waitFor(
+    `ha2 to receive up to ${target}`,
+    async () => String((await watcher.query('SHOW SLAVE STATUS'))[0]?.Gtid_IO_Pos) === target,
+    { timeoutMs: 60_000, everyMs: 100 },
+  );
   expect(String(await scalar(watcher, 'SELECT @@GLOBAL.gtid_slave_pos'))).not.toBe(target);
   return locker;
+}
+
+/** Some session of `on` is running exactly `sql` (seen in the process list). */
+async function running(on: MysqlSession, sql: string): Promise<boolean> {
+  const rows = await on.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [
+    sql,
+  ]);
+  return Number(rows[0]?.n) > 0;
 }
 
 describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing), () => {
@@ -88,10 +98,24 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     await pair.db.ha1.stop({ kill: true });
     removeVip(pair.ns.ha1, VIP);
     addVip(pair.ns.ha2, VIP);
-    setTimeout(() => void locker.query('UNLOCK TABLES'), 1000);
-    const { value: result, leaks } = await watchArgv(pair.secrets, () =>
-      notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']),
+    let finished = false;
+    const promoting = watchArgv(pair.secrets, () =>
+      notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']).finally(() => (finished = true)),
     );
+    // Release the SQL thread only once the promotion saw the gap and waits for it to close.
+    await waitFor(
+      'the promotion to wait for the SQL thread (or end)',
+      () =>
+        finished ||
+        logLines().some((l) => l.event === 'promote.catch_up' && l.decision === 'wait for the SQL thread'),
+      { timeoutMs: 60_000, everyMs: 100 },
+    );
+    await locker.query('UNLOCK TABLES');
+    const { value: result, leaks } = await promoting;
+    expect(
+      logLines().find((l) => l.event === 'promote.catch_up'),
+      'the promotion found received events not yet applied',
+    ).toMatchObject({ decision: 'wait for the SQL thread' });
     expect(result.exitCode, result.stderr + result.stdout).toBe(0);
     expect(result.stdout).toMatch(/MASTER ok/);
     const s = await session('ha2');
@@ -106,9 +130,17 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     const locker = await relayedButUnapplied(200);
     await pair.db.ha1.stop({ kill: true });
     const s = await session('ha2');
-    // STOP SLAVE waits for the stalled SQL thread; it stops after the transaction it is in.
-    const stopping = s.query('STOP SLAVE', [], { timeoutMs: 30_000 });
-    setTimeout(() => void locker.query('UNLOCK TABLES'), 500);
+    // STOP SLAVE waits for the stalled SQL thread; it stops after the transaction it is in. The
+    // lock goes only once STOP SLAVE is really waiting, so the thread cannot apply everything first.
+    let stopped = false;
+    const stopping = s.query('STOP SLAVE', [], { timeoutMs: 60_000 }).finally(() => (stopped = true));
+    const watcher = await session('ha2');
+    await waitFor(
+      'STOP SLAVE to be waiting for the SQL thread (or done)',
+      async () => stopped || (await running(watcher, 'STOP SLAVE')),
+      { timeoutMs: 30_000, everyMs: 50 },
+    );
+    await locker.query('UNLOCK TABLES');
     await stopping;
     await s.query('RESET SLAVE ALL');
     await s.query('SET GLOBAL read_only = 0');
@@ -141,12 +173,11 @@ describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing
     expect(await scalar(s2, 'SELECT COUNT(*) FROM app.t WHERE v = 999')).toBe('0');
     // ha1 now replicates from ha2.
     await s2.query('INSERT INTO app.t (v) VALUES (4242)');
-    let replicated = '0';
-    for (let i = 0; i < 100 && replicated === '0'; i++) {
-      replicated = await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 4242');
-      if (replicated === '0') await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(replicated).toBe('1');
+    await waitFor(
+      'ha1 to apply the row written on ha2',
+      async () => (await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 4242')) === '1',
+      { timeoutMs: 60_000, everyMs: 100 },
+    );
     const demoted = logLines().find((l) => l.event === 'notify.action' && l.action === 'mysql.demote');
     expect(demoted).toMatchObject({ result: 'ok', repoint: 'repointed', killed_sessions: 1 });
     expectNoSecrets(
