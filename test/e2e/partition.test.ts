@@ -15,6 +15,10 @@
  * lines the outcome depends on the race, so each side of it is forced and asserted before its claim:
  * ha2 unable to reach ha1 until it has stepped down (ha1's advert won) strands the client; ha1
  * unable to reach ha2 until it has heard ha2 (ha2's advert won) brings it back.
+ *
+ * Before each heal the client's ARP entry must be older than its locktime (1 s): the kernel drops
+ * an ARP that would change an entry updated more recently, so ha1's GARP right after ha2's last
+ * one would be lost (seen: GARP sent, client still on ha2's MAC).
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -87,6 +91,24 @@ async function clientNeighbour(prefix: string): Promise<string> {
   return (await run(['ip', '-n', namespacesFor(prefix).client, 'neigh', 'show', OUTSIDE_VIP])).stdout;
 }
 
+/**
+ * The kernel ignores an ARP that would change a neighbour entry updated less than `locktime` ago
+ * (net.ipv4.neigh.<dev>.locktime, 1 s by default): a GARP from ha1 that soon after ha2's last
+ * one is dropped. True once the client's entry for the VIP was last updated longer ago than that.
+ */
+async function clientEntryOlderThanLocktime(prefix: string): Promise<boolean> {
+  const client = namespacesFor(prefix).client;
+  const iface = NETWORKS.outside.iface;
+  const locktime = Number(
+    (await must(['ip', 'netns', 'exec', client, 'sysctl', '-n', `net.ipv4.neigh.${iface}.locktime`])).trim(),
+  );
+  // `ip -s neigh`: "used A/B/C" = seconds since last use / confirmation / update.
+  const shown = (await run(['ip', '-s', '-n', client, 'neigh', 'show', OUTSIDE_VIP, 'dev', iface])).stdout;
+  const updated = /used \d+\/\d+\/(\d+)/.exec(shown)?.[1];
+  // locktime is in USER_HZ (1/100 s); `updated` is whole seconds, rounded down.
+  return updated !== undefined && Number(updated) > Math.ceil(locktime / 100);
+}
+
 /** A MAC no lab interface has: frames sent to it reach nobody. */
 const NOWHERE_MAC = '02:00:00:00:00:00';
 
@@ -155,6 +177,14 @@ async function partitionAndHeal(testLab: TestLab, race: Race): Promise<Heal> {
       { timeoutMs: SETTLE_MS, everyMs: 200 },
     );
     await waitForSecondGarpSet(ha2Log, ha2Offset, 'ha2');
+    await waitFor(
+      "the client's entry to be older than its ARP locktime",
+      () => clientEntryOlderThanLocktime(prefix),
+      {
+        timeoutMs: 30_000,
+        everyMs: 200,
+      },
+    );
     const ha2Mac = await macOf(ns.ha2, 'eth0');
     const before = await clientNeighbour(prefix);
     expect(before, 'before the heal the client points at ha2').toContain(ha2Mac);
