@@ -27,8 +27,11 @@ A real pair in network namespaces <prefix>-ha1, <prefix>-ha2, <prefix>-client an
 <prefix>-sw (inside 192.0.2.0/24, outside 198.51.100.0/24, VIPs .50): keepalived with a config
 rendered from a lab spec, nginx, MariaDB (ha2 replicates from ha1) and rsync on each node.
 
-  up                 build it and wait for the first election
-  status             who holds the VIPs, VRRP states, nginx, MySQL role/lag, what the client sees
+  up                 build it and wait until the pair has converged (ha1 writable primary
+                     holding both VIPs, ha2 read-only replicating from it); exit 1 naming
+                     what did not
+  status             who holds the VIPs, VRRP states, nginx, MySQL role/lag, what the client
+                     sees, whether the pair has converged
   fail NODE --how H  kill (node loss) | stop (keepalived) | link | partition | nginx | mysql
   heal NODE          undo any fault on NODE (links up, daemons started again)
   down               stop what the lab started (by PID), delete its namespaces and state

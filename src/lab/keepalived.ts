@@ -73,9 +73,8 @@ export async function startKeepalived(files: KeepalivedFiles, netns: string): Pr
   await waitFor(
     'keepalived to write its VRRP pid file',
     () => ours(readPidFile(files.vrrpPid)) || !isAlive(daemon.pid),
-    {
-      timeoutMs: 5_000,
-    },
+    // keepalived itself starts in milliseconds; the bound is for a CPU-starved machine.
+    { timeoutMs: 15_000 },
   );
   if (!isAlive(daemon.pid)) {
     throw new Error(`keepalived exited right after start; see ${files.log}`);

@@ -27,6 +27,15 @@ export interface DbStatus {
   readOnly: boolean | null;
   lag: number | null;
   replication: string | null;
+  /** The replica side as SHOW SLAVE STATUS reports it, or null when the server is no replica. */
+  replica: {
+    /** host:port it replicates from. */
+    source: string;
+    io: 'yes' | 'no' | 'connecting';
+    sql: boolean;
+    /** The last IO or SQL error, e.g. "1236: …", or null. */
+    error: string | null;
+  } | null;
   gtid: string | null;
 }
 
@@ -166,7 +175,11 @@ export function labDatabase(options: LabDatabaseOptions) {
       return { ha1: servers[0]!, ha2: servers[1]! };
     },
 
-    /** ha2 ← ha1 over the inside network; ha1 becomes the writable primary. */
+    /**
+     * ha2 ← ha1 over the inside network. Both stay read-only: only a promotion makes a server
+     * writable (DESIGN safety rule 1), so ha1 becomes the primary when keepalived makes it MASTER
+     * and `hactl notify` promotes it — which is what `lab up` then waits for.
+     */
     async setupReplication(servers: Record<LabNode, MariadbServer>): Promise<void> {
       const replication = readOptionFile(creds.replication, { requirePrivate: true });
       await startReplication(servers.ha2, {
@@ -178,12 +191,6 @@ export function labDatabase(options: LabDatabaseOptions) {
           defaultsFile: creds.replication,
         },
       });
-      const session = await servers.ha1.session();
-      try {
-        await session.query('SET GLOBAL read_only = OFF');
-      } finally {
-        await session.close();
-      }
     },
 
     alive(node: LabNode): boolean {
@@ -233,6 +240,7 @@ export function labDatabase(options: LabDatabaseOptions) {
         readOnly: null,
         lag: null,
         replication: null,
+        replica: null,
         gtid: null,
       };
       if (pidOf(node) === undefined) return down;
@@ -253,6 +261,18 @@ export function labDatabase(options: LabDatabaseOptions) {
           lag: replica?.lagSeconds ?? null,
           replication: replica
             ? `io=${replica.ioRunning} sql=${replica.sqlRunning ? 'yes' : 'no'}${replica.lastIoErrno || replica.lastSqlErrno ? ` error ${replica.lastIoErrno || replica.lastSqlErrno}` : ''}`
+            : null,
+          replica: replica
+            ? {
+                source: `${replica.sourceHost}:${replica.sourcePort ?? '?'}`,
+                io: replica.ioRunning,
+                sql: replica.sqlRunning,
+                error: replica.lastIoErrno
+                  ? `${replica.lastIoErrno}: ${replica.lastIoError}`
+                  : replica.lastSqlErrno
+                    ? `${replica.lastSqlErrno}: ${replica.lastSqlError}`
+                    : null,
+              }
             : null,
           gtid: String(row.gtid ?? ''),
         };

@@ -22,10 +22,12 @@ import {
   type VrrpState,
 } from './keepalived.js';
 import { labDatabase, type DbStatus } from './lab-db.js';
+import { appliedStatePath, readAppliedState } from '../cluster/applied-state.js';
 
 import {
   LAB_NODES,
   ROLES,
+  addressOf,
   createNetwork,
   destroyNetwork,
   dropStaleVips,
@@ -43,7 +45,7 @@ import {
   type NetworkRole,
 } from './network.js';
 import { startNginx } from './nginx.js';
-import { commandLineOf, isAlive, readPidFile, stopProcess, waitFor } from './processes.js';
+import { commandLineOf, isAlive, readPidFile, stopProcess } from './processes.js';
 import { killGroup } from './pgroup.js';
 import { rsyncFiles, rsyncPid, startRsync, stopRsync } from './rsync.js';
 import { LAB_CHECKS, labSpecText, type LabCheck, type LabFailback } from './spec.js';
@@ -81,7 +83,16 @@ export interface LabOptions {
   template?: string | undefined;
   /** Progress lines for a human (the CLI prints them; tests may collect them). */
   say?: (line: string) => void;
+  /** Bound for the pair to converge once keepalived starts (default CONVERGE_TIMEOUT_MS). */
+  convergeTimeoutMs?: number;
 }
+
+/**
+ * From starting keepalived to a converged pair takes ~5 s on an idle machine (ha1's `state MASTER`
+ * alone ~3.4 s, then notify's promotion and ha2's demotion, each a fresh `hactl` process). On a busy
+ * 2-core machine every check and notify process starts several times slower: leave room for that.
+ */
+export const CONVERGE_TIMEOUT_MS = 90_000;
 
 const PREFIX = /^[a-z][a-z0-9]{0,11}$/;
 
@@ -299,7 +310,7 @@ export async function labUp(options: LabOptions): Promise<void> {
     }
     say('rsync: daemons with module "www" on each node');
     await database.setupReplication(servers);
-    say('mariadb: ha2 replicates from ha1 (MASTER_USE_GTID=slave_pos); ha1 writable as the initial primary');
+    say('mariadb: ha2 replicates from ha1 (MASTER_USE_GTID=slave_pos); both read-only until notify promotes');
 
     writeFileSync(
       paths.specPath,
@@ -330,22 +341,19 @@ export async function labUp(options: LabOptions): Promise<void> {
     }
     say(`keepalived: configs rendered from ${paths.specPath} and accepted by keepalived -t`);
     // ha1 is the database primary, so it must win the first election. Started together, ha2 can
-    // win it when its checks rise first, and nopreempt then keeps the VIPs there: start ha1 alone.
+    // win it when its checks rise first, and nopreempt then keeps the VIPs there: start ha1 alone,
+    // and start ha2 only once ha1 is the primary (ha2's first BACKUP notify then finds a writable
+    // peer to replicate from).
+    const deadline = Date.now() + (options.convergeTimeoutMs ?? CONVERGE_TIMEOUT_MS);
     await startKeepalived(keepalivedFiles(paths.node.ha1.dir), nsOf(prefix, 'ha1'));
-    await waitFor('ha1 to take both VIPs', async () => (await holderOfBoth(prefix)) === 'ha1', {
-      timeoutMs: 20_000,
-      everyMs: 100,
-    });
+    await waitForConvergence({ prefix, dir: paths.dir, primary: 'ha1', replica: null, deadline });
+    say('keepalived: ha1 is MASTER, holds both VIPs, and notify promoted its MariaDB (read_only=OFF)');
     await startKeepalived(keepalivedFiles(paths.node.ha2.dir), nsOf(prefix, 'ha2'));
-    await waitFor(
-      'ha2 to settle in BACKUP',
-      () => {
-        const states = lastLoggedStates(keepalivedFiles(paths.node.ha2.dir));
-        return ROLES.every((role) => states[role] === 'BACKUP');
-      },
-      { timeoutMs: 10_000, everyMs: 100 },
+    await waitForConvergence({ prefix, dir: paths.dir, primary: 'ha1', replica: 'ha2', deadline });
+    say(
+      `up in ${((Date.now() - started) / 1000).toFixed(1)} s: both VIPs on ha1 (writable primary); ` +
+        'ha2 BACKUP, read-only, replicating from ha1',
     );
-    say(`up in ${((Date.now() - started) / 1000).toFixed(1)} s: both VIPs on ${await holderOfBoth(prefix)}`);
   } catch (error) {
     say(`up failed; tearing down (logs kept in ${paths.dir})`);
     await teardown(prefix, paths);
@@ -359,6 +367,98 @@ export async function holderOfBoth(prefix: string): Promise<LabNode | undefined>
   const [inside, outside] = [holders.inside, holders.outside];
   if (inside.length === 1 && outside.length === 1 && inside[0] === outside[0]) return inside[0];
   return undefined;
+}
+
+export interface ConvergenceTarget {
+  prefix: string;
+  dir: string;
+  /** The node that must hold every VIP, be MASTER and have a writable database. */
+  primary: LabNode;
+  /** The node that must be BACKUP, read-only and replicating from the primary; null: not looked at. */
+  replica: LabNode | null;
+}
+
+/**
+ * What keeps the pair from having converged on `primary` (and `replica`), one phrase each; empty
+ * when it has: exactly `primary` holds every VIP, keepalived there logged MASTER for every instance
+ * and notify applied MASTER (ok), its database is writable; `replica` logged BACKUP, notify applied
+ * BACKUP (ok), its database is read-only and replicates from the primary's inside address with
+ * both threads running and no error.
+ */
+export async function convergenceProblems(target: ConvergenceTarget): Promise<string[]> {
+  const { prefix, primary, replica } = target;
+  const paths = labPaths(target.dir);
+  const database = db(prefix, paths);
+  const problems: string[] = [];
+  const holders = await vipHolders(prefix);
+  for (const role of ROLES) {
+    if (holders[role].join() !== primary)
+      problems.push(`${role} VIP on ${holders[role].join('+') || 'nobody'}, not on ${primary} alone`);
+  }
+  const roles: [LabNode, 'MASTER' | 'BACKUP'][] = [[primary, 'MASTER']];
+  if (replica !== null) roles.push([replica, 'BACKUP']);
+  for (const [node, want] of roles) {
+    const files = keepalivedFiles(paths.node[node].dir);
+    if (keepalivedPid(files) === undefined) {
+      problems.push(`${node}: keepalived is not running (see ${files.log})`);
+    } else {
+      const states = lastLoggedStates(files);
+      const off = ROLES.filter((role) => states[role] !== want);
+      if (off.length > 0)
+        problems.push(
+          `${node}: keepalived not ${want} for ${off.map((role) => `${role} (${states[role] ?? 'no state yet'})`).join(', ')}`,
+        );
+    }
+    const applied = await readAppliedState(
+      appliedStatePath(paths.runtimeDir, node),
+      AbortSignal.timeout(2_000),
+    );
+    if (applied?.state !== want || !applied.ok) {
+      problems.push(
+        `${node}: notify has not applied ${want} (${applied ? `last applied ${applied.state}${applied.ok ? '' : ', failed'}` : 'nothing applied yet'}; see ${paths.log})`,
+      );
+    }
+  }
+  const primaryDb = await database.status(primary);
+  if (primaryDb.readOnly !== false)
+    problems.push(
+      `${primary}: database ${primaryDb.alive ? (primaryDb.readOnly ? 'read-only' : 'not answering') : 'down'}`,
+    );
+  if (replica !== null) {
+    const replicaDb = await database.status(replica);
+    const source = `${addressOf(primary, 'inside')}:3306`;
+    if (replicaDb.readOnly !== true)
+      problems.push(
+        `${replica}: database ${!replicaDb.alive ? 'down' : replicaDb.readOnly === false ? 'writable' : 'not answering'}`,
+      );
+    const r = replicaDb.replica;
+    if (replicaDb.alive && replicaDb.readOnly !== null) {
+      if (r === null) problems.push(`${replica}: database is no replica`);
+      else if (r.source !== source || r.io !== 'yes' || !r.sql || r.error !== null)
+        problems.push(
+          `${replica}: replication from ${r.source} io=${r.io} sql=${r.sql ? 'yes' : 'no'}${r.error ? ` error ${r.error}` : ''} (want ${source}, both threads running)`,
+        );
+    }
+  }
+  return problems;
+}
+
+/** Polls convergenceProblems until none is left or `deadline` (epoch ms) passes; then throws them. */
+export async function waitForConvergence(target: ConvergenceTarget & { deadline: number }): Promise<void> {
+  const started = Date.now();
+  const everyMs = 250;
+  let problems: string[] = [];
+  const attempts = Math.ceil(Math.max(0, target.deadline - started) / everyMs) + 1;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    problems = await convergenceProblems(target);
+    if (problems.length === 0) return;
+    if (Date.now() >= target.deadline) break;
+    await sleep(Math.min(everyMs, Math.max(0, target.deadline - Date.now())));
+  }
+  const want = `${target.primary} primary${target.replica ? `, ${target.replica} its replica` : ''}`;
+  throw new Error(
+    `the pair did not converge (${want}) within ${((Date.now() - started) / 1000).toFixed(1)} s:\n  ${problems.join('\n  ')}`,
+  );
 }
 
 async function stopNodeProcesses(paths: LabPaths, node: LabNode): Promise<void> {
@@ -546,6 +646,11 @@ export interface LabStatus {
   fast: boolean;
   nodes: NodeStatus[];
   holders: Record<NetworkRole, LabNode[]>;
+  /**
+   * The pair as a whole: the node holding every VIP (null if none does alone), its replica (the
+   * other node, when its keepalived runs) and what keeps them from having converged (empty: converged).
+   */
+  pair: { primary: LabNode | null; replica: LabNode | null; problems: string[] };
   client: ClientView;
 }
 
@@ -599,9 +704,15 @@ export async function labStatus(options: { prefix: string; dir: string }): Promi
   );
   const holders = await vipHolders(prefix);
   for (const status of nodes) status.vips = ROLES.filter((role) => holders[role].includes(status.node));
-  const [http, sql] = await Promise.all([
+  const primary = await holderOfBoth(prefix);
+  const other = LAB_NODES.find((node) => node !== primary)!;
+  const replica = primary && nodes.find((n) => n.node === other)?.keepalived ? other : null;
+  const [http, sql, problems] = await Promise.all([
     clientHttp(prefix),
     database.clientServerNode(nsOf(prefix, 'client'), vipOf('inside')),
+    primary
+      ? convergenceProblems({ prefix, dir: paths.dir, primary, replica })
+      : Promise.resolve(['no single node holds every VIP']),
   ]);
   return {
     prefix,
@@ -610,6 +721,7 @@ export async function labStatus(options: { prefix: string; dir: string }): Promi
     fast: state.fast,
     nodes,
     holders,
+    pair: { primary: primary ?? null, replica, problems },
     client: { http, sql },
   };
 }
@@ -648,6 +760,9 @@ export function formatStatus(status: LabStatus): string {
     line(header),
     ...rows.map(line),
     `VIPs: ${holders}`,
+    status.pair.problems.length === 0
+      ? `pair: converged (${status.pair.primary} primary, ${status.pair.replica ? `${status.pair.replica} its replica` : 'no replica'})`
+      : `pair: NOT converged: ${status.pair.problems.join('; ')}`,
     `client: HTTP http://${vipOf('outside')}/ → ${status.client.http ?? 'no answer'}; SQL ${vipOf('inside')}:3306 → ${status.client.sql ?? 'no answer'}`,
   ].join('\n');
 }

@@ -3,13 +3,13 @@
  * record is the daemon's own. It listens on the node's namespace only; clients from the inside
  * network may write into its one module.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { commandLineOf, isAlive, readPidFile, startDaemon, stopFromPidFile } from './processes.js';
+import { commandLineOf, isAlive, readPidFile, startDaemon, stopFromPidFile, waitFor } from './processes.js';
 
 const MARKER = 'rsync';
 export const RSYNC_MODULE = 'www';
+const PORT = 873;
 
 export interface RsyncFiles {
   conf: string;
@@ -32,7 +32,7 @@ export function rsyncConfig(files: RsyncFiles, allowFrom: string): string {
   return [
     '# Written by hactl lab.',
     'use chroot = no',
-    'port = 873',
+    `port = ${PORT}`,
     `log file = ${files.log}`,
     '',
     `[${RSYNC_MODULE}]`,
@@ -60,10 +60,33 @@ export async function startRsync(files: RsyncFiles, netns: string, allowFrom: st
     logFile: files.log,
     pidFile: files.spawnPid,
   });
-  // A bad config or a busy port makes it exit within moments.
-  await sleep(150);
+  // Ready once it listens; a bad config or a busy port makes it exit instead.
+  await waitFor(
+    `rsync --daemon to listen on port ${PORT}`,
+    () => listening(daemon.pid, PORT) || !isAlive(daemon.pid),
+    { timeoutMs: 15_000, everyMs: 50 },
+  );
   if (!isAlive(daemon.pid)) throw new Error(`rsync --daemon exited right after start; see ${files.log}`);
   return daemon.pid;
+}
+
+/**
+ * `pid` (once it is rsync, i.e. `ip netns exec` has entered the namespace and exec'd) has a TCP
+ * socket listening on `port`: /proc/<pid>/net/tcp lists the sockets of the process's namespace.
+ */
+function listening(pid: number, port: number): boolean {
+  if (!commandLineOf(pid)?.startsWith('rsync ')) return false;
+  const local = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  try {
+    return readFileSync(`/proc/${pid}/net/tcp`, 'utf8')
+      .split('\n')
+      .some((line) => {
+        const fields = line.trim().split(/\s+/);
+        return fields[1]?.endsWith(local) === true && fields[3] === '0A';
+      });
+  } catch {
+    return false;
+  }
 }
 
 export async function stopRsync(files: RsyncFiles): Promise<boolean> {

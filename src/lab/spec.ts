@@ -29,6 +29,15 @@ export interface LabSpecOptions {
   syncSource: string;
 }
 
+/**
+ * Interval and keepalived timeout of a check run (the spec wants timeout ≤ interval). A check is a
+ * fresh `hactl` process: ~0.2 s on an idle machine, but 1–2.8 s (mysql2 loaded) on a 2-core
+ * machine with a core kept busy and other work beside it — with interval/timeout 1 every check
+ * there "timed_out" and both nodes sat in FAULT. A dead nginx or MariaDB still fails at once
+ * (connection refused), so detection stays fall × interval.
+ */
+export const CHECK_INTERVAL_SEC = 5;
+
 export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
 
 export function labSpecObject(options: LabSpecOptions): Record<string, unknown> {
@@ -61,8 +70,8 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
         kind: 'http',
         // Inside the node's namespace 127.0.0.1 is that node's own nginx.
         params: { url: 'http://127.0.0.1/', expect_status: '200' },
-        interval: 1,
-        timeout: 1,
+        interval: CHECK_INTERVAL_SEC,
+        timeout: CHECK_INTERVAL_SEC,
         fall: 2,
         rise: 2,
         weight: 0,
@@ -70,8 +79,8 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       options.checks.includes('mysql') && {
         name: 'mariadb',
         kind: 'mysql',
-        interval: 1,
-        timeout: 1,
+        interval: CHECK_INTERVAL_SEC,
+        timeout: CHECK_INTERVAL_SEC,
         fall: 2,
         rise: 2,
         weight: 0,

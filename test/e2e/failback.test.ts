@@ -11,47 +11,59 @@ import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   LAB_PROGRAMS,
+  LAB_TEST_TIMEOUT_MS,
+  SETTLE_MS,
   SPLIT_BOUND_MS,
   failover,
   testLab,
   waitForBackup,
+  waitForConverged,
   waitForHolder,
 } from './lab-support.js';
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2efb');
 
-describe.skipIf(missing)(titled('hactl lab: failback preempt', missing), () => {
-  beforeAll(() => assertBuilt());
-  afterEach(async () => {
-    await lab.down();
-  });
-
-  for (const how of ['stop', 'kill'] as Fault[]) {
-    it(`ha1 ${how === 'kill' ? 'lost' : 'keepalived stopped'}: VIPs go to ha2, and come back to ha1 when it recovers`, async () => {
-      await lab.up({ failback: 'preempt' });
-      const conf = readFileSync(keepalivedFiles(labPaths(lab.dir).node.ha1.dir).conf, 'utf8');
-      expect(conf).toMatch(/state MASTER/);
-      expect(conf).not.toMatch(/nopreempt/);
-
-      const result = await failover(lab, 'ha1', 'ha2', how);
-      expect(result.longestSplitMs).toBeLessThanOrEqual(SPLIT_BOUND_MS);
-      expect(await clientHttp(lab.prefix)).toBe('ha2');
-
-      const probe = startProbe(lab.prefix, { maxDurationMs: 40_000 });
-      try {
-        const healedAt = Date.now();
-        await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
-        await waitForHolder(lab.prefix, 'ha1', 20_000);
-        expect(
-          await probe.waitForAnswer('ha1', healedAt, 5_000),
-          'the client follows the VIPs back to ha1',
-        ).toBeDefined();
-      } finally {
-        await probe.stop();
-      }
-      await waitForBackup(lab, 'ha2');
-      expect(await clientHttp(lab.prefix)).toBe('ha1');
+describe.skipIf(missing)(
+  titled('hactl lab: failback preempt', missing),
+  { timeout: LAB_TEST_TIMEOUT_MS },
+  () => {
+    beforeAll(() => assertBuilt());
+    afterEach(async () => {
+      await lab.down();
     });
-  }
-});
+
+    for (const how of ['stop', 'kill'] as Fault[]) {
+      it(`ha1 ${how === 'kill' ? 'lost' : 'keepalived stopped'}: VIPs go to ha2, and come back to ha1 when it recovers; the database follows them both ways`, async () => {
+        await lab.up({ failback: 'preempt' });
+        const conf = readFileSync(keepalivedFiles(labPaths(lab.dir).node.ha1.dir).conf, 'utf8');
+        expect(conf).toMatch(/state MASTER/);
+        expect(conf).not.toMatch(/nopreempt/);
+
+        const result = await failover(lab, 'ha1', 'ha2', how);
+        expect(result.longestSplitMs).toBeLessThanOrEqual(SPLIT_BOUND_MS);
+        expect(await clientHttp(lab.prefix)).toBe('ha2');
+        // With ha1 stopped (not lost) its keepalived is gone too: ha2 is the primary, alone.
+        await waitForConverged(lab, 'ha2', null);
+
+        const probe = startProbe(lab.prefix, { maxDurationMs: SETTLE_MS + 60_000 });
+        try {
+          const healedAt = Date.now();
+          await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
+          // ha1's checks must rise (2 runs at the lab's 5 s interval) before it can preempt.
+          await waitForHolder(lab.prefix, 'ha1');
+          expect(
+            await probe.waitForAnswer('ha1', healedAt, 15_000),
+            'the client follows the VIPs back to ha1',
+          ).toBeDefined();
+        } finally {
+          await probe.stop();
+        }
+        await waitForBackup(lab, 'ha2');
+        expect(await clientHttp(lab.prefix)).toBe('ha1');
+        // notify promoted ha1 again (after it caught up as ha2's replica) and re-pointed ha2 to it.
+        await waitForConverged(lab, 'ha1', 'ha2');
+      });
+    }
+  },
+);

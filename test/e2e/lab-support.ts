@@ -2,12 +2,14 @@
  * Shared pieces of the lab end-to-end suites: one prefix per file (so leftovers of one never meet
  * another), bounded waits, and a failover scenario that watches both the VIPs and the client.
  */
+import { readdirSync } from 'node:fs';
 import { expect } from 'vitest';
 import { keepalivedFiles, lastLoggedStates } from '../../src/lab/keepalived.js';
 import {
   defaultDir,
   holderOfBoth,
   labDown,
+  waitForConvergence,
   labFail,
   labPaths,
   labUp,
@@ -23,7 +25,7 @@ import {
   type HolderSample,
   type ProbeSample,
 } from '../../src/lab/probe.js';
-import { waitFor } from '../../src/lab/processes.js';
+import { isAlive, waitFor } from '../../src/lab/processes.js';
 
 export const LAB_PROGRAMS = [
   'ip',
@@ -39,6 +41,20 @@ export const LAB_PROGRAMS = [
 /** The VIPs may be seen on different nodes for at most this long during a transition. */
 export const SPLIT_BOUND_MS = 500;
 
+/**
+ * Per-test bound for the lab suites. `lab up` alone takes ~10 s on an idle machine and 40–50 s on a
+ * 2-core machine with a core kept busy and other work beside it (every check and notify is a fresh
+ * node process); a test adds a failover, a heal and a second convergence.
+ */
+export const LAB_TEST_TIMEOUT_MS = 360_000;
+
+/**
+ * How long a keepalived transition plus the notify it triggers may take on a loaded machine: the
+ * VRRP part is C and quick, but a check or notify run costs 1–3 s of CPU-starved node start-up and
+ * a check needs fall/rise runs at its interval (5 s in the lab spec).
+ */
+export const SETTLE_MS = 60_000;
+
 export interface TestLab {
   prefix: string;
   dir: string;
@@ -46,14 +62,43 @@ export interface TestLab {
   down(): Promise<void>;
 }
 
-export function testLab(prefix: string): TestLab {
+/** Test lab prefixes: `e2e` + a short tag + the PID of the process running the suite. */
+const TEST_PREFIX = /^(e2e[a-z]{1,4})(\d+)$/;
+
+/**
+ * Labs of earlier runs whose process is gone (a crash, a killed CI job): their prefix ends in a
+ * PID that no longer exists. `labDown` stops only what their pid files name (cmdline checked).
+ */
+async function sweepDeadTestLabs(): Promise<void> {
+  let names: string[];
+  try {
+    names = readdirSync('/run/netns');
+  } catch {
+    return;
+  }
+  const prefixes = new Set(names.map((name) => name.replace(/-(ha1|ha2|client|sw)$/, '')));
+  for (const prefix of prefixes) {
+    const pid = TEST_PREFIX.exec(prefix)?.[2];
+    if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+    await labDown({ prefix, dir: defaultDir(prefix) });
+  }
+}
+
+/**
+ * One lab per suite file, named `<tag><pid>`: the lead's CI (in another clone) may run the same
+ * suite at the same time, and a fixed prefix would let one run tear down the other's namespaces.
+ */
+export function testLab(tag: string): TestLab {
+  const prefix = `${tag}${process.pid}`;
+  if (!TEST_PREFIX.test(prefix)) throw new Error(`test lab tag ${tag} must be e2e + 1–4 letters`);
   const dir = defaultDir(prefix);
   const log: string[] = [];
   return {
     prefix,
     dir,
     async up(options = {}) {
-      // A crashed earlier run may have left this prefix behind.
+      await sweepDeadTestLabs();
+      // A failed earlier test of this run may have left its lab behind.
       await labDown({ prefix, dir });
       await labUp({ prefix, dir, say: (line) => log.push(line), ...options });
     },
@@ -63,7 +108,7 @@ export function testLab(prefix: string): TestLab {
   };
 }
 
-export async function waitForHolder(prefix: string, node: LabNode, timeoutMs = 20_000): Promise<void> {
+export async function waitForHolder(prefix: string, node: LabNode, timeoutMs = SETTLE_MS): Promise<void> {
   await waitFor(`both VIPs on ${node} only`, async () => (await holderOfBoth(prefix)) === node, {
     timeoutMs,
     everyMs: 100,
@@ -71,7 +116,7 @@ export async function waitForHolder(prefix: string, node: LabNode, timeoutMs = 2
 }
 
 /** keepalived on `node` has (re)started and settled in BACKUP for both instances. */
-export async function waitForBackup(lab: TestLab, node: LabNode, timeoutMs = 20_000): Promise<void> {
+export async function waitForBackup(lab: TestLab, node: LabNode, timeoutMs = SETTLE_MS): Promise<void> {
   const files = keepalivedFiles(labPaths(lab.dir).node[node].dir);
   await waitFor(
     `${node} in BACKUP`,
@@ -81,6 +126,26 @@ export async function waitForBackup(lab: TestLab, node: LabNode, timeoutMs = 20_
     },
     { timeoutMs, everyMs: 100 },
   );
+}
+
+/**
+ * The pair has converged on `primary`: it alone holds every VIP, keepalived MASTER and notify's
+ * promotion applied, its database writable; `replica` (unless null) BACKUP, read-only and
+ * replicating from it. Throws what did not converge when the bound passes.
+ */
+export async function waitForConverged(
+  lab: TestLab,
+  primary: LabNode,
+  replica: LabNode | null,
+  timeoutMs = SETTLE_MS,
+): Promise<void> {
+  await waitForConvergence({
+    prefix: lab.prefix,
+    dir: lab.dir,
+    primary,
+    replica,
+    deadline: Date.now() + timeoutMs,
+  });
 }
 
 export interface FailoverResult {
@@ -102,19 +167,19 @@ export async function failover(
   from: LabNode,
   to: LabNode,
   how: Fault,
-  timeoutMs = 20_000,
+  timeoutMs = SETTLE_MS,
 ): Promise<FailoverResult> {
-  const probe = startProbe(lab.prefix, { everyMs: 50, timeoutMs: 500, maxDurationMs: timeoutMs + 10_000 });
-  const sampler = sampleHolders(lab.prefix, 50, timeoutMs + 10_000);
+  const probe = startProbe(lab.prefix, { everyMs: 50, timeoutMs: 500, maxDurationMs: timeoutMs + 30_000 });
+  const sampler = sampleHolders(lab.prefix, 50, timeoutMs + 30_000);
   try {
     expect(
-      await probe.waitForAnswer(from, 0, 5_000),
+      await probe.waitForAnswer(from, 0, 15_000),
       `the client reaches ${from} before the fault`,
     ).toBeDefined();
     const injectedAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: from, how });
     const answer = await probe.waitForAnswer(to, injectedAt, timeoutMs);
     expect(answer, `the client gets an answer from ${to} within ${timeoutMs} ms of "${how}"`).toBeDefined();
-    await waitForHolder(lab.prefix, to, 5_000);
+    await waitForHolder(lab.prefix, to, 15_000);
     const holders = await sampler.stop();
     const probes = await probe.stop();
     return {
@@ -131,7 +196,10 @@ export async function failover(
   }
 }
 
-/** Watches for `ms` that both VIPs stay on `node` and nowhere else. */
+/**
+ * Watches for `ms` that both VIPs stay on `node` and nowhere else. Not a wait for a condition but
+ * an observation window: the claim is that nothing happens during it, so its length is the claim.
+ */
 export async function expectHolderStays(prefix: string, node: LabNode, ms: number): Promise<void> {
   const sampler = sampleHolders(prefix, 100, ms + 5_000);
   await new Promise((resolve) => setTimeout(resolve, ms));

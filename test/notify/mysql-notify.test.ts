@@ -4,8 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../../src/lab/processes.js';
 import type { MysqlSession } from '../../src/mysql/connection.js';
+import { waitFor } from '../../src/lab/processes.js';
 import { runHactl, type RunResult } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { addVip, removeVip } from './ns.js';
@@ -63,7 +63,10 @@ function expectNoSecrets(texts: string[], leaks: string[]): void {
   }
 }
 
-/** Stalls ha2's SQL thread on app.t, commits `rows` rows on ha1, waits until ha2 received them all. */
+/**
+ * Stalls ha2's SQL thread on app.t (a table lock it waits for, however fast the machine), commits
+ * `rows` rows on ha1, waits until ha2 received them all, and proves the lag: all received, not applied.
+ */
 async function relayedButUnapplied(rows: number): Promise<MysqlSession> {
   const locker = await session('ha2');
   await locker.query('LOCK TABLES app.t WRITE');
@@ -71,136 +74,147 @@ async function relayedButUnapplied(rows: number): Promise<MysqlSession> {
   for (let i = 0; i < rows; i++) await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
   const target = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
   const watcher = await session('ha2');
-  for (let i = 0; i < 300; i++) {
-    const status = (await watcher.query('SHOW SLAVE STATUS'))[0] ?? {};
-    if (String(status.Gtid_IO_Pos) === target) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  const status = (await watcher.query('SHOW SLAVE STATUS'))[0] ?? {};
-  expect(String(status.Gtid_IO_Pos)).toBe(target);
+  await waitFor(
+    `ha2 to receive up to ${target}`,
+    async () => String((await watcher.query('SHOW SLAVE STATUS'))[0]?.Gtid_IO_Pos) === target,
+    { timeoutMs: 60_000, everyMs: 100 },
+  );
   expect(String(await scalar(watcher, 'SELECT @@GLOBAL.gtid_slave_pos'))).not.toBe(target);
   return locker;
 }
 
-describe.skipIf(missing)(titled('hactl notify with a real MariaDB pair', missing), () => {
-  it('promotion after events received but not applied loses none of them', async () => {
-    pair = await startNsPair('p');
-    const locker = await relayedButUnapplied(200);
-    await pair.db.ha1.stop({ kill: true });
-    removeVip(pair.ns.ha1, VIP);
-    addVip(pair.ns.ha2, VIP);
-    let finished = false;
-    const notifying = watchArgv(pair.secrets, () =>
-      notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']),
-    ).finally(() => (finished = true));
-    // The lock goes once promotion has decided about catching up (it must have decided to wait):
-    // released earlier, the replica would catch up by itself and the drain would not be tested.
-    const catchUp = () => logLines().find((l) => l.event === 'promote.catch_up');
-    await waitFor(
-      'promotion to decide about the unapplied events',
-      () => finished || catchUp() !== undefined,
-      {
-        timeoutMs: 60_000,
-      },
-    );
-    await locker.query('UNLOCK TABLES');
-    const { value: result, leaks } = await notifying;
-    expect(catchUp()?.decision).toBe('wait for the SQL thread');
-    expect(result.exitCode, result.stderr + result.stdout).toBe(0);
-    expect(result.stdout).toMatch(/MASTER ok/);
-    const s = await session('ha2');
-    expect(await scalar(s, 'SELECT COUNT(*) FROM app.t')).toBe('201');
-    expect(await scalar(s, 'SELECT @@GLOBAL.read_only')).toBe('0');
-    expect(logText()).toMatch(/"event":"promote.caught_up"/);
-    expectNoSecrets([result.stdout, result.stderr], leaks);
-  });
+/** Some session of `on` is running exactly `sql` (seen in the process list). */
+async function running(on: MysqlSession, sql: string): Promise<boolean> {
+  const rows = await on.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [
+    sql,
+  ]);
+  return Number(rows[0]?.n) > 0;
+}
 
-  it('the naive sequence (STOP SLAVE; RESET SLAVE ALL; read_only=0) loses those rows', async () => {
-    pair = await startNsPair('n');
-    const locker = await relayedButUnapplied(200);
-    await pair.db.ha1.stop({ kill: true });
-    const s = await session('ha2');
-    // STOP SLAVE waits for the stalled SQL thread; it stops after the transaction it is in.
-    const stopping = s.query('STOP SLAVE', [], { timeoutMs: 30_000 });
-    const watcher = await session('ha2');
-    await waitFor(
-      'STOP SLAVE to be waiting',
-      async () =>
-        (await watcher.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE 'STOP SLAVE%'"))
-          .length > 0,
-      { timeoutMs: 30_000 },
-    );
-    await locker.query('UNLOCK TABLES');
-    await stopping;
-    await s.query('RESET SLAVE ALL');
-    await s.query('SET GLOBAL read_only = 0');
-    const count = Number(await scalar(s, 'SELECT COUNT(*) FROM app.t'));
-    expect(count).toBeLessThan(201);
-  });
-
-  it('demotion ends an open transaction so it cannot commit, and re-points to the new primary', async () => {
-    pair = await startNsPair('d');
-    addVip(pair.ns.ha1, VIP);
-    expect((await notify('ha1', ['master'])).exitCode).toBe(0);
-    const app = await session('ha1', 'app');
-    await app.query('BEGIN');
-    await app.query('INSERT INTO app.t (v) VALUES (999)');
-
-    removeVip(pair.ns.ha1, VIP);
-    addVip(pair.ns.ha2, VIP);
-    const { value: results, leaks } = await watchArgv(pair.secrets, async () => [
-      await notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']),
-      await notify('ha1', ['INSTANCE', 'inside', 'BACKUP', '150']),
-    ]);
-    for (const r of results) expect(r.exitCode, r.stderr + r.stdout).toBe(0);
-    await expect(app.query('COMMIT')).rejects.toThrow();
-
-    const s1 = await session('ha1');
-    const s2 = await session('ha2');
-    expect(await scalar(s1, 'SELECT @@GLOBAL.read_only')).toBe('1');
-    expect(await scalar(s2, 'SELECT @@GLOBAL.read_only')).toBe('0');
-    expect(await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 999')).toBe('0');
-    expect(await scalar(s2, 'SELECT COUNT(*) FROM app.t WHERE v = 999')).toBe('0');
-    // ha1 now replicates from ha2.
-    await s2.query('INSERT INTO app.t (v) VALUES (4242)');
-    let replicated = '0';
-    for (let i = 0; i < 100 && replicated === '0'; i++) {
-      replicated = await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 4242');
-      if (replicated === '0') await new Promise((r) => setTimeout(r, 50));
-    }
-    expect(replicated).toBe('1');
-    const demoted = logLines().find((l) => l.event === 'notify.action' && l.action === 'mysql.demote');
-    expect(demoted).toMatchObject({ result: 'ok', repoint: 'repointed', killed_sessions: 1 });
-    expectNoSecrets(
-      results.flatMap((r) => [r.stdout, r.stderr]),
-      leaks,
-    );
-  });
-
-  it('an errant transaction on the standby: demotion refuses to re-point, stays read-only, exits 1 and logs the GTIDs', async () => {
-    pair = await startNsPair('e');
-    const standby = await session('ha2');
-    // The admin account bypasses read_only: a write a human made on the standby by hand.
-    await standby.query('INSERT INTO app.t (v) VALUES (666)');
-    const errant = await scalar(standby, 'SELECT @@GLOBAL.gtid_binlog_pos');
-    expect(errant).toMatch(/^0-2-\d+$/);
-
-    const { value: result, leaks } = await watchArgv(pair.secrets, () =>
-      notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']),
-    );
-    expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/DIVERGED/);
-    expect(result.stderr).toContain(errant);
-    // Demotion ended every client session, ours included.
-    expect(await scalar(await session('ha2'), 'SELECT @@GLOBAL.read_only')).toBe('1');
-    const lines = logLines();
-    const step = lines.find((l) => l.event === 'notify.action' && l.action === 'mysql.demote')!;
-    expect(step).toMatchObject({ result: 'failed', diverged: true, needs_human: true });
-    expect(step.extra_gtids).toEqual([errant]);
-    expect(lines.find((l) => l.event === 'notify.summary')).toMatchObject({
-      result: 'diverged',
-      exit_code: 1,
+// Each test builds a pair (two mariadb-install-db runs) and runs notify processes: on a loaded
+// 2-core machine that alone can take most of a minute.
+describe.skipIf(missing)(
+  titled('hactl notify with a real MariaDB pair', missing),
+  { timeout: 240_000 },
+  () => {
+    it('promotion after events received but not applied loses none of them', async () => {
+      pair = await startNsPair('p');
+      const locker = await relayedButUnapplied(200);
+      await pair.db.ha1.stop({ kill: true });
+      removeVip(pair.ns.ha1, VIP);
+      addVip(pair.ns.ha2, VIP);
+      let finished = false;
+      const promoting = watchArgv(pair.secrets, () =>
+        notify('ha2', ['GROUP', 'db_vips', 'MASTER', '0']).finally(() => (finished = true)),
+      );
+      // Release the SQL thread only once the promotion has decided how to catch up (it must see the
+      // gap and wait for it to close; asserted below).
+      await waitFor(
+        'the promotion to decide on catching up (or end)',
+        () => finished || logLines().some((l) => l.event === 'promote.catch_up'),
+        { timeoutMs: 60_000, everyMs: 100 },
+      );
+      await locker.query('UNLOCK TABLES');
+      const { value: result, leaks } = await promoting;
+      expect(
+        logLines().find((l) => l.event === 'promote.catch_up'),
+        'the promotion found received events not yet applied',
+      ).toMatchObject({ decision: 'wait for the SQL thread' });
+      expect(result.exitCode, result.stderr + result.stdout).toBe(0);
+      expect(result.stdout).toMatch(/MASTER ok/);
+      const s = await session('ha2');
+      expect(await scalar(s, 'SELECT COUNT(*) FROM app.t')).toBe('201');
+      expect(await scalar(s, 'SELECT @@GLOBAL.read_only')).toBe('0');
+      expect(logText()).toMatch(/"event":"promote.caught_up"/);
+      expectNoSecrets([result.stdout, result.stderr], leaks);
     });
-    expectNoSecrets([result.stdout, result.stderr], leaks);
-  });
-});
+
+    it('the naive sequence (STOP SLAVE; RESET SLAVE ALL; read_only=0) loses those rows', async () => {
+      pair = await startNsPair('n');
+      const locker = await relayedButUnapplied(200);
+      await pair.db.ha1.stop({ kill: true });
+      const s = await session('ha2');
+      // STOP SLAVE waits for the stalled SQL thread; it stops after the transaction it is in. The
+      // lock goes only once STOP SLAVE is really waiting, so the thread cannot apply everything first.
+      let stopped = false;
+      const stopping = s.query('STOP SLAVE', [], { timeoutMs: 60_000 }).finally(() => (stopped = true));
+      const watcher = await session('ha2');
+      await waitFor(
+        'STOP SLAVE to be waiting for the SQL thread (or done)',
+        async () => stopped || (await running(watcher, 'STOP SLAVE')),
+        { timeoutMs: 30_000, everyMs: 50 },
+      );
+      await locker.query('UNLOCK TABLES');
+      await stopping;
+      await s.query('RESET SLAVE ALL');
+      await s.query('SET GLOBAL read_only = 0');
+      const count = Number(await scalar(s, 'SELECT COUNT(*) FROM app.t'));
+      expect(count).toBeLessThan(201);
+    });
+
+    it('demotion ends an open transaction so it cannot commit, and re-points to the new primary', async () => {
+      pair = await startNsPair('d');
+      addVip(pair.ns.ha1, VIP);
+      expect((await notify('ha1', ['master'])).exitCode).toBe(0);
+      const app = await session('ha1', 'app');
+      await app.query('BEGIN');
+      await app.query('INSERT INTO app.t (v) VALUES (999)');
+
+      removeVip(pair.ns.ha1, VIP);
+      addVip(pair.ns.ha2, VIP);
+      const { value: results, leaks } = await watchArgv(pair.secrets, async () => [
+        await notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']),
+        await notify('ha1', ['INSTANCE', 'inside', 'BACKUP', '150']),
+      ]);
+      for (const r of results) expect(r.exitCode, r.stderr + r.stdout).toBe(0);
+      await expect(app.query('COMMIT')).rejects.toThrow();
+
+      const s1 = await session('ha1');
+      const s2 = await session('ha2');
+      expect(await scalar(s1, 'SELECT @@GLOBAL.read_only')).toBe('1');
+      expect(await scalar(s2, 'SELECT @@GLOBAL.read_only')).toBe('0');
+      expect(await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 999')).toBe('0');
+      expect(await scalar(s2, 'SELECT COUNT(*) FROM app.t WHERE v = 999')).toBe('0');
+      // ha1 now replicates from ha2.
+      await s2.query('INSERT INTO app.t (v) VALUES (4242)');
+      await waitFor(
+        'ha1 to apply the row written on ha2',
+        async () => (await scalar(s1, 'SELECT COUNT(*) FROM app.t WHERE v = 4242')) === '1',
+        { timeoutMs: 60_000, everyMs: 100 },
+      );
+      const demoted = logLines().find((l) => l.event === 'notify.action' && l.action === 'mysql.demote');
+      expect(demoted).toMatchObject({ result: 'ok', repoint: 'repointed', killed_sessions: 1 });
+      expectNoSecrets(
+        results.flatMap((r) => [r.stdout, r.stderr]),
+        leaks,
+      );
+    });
+
+    it('an errant transaction on the standby: demotion refuses to re-point, stays read-only, exits 1 and logs the GTIDs', async () => {
+      pair = await startNsPair('e');
+      const standby = await session('ha2');
+      // The admin account bypasses read_only: a write a human made on the standby by hand.
+      await standby.query('INSERT INTO app.t (v) VALUES (666)');
+      const errant = await scalar(standby, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      expect(errant).toMatch(/^0-2-\d+$/);
+
+      const { value: result, leaks } = await watchArgv(pair.secrets, () =>
+        notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']),
+      );
+      expect(result.exitCode).toBe(1);
+      expect(result.stderr).toMatch(/DIVERGED/);
+      expect(result.stderr).toContain(errant);
+      // Demotion ended every client session, ours included.
+      expect(await scalar(await session('ha2'), 'SELECT @@GLOBAL.read_only')).toBe('1');
+      const lines = logLines();
+      const step = lines.find((l) => l.event === 'notify.action' && l.action === 'mysql.demote')!;
+      expect(step).toMatchObject({ result: 'failed', diverged: true, needs_human: true });
+      expect(step.extra_gtids).toEqual([errant]);
+      expect(lines.find((l) => l.event === 'notify.summary')).toMatchObject({
+        result: 'diverged',
+        exit_code: 1,
+      });
+      expectNoSecrets([result.stdout, result.stderr], leaks);
+    });
+  },
+);
