@@ -248,7 +248,11 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
       void matcher?.then(({ matcher: worker }) => worker.close());
       resolve({ healthy, detail });
     };
-    const onAbort = () => settle(false, `no complete answer from ${target}: ${abortReason(signal)}`);
+    const onAbort = () => {
+      // The whole answer is in: the matcher says why it stopped.
+      if (matching) return;
+      settle(false, `no complete answer from ${target}: ${abortReason(signal)}`);
+    };
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
 
