@@ -1,19 +1,23 @@
 /**
- * The last line of defence of a process with a time budget: a tiny worker thread sleeps in
- * Atomics.wait until the deadline and then writes one line to stderr (and, when asked, one JSON
- * line to a log file) and SIGKILLs the process. It needs nothing from the main thread, so it holds
- * even when the event loop is stuck in a synchronous call (a regex, a recursive mkdir under
- * /proc, a bug) where no timer can fire. Process-level only: a long-lived process never uses it
- * on itself; it abandons work with raceDeadline (./deadline.ts) instead.
+ * The last line of defence of a process with a time budget: a tiny watchdog process (/bin/sh and
+ * sleep, in its own process group) that, if the deadline passes, writes one line to stderr, SIGKILLs
+ * this process and appends one JSON line to the log. It needs nothing from this process, so it holds
+ * even when the event loop is stuck in a synchronous call (a regex, a recursive mkdir under /proc, a
+ * bug) where no timer can fire. Process-level only: a long-lived process never uses it on itself;
+ * it abandons work with raceDeadline (./deadline.ts) instead.
  *
- * Cost: one thread whose start-up runs beside the main thread; `npm run bench:checks` measures it.
+ * Why a process and not a worker thread: a worker boots a whole Node.js environment (~10 MB more
+ * peak RSS once it is up, which put the mysql/replication checks over their 60 MB target, and more
+ * CPU), measured with `npm run bench:checks`; the watchdog costs one fork/exec. Before it acts it
+ * checks that this process is still its parent, so a PID reused after an unrelated death is never
+ * killed.
  */
-import { SHARE_ENV, Worker } from 'node:worker_threads';
+import { spawn, type ChildProcess } from 'node:child_process';
 
 export interface HardStopText {
-  /** One line for stderr. `{elapsed}` becomes the ms since process start when it fires. */
+  /** One line for stderr. `{elapsed}` becomes the ms since process start at which it fires. */
   stderr: string;
-  /** Append `logLine` (same placeholders, plus `{time}` as an ISO date) to this file, if it is a regular file. */
+  /** Append `logLine` (same placeholders, plus `{time}` as an ISO date) to this file if it is a regular file or absent. */
   logFile?: string | undefined;
   logLine?: string | undefined;
 }
@@ -25,83 +29,78 @@ export interface HardStop {
   cancel(): void;
 }
 
-// Layout of the shared memory: [generation, cancelled, text length] as Int32, the deadline as a
-// Float64 (ms since the epoch, on the performance clock), then the text as UTF-8 JSON.
-const CONTROL_BYTES = 16;
-const DEADLINE_OFFSET = 16;
-const TEXT_OFFSET = 24;
-const TEXT_BYTES = 8 * 1024;
+// $1 seconds to sleep, $2 our PID, $3 stderr line, $4 log file (may be empty), $5 log line.
+// sleep gets no inherited descriptors: a pipe on stderr is held only as long as sh lives.
+// The log is appended after the kill: a FIFO or a hung filesystem there cannot delay the stop.
+const WATCHDOG = [
+  'sleep "$1" </dev/null >/dev/null 2>&1',
+  'read -r _ _ _ parent _ < /proc/$$/stat',
+  '[ "$parent" = "$2" ] || exit 0',
+  'printf "%s" "$3" >&2',
+  'kill -9 "$2"',
+  '[ -n "$4" ] && { [ -f "$4" ] || [ ! -e "$4" ]; } && printf "%s" "$5" >> "$4"',
+  'exit 0',
+].join('\n');
 
-// Plain CommonJS run with eval: no file to find next to the bundle, nothing to compile but this.
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const control = new Int32Array(workerData.shared, 0, 3);
-const deadline = new Float64Array(workerData.shared, ${DEADLINE_OFFSET}, 1);
-const now = () => performance.timeOrigin + performance.now();
-function fire() {
-  let text = { stderr: 'hactl: hard stop: budget used up {elapsed} ms after start; killing the process\\n' };
+function fill(text: string, elapsedMs: number, time: string): string {
+  return text.replaceAll('{elapsed}', String(Math.round(elapsedMs))).replaceAll('{time}', time);
+}
+
+function spawnWatchdog(deadlineMs: number, text: HardStopText): ChildProcess | undefined {
+  const seconds = Math.max(0, deadlineMs - performance.now()) / 1000;
+  const time = new Date(Date.now() + seconds * 1000).toISOString();
+  const logLine = text.logFile && text.logLine ? fill(text.logLine, deadlineMs, time) : '';
   try {
-    const length = Atomics.load(control, 2);
-    text = JSON.parse(Buffer.from(workerData.shared, ${TEXT_OFFSET}, length).toString('utf8'));
-  } catch {}
-  const elapsed = String(Math.round(now() - workerData.origin));
-  const fill = (s) => s.replaceAll('{elapsed}', elapsed).replaceAll('{time}', new Date().toISOString());
-  try { fs.writeSync(2, fill(text.stderr)); } catch {}
-  if (text.logFile && text.logLine) {
-    try {
-      const c = fs.constants;
-      // O_NONBLOCK: a FIFO without a reader fails at once instead of blocking the stop.
-      const fd = fs.openSync(text.logFile, c.O_WRONLY | c.O_APPEND | c.O_CREAT | c.O_NONBLOCK, 0o640);
-      try { if (fs.fstatSync(fd).isFile()) fs.writeSync(fd, fill(text.logLine)); } finally { fs.closeSync(fd); }
-    } catch {}
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        WATCHDOG,
+        'hactl-hard-stop',
+        seconds.toFixed(3),
+        String(process.pid),
+        fill(text.stderr, deadlineMs, time),
+        logLine ? text.logFile! : '',
+        logLine,
+      ],
+      // Its own process group, so cancel() ends the sleep too; stderr shared for the one line.
+      { detached: true, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    child.unref();
+    // A watchdog that cannot start must not take the process down: the in-loop timers still apply.
+    child.on('error', () => undefined);
+    return child;
+  } catch {
+    return undefined;
   }
-  process.kill(workerData.pid, 'SIGKILL');
 }
-for (let i = 0; i < 1e6; i++) {
-  const generation = Atomics.load(control, 0);
-  if (Atomics.load(control, 1) === 1) break;
-  const left = deadline[0] - now();
-  if (left <= 0) { fire(); break; }
-  Atomics.wait(control, 0, generation, left);
+
+function stop(child: ChildProcess | undefined): void {
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
 }
-`;
+
+const GENERIC: HardStopText = {
+  stderr: 'hactl: hard stop: budget used up {elapsed} ms after start; killing the process\n',
+};
 
 /** Starts the watchdog; the process is SIGKILLed at `deadlineMs` unless it is cancelled or moved. */
-export function startHardStop(deadlineMs: number, text?: HardStopText): HardStop {
-  const shared = new SharedArrayBuffer(TEXT_OFFSET + TEXT_BYTES);
-  const control = new Int32Array(shared, 0, CONTROL_BYTES / 4);
-  const deadline = new Float64Array(shared, DEADLINE_OFFSET, 1);
-  const bytes = new Uint8Array(shared, TEXT_OFFSET, TEXT_BYTES);
-  const encoder = new TextEncoder();
-  const set = (at: number, next?: HardStopText) => {
-    if (next) {
-      const { written } = encoder.encodeInto(JSON.stringify(next), bytes);
-      // Cut text would not parse: the worker then writes its generic line.
-      Atomics.store(control, 2, written);
-    }
-    deadline[0] = performance.timeOrigin + at;
-    Atomics.add(control, 0, 1);
-    Atomics.notify(control, 0);
-  };
-  set(deadlineMs, text);
-  const worker = new Worker(WORKER_SOURCE, {
-    eval: true,
-    name: 'hactl-hard-stop',
-    workerData: { shared, pid: process.pid, origin: performance.timeOrigin },
-    env: SHARE_ENV,
-    stdin: false,
-    trackUnmanagedFds: false,
-  });
-  worker.unref();
-  // A worker that cannot start must not take the process down: the in-loop timers still apply.
-  worker.on('error', () => undefined);
+export function startHardStop(deadlineMs: number, text: HardStopText = GENERIC): HardStop {
+  let current = text;
+  let child = spawnWatchdog(deadlineMs, current);
   return {
-    update: set,
+    update(at, next) {
+      stop(child);
+      if (next) current = next;
+      child = spawnWatchdog(at, current);
+    },
     cancel() {
-      Atomics.store(control, 1, 1);
-      Atomics.add(control, 0, 1);
-      Atomics.notify(control, 0);
+      stop(child);
+      child = undefined;
     },
   };
 }
