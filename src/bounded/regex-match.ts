@@ -1,13 +1,15 @@
 /**
- * A user's regular expression runs in a worker thread that is terminated when the signal aborts:
- * JavaScript's backtracking engine can take exponential time (`/(x+x+)+y/` on "xxxx…"), and a
- * synchronous match on the main thread would block every timer that enforces a budget. The
- * pattern keeps full JavaScript syntax; only the match moves off the thread.
- *
- * The worker talks through shared memory and Atomics only (no MessagePort): it starts faster and
- * costs a few MB instead of ~15. Create the matcher early (its start-up then overlaps the request);
- * a long-lived process keeps one and reuses it until a match has to be cut short.
+ * A user's regular expression never runs unbounded: JavaScript's backtracking engine can take
+ * exponential time (`/(x+x+)+y/` on "xxxx…"), and a synchronous match would block every timer that
+ * enforces a budget. Full JavaScript syntax either way:
+ * - matchWithin(): on the calling thread, terminated by V8 at a deadline (vm's watchdog thread). For
+ *   a one-shot process (a spawned check): nothing else needs its thread, and it costs ~nothing.
+ * - RegexMatcher: in a worker thread terminated when a signal aborts, so the caller's event loop
+ *   keeps turning. For a long-lived process (the agent), which keeps one and reuses its worker. It
+ *   talks through shared memory and Atomics only (no MessagePort). Its start-up (a Node.js
+ *   environment, ~10 MB and tens of ms of CPU) is why spawned checks do not use it.
  */
+import { Script } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 
 /** Most bytes of text one match takes (the http check reads at most 64 KiB of body). */
@@ -50,6 +52,36 @@ for (;;) {
 
 /** Why a match did not finish; the caller decides what that means (a check: unhealthy). */
 export class MatchAbandoned extends Error {}
+
+const SLOT = Symbol.for('hactl.regex-match');
+let test: Script | undefined;
+
+/**
+ * regex.test(text) on this thread, cut off by V8 after `timeoutMs` (vm's watchdog thread calls
+ * TerminateExecution, which the regex engine honours): a one-shot process such as a spawned check
+ * has nothing else for its thread to do meanwhile, and pays no worker start-up. Throws
+ * MatchAbandoned when the time is up. A long-lived process, whose loop must keep turning, uses a
+ * RegexMatcher instead.
+ */
+export function matchWithin(regex: RegExp, text: string, timeoutMs: number): boolean {
+  const ms = Math.floor(timeoutMs);
+  if (ms < 1) throw new MatchAbandoned('no time left to match');
+  test ??= new Script(
+    `globalThis[Symbol.for('hactl.regex-match')].regex.test(globalThis[Symbol.for('hactl.regex-match')].text)`,
+  );
+  const slots = globalThis as unknown as Record<symbol, unknown>;
+  slots[SLOT] = { regex, text };
+  try {
+    return test.runInThisContext({ timeout: ms, breakOnSigint: false }) as boolean;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+      throw new MatchAbandoned(`gave up after ${ms} ms, at the end of the budget`);
+    }
+    throw error;
+  } finally {
+    delete slots[SLOT];
+  }
+}
 
 export class RegexMatcher {
   private worker: Worker | undefined;

@@ -2,9 +2,11 @@
  * HTTP(S) check on node:net / node:tls only: undici's first request costs 100–180 ms per process
  * (DESIGN.md), too much for a check keepalived spawns every second. TLS is loaded only for https
  * URLs. Redirects are never followed; the body is read only when --expect-body asks for it, and
- * then at most MAX_BODY_BYTES.
+ * then at most MAX_BODY_BYTES, into one buffer. A substring is searched incrementally (linear); a
+ * /regex/ is matched once the body is in, cut off by V8 when the budget ends (src/bounded/regex-match.ts).
  */
 import type { Socket } from 'node:net';
+import { MatchAbandoned, matchWithin } from '../bounded/regex-match.js';
 import { UsageError } from '../errors.js';
 import {
   abortReason,
@@ -28,6 +30,9 @@ import { exampleBlock } from './spec-args.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
+/** Time a /regex/ match may take when the caller gives no deadline. */
+const DEFAULT_MATCH_MS = 1000;
+
 export interface HttpOptions {
   url: URL;
   expectStatus: StatusSet;
@@ -48,6 +53,7 @@ Options:
   --expect-status LIST   accepted statuses: codes and ranges, e.g. 200,204 or 200-299,301-302
                          (default 200)
   --expect-body TEXT     the body must contain TEXT; /regex/flags for a regular expression
+                         (JavaScript syntax; a match still running at the budget is unhealthy)
   --host-header NAME     Host header (and TLS server name) to send, e.g. for a name-based vhost
   --method GET|HEAD      request method (default GET; HEAD cannot use --expect-body)
   --insecure             accept self-signed or otherwise unverifiable TLS certificates
@@ -219,19 +225,11 @@ class Answer {
   }
 }
 
-async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResult> {
+async function run(options: HttpOptions, signal: AbortSignal, abortAtMs?: number): Promise<CheckResult> {
   const start = performance.now();
   const pattern = options.expectBody;
   // A substring is searched as bytes, only over what arrived since the last search: linear in the body.
   const needle = pattern?.kind === 'substring' ? Buffer.from(pattern.text, 'utf8') : undefined;
-  // A regex is matched in a worker thread (bounded by the signal); it starts while we connect.
-  const matcher =
-    pattern?.kind === 'regex'
-      ? import('../bounded/regex-match.js').then(({ RegexMatcher, MatchAbandoned }) => ({
-          matcher: new RegexMatcher(),
-          MatchAbandoned,
-        }))
-      : undefined;
   const socket = await connect(options);
   const target = shownTarget(options.url);
   return new Promise<CheckResult>((resolve) => {
@@ -239,20 +237,14 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
     let head: Head | undefined;
     let searchedTo = 0;
     let settled = false;
-    let matching = false;
     const settle = (healthy: boolean, detail: string) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
       socket.destroy();
-      void matcher?.then(({ matcher: worker }) => worker.close());
       resolve({ healthy, detail });
     };
-    const onAbort = () => {
-      // The whole answer is in: the matcher says why it stopped.
-      if (matching) return;
-      settle(false, `no complete answer from ${target}: ${abortReason(signal)}`);
-    };
+    const onAbort = () => settle(false, `no complete answer from ${target}: ${abortReason(signal)}`);
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
 
@@ -266,7 +258,7 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
       );
     };
     const judgeBody = (complete: boolean) => {
-      if (settled || matching) return;
+      if (settled) return;
       const capped = answer.bodyLength >= MAX_BODY_BYTES;
       if (needle) {
         const from = Math.max(answer.bodyStart, answer.bodyStart + searchedTo - needle.length + 1);
@@ -277,23 +269,22 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
         return;
       }
       if (!complete && !capped) return;
-      // Everything this check reads is here: stop reading, then match off the main thread.
-      matching = true;
+      // Everything this check reads is here: stop reading, then match within what is left.
       socket.destroy();
       const { regex } = pattern as { kind: 'regex'; regex: RegExp };
-      void matcher!.then(async ({ matcher: worker, MatchAbandoned }) => {
-        try {
-          const body = answer.bytes.subarray(answer.bodyStart, answer.length);
-          verdict(await worker.match(regex, body, signal), capped);
-        } catch (error) {
-          settle(
-            false,
-            error instanceof MatchAbandoned
-              ? `HTTP ${head!.status}, ${describePattern(pattern!)} not evaluated over ${answer.bodyLength} bytes: ${error.message}`
-              : `HTTP ${head!.status}, ${describePattern(pattern!)} could not be evaluated: ${(error as Error).message}`,
-          );
-        }
-      });
+      const left = (abortAtMs ?? performance.now() + DEFAULT_MATCH_MS) - performance.now();
+      let found: boolean;
+      try {
+        found = matchWithin(regex, answer.body(), left);
+      } catch (error) {
+        return settle(
+          false,
+          error instanceof MatchAbandoned
+            ? `HTTP ${head!.status}, ${describePattern(pattern!)} not evaluated over ${answer.bodyLength} bytes: ${error.message}`
+            : `HTTP ${head!.status}, ${describePattern(pattern!)} could not be evaluated: ${(error as Error).message}`,
+        );
+      }
+      verdict(found, capped);
     };
     const judgeHead = (text: string) => {
       head = parseHead(text);
@@ -312,7 +303,7 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
     // Queued until the connection (and TLS handshake) is up.
     socket.write(requestText(options));
     socket.on('data', (chunk: Buffer) => {
-      if (settled || matching) return;
+      if (settled) return;
       const before = answer.length;
       const fits = answer.add(chunk);
       if (head) return judgeBody(false);
@@ -332,7 +323,7 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
       else settle(false, `${target} closed the connection without a complete answer`);
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (!matching) settle(false, describeError(error, options));
+      settle(false, describeError(error, options));
     });
   });
 }

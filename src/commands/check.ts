@@ -165,7 +165,7 @@ function runChecks(runs: Run[]): Promise<CheckResult[]> {
   return Promise.all(
     runs.map((run) => {
       const grace = graceMs(run.deadlineMs);
-      return raceDeadline((signal) => run.check.run(run.options, signal), {
+      return raceDeadline((signal) => run.check.run(run.options, signal, run.deadlineMs - grace), {
         deadlineMs: run.deadlineMs - grace / 2,
         graceMs: grace / 2,
         reason: () => new Error(budgetText(run.deadlineMs)),

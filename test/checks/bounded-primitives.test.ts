@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capReads, ReadLimitExceeded } from '../../src/bounded/capped-read.js';
 import { raceDeadline } from '../../src/bounded/deadline.js';
-import { MatchAbandoned, RegexMatcher } from '../../src/bounded/regex-match.js';
+import { MatchAbandoned, matchWithin, RegexMatcher } from '../../src/bounded/regex-match.js';
 import { freePort } from '../support/ports.js';
 
 /** Timer slack on a loaded 2-core machine. */
@@ -74,6 +74,20 @@ describe('raceDeadline', () => {
     );
     expect(late).toBe('gave up: budget used up');
     await sleep(300); // an unhandled rejection would fail the run here
+  });
+});
+
+describe('matchWithin', () => {
+  it('matches with JavaScript semantics and cuts a catastrophic pattern off at its deadline', () => {
+    expect(matchWithin(/HA[12]/i, 'hello from ha1', 1000)).toBe(true);
+    expect(matchWithin(/(?<=from )ha3/, 'hello from ha1', 1000)).toBe(false);
+    const start = performance.now();
+    expect(() => matchWithin(/(x+x+)+y/, 'x'.repeat(64), 300)).toThrow(MatchAbandoned);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(290);
+    expect(performance.now() - start).toBeLessThan(300 + SLACK_MS);
+    // The thread carries on normally after V8 terminated the match.
+    expect(matchWithin(/y$/, 'xxy', 1000)).toBe(true);
+    expect(() => matchWithin(/x/, 'x', 0)).toThrow(MatchAbandoned);
   });
 });
 
