@@ -5,9 +5,10 @@
  *
  * The budget counts from process start and is enforced in layers: the check's AbortSignal fires a
  * little before the deadline; at the deadline the check is abandoned and reported unhealthy
- * (src/bounded/deadline.ts); an in-loop timer exits if reporting itself hangs; and a watchdog
- * thread (src/bounded/hard-stop.ts) kills the process shortly after, even when the event loop is
- * stuck. src/check-main.ts exits as soon as the verdict is out, whatever sockets still linger.
+ * (src/bounded/deadline.ts); an in-loop timer exits if reporting (the log line) has not finished a
+ * grace later; and a watchdog process (src/bounded/hard-stop.ts) kills this one shortly after,
+ * even when the event loop is stuck. src/check-main.ts exits as soon as the verdict is out,
+ * whatever sockets still linger.
  */
 import { parseArgs } from 'node:util';
 import { raceDeadline } from '../bounded/deadline.js';
@@ -191,7 +192,8 @@ async function logFailures(runs: Run[], results: CheckResult[], common: Common):
   if (file === undefined || results.every((result) => result.healthy)) return;
   const { logFailure } = await import('../checks/failure-log.js');
   const durationMs = performance.now();
-  const deadlineMs = Math.max(...runs.map((run) => run.deadlineMs));
+  // A check given up at its deadline still gets its line: writing goes on until the in-loop exit.
+  const deadlineMs = lastExitMs(runs) - 5;
   const problems = await raceDeadline(
     () =>
       Promise.all(
@@ -273,9 +275,15 @@ async function hardStopText(runs: Run[], common: Common): Promise<HardStopText> 
   return text;
 }
 
-/** Exits from inside the loop at the last deadline if reporting has not finished by then. */
-function exitAtDeadline(runs: Run[]): NodeJS.Timeout {
+/** When the process exits from inside the loop at the latest: a grace after the last deadline. */
+function lastExitMs(runs: Run[]): number {
   const deadlineMs = Math.max(...runs.map((run) => run.deadlineMs));
+  return deadlineMs + graceMs(deadlineMs);
+}
+
+/** Exits from inside the loop if reporting (the log line included) has not finished in time. */
+function exitAtDeadline(runs: Run[]): NodeJS.Timeout {
+  const exitMs = lastExitMs(runs);
   return setTimeout(
     () => {
       const label = runs.map((run) => run.label).join(', ');
@@ -284,7 +292,7 @@ function exitAtDeadline(runs: Run[]): NodeJS.Timeout {
       );
       process.exit(1);
     },
-    Math.max(0, deadlineMs - performance.now()),
+    Math.max(0, exitMs - performance.now()),
   );
 }
 
