@@ -11,6 +11,7 @@ import { BURST, failureLine, REFILL_MS, takeToken } from '../../src/checks/failu
 import { createLogger } from '../../src/log.js';
 import { runHactl } from '../support/cli.js';
 import { freePort } from '../support/ports.js';
+import { startFakePeer } from './fake-peers.js';
 
 describe('takeToken: a burst, then one line per REFILL_MS, counting what was left out', () => {
   it('logs BURST failures, suppresses the rest, and carries the count into the next line', () => {
@@ -158,6 +159,34 @@ describe('hactl check --log-file', () => {
     for (let i = 0; i < BURST; i++) await failing(logFile);
     expect((await failing(logFile, ['--check-name', 'other'])).exitCode).toBe(1);
     expect(lines(logFile).map((line) => line.check)).toEqual([...Array<string>(BURST).fill('db'), 'other']);
+  });
+
+  it('a check given up at its budget (a peer that never answers) is logged too', async () => {
+    const peer = await startFakePeer('http', 'stall');
+    try {
+      const logFile = join(dir, 'timeout.log');
+      const run = await runHactl([
+        'check',
+        'http',
+        '--url',
+        `http://127.0.0.1:${peer.port}/`,
+        '--check-name',
+        'web',
+        '--log-file',
+        logFile,
+        '--timeout',
+        '1.5',
+        '--quiet',
+      ]);
+      expect(run.exitCode).toBe(1);
+      const [line, ...rest] = lines(logFile);
+      expect(rest).toEqual([]);
+      expect(line).toMatchObject({ event: 'check', check: 'web', kind: 'http', budget_ms: 1500 });
+      expect(line!.detail).toMatch(/no complete answer from .*: check budget of 1\.5 s used up/);
+      expect(line!.duration_ms).toBeGreaterThanOrEqual(1300);
+    } finally {
+      await peer.close();
+    }
   });
 
   it('a healthy check writes nothing', async () => {
