@@ -159,7 +159,7 @@ async function main() {
       account: source.replication,
     });
   }
-  // Flags as render-config emits them (checkCommand in src/keepalived/model.ts).
+  // Flags as render-config emits them (checkCommand in src/checks/spec-args.ts).
   const mysqlFlags = (server) => [
     '--defaults-file',
     server.admin.defaultsFile,

@@ -2,13 +2,15 @@
  * HTTP(S) check on node:net / node:tls only: undici's first request costs 100–180 ms per process
  * (DESIGN.md), too much for a check keepalived spawns every second. TLS is loaded only for https
  * URLs. Redirects are never followed; the body is read only when --expect-body asks for it, and
- * then at most MAX_BODY_BYTES.
+ * then at most MAX_BODY_BYTES, into one buffer. A substring is searched incrementally (linear); a
+ * /regex/ is matched once the body is in, cut off by V8 when the budget ends (src/bounded/regex-match.ts).
  */
 import type { Socket } from 'node:net';
+import { MatchAbandoned, matchWithin } from '../bounded/regex-match.js';
 import { UsageError } from '../errors.js';
 import {
   abortReason,
-  bodyMatches,
+  asciiWireValue,
   booleanFlag,
   describePattern,
   describeStatuses,
@@ -20,10 +22,16 @@ import {
   stringFlag,
   type BodyPattern,
   type StatusSet,
+  wireValue,
 } from './options.js';
 import type { CheckKind, CheckResult, FlagValues } from './types.js';
+import { EXAMPLE_CHECKS } from './examples.js';
+import { exampleBlock } from './spec-args.js';
 
 export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Time a /regex/ match may take when the caller gives no deadline. */
+const DEFAULT_MATCH_MS = 1000;
 
 export interface HttpOptions {
   url: URL;
@@ -45,36 +53,59 @@ Options:
   --expect-status LIST   accepted statuses: codes and ranges, e.g. 200,204 or 200-299,301-302
                          (default 200)
   --expect-body TEXT     the body must contain TEXT; /regex/flags for a regular expression
+                         (JavaScript syntax; a match still running at the budget is unhealthy)
   --host-header NAME     Host header (and TLS server name) to send, e.g. for a name-based vhost
   --method GET|HEAD      request method (default GET; HEAD cannot use --expect-body)
   --insecure             accept self-signed or otherwise unverifiable TLS certificates
   --timeout SECONDS      total budget, decimal (default 0.8); keep it below vrrp_script timeout
   --quiet                print nothing when healthy
-  --log-file PATH        also append one JSON line per run to PATH
+  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
+  --check-name NAME      the check's name in messages and log lines (default: the kind)
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage error.
 
-Example keepalived.conf block:
-  vrrp_script chk_nginx {
-      script "/usr/local/bin/hactl check http --url http://127.0.0.1/health --expect-body ok --timeout 1.7 --quiet"
-      interval 2
-      timeout 2
-      fall 2
-      rise 2
-      weight 0
-  }`;
+Example keepalived.conf block, as render-config writes it:
+${exampleBlock(EXAMPLE_CHECKS.http)}`;
+
+/** The URL for details and logs: credentials in it are never sent, and never shown. */
+function shownTarget(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+/** A URL as it may appear in a message: without user:password@. */
+function shownUrl(text: string): string {
+  return JSON.stringify(text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1…@'));
+}
 
 function parseUrl(text: string): URL {
+  wireValue(text, 'url', 'http', shownUrl(text));
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`--url ${JSON.stringify(text)} is not a URL`, 'e.g. --url http://127.0.0.1/health');
+    throw new UsageError(`--url ${shownUrl(text)} is not a URL`, 'e.g. --url http://127.0.0.1/health');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new UsageError(`--url ${JSON.stringify(text)}: only http:// and https:// are supported`);
+    throw new UsageError(`--url ${shownUrl(text)}: only http:// and https:// are supported`);
   }
   return url;
+}
+
+/** host or host:port, as a Host header carries it; nothing that could end the header line. */
+function hostHeader(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  asciiWireValue(text, 'host-header', 'http');
+  if (!/^([A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(text)) {
+    throw new UsageError(
+      `--host-header ${JSON.stringify(text)} is not a host name with an optional :port`,
+      'e.g. --host-header www.example.com or --host-header www.example.com:8080',
+    );
+  }
+  return text;
 }
 
 function fromFlags(values: FlagValues): HttpOptions {
@@ -90,7 +121,7 @@ function fromFlags(values: FlagValues): HttpOptions {
     url: parseUrl(requiredString(values, 'url', 'http')),
     expectStatus: parseStatusList(stringFlag(values, 'expect-status', 'http') ?? '200'),
     expectBody: expectBodyText === undefined ? undefined : parseBodyPattern(expectBodyText),
-    hostHeader: stringFlag(values, 'host-header', 'http'),
+    hostHeader: hostHeader(stringFlag(values, 'host-header', 'http')),
     method,
     insecure: booleanFlag(values, 'insecure'),
   };
@@ -150,7 +181,7 @@ function describeError(error: NodeJS.ErrnoException, options: HttpOptions): stri
     case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return `TLS certificate of ${target} not accepted (${error.code}: ${error.message}); --insecure accepts it`;
     default:
-      return `request to ${options.url.href} failed: ${error.code ?? ''} ${error.message}`.replace(
+      return `request to ${shownTarget(options.url)} failed: ${error.code ?? ''} ${error.message}`.replace(
         /\s+/g,
         ' ',
       );
@@ -169,14 +200,42 @@ function parseHead(text: string): Head | undefined {
   return { status: Number(match[1]), location };
 }
 
-async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResult> {
+/** Where the bytes of one answer go: one buffer, filled in place, never larger than the caps. */
+class Answer {
+  readonly bytes = Buffer.allocUnsafe(MAX_HEADER_BYTES + MAX_BODY_BYTES);
+  length = 0;
+  /** Offset of the body once the head is complete. */
+  bodyStart = -1;
+
+  /** Copies what fits; returns false when the answer is larger than what this check reads. */
+  add(chunk: Buffer): boolean {
+    const limit = this.bodyStart < 0 ? this.bytes.length : this.bodyStart + MAX_BODY_BYTES;
+    const take = Math.min(chunk.length, limit - this.length);
+    chunk.copy(this.bytes, this.length, 0, take);
+    this.length += take;
+    return take === chunk.length;
+  }
+
+  get bodyLength(): number {
+    return this.bodyStart < 0 ? 0 : this.length - this.bodyStart;
+  }
+
+  body(): string {
+    return this.bytes.toString('utf8', this.bodyStart, this.length);
+  }
+}
+
+async function run(options: HttpOptions, signal: AbortSignal, abortAtMs?: number): Promise<CheckResult> {
   const start = performance.now();
+  const pattern = options.expectBody;
+  // A substring is searched as bytes, only over what arrived since the last search: linear in the body.
+  const needle = pattern?.kind === 'substring' ? Buffer.from(pattern.text, 'utf8') : undefined;
   const socket = await connect(options);
-  const target = options.url.href;
+  const target = shownTarget(options.url);
   return new Promise<CheckResult>((resolve) => {
+    const answer = new Answer();
     let head: Head | undefined;
-    let received: Buffer = Buffer.alloc(0);
-    let bodyStart = 0;
+    let searchedTo = 0;
     let settled = false;
     const settle = (healthy: boolean, detail: string) => {
       if (settled) return;
@@ -189,24 +248,43 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });
 
-    const body = () => received.subarray(bodyStart, bodyStart + MAX_BODY_BYTES).toString('utf8');
-    const judgeBody = (complete: boolean) => {
-      const pattern = options.expectBody!;
-      const size = received.length - bodyStart;
-      const capped = size >= MAX_BODY_BYTES;
-      if (!complete && !capped) {
-        if (pattern.kind === 'substring' && body().includes(pattern.text)) {
-          settle(true, `HTTP ${head!.status}, body contains ${describePattern(pattern)}`);
-        }
-        return;
-      }
-      const found = bodyMatches(body(), pattern);
+    const verdict = (found: boolean, capped: boolean) => {
+      const status = `HTTP ${head!.status}`;
       settle(
         found,
         capped
-          ? `HTTP ${head!.status}, ${describePattern(pattern)} ${found ? 'found' : 'not found'} in the first ${MAX_BODY_BYTES} bytes of the body`
-          : `HTTP ${head!.status}, body (${size} bytes) ${found ? 'matches' : 'does not match'} ${describePattern(pattern)}`,
+          ? `${status}, ${describePattern(pattern!)} ${found ? 'found' : 'not found'} in the first ${MAX_BODY_BYTES} bytes of the body`
+          : `${status}, body (${answer.bodyLength} bytes) ${found ? 'matches' : 'does not match'} ${describePattern(pattern!)}`,
       );
+    };
+    const judgeBody = (complete: boolean) => {
+      if (settled) return;
+      const capped = answer.bodyLength >= MAX_BODY_BYTES;
+      if (needle) {
+        const from = Math.max(answer.bodyStart, answer.bodyStart + searchedTo - needle.length + 1);
+        const found = answer.bytes.subarray(0, answer.length).indexOf(needle, from) >= 0;
+        searchedTo = answer.bodyLength;
+        if (found) return settle(true, `HTTP ${head!.status}, body contains ${describePattern(pattern!)}`);
+        if (complete || capped) verdict(false, capped);
+        return;
+      }
+      if (!complete && !capped) return;
+      // Everything this check reads is here: stop reading, then match within what is left.
+      socket.destroy();
+      const { regex } = pattern as { kind: 'regex'; regex: RegExp };
+      const left = (abortAtMs ?? performance.now() + DEFAULT_MATCH_MS) - performance.now();
+      let found: boolean;
+      try {
+        found = matchWithin(regex, answer.body(), left);
+      } catch (error) {
+        return settle(
+          false,
+          error instanceof MatchAbandoned
+            ? `HTTP ${head!.status}, ${describePattern(pattern!)} not evaluated over ${answer.bodyLength} bytes: ${error.message}`
+            : `HTTP ${head!.status}, ${describePattern(pattern!)} could not be evaluated: ${(error as Error).message}`,
+        );
+      }
+      verdict(found, capped);
     };
     const judgeHead = (text: string) => {
       head = parseHead(text);
@@ -218,30 +296,35 @@ async function run(options: HttpOptions, signal: AbortSignal): Promise<CheckResu
           `HTTP ${head.status} from ${target}${location}; expected ${describeStatuses(options.expectStatus)}`,
         );
       }
-      if (!options.expectBody)
-        return settle(true, `HTTP ${head.status} from ${target} in ${elapsedSince(start)}`);
+      if (!pattern) return settle(true, `HTTP ${head.status} from ${target} in ${elapsedSince(start)}`);
       judgeBody(false);
     };
 
     // Queued until the connection (and TLS handshake) is up.
     socket.write(requestText(options));
     socket.on('data', (chunk: Buffer) => {
-      received = received.length === 0 ? chunk : Buffer.concat([received, chunk]);
+      if (settled) return;
+      const before = answer.length;
+      const fits = answer.add(chunk);
       if (head) return judgeBody(false);
-      const end = received.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (received.length > MAX_HEADER_BYTES)
+      const end = answer.bytes.subarray(0, answer.length).indexOf('\r\n\r\n', Math.max(0, before - 3));
+      if (end < 0 || end > MAX_HEADER_BYTES) {
+        if (answer.length > MAX_HEADER_BYTES || !fits)
           settle(false, `${target} sent more than ${MAX_HEADER_BYTES} bytes of headers`);
         return;
       }
-      bodyStart = end + 4;
-      judgeHead(received.subarray(0, end).toString('latin1'));
+      answer.bodyStart = end + 4;
+      // Body bytes past the cap were copied while the head was still incomplete: drop them.
+      answer.length = Math.min(answer.length, answer.bodyStart + MAX_BODY_BYTES);
+      judgeHead(answer.bytes.toString('latin1', 0, end));
     });
     socket.on('end', () => {
-      if (head && options.expectBody) judgeBody(true);
+      if (head && pattern) judgeBody(true);
       else settle(false, `${target} closed the connection without a complete answer`);
     });
-    socket.on('error', (error: NodeJS.ErrnoException) => settle(false, describeError(error, options)));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      settle(false, describeError(error, options));
+    });
   });
 }
 

@@ -3,10 +3,14 @@
  * role (primary = writable, replica = read_only). Credentials only from an option file: there is
  * deliberately no --password flag. mysql2 loads lazily inside connect().
  */
+import { stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { problemWithUserPath } from '../fs/user-path.js';
 import type { MysqlError, MysqlSession, MysqlTarget } from '../mysql/connection.js';
-import { intFlag, requiredString, stringFlag } from './options.js';
+import { intFlag, requiredString, stringFlag, wireValue } from './options.js';
 import type { CheckFlags, CheckKind, CheckResult, FlagValues } from './types.js';
+import { EXAMPLE_CHECKS } from './examples.js';
+import { exampleBlock } from './spec-args.js';
 
 export interface MysqlConnectionOptions {
   target: MysqlTarget;
@@ -32,7 +36,8 @@ export const CONNECTION_USAGE = `  --defaults-file PATH   MySQL option file with
 export function connectionFromFlags(values: FlagValues, kind: string): MysqlConnectionOptions {
   const defaultsFile = requiredString(values, 'defaults-file', kind);
   const target: MysqlTarget = { defaultsFile };
-  const host = stringFlag(values, 'host', kind);
+  const hostText = stringFlag(values, 'host', kind);
+  const host = hostText === undefined ? undefined : wireValue(hostText, 'host', kind);
   const socket = stringFlag(values, 'socket', kind);
   const port = intFlag(values, 'port', kind, { min: 1, max: 65535 });
   if (host !== undefined && socket !== undefined) {
@@ -47,15 +52,48 @@ export function connectionFromFlags(values: FlagValues, kind: string): MysqlConn
   return { target };
 }
 
+/**
+ * Most bytes a check session reads from the server: its answers are a few rows, and a peer that
+ * floods is cut off here instead of filling memory (mysql2 buffers whole packets of up to 16 MiB).
+ */
+export const MAX_CHECK_READ_BYTES = 1024 * 1024;
+
+/** Largest credentials file read: it holds a [client] section of a few lines. */
+const MAX_OPTION_FILE_BYTES = 64 * 1024;
+
+/**
+ * The credentials file is read synchronously by the option-file parser, so it is vetted first,
+ * asynchronously: a pseudo-filesystem, a FIFO or a device there would block or never end.
+ */
+async function vetOptionFile(path: string): Promise<void> {
+  const problem = await problemWithUserPath(path, '--defaults-file');
+  if (problem) throw new UsageError(problem, 'give the MySQL option file with the [client] credentials');
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    return; // missing or unreadable: the option-file reader says so in its own words
+  }
+  if (!info.isFile() || info.size > MAX_OPTION_FILE_BYTES) {
+    throw new UsageError(
+      `--defaults-file ${JSON.stringify(path)} is ${info.isFile() ? `${info.size} bytes long` : 'not a regular file'}`,
+      `give a MySQL option file (a regular file of at most ${MAX_OPTION_FILE_BYTES / 1024} KiB with a [client] section)`,
+    );
+  }
+}
+
 /** Connects within the check's signal; an unreachable server is a result, a bad credentials file throws. */
 export async function openCheckSession(
   target: MysqlTarget,
   signal: AbortSignal,
 ): Promise<{ session: MysqlSession } | { result: CheckResult }> {
+  await vetOptionFile(target.defaultsFile);
   const { connect, MysqlError } = await import('../mysql/connection.js');
   try {
     // The signal carries the real budget; the driver timeouts are only a backstop.
-    return { session: await connect(target, { timeoutMs: 10_000, signal }) };
+    return {
+      session: await connect(target, { timeoutMs: 10_000, signal, maxReadBytes: MAX_CHECK_READ_BYTES }),
+    };
   } catch (error) {
     if (error instanceof MysqlError)
       return { result: { healthy: false, detail: unreachableDetail(error, signal) } };
@@ -93,19 +131,13 @@ ${CONNECTION_USAGE}
   --expect-role ROLE     primary or replica (default: any)
   --timeout SECONDS      total budget, decimal; keep it below the vrrp_script timeout
   --quiet                print nothing when healthy
-  --log-file PATH        also append one JSON line per run to PATH
+  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
+  --check-name NAME      the check's name in messages and log lines (default: the kind)
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage or configuration error.
 
-Example keepalived.conf block:
-  vrrp_script chk_mysql {
-      script "/usr/local/bin/hactl check mysql --defaults-file /etc/hactl/mysql.cnf --host 127.0.0.1 --port 3306 --timeout 1.5 --quiet"
-      interval 2
-      timeout 2
-      fall 3
-      rise 2
-      weight -50
-  }`;
+Example keepalived.conf block, as render-config writes it:
+${exampleBlock(EXAMPLE_CHECKS.mysql)}`;
 
 function fromFlags(values: FlagValues): MysqlCheckOptions {
   const role = stringFlag(values, 'expect-role', 'mysql');

@@ -34,6 +34,50 @@ export function stringList(values: FlagValues, name: string, kind: string): stri
   });
 }
 
+/**
+ * A value that goes onto a protocol line or into a name lookup (URL, Host header, host names):
+ * no control characters (CR/LF would inject a header line) and no whitespace. The spec's rule for
+ * these params (fields.ts safeToken) is stricter, so whatever a spec renders passes here too.
+ * `shown` is how the value may appear in the message (a URL may carry a password).
+ */
+export function wireValue(value: string, name: string, kind: string, shown = JSON.stringify(value)): string {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (
+      code <= 0x20 ||
+      code === 0x7f ||
+      code === 0x85 ||
+      code === 0xa0 ||
+      code === 0x2028 ||
+      code === 0x2029
+    ) {
+      const what =
+        code === 0x0d || code === 0x0a
+          ? 'a line break'
+          : code === 0x20
+            ? 'a space'
+            : 'a control or space character';
+      throw new UsageError(
+        `--${name} ${shown} contains ${what} (character ${i + 1}); it would reach the wire as is, so it is refused`,
+        `give --${name} without spaces or control characters; ${hint(kind)}`,
+      );
+    }
+  }
+  return value;
+}
+
+/** Printable ASCII only (a Host header; write an international name in its xn-- form). */
+export function asciiWireValue(value: string, name: string, kind: string): string {
+  wireValue(value, name, kind);
+  if (/[^\x21-\x7e]/.test(value)) {
+    throw new UsageError(
+      `--${name} ${JSON.stringify(value)} is not printable ASCII`,
+      `write an international name in its punycode (xn--) form; ${hint(kind)}`,
+    );
+  }
+  return value;
+}
+
 export function booleanFlag(values: FlagValues, name: string): boolean {
   return values[name] === true;
 }
@@ -135,6 +179,10 @@ export function parseBodyPattern(text: string): BodyPattern {
   }
 }
 
+/**
+ * Synchronous and unbounded for a regex: never on a peer's answer inside a budget (the http check
+ * matches through src/bounded/regex-match.ts); kept for checking a pattern against known text.
+ */
 export function bodyMatches(body: string, pattern: BodyPattern): boolean {
   return pattern.kind === 'substring' ? body.includes(pattern.text) : pattern.regex.test(body);
 }

@@ -5,13 +5,16 @@
  * keepalived spawns a new one every interval — never restart more often than the backoff.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, UsageError } from '../errors.js';
-import { writeFileAtomic } from '../fs-atomic.js';
+import { problemWithUserPath } from '../fs/user-path.js';
 import { abortReason, intFlag, requiredString, secondsFlag, stringFlag, stringList } from './options.js';
 import type { CheckKind, CheckResult, FlagValues } from './types.js';
+import { EXAMPLE_CHECKS } from './examples.js';
+import { exampleBlock } from './spec-args.js';
 
 /** The kernel keeps 15 characters of a command name in comm. */
 export const COMM_LENGTH = 15;
@@ -23,7 +26,11 @@ export interface ProcessOptions {
   restartWaitMs: number;
   restartBackoffMs: number;
   stateDir: string;
+  /** --state-dir was given: it is vetted even when no restart needs it, so a bad one shows at once. */
+  stateDirGiven: boolean;
 }
+
+const DEFAULT_STATE_DIR = '/run/hactl';
 
 const USAGE = `hactl check process --name NAME [options]
 
@@ -45,19 +52,13 @@ Options:
   --timeout SECONDS        total budget, decimal (default 0.8); with a restart it must cover
                            --restart-wait, and vrrp_script timeout must be larger still
   --quiet                  print nothing when healthy
-  --log-file PATH          also append one JSON line per run to PATH
+  --log-file PATH          append one JSON line per failure to PATH (rate-limited per check)
+  --check-name NAME        the check's name in messages and log lines (default: the kind)
 
 Exit status: 0 healthy (also after a successful restart), 1 unhealthy (reason on stderr), 2 usage error.
 
-Example keepalived.conf block (seed 001's nginx check with restart):
-  vrrp_script chk_nginx_proc {
-      script "/usr/local/bin/hactl check process --name nginx --restart-cmd /usr/sbin/nginx --restart-wait 2 --restart-backoff 60 --timeout 2.7 --quiet"
-      interval 3
-      timeout 3
-      fall 2
-      rise 1
-      weight -50
-  }`;
+Example keepalived.conf block (seed 001's nginx check with restart), as render-config writes it:
+${exampleBlock(EXAMPLE_CHECKS.process)}`;
 
 function fromFlags(values: FlagValues): ProcessOptions {
   const name = requiredString(values, 'name', 'process');
@@ -81,7 +82,8 @@ function fromFlags(values: FlagValues): ProcessOptions {
     restart: program === undefined ? undefined : { program, args },
     restartWaitMs: secondsFlag(values, 'restart-wait', 'process', { min: 0, max: 600, default: 1 }),
     restartBackoffMs: secondsFlag(values, 'restart-backoff', 'process', { min: 0, max: 86_400, default: 30 }),
-    stateDir: stringFlag(values, 'state-dir', 'process') ?? '/run/hactl',
+    stateDir: stringFlag(values, 'state-dir', 'process') ?? DEFAULT_STATE_DIR,
+    stateDirGiven: values['state-dir'] !== undefined,
   };
 }
 
@@ -109,20 +111,36 @@ function stateFile(options: ProcessOptions): string {
   return join(options.stateDir, `process-restart-${options.name}.last`);
 }
 
-function lastRestartMs(path: string): number | undefined {
+async function lastRestartMs(path: string, signal: AbortSignal): Promise<number | undefined> {
   try {
-    const value = Number(readFileSync(path, 'utf8').trim());
+    const value = Number((await readFile(path, { encoding: 'utf8', signal })).trim());
     return Number.isFinite(value) ? value : undefined;
   } catch {
     return undefined;
   }
 }
 
-function recordRestart(options: ProcessOptions, now: number): void {
+/**
+ * Refuses a state directory hactl must not write to (a pseudo-filesystem: Node's recursive mkdir
+ * loops forever under /proc), before any other fs call touches it.
+ */
+async function vetStateDir(options: ProcessOptions): Promise<void> {
+  const problem = await problemWithUserPath(options.stateDir, '--state-dir');
+  if (problem) {
+    throw new UsageError(problem, 'the restart time is kept there; pass e.g. --state-dir /run/hactl');
+  }
+}
+
+async function recordRestart(options: ProcessOptions, now: number, signal: AbortSignal): Promise<void> {
+  const path = stateFile(options);
+  const temp = `${path}.${process.pid}.tmp`;
   try {
-    mkdirSync(options.stateDir, { recursive: true, mode: 0o700 });
-    writeFileAtomic(stateFile(options), `${now}\n`, 0o600);
+    await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+    // Write-then-rename: a concurrent check process never reads half a timestamp.
+    await writeFile(temp, `${now}\n`, { mode: 0o600, signal });
+    await rename(temp, path);
   } catch (error) {
+    await rm(temp, { force: true }).catch(() => undefined);
     // Without the record, restarts could happen on every run: refuse rather than loop.
     throw new ConfigError(
       `cannot record the restart time in ${options.stateDir} (${(error as NodeJS.ErrnoException).code ?? String(error)}); not restarting — pass --state-dir DIR`,
@@ -190,19 +208,20 @@ function counted(count: number, options: ProcessOptions): string {
 }
 
 async function run(options: ProcessOptions, signal: AbortSignal): Promise<CheckResult> {
+  if (options.stateDirGiven || options.restart) await vetStateDir(options);
   const count = countProcesses(options.name);
   if (count >= options.minCount) return { healthy: true, detail: counted(count, options) };
   if (!options.restart) return { healthy: false, detail: counted(count, options) };
 
   const now = Date.now();
-  const last = lastRestartMs(stateFile(options));
+  const last = await lastRestartMs(stateFile(options), signal);
   if (last !== undefined && now - last >= 0 && now - last < options.restartBackoffMs) {
     return {
       healthy: false,
       detail: `${counted(count, options)}; not restarting: last attempt ${Math.round((now - last) / 1000)} s ago, backoff ${options.restartBackoffMs / 1000} s`,
     };
   }
-  recordRestart(options, now);
+  await recordRestart(options, now, signal);
   const { count: after, note } = await awaitRestart(options, startRestart(options), signal);
   if (after >= options.minCount) {
     return { healthy: true, detail: `${counted(after, options)} after a restart (${note})` };

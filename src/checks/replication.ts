@@ -15,6 +15,8 @@ import {
 } from './mysql.js';
 import { booleanFlag, stringFlag } from './options.js';
 import type { CheckKind, CheckResult, FlagValues } from './types.js';
+import { EXAMPLE_CHECKS } from './examples.js';
+import { exampleBlock } from './spec-args.js';
 
 export interface ReplicationCheckOptions extends MysqlConnectionOptions {
   maxLagSeconds: number | undefined;
@@ -37,19 +39,13 @@ ${CONNECTION_USAGE}
                          use it to gate failback
   --timeout SECONDS      total budget, decimal; keep it below the vrrp_script timeout
   --quiet                print nothing when healthy
-  --log-file PATH        also append one JSON line per run to PATH
+  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
+  --check-name NAME      the check's name in messages and log lines (default: the kind)
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage or configuration error.
 
-Example keepalived.conf block (on the standby):
-  vrrp_script chk_replication {
-      script "/usr/local/bin/hactl check replication --defaults-file /etc/hactl/mysql.cnf --max-lag 30 --timeout 1.5 --quiet"
-      interval 2
-      timeout 2
-      fall 3
-      rise 2
-      weight -20
-  }`;
+Example keepalived.conf block (on the standby), as render-config writes it:
+${exampleBlock(EXAMPLE_CHECKS.replication)}`;
 
 function fromFlags(values: FlagValues): ReplicationCheckOptions {
   const text = stringFlag(values, 'max-lag', 'replication');

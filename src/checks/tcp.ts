@@ -1,7 +1,9 @@
 /** TCP connect check: healthy when a connection to host:port is accepted; nothing is sent. */
 import { connect } from 'node:net';
-import { abortReason, elapsedSince, intFlag, requiredString } from './options.js';
+import { abortReason, elapsedSince, intFlag, requiredString, wireValue } from './options.js';
 import type { CheckKind, CheckResult, FlagValues } from './types.js';
+import { EXAMPLE_CHECKS } from './examples.js';
+import { exampleBlock } from './spec-args.js';
 
 export interface TcpOptions {
   host: string;
@@ -18,22 +20,16 @@ Options:
   --port PORT            TCP port, 1..65535 (required)
   --timeout SECONDS      total budget, decimal (default 0.8); keep it below vrrp_script timeout
   --quiet                print nothing when healthy
-  --log-file PATH        also append one JSON line per run to PATH
+  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
+  --check-name NAME      the check's name in messages and log lines (default: the kind)
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage error.
 
-Example keepalived.conf block:
-  vrrp_script chk_mariadb_port {
-      script "/usr/local/bin/hactl check tcp --host 127.0.0.1 --port 3306 --timeout 0.8 --quiet"
-      interval 1
-      timeout 1
-      fall 3
-      rise 2
-      weight -50
-  }`;
+Example keepalived.conf block, as render-config writes it:
+${exampleBlock(EXAMPLE_CHECKS.tcp)}`;
 
 function fromFlags(values: FlagValues): TcpOptions {
-  const host = requiredString(values, 'host', 'tcp');
+  const host = wireValue(requiredString(values, 'host', 'tcp'), 'host', 'tcp');
   requiredString(values, 'port', 'tcp');
   const port = intFlag(values, 'port', 'tcp', { min: 1, max: 65535 })!;
   return { host, port };

@@ -25,5 +25,9 @@ export interface CheckKind<Options> {
   flags: CheckFlags;
   /** Turns parsed flags (or a spec check's params, same names) into validated options; throws UsageError. */
   fromFlags(values: FlagValues): Options;
-  run(options: Options, signal: AbortSignal): Promise<CheckResult>;
+  /**
+   * `abortAtMs` (performance.now() clock) is when `signal` will abort, for work that cannot listen
+   * to a signal while it runs (a regex match is cut off by V8 at that time instead).
+   */
+  run(options: Options, signal: AbortSignal, abortAtMs?: number): Promise<CheckResult>;
 }

@@ -1,14 +1,22 @@
 /**
  * hactl check: the command keepalived's vrrp_script spawns every interval. Hot path: node:util
- * parseArgs instead of yargs and only the one check module is imported; pino only with
- * --log-file, the spec loader (yaml, zod) only with --spec. The budget counts from process start
- * and is enforced twice: an AbortSignal the check honours, then a hard timer that exits anyway.
+ * parseArgs instead of yargs and only the one check module is imported; no pino (failures are
+ * logged by a small writer), the spec loader (yaml, zod) only with --spec.
+ *
+ * The budget counts from process start and is enforced in layers: the check's AbortSignal fires a
+ * little before the deadline; at the deadline the check is abandoned and reported unhealthy
+ * (src/bounded/deadline.ts); an in-loop timer exits if reporting (the log line) has not finished a
+ * grace later; and a watchdog process (src/bounded/hard-stop.ts) kills this one shortly after,
+ * even when the event loop is stuck. src/check-main.ts exits as soon as the verdict is out,
+ * whatever sockets still linger.
  */
 import { parseArgs } from 'node:util';
+import { raceDeadline } from '../bounded/deadline.js';
+import { startHardStop, type HardStop, type HardStopText } from '../bounded/hard-stop.js';
 import { CheckFailed, ConfigError, UsageError } from '../errors.js';
 import { parseSeconds } from '../checks/options.js';
+import type { FailureLogTarget } from '../checks/failure-log.js';
 import type { CheckFlags, CheckKind, CheckResult, FlagValues } from '../checks/types.js';
-import type { Logger } from '../log.js';
 
 type AnyCheck = CheckKind<unknown>;
 
@@ -38,21 +46,34 @@ const KINDS: Record<string, { summary: string; load: () => Promise<AnyCheck> }> 
 /** Below keepalived's default script timeout (1 s when interval and timeout are left at default). */
 export const DEFAULT_BUDGET_SECONDS = 0.8;
 
+/** How long `check --spec` may take to load the spec before the hard stop, unless --timeout says. */
+const SPEC_LOAD_CEILING_SECONDS = 5;
+
+const CHECK_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,31}$/;
+
 const COMMON_FLAGS: CheckFlags = {
   timeout: { type: 'string' },
   quiet: { type: 'boolean' },
   'log-file': { type: 'string' },
+  'check-name': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
 const SPEC_FLAGS: CheckFlags = {
-  ...COMMON_FLAGS,
+  timeout: COMMON_FLAGS.timeout!,
+  quiet: COMMON_FLAGS.quiet!,
+  'log-file': COMMON_FLAGS['log-file']!,
+  help: COMMON_FLAGS.help!,
   spec: { type: 'string' },
   node: { type: 'string' },
   all: { type: 'boolean' },
 };
 
-function helpText(): string {
+async function helpText(): Promise<string> {
+  const [{ exampleBlock }, { EXAMPLE_CHECKS }] = await Promise.all([
+    import('../checks/spec-args.js'),
+    import('../checks/examples.js'),
+  ]);
   const width = Math.max(...Object.keys(KINDS).map((kind) => kind.length));
   return `Usage:
   hactl check <kind> [flags]                          one check, flags on the command line
@@ -67,27 +88,25 @@ ${Object.entries(KINDS)
 Common flags:
   --timeout SECONDS   total budget, decimal, counted from process start (default ${DEFAULT_BUDGET_SECONDS});
                       keep it ~0.2 s below the vrrp_script timeout: keepalived counts a timeout
-                      as a failure and kills the process group
+                      as a failure and kills the process group. At the budget the check is given
+                      up (exit 1); a process still alive ~0.2 s later is killed by a watchdog.
   --quiet             print nothing when healthy (the reason for "unhealthy" always goes to stderr)
-  --log-file PATH     append one JSON line per run (event "check") to PATH
+  --log-file PATH     append one JSON line (event "check") per failure to PATH, at most 3 at once
+                      and then one a minute per check (the line counts the ones left out)
+  --check-name NAME   the check's name in messages and log lines (default: the kind)
   --help              this text; \`hactl check <kind> --help\` lists a kind's flags
 
 Spec mode: CHECK is a name under \`checks:\`; its params are the kind's flags in snake_case, MySQL
 checks get --defaults-file/--host/--port/--socket from the spec's mysql section, the budget is the
-check's timeout (or interval) minus a margin unless --timeout is given. --all is healthy only if
-every check is. Loading the spec costs ~0.1–0.2 s more than flags on the command line.
+check's timeout (or interval) minus a margin unless --timeout is given, failures are logged to the
+spec's logging.file. --all is healthy only if every check is. Loading the spec costs ~0.1–0.2 s
+more than flags on the command line.
 
-Exit status: 0 healthy, 1 unhealthy (one line on stderr saying why), 2 usage or configuration error.
+Exit status: 0 healthy, 1 unhealthy (one line on stderr saying why), 2 usage or configuration error;
+killed (SIGKILL) by the watchdog when the process outlives its budget.
 
-Example keepalived.conf block (what \`hactl render-config\` emits):
-  vrrp_script chk_nginx {
-      script "/usr/local/bin/hactl check http --url http://127.0.0.1/ --expect-status 200 --timeout 1.75 --quiet"
-      interval 2
-      timeout 2
-      fall 2
-      rise 2
-      weight 0
-  }`;
+Example keepalived.conf block, as \`hactl render-config\` writes it:
+${exampleBlock(EXAMPLE_CHECKS.http)}`;
 }
 
 function parse(args: string[], options: CheckFlags, hint: string, allowPositionals = false) {
@@ -123,92 +142,179 @@ function oneLine(text: string): string {
 
 interface Run {
   label: string;
+  kind: string;
   check: AnyCheck;
   options: unknown;
+  /** On the performance.now() clock: ms since process start. */
   deadlineMs: number;
 }
 
+/** Time the check keeps after its signal aborted, to close and say why (≤ 0.1 s). */
+function graceMs(deadlineMs: number): number {
+  return Math.max(0, Math.min(100, deadlineMs / 8));
+}
+
+function budgetText(deadlineMs: number): string {
+  return `check budget of ${Math.round(deadlineMs) / 1000} s used up`;
+}
+
 /**
- * Runs the checks, each with its own AbortSignal at its deadline (ms since process start). A
- * hard timer at the last deadline ends the process even if a check ignores its signal.
+ * Runs the checks concurrently, each raced against its own deadline: its signal aborts `grace`
+ * before it, and half a grace before it the check is abandoned and counted unhealthy.
  */
-async function runAll(runs: Run[], onHardTimeout: () => void): Promise<CheckResult[]> {
-  const timers: NodeJS.Timeout[] = [];
-  const last = Math.max(...runs.map((run) => run.deadlineMs));
-  const hard = setTimeout(onHardTimeout, Math.max(0, last - performance.now()));
-  try {
-    return await Promise.all(
-      runs.map((run) => {
-        const controller = new AbortController();
-        // Leave the check a little time to close its sockets and say why before the hard stop.
-        const grace = Math.min(100, (run.deadlineMs - performance.now()) / 8);
-        const remaining = Math.max(0, run.deadlineMs - grace - performance.now());
-        const seconds = Math.round(run.deadlineMs) / 1000;
-        timers.push(
-          setTimeout(() => controller.abort(new Error(`check budget of ${seconds} s used up`)), remaining),
-        );
-        return run.check.run(run.options, controller.signal);
-      }),
-    );
-  } finally {
-    clearTimeout(hard);
-    for (const timer of timers) clearTimeout(timer);
-  }
+function runChecks(runs: Run[]): Promise<CheckResult[]> {
+  return Promise.all(
+    runs.map((run) => {
+      const grace = graceMs(run.deadlineMs);
+      return raceDeadline((signal) => run.check.run(run.options, signal, run.deadlineMs - grace), {
+        deadlineMs: run.deadlineMs - grace / 2,
+        graceMs: grace / 2,
+        reason: () => new Error(budgetText(run.deadlineMs)),
+        onTimeout: (why) => ({
+          healthy: false,
+          detail: `no result: ${why instanceof Error ? why.message : budgetText(run.deadlineMs)}`,
+        }),
+      });
+    }),
+  );
 }
 
 interface Common {
   quiet: boolean;
   logFile: string | undefined;
+  /** What names the log file in messages: --log-file, or the spec field. */
+  logFileField: string;
+  base: Record<string, unknown> | undefined;
 }
 
-async function report(
-  labels: string[],
-  results: CheckResult[],
-  common: Common,
-  logger: Promise<Logger> | undefined,
-): Promise<number> {
-  if (logger) {
-    const log = await logger;
-    results.forEach((result, i) =>
-      log.info({
-        event: 'check',
-        check: labels[i],
-        healthy: result.healthy,
-        detail: result.detail,
-        elapsed_ms: Math.round(performance.now()),
-      }),
-    );
-  }
+async function logFailures(runs: Run[], results: CheckResult[], common: Common): Promise<void> {
+  const file = common.logFile;
+  if (file === undefined || results.every((result) => result.healthy)) return;
+  const { logFailure } = await import('../checks/failure-log.js');
+  const durationMs = performance.now();
+  // A check given up at its deadline still gets its line: writing goes on until the in-loop exit.
+  const deadlineMs = lastExitMs(runs) - 5;
+  const problems = await raceDeadline(
+    () =>
+      Promise.all(
+        results.map((result, i) =>
+          result.healthy
+            ? undefined
+            : logFailure(
+                { file, check: runs[i]!.label, ...(common.base ? { base: common.base } : {}) },
+                {
+                  kind: runs[i]!.kind,
+                  detail: oneLine(result.detail),
+                  durationMs,
+                  budgetMs: Math.round(runs[i]!.deadlineMs),
+                },
+                common.logFileField,
+              ),
+        ),
+      ),
+    {
+      deadlineMs,
+      reason: () => new Error('budget used up'),
+      onTimeout: () => [`not logged to ${common.logFileField}: the budget was used up first`],
+    },
+  );
+  // Never changes the verdict: say it on stderr (for whoever reads it) and carry on.
+  for (const problem of new Set(problems)) if (problem) process.stderr.write(`hactl: warning: ${problem}\n`);
+}
+
+async function report(runs: Run[], results: CheckResult[], common: Common): Promise<number> {
+  await logFailures(runs, results, common);
   const failed = results.flatMap((result, i) =>
-    result.healthy ? [] : [`${labels[i]}: ${oneLine(result.detail)}`],
+    result.healthy ? [] : [`${runs[i]!.label}: ${oneLine(result.detail)}`],
   );
   if (failed.length === 1) throw new CheckFailed(failed[0]!);
   if (failed.length > 1)
     throw new CheckFailed(`${failed.length} of ${results.length} checks unhealthy: ${failed.join('; ')}`);
   if (!common.quiet) {
     for (const [i, result] of results.entries())
-      process.stdout.write(`ok ${labels[i]}: ${oneLine(result.detail)}\n`);
+      process.stdout.write(`ok ${runs[i]!.label}: ${oneLine(result.detail)}\n`);
   }
   return 0;
 }
 
-function startLogger(file: string | undefined): Promise<Logger> | undefined {
-  if (file === undefined) return undefined;
-  return import('../log.js').then(({ createLogger }) => createLogger({ file, base: { command: 'check' } }));
+let hardStop: HardStop | undefined;
+
+/**
+ * The watchdog fires a little after the last deadline, so the in-loop paths get the first word on
+ * a merely slow machine, and before keepalived's own kill (its timeout is the budget + 0.25 s).
+ */
+function hardStopAt(deadlineMs: number): number {
+  return deadlineMs + Math.min(200, deadlineMs / 4);
 }
 
-function hardTimeout(labels: string[], logger: Promise<Logger> | undefined): () => void {
-  let log: Logger | undefined;
-  void logger?.then(
-    (loaded) => (log = loaded),
-    () => undefined,
+function armHardStop(deadlineMs: number, text: HardStopText): void {
+  const at = hardStopAt(deadlineMs);
+  if (hardStop) hardStop.update(at, text);
+  else hardStop = startHardStop(at, text);
+}
+
+async function hardStopText(runs: Run[], common: Common): Promise<HardStopText> {
+  const label = runs.map((run) => run.label).join(', ');
+  const deadlineMs = Math.max(...runs.map((run) => run.deadlineMs));
+  const detail = `no result {elapsed} ms after start, past the ${budgetText(deadlineMs).replace(' used up', '')} (event loop blocked); killed by the hard stop`;
+  const text: HardStopText = { stderr: `hactl: ${label}: ${detail}\n` };
+  if (common.logFile !== undefined) {
+    const { failureLine } = await import('../checks/failure-log.js');
+    const target: FailureLogTarget = {
+      file: common.logFile,
+      check: runs.length === 1 ? runs[0]!.label : label,
+      ...(common.base ? { base: common.base } : {}),
+    };
+    text.logFile = common.logFile;
+    text.logLine = failureLine(
+      target,
+      { kind: runs.map((run) => run.kind).join(','), detail, budgetMs: Math.round(deadlineMs) },
+      { time: '{time}', durationMs: '{elapsed}', suppressed: 0 },
+    );
+  }
+  return text;
+}
+
+/** When the process exits from inside the loop at the latest: a grace after the last deadline. */
+function lastExitMs(runs: Run[]): number {
+  const deadlineMs = Math.max(...runs.map((run) => run.deadlineMs));
+  return deadlineMs + graceMs(deadlineMs);
+}
+
+/** Exits from inside the loop if reporting (the log line included) has not finished in time. */
+function exitAtDeadline(runs: Run[]): NodeJS.Timeout {
+  const exitMs = lastExitMs(runs);
+  return setTimeout(
+    () => {
+      const label = runs.map((run) => run.label).join(', ');
+      process.stderr.write(
+        `hactl: ${label}: no verdict within the budget (${Math.round(performance.now())} ms since start); giving up\n`,
+      );
+      process.exit(1);
+    },
+    Math.max(0, exitMs - performance.now()),
   );
-  return () => {
-    const line = `${labels.join(', ')}: no result within the budget (${Math.round(performance.now())} ms since start); giving up`;
-    log?.warn({ event: 'check', check: labels.join(','), healthy: false, detail: line });
-    process.stderr.write(`hactl: ${line}\n`);
-    process.exit(1);
-  };
+}
+
+async function execute(runs: Run[], common: Common): Promise<number> {
+  armHardStop(Math.max(...runs.map((run) => run.deadlineMs)), await hardStopText(runs, common));
+  const timer = exitAtDeadline(runs);
+  try {
+    return await report(runs, await runChecks(runs), common);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function checkName(text: string | undefined, fallback: string): string {
+  if (text === undefined) return fallback;
+  if (!CHECK_NAME.test(text)) {
+    throw new UsageError(
+      `--check-name ${JSON.stringify(text)} is not a check name`,
+      'a letter, then up to 31 letters, digits, "_", "-" or "." (it also names the log state file)',
+    );
+  }
+  return text;
 }
 
 async function kindMode(kind: string, args: string[]): Promise<number> {
@@ -220,19 +326,23 @@ async function kindMode(kind: string, args: string[]): Promise<number> {
   const hint = `run \`hactl check ${kind} --help\` for the flags`;
   const { values } = parse(args, { ...check.flags, ...COMMON_FLAGS }, hint);
   const flags = values as FlagValues;
-  const options = check.fromFlags(flags);
-  const common: Common = { quiet: flags.quiet === true, logFile: flags['log-file'] as string | undefined };
-  const logger = startLogger(common.logFile);
   const deadlineMs = budgetMs(flags.timeout as string | undefined, DEFAULT_BUDGET_SECONDS);
-  const results = await runAll([{ label: kind, check, options, deadlineMs }], hardTimeout([kind], logger));
-  return report([kind], results, common, logger);
+  const label = checkName(flags['check-name'] as string | undefined, kind);
+  const options = check.fromFlags(flags);
+  const common: Common = {
+    quiet: flags.quiet === true,
+    logFile: flags['log-file'] as string | undefined,
+    logFileField: '--log-file',
+    base: undefined,
+  };
+  return execute([{ label, kind, check, options, deadlineMs }], common);
 }
 
 async function specMode(args: string[]): Promise<number> {
   const hint = 'usage: hactl check --spec FILE [--node NAME] (CHECK | --all); see `hactl check --help`';
   const { values, positionals } = parse(args, SPEC_FLAGS, hint, true);
   if (values.help) {
-    process.stdout.write(helpText() + '\n');
+    process.stdout.write((await helpText()) + '\n');
     return 0;
   }
   if (typeof values.spec !== 'string') {
@@ -241,7 +351,13 @@ async function specMode(args: string[]): Promise<number> {
   if (values.all ? positionals.length > 0 : positionals.length !== 1) {
     throw new UsageError('give exactly one check name, or --all (not both)', hint);
   }
-  const [{ loadSpec, findNode }, { checksForNode, checkBudgetSeconds }, { checkArgs }] = await Promise.all([
+  const timeout = values.timeout as string | undefined;
+  // Loading the spec is bounded too: until the checks' own deadlines are known, by a ceiling.
+  const ceilingMs = budgetMs(timeout, SPEC_LOAD_CEILING_SECONDS);
+  hardStop = startHardStop(hardStopAt(ceilingMs), {
+    stderr: `hactl: check --spec ${values.spec}: spec not loaded {elapsed} ms after start; killed by the hard stop\n`,
+  });
+  const [{ loadSpec, findNode }, { checksForNode }, { checkArgs, checkBudgetSeconds }] = await Promise.all([
     import('../spec/load.js'),
     import('../keepalived/model.js'),
     import('../checks/spec-args.js'),
@@ -258,7 +374,6 @@ async function specMode(args: string[]): Promise<number> {
         : `node ${node.name} has no check named ${JSON.stringify(positionals[0])} in ${values.spec} (its checks: ${known})`,
     );
   }
-  const timeout = values.timeout as string | undefined;
   const runs: Run[] = await Promise.all(
     wanted.map(async (specCheck) => {
       const [kind, ...flagArgs] = checkArgs(spec, specCheck);
@@ -276,30 +391,36 @@ async function specMode(args: string[]): Promise<number> {
       }
       return {
         label: specCheck.name,
+        kind: kind!,
         check,
         options,
         deadlineMs: budgetMs(timeout, checkBudgetSeconds(specCheck)),
       };
     }),
   );
+  const flagLog = values['log-file'] as string | undefined;
   const common: Common = {
     quiet: values.quiet === true,
-    logFile: (values['log-file'] as string | undefined) ?? spec.logging.file,
+    logFile: flagLog ?? spec.logging.file,
+    logFileField: flagLog === undefined ? `logging.file in ${values.spec}` : '--log-file',
+    base: { cluster: spec.cluster, node: node.name },
   };
-  const labels = runs.map((run) => run.label);
-  const logger = startLogger(common.logFile);
-  const results = await runAll(runs, hardTimeout(labels, logger));
-  return report(labels, results, common, logger);
+  return execute(runs, common);
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [first, ...rest] = argv;
-  if (first === undefined) {
-    throw new UsageError('which check? give a kind or --spec FILE', 'see `hactl check --help`');
+  try {
+    const [first, ...rest] = argv;
+    if (first === undefined) {
+      throw new UsageError('which check? give a kind or --spec FILE', 'see `hactl check --help`');
+    }
+    if (first === '--help' || first === '-h' || first === 'help') {
+      process.stdout.write((await helpText()) + '\n');
+      return 0;
+    }
+    return await (first.startsWith('-') ? specMode(argv) : kindMode(first, rest));
+  } finally {
+    // The verdict is out (or an error is about to be printed): the watchdog stands down.
+    hardStop?.cancel();
   }
-  if (first === '--help' || first === '-h' || first === 'help') {
-    process.stdout.write(helpText() + '\n');
-    return 0;
-  }
-  return first.startsWith('-') ? specMode(argv) : kindMode(first, rest);
 }

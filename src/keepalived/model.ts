@@ -2,9 +2,13 @@
  * The keepalived.conf of one node as typed data. Every decision (state, priorities, weights, which
  * block tracks what, how checks and notify are wired) is made here; the template only lays it out.
  */
-import { checkArgs } from '../checks/spec-args.js';
+import { checkCommand, scriptTimeout } from '../checks/spec-args.js';
 import type { CheckSpec } from '../spec/checks-schema.js';
 import type { NodeSpec, Spec, VipSpec } from '../spec/schema.js';
+
+// The check line is decided in src/checks/spec-args.ts (shared with `hactl check --spec` and the
+// checks' --help examples); re-exported for the callers that look for it here.
+export { checkBudgetSeconds, checkCommand, scriptTimeout } from '../checks/spec-args.js';
 
 export interface ScriptBlock {
   name: string;
@@ -62,23 +66,6 @@ export function preferredNode(spec: Spec): NodeSpec {
 
 export function checksForNode(spec: Spec, nodeName: string): CheckSpec[] {
   return spec.checks.filter((check) => check.nodes === undefined || check.nodes.includes(nodeName));
-}
-
-/** keepalived's script `timeout` for a check; the check's own budget stays below it. */
-export function scriptTimeout(check: CheckSpec): number {
-  return check.timeout ?? check.interval;
-}
-
-/** Budget passed to `hactl check --timeout`: keepalived's timeout minus a margin for process start. */
-export function checkBudgetSeconds(check: CheckSpec): number {
-  const timeout = scriptTimeout(check);
-  return Math.max(0.5, Math.round((timeout - Math.min(0.25, timeout / 4)) * 100) / 100);
-}
-
-/** `hactl check <kind> --flags…` equivalent to the spec check, so the conf line is self-describing. */
-export function checkCommand(spec: Spec, check: CheckSpec): string {
-  const budget = String(checkBudgetSeconds(check));
-  return [spec.paths.hactl, 'check', ...checkArgs(spec, check), '--timeout', budget, '--quiet'].join(' ');
 }
 
 function notifyCommand(spec: Spec, node: NodeSpec): string {

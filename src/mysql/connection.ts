@@ -4,6 +4,8 @@
  * in memory only. Every error leaving this module is a MysqlError whose message has been scrubbed
  * of the password and of any SQL text (mysql2 attaches the statement to its errors).
  */
+import type { Socket } from 'node:net';
+import { capReads } from '../bounded/capped-read.js';
 import { DatabaseError } from './errors.js';
 import { readOptionFile } from './option-file.js';
 
@@ -32,6 +34,11 @@ export interface ConnectOptions {
   queryTimeoutMs?: number;
   /** Refuse an option file readable by group/others (default true). */
   requirePrivateFile?: boolean;
+  /**
+   * Most bytes the server may send over the session's life (default: no cap). A peer that floods
+   * is cut off with code READ_LIMIT; with a cap, an abort while connecting also closes the socket.
+   */
+  maxReadBytes?: number;
 }
 
 export interface QueryOptions {
@@ -161,9 +168,24 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
   if (signal?.aborted)
     throw new MysqlError(`MySQL at ${address}: aborted before connecting`, { code: 'ABORTED' });
 
-  const mysql = await import('mysql2/promise');
+  const [mysql, net] = await Promise.all([import('mysql2/promise'), import('node:net')]);
+  // Loading the driver takes a while on a busy machine: the signal may have fired meanwhile.
+  if (signal?.aborted)
+    throw new MysqlError(`MySQL at ${address}: aborted before connecting`, { code: 'ABORTED' });
+  let socket: Socket | undefined;
+  let stream: (() => Socket) | undefined;
+  if (options.maxReadBytes !== undefined) {
+    const maxReadBytes = options.maxReadBytes;
+    stream = () => {
+      socket = capReads(useSocket ? net.connect(credentials.socket!) : net.connect(port, host), maxReadBytes);
+      // What mysql2 does for the sockets it opens itself.
+      if (!useSocket) socket.setNoDelay(true);
+      return socket;
+    };
+  }
   const pending = mysql.createConnection({
     ...(useSocket ? { socketPath: credentials.socket } : { host, port }),
+    ...(stream ? { stream } : {}),
     user: credentials.user,
     password: credentials.password ?? '',
     connectTimeout: Math.max(1, Math.round(options.timeoutMs)),
@@ -184,7 +206,8 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
   try {
     connection = await Promise.race([pending, aborted]);
   } catch (error) {
-    // A connection that completes after an abort must not linger.
+    // A connection that completes after an abort must not linger, nor one that never completes.
+    socket?.destroy();
     pending.then(
       (c) => c.destroy(),
       () => undefined,

@@ -96,6 +96,9 @@ describe('parseSeconds', () => {
   });
 });
 
+/** SPEC sets no logging.file, so the rendered lines carry no --log-file. */
+const LOG_ARGS: string[] = [];
+
 const SPEC = `
 version: 1
 cluster: web
@@ -183,9 +186,17 @@ describe('spec check → argv', () => {
     expect(rendered.map((node) => node.node)).toEqual(['ha1', 'ha2']);
     const expected = Object.entries(ARGV).map(([name, argv]) => ({
       name: `chk_${name}`,
-      script: ['/usr/local/bin/hactl', 'check', ...argv, '--timeout', TIMING[name]!.budget, '--quiet'].join(
-        ' ',
-      ),
+      script: [
+        '/usr/local/bin/hactl',
+        'check',
+        ...argv,
+        '--check-name',
+        name,
+        ...LOG_ARGS,
+        '--timeout',
+        TIMING[name]!.budget,
+        '--quiet',
+      ].join(' '),
       interval: TIMING[name]!.timeout,
       timeout: TIMING[name]!.timeout,
     }));
