@@ -5,6 +5,7 @@
  * then at most MAX_BODY_BYTES, into one buffer. A substring is searched incrementally (linear); a
  * /regex/ is matched once the body is in, cut off by V8 when the budget ends (src/bounded/regex-match.ts).
  */
+import { HOST_HEADER } from './host-header.js';
 import type { Socket } from 'node:net';
 import { MatchAbandoned, matchWithin } from '../bounded/regex-match.js';
 import { UsageError } from '../errors.js';
@@ -99,7 +100,7 @@ function parseUrl(text: string): URL {
 function hostHeader(text: string | undefined): string | undefined {
   if (text === undefined) return undefined;
   asciiWireValue(text, 'host-header', 'http');
-  if (!/^([A-Za-z0-9._~!$&'()*+,;=%-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$/.test(text)) {
+  if (!HOST_HEADER.test(text)) {
     throw new UsageError(
       `--host-header ${JSON.stringify(text)} is not a host name with an optional :port`,
       'e.g. --host-header www.example.com or --host-header www.example.com:8080',

@@ -3,6 +3,7 @@
  * `hactl check <kind>` flag names in snake_case (expect_status ↔ --expect-status), so a check in
  * the spec and the rendered vrrp_script line mean exactly the same thing.
  */
+import { HOST_HEADER } from '../checks/host-header.js';
 import { z } from 'zod';
 import {
   absolutePath,
@@ -39,8 +40,12 @@ const httpParams = z
       )
       .meta({ not: { type: 'string', pattern: BODY_REGEX_WITH_G_OR_Y.source } })
       .optional(),
-    host_header: safeToken
-      .describe('Host header (and TLS server name) to send, e.g. for a name-based vhost.')
+    host_header: z
+      .string()
+      .regex(HOST_HEADER, 'must be a host name with an optional :port (e.g. www.example.com:8080)')
+      .describe(
+        'Host header (and TLS server name) to send, e.g. for a name-based vhost: a host name with an optional :port.',
+      )
       .optional(),
     method: z
       .enum(['GET', 'HEAD'])
