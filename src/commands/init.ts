@@ -4,6 +4,7 @@ import { lstat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { writeFileAtomic } from '../fs-atomic.js';
 import { problemWithUserPath } from '../fs/user-path.js';
+import { ADMIN_ACCOUNT, REPLICATION_ACCOUNT, type AccountGrants } from '../mysql/grants.js';
 import { exampleSpecPath } from '../spec/load.js';
 import { commandParser } from './parse.js';
 
@@ -29,6 +30,24 @@ export async function main(argv: string[]): Promise<number> {
     throw new UsageError(`${args.out} already exists; pass --force to overwrite it`, hint);
   }
   writeFileAtomic(args.out, readFileSync(exampleSpecPath(), 'utf8'), 0o644);
-  process.stdout.write(`wrote ${args.out}; edit it, then run \`hactl lint --spec ${args.out}\`\n`);
+  process.stdout.write(
+    `wrote ${args.out}; edit it, then run \`hactl lint --spec ${args.out}\`\n\n${grantsText()}`,
+  );
   return 0;
+}
+
+/** The two MySQL accounts the spec names, with the exact grants, for the operator to create. */
+function grantsText(): string {
+  const account = (user: string, grants: AccountGrants) =>
+    [
+      `  ${user}: ${grants.purpose}`,
+      `    MariaDB: GRANT ${grants.mariadb} TO '${user}'@'%';`,
+      `    MySQL:   GRANT ${grants.mysql} TO '${user}'@'%';`,
+    ].join('\n');
+  return [
+    'MySQL accounts to create on every node (after SET SESSION sql_log_bin=0, so the GTIDs of the pair stay equal):',
+    account('hactl', ADMIN_ACCOUNT),
+    account('hactl_repl', REPLICATION_ACCOUNT),
+    '',
+  ].join('\n');
 }

@@ -25,8 +25,3 @@ export const REPLICATION_ACCOUNT: AccountGrants = {
   mariadb: 'REPLICATION SLAVE ON *.*',
   mysql: 'REPLICATION SLAVE ON *.*',
 };
-
-/** SQL an operator runs on every node (with sql_log_bin=0, so the GTIDs of the pair stay equal). */
-export function grantStatements(flavour: 'mariadb' | 'mysql', user: string, account: AccountGrants): string {
-  return `GRANT ${account[flavour]} TO '${user}'@'%';`;
-}
