@@ -113,7 +113,8 @@ function* limitedLexemes(text: string): Generator<string> {
       if (++flowDepth > MAX_NESTING) throw tooDeep(at);
     } else if (token === ']' || token === '}') {
       if (flowDepth > 0) flowDepth--;
-    } else if (token === '-' || token === '?' || token === ':') {
+    } else if ((token === '-' || token === '?' || token === ':') && flowDepth === 0) {
+      // Inside [ ] or { } a ':' separates a key from its value; only block indicators nest.
       if (++indicatorsOnLine > MAX_NESTING)
         throw new LimitCrossed(`more than ${MAX_NESTING} nested entries on one line`, at);
     } else if (token.startsWith('*')) {
