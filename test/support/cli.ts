@@ -75,6 +75,11 @@ export function runProgram(argv: string[], options: RunOptions = {}): Promise<Ru
       reject(error);
     });
     if (child.pid !== undefined) options.onSpawn?.(child.pid);
+    // A command that refuses its input at once (a spec over the size limit) exits before reading
+    // stdin: the pipe then breaks, which says nothing about the command.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin.end(options.input ?? '');
     child.once('close', (code, signal) => {
       clearTimeout(timer);
