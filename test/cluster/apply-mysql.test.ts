@@ -4,6 +4,7 @@
  * mysql.demote waits for the peer by the core's predicate. The database itself is faked here
  * (the real thing is test/notify/stale-promotion.test.ts); the decision and apply are real.
  */
+import { baseSpecYaml } from '../actions/context.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,18 +82,7 @@ beforeEach(() => {
     mode: 0o755,
   });
   spec = parseSpecText(
-    `version: 1
-cluster: t
-nodes:
-  - name: ha1
-    priority: 150
-    networks: { inside: { interface: eth1, address: 192.0.2.11 } }
-  - name: ha2
-    priority: 120
-    networks: { inside: { interface: eth1, address: 192.0.2.12 } }
-vips:
-  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
-mysql:
+    baseSpecYaml(`mysql:
   credentials_file: ${dir}/mysql.cnf
 paths: { runtime_dir: ${dir}, state_dir: ${dir}/state }
 actions:
@@ -102,7 +92,7 @@ actions:
     - { type: command, argv: [${dir}/record.sh, after] }
   backup:
     - { type: mysql.demote }
-`,
+`),
     't.yaml',
   );
   Object.assign(fake, { readOnly: true, setReadOnly: [], promotions: 0, demoteOptions: [] });

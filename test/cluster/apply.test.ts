@@ -2,6 +2,7 @@
  * apply(): runs a plan's steps (real `command` actions), tags every line with the transition id,
  * and records the applied state as ok only when every step succeeded.
  */
+import { baseSpecYaml } from '../actions/context.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,24 +31,13 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 function spec(master: string, backup = `    - { type: command, argv: [${'DIR'}/record.sh, down] }`): Spec {
   return parseSpecText(
-    `version: 1
-cluster: t
-nodes:
-  - name: ha1
-    priority: 150
-    networks: { inside: { interface: eth1, address: 192.0.2.11 } }
-  - name: ha2
-    priority: 120
-    networks: { inside: { interface: eth1, address: 192.0.2.12 } }
-vips:
-  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
-paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }
+    baseSpecYaml(`paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }
 actions:
   master:
 ${master}
   backup:
 ${backup}
-`.replaceAll('DIR', dir),
+`).replaceAll('DIR', dir),
     't.yaml',
   );
 }

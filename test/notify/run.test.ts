@@ -2,6 +2,7 @@
  * The notify adapter without namespaces: fake VIP and state sources, real lock, real actions.
  * One transition id on every line of one invocation; a dry run acts on and records nothing.
  */
+import { baseSpecYaml } from '../actions/context.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,25 +27,14 @@ beforeEach(() => {
     },
   );
   spec = parseSpecText(
-    `version: 1
-cluster: t
-nodes:
-  - name: ha1
-    priority: 150
-    networks: { inside: { interface: eth1, address: 192.0.2.11 } }
-  - name: ha2
-    priority: 120
-    networks: { inside: { interface: eth1, address: 192.0.2.12 } }
-vips:
-  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
-paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }
+    baseSpecYaml(`paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }
 actions:
   master:
     - { type: command, argv: [${dir}/record.sh, up] }
     - { type: command, argv: [${dir}/record.sh, app] }
   backup:
     - { type: command, argv: [${dir}/record.sh, down] }
-`,
+`),
     't.yaml',
   );
 });
