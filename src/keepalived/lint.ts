@@ -249,6 +249,14 @@ function unimplementedFindings(spec: Spec): Finding[] {
         'fifo is not implemented yet: keepalived would write every transition into a FIFO that nothing reads (the agent that will read it does not exist yet), so no action would ever run: no promotion, no demotion. Use notify: script (the default), which runs `hactl notify` on every transition',
     });
   }
+  if (spec.agent.enabled) {
+    findings.push({
+      severity: 'error',
+      path: 'agent',
+      message:
+        'the agent is not in this release yet: nothing would run the checks or read the transitions. Remove the agent section (or set enabled: false); keepalived then runs hactl check and hactl notify itself',
+    });
+  }
   if (spec.failback === 'after-catch-up') {
     findings.push({
       severity: 'error',

@@ -251,6 +251,24 @@ const keepalivedSchema = z
   })
   .describe('How the rendered keepalived.conf wires keepalived to hactl.');
 
+const agentSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .describe(
+        'Agent mode (default false): one long-lived hactl agent per node runs the checks in-process and feeds keepalived through track files, and reads transitions from the notify FIFO, instead of keepalived spawning hactl check and hactl notify.',
+      )
+      // Editors see what lint accepts until the agent lands; the loader keeps true so lint can explain.
+      .meta({ enum: [false] })
+      .default(false),
+    heartbeat_timeout: intInRange(1, 60, ' seconds')
+      .describe(
+        'Whole seconds without a heartbeat from the agent after which keepalived sees this node as faulty (default 3), 1..60: a frozen or dead agent must not leave a node looking healthy.',
+      )
+      .default(3),
+  })
+  .describe('The per-node hactl agent (hactl agent).');
+
 const usesMysqlAction = {
   type: 'array',
   contains: {
@@ -295,6 +313,7 @@ const specObject = z.strictObject({
   logging: loggingSchema.default(loggingSchema.parse({})),
   paths: pathsSchema.default(pathsSchema.parse({})),
   keepalived: keepalivedSchema.default(keepalivedSchema.parse({})),
+  agent: agentSchema.default(agentSchema.parse({})),
 });
 
 export const specSchema = specObject

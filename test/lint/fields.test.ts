@@ -195,6 +195,7 @@ const EVIDENCE: Record<string, Evidence> = {
   'paths.runtime_dir': { test: NOTIFY },
   'paths.state_dir': { test: 'test/notify/stale-promotion.test.ts' },
   keepalived: render(WEIGHTED),
+  agent: { refused: 'agent-enabled.yaml' },
   'keepalived.notify': render(WEIGHTED),
   'keepalived.notify=script': render(WEIGHTED),
   'keepalived.template': { test: EFFECTS },

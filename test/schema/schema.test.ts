@@ -137,6 +137,7 @@ const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'acce
     schema: 'accepts',
     why: 'multipleOf 0.01 is unreliable for decimals in validators',
   },
+  'agent-enabled.yaml': { schema: 'refuses', at: '/agent/enabled' },
   'auth-pass-too-long.yaml': { schema: 'refuses', at: '/election/authentication/password' },
   'check-unknown-node.yaml': { schema: 'accepts', why: 'checks[].nodes must name nodes of the spec' },
   'duplicate-node-address.yaml': { schema: 'accepts', why: 'addresses unique across nodes' },
