@@ -83,12 +83,22 @@ export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus
   }
   const holders = new Set(vips.filter((v) => v.held_by.length === 1).map((v) => v.held_by[0]!));
   if (holders.size > 1) problems.push(`the VIPs are split between ${[...holders].join(' and ')}`);
+  // Without the peer's view, this node's own interfaces still show a split.
+  const self = nodes.find((n) => n.self);
+  const held = self?.vips_held ?? [];
+  if (self && holders.size <= 1 && held.length > 0 && held.length < vips.length) {
+    const missing = vips.filter((v) => !held.includes(v.address)).map((v) => v.address);
+    problems.push(`the VIPs are split: ${self.name} holds ${held.join(', ')} but not ${missing.join(', ')}`);
+  }
 
   const withDb = nodes.filter((n) => n.database !== null);
   for (const node of withDb) {
     const db = node.database!;
-    if (!db.reachable)
-      problems.push(`${node.name}'s database cannot be reached at ${db.address}: ${db.problem}`);
+    if (!db.reachable) {
+      // The driver's message starts with the address already.
+      const why = db.problem.replace(`MySQL at ${db.address}: `, '');
+      problems.push(`${node.name}'s database cannot be reached at ${db.address}: ${why}`);
+    }
   }
   const reachable = withDb
     .filter((n) => n.database!.reachable)

@@ -213,7 +213,11 @@ describe.skipIf(missing)(
       await waitForConverged(lab, 'ha2', null);
       const { run, report } = await json('ha2');
       expect(run.exitCode, run.stdout).toBe(1);
-      expect(run.durationMs).toBeLessThan(RUN_MS);
+      // ha1's links are down: connecting to its MySQL hangs, and the 5 s budget (default --timeout) ends it.
+      expect(report.duration_ms).toBeLessThan(6_500);
+      console.info(
+        `status after node loss: exit ${run.exitCode}, collection ${report.duration_ms} ms, run ${Math.round(run.durationMs)} ms`,
+      );
       expect(report.vips.map((v) => [v.held_by, v.source])).toEqual([
         [['ha2'], 'local'],
         [['ha2'], 'local'],

@@ -112,3 +112,30 @@ describe('judgePair', () => {
     );
   });
 });
+
+describe('judgePair without the peer', () => {
+  it("this node's own interfaces show a split even when the other VIP cannot be attributed", () => {
+    const v = judgePair(
+      [node('ha1', null, { vips_held: ['192.0.2.50'] }), node('ha2', null)],
+      [vip('inside', ['ha1'], 'local'), vip('outside', [], 'unknown')],
+      30,
+    );
+    expect(v.problems).toEqual(['the VIPs are split: ha1 holds 192.0.2.50 but not 198.51.100.50']);
+  });
+
+  it('an unreachable database is said once, without the driver repeating the address', () => {
+    const v = judgePair(
+      [
+        node('ha1', primaryDb()),
+        node('ha2', {
+          reachable: false,
+          address: '192.0.2.12:3306',
+          problem: 'MySQL at 192.0.2.12:3306: connection refused',
+        }),
+      ],
+      both('ha1'),
+      30,
+    );
+    expect(v.problems[0]).toBe("ha2's database cannot be reached at 192.0.2.12:3306: connection refused");
+  });
+});
