@@ -36,6 +36,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'keepalived notify hook: run the spec actions for MASTER/BACKUP/FAULT/STOP',
     load: () => import('./commands/notify.js'),
   },
+  status: {
+    summary: 'both nodes side by side and whether the pair is healthy (exit 0 healthy, 1 degraded)',
+    load: () => import('./commands/status.js'),
+  },
   lab: {
     summary: 'a real two-node pair in network namespaces (root only)',
     load: () => import('./commands/lab.js'),

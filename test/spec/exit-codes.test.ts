@@ -66,6 +66,7 @@ beforeAll(async () => {
   writeFileSync(spec('notify-fails.yaml'), notifySpec('fails', ['/bin/false']));
   mkdirSync(join(dir, 'blocked', 'ha1', 'keepalived.conf'), { recursive: true });
   execFileSync('mkfifo', [spec('fifo')]);
+  writeFileSync(spec('status.cnf'), '[client]\nuser=hactl\npassword="not-printed"\n', { mode: 0o600 });
   listener = createServer((socket) => socket.end());
   await new Promise<void>((done) => listener.listen(0, '127.0.0.1', done));
   openPort = (listener.address() as { port: number }).port;
@@ -73,6 +74,18 @@ beforeAll(async () => {
   await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
   closedPort = (probe.address() as { port: number }).port;
   await new Promise((done) => probe.close(done));
+  // A pair on loopback addresses whose databases all refuse: status probes nothing off this host.
+  writeFileSync(
+    spec('status-down.yaml'),
+    `version: 1
+cluster: t
+nodes:
+  - { name: a, priority: 150, networks: { lo: { interface: lo, address: 127.0.0.21 } } }
+  - { name: b, priority: 120, networks: { lo: { interface: lo, address: 127.0.0.22 } } }
+vips: [{ name: v, address: 127.0.0.60/8, network: lo, virtual_router_id: 51 }]
+mysql: { credentials_file: ${spec('status.cnf')}, port: ${closedPort} }
+`,
+  );
 });
 
 afterAll(async () => {
@@ -113,6 +126,11 @@ const cases: Case[] = [
     args: () => ['notify', '--spec', spec('notify-ok.yaml'), '--node', 'web1', 'backup'],
     outcome: 'ok',
   },
+  {
+    what: 'status, no mysql and no VIP here (the peer is unknown without its agent: a note)',
+    args: () => ['status', '--spec', spec('valid.yaml'), '--node', 'web1'],
+    outcome: 'ok',
+  },
   // problems found
   {
     what: 'lint, schema errors',
@@ -143,6 +161,12 @@ const cases: Case[] = [
     what: 'notify backup, an aborting action fails',
     args: () => ['notify', '--spec', spec('notify-fails.yaml'), '--node', 'web1', 'backup'],
     outcome: 'problems',
+  },
+  {
+    what: 'status, no database answers (degraded)',
+    args: () => ['status', '--spec', spec('status-down.yaml'), '--node', 'a', '--timeout', '3'],
+    outcome: 'problems',
+    also: (r) => expect(r.stdout).not.toContain('not-printed'),
   },
   // usage or configuration error
   {
@@ -221,6 +245,16 @@ const cases: Case[] = [
     args: () => ['notify', '--spec', spec('fifo'), '--node', 'ha1', 'backup'],
     outcome: 'usage',
   },
+  {
+    what: 'status, --timeout out of range',
+    args: () => ['status', '--spec', spec('valid.yaml'), '--node', 'web1', '--timeout', '0'],
+    outcome: 'usage',
+  },
+  {
+    what: 'status, a missing spec',
+    args: () => ['status', '--spec', spec('missing.yaml')],
+    outcome: 'usage',
+  },
   { what: 'lab, an unknown flag', args: () => ['lab', 'status', '--bogus'], outcome: 'usage' },
 ];
 
@@ -250,7 +284,7 @@ describe('the exit-code table', () => {
     for (const { c, result } of results) c.also?.(result);
     // Every command appears, and every class but "unexpected" (tested below).
     const commands = new Set(cases.map((c) => c.args()[0]));
-    for (const command of ['lint', 'render-config', 'init', 'schema', 'check', 'notify', 'lab'])
+    for (const command of ['lint', 'render-config', 'init', 'schema', 'check', 'notify', 'status', 'lab'])
       expect(commands).toContain(command);
     expect(new Set(cases.map((c) => c.outcome))).toEqual(new Set(['ok', 'problems', 'usage']));
   }, 240_000);

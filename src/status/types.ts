@@ -1,0 +1,110 @@
+/**
+ * What `hactl status` reports, as plain JSON-able data with stable snake_case field names (the
+ * README documents them; `--json` prints exactly this). The agent will serve the same NodeStatus
+ * for its own node; until then every fact about the peer comes from a direct probe, which the
+ * `source` field says.
+ */
+
+/** Where a node's facts come from: a bounded probe from this process, or (later) that node's agent. */
+export type FactSource = 'local' | 'probe' | 'agent';
+
+export interface ReplicationStatus {
+  /** host:port it replicates from. */
+  source: string;
+  io_running: 'yes' | 'no' | 'connecting';
+  sql_running: boolean;
+  /** Seconds_Behind_Master/Source; null while a thread is stopped or connecting. */
+  lag_seconds: number | null;
+  last_io_errno: number;
+  last_io_error: string;
+  last_sql_errno: number;
+  last_sql_error: string;
+  /** MariaDB Gtid_IO_Pos: what the IO thread received. */
+  gtid_io_pos: string | null;
+}
+
+export type DatabaseStatus =
+  | {
+      reachable: true;
+      /** host:port or socket, never credentials. */
+      address: string;
+      server_id: number;
+      flavour: 'mariadb' | 'mysql';
+      read_only: boolean;
+      /** primary: writable; replica: read-only (whatever it replicates from). */
+      role: 'primary' | 'replica';
+      /** MariaDB gtid_binlog_pos / MySQL gtid_executed. */
+      gtid_position: string;
+      /** MariaDB gtid_slave_pos (what the replica applied); null on MySQL. */
+      gtid_applied: string | null;
+      /** null: it replicates from nobody; a string: it could not be read (e.g. no privilege). */
+      replication: ReplicationStatus | null | { unknown: string };
+    }
+  | { reachable: false; address: string; problem: string };
+
+export interface PromotionStatus {
+  allowed: boolean;
+  /** The promotion guard's sentence. */
+  reason: string;
+  problems: string[];
+  /** How to get out of a refusal, when refused. */
+  way_out: string | null;
+  /**
+   * true: this node does not hold the VIPs, so this is what would happen if it took them now
+   * ("could it take over?"); false: the verdict of the decision it would take now.
+   */
+  hypothetical: boolean;
+}
+
+export interface NodeStatus {
+  name: string;
+  /** The node the report was made on. */
+  self: boolean;
+  source: FactSource;
+  /** VIP addresses this node holds; null when they cannot be seen (the peer, without its agent). */
+  vips_held: string[] | null;
+  database: DatabaseStatus | null;
+  /** What `hactl notify` would decide now (dry run), on this node only. */
+  decision: { state: string | null; reason: string; actions: string[] } | null;
+  promotion: PromotionStatus | null;
+  /** The last state whose actions ran here (a hint, from the runtime dir). */
+  last_applied: {
+    state: string;
+    ok: boolean;
+    at: string;
+    event: string;
+    transition_id: string | null;
+  } | null;
+  /** The lineage record (paths.state_dir), or why it is missing. */
+  lineage:
+    | { primary: string; primary_position: string; following: boolean; diverged: string[]; at: string }
+    | { none: true }
+    | { unreadable: string }
+    | null;
+}
+
+export interface VipStatus {
+  name: string;
+  address: string;
+  /** Nodes seen holding it (local interfaces) or answering through it (MySQL server_id). */
+  held_by: string[];
+  /** How held_by was found: local interfaces, a MySQL probe through the VIP, or not at all. */
+  source: 'local' | 'probe' | 'unknown';
+  detail: string;
+}
+
+export interface PairStatus {
+  /** Bumped when a field changes meaning or disappears. */
+  format: 1;
+  cluster: string;
+  observed_from: string;
+  at: string;
+  verdict: 'healthy' | 'degraded';
+  problems: string[];
+  /** Facts that could not be established (not problems by themselves). */
+  notes: string[];
+  max_lag_seconds: number;
+  duration_ms: number;
+  vips: VipStatus[];
+  nodes: NodeStatus[];
+}

@@ -1,0 +1,136 @@
+/**
+ * The pair's verdict, a pure function of what was collected: healthy when one writable node holds
+ * every VIP and the other is read-only and replicating from it without error within the lag bound;
+ * degraded otherwise, with every problem said in words. A fact nobody could establish (the peer's
+ * VIPs without its agent) is a note, not a problem; a database nobody can reach is a problem.
+ */
+import { parseGtidList, positionGaps, formatGtidList } from '../mysql/gtid.js';
+import type { DatabaseStatus, NodeStatus, ReplicationStatus, VipStatus } from './types.js';
+
+export interface Verdict {
+  verdict: 'healthy' | 'degraded';
+  problems: string[];
+  notes: string[];
+}
+
+type Reachable = Extract<DatabaseStatus, { reachable: true }>;
+
+function isReplication(value: Reachable['replication']): value is ReplicationStatus {
+  return value !== null && !('unknown' in value);
+}
+
+/** The standby's replication, judged against the primary (when one is known). */
+function replicationProblems(
+  standby: string,
+  db: Reachable,
+  primary: { name: string; db: Reachable } | undefined,
+  maxLag: number,
+): string[] {
+  const problems: string[] = [];
+  const r = db.replication;
+  if (r === null) return [`${standby} is read-only but replicates from nobody: it has no standby role`];
+  if (!isReplication(r)) return [`${standby}'s replication could not be read (${r.unknown})`];
+  if (r.io_running !== 'yes') {
+    const error = r.last_io_errno ? ` (error ${r.last_io_errno}: ${r.last_io_error})` : '';
+    problems.push(
+      r.io_running === 'connecting'
+        ? `${standby}'s replication from ${r.source} is broken: its IO thread is still connecting${error}`
+        : `${standby}'s replication from ${r.source} is stopped: IO thread not running${error}`,
+    );
+  }
+  if (!r.sql_running) {
+    problems.push(
+      r.last_sql_errno
+        ? `${standby}'s replication is broken: SQL thread stopped with error ${r.last_sql_errno}: ${r.last_sql_error}`
+        : `${standby}'s replication is stopped: SQL thread not running`,
+    );
+  }
+  if (r.lag_seconds !== null && r.lag_seconds > maxLag) {
+    problems.push(`${standby} is lagging ${r.lag_seconds} s behind ${r.source} (bound ${maxLag} s)`);
+  }
+  // Seconds_Behind is null while a thread is stopped: the GTID positions still tell how far behind.
+  if (primary && db.flavour === 'mariadb' && db.gtid_applied !== null && r.lag_seconds === null) {
+    const gaps = positionGaps(parseGtidList(db.gtid_applied), parseGtidList(primary.db.gtid_position));
+    if (gaps.length > 0) {
+      problems.push(
+        `${standby} is lagging: it has applied ${db.gtid_applied || 'nothing'} while ${primary.name} is at ${formatGtidList(gaps)}`,
+      );
+    }
+  }
+  return problems;
+}
+
+function promotionProblem(node: NodeStatus): string | undefined {
+  const p = node.promotion;
+  if (!p || p.allowed) return undefined;
+  const head = p.hypothetical
+    ? `${node.name} could not take over: its promotion would be refused`
+    : `${node.name} holds the VIPs but its promotion is refused`;
+  return `${head}: ${p.reason}; way out: ${p.way_out ?? 'see hactl notify --help'}`;
+}
+
+export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus[], maxLag: number): Verdict {
+  const problems: string[] = [];
+  const notes: string[] = [];
+
+  for (const vip of vips) {
+    if (vip.source === 'unknown') notes.push(`VIP ${vip.name} (${vip.address}): ${vip.detail}`);
+    else if (vip.held_by.length === 0) problems.push(`VIP ${vip.name} (${vip.address}) is on no node`);
+    else if (vip.held_by.length > 1)
+      problems.push(
+        `VIP ${vip.name} (${vip.address}) is on ${vip.held_by.length} nodes: ${vip.held_by.join(', ')}`,
+      );
+  }
+  const holders = new Set(vips.filter((v) => v.held_by.length === 1).map((v) => v.held_by[0]!));
+  if (holders.size > 1) problems.push(`the VIPs are split between ${[...holders].join(' and ')}`);
+  // Without the peer's view, this node's own interfaces still show a split.
+  const self = nodes.find((n) => n.self);
+  const held = self?.vips_held ?? [];
+  if (self && holders.size <= 1 && held.length > 0 && held.length < vips.length) {
+    const missing = vips.filter((v) => !held.includes(v.address)).map((v) => v.address);
+    problems.push(`the VIPs are split: ${self.name} holds ${held.join(', ')} but not ${missing.join(', ')}`);
+  }
+
+  const withDb = nodes.filter((n) => n.database !== null);
+  for (const node of withDb) {
+    const db = node.database!;
+    if (!db.reachable) {
+      // The driver's message starts with the address already.
+      const why = db.problem.replace(`MySQL at ${db.address}: `, '');
+      problems.push(`${node.name}'s database cannot be reached at ${db.address}: ${why}`);
+    }
+  }
+  const reachable = withDb
+    .filter((n) => n.database!.reachable)
+    .map((n) => ({ name: n.name, db: n.database as Reachable }));
+  const writable = reachable.filter((n) => !n.db.read_only);
+  if (withDb.length > 0) {
+    if (writable.length > 1) problems.push(`${writable.map((n) => n.name).join(' and ')} are both writable`);
+    if (writable.length === 0 && reachable.length === withDb.length)
+      problems.push('no node is writable: every database is read-only');
+    if (reachable.length < withDb.length && reachable.length > 0)
+      problems.push(
+        `no standby: only ${reachable.map((n) => n.name).join(', ')} answers, nothing can take over if it fails`,
+      );
+    const primary = writable.length === 1 ? writable[0] : undefined;
+    for (const standby of reachable.filter((n) => n.db.read_only)) {
+      problems.push(...replicationProblems(standby.name, standby.db, primary, maxLag));
+    }
+    // The VIPs must lead to the writable node.
+    if (primary) {
+      for (const vip of vips) {
+        const other = vip.held_by.filter((n) => n !== primary.name);
+        if (vip.held_by.length === 1 && other.length === 1)
+          problems.push(
+            `VIP ${vip.name} leads to ${other[0]}, which is read-only (the writable node is ${primary.name})`,
+          );
+      }
+    }
+  }
+
+  for (const node of nodes) {
+    const refused = promotionProblem(node);
+    if (refused) problems.push(refused);
+  }
+  return { verdict: problems.length === 0 ? 'healthy' : 'degraded', problems, notes };
+}
