@@ -66,6 +66,11 @@ export async function main(argv: string[]): Promise<number> {
       default: false,
       describe: 'up: VRRPv3 with 0.1 s adverts',
     })
+    .option('mode', {
+      choices: ['scripts', 'agent'] as const,
+      default: 'scripts' as const,
+      describe: 'up: scripts (keepalived spawns hactl check/notify) or agent (one hactl agent per node)',
+    })
     .option('template', {
       type: 'string',
       describe: 'up: own keepalived template (absolute path) for the lab spec',
@@ -124,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
           dir,
           failback: args.failback,
           fast: args.fast,
+          mode: args.mode,
           template: args.template,
           checks: args.checks as LabCheck[],
           say,

@@ -21,6 +21,7 @@ import {
   validateKeepalived,
   type VrrpState,
 } from './keepalived.js';
+import { agentFiles, agentFrozen, agentPid, signalAgent, startAgent, stopAgent } from './agent.js';
 import { labDatabase, type DbStatus } from './lab-db.js';
 import { appliedStatePath, readAppliedState } from '../cluster/applied-state.js';
 
@@ -48,11 +49,20 @@ import { startNginx } from './nginx.js';
 import { commandLineOf, isAlive, readPidFile, stopProcess } from './processes.js';
 import { killGroup } from './pgroup.js';
 import { rsyncFiles, rsyncPid, startRsync, stopRsync } from './rsync.js';
-import { LAB_CHECKS, labSpecText, type LabCheck, type LabFailback } from './spec.js';
+import { LAB_CHECKS, labSpecText, type LabCheck, type LabFailback, type LabMode } from './spec.js';
 
 export { LAB_NODES, addressOf, vipOf, vipHolders, type LabNode, type NetworkRole } from './network.js';
 
-export const FAULTS = ['kill', 'stop', 'link', 'partition', 'nginx', 'mysql'] as const;
+export const FAULTS = [
+  'kill',
+  'stop',
+  'link',
+  'partition',
+  'nginx',
+  'mysql',
+  'agent-kill',
+  'agent-stop',
+] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /** The Debian packages the lab needs, as the exact line to run. */
@@ -77,6 +87,8 @@ export interface LabOptions {
   dir: string;
   failback?: LabFailback;
   fast?: boolean;
+  /** scripts (default): keepalived spawns hactl check and notify; agent: one hactl agent per node. */
+  mode?: LabMode;
   /** Health checks in the lab spec (default: nginx and mysql). */
   checks?: LabCheck[];
   /** An own keepalived template for the lab spec (absolute path). */
@@ -171,6 +183,8 @@ interface LabState {
   prefix: string;
   failback: LabFailback;
   fast: boolean;
+  /** Absent in state files of labs started before agent mode existed. */
+  mode?: LabMode;
   template: string | null;
   checks: LabCheck[];
   startedAt: string;
@@ -232,6 +246,22 @@ function nginxAlive(paths: LabPaths, node: LabNode): boolean {
   return pid !== undefined && isAlive(pid) && (commandLineOf(pid)?.includes(marker) ?? false);
 }
 
+function labAgentState(paths: LabPaths, node: LabNode, mode: LabMode | undefined): NodeStatus['agent'] {
+  if (mode !== 'agent') return null;
+  const files = agentFiles(paths.node[node].dir);
+  if (agentPid(files) === undefined) return 'gone';
+  return agentFrozen(files) ? 'frozen' : 'running';
+}
+
+async function startLabAgent(prefix: string, paths: LabPaths, node: LabNode): Promise<void> {
+  await startAgent(agentFiles(paths.node[node].dir), {
+    netns: nsOf(prefix, node),
+    hactl: hactlPath(),
+    specPath: paths.specPath,
+    node,
+  });
+}
+
 async function startLabNginx(prefix: string, paths: LabPaths, node: LabNode): Promise<void> {
   if (nginxAlive(paths, node)) return;
   const dir = paths.node[node].nginxDir;
@@ -287,6 +317,7 @@ export async function labUp(options: LabOptions): Promise<void> {
     prefix,
     failback: options.failback ?? 'nopreempt',
     fast: options.fast ?? false,
+    mode: options.mode ?? 'scripts',
     template: options.template ?? null,
     checks: options.checks ?? [...LAB_CHECKS],
     startedAt: new Date().toISOString(),
@@ -320,6 +351,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         specPath: paths.specPath,
         failback: state.failback,
         fast: state.fast,
+        mode: state.mode ?? 'scripts',
         template: options.template,
         checks: state.checks,
         mysql: database.credentials(),
@@ -345,9 +377,12 @@ export async function labUp(options: LabOptions): Promise<void> {
     // and start ha2 only once ha1 is the primary (ha2's first BACKUP notify then finds a writable
     // peer to replicate from).
     const deadline = Date.now() + (options.convergeTimeoutMs ?? CONVERGE_TIMEOUT_MS);
+    // In agent mode keepalived tracks the agent's process and track files: the agent goes first.
+    if (state.mode === 'agent') await startLabAgent(prefix, paths, 'ha1');
     await startKeepalived(keepalivedFiles(paths.node.ha1.dir), nsOf(prefix, 'ha1'));
     await waitForConvergence({ prefix, dir: paths.dir, primary: 'ha1', replica: null, deadline });
     say('keepalived: ha1 is MASTER, holds both VIPs, and notify promoted its MariaDB (read_only=OFF)');
+    if (state.mode === 'agent') await startLabAgent(prefix, paths, 'ha2');
     await startKeepalived(keepalivedFiles(paths.node.ha2.dir), nsOf(prefix, 'ha2'));
     await waitForConvergence({ prefix, dir: paths.dir, primary: 'ha1', replica: 'ha2', deadline });
     say(
@@ -465,7 +500,10 @@ async function stopNodeProcesses(paths: LabPaths, node: LabNode): Promise<void> 
   const database = labDatabase({ dir: paths.dir, netns: () => '' });
   // keepalived first: it releases the VIPs and stops running notify scripts against the others.
   await stopKeepalived(keepalivedFiles(paths.node[node].dir));
+  const agent = agentFiles(paths.node[node].dir);
+  if (agentFrozen(agent)) signalAgent(agent, 'SIGCONT');
   await Promise.all([
+    stopAgent(agent),
     stopLabNginx(paths, node),
     database.stop(node),
     stopRsync(rsyncFiles(paths.node[node].dir)),
@@ -479,6 +517,7 @@ function recordedLeaders(paths: LabPaths): number[] {
     nginxPidFile(paths, node).pidFile,
     join(paths.node[node].dbDir, 'daemon.pid'),
     rsyncFiles(paths.node[node].dir).spawnPid,
+    agentFiles(paths.node[node].dir).pid,
   ]);
   return files.map(readPidFile).filter((pid): pid is number => pid !== undefined);
 }
@@ -579,7 +618,13 @@ export async function labFail(options: {
       // Node loss: the wire goes first, then every daemon dies without a chance to clean up.
       await setNodeLinks(prefix, node, false);
       await killKeepalived(files);
+      signalAgent(agentFiles(paths.node[node].dir), 'SIGKILL');
       await Promise.all([stopLabNginx(paths, node, 'kill'), database.kill(node)]);
+      break;
+    case 'agent-kill':
+    case 'agent-stop':
+      if (!signalAgent(agentFiles(paths.node[node].dir), how === 'agent-kill' ? 'SIGKILL' : 'SIGSTOP'))
+        throw new Error(`${node} runs no agent (is the lab up with --mode agent?)`);
       break;
     case 'stop':
       await stopKeepalived(files);
@@ -616,6 +661,11 @@ export async function labHeal(options: { prefix: string; dir: string; node: LabN
   const links = await linkState(prefix, node);
   if (!links.attached) await setAttached(prefix, node, true);
   if (!links.up) await setNodeLinks(prefix, node, true);
+  if (readState(options.dir)?.mode === 'agent') {
+    const agent = agentFiles(paths.node[node].dir);
+    if (agentFrozen(agent)) signalAgent(agent, 'SIGCONT');
+    else await startLabAgent(prefix, paths, node);
+  }
   await startKeepalived(files, nsOf(prefix, node));
 }
 
@@ -628,6 +678,8 @@ export interface NodeStatus {
   vips: NetworkRole[];
   links: LinkState;
   nginx: boolean;
+  /** The node's hactl agent: running, frozen (SIGSTOP), or absent (null: the lab runs without agents). */
+  agent: 'running' | 'frozen' | 'gone' | null;
   rsync: boolean;
   db: DbStatus;
 }
@@ -697,6 +749,7 @@ export async function labStatus(options: { prefix: string; dir: string }): Promi
         vips: [],
         links: await linkState(prefix, node),
         nginx: nginxAlive(paths, node),
+        agent: labAgentState(paths, node, readState(paths.dir)?.mode),
         rsync: rsyncPid(rsyncFiles(paths.node[node].dir)) !== undefined,
         db: await database.status(node),
       };

@@ -6,6 +6,7 @@ import { stringify } from 'yaml';
 import { LAB_NODES, NETWORKS, ROLES, addressOf, vipOf, type LabNode } from './network.js';
 
 export type LabFailback = 'preempt' | 'nopreempt';
+export type LabMode = 'scripts' | 'agent';
 export const LAB_CHECKS = ['nginx', 'mysql'] as const;
 export type LabCheck = (typeof LAB_CHECKS)[number];
 
@@ -19,6 +20,8 @@ export interface LabSpecOptions {
   failback: LabFailback;
   /** VRRPv3 with 0.1 s adverts (DESIGN measured ~0.36 s failover at 0.1 s). */
   fast: boolean;
+  /** agent: one hactl agent per node runs the checks in-process (track files) and reads the FIFO. */
+  mode?: LabMode;
   /** An own keepalived template (absolute path), e.g. to prove what a bundled line is worth. */
   template?: string | undefined;
   /** Credentials files the MariaDB set-up wrote ([client] user/password, mode 0600). */
@@ -38,9 +41,19 @@ export interface LabSpecOptions {
  */
 export const CHECK_INTERVAL_SEC = 5;
 
+/**
+ * The agent runs checks in-process (no Node start per run), so nginx can be looked at four times a
+ * second; MariaDB once a second over a kept connection.
+ */
+export const AGENT_HTTP_INTERVAL_SEC = 0.25;
+export const AGENT_MYSQL_INTERVAL_SEC = 1;
+
 export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
 
 export function labSpecObject(options: LabSpecOptions): Record<string, unknown> {
+  const agent = options.mode === 'agent';
+  const httpInterval = agent ? AGENT_HTTP_INTERVAL_SEC : CHECK_INTERVAL_SEC;
+  const mysqlInterval = agent ? AGENT_MYSQL_INTERVAL_SEC : CHECK_INTERVAL_SEC;
   return {
     version: 1,
     cluster: 'lab',
@@ -70,8 +83,8 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
         kind: 'http',
         // Inside the node's namespace 127.0.0.1 is that node's own nginx.
         params: { url: 'http://127.0.0.1/', expect_status: '200' },
-        interval: CHECK_INTERVAL_SEC,
-        timeout: CHECK_INTERVAL_SEC,
+        interval: httpInterval,
+        timeout: httpInterval,
         fall: 2,
         rise: 2,
         weight: 0,
@@ -79,8 +92,8 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       options.checks.includes('mysql') && {
         name: 'mariadb',
         kind: 'mysql',
-        interval: CHECK_INTERVAL_SEC,
-        timeout: CHECK_INTERVAL_SEC,
+        interval: mysqlInterval,
+        timeout: mysqlInterval,
         fall: 2,
         rise: 2,
         weight: 0,
@@ -110,6 +123,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       runtime_dir: `${options.dir}/run`,
       state_dir: `${options.dir}/state`,
     },
+    ...(agent ? { agent: { enabled: true, heartbeat_timeout: 2 } } : {}),
     keepalived: {
       notify: 'script',
       script_user: 'root',
