@@ -150,6 +150,17 @@ describe.skipIf(missing)(titled('hactl lab: a stale node is never promoted', mis
     expect(Number(await rootQuery('ha1', 'SELECT COUNT(*) FROM app.probe WHERE server_id = 2'))).toBe(0);
     const status = await labStatus(lab);
     expect(status.nodes[0]!.db.readOnly).toBe(true);
+    // hactl status on ha1 says so: degraded (exit 1), the refusal with its way out.
+    const shown = await runHactl(
+      ['status', '--json', '--spec', labPaths(lab.dir).specPath, '--node', 'ha1'],
+      { netns: namespacesFor(lab.prefix).ha1, timeoutMs: 60_000 },
+    );
+    expect(shown.exitCode, shown.stderr).toBe(1);
+    const report = JSON.parse(shown.stdout) as { verdict: string; problems: string[] };
+    expect(report.verdict).toBe('degraded');
+    expect(report.problems.join('\n')).toMatch(
+      /ha1 holds the VIPs but its promotion is refused: .*diverged from ha2.*--accept-stale/,
+    );
 
     // The operator accepts the loss explicitly; the override is logged at error level.
     const forced = await runHactl(
