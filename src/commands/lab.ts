@@ -57,9 +57,9 @@ export async function main(argv: string[]): Promise<number> {
       describe: 'up: install the Debian packages first (apt-get)',
     })
     .option('failback', {
-      choices: ['nopreempt', 'preempt'] as const,
+      choices: ['nopreempt', 'preempt', 'after-catch-up'] as const,
       default: 'nopreempt' as const,
-      describe: 'up: failback policy of the lab spec',
+      describe: 'up: failback policy of the lab spec (after-catch-up needs --mode agent)',
     })
     .option('fast', {
       type: 'boolean',

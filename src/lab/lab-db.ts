@@ -298,6 +298,21 @@ export function labDatabase(options: LabDatabaseOptions) {
         'INSERT INTO app.probe (server_id) VALUES (@@server_id); SELECT @@server_id';
       return clientQuery(clientNs, host, sql, timeoutSec);
     },
+
+    /**
+     * One insert through `host` as the application account: the new row's id once the server
+     * acknowledged it, or null when the write failed (so a caller can count what must survive).
+     */
+    async clientInsert(clientNs: string, host: string, timeoutSec = 2): Promise<string | null> {
+      const sql =
+        'CREATE TABLE IF NOT EXISTS app.probe (id INT AUTO_INCREMENT PRIMARY KEY, server_id INT); ' +
+        'INSERT INTO app.probe (server_id) VALUES (@@server_id); SELECT LAST_INSERT_ID()';
+      const argv = ['ip', 'netns', 'exec', clientNs, 'mariadb', `--defaults-extra-file=${creds.app}`];
+      argv.push('-h', host, '-P', String(PORT), `--connect-timeout=${timeoutSec}`, '-N', '-B', '-e', sql);
+      const result = await run(argv, (timeoutSec + 3) * 1000);
+      const id = result.stdout.trim().split('\n').pop() ?? '';
+      return result.exitCode === 0 && /^[1-9]\d*$/.test(id) ? id : null;
+    },
   };
 }
 

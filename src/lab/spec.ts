@@ -5,7 +5,7 @@
 import { stringify } from 'yaml';
 import { LAB_NODES, NETWORKS, ROLES, addressOf, vipOf, type LabNode } from './network.js';
 
-export type LabFailback = 'preempt' | 'nopreempt';
+export type LabFailback = 'preempt' | 'nopreempt' | 'after-catch-up';
 export type LabMode = 'scripts' | 'agent';
 export const LAB_CHECKS = ['nginx', 'mysql'] as const;
 export type LabCheck = (typeof LAB_CHECKS)[number];

@@ -1,0 +1,172 @@
+/**
+ * The pair on the agent (issue 10): keepalived feeds on track files and a notify FIFO, one
+ * `hactl agent` per node runs the checks in-process and the transitions. Real keepalived, MariaDB
+ * and nginx in the lab, fast profile (VRRPv3, 0.1 s adverts). Each test builds and removes its lab.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { holderOfBoth, labFail, labHeal, labPaths, labStatus } from '../../src/lab/lab.js';
+import { labDatabase } from '../../src/lab/lab-db.js';
+import { namespacesFor, vipOf } from '../../src/lab/network.js';
+import { waitFor } from '../../src/lab/processes.js';
+import { connectWith } from '../../src/mysql/connection.js';
+import { assertBuilt, runHactl } from '../support/cli.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+import {
+  LAB_PROGRAMS,
+  LAB_TEST_TIMEOUT_MS,
+  expectHolderStays,
+  testLab,
+  waitForConverged,
+  waitForHolder,
+} from './lab-support.js';
+
+const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
+const lab = testLab('e2eag');
+
+/** ms from `since` until both VIPs sit on `node` alone (polled, bounded by `timeoutMs`). */
+async function msUntilHolder(node: 'ha1' | 'ha2', since: number, timeoutMs: number): Promise<number> {
+  await waitFor(`both VIPs on ${node}`, async () => (await holderOfBoth(lab.prefix)) === node, {
+    timeoutMs,
+    everyMs: 20,
+  });
+  return Date.now() - since;
+}
+
+async function rootQuery(node: 'ha1' | 'ha2', sql: string): Promise<string> {
+  const socket = join(labPaths(lab.dir).node[node].dbDir, 'mariadb.sock');
+  const session = await connectWith({ user: 'root', socket }, { timeoutMs: 5_000 });
+  try {
+    const row = (await session.query(sql))[0] ?? {};
+    return String(Object.values(row)[0]);
+  } finally {
+    await session.close();
+  }
+}
+
+async function status(
+  node: 'ha1' | 'ha2',
+): Promise<{ exitCode: number; report: { verdict: string; problems: string[] } }> {
+  const result = await runHactl(['status', '--json', '--spec', labPaths(lab.dir).specPath, '--node', node], {
+    netns: namespacesFor(lab.prefix)[node],
+    timeoutMs: 60_000,
+  });
+  return {
+    exitCode: result.exitCode,
+    report: JSON.parse(result.stdout) as { verdict: string; problems: string[] },
+  };
+}
+
+describe.skipIf(missing)(
+  titled('hactl lab --mode agent: the pair on the agent', missing),
+  { timeout: LAB_TEST_TIMEOUT_MS },
+  () => {
+    beforeAll(() => assertBuilt());
+    afterEach(async () => {
+      await lab.down();
+    });
+
+    it('converges on the agent; nginx stopped on the MASTER with a 250 ms check: both VIPs move within 1.5 s', async () => {
+      await lab.up({ mode: 'agent', fast: true });
+      const up = await labStatus(lab);
+      expect(up.nodes.map((n) => n.agent)).toEqual(['running', 'running']);
+      expect(up.pair).toEqual({ primary: 'ha1', replica: 'ha2', problems: [] });
+      expect((await status('ha1')).exitCode).toBe(0);
+
+      const injectedAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'nginx' });
+      const movedMs = await msUntilHolder('ha2', injectedAt, 30_000);
+      console.log(`agent mode: nginx stopped on ha1 -> both VIPs on ha2 in ${movedMs} ms`);
+      expect(movedMs).toBeLessThanOrEqual(1_500);
+      await waitForConverged(lab, 'ha2', null);
+    });
+
+    it('agent SIGKILL on the MASTER: the pair fails over, the old primary is read-only; a restarted agent rejoins without moving the VIPs', async () => {
+      await lab.up({ mode: 'agent', fast: true });
+      const injectedAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'agent-kill' });
+      const movedMs = await msUntilHolder('ha2', injectedAt, 30_000);
+      console.log(`agent mode: agent SIGKILL on ha1 -> both VIPs on ha2 in ${movedMs} ms`);
+      expect(movedMs).toBeLessThanOrEqual(3_000);
+      await waitForConverged(lab, 'ha2', null);
+      // keepalived's FAULT demotes ha1 even though its agent is dead.
+      await waitFor(
+        'ha1 read-only',
+        async () => (await rootQuery('ha1', 'SELECT @@GLOBAL.read_only')) === '1',
+        {
+          timeoutMs: 30_000,
+          everyMs: 250,
+        },
+      );
+
+      await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
+      await waitForConverged(lab, 'ha2', 'ha1');
+      await expectHolderStays(lab.prefix, 'ha2', 5_000);
+    });
+
+    it('agent SIGSTOP on the MASTER: a frozen agent fails the node over within its heartbeat bound; SIGCONT rejoins without moving the VIPs', async () => {
+      await lab.up({ mode: 'agent', fast: true });
+      const injectedAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'agent-stop' });
+      // heartbeat_timeout 2 s in the lab spec, then FAULT and a 0.1 s-advert election.
+      const movedMs = await msUntilHolder('ha2', injectedAt, 30_000);
+      console.log(`agent mode: agent SIGSTOP on ha1 -> both VIPs on ha2 in ${movedMs} ms`);
+      expect(movedMs).toBeLessThanOrEqual(4_500);
+      await waitForConverged(lab, 'ha2', null);
+      await waitFor(
+        'ha1 read-only',
+        async () => (await rootQuery('ha1', 'SELECT @@GLOBAL.read_only')) === '1',
+        {
+          timeoutMs: 30_000,
+          everyMs: 250,
+        },
+      );
+
+      await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
+      await waitForConverged(lab, 'ha2', 'ha1');
+      await expectHolderStays(lab.prefix, 'ha2', 5_000);
+    });
+
+    it('after-catch-up: ha1 returns lagging and takes the VIPs back only once caught up, losing no acknowledged write', async () => {
+      await lab.up({ mode: 'agent', fast: true, failback: 'after-catch-up' });
+      const database = labDatabase({ dir: lab.dir, netns: (node) => namespacesFor(lab.prefix)[node] });
+      const client = namespacesFor(lab.prefix).client;
+      const vip = vipOf('inside');
+      await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'kill' });
+      await waitForConverged(lab, 'ha2', null);
+      const acked: string[] = [];
+      const write = async () => {
+        const id = await database.clientInsert(client, vip);
+        if (id !== null) acked.push(id);
+      };
+      for (let i = 0; i < 20; i++) await write();
+
+      // A failback a moment ago (as if ha1 had just handed back): the persisted cooldown keeps ha1's
+      // gate shut even across the agent's restart, which gives the test time to hold its SQL thread.
+      const state = join(lab.dir, 'state');
+      mkdirSync(state, { recursive: true });
+      writeFileSync(
+        join(state, 'ha1.failback.json'),
+        JSON.stringify({ node: 'ha1', openedAt: new Date().toISOString() }),
+      );
+      await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
+      await waitForConverged(lab, 'ha2', 'ha1');
+      await rootQuery('ha1', 'STOP SLAVE SQL_THREAD');
+      for (let i = 0; i < 20; i++) await write();
+      // Past the 60 s cooldown the gate is still shut: ha1 has not applied what it received.
+      await expectHolderStays(lab.prefix, 'ha2', 65_000);
+
+      await rootQuery('ha1', 'START SLAVE SQL_THREAD');
+      await waitForHolder(lab.prefix, 'ha1', 60_000);
+      await waitForConverged(lab, 'ha1', 'ha2');
+      for (let i = 0; i < 5; i++) await write();
+      const present = new Set(
+        (
+          await rootQuery('ha1', `SELECT GROUP_CONCAT(id) FROM app.probe WHERE id IN (${acked.join(',')})`)
+        ).split(','),
+      );
+      expect(
+        acked.filter((id) => !present.has(id)),
+        'acknowledged writes missing on the new primary',
+      ).toEqual([]);
+    });
+  },
+);
