@@ -36,6 +36,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'keepalived notify hook: run the spec actions for MASTER/BACKUP/FAULT/STOP',
     load: () => import('./commands/notify.js'),
   },
+  agent: {
+    summary: "the per-node daemon: reads keepalived's notify FIFO and reconciles (foreground, for systemd)",
+    load: () => import('./commands/agent.js'),
+  },
   lab: {
     summary: 'a real two-node pair in network namespaces (root only)',
     load: () => import('./commands/lab.js'),
