@@ -25,6 +25,8 @@ Signals:
 Options:
   --spec FILE      the pair spec (default /etc/hactl/hactl.yaml)
   --node NAME      this node's name in the spec (default: found by hostname)
+  --interval SEC   seconds between the ticks nobody asked for, which catch what no FIFO line
+                   reported (default 5, 0.5..3600)
   --help           this text
 
 Examples:
@@ -43,6 +45,7 @@ export async function main(argv: string[]): Promise<number> {
       options: {
         spec: { type: 'string', default: '/etc/hactl/hactl.yaml' },
         node: { type: 'string' },
+        interval: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -57,8 +60,20 @@ export async function main(argv: string[]): Promise<number> {
   if (values.spec === '-') {
     throw new UsageError('--spec - (standard input) cannot be reloaded: give the path of the spec file');
   }
+  let periodMs: number | undefined;
+  if (values.interval !== undefined) {
+    const seconds = Number(values.interval);
+    if (!Number.isFinite(seconds) || seconds < 0.5 || seconds > 3600) {
+      throw new UsageError(`--interval ${values.interval} is not a number of seconds (0.5..3600)`);
+    }
+    periodMs = Math.round(seconds * 1000);
+  }
   const { runAgent } = await import('../agent/agent.js');
-  const code = await runAgent({ specPath: values.spec, nodeName: values.node });
+  const code = await runAgent({
+    specPath: values.spec,
+    nodeName: values.node,
+    ...(periodMs === undefined ? {} : { periodMs }),
+  });
   // Everything the agent started is stopped; an action abandoned after its timeout may still hold
   // a handle. The exit must not wait for it.
   setTimeout(() => process.exit(code), 3_000).unref();
