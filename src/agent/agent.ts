@@ -87,8 +87,9 @@ function reloadFields(error: unknown): Record<string, unknown> {
 export async function runAgent(options: AgentOptions): Promise<number> {
   let running: AgentSpec = await loadAgentSpec(options.specPath, options.nodeName);
   const { spec, node } = running;
+  // stderr only (the journal under systemd): logging.file is written synchronously, which a
+  // long-lived loop must not do on an operator's path (notify and check keep writing there).
   const log = createLogger({
-    file: spec.logging.file,
     level: spec.logging.level,
     base: { command: 'agent', cluster: spec.cluster, node: node.name },
   });
@@ -198,6 +199,9 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       fifo: fifoPath,
       fifo_created: fifoState === 'created',
       lock: instance.path,
+      ...(spec.logging.file
+        ? { log_file: 'not used: the agent logs to stderr (notify and check use logging.file)' }
+        : {}),
       period_ms: options.periodMs ?? 5_000,
     });
     loop.start();

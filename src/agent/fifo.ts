@@ -131,8 +131,14 @@ export async function openFifo(path: string, handlers: FifoHandlers): Promise<Fi
   });
   try {
     // O_NOFOLLOW refused a symlink; a file swapped in between prepareFifo and the open is refused here.
-    if (!(await fstatFd(fd)).isFIFO())
+    const stats = await fstatFd(fd);
+    if (!stats.isFIFO())
       throw new ConfigError(`${path} is no longer a FIFO: remove it and restart the agent`);
+    // Whoever can write the FIFO can trigger transitions (the loop still acts only on what it observes).
+    if ((stats.mode & 0o002) !== 0)
+      throw new ConfigError(
+        `${path} is writable by every user (mode ${(stats.mode & 0o777).toString(8)}), so anyone could feed it transitions: chmod 600 it (the agent creates it 0600)`,
+      );
   } catch (error) {
     close(fd, () => undefined);
     throw error;

@@ -4,7 +4,7 @@
  * running two ticks at once (wake-ups during a tick are merged into the next one).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -143,5 +143,21 @@ describe('the loop reading a real notify FIFO', () => {
     expect(ticks.slice(0, gapAt + 1).flatMap((t) => t.lines)).toEqual(['INSTANCE "VI_1" FAULT 0']);
     // ... and is no longer trusted once bytes after it were lost.
     expect(ticks[gapAt]!.keepalived).toBeUndefined();
+  });
+
+  it('creates the FIFO 0600, and refuses one every user can write or a file in its place', async () => {
+    const fifo = join(dir, 'run', 'keepalived.fifo');
+    expect(await prepareFifo(fifo)).toBe('created');
+    expect(statSync(fifo).mode & 0o777).toBe(0o600);
+    expect(await prepareFifo(fifo)).toBe('existed');
+    chmodSync(fifo, 0o666);
+    const handlers = { line: () => undefined, gap: () => undefined };
+    await expect(openFifo(fifo, handlers)).rejects.toThrow(/writable by every user \(mode 666\).*chmod 600/);
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, '');
+    await expect(prepareFifo(plain)).rejects.toThrow(/exists and is not a FIFO/);
+    await expect(prepareFifo('/proc/self/keepalived.fifo')).rejects.toThrow(
+      /paths\.runtime_dir .*pseudo-filesystem/,
+    );
   });
 });
