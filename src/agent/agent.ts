@@ -93,7 +93,6 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     level: spec.logging.level,
     base: { command: 'agent', cluster: spec.cluster, node: node.name },
   });
-  process.title = AGENT_PROCESS_TITLE;
 
   let instance;
   try {
@@ -102,6 +101,8 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     if (error instanceof RuntimeDirUnusable) throw new ConfigError(error.message);
     throw error;
   }
+  // Only once the node is ours: keepalived's track_process must not count a refused second agent.
+  process.title = AGENT_PROCESS_TITLE;
   const companionsToRun = options.companions ?? COMPANIONS;
   let companions: Companion[] = [];
   let fifo: FifoReader | undefined;
