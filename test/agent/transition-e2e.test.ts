@@ -20,6 +20,13 @@ const NS = `hag-${process.pid}`;
 const VIP = '192.0.2.50';
 let dir = '';
 let agent: RunningAgent | undefined;
+const started: RunningAgent[] = [];
+
+function run(args: string[]): RunningAgent {
+  const running = startAgent(args, { netns: NS });
+  started.push(running);
+  return running;
+}
 
 beforeAll(() => {
   if (missing) return;
@@ -41,7 +48,7 @@ actions:
 });
 
 afterAll(async () => {
-  await agent?.cleanup();
+  for (const running of started) await running.cleanup();
   if (missing) return;
   deleteNs(NS);
   rmSync(dir, { recursive: true, force: true });
@@ -54,9 +61,7 @@ describe(titled('hactl agent: a transition through the FIFO in a namespace', mis
     'runs the master action once on MASTER with the VIP held, not again on a repeat',
     async () => {
       // A long interval: every tick here is woken by a line, none by the timer.
-      agent = startAgent(['--spec', join(dir, 'hactl.yaml'), '--node', 'ha1', '--interval', '600'], {
-        netns: NS,
-      });
+      agent = run(['--spec', join(dir, 'hactl.yaml'), '--node', 'ha1', '--interval', '600']);
       const first = await agent.waitForLog('the first tick', (l) => l.event === 'agent.tick', 20_000);
       expect(first.woken_by).toEqual(['start']);
       expect(first.state).toBe('none');
@@ -107,6 +112,51 @@ describe(titled('hactl agent: a transition through the FIFO in a namespace', mis
       );
       await waitFor('the backup marker', () => marker() === 'MASTER up\nBACKUP down\n');
 
+      agent.signal('SIGTERM');
+      expect((await agent.waitForExit(10_000)).code).toBe(0);
+    },
+  );
+
+  it.skipIf(missing)(
+    'judges by reality at start and after a restart, and the timer catches a change no line reported',
+    async () => {
+      rmSync(join(dir, 'marker'), { force: true });
+      rmSync(join(dir, 'run', 'notify-ha1.state.json'), { force: true });
+      addVip(NS, VIP);
+      const args = ['--spec', join(dir, 'hactl.yaml'), '--node', 'ha1', '--interval', '0.5'];
+      // Nothing heard from keepalived: the VIP held is reason enough.
+      agent = run(args);
+      const applied = await agent.waitForLog('MASTER on start', (l) => l.event === 'agent.applied', 20_000);
+      expect(applied.state).toBe('MASTER');
+      const tick = agent.logs.find(
+        (l) => l.event === 'agent.tick' && l.transition_id === applied.transition_id,
+      )!;
+      expect(tick).toMatchObject({ woken_by: ['start'], keepalived: 'none trusted', vips_held: [VIP] });
+      expect(marker()).toBe('MASTER up\n');
+
+      // Killed and restarted: the state it applied is on disk, nothing runs twice.
+      agent.signal('SIGKILL');
+      await agent.waitForExit(10_000);
+      agent = run(args);
+      const again = await agent.waitForLog('the first tick', (l) => l.event === 'agent.tick', 20_000);
+      expect(again).toMatchObject({ woken_by: ['start'], state: 'none', result: 'skip' });
+
+      // The VIP leaves and keepalived's line is lost: the timer's tick demotes.
+      const from = agent.logs.length;
+      removeVip(NS, VIP);
+      const demoted = await agent.waitForLog(
+        'BACKUP by the timer',
+        (l) => l.event === 'agent.applied',
+        20_000,
+        from,
+      );
+      expect(demoted.state).toBe('BACKUP');
+      const demoting = agent.logs.find(
+        (l) => l.event === 'agent.tick' && l.transition_id === demoted.transition_id,
+      )!;
+      expect(demoting.woken_by).toEqual(['periodic']);
+      expect(String(demoting.reason)).toContain('while MASTER was applied last: demoting');
+      expect(marker()).toBe('MASTER up\nBACKUP down\n');
       agent.signal('SIGTERM');
       expect((await agent.waitForExit(10_000)).code).toBe(0);
     },
