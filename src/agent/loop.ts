@@ -55,6 +55,7 @@ const AUTOMATIC: Intent = {};
 /** A failed apply is retried on the next event at once, by the timer only after this backoff (doubling). */
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
+const MAX_NAMES = 64;
 
 function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
   if (plan.target === undefined) return 'skip';
@@ -141,6 +142,8 @@ export class ReconcileLoop {
         const key = `${fact.text.startsWith('GROUP') ? 'GROUP' : 'INSTANCE'} ${fact.name ?? ''}`;
         this.said.delete(key);
         this.said.set(key, fact);
+        // A pair has a handful of instances; the oldest word goes first if lines name many more.
+        if (this.said.size > MAX_NAMES) this.said.delete(this.said.keys().next().value!);
       }
       let record: TickRecord;
       try {
