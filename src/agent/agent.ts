@@ -1,0 +1,227 @@
+/**
+ * The `hactl agent` process: one per node, in the foreground under systemd. It claims the node
+ * (src/agent/single-instance.ts), reads keepalived's notify FIFO, and runs the reconcile loop
+ * (src/agent/loop.ts) until SIGTERM or SIGINT; SIGHUP reloads the spec. Work that lives as long
+ * as the agent beside the loop (the in-process check runner, the liveness heartbeat) plugs in as
+ * a Companion: started with the spec, restarted by a reload, stopped (bounded) on exit.
+ */
+import { raceDeadline } from '../bounded/deadline.js';
+import { ConfigError } from '../errors.js';
+import { createLogger, type Logger } from '../log.js';
+import { RuntimeDirUnusable } from '../notify/lock.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import { AGENT_PROCESS_TITLE, notifyFifoPath } from './contract.js';
+import { openFifo, prepareFifo, type FifoReader } from './fifo.js';
+import { ReconcileLoop, type LoopOptions, type WakeReason } from './loop.js';
+import { claimNode } from './single-instance.js';
+import { AgentSpecProblem, loadAgentSpec, reloadRefusal, type AgentSpec } from './spec-source.js';
+
+/** What a companion gets: the spec it runs under, the agent's logger, and a way to wake the loop. */
+export interface CompanionContext {
+  spec: Spec;
+  node: NodeSpec;
+  log: Logger;
+  /** Something the decision may depend on changed (e.g. a check's verdict): reconcile now. */
+  wake(): void;
+}
+
+export interface Companion {
+  stop(): void | Promise<void>;
+}
+
+export type StartCompanion = (context: CompanionContext) => Companion;
+
+/**
+ * The companions every agent runs, in start order (stopped in reverse). The check runner and the
+ * liveness heartbeat (src/agent/checks/, src/agent/liveness/) are added here, one entry each:
+ *   ({ spec, node, log, wake }) => startCheckRunner(spec, node, log, wake),
+ *   ({ spec, log }) => startLiveness(spec, log),
+ */
+export const COMPANIONS: readonly StartCompanion[] = [];
+
+export interface AgentOptions {
+  specPath: string;
+  nodeName: string | undefined;
+  /** Between ticks nobody asked for (default 5 s). */
+  periodMs?: number;
+  /** How long a shutdown waits for the tick in flight (default 25 s; systemd's stop timeout is 90 s). */
+  stopBoundMs?: number;
+  companions?: readonly StartCompanion[];
+  /** Test seam: called after every tick. */
+  onTick?: LoopOptions['onTick'];
+}
+
+const COMPANION_STOP_MS = 5_000;
+
+async function stopAll(companions: Companion[], log: Logger): Promise<void> {
+  for (const companion of companions.reverse()) {
+    await raceDeadline(async () => companion.stop(), {
+      deadlineMs: performance.now() + COMPANION_STOP_MS,
+      reason: () => new Error(`a companion did not stop within ${COMPANION_STOP_MS / 1000} s`),
+      onTimeout: (why) => log.warn({ event: 'agent.companion_stop', reason: String(why) }),
+    }).catch((error: unknown) =>
+      log.warn({
+        event: 'agent.companion_stop',
+        reason: error instanceof Error ? error.message : String(error),
+      }),
+    );
+  }
+}
+
+function reloadFields(error: unknown): Record<string, unknown> {
+  if (error instanceof AgentSpecProblem) {
+    return {
+      reason: error.message,
+      ...(error.findings.length > 0
+        ? {
+            fields: error.findings.map((f) => f.path),
+            problems: error.findings.map((f) => ({ field: f.path, message: f.message, line: f.line })),
+          }
+        : {}),
+    };
+  }
+  return { reason: error instanceof Error ? error.message : String(error) };
+}
+
+/** Runs until SIGTERM or SIGINT; resolves with the exit code. Throws (before it runs) what stops a start. */
+export async function runAgent(options: AgentOptions): Promise<number> {
+  let running: AgentSpec = await loadAgentSpec(options.specPath, options.nodeName);
+  const { spec, node } = running;
+  // stderr only (the journal under systemd): logging.file is written synchronously, which a
+  // long-lived loop must not do on an operator's path (notify and check keep writing there).
+  const log = createLogger({
+    level: spec.logging.level,
+    base: { command: 'agent', cluster: spec.cluster, node: node.name },
+  });
+
+  let instance;
+  try {
+    instance = await claimNode(spec.paths.runtime_dir, spec.cluster, node.name);
+  } catch (error) {
+    if (error instanceof RuntimeDirUnusable) throw new ConfigError(error.message);
+    throw error;
+  }
+  // Only once the node is ours: keepalived's track_process must not count a refused second agent.
+  process.title = AGENT_PROCESS_TITLE;
+  const companionsToRun = options.companions ?? COMPANIONS;
+  let companions: Companion[] = [];
+  let fifo: FifoReader | undefined;
+  let loop: ReconcileLoop | undefined;
+  let stopRequested: ((signal: NodeJS.Signals) => void) | undefined;
+  const stopping = new Promise<NodeJS.Signals>((resolve) => (stopRequested = resolve));
+  const onStop = (signal: NodeJS.Signals) => stopRequested?.(signal);
+
+  let reloading: Promise<void> | undefined;
+  let reloadAgain = false;
+  const reload = async (): Promise<void> => {
+    log.info({ event: 'agent.reload', spec: options.specPath });
+    try {
+      const next = await loadAgentSpec(options.specPath, running.node.name);
+      const refusal = reloadRefusal(running, next);
+      if (refusal) throw new AgentSpecProblem(refusal);
+      await stopAll(companions, log);
+      running = next;
+      log.level = next.spec.logging.level;
+      companions = startCompanions();
+      log.info({ event: 'agent.reloaded', spec: next.path, spec_hash: next.hash });
+      loop?.wake('reload');
+    } catch (error) {
+      // The running spec stays: a typo in a reload must not take the node's HA down.
+      log.error({
+        event: 'agent.reload_failed',
+        spec: options.specPath,
+        kept: running.hash,
+        ...reloadFields(error),
+      });
+    }
+  };
+  const onHup = () => {
+    if (reloading) {
+      reloadAgain = true;
+      return;
+    }
+    reloading = (async () => {
+      // Bounded: a HUP storm reloads at most once more after the reload in progress.
+      do {
+        reloadAgain = false;
+        await reload();
+      } while (reloadAgain);
+    })().finally(() => (reloading = undefined));
+  };
+  const startCompanions = (): Companion[] =>
+    companionsToRun.map((start) =>
+      start({
+        spec: running.spec,
+        node: running.node,
+        log,
+        wake: () => loop?.wake('checks' satisfies WakeReason),
+      }),
+    );
+
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onHup);
+  try {
+    if (!spec.agent.enabled) {
+      log.warn({
+        event: 'agent.mode',
+        reason:
+          'agent.enabled is false in the spec: keepalived still runs hactl notify and the checks itself; set agent.enabled: true and render the configs again to hand them to the agent',
+      });
+    }
+    const fifoPath = notifyFifoPath(spec.paths.runtime_dir);
+    const fifoState = await prepareFifo(fifoPath);
+    loop = new ReconcileLoop({
+      current: () => ({ spec: running.spec, node: running.node }),
+      log,
+      periodMs: options.periodMs ?? 5_000,
+      ...(options.onTick ? { onTick: options.onTick } : {}),
+    });
+    const theLoop = loop;
+    fifo = await openFifo(fifoPath, {
+      line(line) {
+        if (line.kind === 'state') theLoop.heard(line.fact);
+        else if (line.kind === 'event') log.debug({ event: 'agent.fifo_event', line: line.text });
+        else log.warn({ event: 'agent.fifo_ignored', line: line.text, reason: line.why });
+      },
+      gap(why) {
+        log.warn({
+          event: 'agent.fifo_gap',
+          reason: `${why}; judging by the VIPs until keepalived speaks again`,
+        });
+        theLoop.gap();
+      },
+    });
+    companions = startCompanions();
+    log.info({
+      event: 'agent.started',
+      spec: running.path,
+      spec_hash: running.hash,
+      fifo: fifoPath,
+      fifo_created: fifoState === 'created',
+      lock: instance.path,
+      ...(spec.logging.file
+        ? { log_file: 'not used: the agent logs to stderr (notify and check use logging.file)' }
+        : {}),
+      period_ms: options.periodMs ?? 5_000,
+    });
+    loop.start();
+    const signal = await stopping;
+    log.info({ event: 'agent.stopping', signal });
+    fifo.close();
+    const finished = await loop.stop(options.stopBoundMs ?? 25_000);
+    if (!finished)
+      log.warn({ event: 'agent.stopping', reason: 'the tick in flight did not finish in time; left behind' });
+    await reloading;
+    await stopAll(companions, log);
+    log.info({ event: 'agent.stopped', signal });
+    return 0;
+  } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onHup);
+    fifo?.close();
+    void loop?.stop(0);
+    instance.release();
+  }
+}

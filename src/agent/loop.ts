@@ -1,0 +1,274 @@
+/**
+ * The agent's reconcile loop, in the manner of Patroni's `_run_cycle`: every tick observes a fresh
+ * snapshot, decides on it with the shared core (src/cluster/) and applies the plan; one tick at a
+ * time, so two applies never overlap. Events — FIFO lines, the periodic timer, a reload — only
+ * wake it: a tick acts on what holds *now*, and wake-ups that arrive while a tick runs are merged
+ * into the next one. keepalived's lines are kept, in order, as the latest word per instance or
+ * group; the tick logs the lines it consumed and one decision line, every line tagged with the
+ * tick's transition id.
+ *
+ * The tick's awaits are bounded by the core: observe() gives each source its own budget, apply()
+ * bounds every action by its timeout (abandoning one that will not stop), and the notify lock is
+ * waited for at most as long as notify itself would. The lock is taken only when there is
+ * something to apply, so a quiet tick spawns nothing; under it the node is observed again, as an
+ * operator's `hactl notify` may just have acted.
+ */
+import { actionLabel } from '../actions/index.js';
+import { raceDeadline } from '../bounded/deadline.js';
+import { apply, type ApplyOutcome } from '../cluster/apply.js';
+import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.js';
+import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
+import { localSources, newTransitionId, observe, type ObservationSources } from '../cluster/observe.js';
+import type { Logger } from '../log.js';
+import { acquireLock, lockPath } from '../notify/lock.js';
+import { defaultLockWaitSec } from '../notify/run.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+
+/** Why the loop was woken: keepalived wrote a line, the timer fired, the spec was reloaded, … */
+export type WakeReason = 'start' | 'fifo' | 'fifo-gap' | 'periodic' | 'reload' | 'checks';
+
+export interface TickRecord {
+  transitionId: string;
+  wokenBy: WakeReason[];
+  /** keepalived's lines consumed by this tick, in the order they were written. */
+  lines: string[];
+  /** The keepalived word the decision was given (undefined: none trusted). */
+  keepalived: string | undefined;
+  target: VrrpState | undefined;
+  result: 'apply' | 'skip' | 'refuse' | 'backoff' | 'error';
+  reason: string;
+  outcome: ApplyOutcome | undefined;
+}
+
+export interface LoopOptions {
+  /** The running spec and node, read at every tick (a reload swaps them). */
+  current(): { spec: Spec; node: NodeSpec };
+  log: Logger;
+  /** Milliseconds between ticks nobody asked for (they catch what no event reported). */
+  periodMs: number;
+  sources?: ObservationSources;
+  /** Called after every tick (tests and, later, status read the loop through it). */
+  onTick?: (record: TickRecord) => void;
+}
+
+const AUTOMATIC: Intent = {};
+/** A failed apply is retried on the next event at once, by the timer only after this backoff (doubling). */
+const RETRY_MIN_MS = 5_000;
+const RETRY_MAX_MS = 60_000;
+const MAX_NAMES = 64;
+
+function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
+  if (plan.target === undefined) return 'skip';
+  return promotionOf(plan)?.verdict.allow === false ? 'refuse' : 'apply';
+}
+
+export class ReconcileLoop {
+  private readonly wakes = new Set<WakeReason>();
+  /** Lines heard since the last tick, and where bytes were lost between them, in order. */
+  private queued: (KeepalivedFact | 'gap')[] = [];
+  /** keepalived's latest word per `INSTANCE name` / `GROUP name`, newest last. */
+  private readonly said = new Map<string, KeepalivedFact>();
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastSentence: string | undefined;
+  private failed: { target: VrrpState; retryAt: number; backoffMs: number } | undefined;
+
+  constructor(private readonly options: LoopOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.wake('periodic'), this.options.periodMs);
+    // Nothing heard yet: the first tick judges by the VIPs alone.
+    this.wake('start');
+  }
+
+  wake(reason: WakeReason): void {
+    if (this.stopped) return;
+    this.wakes.add(reason);
+    if (this.running) return;
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      // A wake that raced the end of the drain.
+      if (this.wakes.size > 0 && !this.stopped) this.wake([...this.wakes][0]!);
+    });
+  }
+
+  /** One line from keepalived, in FIFO order. */
+  heard(fact: KeepalivedFact): void {
+    this.queued.push(fact);
+    this.wake('fifo');
+  }
+
+  /** Lines were lost: what keepalived said before no longer describes now; judge by reality. */
+  gap(): void {
+    this.queued.push('gap');
+    this.wake('fifo-gap');
+  }
+
+  /** Stops the timer and waits (at most `boundMs`) for the tick in flight; true when it finished. */
+  async stop(boundMs: number): Promise<boolean> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    const inFlight = this.running;
+    if (!inFlight) return true;
+    return raceDeadline(() => inFlight.then(() => true), {
+      deadlineMs: performance.now() + boundMs,
+      reason: () => new Error(`the tick in flight did not finish within ${boundMs} ms`),
+      onTimeout: () => false,
+    });
+  }
+
+  /** The word a tick passes to the core: a sync group's when keepalived reports one, else an instance's. */
+  private keepalived(): KeepalivedFact | undefined {
+    const facts = [...this.said.entries()];
+    const groups = facts.filter(([key]) => key.startsWith('GROUP '));
+    return (groups.length > 0 ? groups : facts).at(-1)?.[1];
+  }
+
+  private async drain(): Promise<void> {
+    // Bounded by the events that keep arriving: each pass consumes every wake and line queued so far.
+    while (this.wakes.size > 0 && !this.stopped) {
+      const wokenBy = [...this.wakes];
+      this.wakes.clear();
+      const heard = this.queued;
+      this.queued = [];
+      const lines: KeepalivedFact[] = [];
+      for (const fact of heard) {
+        if (fact === 'gap') {
+          this.said.clear();
+          continue;
+        }
+        lines.push(fact);
+        const key = `${fact.text.startsWith('GROUP') ? 'GROUP' : 'INSTANCE'} ${fact.name ?? ''}`;
+        this.said.delete(key);
+        this.said.set(key, fact);
+        // A pair has a handful of instances; the oldest word goes first if lines name many more.
+        if (this.said.size > MAX_NAMES) this.said.delete(this.said.keys().next().value!);
+      }
+      let record: TickRecord;
+      try {
+        record = await this.tick(wokenBy, lines);
+      } catch (error) {
+        // A tick that throws (a lock that cannot be taken, a broken runtime dir) is retried by the timer.
+        const reason = error instanceof Error ? error.message : String(error);
+        this.options.log.error({ event: 'agent.tick_failed', woken_by: wokenBy, reason });
+        record = {
+          transitionId: '',
+          wokenBy,
+          lines: lines.map((f) => f.text),
+          keepalived: this.keepalived()?.text,
+          target: undefined,
+          result: 'error',
+          reason,
+          outcome: undefined,
+        };
+      }
+      this.options.onTick?.(record);
+    }
+  }
+
+  private fields(observation: Observation, plan: Plan, wokenBy: WakeReason[]): Record<string, unknown> {
+    const promotion = promotionOf(plan);
+    return {
+      transition_id: plan.transitionId,
+      woken_by: wokenBy,
+      keepalived: observation.keepalived?.text ?? 'none trusted',
+      vips_held: observation.vips.held,
+      vips_missing: observation.vips.missing,
+      last_applied: observation.lastApplied?.state,
+      last_ok: observation.lastApplied?.ok,
+      state: plan.target ?? 'none',
+      ...(promotion ? { promotion: promotion.verdict.allow ? 'allowed' : 'refused' } : {}),
+      reason: plan.reason,
+    };
+  }
+
+  private async tick(wokenBy: WakeReason[], lines: KeepalivedFact[]): Promise<TickRecord> {
+    const { spec, node } = this.options.current();
+    const { log } = this.options;
+    const sources = this.options.sources ?? localSources;
+    const transitionId = newTransitionId(node.name);
+    for (const fact of lines) log.info({ event: 'agent.fifo', transition_id: transitionId, line: fact.text });
+    const keepalived = this.keepalived();
+    const request = { transitionId, keepalived, intent: AUTOMATIC };
+    const record = (plan: Plan, result: TickRecord['result'], outcome?: ApplyOutcome): TickRecord => ({
+      transitionId,
+      wokenBy,
+      lines: lines.map((f) => f.text),
+      keepalived: keepalived?.text,
+      target: plan.target,
+      result,
+      reason: plan.reason,
+      outcome,
+    });
+
+    const first = await observe(spec, node, request, sources);
+    const glance = decide(first, spec, AUTOMATIC);
+    if (glance.target === undefined) {
+      this.failed = undefined;
+      const fields = { ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip' };
+      // The timer's ticks say something only when the sentence changes.
+      const quiet = wokenBy.every((w) => w === 'periodic') && glance.reason === this.lastSentence;
+      if (quiet) log.debug(fields);
+      else log.info(fields);
+      this.lastSentence = glance.reason;
+      return record(glance, 'skip');
+    }
+    const retry = this.failed;
+    if (
+      retry &&
+      retry.target === glance.target &&
+      wokenBy.every((w) => w === 'periodic') &&
+      performance.now() < retry.retryAt
+    ) {
+      const reason = `${glance.target} failed last time; the timer retries in ${Math.round((retry.retryAt - performance.now()) / 1000)} s (an event retries at once)`;
+      log.debug({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'backoff', reason });
+      return { ...record(glance, 'backoff'), reason };
+    }
+
+    // Something to apply: serialise with an operator's `hactl notify` and look again under the lock.
+    const lock = await acquireLock(lockPath(spec.paths.runtime_dir, node.name), defaultLockWaitSec(spec));
+    try {
+      const observation = await observe(spec, node, request, sources);
+      const plan = decide(observation, spec, AUTOMATIC);
+      const result = resultOf(plan);
+      const fields = {
+        ...this.fields(observation, plan, wokenBy),
+        event: 'agent.tick',
+        result,
+        lock_wait_ms: lock.waitedMs,
+        planned: plan.actions.map(actionLabel),
+      };
+      if (result === 'refuse') log.warn(fields);
+      else log.info(fields);
+      this.lastSentence = plan.reason;
+      const outcome = await apply(plan, {
+        spec,
+        node,
+        observation,
+        intent: AUTOMATIC,
+        log,
+        stepEvent: 'agent.action',
+        addresses: sources.addresses,
+      });
+      if (outcome && plan.target !== undefined) {
+        log[outcome.ok ? 'info' : 'error']({
+          event: 'agent.applied',
+          transition_id: transitionId,
+          state: plan.target,
+          result: outcome.ok ? 'ok' : outcome.diverged ? 'diverged' : outcome.aborted ? 'aborted' : 'partial',
+          actions_ok: outcome.steps.filter((s) => s.ok).length,
+          actions: outcome.steps.length,
+        });
+        if (outcome.ok) this.failed = undefined;
+        else {
+          const backoffMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, (retry?.backoffMs ?? 0) * 2));
+          this.failed = { target: plan.target, retryAt: performance.now() + backoffMs, backoffMs };
+        }
+      }
+      return record(plan, result, outcome);
+    } finally {
+      lock.release();
+    }
+  }
+}
