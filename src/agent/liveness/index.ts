@@ -57,11 +57,12 @@ export const SENTINEL_NAME = 'hactl-agent-sentinel';
 // left to do (mv by exec, no fork). A missing temporary file (removed by someone) is written again.
 const SENTINEL = [
   "trap '' HUP INT PIPE",
-  'tmp="${2%/*}/.${2##*/}.sentinel-$$.tmp"',
-  'gone() { [ -f "$tmp" ] || printf "%s" "$3" > "$tmp"; exec mv -f -- "$tmp" "$2"; }',
+  'timeout="$1" file="$2" text="$3"',
+  'tmp="${file%/*}/.${file##*/}.sentinel-$$.tmp"',
+  'gone() { [ -f "$tmp" ] || printf "%s" "$text" > "$tmp"; exec mv -f -- "$tmp" "$file"; }',
   'trap gone TERM',
-  'printf "%s" "$3" > "$tmp" || exit 1',
-  'while read -r -t "$1" _; do :; done',
+  'printf "%s" "$text" > "$tmp" || exit 1',
+  'while read -r -t "$timeout" _; do :; done',
   'gone',
 ].join('\n');
 
@@ -74,7 +75,17 @@ function spawnSentinel(timeoutSec: number, file: string): Promise<ChildProcess> 
   return new Promise((resolve, reject) => {
     const child = spawn(
       '/bin/bash',
-      ['-c', SENTINEL, SENTINEL_NAME, timeoutSec.toFixed(3), file, trackFileText(AGENT_GONE)],
+      // --norc: bash reads ~/.bashrc when its stdin is a socket (it takes Node's pipe for rshd).
+      [
+        '--norc',
+        '--noprofile',
+        '-c',
+        SENTINEL,
+        SENTINEL_NAME,
+        timeoutSec.toFixed(3),
+        file,
+        trackFileText(AGENT_GONE),
+      ],
       {
         detached: true,
         stdio: ['pipe', 'ignore', 'ignore'],
@@ -113,6 +124,8 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
   let child: ChildProcess | undefined;
   let stopped = false;
   let lastBeat = performance.now();
+  /** The last stall longer than the timeout, seen by the heartbeat (it may run before the exit is seen). */
+  let stallMs = 0;
   let respawns: number[] = [];
   let retryTimer: NodeJS.Timeout | undefined;
   let exited: Promise<void> = Promise.resolve();
@@ -136,7 +149,8 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
         if (sentinel.pid !== undefined) void rm(sentinelTemp(file, sentinel.pid), { force: true });
         if (stopped || child !== sentinel) return;
         child = undefined;
-        const gapMs = performance.now() - lastBeat;
+        const gapMs = Math.max(performance.now() - lastBeat, stallMs);
+        stallMs = 0;
         log.warn(
           {
             event: 'agent-liveness',
@@ -195,6 +209,7 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
   const beat = () => {
     const now = performance.now();
     if (now - lastBeat > timeoutMs) {
+      stallMs = now - lastBeat;
       log.warn(
         { event: 'agent-liveness', since_beat_ms: Math.round(now - lastBeat) },
         `the event loop stood still for ${Math.round(now - lastBeat)} ms, longer than agent.heartbeat_timeout`,
