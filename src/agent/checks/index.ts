@@ -311,7 +311,12 @@ export async function startCheckRunner(options: CheckRunnerOptions): Promise<Che
     try {
       result = await raceDeadline(
         (signal) => {
-          const work = entry.check.run(entry.options, signal, deadline - grace);
+          let work: Promise<CheckResult>;
+          try {
+            work = entry.check.run(entry.options, signal, deadline - grace);
+          } catch (error) {
+            work = Promise.reject(error as Error);
+          }
           const settled = () => {
             entry.running = false;
           };
