@@ -167,7 +167,7 @@ describe('agent checks in-process', () => {
     expect(changes.map((c) => c.ok)).toEqual([true, false, true]);
   });
 
-  it('failure log lines are rate-limited: a burst of 3, then the rest counted as suppressed', async () => {
+  it('failure log lines are rate-limited as in hactl check: a burst of 3, then at most one a minute', async () => {
     const port = await freePort();
     const { log, lines } = collector();
     runner = await startCheckRunner({
