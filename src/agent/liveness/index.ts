@@ -170,6 +170,12 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
 
   const start = async () => {
     const sentinel = await spawnSentinel(timeoutMs / 1000, file);
+    if (stopped) {
+      // stop() came while it started: end it (it writes AGENT_GONE, as stop() did), or it would
+      // outlive this liveness and, timing out later, mark a restarted one gone.
+      sentinel.stdin?.end();
+      return;
+    }
     child = sentinel;
     lastBeat = performance.now();
     watch(sentinel);
