@@ -22,7 +22,7 @@
  * ALIVE. Once respawning is exhausted the agent writes AGENT_GONE itself: unwatched is unhealthy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import { problemWithUserPath } from '../../fs/user-path.js';
@@ -98,6 +98,49 @@ function spawnSentinel(timeoutSec: number, file: string): Promise<ChildProcess> 
     child.once('spawn', () => resolve(child));
     child.once('error', reject);
   });
+}
+
+function sentinelAlive(pid: number): Promise<boolean> {
+  return readFile(`/proc/${pid}/cmdline`, 'latin1').then(
+    (text) => text.split('\0').includes(SENTINEL_NAME),
+    () => false,
+  );
+}
+
+/**
+ * Sentinels of an earlier agent on this runtime dir that still run (each keeps its temporary file
+ * while it waits). One whose agent died ends within moments; one whose agent froze, within the
+ * timeout; either would write AGENT_GONE over our AGENT_ALIVE, so we wait for them first.
+ */
+async function earlierSentinels(file: string): Promise<number[]> {
+  const base = file.slice(dirname(file).length + 1);
+  const pattern = new RegExp(`^\\.${base}\\.sentinel-(\\d+)\\.tmp$`);
+  const pids = (await readdir(dirname(file)))
+    .map((name) => pattern.exec(name)?.[1])
+    .filter((pid): pid is string => pid !== undefined)
+    .map(Number);
+  const alive = await Promise.all(pids.map(sentinelAlive));
+  return pids.filter((_, i) => alive[i]);
+}
+
+async function waitForEarlierSentinels(file: string, boundMs: number, log: AgentLog): Promise<void> {
+  const start = performance.now();
+  let pids = await earlierSentinels(file);
+  if (pids.length === 0) return;
+  log.warn(
+    { event: 'agent-liveness', sentinel_pids: pids },
+    `waiting for the liveness sentinel of an earlier agent to finish (PID ${pids.join(', ')})`,
+  );
+  for (let i = 0; pids.length > 0 && i < boundMs / 50 + 1; i++) {
+    if (performance.now() - start > boundMs) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pids = await earlierSentinels(file);
+  }
+  if (pids.length > 0) {
+    throw new ConfigError(
+      `the liveness sentinel of another agent (PID ${pids.join(', ')}) still watches ${file}: is a second hactl agent running for this node? Stop it first`,
+    );
+  }
 }
 
 function running(child: ChildProcess | undefined): child is ChildProcess {
@@ -227,10 +270,12 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
 
   try {
     await ensureTrackDir(file);
+    await waitForEarlierSentinels(file, timeoutMs + 2_000, log);
     await start();
     await write(AGENT_ALIVE, 'start');
   } catch (error) {
     if (running(child)) child.kill('SIGKILL');
+    if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new ConfigError(
       `paths.runtime_dir ${JSON.stringify(options.runtimeDir)}: cannot start the agent's liveness track (${code})`,

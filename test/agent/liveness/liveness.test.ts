@@ -214,6 +214,20 @@ describe('agent liveness fail-safe', () => {
     await waitForValue(file, '1\n', GONE_BOUND_MS);
   });
 
+  it('a new agent waits for the sentinel of a frozen earlier one, which then cannot overwrite its ALIVE', async () => {
+    const first = await startAgent();
+    process.kill(first.pid, 'SIGSTOP');
+    // The frozen agent's sentinel still runs; the new agent must not write ALIVE before it is done.
+    const second = await startAgent();
+    expect(alive(first.sentinel)).toBe(false);
+    expect(second.stderr()).toMatch(/waiting for the liveness sentinel of an earlier agent/);
+    // Longer than the heartbeat timeout: nothing may turn the node gone behind the new agent's back.
+    await sleep(TIMEOUT_S * 1000 + 500);
+    expect(await readValue(file)).toBe('0\n');
+    process.kill(second.pid, 'SIGKILL');
+    await waitForValue(file, '1\n', GONE_BOUND_MS);
+  });
+
   it('clean stop: the node is marked gone and the sentinel ends', async () => {
     const agent = await startAgent();
     process.kill(agent.pid, 'SIGTERM');
