@@ -10,7 +10,10 @@ import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { RuntimeDirUnusable } from '../notify/lock.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
+import { startCheckRunner } from './checks/index.js';
 import { AGENT_PROCESS_TITLE, notifyFifoPath } from './contract.js';
+import { startFailbackGate } from './failback.js';
+import { startLiveness, type Liveness } from './liveness/index.js';
 import { openFifo, prepareFifo, type FifoReader } from './fifo.js';
 import { ReconcileLoop, type LoopOptions, type WakeReason } from './loop.js';
 import { claimNode } from './single-instance.js';
@@ -29,15 +32,18 @@ export interface Companion {
   stop(): void | Promise<void>;
 }
 
-export type StartCompanion = (context: CompanionContext) => Companion;
+export type StartCompanion = (context: CompanionContext) => Companion | Promise<Companion>;
 
 /**
- * The companions every agent runs, in start order (stopped in reverse). The check runner and the
- * liveness heartbeat (src/agent/checks/, src/agent/liveness/) are added here, one entry each:
- *   ({ spec, node, log, wake }) => startCheckRunner(spec, node, log, wake),
- *   ({ spec, log }) => startLiveness(spec, log),
+ * The companions every agent runs, in start order (stopped in reverse), restarted by a reload:
+ * the in-process checks and the failback gate. The liveness heartbeat is not one of them: it
+ * lives exactly as long as the process, since stopping it tells keepalived the node is unhealthy.
  */
-export const COMPANIONS: readonly StartCompanion[] = [];
+export const COMPANIONS: readonly StartCompanion[] = [
+  ({ spec, node, log, wake }) =>
+    startCheckRunner({ spec, node, runtimeDir: spec.paths.runtime_dir, log, onChange: () => wake() }),
+  ({ spec, node, log }) => startFailbackGate({ spec, node, log }),
+];
 
 export interface AgentOptions {
   specPath: string;
@@ -47,6 +53,8 @@ export interface AgentOptions {
   /** How long a shutdown waits for the tick in flight (default 25 s; systemd's stop timeout is 90 s). */
   stopBoundMs?: number;
   companions?: readonly StartCompanion[];
+  /** The heartbeat that keepalived's agent track file depends on (default true; tests of the loop alone turn it off). */
+  liveness?: boolean;
   /** Test seam: called after every tick. */
   onTick?: LoopOptions['onTick'];
 }
@@ -120,9 +128,15 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       const refusal = reloadRefusal(running, next);
       if (refusal) throw new AgentSpecProblem(refusal);
       await stopAll(companions, log);
+      try {
+        companions = await startCompanions(next);
+      } catch (error) {
+        // The new spec's checks could not start: keep running the old ones rather than none.
+        companions = await startCompanions(running);
+        throw error;
+      }
       running = next;
       log.level = next.spec.logging.level;
-      companions = startCompanions();
       log.info({ event: 'agent.reloaded', spec: next.path, spec_hash: next.hash });
       loop?.wake('reload');
     } catch (error) {
@@ -148,15 +162,26 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       } while (reloadAgain);
     })().finally(() => (reloading = undefined));
   };
-  const startCompanions = (): Companion[] =>
-    companionsToRun.map((start) =>
-      start({
-        spec: running.spec,
-        node: running.node,
-        log,
-        wake: () => loop?.wake('checks' satisfies WakeReason),
-      }),
-    );
+  const startCompanions = async (under: AgentSpec): Promise<Companion[]> => {
+    const started: Companion[] = [];
+    try {
+      for (const start of companionsToRun) {
+        started.push(
+          await start({
+            spec: under.spec,
+            node: under.node,
+            log,
+            wake: () => loop?.wake('checks' satisfies WakeReason),
+          }),
+        );
+      }
+    } catch (error) {
+      await stopAll(started, log);
+      throw error;
+    }
+    return started;
+  };
+  let liveness: Liveness | undefined;
 
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
@@ -192,7 +217,14 @@ export async function runAgent(options: AgentOptions): Promise<number> {
         theLoop.gap();
       },
     });
-    companions = startCompanions();
+    if (options.liveness ?? true) {
+      liveness = await startLiveness({
+        runtimeDir: spec.paths.runtime_dir,
+        heartbeatTimeoutSec: spec.agent.heartbeat_timeout,
+        log,
+      });
+    }
+    companions = await startCompanions(running);
     log.info({
       event: 'agent.started',
       spec: running.path,
@@ -214,6 +246,9 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       log.warn({ event: 'agent.stopping', reason: 'the tick in flight did not finish in time; left behind' });
     await reloading;
     await stopAll(companions, log);
+    companions = [];
+    await liveness?.stop(`agent stopped by ${signal}`);
+    liveness = undefined;
     log.info({ event: 'agent.stopped', signal });
     return 0;
   } finally {
@@ -222,6 +257,9 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     process.off('SIGHUP', onHup);
     fifo?.close();
     void loop?.stop(0);
+    // A start that failed half-way (e.g. a check's params) leaves the node unhealthy, never "alive".
+    await stopAll(companions, log);
+    await liveness?.stop('agent start failed');
     instance.release();
   }
 }
