@@ -153,7 +153,8 @@ function instanceFor(
   return {
     name: vip.name,
     // nopreempt is ignored under state MASTER, so every node starts BACKUP unless we want preemption.
-    state: preempt && isPreferred ? 'MASTER' : 'BACKUP',
+    // after-catch-up starts BACKUP too: a node must not claim the VIPs before its failback gate opens.
+    state: spec.failback === 'preempt' && isPreferred ? 'MASTER' : 'BACKUP',
     interface: network.interface,
     virtualRouterId: vip.virtual_router_id,
     priority: node.priority,
