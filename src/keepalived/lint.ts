@@ -698,28 +698,9 @@ function templateFindings(spec: Spec): Finding[] {
   return isFile ? [] : problem(`${template} is not a regular file; give the path of your template file`);
 }
 
-/** keepalived 2.2.7 parses a vrrp_script's interval and timeout as whole seconds; the agent does not. */
-function fractionFindings(spec: Spec): Finding[] {
-  if (spec.agent.enabled) return [];
-  return spec.checks.flatMap((check, i) =>
-    (['interval', 'timeout'] as const).flatMap((field) => {
-      const value = check[field];
-      if (value === undefined || Number.isInteger(value)) return [];
-      return [
-        {
-          severity: 'error' as const,
-          path: `checks[${i}].${field}`,
-          message: `${value} is a fraction of a second: keepalived 2.2.7 runs a vrrp_script on whole seconds only. Use whole seconds (e.g. ${Math.max(1, Math.round(value))}), or set agent.enabled: true so hactl agent runs the checks itself`,
-        },
-      ];
-    }),
-  );
-}
-
 export function lintSpec(spec: Spec): Finding[] {
   return [
     ...unimplementedFindings(spec),
-    ...fractionFindings(spec),
     ...electionFindings(spec),
     ...advertFindings(spec),
     ...authFindings(spec),

@@ -128,7 +128,7 @@ const common = {
   ),
   interval: numberInRange(0.1, 3600, ' seconds')
     .describe(
-      "Seconds between two runs (keepalived's interval; default 2), 0.1..3600. Fractions such as 0.25 only with agent.enabled: true (the agent runs the checks itself); keepalived 2.2.7 runs a vrrp_script on whole seconds only, so without the agent hactl lint refuses fractions.",
+      "Seconds between two runs (keepalived's interval; default 2), 0.1..3600. Fractions (e.g. 0.25) need agent.enabled. The agent runs the checks itself; without it hactl lint refuses fractions: keepalived 2.2.7 runs a vrrp_script on whole seconds only.",
     )
     .default(2),
   timeout: numberInRange(0.1, 3600, ' seconds')

@@ -414,6 +414,16 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
           `"${name}" is not a node of this spec (nodes: ${[...nodeNames].join(', ')})`,
         );
     });
+    // keepalived 2.2.7 parses a vrrp_script's interval and timeout as whole seconds; the agent does not.
+    for (const field of ['interval', 'timeout'] as const) {
+      const value = check[field];
+      if (!spec.agent.enabled && value !== undefined && !Number.isInteger(value)) {
+        fail(
+          ['checks', i, field],
+          `${value} is a fraction of a second: keepalived 2.2.7 runs a vrrp_script on whole seconds only. Use whole seconds (e.g. ${Math.max(1, Math.round(value))}), or set agent.enabled: true so hactl agent runs the checks itself`,
+        );
+      }
+    }
     if (check.timeout !== undefined && check.timeout > check.interval) {
       fail(
         ['checks', i, 'timeout'],
