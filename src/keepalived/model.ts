@@ -181,6 +181,9 @@ function instanceFor(
  * the node is FAULT until a running agent has written 0. Check files start KO (when missing) so a
  * check nobody has run yet never counts as healthy.
  */
+export const AGENT_FILE_TRACK = 'hactl_agent';
+export const AGENT_PROCESS_TRACK = 'hactl_agent_process';
+
 function agentTracks(
   spec: Spec,
   node: NodeSpec,
@@ -194,7 +197,7 @@ function agentTracks(
     overwrite: false,
   }));
   files.push({
-    name: 'hactl_agent',
+    name: AGENT_FILE_TRACK,
     file: agentTrackFile(runtimeDir),
     weight: 0,
     initValue: AGENT_GONE,
@@ -209,7 +212,7 @@ function agentTracks(
       overwrite: true,
     });
   }
-  return { files, processes: [{ name: 'hactl_agent_process', process: AGENT_PROCESS_TITLE, weight: 0 }] };
+  return { files, processes: [{ name: AGENT_PROCESS_TRACK, process: AGENT_PROCESS_TITLE, weight: 0 }] };
 }
 
 export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {

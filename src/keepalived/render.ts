@@ -7,7 +7,7 @@ import { version as hactlVersion } from '../version.js';
 import { dirname } from 'node:path/posix';
 import { AGENT_GONE, agentTrackFile, checkTrackFile } from '../agent/contract.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { buildNodeConfig, type NodeConfig } from './model.js';
+import { AGENT_FILE_TRACK, AGENT_PROCESS_TRACK, buildNodeConfig, type NodeConfig } from './model.js';
 
 export interface RenderedNode {
   node: string;
@@ -113,6 +113,21 @@ export function renderAgentUnit(
   return Mustache.render(template, view, {}, { escape: (value: string) => value });
 }
 
+/**
+ * In agent mode the node must be FAULT whenever its agent is not running; an operator's own template
+ * that drops the agent's track_file or track_process would silently lose that, so it is refused.
+ */
+function withAgentFailSafe(spec: Spec, templateFile: string, text: string): string {
+  if (!spec.agent.enabled) return text;
+  const missing = [AGENT_FILE_TRACK, AGENT_PROCESS_TRACK].filter(
+    (name) => !new RegExp(`^\\s+${name}$`, 'm').test(text),
+  );
+  if (missing.length === 0) return text;
+  throw new ConfigError(
+    `keepalived.template: ${templateFile} does not make the VRRP instances track ${missing.join(' and ')} (agent.enabled: true), so keepalived would keep a node without a running agent healthy; render the instances' track_file and track_process lists as hactl's templates/keepalived.conf.mustache does, or remove keepalived.template`,
+  );
+}
+
 /** Renders every node of the spec (or only `onlyNode`), in spec order. */
 export function renderAll(
   loaded: Pick<LoadedSpec, 'spec' | 'path' | 'hash'>,
@@ -137,7 +152,11 @@ export function renderAll(
   const unitTemplate = spec.agent.enabled ? readTemplate(templatePath('hactl-agent.service.mustache')) : '';
   return nodes.map((node) => ({
     node: node.name,
-    text: renderNodeConfig(buildNodeConfig(spec, node), template, loaded),
+    text: withAgentFailSafe(
+      spec,
+      templateFile,
+      renderNodeConfig(buildNodeConfig(spec, node), template, loaded),
+    ),
     ...(spec.agent.enabled ? { unit: renderAgentUnit(spec, node, unitTemplate, loaded) } : {}),
   }));
 }

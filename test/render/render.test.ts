@@ -1,4 +1,6 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { failbackGateInit } from '../../src/keepalived/model.js';
 import { renderAll } from '../../src/keepalived/render.js';
@@ -201,6 +203,30 @@ describe('agent mode (agent.enabled: true)', () => {
     expect(a!.unit).not.toMatch(/RuntimeDirectory/);
     expect(a!.unit).toMatch(/^ExecStartPre=\/bin\/mkdir -p \/var\/run-hactl\/track\/checks$/m);
     expect(a!.text).toContain('notify_fifo /var/run-hactl/keepalived.fifo');
+  });
+
+  it("an operator's template that drops the agent's track_process is refused (the fail-safe would be lost)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-tpl-'));
+    try {
+      const template = join(dir, 'keepalived.conf.mustache');
+      const bundled = readFileSync('templates/keepalived.conf.mustache', 'utf8');
+      const withoutProcess = bundled.replace(
+        /\{\{#trackProcesses\.length\}\}[\s\S]*?\{\{\/trackProcesses\.length\}\}\n/,
+        '',
+      );
+      expect(withoutProcess).not.toBe(bundled);
+      writeFileSync(template, withoutProcess);
+      const loaded = loadSpec(file);
+      loaded.spec.keepalived.template = template;
+      expect(() => renderAll(loaded, 'a')).toThrow(
+        `keepalived.template: ${template} does not make the VRRP instances track hactl_agent_process (agent.enabled: true)`,
+      );
+      // The same template is fine without the agent.
+      loaded.spec.agent.enabled = false;
+      expect(renderAll(loaded, 'a')).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('script mode renders no agent parts and no unit', () => {
