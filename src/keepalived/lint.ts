@@ -17,7 +17,7 @@ import type { ActionSpec } from '../spec/actions-schema.js';
 import type { CheckSpec } from '../spec/checks-schema.js';
 import { exampleSpecPath, loadSpec } from '../spec/load.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { checkBudgetSeconds, checksForNode, preferredNode, scriptTimeout } from './model.js';
+import { checkBudgetSeconds, checksForNode, preempts, preferredNode, scriptTimeout } from './model.js';
 
 export interface Finding {
   severity: 'error' | 'warning';
@@ -70,7 +70,7 @@ function electionFindings(spec: Spec): Finding[] {
     }
   }
 
-  if (spec.failback !== 'preempt') {
+  if (!preempts(spec)) {
     spec.checks.forEach((check, i) => {
       if (check.weight === 0) return;
       findings.push({
@@ -238,31 +238,23 @@ function checkBudgetFindings(spec: Spec): Finding[] {
   });
 }
 
-/** Fields the schema accepts whose behaviour does not exist yet: refused, so nothing lints clean and then does nothing. */
+/** Values that need the agent, and fields whose behaviour does not exist yet: refused, so nothing lints clean and then does nothing. */
 function unimplementedFindings(spec: Spec): Finding[] {
   const findings: Finding[] = [];
-  if (spec.keepalived.notify === 'fifo') {
+  if (spec.keepalived.notify === 'fifo' && !spec.agent.enabled) {
     findings.push({
       severity: 'error',
       path: 'keepalived.notify',
       message:
-        'fifo is not implemented yet: keepalived would write every transition into a FIFO that nothing reads (the agent that will read it does not exist yet), so no action would ever run: no promotion, no demotion. Use notify: script (the default), which runs `hactl notify` on every transition',
+        'fifo without the agent: keepalived would write every transition into a FIFO that nothing reads, so no action would ever run: no promotion, no demotion. Set agent.enabled: true (hactl agent reads the FIFO), or use notify: script (the default), which runs `hactl notify` on every transition',
     });
   }
-  if (spec.agent.enabled) {
-    findings.push({
-      severity: 'error',
-      path: 'agent',
-      message:
-        'the agent is not in this release yet: nothing would run the checks or read the transitions. Remove the agent section (or set enabled: false); keepalived then runs hactl check and hactl notify itself',
-    });
-  }
-  if (spec.failback === 'after-catch-up') {
+  if (spec.failback === 'after-catch-up' && !spec.agent.enabled) {
     findings.push({
       severity: 'error',
       path: 'failback',
       message:
-        'after-catch-up is not implemented yet: it renders exactly like nopreempt, and nothing would ever hand the VIPs back to the preferred node once its database caught up. Use nopreempt (fail back by hand once `hactl check replication --caught-up` passes on the preferred node) or preempt',
+        "after-catch-up needs agent.enabled: true: only hactl agent judges whether the returning node's database has caught up and holds its priority down until then. Set agent.enabled: true, or use failback: nopreempt (fail back by hand once `hactl check replication --caught-up` passes on the preferred node) or preempt",
     });
   }
   if (spec.sync !== undefined) {

@@ -2,6 +2,15 @@
  * The keepalived.conf of one node as typed data. Every decision (state, priorities, weights, which
  * block tracks what, how checks and notify are wired) is made here; the template only lays it out.
  */
+import {
+  AGENT_GONE,
+  AGENT_PROCESS_TITLE,
+  agentTrackFile,
+  checkTrackFile,
+  checkTrackValue,
+  failbackTrackFile,
+  notifyFifoPath,
+} from '../agent/contract.js';
 import { checkCommand, scriptTimeout } from '../checks/spec-args.js';
 import type { CheckSpec } from '../spec/checks-schema.js';
 import type { NodeSpec, Spec, VipSpec } from '../spec/schema.js';
@@ -21,6 +30,24 @@ export interface ScriptBlock {
   weight: number;
 }
 
+/** keepalived's track_file: the agent writes the value, keepalived adds value × weight to the priority. */
+export interface TrackFileBlock {
+  name: string;
+  file: string;
+  weight: number;
+  /** What keepalived writes when it starts and the file is missing (with overwrite: always on start). */
+  initValue: number;
+  /** Rewrite initValue on every keepalived start (never on reload: verified with 2.2.7). */
+  overwrite: boolean;
+}
+
+/** keepalived's vrrp_track_process, matched against the process name (/proc/PID/comm). */
+export interface TrackProcessBlock {
+  name: string;
+  process: string;
+  weight: number;
+}
+
 export interface InstanceBlock {
   name: string;
   state: 'MASTER' | 'BACKUP';
@@ -34,6 +61,8 @@ export interface InstanceBlock {
   authPass: string | undefined;
   vips: { address: string; dev: string }[];
   trackScripts: string[];
+  trackFiles: string[];
+  trackProcesses: string[];
   /** Generic notify command (keepalived appends GROUP|INSTANCE name STATE priority). */
   notify: string | undefined;
 }
@@ -41,7 +70,7 @@ export interface InstanceBlock {
 export interface SyncGroupBlock {
   name: string;
   members: string[];
-  /** Needed for weighted track_scripts of members to apply at all (else keepalived drops them). */
+  /** Needed for weighted track_scripts/track_files of members to apply at all (else keepalived drops them). */
   trackingWeight: boolean;
   notify: string | undefined;
 }
@@ -55,6 +84,10 @@ export interface NodeConfig {
   realtimePriority: number | undefined;
   notifyFifo: string | undefined;
   scripts: ScriptBlock[];
+  /** Agent mode: the agent feeds keepalived through these instead of scripts. */
+  agent: boolean;
+  trackFiles: TrackFileBlock[];
+  trackProcesses: TrackProcessBlock[];
   syncGroup: SyncGroupBlock | undefined;
   instances: InstanceBlock[];
 }
@@ -76,21 +109,52 @@ function advertIntText(advertInt: number): string {
   return Number.isInteger(advertInt) ? String(advertInt) : advertInt.toFixed(2).replace(/0$/, '');
 }
 
+/** Whether a higher priority takes the VIPs over (after-catch-up preempts once its gate opens). */
+export function preempts(spec: Spec): boolean {
+  return spec.failback === 'preempt' || spec.failback === 'after-catch-up';
+}
+
+const MAX_TRACK_PENALTY = 253; // value × weight ≤ -254 would mean FAULT, not "lower priority"
+
+/**
+ * Initial value of the failback gate (weight -1) on `node`: enough points that the node, freshly
+ * started with every check at its best, stays strictly below the weakest priority any running peer
+ * can have (its own priority with every negative weight applied and no positive one), so it cannot
+ * preempt before its agent has judged its database. 0 when it cannot outrank a peer anyway; at most
+ * 253, since -254 would put the node in FAULT and it could then not even take over from a dead peer.
+ */
+export function failbackGateInit(spec: Spec, node: NodeSpec): number {
+  const clamp = (priority: number): number => Math.min(254, Math.max(1, priority));
+  const weights = (name: string): number[] => checksForNode(spec, name).map((check) => check.weight);
+  const best = clamp(node.priority + sum(weights(node.name).filter((weight) => weight > 0)));
+  const weakestPeer = Math.min(
+    ...spec.nodes
+      .filter((peer) => peer.name !== node.name)
+      .map((peer) => clamp(peer.priority + sum(weights(peer.name).filter((weight) => weight < 0)))),
+  );
+  return Math.min(MAX_TRACK_PENALTY, Math.max(0, best - weakestPeer + 1));
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
 function instanceFor(
   spec: Spec,
   node: NodeSpec,
   vip: VipSpec,
-  scripts: ScriptBlock[],
+  tracks: { scripts: ScriptBlock[]; files: TrackFileBlock[]; processes: TrackProcessBlock[] },
   notify: string | undefined,
 ): InstanceBlock {
   const network = node.networks[vip.network]!;
-  const preempt = spec.failback === 'preempt';
+  const preempt = preempts(spec);
   const isPreferred = preferredNode(spec).name === node.name;
   const election = spec.election;
   return {
     name: vip.name,
     // nopreempt is ignored under state MASTER, so every node starts BACKUP unless we want preemption.
-    state: preempt && isPreferred ? 'MASTER' : 'BACKUP',
+    // after-catch-up starts BACKUP too: a node must not claim the VIPs before its failback gate opens.
+    state: spec.failback === 'preempt' && isPreferred ? 'MASTER' : 'BACKUP',
     interface: network.interface,
     virtualRouterId: vip.virtual_router_id,
     priority: node.priority,
@@ -104,25 +168,74 @@ function instanceFor(
       : [],
     authPass: election.vrrp_version === 2 ? election.authentication?.password : undefined,
     vips: [{ address: vip.address, dev: network.interface }],
-    trackScripts: scripts.map((script) => script.name),
+    trackScripts: tracks.scripts.map((script) => script.name),
+    trackFiles: tracks.files.map((file) => file.name),
+    trackProcesses: tracks.processes.map((process) => process.name),
     notify,
   };
 }
 
-export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
-  const scripts: ScriptBlock[] = checksForNode(spec, node.name).map((check) => ({
+/**
+ * Agent mode's tracks. Fail-safe: the agent's liveness file starts at AGENT_GONE on every keepalived
+ * start (init_file … overwrite) and keepalived also tracks the agent's process, both at weight 0, so
+ * the node is FAULT until a running agent has written 0. Check files start KO (when missing) so a
+ * check nobody has run yet never counts as healthy.
+ */
+export const AGENT_FILE_TRACK = 'hactl_agent';
+export const AGENT_PROCESS_TRACK = 'hactl_agent_process';
+
+function agentTracks(
+  spec: Spec,
+  node: NodeSpec,
+): { files: TrackFileBlock[]; processes: TrackProcessBlock[] } {
+  const runtimeDir = spec.paths.runtime_dir;
+  const files: TrackFileBlock[] = checksForNode(spec, node.name).map((check) => ({
     name: `chk_${check.name}`,
-    command: checkCommand(spec, check),
-    interval: check.interval,
-    timeout: scriptTimeout(check),
-    fall: check.fall,
-    rise: check.rise,
+    file: checkTrackFile(runtimeDir, check.name),
     weight: check.weight,
+    initValue: checkTrackValue(check.weight, false),
+    overwrite: false,
   }));
+  files.push({
+    name: AGENT_FILE_TRACK,
+    file: agentTrackFile(runtimeDir),
+    weight: 0,
+    initValue: AGENT_GONE,
+    overwrite: true,
+  });
+  if (spec.failback === 'after-catch-up') {
+    files.push({
+      name: 'hactl_failback',
+      file: failbackTrackFile(runtimeDir),
+      weight: -1,
+      initValue: failbackGateInit(spec, node),
+      overwrite: true,
+    });
+  }
+  return { files, processes: [{ name: AGENT_PROCESS_TRACK, process: AGENT_PROCESS_TITLE, weight: 0 }] };
+}
+
+export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
+  const agent = spec.agent.enabled;
+  const scripts: ScriptBlock[] = agent
+    ? []
+    : checksForNode(spec, node.name).map((check) => ({
+        name: `chk_${check.name}`,
+        command: checkCommand(spec, check),
+        interval: check.interval,
+        timeout: scriptTimeout(check),
+        fall: check.fall,
+        rise: check.rise,
+        weight: check.weight,
+      }));
+  const { files: trackFiles, processes: trackProcesses } = agent
+    ? agentTracks(spec, node)
+    : { files: [], processes: [] };
   const grouped = spec.vips.length > 1;
-  const notify = spec.keepalived.notify === 'script' ? notifyCommand(spec, node) : undefined;
+  const notify = !agent && spec.keepalived.notify === 'script' ? notifyCommand(spec, node) : undefined;
+  const tracks = { scripts, files: trackFiles, processes: trackProcesses };
   const instances = spec.vips.map((vip) =>
-    instanceFor(spec, node, vip, scripts, grouped ? undefined : notify),
+    instanceFor(spec, node, vip, tracks, grouped ? undefined : notify),
   );
   return {
     node: node.name,
@@ -131,13 +244,17 @@ export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
     vrrpVersion: spec.election.vrrp_version,
     garpLowerPrioRepeat: spec.election.garp_lower_prio_repeat,
     realtimePriority: spec.election.realtime_priority,
-    notifyFifo: spec.keepalived.notify === 'fifo' ? `${spec.paths.runtime_dir}/keepalived.fifo` : undefined,
+    notifyFifo:
+      agent || spec.keepalived.notify === 'fifo' ? notifyFifoPath(spec.paths.runtime_dir) : undefined,
     scripts,
+    agent,
+    trackFiles,
+    trackProcesses,
     syncGroup: grouped
       ? {
           name: `${spec.cluster}_vips`,
           members: instances.map((instance) => instance.name),
-          trackingWeight: scripts.some((script) => script.weight !== 0),
+          trackingWeight: [...scripts, ...trackFiles].some((track) => track.weight !== 0),
           notify,
         }
       : undefined,

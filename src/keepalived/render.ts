@@ -4,12 +4,19 @@ import Mustache from 'mustache';
 import { ConfigError } from '../errors.js';
 import { templatePath, type LoadedSpec } from '../spec/load.js';
 import { version as hactlVersion } from '../version.js';
-import { buildNodeConfig, type NodeConfig } from './model.js';
+import { dirname } from 'node:path/posix';
+import { AGENT_GONE, agentTrackFile, checkTrackFile } from '../agent/contract.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import { AGENT_FILE_TRACK, AGENT_PROCESS_TRACK, buildNodeConfig, type NodeConfig } from './model.js';
 
 export interface RenderedNode {
   node: string;
   text: string;
+  /** Agent mode only: the node's hactl-agent.service. */
+  unit?: string;
 }
+
+export const AGENT_UNIT_NAME = 'hactl-agent.service';
 
 function readTemplate(path: string): string {
   try {
@@ -76,6 +83,51 @@ export function renderNodeConfig(
   return Mustache.render(template, view, {}, { escape: (value: string) => value });
 }
 
+/** systemd's RuntimeDirectory= takes a path below /run only. */
+function runtimeDirectoryUnder(runtimeDir: string): string | undefined {
+  return runtimeDir.startsWith('/run/') ? runtimeDir.slice('/run/'.length) : undefined;
+}
+
+/** The node's hactl-agent.service (agent mode). Spec paths are validated tokens: nothing to quote. */
+export function renderAgentUnit(
+  spec: Spec,
+  node: NodeSpec,
+  template: string,
+  loaded: Pick<LoadedSpec, 'path' | 'hash'>,
+): string {
+  const runtimeDir = spec.paths.runtime_dir;
+  const view = {
+    version: hactlVersion,
+    specPath: headerText(loaded.path),
+    specHash: loaded.hash,
+    node: node.name,
+    cluster: spec.cluster,
+    hactl: spec.paths.hactl,
+    spec: spec.paths.spec,
+    // The directory of the check files (and, above it, of the agent's and the gate's).
+    checksDir: dirname(checkTrackFile(runtimeDir, 'any')),
+    agentFile: agentTrackFile(runtimeDir),
+    agentGone: AGENT_GONE,
+    runtimeDirectory: runtimeDirectoryUnder(runtimeDir),
+  };
+  return Mustache.render(template, view, {}, { escape: (value: string) => value });
+}
+
+/**
+ * In agent mode the node must be FAULT whenever its agent is not running; an operator's own template
+ * that drops the agent's track_file or track_process would silently lose that, so it is refused.
+ */
+function withAgentFailSafe(spec: Spec, templateFile: string, text: string): string {
+  if (!spec.agent.enabled) return text;
+  const missing = [AGENT_FILE_TRACK, AGENT_PROCESS_TRACK].filter(
+    (name) => !new RegExp(`^\\s+${name}$`, 'm').test(text),
+  );
+  if (missing.length === 0) return text;
+  throw new ConfigError(
+    `keepalived.template: ${templateFile} does not make the VRRP instances track ${missing.join(' and ')} (agent.enabled: true), so keepalived would keep a node without a running agent healthy; render the instances' track_file and track_process lists as hactl's templates/keepalived.conf.mustache does, or remove keepalived.template`,
+  );
+}
+
 /** Renders every node of the spec (or only `onlyNode`), in spec order. */
 export function renderAll(
   loaded: Pick<LoadedSpec, 'spec' | 'path' | 'hash'>,
@@ -97,8 +149,14 @@ export function renderAll(
       `--node ${JSON.stringify(onlyNode)} is not in the spec; its nodes are: ${spec.nodes.map((n) => n.name).join(', ')}`,
     );
   }
+  const unitTemplate = spec.agent.enabled ? readTemplate(templatePath('hactl-agent.service.mustache')) : '';
   return nodes.map((node) => ({
     node: node.name,
-    text: renderNodeConfig(buildNodeConfig(spec, node), template, loaded),
+    text: withAgentFailSafe(
+      spec,
+      templateFile,
+      renderNodeConfig(buildNodeConfig(spec, node), template, loaded),
+    ),
+    ...(spec.agent.enabled ? { unit: renderAgentUnit(spec, node, unitTemplate, loaded) } : {}),
   }));
 }

@@ -126,14 +126,14 @@ const common = {
   name: identifier.describe(
     `Names the check: keepalived's vrrp_script is chk_<name>, and hactl check --spec FILE <name> runs it. Unique among the checks ${LINT_ONLY}.`,
   ),
-  interval: intInRange(1, 3600, ' seconds')
+  interval: numberInRange(0.1, 3600, ' seconds')
     .describe(
-      "Seconds between two runs (keepalived's interval; default 2), 1..3600. Whole seconds (keepalived 2.2): version 2.2.7 takes no fractions for vrrp_script interval and timeout.",
+      "Seconds between two runs (keepalived's interval; default 2), 0.1..3600. Fractions (e.g. 0.25) need agent.enabled. The agent runs the checks itself; without it hactl lint refuses fractions: keepalived 2.2.7 runs a vrrp_script on whole seconds only.",
     )
     .default(2),
-  timeout: intInRange(1, 3600, ' seconds')
+  timeout: numberInRange(0.1, 3600, ' seconds')
     .describe(
-      `Whole seconds one run may take before keepalived counts it as failed (default: interval), 1..3600; hactl check gets a budget a little below it. At most the interval ${LINT_ONLY}.`,
+      `Seconds one run may take before it counts as failed (default: interval), 0.1..3600; hactl check gets a budget a little below it. Fractions only with agent.enabled: true, like interval. At most the interval ${LINT_ONLY}.`,
     )
     .optional(),
   fall: intInRange(1, 255)

@@ -235,9 +235,8 @@ const keepalivedSchema = z
     notify: z
       .enum(['script', 'fifo'])
       .describe(
-        'script (default): keepalived runs hactl notify per transition. fifo (for the planned agent) is refused by hactl lint: nothing in this release reads the FIFO.',
+        'script (default): keepalived runs hactl notify per transition. fifo: keepalived writes transitions into a FIFO that hactl agent reads; only with agent.enabled: true (agent mode always uses the FIFO, whatever this says).',
       )
-      .meta({ enum: ['script'] })
       .default('script'),
     template: absolutePath
       .describe('Your own mustache template instead of the bundled keepalived.conf one.')
@@ -256,10 +255,8 @@ const agentSchema = z
     enabled: z
       .boolean()
       .describe(
-        'Agent mode (default false): one long-lived hactl agent per node runs the checks in-process and feeds keepalived through track files, and reads transitions from the notify FIFO, instead of keepalived spawning hactl check and hactl notify.',
+        "Agent mode (default false): one long-lived hactl agent per node runs the checks in-process and feeds keepalived through track files, and reads transitions from the notify FIFO, instead of keepalived spawning hactl check and hactl notify. render-config then also writes each node's hactl-agent.service; keepalived keeps the node in FAULT while the agent is not running.",
       )
-      // Editors see what lint accepts until the agent lands; the loader keeps true so lint can explain.
-      .meta({ enum: [false] })
       .default(false),
     heartbeat_timeout: intInRange(1, 60, ' seconds')
       .describe(
@@ -297,9 +294,8 @@ const specObject = z.strictObject({
   failback: z
     .enum(['preempt', 'nopreempt', 'after-catch-up'])
     .describe(
-      'When the VIPs go back to the preferred node: preempt | nopreempt. `preempt`: as soon as it is healthy. `nopreempt` (default): they stay where they are until their holder fails (every node starts BACKUP). `after-catch-up` is refused by hactl lint until the planned agent hands the VIPs back once the database caught up.',
+      "When the VIPs go back to the preferred node: preempt | nopreempt | after-catch-up. `preempt`: as soon as it is healthy. `nopreempt` (default): they stay where they are until their holder fails (every node starts BACKUP). `after-catch-up` (only with agent.enabled: true): like preempt, but the agent holds the returning node's priority below its peer's until its database has caught up.",
     )
-    .meta({ enum: ['preempt', 'nopreempt'] })
     .default('nopreempt'),
   checks: z
     .array(checkSchema)
@@ -349,6 +345,34 @@ export const specSchema = specObject
       ],
     },
     then: { required: ['mysql'] },
+    // Without the agent: no FIFO, no failback gate, whole-second checks (lint says the same).
+    allOf: [
+      {
+        if: {
+          not: {
+            type: 'object',
+            properties: {
+              agent: { type: 'object', properties: { enabled: { const: true } }, required: ['enabled'] },
+            },
+            required: ['agent'],
+          },
+        },
+        then: {
+          type: 'object',
+          properties: {
+            failback: { not: { const: 'after-catch-up' } },
+            keepalived: { type: 'object', properties: { notify: { not: { const: 'fifo' } } } },
+            checks: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: { interval: { type: 'integer' }, timeout: { type: 'integer' } },
+              },
+            },
+          },
+        },
+      },
+    ],
   });
 
 type SpecShape = z.infer<typeof specObject>;
@@ -390,6 +414,16 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
           `"${name}" is not a node of this spec (nodes: ${[...nodeNames].join(', ')})`,
         );
     });
+    // keepalived 2.2.7 parses a vrrp_script's interval and timeout as whole seconds; the agent does not.
+    for (const field of ['interval', 'timeout'] as const) {
+      const value = check[field];
+      if (!spec.agent.enabled && value !== undefined && !Number.isInteger(value)) {
+        fail(
+          ['checks', i, field],
+          `${value} is a fraction of a second: keepalived 2.2.7 runs a vrrp_script on whole seconds only. Use whole seconds (e.g. ${Math.max(1, Math.round(value))}), or set agent.enabled: true so hactl agent runs the checks itself`,
+        );
+      }
+    }
     if (check.timeout !== undefined && check.timeout > check.interval) {
       fail(
         ['checks', i, 'timeout'],

@@ -41,6 +41,7 @@ const SEED001 = 'test/render/specs/seed001.yaml';
 const SEED002 = 'test/render/specs/seed002.yaml';
 const SEED004 = 'test/render/specs/seed004.yaml';
 const WEIGHTED = 'test/render/specs/dual-vip-weighted.yaml';
+const AGENT = 'test/render/specs/agent-after-catch-up.yaml';
 const render = (via: string): Exercised => ({ test: RENDER, via });
 
 /**
@@ -75,6 +76,7 @@ const EVIDENCE: Record<string, Evidence> = {
   failback: render(SEED004),
   'failback=preempt': render(SEED001),
   'failback=nopreempt': { test: RENDER },
+  'failback=after-catch-up': render(AGENT),
   checks: render(SEED002),
   'checks[].name': render(SEED002),
   'checks[].interval': render(SEED002),
@@ -195,9 +197,14 @@ const EVIDENCE: Record<string, Evidence> = {
   'paths.runtime_dir': { test: NOTIFY },
   'paths.state_dir': { test: 'test/notify/stale-promotion.test.ts' },
   keepalived: render(WEIGHTED),
-  agent: { refused: 'agent-enabled.yaml' },
+  agent: render(AGENT),
+  'agent.enabled': render(AGENT),
+  // Read by hactl agent (its heartbeat); nothing in keepalived.conf depends on it.
+  'agent.heartbeat_timeout': render(AGENT),
   'keepalived.notify': render(WEIGHTED),
   'keepalived.notify=script': render(WEIGHTED),
+  // Without the agent nothing reads the FIFO; in agent mode the FIFO is always rendered.
+  'keepalived.notify=fifo': { refused: 'notify-fifo.yaml' },
   'keepalived.template': { test: EFFECTS },
   'keepalived.script_user': { test: EFFECTS },
   'keepalived.script_user=root': { test: EFFECTS, mentions: 'script_user' },

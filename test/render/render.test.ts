@@ -1,5 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { failbackGateInit } from '../../src/keepalived/model.js';
 import { renderAll } from '../../src/keepalived/render.js';
 import { loadSpec } from '../../src/spec/load.js';
 
@@ -93,5 +96,145 @@ describe('rendering decisions', () => {
       }
     }
     expect(checked).toBeGreaterThan(0);
+  });
+});
+
+describe('agent mode (agent.enabled: true)', () => {
+  const file = 'test/render/specs/agent-after-catch-up.yaml';
+  const rendered = () => renderAll(loadSpec(file));
+
+  it('no vrrp_script and no notify script: one track_file per check of the node, notify_fifo, the agent tracked', () => {
+    const [a, b] = rendered();
+    for (const { text } of [a!, b!]) {
+      expect(text).not.toMatch(/vrrp_script|track_script|notify "|script "/);
+      expect(text).toMatch(/global_defs \{[^}]*\n {4}notify_fifo \/run\/hactl\/keepalived\.fifo\n[^}]*\}/);
+      expect(text).toContain(
+        'track_file hactl_agent {\n    file "/run/hactl/track/agent"\n    weight 0\n    init_file 1 overwrite\n}',
+      );
+      expect(text).toContain(
+        'vrrp_track_process hactl_agent_process {\n    process hactl-agent\n    weight 0\n}',
+      );
+      expect(text.match(/track_process \{\n {8}hactl_agent_process\n {4}\}/g)).toHaveLength(2);
+      // Weighted track files inside the sync group need the group's tracking weight.
+      expect(text).toMatch(/vrrp_sync_group shop_vips \{[^}]*\}\s*sync_group_tracking_weight\n\}/);
+      // Every track file is defined before the instances that track it.
+      expect(text.lastIndexOf('track_file chk_')).toBeLessThan(text.indexOf('vrrp_instance'));
+    }
+    // db runs on b only; weight 0 starts KO (1), weight 60 starts KO (0), weight -60 starts KO (1).
+    expect(a!.text).not.toMatch(/chk_db/);
+    expect(a!.text).toContain(
+      'track_file chk_web {\n    file "/run/hactl/track/checks/web"\n    weight 0\n    init_file 1\n}',
+    );
+    expect(a!.text).toContain(
+      'track_file chk_warm {\n    file "/run/hactl/track/checks/warm"\n    weight 60\n    init_file 0\n}',
+    );
+    expect(b!.text).toContain(
+      'track_file chk_db {\n    file "/run/hactl/track/checks/db"\n    weight -60\n    init_file 1\n}',
+    );
+    expect(
+      b!.text.match(
+        /track_file \{\n {8}chk_web\n {8}chk_db\n {8}chk_warm\n {8}hactl_agent\n {8}hactl_failback\n {4}\}/g,
+      ),
+    ).toHaveLength(2);
+  });
+
+  it('failback after-catch-up: BACKUP everywhere, no nopreempt, and a gate that keeps a fresh node below any peer', () => {
+    const [a, b] = rendered();
+    for (const { text } of [a!, b!]) {
+      expect(text).not.toMatch(/state MASTER|nopreempt/);
+      expect(text.match(/state BACKUP/g)).toHaveLength(2);
+    }
+    // a: at best 200 + 60 = 260 → 254; b at worst 150 − 60 = 90; 254 − 165 = 89 < 90.
+    expect(a!.text).toContain(
+      'track_file hactl_failback {\n    file "/run/hactl/track/failback"\n    weight -1\n    init_file 165 overwrite\n}',
+    );
+    // b: at best 150 + 60 = 210; a at worst 200 (no negative weight on a); 210 − 11 = 199 < 200.
+    expect(b!.text).toMatch(/init_file 11 overwrite/);
+  });
+
+  it('failbackGateInit stays within 0..253 (−254 would mean FAULT)', () => {
+    const loaded = loadSpec(file);
+    loaded.spec.nodes[0]!.priority = 254;
+    loaded.spec.nodes[1]!.priority = 1;
+    expect(failbackGateInit(loaded.spec, loaded.spec.nodes[0]!)).toBe(253);
+    loaded.spec.checks = [];
+    loaded.spec.nodes[0]!.priority = 100;
+    loaded.spec.nodes[1]!.priority = 200;
+    expect(failbackGateInit(loaded.spec, loaded.spec.nodes[0]!)).toBe(0);
+    expect(failbackGateInit(loaded.spec, loaded.spec.nodes[1]!)).toBe(101);
+  });
+
+  it('without after-catch-up there is no gate; with preempt the preferred node starts MASTER', () => {
+    const loaded = loadSpec(file);
+    loaded.spec.failback = 'preempt';
+    const [a] = renderAll(loaded, 'a');
+    expect(a!.text).not.toMatch(/hactl_failback/);
+    expect(a!.text).toMatch(/state MASTER/);
+  });
+
+  it('hactl-agent.service: the agent for this node, restarted at once, before keepalived, its runtime directory kept', () => {
+    const [a, b] = rendered();
+    expect(a!.unit).toContain(
+      '\nExecStart=/usr/local/bin/hactl agent --spec /etc/hactl/hactl.yaml --node a\n',
+    );
+    expect(b!.unit).toContain(
+      '\nExecStart=/usr/local/bin/hactl agent --spec /etc/hactl/hactl.yaml --node b\n',
+    );
+    for (const unit of [a!.unit!, b!.unit!]) {
+      expect(unit).toMatch(/^\[Unit\]$/m);
+      expect(unit).toMatch(/^Before=keepalived\.service$/m);
+      expect(unit).toMatch(/^Restart=always$/m);
+      expect(unit).toMatch(/^RestartSec=1s$/m);
+      expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
+      expect(unit).toMatch(/^ExecStartPre=\/bin\/mkdir -p \/run\/hactl\/track\/checks$/m);
+      expect(unit).toMatch(/^ExecStopPost=-\/bin\/sh -c 'echo 1 > \/run\/hactl\/track\/agent'$/m);
+      expect(unit).toMatch(/^RuntimeDirectory=hactl$/m);
+      expect(unit).toMatch(/^RuntimeDirectoryPreserve=yes$/m);
+      expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
+      // Nothing from the credentials: the agent reads them itself.
+      expect(unit).not.toMatch(/mysql\.cnf|password|Environment/i);
+    }
+  });
+
+  it('a runtime_dir outside /run gets no RuntimeDirectory= (systemd only manages /run/…)', () => {
+    const loaded = loadSpec(file);
+    loaded.spec.paths.runtime_dir = '/var/run-hactl';
+    const [a] = renderAll(loaded, 'a');
+    expect(a!.unit).not.toMatch(/RuntimeDirectory/);
+    expect(a!.unit).toMatch(/^ExecStartPre=\/bin\/mkdir -p \/var\/run-hactl\/track\/checks$/m);
+    expect(a!.text).toContain('notify_fifo /var/run-hactl/keepalived.fifo');
+  });
+
+  it("an operator's template that drops the agent's track_process is refused (the fail-safe would be lost)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-tpl-'));
+    try {
+      const template = join(dir, 'keepalived.conf.mustache');
+      const bundled = readFileSync('templates/keepalived.conf.mustache', 'utf8');
+      const withoutProcess = bundled.replace(
+        /\{\{#trackProcesses\.length\}\}[\s\S]*?\{\{\/trackProcesses\.length\}\}\n/,
+        '',
+      );
+      expect(withoutProcess).not.toBe(bundled);
+      writeFileSync(template, withoutProcess);
+      const loaded = loadSpec(file);
+      loaded.spec.keepalived.template = template;
+      expect(() => renderAll(loaded, 'a')).toThrow(
+        `keepalived.template: ${template} does not make the VRRP instances track hactl_agent_process (agent.enabled: true)`,
+      );
+      // The same template is fine without the agent.
+      loaded.spec.agent.enabled = false;
+      expect(renderAll(loaded, 'a')).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('script mode renders no agent parts and no unit', () => {
+    for (const spec of specs.filter((name) => !name.startsWith('agent-'))) {
+      for (const node of renderAll(loadSpec(`test/render/specs/${spec}`))) {
+        expect(node.unit).toBeUndefined();
+        expect(node.text).not.toMatch(/track_file|track_process|notify_fifo|init_file/);
+      }
+    }
   });
 });

@@ -95,9 +95,10 @@ describe('hactl schema', () => {
     expect(at('nodes[].networks.*.interface')).toMatchObject({ maxLength: 15, pattern: expect.any(String) });
     expect(at('cluster')).toMatchObject({ minLength: 1, maxLength: 32, pattern: expect.any(String) });
     expect(at('election.vrrp_version').enum).toEqual([2, 3]);
-    // Values lint refuses until the agent implements them are left out of what editors offer.
-    expect(at('failback').enum).toEqual(['preempt', 'nopreempt']);
-    expect(at('keepalived.notify').enum).toEqual(['script']);
+    // Values that need the agent are offered; the spec-level allOf refuses them without agent.enabled.
+    expect(at('failback').enum).toEqual(['preempt', 'nopreempt', 'after-catch-up']);
+    expect(at('keepalived.notify').enum).toEqual(['script', 'fifo']);
+    expect(at('agent.enabled').enum).toBeUndefined();
   });
 });
 
@@ -137,7 +138,6 @@ const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'acce
     schema: 'accepts',
     why: 'multipleOf 0.01 is unreliable for decimals in validators',
   },
-  'agent-enabled.yaml': { schema: 'refuses', at: '/agent/enabled' },
   'auth-pass-too-long.yaml': { schema: 'refuses', at: '/election/authentication/password' },
   'check-unknown-node.yaml': { schema: 'accepts', why: 'checks[].nodes must name nodes of the spec' },
   'duplicate-node-address.yaml': { schema: 'accepts', why: 'addresses unique across nodes' },
@@ -163,6 +163,7 @@ const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'acce
   'duplicate-vip-address.yaml': { schema: 'accepts', why: 'VIP addresses unique across vips' },
   'example-password.yaml': { schema: 'accepts', why: "the example's password, compared with the example" },
   'failback-after-catch-up.yaml': { schema: 'refuses', at: '/failback' },
+  'check-interval-fraction.yaml': { schema: 'refuses', at: '/checks/0/interval' },
   'insecure-on-http.yaml': { schema: 'accepts', why: 'insecure against the URL scheme' },
   'logging-debug.yaml': { schema: 'refuses', at: '/logging/level' },
   'loopback-vip.yaml': { schema: 'accepts', why: 'address ranges (loopback) inside a CIDR string' },

@@ -69,8 +69,11 @@ function assertAllOrNothing(what: string, outDir: string, exitCode: number, text
     ? readdirSync(outDir, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile())
     : [];
   if (exitCode === 0) {
-    const nodes = parseSpecText(text, what).nodes.map((node) => node.name);
-    expect(written.map((entry) => entry.name).sort(), what).toEqual(nodes.map(() => 'keepalived.conf'));
+    const spec = parseSpecText(text, what);
+    const nodes = spec.nodes.map((node) => node.name);
+    // Agent mode adds each node's hactl-agent.service beside its keepalived.conf.
+    const perNode = spec.agent.enabled ? ['hactl-agent.service', 'keepalived.conf'] : ['keepalived.conf'];
+    expect(written.map((entry) => entry.name).sort(), what).toEqual(nodes.flatMap(() => perNode).sort());
     for (const node of nodes) expect(existsSync(join(outDir, node, 'keepalived.conf')), what).toBe(true);
   } else {
     expect(
@@ -88,7 +91,7 @@ describe('the bad-input corpus', () => {
 
   it('the unmutated specs with secrets lint clean and render, so mutations start from valid', async () => {
     const valid = generated.filter((c) => c.name.endsWith(': valid with secrets'));
-    expect(valid.length).toBe(5);
+    expect(valid.length).toBe(6);
     for (const c of valid) {
       const result = await runInProcess('lint', ['--spec', files.get(c.name)!]);
       expect(result.exitCode, `${c.name}\n${result.stdout}`).toBe(0);
