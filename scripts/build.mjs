@@ -1,8 +1,10 @@
-// Two bundles:
+// Three bundles:
 // - dist/cli.js (ESM, one chunk per lazily imported command; npm packages stay external);
 // - dist/check.cjs: `hactl check` alone, as one CommonJS file with mysql2 inside, because
 //   keepalived spawns it every second or two and module resolution/ESM loading is what it costs
-//   on top of Node's own start (measured with `npm run bench:checks`).
+//   on top of Node's own start (measured with `npm run bench:checks`);
+// - dist/notify.cjs: `hactl notify` alone, the same way, because a promotion waits for it
+//   (measured with `npm run bench:promote`).
 import { build } from 'esbuild';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -50,20 +52,34 @@ const vendorMysql2 = {
   },
 };
 
-await build({
+// A command run by bin/hactl through dist/load-cached.cjs: one CommonJS file, mysql2 beside it.
+const cachedEntry = {
   ...common,
-  entryPoints: ['src/check-main.ts'],
-  outfile: 'dist/check.cjs',
   format: 'cjs',
   minify: true,
   // Error class names appear in --debug output.
   keepNames: true,
   // import() of externals becomes require(): bin/hactl runs this file through vm.Script.
   supported: { 'dynamic-import': false },
-  external: ['pino', 'yaml', 'zod'],
   plugins: [vendorMysql2],
   define: { ...common.define, 'import.meta.url': 'importMetaUrl' },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
+await build({
+  ...cachedEntry,
+  entryPoints: ['src/check-main.ts'],
+  outfile: 'dist/check.cjs',
+  external: ['pino', 'yaml', 'zod'],
+});
+
+// pino is inside (every notify logs); yaml and zod are needed only when the spec changed (see
+// src/notify/spec-cache.ts), undici only by a webhook action: those stay external and load lazily.
+await build({
+  ...cachedEntry,
+  entryPoints: ['src/notify-main.ts'],
+  outfile: 'dist/notify.cjs',
+  external: ['yaml', 'zod', 'undici', 'execa'],
 });
 
 await build({
@@ -91,4 +107,5 @@ async function writeCodeCache(name, { execute }) {
   await writeFile(`${file}.cache`, script.createCachedData());
 }
 await writeCodeCache('check.cjs', { execute: false });
+await writeCodeCache('notify.cjs', { execute: false });
 await writeCodeCache('vendor-mysql2.cjs', { execute: true });
