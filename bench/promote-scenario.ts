@@ -26,8 +26,8 @@ interface Timing {
 // (Node refuses --cpu-prof in NODE_OPTIONS).
 const notifyNodeArgs = (process.env.NOTIFY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
-function spawnNotify(ns: string, args: string[]): { done: Promise<number> } {
-  const argv = ['netns', 'exec', ns, process.execPath, ...notifyNodeArgs, hactl, 'notify', ...args];
+function spawnNotify(bin: string, ns: string, args: string[]): { done: Promise<number> } {
+  const argv = ['netns', 'exec', ns, process.execPath, ...notifyNodeArgs, bin, 'notify', ...args];
   const child = spawn('ip', argv, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -73,6 +73,7 @@ function lastRun(
 }
 
 async function measure(
+  bin: string,
   ns: string,
   args: string[],
   session: () => Promise<MysqlSession>,
@@ -83,7 +84,7 @@ async function measure(
   let s = await session();
   const t0 = Date.now();
   const p0 = performance.now();
-  const { done } = spawnNotify(ns, args);
+  const { done } = spawnNotify(bin, ns, args);
   let exited = false;
   let toExit = 0;
   void done.then(() => {
@@ -155,79 +156,107 @@ async function sampleReferences(refs: References): Promise<void> {
   refs.hactlVersion.push(await processMs([hactl, '--version']));
 }
 
+interface Variant {
+  label: string;
+  hactl: string;
+  promote: Timing[];
+  demote: Timing[];
+}
+
+function report(v: Variant, refs: References, runs: number): void {
+  const { promote, demote } = v;
+  const rows: [string, number[]][] = [
+    ['notify MASTER: start → read_only=0', promote.map((t) => t.toReadOnlyFlip)],
+    ['notify MASTER: start → exit', promote.map((t) => t.toExit)],
+    ['  of which: start → first log line', promote.map((t) => t.toFirstLog)],
+    ['  of which: lock wait', promote.map((t) => t.lockMs)],
+    ['  of which: observe (all sources)', promote.map((t) => t.observeMs)],
+    ['    of which: database source', promote.map((t) => t.databaseMs)],
+    ['  of which: mysql.promote action', promote.map((t) => t.actionMs)],
+    ['notify BACKUP: start → read_only=1', demote.map((t) => t.toReadOnlyFlip)],
+    ['notify BACKUP: start → exit (demoted + re-pointed)', demote.map((t) => t.toExit)],
+    ['  of which: start → first log line', demote.map((t) => t.toFirstLog)],
+    ['  of which: mysql.demote action', demote.map((t) => t.actionMs)],
+    ['reference: node --version (no V8 start)', refs.nodeVersion],
+    ['reference: node -e 0 (bare Node start)', refs.nodeStart],
+    ['reference: node bin/hactl --version', refs.hactlVersion],
+  ];
+  const width = Math.max(...rows.map(([name]) => name.length));
+  console.log(
+    `${v.label}: hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica)`,
+  );
+  console.log(`${''.padEnd(width)}  median    min    p90    max`);
+  for (const [name, values] of rows) console.log(`${name.padEnd(width)}  ${stats(values).join(' ')}`);
+  const flip = medianOf(promote.map((t) => t.toReadOnlyFlip));
+  const ratio = (ref: number[]) => (flip / medianOf(ref)).toFixed(2);
+  console.log(
+    `${v.label}: MASTER → read_only=0 median ${flip.toFixed(0)} ms; first log line ${medianOf(promote.map((t) => t.toFirstLog)).toFixed(0)} ms`,
+  );
+  console.log(
+    `${v.label}: ratio to node --version ${ratio(refs.nodeVersion)}×, to node -e 0 ${ratio(refs.nodeStart)}×, ` +
+      `to node bin/hactl --version ${ratio(refs.hactlVersion)}× (issue 10: ≤ 1.5×, was 2.8× against hactl --version)`,
+  );
+}
+
+/**
+ * BASELINE=DIR (a built checkout of another revision, e.g. `git archive main`, built with its
+ * own `npm run build`) runs its bin/hactl in alternation with this one against the same pair, so
+ * a before/after comparison sees the same machine load.
+ */
 export async function main(runs: number, repoRoot: string): Promise<number> {
   hactl = `${repoRoot}/bin/hactl`;
   if (process.getuid?.() !== 0) {
     console.error('bench:promote needs root (network namespaces, mariadbd)');
     return 2;
   }
+  const variants: Variant[] = [{ label: 'this checkout', hactl, promote: [], demote: [] }];
+  const baseline = process.env.BASELINE;
+  if (baseline)
+    variants.unshift({
+      label: `baseline ${baseline}`,
+      hactl: `${baseline}/bin/hactl`,
+      promote: [],
+      demote: [],
+    });
   const pair = await startNsPair('b');
   try {
-    const promote: Timing[] = [];
-    const demote: Timing[] = [];
     const replica = () => pair.db.ha2.session(pair.db.ha2.admin);
     const primary = await pair.db.ha1.session(pair.db.ha1.admin);
     const refs: References = { nodeVersion: [], nodeStart: [], hactlVersion: [] };
     for (let i = 0; i < runs; i++) {
       await sampleReferences(refs);
-      // A little traffic so the replica has something to be caught up with.
-      await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
-      await new Promise((r) => setTimeout(r, 200));
-      addVip(pair.ns.ha2, VIP);
-      promote.push(
-        await measure(
-          pair.ns.ha2,
-          ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'],
-          replica,
-          '0',
-          pair.log,
-          'mysql.promote',
-        ),
-      );
-      removeVip(pair.ns.ha2, VIP);
-      demote.push(
-        await measure(
-          pair.ns.ha2,
-          ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'],
-          replica,
-          '1',
-          pair.log,
-          'mysql.demote',
-        ),
-      );
+      for (const v of variants) {
+        // A little traffic so the replica has something to be caught up with.
+        await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
+        await new Promise((r) => setTimeout(r, 200));
+        addVip(pair.ns.ha2, VIP);
+        v.promote.push(
+          await measure(
+            v.hactl,
+            pair.ns.ha2,
+            ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'],
+            replica,
+            '0',
+            pair.log,
+            'mysql.promote',
+          ),
+        );
+        removeVip(pair.ns.ha2, VIP);
+        v.demote.push(
+          await measure(
+            v.hactl,
+            pair.ns.ha2,
+            ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'],
+            replica,
+            '1',
+            pair.log,
+            'mysql.demote',
+          ),
+        );
+      }
     }
     await primary.close();
-    const rows: [string, number[]][] = [
-      ['notify MASTER: start → read_only=0', promote.map((t) => t.toReadOnlyFlip)],
-      ['notify MASTER: start → exit', promote.map((t) => t.toExit)],
-      ['  of which: start → first log line', promote.map((t) => t.toFirstLog)],
-      ['  of which: lock wait', promote.map((t) => t.lockMs)],
-      ['  of which: observe (all sources)', promote.map((t) => t.observeMs)],
-      ['    of which: database source', promote.map((t) => t.databaseMs)],
-      ['  of which: mysql.promote action', promote.map((t) => t.actionMs)],
-      ['notify BACKUP: start → read_only=1', demote.map((t) => t.toReadOnlyFlip)],
-      ['notify BACKUP: start → exit (demoted + re-pointed)', demote.map((t) => t.toExit)],
-      ['  of which: start → first log line', demote.map((t) => t.toFirstLog)],
-      ['  of which: mysql.demote action', demote.map((t) => t.actionMs)],
-      ['reference: node --version (no V8 start)', refs.nodeVersion],
-      ['reference: node -e 0 (bare Node start)', refs.nodeStart],
-      ['reference: node bin/hactl --version', refs.hactlVersion],
-    ];
-    const width = Math.max(...rows.map(([name]) => name.length));
-    console.log(
-      `hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica)`,
-    );
-    console.log(`${''.padEnd(width)}  median    min    p90    max`);
-    for (const [name, values] of rows) console.log(`${name.padEnd(width)}  ${stats(values).join(' ')}`);
-    const flip = medianOf(promote.map((t) => t.toReadOnlyFlip));
-    const ratio = (ref: number[]) => (flip / medianOf(ref)).toFixed(2);
-    console.log(
-      `MASTER → read_only=0 median ${flip.toFixed(0)} ms; first log line ${medianOf(promote.map((t) => t.toFirstLog)).toFixed(0)} ms`,
-    );
-    console.log(
-      `ratio to node --version ${ratio(refs.nodeVersion)}×, to node -e 0 ${ratio(refs.nodeStart)}×, ` +
-        `to node bin/hactl --version ${ratio(refs.hactlVersion)}× (issue 10: ≤ 1.5×, was 2.8× against hactl --version)`,
-    );
+    for (const v of variants) report(v, refs, runs);
     return 0;
   } finally {
     await pair.stop();
