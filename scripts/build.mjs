@@ -80,6 +80,7 @@ await build({
   entryPoints: ['src/notify-main.ts'],
   outfile: 'dist/notify.cjs',
   external: ['yaml', 'zod', 'undici', 'execa'],
+  alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
 });
 
 // iconv-lite goes inside: mysql2 requires it when it loads, and decodes every utf8mb3 value
