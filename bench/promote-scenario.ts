@@ -129,17 +129,20 @@ function stats(values: number[]): string[] {
   );
 }
 
-/** Spawn → exit of one process, in ms. */
-async function processMs(args: string[]): Promise<number> {
+/** Spawn → exit of `node ARGS` in namespace NS, in ms: the same exec path as the notify runs. */
+async function processMs(ns: string, args: string[]): Promise<number> {
   const t = performance.now();
   await new Promise((resolve, reject) =>
-    spawn(process.execPath, args, { stdio: 'ignore' }).on('error', reject).on('close', resolve),
+    spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: 'ignore' })
+      .on('error', reject)
+      .on('close', resolve),
   );
   return performance.now() - t;
 }
 
 /**
- * The references, taken between the notify runs so they see the same machine load:
+ * The references, taken between the notify runs so they see the same machine load, and through
+ * `ip netns exec` in the notify runs' namespace so they pay the same exec path (10–30 ms here):
  * - `node --version` prints from Node's C++ side before V8 starts (exec + dynamic linking only);
  * - `node -e 0` is a bare Node start: V8, Node's bootstrap, an empty script;
  * - `node bin/hactl --version` adds hactl's dispatcher (the 145 ms of issue 10's 2.8× figure).
@@ -150,10 +153,10 @@ interface References {
   hactlVersion: number[];
 }
 
-async function sampleReferences(refs: References): Promise<void> {
-  refs.nodeVersion.push(await processMs(['--version']));
-  refs.nodeStart.push(await processMs(['-e', '0']));
-  refs.hactlVersion.push(await processMs([hactl, '--version']));
+async function sampleReferences(ns: string, refs: References): Promise<void> {
+  refs.nodeVersion.push(await processMs(ns, ['--version']));
+  refs.nodeStart.push(await processMs(ns, ['-e', '0']));
+  refs.hactlVersion.push(await processMs(ns, [hactl, '--version']));
 }
 
 interface Variant {
@@ -183,7 +186,7 @@ function report(v: Variant, refs: References, runs: number): void {
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
   console.log(
-    `${v.label}: hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica)`,
+    `${v.label}: hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica; every process, references included, started through ip netns exec)`,
   );
   console.log(`${''.padEnd(width)}  median    min    p90    max`);
   for (const [name, values] of rows) console.log(`${name.padEnd(width)}  ${stats(values).join(' ')}`);
@@ -224,7 +227,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
     const primary = await pair.db.ha1.session(pair.db.ha1.admin);
     const refs: References = { nodeVersion: [], nodeStart: [], hactlVersion: [] };
     for (let i = 0; i < runs; i++) {
-      await sampleReferences(refs);
+      await sampleReferences(pair.ns.ha2, refs);
       for (const v of variants) {
         // A little traffic so the replica has something to be caught up with.
         await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
