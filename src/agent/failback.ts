@@ -6,6 +6,7 @@
  * once the value is 0. Opening the gate for a returning node is recorded (state_dir) for the
  * anti-flap cooldown.
  */
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { raceDeadline } from '../bounded/deadline.js';
 import { checkArgs } from '../checks/spec-args.js';
@@ -93,6 +94,15 @@ export async function startFailbackGate(context: {
       now,
     });
     if (stopped) return;
+    // keepalived resets the file to its start value whenever it starts (init_file … overwrite).
+    const onDisk = await readFile(file, {
+      encoding: 'utf8',
+      signal: AbortSignal.timeout(PROBE_BUDGET_MS),
+    }).catch(() => '');
+    if (gate.value === written && onDisk.trim() !== String(gate.value)) {
+      await writeTrackValue(file, gate.value);
+      log.info({ event: 'agent.failback_rewritten', value: gate.value, found: onDisk.trim().slice(0, 16) });
+    }
     if (gate.value !== written) {
       const handingBack = gate.open && written !== undefined && written > 0 && vips.missing.length > 0;
       if (handingBack) {

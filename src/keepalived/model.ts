@@ -65,6 +65,9 @@ export interface InstanceBlock {
   trackProcesses: string[];
   /** Generic notify command (keepalived appends GROUP|INSTANCE name STATE priority). */
   notify: string | undefined;
+  /** Agent mode: `hactl notify … fault|stop`, for when the agent that reads the FIFO is dead or frozen. */
+  notifyFault: string | undefined;
+  notifyStop: string | undefined;
 }
 
 export interface SyncGroupBlock {
@@ -73,6 +76,8 @@ export interface SyncGroupBlock {
   /** Needed for weighted track_scripts/track_files of members to apply at all (else keepalived drops them). */
   trackingWeight: boolean;
   notify: string | undefined;
+  notifyFault: string | undefined;
+  notifyStop: string | undefined;
 }
 
 export interface NodeConfig {
@@ -103,6 +108,29 @@ export function checksForNode(spec: Spec, nodeName: string): CheckSpec[] {
 
 function notifyCommand(spec: Spec, node: NodeSpec): string {
   return [spec.paths.hactl, 'notify', '--spec', spec.paths.spec, '--node', node.name].join(' ');
+}
+
+interface NotifyHooks {
+  notify: string | undefined;
+  notifyFault: string | undefined;
+  notifyStop: string | undefined;
+}
+
+const NO_HOOKS: NotifyHooks = { notify: undefined, notifyFault: undefined, notifyStop: undefined };
+
+/**
+ * Script mode: keepalived runs `hactl notify` on every transition. Agent mode: the agent reads the
+ * FIFO, but FAULT and STOP also run `hactl notify`, because they are exactly the transitions that
+ * come when the agent is dead or frozen (its track files), and the old primary must still be made
+ * read-only. When the agent is alive both arrive; notify's lock and its applied-state record make
+ * the second one a no-op.
+ */
+function notifyHooks(spec: Spec, node: NodeSpec): NotifyHooks {
+  if (spec.agent.enabled) {
+    const command = notifyCommand(spec, node);
+    return { notify: undefined, notifyFault: `${command} fault`, notifyStop: `${command} stop` };
+  }
+  return { ...NO_HOOKS, notify: spec.keepalived.notify === 'script' ? notifyCommand(spec, node) : undefined };
 }
 
 function advertIntText(advertInt: number): string {
@@ -144,7 +172,7 @@ function instanceFor(
   node: NodeSpec,
   vip: VipSpec,
   tracks: { scripts: ScriptBlock[]; files: TrackFileBlock[]; processes: TrackProcessBlock[] },
-  notify: string | undefined,
+  notify: NotifyHooks,
 ): InstanceBlock {
   const network = node.networks[vip.network]!;
   const preempt = preempts(spec);
@@ -171,7 +199,7 @@ function instanceFor(
     trackScripts: tracks.scripts.map((script) => script.name),
     trackFiles: tracks.files.map((file) => file.name),
     trackProcesses: tracks.processes.map((process) => process.name),
-    notify,
+    ...notify,
   };
 }
 
@@ -212,7 +240,10 @@ function agentTracks(
       overwrite: true,
     });
   }
-  return { files, processes: [{ name: AGENT_PROCESS_TRACK, process: AGENT_PROCESS_TITLE, weight: 0 }] };
+  const processes = spec.agent.track_process
+    ? [{ name: AGENT_PROCESS_TRACK, process: AGENT_PROCESS_TITLE, weight: 0 }]
+    : [];
+  return { files, processes };
 }
 
 export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
@@ -232,11 +263,9 @@ export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
     ? agentTracks(spec, node)
     : { files: [], processes: [] };
   const grouped = spec.vips.length > 1;
-  const notify = !agent && spec.keepalived.notify === 'script' ? notifyCommand(spec, node) : undefined;
+  const hooks = notifyHooks(spec, node);
   const tracks = { scripts, files: trackFiles, processes: trackProcesses };
-  const instances = spec.vips.map((vip) =>
-    instanceFor(spec, node, vip, tracks, grouped ? undefined : notify),
-  );
+  const instances = spec.vips.map((vip) => instanceFor(spec, node, vip, tracks, grouped ? NO_HOOKS : hooks));
   return {
     node: node.name,
     routerId: node.name,
@@ -255,7 +284,7 @@ export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
           name: `${spec.cluster}_vips`,
           members: instances.map((instance) => instance.name),
           trackingWeight: [...scripts, ...trackFiles].some((track) => track.weight !== 0),
-          notify,
+          ...hooks,
         }
       : undefined,
     instances,

@@ -119,9 +119,8 @@ export function renderAgentUnit(
  */
 function withAgentFailSafe(spec: Spec, templateFile: string, text: string): string {
   if (!spec.agent.enabled) return text;
-  const missing = [AGENT_FILE_TRACK, AGENT_PROCESS_TRACK].filter(
-    (name) => !new RegExp(`^\\s+${name}$`, 'm').test(text),
-  );
+  const required = spec.agent.track_process ? [AGENT_FILE_TRACK, AGENT_PROCESS_TRACK] : [AGENT_FILE_TRACK];
+  const missing = required.filter((name) => !new RegExp(`^\\s+${name}$`, 'm').test(text));
   if (missing.length === 0) return text;
   throw new ConfigError(
     `keepalived.template: ${templateFile} does not make the VRRP instances track ${missing.join(' and ')} (agent.enabled: true), so keepalived would keep a node without a running agent healthy; render the instances' track_file and track_process lists as hactl's templates/keepalived.conf.mustache does, or remove keepalived.template`,

@@ -123,7 +123,8 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       runtime_dir: `${options.dir}/run`,
       state_dir: `${options.dir}/state`,
     },
-    ...(agent ? { agent: { enabled: true, heartbeat_timeout: 2 } } : {}),
+    // keepalived runs in the node's network namespace, where 2.2.7 hears no process events.
+    ...(agent ? { agent: { enabled: true, heartbeat_timeout: 2, track_process: false } } : {}),
     keepalived: {
       notify: 'script',
       script_user: 'root',

@@ -263,6 +263,12 @@ const agentSchema = z
         'Whole seconds without a heartbeat from the agent after which keepalived sees this node as faulty (default 3), 1..60: a frozen or dead agent must not leave a node looking healthy.',
       )
       .default(3),
+    track_process: z
+      .boolean()
+      .describe(
+        "Also have keepalived watch the agent's process (vrrp_track_process, default true): no process named hactl-agent, FAULT. Turn it off only where keepalived runs in a network namespace other than the host's: keepalived 2.2.7 hears process events only in the initial one, and elsewhere would keep the node in FAULT. The agent's heartbeat file still covers a dead or frozen agent.",
+      )
+      .default(true),
   })
   .describe('The per-node hactl agent (hactl agent).');
 

@@ -199,8 +199,13 @@ const EVIDENCE: Record<string, Evidence> = {
   keepalived: render(WEIGHTED),
   agent: render(AGENT),
   'agent.enabled': render(AGENT),
-  // Read by hactl agent (its heartbeat); nothing in keepalived.conf depends on it.
-  'agent.heartbeat_timeout': render(AGENT),
+  // Read by hactl agent (its heartbeat sentinel); nothing in keepalived.conf depends on it.
+  'agent.heartbeat_timeout': {
+    test: 'test/agent/liveness/liveness.test.ts',
+    via: 'test/agent/liveness/fixtures/agent.mjs',
+    mentions: 'heartbeatTimeoutSec',
+  },
+  'agent.track_process': { test: RENDER, mentions: 'track_process: false' },
   'keepalived.notify': render(WEIGHTED),
   'keepalived.notify=script': render(WEIGHTED),
   // Without the agent nothing reads the FIFO; in agent mode the FIFO is always rendered.

@@ -103,10 +103,19 @@ describe('agent mode (agent.enabled: true)', () => {
   const file = 'test/render/specs/agent-after-catch-up.yaml';
   const rendered = () => renderAll(loadSpec(file));
 
-  it('no vrrp_script and no notify script: one track_file per check of the node, notify_fifo, the agent tracked', () => {
+  it('no vrrp_script and no notify script but the FAULT/STOP fallback: one track_file per check of the node, notify_fifo, the agent tracked', () => {
     const [a, b] = rendered();
-    for (const { text } of [a!, b!]) {
+    for (const [name, { text }] of [
+      ['a', a!],
+      ['b', b!],
+    ] as const) {
       expect(text).not.toMatch(/vrrp_script|track_script|notify "|script "/);
+      // FAULT and STOP are what a dead or frozen agent causes: keepalived demotes through notify then.
+      const notify = `/usr/local/bin/hactl notify --spec /etc/hactl/hactl.yaml --node ${name}`;
+      expect(text.match(/notify_(fault|stop) "[^"]*"/g)).toEqual([
+        `notify_fault "${notify} fault"`,
+        `notify_stop "${notify} stop"`,
+      ]);
       expect(text).toMatch(/global_defs \{[^}]*\n {4}notify_fifo \/run\/hactl\/keepalived\.fifo\n[^}]*\}/);
       expect(text).toContain(
         'track_file hactl_agent {\n    file "/run/hactl/track/agent"\n    weight 0\n    init_file 1 overwrite\n}',
@@ -116,7 +125,9 @@ describe('agent mode (agent.enabled: true)', () => {
       );
       expect(text.match(/track_process \{\n {8}hactl_agent_process\n {4}\}/g)).toHaveLength(2);
       // Weighted track files inside the sync group need the group's tracking weight.
-      expect(text).toMatch(/vrrp_sync_group shop_vips \{[^}]*\}\s*sync_group_tracking_weight\n\}/);
+      expect(text).toMatch(
+        /vrrp_sync_group shop_vips \{[^}]*\}\s*sync_group_tracking_weight\n {4}notify_fault/,
+      );
       // Every track file is defined before the instances that track it.
       expect(text.lastIndexOf('track_file chk_')).toBeLessThan(text.indexOf('vrrp_instance'));
     }
@@ -187,7 +198,9 @@ describe('agent mode (agent.enabled: true)', () => {
       expect(unit).toMatch(/^RestartSec=1s$/m);
       expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
       expect(unit).toMatch(/^ExecStartPre=\/bin\/mkdir -p \/run\/hactl\/track\/checks$/m);
-      expect(unit).toMatch(/^ExecStopPost=-\/bin\/sh -c 'echo 1 > \/run\/hactl\/track\/agent'$/m);
+      expect(unit).toMatch(
+        /^ExecStopPost=-\/bin\/sh -c 'echo 1 > \/run\/hactl\/track\/agent\.stopped && mv -f \/run\/hactl\/track\/agent\.stopped \/run\/hactl\/track\/agent'$/m,
+      );
       expect(unit).toMatch(/^RuntimeDirectory=hactl$/m);
       expect(unit).toMatch(/^RuntimeDirectoryPreserve=yes$/m);
       expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
@@ -226,6 +239,15 @@ describe('agent mode (agent.enabled: true)', () => {
       expect(renderAll(loaded, 'a')).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('agent.track_process: false renders no process track (keepalived in a network namespace cannot hear process events) and keeps the liveness file', () => {
+    const loaded = loadSpec('test/render/specs/agent-after-catch-up.yaml');
+    const spec = { ...loaded.spec, agent: { ...loaded.spec.agent, track_process: false } };
+    for (const node of renderAll({ ...loaded, spec })) {
+      expect(node.text).not.toMatch(/track_process|hactl-agent/);
+      expect(node.text).toContain('track_file hactl_agent {');
     }
   });
 

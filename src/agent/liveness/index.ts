@@ -255,6 +255,28 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
     }
   };
 
+  // keepalived rewrites the liveness file to AGENT_GONE whenever it starts (init_file … overwrite):
+  // after a keepalived restart the agent must say again that it is alive, or the node stays FAULT.
+  let checking = false;
+  const keepMarkedAlive = async () => {
+    if (checking || stopped || !running(child)) return;
+    checking = true;
+    try {
+      const text = await readFile(file, {
+        encoding: 'utf8',
+        signal: AbortSignal.timeout(Math.ceil(beatMs)),
+      }).catch(() => '');
+      if (stopped || !running(child) || text.trim() === String(AGENT_ALIVE)) return;
+      await write(AGENT_ALIVE, 'reset by keepalived');
+      log.info(
+        { event: 'agent-liveness', file, found: text.trim().slice(0, 16) },
+        'the liveness file did not say alive (keepalived restarted and reset it): marked alive again',
+      );
+    } finally {
+      checking = false;
+    }
+  };
+
   const beat = () => {
     const now = performance.now();
     if (now - lastBeat > timeoutMs) {
@@ -266,6 +288,7 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
     }
     lastBeat = now;
     if (running(child)) child.stdin?.write('\n');
+    keepMarkedAlive().catch(() => undefined);
   };
 
   try {

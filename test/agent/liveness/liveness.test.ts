@@ -4,7 +4,7 @@
 // each test, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -165,6 +165,15 @@ describe('agent liveness fail-safe', () => {
     expect(await readValue(file)).toBe('0\n');
     return agent;
   }
+
+  it('a keepalived restart resets the file to gone (init_file … overwrite): the running agent marks it alive again within a heartbeat', async () => {
+    await startAgent();
+    // What keepalived does at start: the file replaced with AGENT_GONE.
+    await writeFile(`${file}.keepalived`, '1\n');
+    await rename(`${file}.keepalived`, file);
+    const ms = await waitForValue(file, '0\n', GONE_BOUND_MS);
+    process.stdout.write(`liveness: reset by keepalived → AGENT_ALIVE again in ${Math.round(ms)} ms\n`);
+  });
 
   it('SIGKILL of the agent: the sentinel marks the node gone within the heartbeat timeout', async () => {
     const agent = await startAgent();
