@@ -194,7 +194,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
           'agent.enabled is false in the spec: keepalived still runs hactl notify and the checks itself; set agent.enabled: true and render the configs again to hand them to the agent',
       });
     }
-    const fifoPath = notifyFifoPath(spec.paths.runtime_dir);
+    const fifoPath = notifyFifoPath(spec.paths.runtime_dir, node.name);
     const fifoState = await prepareFifo(fifoPath);
     loop = new ReconcileLoop({
       current: () => ({ spec: running.spec, node: running.node }),
@@ -220,6 +220,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     if (options.liveness ?? true) {
       liveness = await startLiveness({
         runtimeDir: spec.paths.runtime_dir,
+        node: node.name,
         heartbeatTimeoutSec: spec.agent.heartbeat_timeout,
         log,
       });

@@ -11,35 +11,44 @@
 /** What the agent calls itself (process.title), which keepalived's track_process looks for. */
 export const AGENT_PROCESS_TITLE = 'hactl-agent';
 
-/** Directory of every track file the agent writes. */
-export function trackDir(runtimeDir: string): string {
-  return `${runtimeDir}/track`;
+/**
+ * Each node's agent files live in a directory of their own under paths.runtime_dir: the spec is the
+ * same on every node, and two nodes may share a filesystem (the lab does), so nothing a node's
+ * keepalived reads may be named without the node.
+ */
+export function agentDir(runtimeDir: string, node: string): string {
+  return `${runtimeDir}/agent-${node}`;
+}
+
+/** Directory of every track file the agent of `node` writes. */
+export function trackDir(runtimeDir: string, node: string): string {
+  return `${agentDir(runtimeDir, node)}/track`;
 }
 
 /** One file per check; check names are identifiers, so they are safe file names. */
-export function checkTrackFile(runtimeDir: string, checkName: string): string {
-  return `${trackDir(runtimeDir)}/checks/${checkName}`;
+export function checkTrackFile(runtimeDir: string, node: string, checkName: string): string {
+  return `${trackDir(runtimeDir, node)}/checks/${checkName}`;
 }
 
 /**
  * The agent's own liveness: 0 while the agent (and its heartbeat) runs, 1 once it died or froze.
  * Rendered with weight 0, so 1 means FAULT.
  */
-export function agentTrackFile(runtimeDir: string): string {
-  return `${trackDir(runtimeDir)}/agent`;
+export function agentTrackFile(runtimeDir: string, node: string): string {
+  return `${trackDir(runtimeDir, node)}/agent`;
 }
 
 /**
  * The failback gate of `failback: after-catch-up`: how many priority points to take off while this
  * node's database has not caught up (0 once it has). Rendered with weight -1.
  */
-export function failbackTrackFile(runtimeDir: string): string {
-  return `${trackDir(runtimeDir)}/failback`;
+export function failbackTrackFile(runtimeDir: string, node: string): string {
+  return `${trackDir(runtimeDir, node)}/failback`;
 }
 
 /** keepalived's notify_fifo: transitions in order, one line each. */
-export function notifyFifoPath(runtimeDir: string): string {
-  return `${runtimeDir}/keepalived.fifo`;
+export function notifyFifoPath(runtimeDir: string, node: string): string {
+  return `${agentDir(runtimeDir, node)}/keepalived.fifo`;
 }
 
 export const AGENT_ALIVE = 0;

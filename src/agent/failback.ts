@@ -58,7 +58,7 @@ export async function startFailbackGate(context: {
   if (spec.failback !== 'after-catch-up') {
     return { stop: () => Promise.resolve(), current: () => undefined };
   }
-  const file = failbackTrackFile(spec.paths.runtime_dir);
+  const file = failbackTrackFile(spec.paths.runtime_dir, node.name);
   await ensureTrackDir(file);
   const { check, options } = await caughtUpProbe(spec);
   const peers = spec.nodes.filter((other) => other.name !== node.name);

@@ -9,7 +9,7 @@ import { UsageError } from '../errors.js';
 const HELP = `Usage: hactl agent [--spec FILE] [--node NAME]
 
 The per-node hactl agent, in the foreground (run it from systemd's hactl-agent.service). It reads
-keepalived's notify FIFO (<paths.runtime_dir>/keepalived.fifo, created with mode 0600 if missing)
+keepalived's notify FIFO (<paths.runtime_dir>/agent-<node>/keepalived.fifo, created with mode 0600 if missing)
 and runs one reconcile loop: every FIFO line, every few seconds, and every reload wakes it; each
 tick looks at which VIPs this node holds now, decides with the same rules as hactl notify, runs the
 spec's actions for the state it is in (once: a state applied successfully is not applied again),

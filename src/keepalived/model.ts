@@ -219,14 +219,14 @@ function agentTracks(
   const runtimeDir = spec.paths.runtime_dir;
   const files: TrackFileBlock[] = checksForNode(spec, node.name).map((check) => ({
     name: `chk_${check.name}`,
-    file: checkTrackFile(runtimeDir, check.name),
+    file: checkTrackFile(runtimeDir, node.name, check.name),
     weight: check.weight,
     initValue: checkTrackValue(check.weight, false),
     overwrite: false,
   }));
   files.push({
     name: AGENT_FILE_TRACK,
-    file: agentTrackFile(runtimeDir),
+    file: agentTrackFile(runtimeDir, node.name),
     weight: 0,
     initValue: AGENT_GONE,
     overwrite: true,
@@ -234,7 +234,7 @@ function agentTracks(
   if (spec.failback === 'after-catch-up') {
     files.push({
       name: 'hactl_failback',
-      file: failbackTrackFile(runtimeDir),
+      file: failbackTrackFile(runtimeDir, node.name),
       weight: -1,
       initValue: failbackGateInit(spec, node),
       overwrite: true,
@@ -274,7 +274,9 @@ export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
     garpLowerPrioRepeat: spec.election.garp_lower_prio_repeat,
     realtimePriority: spec.election.realtime_priority,
     notifyFifo:
-      agent || spec.keepalived.notify === 'fifo' ? notifyFifoPath(spec.paths.runtime_dir) : undefined,
+      agent || spec.keepalived.notify === 'fifo'
+        ? notifyFifoPath(spec.paths.runtime_dir, node.name)
+        : undefined,
     scripts,
     agent,
     trackFiles,

@@ -105,8 +105,8 @@ export function renderAgentUnit(
     hactl: spec.paths.hactl,
     spec: spec.paths.spec,
     // The directory of the check files (and, above it, of the agent's and the gate's).
-    checksDir: dirname(checkTrackFile(runtimeDir, 'any')),
-    agentFile: agentTrackFile(runtimeDir),
+    checksDir: dirname(checkTrackFile(runtimeDir, node.name, 'any')),
+    agentFile: agentTrackFile(runtimeDir, node.name),
     agentGone: AGENT_GONE,
     runtimeDirectory: runtimeDirectoryUnder(runtimeDir),
   };

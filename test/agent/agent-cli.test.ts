@@ -72,7 +72,7 @@ describe(titled('hactl agent (built)', missing), () => {
       expect(second.stderr).toContain(join(dir, 'run', 'agent-ha1.lock'));
       // The first one is untouched and still serves.
       expect(first.exit).toBeUndefined();
-      const fifo = notifyFifoPath(join(dir, 'run'));
+      const fifo = notifyFifoPath(join(dir, 'run'), 'ha1');
       await writeFifo(fifo, 'INSTANCE "VI_1" BACKUP 120');
       await first.waitForLog('the line', (l) => l.event === 'agent.fifo');
     },
@@ -113,7 +113,7 @@ describe(titled('hactl agent (built)', missing), () => {
     // Still running, still serving with the old spec.
     expect(agent.exit).toBeUndefined();
     const from = agent.logs.length;
-    await writeFifo(notifyFifoPath(join(dir, 'run')), 'INSTANCE "VI_1" FAULT 0');
+    await writeFifo(notifyFifoPath(join(dir, 'run'), 'ha1'), 'INSTANCE "VI_1" FAULT 0');
     const tick = await agent.waitForLog('a tick on the line', (l) => l.event === 'agent.tick', 15_000, from);
     expect(tick.state).toBe('FAULT');
   });
@@ -128,7 +128,7 @@ describe(titled('hactl agent (built)', missing), () => {
     agent.signal('SIGHUP');
     const reloaded = await agent.waitForLog('agent.reloaded', (l) => l.event === 'agent.reloaded');
     expect(reloaded.spec_hash).not.toBe(before.spec_hash);
-    await writeFifo(notifyFifoPath(join(dir, 'run')), 'INSTANCE "VI_1" BACKUP 120');
+    await writeFifo(notifyFifoPath(join(dir, 'run'), 'ha1'), 'INSTANCE "VI_1" BACKUP 120');
     await agent.waitForLog('agent.applied', (l) => l.event === 'agent.applied');
     await waitFor('the marker', () => existsSync(join(dir, 'marker')));
     expect(readFileSync(join(dir, 'marker'), 'utf8')).toBe('BACKUP reloaded\n');

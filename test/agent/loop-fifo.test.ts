@@ -81,7 +81,7 @@ describe('the loop reading a real notify FIFO', () => {
       sources,
       onTick: (record) => ticks.push(record),
     });
-    const fifo = notifyFifoPath(spec.paths.runtime_dir);
+    const fifo = notifyFifoPath(spec.paths.runtime_dir, node.name);
     expect(await prepareFifo(fifo)).toBe('created');
     const theLoop = loop;
     const ignored: string[] = [];
@@ -125,7 +125,7 @@ describe('the loop reading a real notify FIFO', () => {
       sources: { ...localSources, addresses: () => new Set() },
       onTick: (record) => ticks.push(record),
     });
-    const fifo = notifyFifoPath(spec.paths.runtime_dir);
+    const fifo = notifyFifoPath(spec.paths.runtime_dir, node.name);
     await prepareFifo(fifo);
     const theLoop = loop;
     reader = await openFifo(fifo, {

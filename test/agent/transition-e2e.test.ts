@@ -65,7 +65,7 @@ describe(titled('hactl agent: a transition through the FIFO in a namespace', mis
       const first = await agent.waitForLog('the first tick', (l) => l.event === 'agent.tick', 20_000);
       expect(first.woken_by).toEqual(['start']);
       expect(first.state).toBe('none');
-      const fifo = notifyFifoPath(join(dir, 'run'));
+      const fifo = notifyFifoPath(join(dir, 'run'), 'ha1');
 
       addVip(NS, VIP);
       let from = agent.logs.length;

@@ -154,7 +154,7 @@ describe.skipIf(missing)(titled('agent mode under the real keepalived: the fail-
     dir = mkdtempSync(join(tmpdir(), 'hactl-agent-ka-'));
     runtimeDir = join(dir, 'run');
     // What hactl-agent.service's ExecStartPre creates before keepalived starts.
-    mkdirSync(join(runtimeDir, 'track', 'checks'), { recursive: true });
+    mkdirSync(join(runtimeDir, 'agent-ha1', 'track', 'checks'), { recursive: true });
     const specFile = join(dir, 'hactl.yaml');
     writeFileSync(specFile, specYaml(runtimeDir));
     const [ha1] = renderAll(loadSpec(specFile), 'ha1');
@@ -193,10 +193,10 @@ describe.skipIf(missing)(titled('agent mode under the real keepalived: the fail-
   }, 30_000);
 
   it('no agent → FAULT; agent running but silent → FAULT; agent alive → MASTER; then each track file as the contract says', async () => {
-    const agentFile = agentTrackFile(runtimeDir);
-    const web = checkTrackFile(runtimeDir, 'web');
-    const db = checkTrackFile(runtimeDir, 'db');
-    const gate = failbackTrackFile(runtimeDir);
+    const agentFile = agentTrackFile(runtimeDir, 'ha1');
+    const web = checkTrackFile(runtimeDir, 'ha1', 'web');
+    const db = checkTrackFile(runtimeDir, 'ha1', 'db');
+    const gate = failbackTrackFile(runtimeDir, 'ha1');
 
     // 1. Fresh start, no agent: init_file wrote "agent gone", a KO weight-0 check and the closed
     //    gate (111 points: ha1's 150 → 39, below the 40 ha2 has even with its weighted check KO),
@@ -206,7 +206,7 @@ describe.skipIf(missing)(titled('agent mode under the real keepalived: the fail-
     expect(readFileSync(web, 'utf8').trim()).toBe('1');
     expect(readFileSync(gate, 'utf8').trim()).toBe('111');
     expect(logText()).toMatch(/tracked process hactl_agent_process quorum not achieved/);
-    expect(statSync(notifyFifoPath(runtimeDir)).isFIFO()).toBe(true);
+    expect(statSync(notifyFifoPath(runtimeDir, 'ha1')).isFIFO()).toBe(true);
 
     // 2. The agent's process runs and the checks are OK, but the agent has not said it is alive:
     //    still FAULT after keepalived has seen the process (reload), until the agent writes 0.

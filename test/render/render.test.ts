@@ -116,9 +116,13 @@ describe('agent mode (agent.enabled: true)', () => {
         `notify_fault "${notify} fault"`,
         `notify_stop "${notify} stop"`,
       ]);
-      expect(text).toMatch(/global_defs \{[^}]*\n {4}notify_fifo \/run\/hactl\/keepalived\.fifo\n[^}]*\}/);
+      expect(text).toMatch(
+        new RegExp(
+          `global_defs \\{[^}]*\\n {4}notify_fifo /run/hactl/agent-${name}/keepalived\\.fifo\\n[^}]*\\}`,
+        ),
+      );
       expect(text).toContain(
-        'track_file hactl_agent {\n    file "/run/hactl/track/agent"\n    weight 0\n    init_file 1 overwrite\n}',
+        `track_file hactl_agent {\n    file "/run/hactl/agent-${name}/track/agent"\n    weight 0\n    init_file 1 overwrite\n}`,
       );
       expect(text).toContain(
         'vrrp_track_process hactl_agent_process {\n    process hactl-agent\n    weight 0\n}',
@@ -134,13 +138,13 @@ describe('agent mode (agent.enabled: true)', () => {
     // db runs on b only; weight 0 starts KO (1), weight 60 starts KO (0), weight -60 starts KO (1).
     expect(a!.text).not.toMatch(/chk_db/);
     expect(a!.text).toContain(
-      'track_file chk_web {\n    file "/run/hactl/track/checks/web"\n    weight 0\n    init_file 1\n}',
+      'track_file chk_web {\n    file "/run/hactl/agent-a/track/checks/web"\n    weight 0\n    init_file 1\n}',
     );
     expect(a!.text).toContain(
-      'track_file chk_warm {\n    file "/run/hactl/track/checks/warm"\n    weight 60\n    init_file 0\n}',
+      'track_file chk_warm {\n    file "/run/hactl/agent-a/track/checks/warm"\n    weight 60\n    init_file 0\n}',
     );
     expect(b!.text).toContain(
-      'track_file chk_db {\n    file "/run/hactl/track/checks/db"\n    weight -60\n    init_file 1\n}',
+      'track_file chk_db {\n    file "/run/hactl/agent-b/track/checks/db"\n    weight -60\n    init_file 1\n}',
     );
     expect(
       b!.text.match(
@@ -157,7 +161,7 @@ describe('agent mode (agent.enabled: true)', () => {
     }
     // a: at best 200 + 60 = 260 → 254; b at worst 150 − 60 = 90; 254 − 165 = 89 < 90.
     expect(a!.text).toContain(
-      'track_file hactl_failback {\n    file "/run/hactl/track/failback"\n    weight -1\n    init_file 165 overwrite\n}',
+      'track_file hactl_failback {\n    file "/run/hactl/agent-a/track/failback"\n    weight -1\n    init_file 165 overwrite\n}',
     );
     // b: at best 150 + 60 = 210; a at worst 200 (no negative weight on a); 210 − 11 = 199 < 200.
     expect(b!.text).toMatch(/init_file 11 overwrite/);
@@ -191,15 +195,19 @@ describe('agent mode (agent.enabled: true)', () => {
     expect(b!.unit).toContain(
       '\nExecStart=/usr/local/bin/hactl agent --spec /etc/hactl/hactl.yaml --node b\n',
     );
-    for (const unit of [a!.unit!, b!.unit!]) {
+    for (const [name, unit] of [
+      ['a', a!.unit!],
+      ['b', b!.unit!],
+    ] as const) {
+      const track = `/run/hactl/agent-${name}/track`;
       expect(unit).toMatch(/^\[Unit\]$/m);
       expect(unit).toMatch(/^Before=keepalived\.service$/m);
       expect(unit).toMatch(/^Restart=always$/m);
       expect(unit).toMatch(/^RestartSec=1s$/m);
       expect(unit).toMatch(/^StartLimitIntervalSec=0$/m);
-      expect(unit).toMatch(/^ExecStartPre=\/bin\/mkdir -p \/run\/hactl\/track\/checks$/m);
-      expect(unit).toMatch(
-        /^ExecStopPost=-\/bin\/sh -c 'echo 1 > \/run\/hactl\/track\/agent\.stopped && mv -f \/run\/hactl\/track\/agent\.stopped \/run\/hactl\/track\/agent'$/m,
+      expect(unit).toContain(`\nExecStartPre=/bin/mkdir -p ${track}/checks\n`);
+      expect(unit).toContain(
+        `\nExecStopPost=-/bin/sh -c 'echo 1 > ${track}/agent.stopped && mv -f ${track}/agent.stopped ${track}/agent'\n`,
       );
       expect(unit).toMatch(/^RuntimeDirectory=hactl$/m);
       expect(unit).toMatch(/^RuntimeDirectoryPreserve=yes$/m);
@@ -214,8 +222,8 @@ describe('agent mode (agent.enabled: true)', () => {
     loaded.spec.paths.runtime_dir = '/var/run-hactl';
     const [a] = renderAll(loaded, 'a');
     expect(a!.unit).not.toMatch(/RuntimeDirectory/);
-    expect(a!.unit).toMatch(/^ExecStartPre=\/bin\/mkdir -p \/var\/run-hactl\/track\/checks$/m);
-    expect(a!.text).toContain('notify_fifo /var/run-hactl/keepalived.fifo');
+    expect(a!.unit).toMatch(/^ExecStartPre=\/bin\/mkdir -p \/var\/run-hactl\/agent-a\/track\/checks$/m);
+    expect(a!.text).toContain('notify_fifo /var/run-hactl/agent-a/keepalived.fifo');
   });
 
   it("an operator's template that drops the agent's track_process is refused (the fail-safe would be lost)", () => {

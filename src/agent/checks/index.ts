@@ -184,7 +184,7 @@ export async function startCheckRunner(options: CheckRunnerOptions): Promise<Che
     mine.map(async ({ check, index }) => ({
       ...(await prepare(options, check, index)),
       spec: check,
-      file: checkTrackFile(options.runtimeDir, check.name),
+      file: checkTrackFile(options.runtimeDir, name, check.name),
       intervalMs: Math.max(10, Math.round(check.interval * 1000)),
       timeoutMs: Math.max(10, Math.round(scriptTimeout(check) * 1000)),
       state: INITIAL,

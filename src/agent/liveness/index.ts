@@ -32,6 +32,8 @@ import { AGENT_ALIVE, AGENT_GONE, agentTrackFile, trackFileText } from '../contr
 
 export interface LivenessOptions {
   runtimeDir: string;
+  /** This node's name: its agent files have a directory of their own under runtimeDir. */
+  node: string;
   /** The spec's agent.heartbeat_timeout: seconds without a heartbeat after which the node is unhealthy. */
   heartbeatTimeoutSec: number;
   log: AgentLog;
@@ -161,7 +163,7 @@ export async function startLiveness(options: LivenessOptions): Promise<Liveness>
   }
   const problem = await problemWithUserPath(options.runtimeDir, 'paths.runtime_dir');
   if (problem) throw new ConfigError(`${problem}; the agent writes its track files below it`);
-  const file = agentTrackFile(options.runtimeDir);
+  const file = agentTrackFile(options.runtimeDir, options.node);
   const beatMs = timeoutMs / 3;
 
   let child: ChildProcess | undefined;

@@ -117,9 +117,9 @@ describe('agent checks in-process', () => {
   it('tcp: first result decides, KO only after `fall` failures, OK after `rise` successes, writes only on change', async () => {
     const port = await freePort();
     servers.push(await listen(port));
-    const file = checkTrackFile(dir, 'db_port');
+    const file = checkTrackFile(dir, 'ha1', 'db_port');
     // A stale KO from an earlier agent is overwritten by the first result.
-    await mkdir(join(dir, 'track', 'checks'), { recursive: true });
+    await mkdir(join(dir, 'agent-ha1', 'track', 'checks'), { recursive: true });
     await writeFile(file, '1\n');
     const { log, lines } = collector();
     const changes: CheckStatus[] = [];
@@ -191,7 +191,7 @@ describe('agent checks in-process', () => {
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     servers.push(server);
-    const file = checkTrackFile(dir, 'web');
+    const file = checkTrackFile(dir, 'ha1', 'web');
     runner = await startCheckRunner({
       spec: specWith(dir, [
         check({
@@ -237,7 +237,7 @@ describe('agent checks in-process', () => {
         return { healthy: true, detail: 'late and healthy' };
       },
     };
-    const file = checkTrackFile(dir, 'slow');
+    const file = checkTrackFile(dir, 'ha1', 'slow');
     runner = await startCheckRunner({
       spec: specWith(dir, [
         check({
@@ -272,7 +272,7 @@ describe('agent checks in-process', () => {
   it('http against a peer that accepts and never answers: abandoned at the timeout, KO', async () => {
     const peer = await startFakePeer('http', 'stall');
     peers.push(peer);
-    const file = checkTrackFile(dir, 'stalled');
+    const file = checkTrackFile(dir, 'ha1', 'stalled');
     runner = await startCheckRunner({
       spec: specWith(dir, [
         check({
@@ -296,7 +296,7 @@ describe('agent checks in-process', () => {
   it('a 0.25 s check notices a dead port within 1 s (interval + timeout + write, on a loaded machine)', async () => {
     const port = await freePort();
     servers.push(await listen(port));
-    const file = checkTrackFile(dir, 'fast');
+    const file = checkTrackFile(dir, 'ha1', 'fast');
     runner = await startCheckRunner({
       spec: specWith(dir, [
         check({ name: 'fast', kind: 'tcp', params: { host: '127.0.0.1', port }, fall: 1, rise: 1 }),

@@ -96,7 +96,7 @@ describe('agent liveness fail-safe', () => {
 
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), `hactl-liveness-${process.pid}-`));
-    file = agentTrackFile(dir);
+    file = agentTrackFile(dir, 'ha1');
   });
 
   afterEach(async () => {
