@@ -25,12 +25,18 @@ export interface HardStopText {
 export interface HardStop {
   /** Moves the deadline (performance.now() clock) and, optionally, what is written when it fires. */
   update(deadlineMs: number, text?: HardStopText): void;
-  /** Stands down (e.g. right before a normal exit). */
+  /** Stands down (the watchdog ends and releases the stderr it shares). */
   cancel(): void;
+  /**
+   * Stands down at exit unless the exit may hang: process.exit() waits for libuv's threadpool,
+   * which a call that never returns (a DNS lookup, an open of a FIFO) holds forever; then the
+   * watchdog stays armed and kills the process at its deadline (it ends by itself otherwise).
+   */
+  cancelAtExit(): void;
 }
 
 // $1 seconds to sleep, $2 our PID, $3 stderr line, $4 log file (may be empty), $5 log line.
-// sleep gets no inherited descriptors: a pipe on stderr is held only as long as sh lives.
+// Only sh holds our stderr (sleep gets none of our descriptors), so cancel() releases it at once.
 // The log is appended after the kill: a FIFO or a hung filesystem there cannot delay the stop.
 const WATCHDOG = [
   'sleep "$1" </dev/null >/dev/null 2>&1',
@@ -84,6 +90,9 @@ function stop(child: ChildProcess | undefined): void {
   }
 }
 
+/** Active resources whose work runs in libuv's threadpool, which process.exit() waits for. */
+const THREADPOOL_WORK = /^(FSReq|GetAddrInfoReqWrap|GetNameInfoReqWrap)|Job$|^Zlib/;
+
 const GENERIC: HardStopText = {
   stderr: 'hactl: hard stop: budget used up {elapsed} ms after start; killing the process\n',
 };
@@ -101,6 +110,11 @@ export function startHardStop(deadlineMs: number, text: HardStopText = GENERIC):
     cancel() {
       stop(child);
       child = undefined;
+    },
+    cancelAtExit() {
+      process.once('exit', () => {
+        if (!process.getActiveResourcesInfo().some((name) => THREADPOOL_WORK.test(name))) stop(child);
+      });
     },
   };
 }
