@@ -29,8 +29,9 @@ export interface HardStop {
   cancel(): void;
   /**
    * Stands down at exit unless the exit may hang: process.exit() waits for libuv's threadpool,
-   * which a call that never returns (a DNS lookup, an open of a FIFO) holds forever; then the
-   * watchdog stays armed and kills the process at its deadline (it ends by itself otherwise).
+   * which a call that never returns (a DNS lookup, an open of a FIFO) holds forever. Then a quiet
+   * watchdog (no stderr held, no stderr line) stays armed until the deadline and kills the process
+   * if it is still there; it ends by itself otherwise.
    */
   cancelAtExit(): void;
 }
@@ -42,7 +43,7 @@ const WATCHDOG = [
   'sleep "$1" </dev/null >/dev/null 2>&1',
   'read -r _ _ _ parent _ < /proc/$$/stat',
   '[ "$parent" = "$2" ] || exit 0',
-  'printf "%s" "$3" >&2',
+  '[ -z "$3" ] || printf "%s" "$3" >&2',
   'kill -9 "$2"',
   '[ -n "$4" ] && { [ -f "$4" ] || [ ! -e "$4" ]; } && printf "%s" "$5" >> "$4"',
   'exit 0',
@@ -52,7 +53,7 @@ function fill(text: string, elapsedMs: number, time: string): string {
   return text.replaceAll('{elapsed}', String(Math.round(elapsedMs))).replaceAll('{time}', time);
 }
 
-function spawnWatchdog(deadlineMs: number, text: HardStopText): ChildProcess | undefined {
+function spawnWatchdog(deadlineMs: number, text: HardStopText, quiet = false): ChildProcess | undefined {
   const seconds = Math.max(0, deadlineMs - performance.now()) / 1000;
   const time = new Date(Date.now() + seconds * 1000).toISOString();
   const logLine = text.logFile && text.logLine ? fill(text.logLine, deadlineMs, time) : '';
@@ -65,12 +66,12 @@ function spawnWatchdog(deadlineMs: number, text: HardStopText): ChildProcess | u
         'hactl-hard-stop',
         seconds.toFixed(3),
         String(process.pid),
-        fill(text.stderr, deadlineMs, time),
+        quiet ? '' : fill(text.stderr, deadlineMs, time),
         logLine ? text.logFile! : '',
         logLine,
       ],
       // Its own process group, so cancel() ends the sleep too; stderr shared for the one line.
-      { detached: true, stdio: ['ignore', 'ignore', 'inherit'] },
+      { detached: true, stdio: ['ignore', 'ignore', quiet ? 'ignore' : 'inherit'] },
     );
     child.unref();
     // A watchdog that cannot start must not take the process down: the in-loop timers still apply.
@@ -90,7 +91,11 @@ function stop(child: ChildProcess | undefined): void {
   }
 }
 
-/** Active resources whose work runs in libuv's threadpool, which process.exit() waits for. */
+/**
+ * Active resources whose work may still run in libuv's threadpool, which process.exit() waits
+ * for. A finished fs/promises request can linger in the list until it is collected: then the
+ * exit path pays one more (quiet) watchdog, which is harmless.
+ */
 const THREADPOOL_WORK = /^(FSReq|GetAddrInfoReqWrap|GetNameInfoReqWrap)|Job$|^Zlib/;
 
 const GENERIC: HardStopText = {
@@ -100,12 +105,14 @@ const GENERIC: HardStopText = {
 /** Starts the watchdog; the process is SIGKILLed at `deadlineMs` unless it is cancelled or moved. */
 export function startHardStop(deadlineMs: number, text: HardStopText = GENERIC): HardStop {
   let current = text;
-  let child = spawnWatchdog(deadlineMs, current);
+  let deadline = deadlineMs;
+  let child = spawnWatchdog(deadline, current);
   return {
     update(at, next) {
       stop(child);
       if (next) current = next;
-      child = spawnWatchdog(at, current);
+      deadline = at;
+      child = spawnWatchdog(deadline, current);
     },
     cancel() {
       stop(child);
@@ -113,7 +120,10 @@ export function startHardStop(deadlineMs: number, text: HardStopText = GENERIC):
     },
     cancelAtExit() {
       process.once('exit', () => {
-        if (!process.getActiveResourcesInfo().some((name) => THREADPOOL_WORK.test(name))) stop(child);
+        const exitMayHang = process.getActiveResourcesInfo().some((name) => THREADPOOL_WORK.test(name));
+        stop(child);
+        // Still armed, but holding none of our descriptors: whoever reads our stderr sees its end now.
+        child = exitMayHang ? spawnWatchdog(deadline, current, true) : undefined;
       });
     },
   };
