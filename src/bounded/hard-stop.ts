@@ -1,16 +1,18 @@
 /**
- * The last line of defence of a process with a time budget: a tiny watchdog process (/bin/sh and
- * sleep, in its own process group) that, if the deadline passes, writes one line to stderr, SIGKILLs
+ * The last line of defence of a process with a time budget: a tiny watchdog process (bash, its
+ * input a pipe from this process) that, if the deadline passes, writes one line to stderr, SIGKILLs
  * this process and appends one JSON line to the log. It needs nothing from this process, so it holds
  * even when the event loop is stuck in a synchronous call (a regex, a recursive mkdir under /proc, a
- * bug) where no timer can fire. Process-level only: a long-lived process never uses it on itself;
- * it abandons work with raceDeadline (./deadline.ts) instead.
+ * bug) where no timer can fire — and when process.exit() itself hangs (it waits for libuv's
+ * threadpool, which a DNS lookup or an open of a FIFO can hold forever). Process-level only: a
+ * long-lived process never uses it on itself; it abandons work with raceDeadline (./deadline.ts).
  *
- * Why a process and not a worker thread: a worker boots a whole Node.js environment (~10 MB more
- * peak RSS once it is up, which put the mysql/replication checks over their 60 MB target, and more
- * CPU), measured with `npm run bench:checks`; the watchdog costs one fork/exec. Before it acts it
- * checks that this process is still its parent, so a PID reused after an unrelated death is never
- * killed.
+ * The watchdog waits with `read -t` on the pipe: when this process ends, however it ends, the pipe
+ * reaches end-of-file and the watchdog ends too, at once (no kill to send, no orphan, no PID that
+ * could have been reused); a line on the pipe moves the deadline. Why a process and not a worker
+ * thread: a worker boots a whole Node.js environment (~10 MB more peak RSS once it is up, which put
+ * the mysql/replication checks over their 60 MB target, and more CPU), measured with
+ * `npm run bench:checks`; the watchdog costs one fork/exec.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 
@@ -27,104 +29,96 @@ export interface HardStop {
   update(deadlineMs: number, text?: HardStopText): void;
   /** Stands down (the watchdog ends and releases the stderr it shares). */
   cancel(): void;
-  /**
-   * Stands down at exit unless the exit may hang: process.exit() waits for libuv's threadpool,
-   * which a call that never returns (a DNS lookup, an open of a FIFO) holds forever. Then a quiet
-   * watchdog (no stderr held, no stderr line) stays armed until the deadline and kills the process
-   * if it is still there; it ends by itself otherwise.
-   */
-  cancelAtExit(): void;
 }
 
-// $1 seconds to sleep, $2 our PID, $3 stderr line, $4 log file (may be empty), $5 log line.
-// Only sh holds our stderr (sleep gets none of our descriptors), so cancel() releases it at once.
+// $1 seconds, $2 our PID, $3 stderr line, $4 log file (may be empty), $5 log line; later lines on
+// stdin carry the same four fields (seconds, stderr line, log file, log line) separated by 0x1f.
 // The log is appended after the kill: a FIFO or a hung filesystem there cannot delay the stop.
-const WATCHDOG = [
-  'sleep "$1" </dev/null >/dev/null 2>&1',
-  'read -r _ _ _ parent _ < /proc/$$/stat',
-  '[ "$parent" = "$2" ] || exit 0',
-  '[ -z "$3" ] || printf "%s" "$3" >&2',
-  'kill -9 "$2"',
-  '[ -n "$4" ] && { [ -f "$4" ] || [ ! -e "$4" ]; } && printf "%s" "$5" >> "$4"',
-  'exit 0',
-].join('\n');
+const WATCHDOG = `t=$1 msg=$3 logf=$4 logl=$5
+while :; do
+  IFS=$'\\x1f' read -t "$t" -r nt nmsg nlogf nlogl
+  rc=$?
+  [ "$rc" -gt 128 ] && break
+  [ "$rc" -eq 0 ] || exit 0
+  t=$nt msg=$nmsg logf=$nlogf logl=$nlogl
+done
+[ -z "$msg" ] || printf '%s\\n' "$msg" >&2
+kill -9 "$2"
+[ -n "$logf" ] && { [ -f "$logf" ] || [ ! -e "$logf" ]; } && printf '%s\\n' "$logl" >> "$logf"
+exit 0`;
+
+const SEPARATOR = '\x1f';
 
 function fill(text: string, elapsedMs: number, time: string): string {
-  return text.replaceAll('{elapsed}', String(Math.round(elapsedMs))).replaceAll('{time}', time);
+  return text
+    .replaceAll('{elapsed}', String(Math.round(elapsedMs)))
+    .replaceAll('{time}', time)
+    .replace(/\n$/, '');
 }
 
-function spawnWatchdog(deadlineMs: number, text: HardStopText, quiet = false): ChildProcess | undefined {
-  const seconds = Math.max(0, deadlineMs - performance.now()) / 1000;
+/** The four fields for the watchdog; none may hold a line break or the separator. */
+function fields(deadlineMs: number, text: HardStopText): string[] {
+  const seconds = Math.max(0.001, (deadlineMs - performance.now()) / 1000);
   const time = new Date(Date.now() + seconds * 1000).toISOString();
   const logLine = text.logFile && text.logLine ? fill(text.logLine, deadlineMs, time) : '';
+  const clean = (value: string) => value.replaceAll('\n', ' ').replaceAll(SEPARATOR, ' ');
+  return [
+    seconds.toFixed(3),
+    clean(fill(text.stderr, deadlineMs, time)),
+    logLine ? clean(text.logFile!) : '',
+    clean(logLine),
+  ];
+}
+
+function spawnWatchdog(deadlineMs: number, text: HardStopText): ChildProcess | undefined {
+  const [seconds, stderrLine, logFile, logLine] = fields(deadlineMs, text);
   try {
     const child = spawn(
-      '/bin/sh',
+      '/bin/bash',
+      // --norc: bash would otherwise source ~/.bashrc, as it does when its input is a socket.
       [
+        '--norc',
+        '--noprofile',
         '-c',
         WATCHDOG,
         'hactl-hard-stop',
-        seconds.toFixed(3),
+        seconds!,
         String(process.pid),
-        quiet ? '' : fill(text.stderr, deadlineMs, time),
-        logLine ? text.logFile! : '',
-        logLine,
+        stderrLine!,
+        logFile!,
+        logLine!,
       ],
-      // Its own process group, so cancel() ends the sleep too; stderr shared for the one line.
-      { detached: true, stdio: ['ignore', 'ignore', quiet ? 'ignore' : 'inherit'] },
+      // Builtins only (read, printf, kill, [): no environment to copy.
+      { stdio: ['pipe', 'ignore', 'inherit'], env: {} },
     );
+    // Neither the watchdog nor its pipe keeps this process alive.
     child.unref();
+    (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
     // A watchdog that cannot start must not take the process down: the in-loop timers still apply.
     child.on('error', () => undefined);
+    child.stdin?.on('error', () => undefined);
     return child;
   } catch {
     return undefined;
   }
 }
 
-function stop(child: ChildProcess | undefined): void {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    /* already gone */
-  }
-}
-
-/**
- * Active resources whose work may still run in libuv's threadpool, which process.exit() waits
- * for. A finished fs/promises request can linger in the list until it is collected: then the
- * exit path pays one more (quiet) watchdog, which is harmless.
- */
-const THREADPOOL_WORK = /^(FSReq|GetAddrInfoReqWrap|GetNameInfoReqWrap)|Job$|^Zlib/;
-
 const GENERIC: HardStopText = {
   stderr: 'hactl: hard stop: budget used up {elapsed} ms after start; killing the process\n',
 };
 
-/** Starts the watchdog; the process is SIGKILLed at `deadlineMs` unless it is cancelled or moved. */
+/** Starts the watchdog; the process is SIGKILLed at `deadlineMs` unless it has ended or cancelled first. */
 export function startHardStop(deadlineMs: number, text: HardStopText = GENERIC): HardStop {
   let current = text;
-  let deadline = deadlineMs;
-  let child = spawnWatchdog(deadline, current);
+  let child = spawnWatchdog(deadlineMs, current);
   return {
     update(at, next) {
-      stop(child);
       if (next) current = next;
-      deadline = at;
-      child = spawnWatchdog(deadline, current);
+      child?.stdin?.write(fields(at, current).join(SEPARATOR) + '\n');
     },
     cancel() {
-      stop(child);
+      child?.stdin?.destroy();
       child = undefined;
-    },
-    cancelAtExit() {
-      process.once('exit', () => {
-        const exitMayHang = process.getActiveResourcesInfo().some((name) => THREADPOOL_WORK.test(name));
-        stop(child);
-        // Still armed, but holding none of our descriptors: whoever reads our stderr sees its end now.
-        child = exitMayHang ? spawnWatchdog(deadline, current, true) : undefined;
-      });
     },
   };
 }

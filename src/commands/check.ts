@@ -250,10 +250,7 @@ function hardStopAt(deadlineMs: number): number {
 function armHardStop(deadlineMs: number, text: HardStopText): void {
   const at = hardStopAt(deadlineMs);
   if (hardStop) hardStop.update(at, text);
-  else {
-    hardStop = startHardStop(at, text);
-    hardStop.cancelAtExit();
-  }
+  else hardStop = startHardStop(at, text);
 }
 
 async function hardStopText(runs: Run[], common: Common): Promise<HardStopText> {
@@ -360,7 +357,6 @@ async function specMode(args: string[]): Promise<number> {
   hardStop = startHardStop(hardStopAt(ceilingMs), {
     stderr: `hactl: check --spec ${values.spec}: still running {elapsed} ms after start, before its checks began; killed by the hard stop\n`,
   });
-  hardStop.cancelAtExit();
   const [{ loadSpec, findNode }, { checksForNode }, { checkArgs, checkBudgetSeconds }] = await Promise.all([
     import('../spec/load.js'),
     import('../keepalived/model.js'),
