@@ -256,7 +256,7 @@ function armHardStop(deadlineMs: number, text: HardStopText): void {
 async function hardStopText(runs: Run[], common: Common): Promise<HardStopText> {
   const label = runs.map((run) => run.label).join(', ');
   const deadlineMs = Math.max(...runs.map((run) => run.deadlineMs));
-  const detail = `no result {elapsed} ms after start, past the ${budgetText(deadlineMs).replace(' used up', '')} (event loop blocked); killed by the hard stop`;
+  const detail = `still running {elapsed} ms after start, past the ${budgetText(deadlineMs).replace(' used up', '')} (event loop or exit blocked); killed by the hard stop`;
   const text: HardStopText = { stderr: `hactl: ${label}: ${detail}\n` };
   if (common.logFile !== undefined) {
     const { failureLine } = await import('../checks/failure-log.js');
@@ -355,7 +355,7 @@ async function specMode(args: string[]): Promise<number> {
   // Loading the spec is bounded too: until the checks' own deadlines are known, by a ceiling.
   const ceilingMs = budgetMs(timeout, SPEC_LOAD_CEILING_SECONDS);
   hardStop = startHardStop(hardStopAt(ceilingMs), {
-    stderr: `hactl: check --spec ${values.spec}: spec not loaded {elapsed} ms after start; killed by the hard stop\n`,
+    stderr: `hactl: check --spec ${values.spec}: still running {elapsed} ms after start, before its checks began; killed by the hard stop\n`,
   });
   const [{ loadSpec, findNode }, { checksForNode }, { checkArgs, checkBudgetSeconds }] = await Promise.all([
     import('../spec/load.js'),
@@ -409,18 +409,13 @@ async function specMode(args: string[]): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  try {
-    const [first, ...rest] = argv;
-    if (first === undefined) {
-      throw new UsageError('which check? give a kind or --spec FILE', 'see `hactl check --help`');
-    }
-    if (first === '--help' || first === '-h' || first === 'help') {
-      process.stdout.write((await helpText()) + '\n');
-      return 0;
-    }
-    return await (first.startsWith('-') ? specMode(argv) : kindMode(first, rest));
-  } finally {
-    // The verdict is out (or an error is about to be printed): the watchdog stands down.
-    hardStop?.cancel();
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    throw new UsageError('which check? give a kind or --spec FILE', 'see `hactl check --help`');
   }
+  if (first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write((await helpText()) + '\n');
+    return 0;
+  }
+  return first.startsWith('-') ? specMode(argv) : kindMode(first, rest);
 }

@@ -2,6 +2,7 @@
 // accept and never answer, greet and stall, trickle or flood (MySQL and HTTP), state paths under
 // /proc, a catastrophic regex over a streamed body, and an event loop that is stuck outright.
 // Every run goes through the built CLI; wall times include process start and exit.
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -281,7 +282,7 @@ describe('the hard stop holds when the event loop is stuck', () => {
       expectBounded(run);
       expect(run.exitCode, run.stderr).toBe(128 + 9);
       expect(run.stderr).toMatch(
-        /^hactl: web: no result \d+ ms after start, past the check budget of 2 s \(event loop blocked\); killed by the hard stop\n$/,
+        /^hactl: web: still running \d+ ms after start, past the check budget of 2 s \(event loop or exit blocked\); killed by the hard stop\n$/,
       );
       const line = JSON.parse(readFileSync(logFile, 'utf8').trim()) as Record<string, unknown>;
       expect(line).toMatchObject({
@@ -294,6 +295,48 @@ describe('the hard stop holds when the event loop is stuck', () => {
       expect(line.detail).toMatch(/killed by the hard stop/);
       expect(line.duration_ms).toBeGreaterThanOrEqual(BUDGET_MS);
     } finally {
+      await peer.close();
+    }
+  });
+
+  it('a healthy check whose exit hangs on a blocked threadpool call is killed all the same', async () => {
+    const peer = await startFakePeer('http', 'stall'); // accepts: a tcp check of it is healthy
+    const fifo = join(dir, `no-reader-${process.pid}`);
+    const logFile = join(dir, 'exit-hang.log');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      const run = await runHactl(
+        [
+          'check',
+          'tcp',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          String(peer.port),
+          '--check-name',
+          'db',
+          '--log-file',
+          logFile,
+          '--timeout',
+          String(BUDGET_S),
+        ],
+        {
+          timeoutMs: HARNESS_KILL_MS,
+          env: { ...process.env, NODE_OPTIONS: `--require ${fixture}`, HACTL_TEST_BLOCK_FIFO: fifo },
+        },
+      );
+      expectBounded(run);
+      // The verdict was printed; the exit that should have followed never completed.
+      expect(run.stdout).toMatch(/^ok db: connected to 127\.0\.0\.1:\d+ in \d+ ms\n$/);
+      expect(run.exitCode, run.stderr).toBe(128 + 9);
+      expect(run.stderr).toMatch(
+        /^hactl: db: still running \d+ ms after start, .*killed by the hard stop\n$/,
+      );
+      const line = JSON.parse(readFileSync(logFile, 'utf8').trim()) as Record<string, unknown>;
+      expect(line).toMatchObject({ event: 'check', check: 'db', kind: 'tcp' });
+      expect(line.detail).toMatch(/still running \d+ ms after start, .*killed by the hard stop/);
+    } finally {
+      rmSync(fifo, { force: true });
       await peer.close();
     }
   });

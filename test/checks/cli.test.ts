@@ -125,7 +125,7 @@ vips:
   - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
 checks:
   - { name: web, kind: http, interval: 2, params: { url: "http://127.0.0.1:${port}/", expect_body: "/HA1/i" } }
-  - { name: port, kind: tcp, interval: 1, params: { host: 127.0.0.1, port: ${port} } }
+  - { name: port, kind: tcp, interval: 2, params: { host: 127.0.0.1, port: ${port} } }
   - { name: down, kind: http, nodes: [ha2], params: { url: "http://127.0.0.1:${port}/down" } }
   - { name: closed, kind: tcp, nodes: [ha2], params: { host: 127.0.0.1, port: ${closedPort} } }
 `,
