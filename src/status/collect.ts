@@ -21,7 +21,15 @@ import { vipHolding } from '../cluster/vips.js';
 import type { Credentials } from '../mysql/connection.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { probeDatabase, probeServerId, readCredentials, type Where } from './probe.js';
-import type { DatabaseStatus, NodeStatus, PairStatus, PromotionStatus, VipStatus } from './types.js';
+import { readAgentView } from './agent-view.js';
+import type {
+  AgentStatus,
+  DatabaseStatus,
+  NodeStatus,
+  PairStatus,
+  PromotionStatus,
+  VipStatus,
+} from './types.js';
 import { judgePair } from './verdict.js';
 
 /** The lag a standby may have and still count as healthy when no replication check sets max_lag. */
@@ -162,7 +170,7 @@ export async function collectLocalStatus(
   const sources = options.sources ?? probeSources;
   const deadline = performance.now() + options.timeoutMs;
   const where = localWhere(spec);
-  const [observation, database] = await Promise.all([
+  const [observation, database, agent] = await Promise.all([
     until<Observation | string>(
       deadline,
       () =>
@@ -196,6 +204,11 @@ export async function collectLocalStatus(
           (why) => ({ reachable: false, address: describe(where), problem: why }),
         )
       : Promise.resolve(null),
+    until<AgentStatus | null>(
+      deadline,
+      (signal) => readAgentView(spec, node, signal),
+      (why) => (spec.agent.enabled ? { alive: null, detail: why, checks: [], failback_gate: null } : null),
+    ),
   ]);
   if (typeof observation === 'string') {
     return {
@@ -208,6 +221,7 @@ export async function collectLocalStatus(
       promotion: null,
       last_applied: null,
       lineage: null,
+      agent,
     };
   }
   const plan = decide(observation, spec, {});
@@ -230,6 +244,7 @@ export async function collectLocalStatus(
         }
       : null,
     lineage: lineageOf(observation),
+    agent,
   };
 }
 
@@ -274,6 +289,7 @@ async function collectPeerStatus(
     promotion: null,
     last_applied: null,
     lineage: null,
+    agent: null,
   };
 }
 

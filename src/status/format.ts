@@ -4,8 +4,9 @@
  * names of the exporters operators already know: Patroni's role gauges (`hactl_primary`,
  * `hactl_replica` with `scope` and `name` labels) and mysqld_exporter's replication series
  * (`hactl_mysql_slave_status_*`, `hactl_mysql_global_variables_read_only`, `hactl_mysql_up`).
- * keepalived-exporter's `hactl_vrrp_state` and `hactl_check_status` need keepalived's own view and
- * the check results, which only the agent has: without it they are not emitted (never guessed).
+ * keepalived-exporter's `hactl_vrrp_state` needs keepalived's own view and is not emitted (never
+ * guessed); in agent mode `hactl_check_status` and `hactl_agent_up` come from the track files
+ * keepalived itself reads.
  */
 import type { DatabaseStatus, NodeStatus, PairStatus, ReplicationStatus } from './types.js';
 
@@ -113,6 +114,13 @@ function detailLines(node: NodeStatus): string[] {
       `lineage: last primary ${l.primary} at ${l.primary_position || '(empty)'}, ${l.following ? 'following it' : 'not following it'}${l.diverged.length ? `, DIVERGED: holds ${l.diverged.join(', ')}` : ''} (${l.at})`,
     );
   } else if (l && 'unreadable' in l) lines.push(`lineage: unreadable (${l.unreadable})`);
+  if (node.agent) {
+    const a = node.agent;
+    const checks = a.checks.map((c) => `${c.name} ${c.ok === null ? '?' : c.ok ? 'ok' : 'FAILING'}`);
+    lines.push(
+      `agent: ${a.alive === true ? 'alive' : a.alive === false ? 'DOWN' : 'unknown'}${checks.length ? `; checks: ${checks.join(', ')}` : ''}${a.failback_gate === null ? '' : `; failback gate ${a.failback_gate === 0 ? 'open' : `shut (-${a.failback_gate})`}`}`,
+    );
+  }
   return lines;
 }
 
@@ -185,6 +193,18 @@ export function formatPrometheus(status: PairStatus): string {
     'promotion_allowed',
     'Whether the promotion guard lets this node be promoted (hypothetical="true": if it took the VIPs now).',
   );
+  const agentUp = family(
+    'agent_up',
+    "Agent mode: 1 while this node's agent says it is alive (its liveness track file reads 0), else 0.",
+  );
+  const checkStatus = family(
+    'check_status',
+    "Agent mode: a check's state as keepalived reads it from its track file, 0 BAD / 1 GOOD (keepalived-exporter keepalived_script_status).",
+  );
+  const gate = family(
+    'failback_gate_points',
+    'after-catch-up: priority points the failback gate takes off this node (0: open).',
+  );
   const vipHeld = family(
     'vip_held',
     'Value is 1 for each node seen holding the VIP (by interfaces or by the MySQL answering there).',
@@ -214,6 +234,14 @@ export function formatPrometheus(status: PairStatus): string {
       if (r.lag_seconds !== null) lag.samples.push({ labels: rl, value: r.lag_seconds });
       ioErr.samples.push({ labels: rl, value: r.last_io_errno });
       sqlErr.samples.push({ labels: rl, value: r.last_sql_errno });
+    }
+    if (node.agent) {
+      agentUp.samples.push({ labels, value: node.agent.alive === true ? 1 : 0 });
+      for (const check of node.agent.checks) {
+        if (check.ok !== null)
+          checkStatus.samples.push({ labels: { ...labels, check: check.name }, value: check.ok ? 1 : 0 });
+      }
+      if (node.agent.failback_gate !== null) gate.samples.push({ labels, value: node.agent.failback_gate });
     }
     if (node.promotion) {
       promotion.samples.push({

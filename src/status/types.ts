@@ -56,6 +56,17 @@ export interface PromotionStatus {
   hypothetical: boolean;
 }
 
+/** Agent mode, this node only: what its agent has told keepalived through the track files. */
+export interface AgentStatus {
+  /** true: the liveness file reads 0; false: 1 (dead or frozen); null: missing or unreadable. */
+  alive: boolean | null;
+  detail: string;
+  /** Each check's track value and whether it means OK (null: no file yet). */
+  checks: { name: string; track_value: number | null; ok: boolean | null }[];
+  /** Points the failback gate takes off the priority (after-catch-up), null otherwise. */
+  failback_gate: number | null;
+}
+
 export interface NodeStatus {
   name: string;
   /** The node the report was made on. */
@@ -81,6 +92,8 @@ export interface NodeStatus {
     | { none: true }
     | { unreadable: string }
     | null;
+  /** Agent mode on this node; null otherwise (and for the peer). */
+  agent: AgentStatus | null;
 }
 
 export interface VipStatus {

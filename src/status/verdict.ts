@@ -69,6 +69,20 @@ function promotionProblem(node: NodeStatus): string | undefined {
   return `${head}: ${p.reason}; way out: ${p.way_out ?? 'see hactl notify --help'}`;
 }
 
+/** Agent mode: a node whose agent is not alive, or whose checks keepalived sees failing, is degraded. */
+function agentProblems(node: NodeStatus): string[] {
+  const agent = node.agent;
+  if (!agent) return [];
+  if (agent.alive !== true) return [`${node.name}'s agent: ${agent.detail}`];
+  return agent.checks
+    .filter((check) => check.ok !== true)
+    .map((check) =>
+      check.ok === null
+        ? `${node.name}: check ${check.name} has no result yet (no track file)`
+        : `${node.name}: check ${check.name} is failing (track value ${check.track_value})`,
+    );
+}
+
 export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus[], maxLag: number): Verdict {
   const problems: string[] = [];
   const notes: string[] = [];
@@ -131,6 +145,7 @@ export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus
   for (const node of nodes) {
     const refused = promotionProblem(node);
     if (refused) problems.push(refused);
+    problems.push(...agentProblems(node));
   }
   return { verdict: problems.length === 0 ? 'healthy' : 'degraded', problems, notes };
 }

@@ -66,6 +66,7 @@ export function node(
     promotion: null,
     last_applied: null,
     lineage: null,
+    agent: null,
     ...extra,
   };
 }

@@ -1,0 +1,64 @@
+/**
+ * What this node's agent tells keepalived, read from the files keepalived reads (agent mode only):
+ * whether the agent says it is alive, each check's track value and the failback gate. These are
+ * the facts keepalived acts on, so they are the honest view of "is the agent up, are its checks
+ * passing" without a connection to the agent itself.
+ */
+import { readFile } from 'node:fs/promises';
+import {
+  AGENT_ALIVE,
+  AGENT_GONE,
+  agentTrackFile,
+  checkTrackFile,
+  checkTrackValue,
+  failbackTrackFile,
+} from '../agent/contract.js';
+import { problemWithUserPath } from '../fs/user-path.js';
+import { checksForNode } from '../keepalived/model.js';
+import type { NodeSpec, Spec } from '../spec/schema.js';
+import type { AgentStatus } from './types.js';
+
+async function readValue(path: string, signal: AbortSignal): Promise<number | null> {
+  try {
+    const text = (await readFile(path, { encoding: 'utf8', signal })).trim();
+    return /^-?\d{1,6}$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function readAgentView(
+  spec: Spec,
+  node: NodeSpec,
+  signal: AbortSignal,
+): Promise<AgentStatus | null> {
+  if (!spec.agent.enabled) return null;
+  const runtimeDir = spec.paths.runtime_dir;
+  const problem = await problemWithUserPath(runtimeDir, 'paths.runtime_dir');
+  if (problem) return { alive: null, detail: problem, checks: [], failback_gate: null };
+  const [liveness, gate, ...values] = await Promise.all([
+    readValue(agentTrackFile(runtimeDir, node.name), signal),
+    spec.failback === 'after-catch-up'
+      ? readValue(failbackTrackFile(runtimeDir, node.name), signal)
+      : Promise.resolve(null),
+    ...checksForNode(spec, node.name).map((check) =>
+      readValue(checkTrackFile(runtimeDir, node.name, check.name), signal),
+    ),
+  ]);
+  const checks = checksForNode(spec, node.name).map((check, index) => {
+    const value = values[index] ?? null;
+    return {
+      name: check.name,
+      track_value: value,
+      ok: value === null ? null : value === checkTrackValue(check.weight, true),
+    };
+  });
+  const alive = liveness === AGENT_ALIVE ? true : liveness === AGENT_GONE ? false : null;
+  const detail =
+    alive === true
+      ? 'the agent says it is alive'
+      : alive === false
+        ? 'the agent is down or frozen (its liveness file reads 1): keepalived keeps this node in FAULT'
+        : 'no liveness file (the agent never ran here, or keepalived has not started)';
+  return { alive, detail, checks, failback_gate: gate };
+}
