@@ -81,49 +81,38 @@ describe.skipIf(missing)(
       await waitForConverged(lab, 'ha2', null);
     });
 
-    it('agent SIGKILL on the MASTER: the pair fails over, the old primary is read-only; a restarted agent rejoins without moving the VIPs', async () => {
-      await lab.up({ mode: 'agent', fast: true });
-      const injectedAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'agent-kill' });
-      const movedMs = await msUntilHolder('ha2', injectedAt, 30_000);
-      console.log(`agent mode: agent SIGKILL on ha1 -> both VIPs on ha2 in ${movedMs} ms`);
-      expect(movedMs).toBeLessThanOrEqual(3_000);
-      await waitForConverged(lab, 'ha2', null);
-      // keepalived's FAULT demotes ha1 even though its agent is dead.
-      await waitFor(
-        'ha1 read-only',
-        async () => (await rootQuery('ha1', 'SELECT @@GLOBAL.read_only')) === '1',
-        {
-          timeoutMs: 30_000,
-          everyMs: 250,
-        },
-      );
+    // SIGKILL: the sentinel sees the heartbeat pipe close at once. SIGSTOP: it sees no heartbeat
+    // for heartbeat_timeout (2 s in the lab spec). Then FAULT and a 0.1 s-advert election.
+    it.each([
+      ['SIGKILL', 'agent-kill', 3_000],
+      ['SIGSTOP', 'agent-stop', 4_500],
+    ] as const)(
+      'agent %s on the MASTER: the pair fails over within its bound, the old primary is read-only, status names the agent; healed, it rejoins without moving the VIPs',
+      async (signal, how, boundMs) => {
+        await lab.up({ mode: 'agent', fast: true });
+        const injectedAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how });
+        const movedMs = await msUntilHolder('ha2', injectedAt, 30_000);
+        console.log(`agent mode: agent ${signal} on ha1 -> both VIPs on ha2 in ${movedMs} ms`);
+        expect(movedMs).toBeLessThanOrEqual(boundMs);
+        await waitForConverged(lab, 'ha2', null);
+        // keepalived's FAULT demotes ha1 through notify although its agent cannot act.
+        await waitFor(
+          'ha1 read-only',
+          async () => (await rootQuery('ha1', 'SELECT @@GLOBAL.read_only')) === '1',
+          { timeoutMs: 30_000, everyMs: 250 },
+        );
+        const shown = await status('ha1');
+        expect(shown.exitCode).toBe(1);
+        expect(shown.report.problems).toContain(
+          "ha1's agent: the agent is down or frozen (its liveness file reads 1): keepalived keeps this node in FAULT",
+        );
 
-      await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
-      await waitForConverged(lab, 'ha2', 'ha1');
-      await expectHolderStays(lab.prefix, 'ha2', 5_000);
-    });
-
-    it('agent SIGSTOP on the MASTER: a frozen agent fails the node over within its heartbeat bound; SIGCONT rejoins without moving the VIPs', async () => {
-      await lab.up({ mode: 'agent', fast: true });
-      const injectedAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'agent-stop' });
-      // heartbeat_timeout 2 s in the lab spec, then FAULT and a 0.1 s-advert election.
-      const movedMs = await msUntilHolder('ha2', injectedAt, 30_000);
-      console.log(`agent mode: agent SIGSTOP on ha1 -> both VIPs on ha2 in ${movedMs} ms`);
-      expect(movedMs).toBeLessThanOrEqual(4_500);
-      await waitForConverged(lab, 'ha2', null);
-      await waitFor(
-        'ha1 read-only',
-        async () => (await rootQuery('ha1', 'SELECT @@GLOBAL.read_only')) === '1',
-        {
-          timeoutMs: 30_000,
-          everyMs: 250,
-        },
-      );
-
-      await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
-      await waitForConverged(lab, 'ha2', 'ha1');
-      await expectHolderStays(lab.prefix, 'ha2', 5_000);
-    });
+        await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
+        await waitForConverged(lab, 'ha2', 'ha1');
+        await expectHolderStays(lab.prefix, 'ha2', 5_000);
+        expect((await status('ha2')).exitCode).toBe(0);
+      },
+    );
 
     it('after-catch-up: ha1 returns lagging and takes the VIPs back only once caught up, losing no acknowledged write', async () => {
       await lab.up({ mode: 'agent', fast: true, failback: 'after-catch-up' });
