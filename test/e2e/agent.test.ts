@@ -3,7 +3,7 @@
  * `hactl agent` per node runs the checks in-process and the transitions. Real keepalived, MariaDB
  * and nginx in the lab, fast profile (VRRPv3, 0.1 s adverts). Each test builds and removes its lab.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { holderOfBoth, labFail, labHeal, labPaths, labStatus } from '../../src/lab/lab.js';
@@ -63,7 +63,21 @@ describe.skipIf(missing)(
   { timeout: LAB_TEST_TIMEOUT_MS },
   () => {
     beforeAll(() => assertBuilt());
-    afterEach(async () => {
+    afterEach(async (context) => {
+      // A failure in agent mode is explained by the agents' and keepalived's own logs: print their
+      // tails before the lab (and its directory) goes.
+      if (context.task.result?.state === 'fail') {
+        for (const node of ['ha1', 'ha2'] as const) {
+          const dir = labPaths(lab.dir).node[node].dir;
+          for (const file of ['agent.log', 'keepalived.log']) {
+            const path = join(dir, file);
+            const tail = existsSync(path)
+              ? readFileSync(path, 'utf8').split('\n').slice(-60).join('\n')
+              : '(none)';
+            console.log(`--- ${node} ${file} (tail) ---\n${tail}`);
+          }
+        }
+      }
       await lab.down();
     });
 
