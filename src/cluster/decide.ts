@@ -151,6 +151,7 @@ function rules123(observation: Observation, intent: Intent): Step {
  * only when the plan would promote. observe() asks this before it connects to anything.
  */
 export function needsPromotionFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
+  if (deferredToAgent(observation, spec, intent)) return false;
   const step = rules123(observation, intent);
   return step.target === 'MASTER' && actionsFor(spec, 'MASTER').some(promotes);
 }
@@ -204,8 +205,21 @@ function promotionGuard(observation: Observation, intent: Intent): PromotionGuar
   return { rule: 'promotion', verdict, evidence };
 }
 
+/**
+ * Rule 0, agent mode: keepalived's FAULT/STOP hooks still run `hactl notify` so that a node whose
+ * agent died or froze is demoted anyway; while the agent says it is alive, the agent applies
+ * keepalived's transitions itself (in order, from the FIFO) and a hook arriving late must not
+ * overwrite them. An operator's --force still acts.
+ */
+function deferredToAgent(observation: Observation, spec: Spec, intent: Intent): string | undefined {
+  if (!spec.agent.enabled || intent.force || observation.keepalived?.source !== 'event') return undefined;
+  if (observation.agentAlive !== true) return undefined;
+  return "agent mode: this node's agent is alive and applies keepalived's transitions itself; this hook acts only for a dead or frozen agent (use --force to act anyway)";
+}
+
 export function decide(observation: Observation, spec: Spec, intent: Intent): Plan {
-  const step = rules123(observation, intent);
+  const deferred = deferredToAgent(observation, spec, intent);
+  const step = deferred ? { target: undefined, reason: deferred, guards: [] } : rules123(observation, intent);
   const plan = (
     target: VrrpState | undefined,
     actions: ActionSpec[],

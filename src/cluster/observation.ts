@@ -89,6 +89,11 @@ export interface Observation {
   readonly database: DatabaseFacts | undefined;
   readonly checks: readonly CheckFact[] | undefined;
   readonly lease: LeaseFact | undefined;
+  /**
+   * Agent mode, for a notify hook: whether this node's agent says it is alive (its liveness track
+   * file reads 0). Undefined when not read (no agent mode, or the agent itself is deciding).
+   */
+  readonly agentAlive?: boolean | undefined;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -5,7 +5,9 @@
  * database and the lineage) are gathered only when the pure rules say a promotion is in view.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { localTarget } from '../actions/mysql-common.js';
+import { AGENT_ALIVE, agentTrackFile } from '../agent/contract.js';
 import { problemWithUserPath } from '../fs/user-path.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { appliedStatePath, readAppliedState } from './applied-state.js';
@@ -30,6 +32,8 @@ export interface ObservationSources {
   database(spec: Spec, node: NodeSpec, lineage: LineageRead, signal: AbortSignal): Promise<DatabaseFacts>;
   /** Absent until a lease store exists (etcd, for 3+ nodes or a witness). */
   lease?(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<LeaseFact>;
+  /** Agent mode: whether the node's agent says it is alive (read for notify hooks only). */
+  agentAlive?(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<boolean | undefined>;
 }
 
 export interface ObserveRequest {
@@ -148,6 +152,15 @@ export const localSources: ObservationSources = {
   },
   lineage: (spec, node) => readLineage(spec.paths.state_dir, node.name),
   database: readLocalDatabase,
+  async agentAlive(spec, node, signal) {
+    const problem = await problemWithUserPath(spec.paths.runtime_dir, 'paths.runtime_dir');
+    if (problem) return undefined;
+    const text = await readFile(agentTrackFile(spec.paths.runtime_dir, node.name), {
+      encoding: 'utf8',
+      signal,
+    }).catch(() => undefined);
+    return text === undefined ? undefined : text.trim() === String(AGENT_ALIVE);
+  },
 };
 
 export async function observe(
@@ -158,7 +171,8 @@ export async function observe(
   budgets: ObserveBudgets = DEFAULT_BUDGETS,
   timings: SourceTimings = {},
 ): Promise<Observation> {
-  const [lastApplied, lease] = await Promise.all([
+  const askAgent = spec.agent.enabled && request.keepalived?.source === 'event' && sources.agentAlive;
+  const [lastApplied, lease, agentAlive] = await Promise.all([
     bounded(
       budgets.appliedStateMs,
       (signal) => sources.appliedState(spec, node, signal),
@@ -174,6 +188,14 @@ export async function observe(
           (ms) => (timings.lease = ms),
         )
       : undefined,
+    askAgent
+      ? bounded<boolean | undefined>(
+          budgets.appliedStateMs,
+          (signal) => sources.agentAlive!(spec, node, signal),
+          () => undefined,
+          () => undefined,
+        )
+      : undefined,
   ]);
   const first: Observation = {
     transitionId: request.transitionId,
@@ -186,6 +208,7 @@ export async function observe(
     database: undefined,
     checks: undefined,
     lease,
+    agentAlive,
   };
   const wanted = request.promotionFacts === 'always' || needsPromotionFacts(first, spec, request.intent);
   if (!wanted) return freezeObservation(first);

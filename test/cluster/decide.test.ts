@@ -384,3 +384,25 @@ describe('decide: a lease, when observed, is one more rule', () => {
     expect(plan.reason).toMatch(/^MASTER refused: stay read-only: .*diverged from ha2/);
   });
 });
+
+describe('decide, agent mode: a late notify hook never overrides the live agent (rule 0)', () => {
+  const AGENT: Spec = { ...PLAIN, agent: { ...PLAIN.agent, enabled: true } };
+
+  it('a FAULT hook is skipped while the agent says it is alive, and acts once the agent is dead or frozen', () => {
+    const late = observation({ vips: NONE, keepalived: said('FAULT'), lastApplied: applied('BACKUP') });
+    const alive = decide({ ...late, agentAlive: true }, AGENT, {});
+    expect(alive.target).toBeUndefined();
+    expect(alive.reason).toMatch(/agent is alive and applies keepalived's transitions itself/);
+    expect(needsPromotionFacts({ ...late, agentAlive: true }, AGENT, {})).toBe(false);
+    expect(decide({ ...late, agentAlive: false }, AGENT, {}).target).toBe('FAULT');
+    expect(decide({ ...late, agentAlive: undefined }, AGENT, {}).target).toBe('FAULT');
+  });
+
+  it('the agent itself (FIFO lines), an operator --force and script mode are not deferred', () => {
+    const fifo = observation({ vips: NONE, keepalived: said('FAULT', 'fifo'), agentAlive: true });
+    expect(decide(fifo, AGENT, {}).target).toBe('FAULT');
+    const hook = observation({ vips: NONE, keepalived: said('FAULT'), agentAlive: true });
+    expect(decide(hook, AGENT, { force: true }).target).toBe('FAULT');
+    expect(decide(hook, PLAIN, {}).target).toBe('FAULT');
+  });
+});
