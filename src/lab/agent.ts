@@ -3,7 +3,7 @@
  * our own, stopped, killed, frozen and thawed only through that PID. The agent renames itself
  * (process.title), so the marker is the part its command line keeps either way.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandLineOf, isAlive, readPidFile, startDaemon, stopFromPidFile, waitFor } from './processes.js';
 
@@ -32,6 +32,7 @@ export async function startAgent(
   const running = agentPid(files);
   if (running !== undefined) return running;
   const argv = [options.hactl, 'agent', '--spec', options.specPath, '--node', options.node];
+  const from = logSize(files.log);
   const daemon = startDaemon(argv, { netns: options.netns, logFile: files.log, pidFile: files.pid });
   // It refuses at once on a bad spec or a second instance; give it a moment to prove it stays.
   await waitFor(
@@ -42,7 +43,42 @@ export async function startAgent(
   );
   if (!isAlive(daemon.pid))
     throw new Error(`${options.node}'s agent exited right after start; see ${files.log}`);
+  // The title comes before the FIFO, the heartbeat and the checks start, any of which can still
+  // refuse: keepalived must not be started until the agent says it runs.
+  await waitFor(
+    `${options.node}'s agent to log agent.started`,
+    () => !isAlive(daemon.pid) || startedLogged(files.log, from),
+    { timeoutMs: 30_000, everyMs: 100 },
+  );
+  if (!isAlive(daemon.pid)) {
+    throw new Error(`${options.node}'s agent exited during start: ${logTail(files.log, from)}`);
+  }
   return daemon.pid;
+}
+
+function logSize(path: string): number {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+}
+
+function logSince(path: string, from: number): string {
+  try {
+    return readFileSync(path, 'utf8').slice(from);
+  } catch {
+    return '';
+  }
+}
+
+/** This start's part of the agent's log has its "agent.started" line. */
+function startedLogged(path: string, from: number): boolean {
+  return logSince(path, from).includes('"event":"agent.started"');
+}
+
+function logTail(path: string, from: number): string {
+  return logSince(path, from).split('\n').slice(-8).join('\n').slice(-2_000) || `(nothing in ${path})`;
 }
 
 /** SIGTERM (a clean stop: the agent marks the node unhealthy before it exits). */
