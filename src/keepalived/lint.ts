@@ -257,6 +257,14 @@ function unimplementedFindings(spec: Spec): Finding[] {
         "after-catch-up needs agent.enabled: true: only hactl agent judges whether the returning node's database has caught up and holds its priority down until then. Set agent.enabled: true, or use failback: nopreempt (fail back by hand once `hactl check replication --caught-up` passes on the preferred node) or preempt",
     });
   }
+  if (spec.failback === 'after-catch-up' && spec.agent.enabled && spec.mysql === undefined) {
+    findings.push({
+      severity: 'error',
+      path: 'failback',
+      message:
+        "after-catch-up without a mysql section: the agent judges catch-up by asking this node's database, so with no database to ask the gate would never open and the preferred node would never take the VIPs back. Add a mysql section (host, credentials_file, replication), or use failback: preempt",
+    });
+  }
   if (spec.sync !== undefined) {
     findings.push({
       severity: 'error',
