@@ -6,8 +6,8 @@
  * flock(1) exits for as long as our fd is open. Waiting is bounded by `flock -w`.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, constants, ftruncateSync, openSync, writeSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { problemWithUserPath } from '../fs/user-path.js';
 
@@ -42,13 +42,14 @@ export async function acquireLock(path: string, waitSec: number): Promise<HeldLo
   const problem = await problemWithUserPath(dirname(path), 'paths.runtime_dir');
   if (problem) throw new RuntimeDirUnusable(problem);
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  // The directory is vetted and exists: opening a file in it cannot hang.
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  // Asynchronous even though the directory is vetted: the agent's loop takes this lock per
+  // transition, and nothing there may block the timers that bound its other work.
+  const file = await open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
   const started = Date.now();
   try {
     const code = await new Promise<number>((resolve, reject) => {
       const child = spawn('flock', ['--exclusive', '--wait', String(waitSec), '3'], {
-        stdio: ['ignore', 'ignore', 'pipe', fd],
+        stdio: ['ignore', 'ignore', 'pipe', file.fd],
       });
       let stderr = '';
       child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -62,10 +63,10 @@ export async function acquireLock(path: string, waitSec: number): Promise<HeldLo
     });
     if (code !== 0) throw new LockTimeout(path, waitSec);
     // For a person looking at the file; the lock itself is the flock.
-    ftruncateSync(fd, 0);
-    writeSync(fd, `${process.pid}\n`, 0);
+    await file.truncate(0);
+    await file.write(`${process.pid}\n`, 0);
   } catch (error) {
-    closeSync(fd);
+    await file.close();
     throw error;
   }
   let released = false;
@@ -75,7 +76,9 @@ export async function acquireLock(path: string, waitSec: number): Promise<HeldLo
     release() {
       if (released) return;
       released = true;
-      closeSync(fd);
+      // The flock goes with the last close of the open file description, moments after this
+      // returns; a waiter's `flock -w` covers that instant, and a process exit closes it anyway.
+      void file.close().catch(() => undefined);
     },
   };
 }
