@@ -265,6 +265,14 @@ function unimplementedFindings(spec: Spec): Finding[] {
         "after-catch-up without a mysql section: the agent judges catch-up by asking this node's database, so with no database to ask the gate would never open and the preferred node would never take the VIPs back. Add a mysql section (host, credentials_file, replication), or use failback: preempt",
     });
   }
+  if (spec.election.garp_master_refresh_repeat !== undefined && spec.election.garp_master_refresh === 0) {
+    findings.push({
+      severity: 'error',
+      path: 'election.garp_master_refresh_repeat',
+      message:
+        'has no effect while election.garp_master_refresh is 0 (no re-announcement, so nothing to repeat). Set election.garp_master_refresh to the seconds between re-announcements, or remove garp_master_refresh_repeat',
+    });
+  }
   if (spec.sync !== undefined) {
     findings.push({
       severity: 'error',

@@ -86,6 +86,8 @@ export interface NodeConfig {
   scriptUser: string;
   vrrpVersion: 2 | 3;
   garpLowerPrioRepeat: number;
+  /** Re-announce the VIPs while MASTER; undefined: keepalived's default (off). */
+  garpMasterRefresh: { seconds: number; repeat: number } | undefined;
   realtimePriority: number | undefined;
   notifyFifo: string | undefined;
   scripts: ScriptBlock[];
@@ -272,6 +274,13 @@ export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
     scriptUser: spec.keepalived.script_user,
     vrrpVersion: spec.election.vrrp_version,
     garpLowerPrioRepeat: spec.election.garp_lower_prio_repeat,
+    garpMasterRefresh:
+      spec.election.garp_master_refresh > 0
+        ? {
+            seconds: spec.election.garp_master_refresh,
+            repeat: spec.election.garp_master_refresh_repeat ?? 1,
+          }
+        : undefined,
     realtimePriority: spec.election.realtime_priority,
     notifyFifo:
       agent || spec.keepalived.notify === 'fifo'

@@ -110,6 +110,16 @@ const electionSchema = z
         'Gratuitous ARPs a master repeats when it hears a lower-priority advert (heals partitions), 1..100.',
       )
       .default(5),
+    garp_master_refresh: intInRange(0, 86400)
+      .describe(
+        "Seconds between gratuitous ARP re-announcements of the VIPs while this node is MASTER (vrrp_garp_master_refresh), 0..86400; 0 (default) announces only on taking the VIPs. Set it where gateways or switches forget the VIPs' MAC address (seed 000 re-announced every few seconds from a loop).",
+      )
+      .default(0),
+    garp_master_refresh_repeat: intInRange(1, 100)
+      .describe(
+        'Gratuitous ARPs sent at each re-announcement (vrrp_garp_master_refresh_repeat), 1..100, default 1. Only with garp_master_refresh above 0 (hactl lint refuses it otherwise).',
+      )
+      .optional(),
   })
   .describe('How the nodes elect the holder of the VIPs: VRRP settings shared by every instance.')
   // hactl lint's advert_int rules (keepalived.lint advertFindings), said again for editors.

@@ -61,6 +61,15 @@ describe('keepalived.conf fields', () => {
     );
   });
 
+  it('election.garp_master_refresh and its repeat reach global_defs; 0 (the default) renders neither', () => {
+    const refreshing = rendered('election: { garp_master_refresh: 30, garp_master_refresh_repeat: 4 }');
+    expect(refreshing).toMatch(
+      /global_defs \{[^}]*vrrp_garp_master_refresh 30\n\s*vrrp_garp_master_refresh_repeat 4\n/,
+    );
+    expect(rendered('election: { garp_master_refresh: 30 }')).toMatch(/vrrp_garp_master_refresh_repeat 1\n/);
+    expect(rendered('')).not.toMatch(/garp_master_refresh/);
+  });
+
   it('keepalived.script_user (root) and keepalived.notify: script are rendered', () => {
     const text = rendered('keepalived: { notify: script, script_user: root }');
     expect(text).toMatch(/global_defs \{[^}]*script_user root\n/);

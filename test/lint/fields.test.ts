@@ -73,6 +73,8 @@ const EVIDENCE: Record<string, Evidence> = {
   'election.authentication.password': render(SEED001),
   'election.realtime_priority': { test: RENDER },
   'election.garp_lower_prio_repeat': { test: EFFECTS },
+  'election.garp_master_refresh': { test: EFFECTS },
+  'election.garp_master_refresh_repeat': { test: EFFECTS },
   failback: render(SEED004),
   'failback=preempt': render(SEED001),
   'failback=nopreempt': { test: RENDER },

@@ -163,6 +163,11 @@ const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'acce
   'duplicate-vip-address.yaml': { schema: 'accepts', why: 'VIP addresses unique across vips' },
   'example-password.yaml': { schema: 'accepts', why: "the example's password, compared with the example" },
   'failback-after-catch-up.yaml': { schema: 'refuses', at: '/failback' },
+  'failback-after-catch-up-no-mysql.yaml': { schema: 'accepts', why: 'failback against the mysql section' },
+  'garp-refresh-repeat-without-refresh.yaml': {
+    schema: 'accepts',
+    why: 'a repeat count against its interval being 0',
+  },
   'check-interval-fraction.yaml': { schema: 'refuses', at: '/checks/0/interval' },
   'insecure-on-http.yaml': { schema: 'accepts', why: 'insecure against the URL scheme' },
   'logging-debug.yaml': { schema: 'refuses', at: '/logging/level' },
