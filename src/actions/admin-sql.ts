@@ -9,7 +9,7 @@ export async function adminSession(
   target: { admin_host: string; admin_port: number; credentials_file: string },
   signal: AbortSignal,
 ): Promise<MysqlSession> {
-  const file = readOptionFile(target.credentials_file);
+  const file = await readOptionFile(target.credentials_file);
   return connectWith(
     {
       user: file.user ?? 'admin',

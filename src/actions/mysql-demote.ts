@@ -52,7 +52,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
   let credentialsProblem: string | undefined;
   if (mysql.replication_credentials_file) {
     try {
-      const file = readOptionFile(mysql.replication_credentials_file);
+      const file = await readOptionFile(mysql.replication_credentials_file);
       if (file.user === undefined || file.password === undefined)
         throw new Error(
           `${mysql.replication_credentials_file} needs user and password in its [client] section`,

@@ -181,7 +181,7 @@ export function labDatabase(options: LabDatabaseOptions) {
      * and `hactl notify` promotes it — which is what `lab up` then waits for.
      */
     async setupReplication(servers: Record<LabNode, MariadbServer>): Promise<void> {
-      const replication = readOptionFile(creds.replication, { requirePrivate: true });
+      const replication = await readOptionFile(creds.replication, { requirePrivate: true });
       await startReplication(servers.ha2, {
         host: addressOf('ha1', 'inside'),
         port: PORT,

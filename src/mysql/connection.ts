@@ -141,8 +141,8 @@ function statementLabel(sql: string): string {
     .slice(0, 40);
 }
 
-export function credentialsFor(target: MysqlTarget, requirePrivate = true): Credentials {
-  const file = readOptionFile(target.defaultsFile, { requirePrivate });
+export async function credentialsFor(target: MysqlTarget, requirePrivate = true): Promise<Credentials> {
+  const file = await readOptionFile(target.defaultsFile, { requirePrivate });
   const credentials: Credentials = { user: file.user ?? 'root' };
   if (file.password !== undefined) credentials.password = file.password;
   const host = target.host ?? (target.socket ? undefined : file.host);
@@ -155,7 +155,7 @@ export function credentialsFor(target: MysqlTarget, requirePrivate = true): Cred
 }
 
 export async function connect(target: MysqlTarget, options: ConnectOptions): Promise<MysqlSession> {
-  return connectWith(credentialsFor(target, options.requirePrivateFile ?? true), options);
+  return connectWith(await credentialsFor(target, options.requirePrivateFile ?? true), options);
 }
 
 export async function connectWith(credentials: Credentials, options: ConnectOptions): Promise<MysqlSession> {

@@ -3,7 +3,8 @@
  * We parse the subset the client programs honour for [client]: `key=value`, quotes, `#`/`;`
  * comments, `-`/`_` interchangeable in keys. The password never appears in an error message.
  */
-import { readFileSync, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 
 export interface ClientOptions {
@@ -115,39 +116,75 @@ export function parseOptionFile(text: string, file: string, groups: string[] = [
   return result;
 }
 
+/** Credentials files are a few lines; a read that takes longer is stuck (e.g. a hung NFS mount). */
+const READ_BUDGET_MS = 2_000;
+/** More than any option file needs; a device or a runaway file is refused before it fills memory. */
+const MAX_BYTES = 64 * 1024;
+
+function unreadable(file: string, error: unknown): ConfigError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why =
+    code === 'ABORT_ERR' ? `no answer within ${READ_BUDGET_MS / 1000} s` : (code ?? (error as Error).message);
+  return new ConfigError(`cannot read credentials file ${file}: ${why}`);
+}
+
+/** stat has no signal: the race bounds it, the late answer is dropped. */
+async function statWithin(file: string): Promise<Stats> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(Object.assign(new Error('timeout'), { code: 'ABORT_ERR' })),
+      READ_BUDGET_MS,
+    );
+  });
+  try {
+    return await Promise.race([stat(file), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Refuses a credentials file that group or others can read or write: the same rule ssh applies to
- * private keys. Callers that only need host/port (no secret) may skip it.
+ * private keys. Callers that only need host/port (no secret) may skip the mode rule; every caller
+ * gets the regular-file rule (a device such as /dev/zero would never end).
  */
-export function assertPrivateFile(file: string): void {
-  let mode: number;
+export async function assertPrivateFile(file: string, requirePrivate = true): Promise<void> {
+  let info;
   try {
-    mode = statSync(file).mode;
+    info = await statWithin(file);
   } catch (error) {
+    throw unreadable(file, error);
+  }
+  if (!info.isFile()) {
     throw new ConfigError(
-      `cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      `credentials file ${file} is not a regular file; point it at a [client] option file`,
     );
   }
-  if ((mode & 0o077) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(4, '0');
+  if (info.size > MAX_BYTES) {
+    throw new ConfigError(
+      `credentials file ${file} is ${info.size} bytes, more than an option file needs (64 KiB)`,
+    );
+  }
+  if (requirePrivate && (info.mode & 0o077) !== 0) {
+    const octal = (info.mode & 0o777).toString(8).padStart(4, '0');
     throw new ConfigError(
       `credentials file ${file} has mode ${octal}, readable by others; run \`chmod 600 ${file}\` (0600 or 0400 required)`,
     );
   }
 }
 
-export function readOptionFile(
+/** Asynchronous and bounded: the agent's loop and every time-budgeted check read credentials. */
+export async function readOptionFile(
   file: string,
   options: { requirePrivate?: boolean; groups?: string[] } = {},
-): ClientOptions {
-  if (options.requirePrivate ?? true) assertPrivateFile(file);
+): Promise<ClientOptions> {
+  await assertPrivateFile(file, options.requirePrivate ?? true);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = await readFile(file, { encoding: 'utf8', signal: AbortSignal.timeout(READ_BUDGET_MS) });
   } catch (error) {
-    throw new ConfigError(
-      `cannot read credentials file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-    );
+    throw unreadable(file, error);
   }
   return parseOptionFile(text, file, options.groups);
 }

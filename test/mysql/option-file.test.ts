@@ -63,18 +63,30 @@ describe('option files', () => {
     expect(() => parseOptionFile('[client]\nport=99999\n', 'f')).toThrow(/not a TCP port/);
   });
 
-  it('refuses a credentials file others can read, with the fix', () => {
+  it('refuses a credentials file others can read, with the fix', async () => {
     const file = join(dir, 'creds.cnf');
     writeFileSync(file, '[client]\nuser=u\npassword=TopSecret\n');
     chmodSync(file, 0o644);
-    expect(() => assertPrivateFile(file)).toThrow(/mode 0644.*chmod 600/);
-    expect(() => readOptionFile(file)).toThrow(ConfigError);
-    expect(readOptionFile(file, { requirePrivate: false }).user).toBe('u');
+    await expect(assertPrivateFile(file)).rejects.toThrow(/mode 0644.*chmod 600/);
+    await expect(readOptionFile(file)).rejects.toThrow(ConfigError);
+    expect((await readOptionFile(file, { requirePrivate: false })).user).toBe('u');
     chmodSync(file, 0o600);
-    expect(readOptionFile(file)).toEqual({ user: 'u', password: 'TopSecret' });
+    expect(await readOptionFile(file)).toEqual({ user: 'u', password: 'TopSecret' });
     chmodSync(file, 0o400);
-    expect(() => assertPrivateFile(file)).not.toThrow();
-    expect(() => assertPrivateFile(join(dir, 'missing.cnf'))).toThrow(/ENOENT/);
+    await expect(assertPrivateFile(file)).resolves.toBeUndefined();
+    await expect(assertPrivateFile(join(dir, 'missing.cnf'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('refuses what is not a small regular file, even where the mode rule is skipped', async () => {
+    // /dev/zero would never end; a directory or a huge file is no option file either.
+    await expect(readOptionFile('/dev/zero', { requirePrivate: false })).rejects.toThrow(
+      'credentials file /dev/zero is not a regular file; point it at a [client] option file',
+    );
+    await expect(readOptionFile(dir, { requirePrivate: false })).rejects.toThrow(/is not a regular file/);
+    const huge = join(dir, 'huge.cnf');
+    writeFileSync(huge, `[client]\n${'#'.repeat(70_000)}\n`);
+    chmodSync(huge, 0o600);
+    await expect(readOptionFile(huge)).rejects.toThrow(/70\d{3} bytes, more than an option file needs/);
   });
 
   it('redact removes raw and SQL-escaped forms', () => {

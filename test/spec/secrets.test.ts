@@ -211,11 +211,11 @@ describe('option files (credentials): errors name the file and line, never a val
     );
   });
 
-  it('readOptionFile reports through the same rule', () => {
+  it('readOptionFile reports through the same rule', async () => {
     const file = join(dir, 'creds.cnf');
     writeFileSync(file, `[client]\nuser=hactl\n${SECRETS.optionFile}\n`);
     chmodSync(file, 0o600);
-    expect(() => readOptionFile(file)).toThrow(new RegExp(`${file} line 3 has no "="`));
+    await expect(readOptionFile(file)).rejects.toThrow(new RegExp(`${file} line 3 has no "="`));
   });
 });
 
