@@ -1,11 +1,12 @@
 /** `signal`: send a signal to the process named by a pid file (e.g. nginx USR1 to reopen its logs). */
-import { readFileSync } from 'node:fs';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { failed, messageOf, ok, type ActionOf, type ActionRun } from './types.js';
 
 export const run: ActionRun<ActionOf<'signal'>> = async (action) => {
   let text: string;
   try {
-    text = readFileSync(action.pidfile, 'utf8').trim();
+    text = await readHead(action.pidfile);
   } catch (error) {
     return failed(
       `cannot read pid file ${action.pidfile}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}`,
@@ -26,3 +27,18 @@ export const run: ActionRun<ActionOf<'signal'>> = async (action) => {
   }
   return ok(`sent SIG${action.signal} to PID ${pid}`, { pid });
 };
+
+/**
+ * A pid file is one short line: at most 64 bytes are read, so a device or a runaway file cannot
+ * stall us, and O_NONBLOCK keeps a FIFO from blocking the open.
+ */
+async function readHead(path: string): Promise<string> {
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const buffer = Buffer.alloc(64);
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').trim();
+  } finally {
+    await file.close();
+  }
+}

@@ -5,12 +5,15 @@
  * node:child_process rather than execa: we need 'exit' (not end-of-output) semantics, fds as stdio
  * and group kills, and it keeps execa off keepalived's hot path.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { problemWithUserPath } from '../fs/user-path.js';
 
 const KILL_GRACE_MS = 2_000;
 const OUTPUT_SHOWN = 400;
+/** The tail read back for the log: a chatty command must not make us read megabytes. */
+const OUTPUT_READ_BYTES = 4 * 1024;
 
 export interface SpawnResult {
   exitCode: number | undefined;
@@ -42,16 +45,20 @@ export async function runArgv(
   argv: string[],
   options: { env: Record<string, string>; runtimeDir: string; signal: AbortSignal },
 ): Promise<SpawnResult> {
-  mkdirSync(options.runtimeDir, { recursive: true });
+  // Asynchronous and vetted: actions run inside the agent's loop, and Node 20's recursive mkdir
+  // never returns on a path under /proc.
+  const problem = await problemWithUserPath(options.runtimeDir, 'paths.runtime_dir');
+  if (problem) return { ...NOT_STARTED, failedToStart: problem };
+  await mkdir(options.runtimeDir, { recursive: true });
   const outPath = join(options.runtimeDir, `action-output.${process.pid}.${Date.now()}.log`);
-  const out = openSync(outPath, 'w', 0o600);
+  const out = await open(outPath, 'w+', 0o600);
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
   try {
     const child = spawn(argv[0]!, argv.slice(1), {
       detached: true,
       env: options.env,
-      stdio: ['ignore', out, out],
+      stdio: ['ignore', out.fd, out.fd],
     });
     const onAbort = () => {
       if (child.pid === undefined) return;
@@ -68,7 +75,7 @@ export async function runArgv(
       },
     );
     options.signal.removeEventListener('abort', onAbort);
-    const output = readFileSync(outPath, 'utf8').trim();
+    const output = (await tailOf(out)).trim();
     return {
       exitCode: ended.code ?? undefined,
       signal: ended.signal ?? undefined,
@@ -78,9 +85,25 @@ export async function runArgv(
     };
   } finally {
     clearTimeout(killTimer);
-    closeSync(out);
-    rmSync(outPath, { force: true });
+    await out.close();
+    await rm(outPath, { force: true });
   }
+}
+
+const NOT_STARTED: SpawnResult = {
+  exitCode: undefined,
+  signal: undefined,
+  timedOut: false,
+  output: '',
+  failedToStart: undefined,
+};
+
+async function tailOf(file: FileHandle): Promise<string> {
+  const { size } = await file.stat();
+  const length = Math.min(size, OUTPUT_READ_BYTES);
+  const buffer = Buffer.alloc(length);
+  const { bytesRead } = await file.read(buffer, 0, length, size - length);
+  return buffer.subarray(0, bytesRead).toString('utf8');
 }
 
 /** One line for an ActionResult detail. */

@@ -343,4 +343,31 @@ describe('signal action', () => {
     expect(result.ok).toBe(false);
     expect(result.detail).toMatch(/ENOENT/);
   });
+
+  it('a pid file that is a device or a FIFO fails at once instead of stalling the action', async () => {
+    ctx = makeContext('MASTER');
+    const device = await runSignal(
+      { type: 'signal', pidfile: '/dev/zero', signal: 'HUP' },
+      ctx.context,
+      never,
+    );
+    expect(device).toMatchObject({ ok: false });
+    expect(device.detail).toMatch(/^pid file \/dev\/zero holds no usable PID/);
+    const fifo = join(ctx.dir, 'fifo.pid');
+    await runProgram(['mkfifo', fifo]);
+    const started = performance.now();
+    const fromFifo = await runSignal({ type: 'signal', pidfile: fifo, signal: 'HUP' }, ctx.context, never);
+    expect(fromFifo.ok).toBe(false);
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('actions that spawn, on an unusable runtime dir', () => {
+  it('a runtime dir under /proc fails the step with the field named, and returns', async () => {
+    ctx = makeContext('BACKUP');
+    ctx.context.runtimeDir = '/proc/hactl-test/x';
+    const result = await runCommand({ type: 'command', argv: ['/bin/true'] }, ctx.context, never);
+    expect(result.ok).toBe(false);
+    expect(result.detail).toMatch(/paths\.runtime_dir .*\/proc/);
+  });
 });
