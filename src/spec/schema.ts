@@ -271,7 +271,7 @@ const agentApiSchema = z
       .default('127.0.0.1:9642'),
   })
   .describe(
-    "The agent's HTTP API (optional, agent mode only): GET /v1/node returns this node's facts as its agent knows them (VRRP state, effective priority, checks, transitions) to holders of the token; hactl status asks both agents through it.",
+    "The agent's HTTP API (optional; only with agent.enabled: true, checked by hactl lint): GET /v1/node returns this node's facts as its agent knows them (VRRP state, effective priority, checks, transitions) to holders of the token; hactl status asks both agents through it.",
   );
 
 const agentSchema = z
