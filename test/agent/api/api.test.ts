@@ -15,6 +15,7 @@ import { startAgentApi, type AgentApi } from '../../../src/agent/api/server.js';
 import { bearerMatches, readTokenFile } from '../../../src/agent/api/token.js';
 import type { TickRecord } from '../../../src/agent/loop.js';
 import { ConfigError } from '../../../src/errors.js';
+import { lintSpec } from '../../../src/keepalived/lint.js';
 import { createLogger } from '../../../src/log.js';
 import { parseSpecText } from '../../../src/spec/load.js';
 import { formatNodePrometheus } from '../../../src/status/format.js';
@@ -335,6 +336,22 @@ agent:
     expect(error.message).toMatch(/^agent\.api\.token_file .*agent\.token has mode 0644/);
     expect(error.message).toContain(`chmod 600 ${file}`);
     expect(error.message).not.toContain(TOKEN);
+  });
+
+  it('lint: metrics_listen off loopback is a warning; on the API port of 127.0.0.1 an error', () => {
+    const spec = specWith('/etc/hactl/agent-api.token');
+    const api = spec.agent.api!;
+    const findings = (metrics_listen: string) =>
+      lintSpec({ ...spec, agent: { ...spec.agent, api: { ...api, metrics_listen } } }).filter((f) =>
+        f.path.startsWith('agent.api'),
+      );
+    expect(findings('127.0.0.1:19642')).toEqual([]);
+    expect(findings('0.0.0.0:9642')).toEqual([
+      expect.objectContaining({ severity: 'warning', path: 'agent.api.metrics_listen' }),
+    ]);
+    expect(findings('127.0.0.1:9641')).toEqual([
+      expect.objectContaining({ severity: 'error', path: 'agent.api.metrics_listen' }),
+    ]);
   });
 
   it('starts nothing when the spec has no agent.api', async () => {
