@@ -100,7 +100,7 @@ describe.skipIf(missing)(
         [vipOf('inside'), ['ha1'], 'agent'],
         [vipOf('outside'), ['ha1'], 'agent'],
       ]);
-      expect(report.nodes[0]!.checks!.map((c) => c.name).sort()).toEqual(['mysql', 'nginx']);
+      expect(report.nodes[0]!.checks!.map((c) => c.name).sort()).toEqual(['mariadb', 'nginx']);
       expect(report.nodes[0]!.checks!.every((c) => c.ok === true && c.latency_ms !== null)).toBe(true);
       expect(last!.run.stdout).not.toContain(readFileSync(tokenFile, 'utf8').trim());
     });
