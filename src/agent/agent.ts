@@ -10,7 +10,9 @@ import { ConfigError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { RuntimeDirUnusable } from '../notify/lock.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { startCheckRunner } from './checks/index.js';
+import { startAgentApiFor, type RunningApi } from './api/index.js';
+import { AgentFacts } from './api/facts.js';
+import { startCheckRunner, type CheckRunner } from './checks/index.js';
 import { AGENT_PROCESS_TITLE, notifyFifoPath } from './contract.js';
 import { startFailbackGate } from './failback.js';
 import { startLiveness, type Liveness } from './liveness/index.js';
@@ -91,6 +93,10 @@ function reloadFields(error: unknown): Record<string, unknown> {
   return { reason: error instanceof Error ? error.message : String(error) };
 }
 
+function isCheckRunner(companion: Companion): companion is Companion & CheckRunner {
+  return typeof (companion as Partial<CheckRunner>).snapshot === 'function';
+}
+
 /** Runs until SIGTERM or SIGINT; resolves with the exit code. Throws (before it runs) what stops a start. */
 export async function runAgent(options: AgentOptions): Promise<number> {
   let running: AgentSpec = await loadAgentSpec(options.specPath, options.nodeName);
@@ -113,6 +119,9 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   process.title = AGENT_PROCESS_TITLE;
   const companionsToRun = options.companions ?? COMPANIONS;
   let companions: Companion[] = [];
+  const facts = new AgentFacts();
+  facts.watchChecks(() => companions.find(isCheckRunner)?.snapshot() ?? []);
+  let api: RunningApi | undefined;
   let fifo: FifoReader | undefined;
   let loop: ReconcileLoop | undefined;
   let stopRequested: ((signal: NodeJS.Signals) => void) | undefined;
@@ -137,6 +146,16 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       }
       running = next;
       log.level = next.spec.logging.level;
+      // The API follows the new spec; a token file gone bad keeps the last good token. Never
+      // fatal to a reload: the checks and the loop already run under the new spec.
+      try {
+        api = api ? await api.reload() : await startAgentApiFor(apiContext());
+      } catch (error) {
+        log.error({
+          event: 'agent.api_reload_failed',
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      }
       log.info({ event: 'agent.reloaded', spec: next.path, spec_hash: next.hash });
       loop?.wake('reload');
     } catch (error) {
@@ -182,6 +201,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     return started;
   };
   let liveness: Liveness | undefined;
+  const apiContext = () => ({ current: () => running, facts, log });
 
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
@@ -200,20 +220,28 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       current: () => ({ spec: running.spec, node: running.node }),
       log,
       periodMs: options.periodMs ?? 5_000,
-      ...(options.onTick ? { onTick: options.onTick } : {}),
+      onTick: (record) => {
+        facts.tick(record);
+        options.onTick?.(record);
+      },
     });
     const theLoop = loop;
     fifo = await openFifo(fifoPath, {
       line(line) {
-        if (line.kind === 'state') theLoop.heard(line.fact);
-        else if (line.kind === 'event') log.debug({ event: 'agent.fifo_event', line: line.text });
-        else log.warn({ event: 'agent.fifo_ignored', line: line.text, reason: line.why });
+        if (line.kind === 'state') {
+          facts.heard(line.fact);
+          theLoop.heard(line.fact);
+        } else if (line.kind === 'event') {
+          facts.priorityEvent(line.scope, line.name, line.priority);
+          log.debug({ event: 'agent.fifo_event', line: line.text });
+        } else log.warn({ event: 'agent.fifo_ignored', line: line.text, reason: line.why });
       },
       gap(why) {
         log.warn({
           event: 'agent.fifo_gap',
           reason: `${why}; judging by the VIPs until keepalived speaks again`,
         });
+        facts.gap();
         theLoop.gap();
       },
     });
@@ -226,6 +254,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       });
     }
     companions = await startCompanions(running);
+    api = await startAgentApiFor(apiContext());
     log.info({
       event: 'agent.started',
       spec: running.path,
@@ -241,6 +270,8 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     loop.start();
     const signal = await stopping;
     log.info({ event: 'agent.stopping', signal });
+    await api?.stop();
+    api = undefined;
     fifo.close();
     const finished = await loop.stop(options.stopBoundMs ?? 25_000);
     if (!finished)
@@ -256,6 +287,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     process.off('SIGTERM', onStop);
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
+    await api?.stop();
     fifo?.close();
     void loop?.stop(0);
     // A start that failed half-way (e.g. a check's params) leaves the node unhealthy, never "alive".

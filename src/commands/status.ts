@@ -15,7 +15,10 @@ This node is observed the way \`hactl notify\` observes it (VIPs held, last appl
 its database) and the decision notify would take now is shown, including a promotion the guard
 refuses and the way out. Without an agent the peer is probed directly: its MySQL (role, read_only,
 replication threads, lag, GTID); for a VIP this node does not hold, the MySQL answering through it
-tells which node holds it. Every probe is bounded by --timeout.
+tells which node holds it. With agent.api in the spec, both nodes' agents are asked instead
+(this node's on 127.0.0.1, the peer's on agent.api.network, with the token of
+agent.api.token_file): VRRP state, effective priority, checks, transitions; an agent that cannot
+be asked is probed directly and reported as a problem. Every probe is bounded by --timeout.
 
 Options:
   --spec FILE       the pair spec (default /etc/hactl/hactl.yaml)

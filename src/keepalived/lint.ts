@@ -273,6 +273,29 @@ function unimplementedFindings(spec: Spec): Finding[] {
         'has no effect while election.garp_master_refresh is 0 (no re-announcement, so nothing to repeat). Set election.garp_master_refresh to the seconds between re-announcements, or remove garp_master_refresh_repeat',
     });
   }
+  const api = spec.agent.api;
+  if (api && !spec.agent.enabled) {
+    findings.push({
+      severity: 'error',
+      path: 'agent.api',
+      message:
+        "the agent API is served by hactl agent, which does not run without agent.enabled: true: nothing would answer, and hactl status would report every node's agent as unreachable. Set agent.enabled: true, or remove agent.api",
+    });
+  }
+  if (api && !api.metrics_listen.startsWith('127.')) {
+    findings.push({
+      severity: 'warning',
+      path: 'agent.api.metrics_listen',
+      message: `${api.metrics_listen} is not a loopback address: the metrics (no token) name the pair's nodes, databases and addresses to anyone who can connect there. Keep the default 127.0.0.1:9642 and let a local Prometheus agent or node_exporter proxy scrape it, or firewall the port`,
+    });
+  }
+  if (api && api.metrics_listen === `127.0.0.1:${api.port}`) {
+    findings.push({
+      severity: 'error',
+      path: 'agent.api.metrics_listen',
+      message: `${api.metrics_listen} is the agent API's own loopback address (agent.api.port ${api.port}); pick another port, e.g. 127.0.0.1:${api.port === 9642 ? 9643 : 9642}`,
+    });
+  }
   if (spec.sync !== undefined) {
     findings.push({
       severity: 'error',

@@ -2,6 +2,8 @@
  * The lab's pair spec, as YAML text. keepalived.conf is always rendered from it by the same code
  * as `hactl render-config`: the lab proves the product, it never hand-writes a config.
  */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { LAB_NODES, NETWORKS, ROLES, addressOf, vipOf, type LabNode } from './network.js';
 
@@ -49,6 +51,14 @@ export const AGENT_HTTP_INTERVAL_SEC = 0.25;
 export const AGENT_MYSQL_INTERVAL_SEC = 1;
 
 export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
+
+/** Writes the lab agents' shared token (a new one per lab up); returns its path. */
+function labAgentToken(dir: string): string {
+  const path = `${dir}/agent-api.token`;
+  writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return path;
+}
 
 export function labSpecObject(options: LabSpecOptions): Record<string, unknown> {
   const agent = options.mode === 'agent';
@@ -124,7 +134,17 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       state_dir: `${options.dir}/state`,
     },
     // keepalived runs in the node's network namespace, where 2.2.7 hears no process events.
-    ...(agent ? { agent: { enabled: true, heartbeat_timeout: 2, track_process: false } } : {}),
+    // The agents' API on the inside network, with a fresh random token (mode 0600) in the lab dir.
+    ...(agent
+      ? {
+          agent: {
+            enabled: true,
+            heartbeat_timeout: 2,
+            track_process: false,
+            api: { network: 'inside', token_file: labAgentToken(options.dir) },
+          },
+        }
+      : {}),
     keepalived: {
       notify: 'script',
       script_user: 'root',

@@ -22,6 +22,9 @@ export const HTTP_URL = new RegExp(`^https?://[${SAFE_CHARS_BUT_SLASH}][/${SAFE_
 const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
 const IPV4_BODY = `${OCTET}(\\.${OCTET}){3}`;
 const IPV4 = new RegExp(`^${IPV4_BODY}$`);
+const PORT = '([1-9]\\d{0,3}|[1-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|6553[0-5])';
+/** An IPv4 address and a port 1..65535, e.g. 127.0.0.1:9642. */
+const LISTEN = new RegExp(`^${IPV4_BODY}:${PORT}$`);
 // A prefix length of 1..32, written with at most two digits (so "/08" is 8, as before).
 const IPV4_CIDR = new RegExp(`^${IPV4_BODY}/(0?[1-9]|[12]\\d|3[0-2])$`);
 /** A ".." path segment: refused in absolute paths. */
@@ -123,6 +126,17 @@ export const ipv4Cidr = z
     }
   })
   .meta({ pattern: IPV4_CIDR.source });
+
+export const listenAddress = z
+  .string()
+  .superRefine((value, ctx) => {
+    if (!LISTEN.test(value))
+      ctx.addIssue({
+        code: 'custom',
+        message: `${shown(value)} is not an IPv4 address and a port 1..65535, e.g. 127.0.0.1:9642`,
+      });
+  })
+  .meta({ pattern: LISTEN.source });
 
 /** Appended to a description whose rule spans several fields: JSON Schema cannot say it. */
 export const LINT_ONLY = '(checked by hactl lint; JSON Schema cannot express it)';

@@ -17,6 +17,7 @@ import {
   ipv4,
   ipv4Cidr,
   LINT_ONLY,
+  listenAddress,
   numberInRange,
   safeToken,
 } from './fields.js';
@@ -260,6 +261,29 @@ const keepalivedSchema = z
   })
   .describe('How the rendered keepalived.conf wires keepalived to hactl.');
 
+const agentApiSchema = z
+  .strictObject({
+    network: identifier
+      .describe(
+        `Which node network the agent's API listens on (default inside), at this node's address there and on 127.0.0.1: hactl status asks the local agent and the peer's agent through it. Every node must have that network ${LINT_ONLY}.`,
+      )
+      .default('inside'),
+    port: intInRange(1, 65535)
+      .describe('TCP port of the agent API (default 9641), the same on every node.')
+      .default(9641),
+    token_file: absolutePath.describe(
+      'File holding the shared bearer token every request to the agent API must carry (the same on every node), e.g. from `openssl rand -hex 32`. It must be a regular file of mode 0600 (no group or other access) holding at least 16 characters: the agent refuses to start otherwise. hactl status reads it to ask the agents.',
+    ),
+    metrics_listen: listenAddress
+      .describe(
+        "Where the agent serves Prometheus metrics (GET /metrics, no token) as address:port (default 127.0.0.1:9642). Keep it on loopback (hactl lint warns otherwise): the metrics name the pair's nodes, databases and addresses to whoever can connect.",
+      )
+      .default('127.0.0.1:9642'),
+  })
+  .describe(
+    "The agent's HTTP API (optional; only with agent.enabled: true, checked by hactl lint): GET /v1/node returns this node's facts as its agent knows them (VRRP state, effective priority, checks, transitions) to holders of the token; hactl status asks both agents through it.",
+  );
+
 const agentSchema = z
   .strictObject({
     enabled: z
@@ -279,6 +303,7 @@ const agentSchema = z
         "Also have keepalived watch the agent's process (vrrp_track_process, default true): no process named hactl-agent, FAULT. Turn it off only where keepalived runs in a network namespace other than the host's: keepalived 2.2.7 hears process events only in the initial one, and elsewhere would keep the node in FAULT. The agent's heartbeat file still covers a dead or frozen agent.",
       )
       .default(true),
+    api: agentApiSchema.optional(),
   })
   .describe('The per-node hactl agent (hactl agent).');
 
@@ -462,6 +487,16 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
       );
     }
   });
+  const api = spec.agent.api;
+  if (api && spec.nodes.some((node) => !node.networks[api.network])) {
+    fail(
+      ['agent', 'api', 'network'],
+      `"${api.network}" is not a network every node has (${spec.nodes
+        .filter((node) => !node.networks[api.network])
+        .map((node) => node.name)
+        .join(', ')} lacks it); the agent API listens on each node's address there`,
+    );
+  }
   // A proxy action resolves every node's address on its network at failover time: a missing one
   // would fail the action then, not at lint.
   for (const [state, list] of Object.entries(spec.actions)) {
@@ -480,3 +515,4 @@ export type VipSpec = Spec['vips'][number];
 export type ElectionSpec = Spec['election'];
 export type MysqlSpec = NonNullable<Spec['mysql']>;
 export type FailbackPolicy = Spec['failback'];
+export type AgentApiSpec = NonNullable<Spec['agent']['api']>;

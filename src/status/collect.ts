@@ -20,6 +20,8 @@ import {
 import { vipHolding } from '../cluster/vips.js';
 import type { Credentials } from '../mysql/connection.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
+import { readTokenFile } from '../agent/api/token.js';
+import { askAgent, type AgentAnswer } from './agent-client.js';
 import { probeDatabase, probeServerId, readCredentials, type Where } from './probe.js';
 import { readAgentView } from './agent-view.js';
 import type {
@@ -357,6 +359,56 @@ async function collectVips(
   );
 }
 
+/** The share of the budget an agent gets to answer; the rest is left for probing in its stead. */
+const AGENT_SHARE = 0.5;
+
+/**
+ * With agent.api: asks `target`'s agent (this node's on 127.0.0.1) and uses its answer as the
+ * node's facts; if it cannot be asked, falls back to `probe` and says why on the node.
+ */
+async function viaAgent(
+  spec: Spec,
+  target: NodeSpec,
+  self: boolean,
+  token: Promise<{ token: string } | { problem: string }>,
+  started: number,
+  timeoutMs: number,
+  probe: () => Promise<NodeStatus>,
+): Promise<NodeStatus> {
+  const api = spec.agent.api!;
+  const host = self ? '127.0.0.1' : target.networks[api.network]!.address;
+  const address = `${host}:${api.port}`;
+  const bound = Math.max(100, Math.floor(timeoutMs * AGENT_SHARE));
+  const read = await token;
+  const left = Math.max(50, Math.round(started + bound - performance.now()));
+  const answer: AgentAnswer =
+    'problem' in read
+      ? { ok: false, problem: read.problem }
+      : await askAgent(host, api.port, read.token, target.name, left);
+  if (answer.ok) {
+    return { ...answer.node, self, source: 'agent', agent_api: { address, answered: true, problem: null } };
+  }
+  const probed = await probe();
+  return { ...probed, agent_api: { address, answered: false, problem: answer.problem } };
+}
+
+/** Who holds each VIP when every node's VIPs are known (agents, and this node's own interfaces). */
+function vipsFromNodes(spec: Spec, nodes: readonly NodeStatus[]): VipStatus[] {
+  return spec.vips.map((vip) => {
+    const address = vip.address.split('/')[0]!;
+    const held_by = nodes.filter((n) => n.vips_held?.includes(address)).map((n) => n.name);
+    return {
+      name: vip.name,
+      address,
+      held_by,
+      source: 'agent',
+      detail: held_by.length
+        ? `on ${held_by.join(' and ')}'s interfaces (as the agents report)`
+        : 'on no node, as every agent reports',
+    };
+  });
+}
+
 /** Both nodes side by side, and the pair's verdict, as seen from `node`. */
 export async function collectPairStatus(
   spec: Spec,
@@ -373,17 +425,45 @@ export async function collectPairStatus(
         (why) => ({ accounts: [], problem: why }),
       )
     : Promise.resolve({ accounts: [] as Credentials[], problem: 'the spec has no mysql section' });
-  const selfPromise = collectLocalStatus(spec, node, { ...options, sources });
+  const api = spec.agent.api;
+  // The token is read once, with the same rules as the agent's; its problem names the file, never the token.
+  const token = api
+    ? until<{ token: string } | { problem: string }>(
+        deadline,
+        async (signal) => ({ token: await readTokenFile(api.token_file, signal) }),
+        (why) => ({ problem: `the token could not be read: ${why}` }),
+      )
+    : undefined;
+  const local = () =>
+    collectLocalStatus(spec, node, {
+      ...options,
+      timeoutMs: Math.max(100, deadline - performance.now()),
+      sources,
+    });
+  const selfPromise = token ? viaAgent(spec, node, true, token, started, options.timeoutMs, local) : local();
   const peersPromise = Promise.all(
     spec.nodes
       .filter((n) => n.name !== node.name)
-      .map((peer) => collectPeerStatus(spec, peer, accounts, sources, deadline)),
+      .map((peer) => {
+        const probe = () => collectPeerStatus(spec, peer, accounts, sources, deadline);
+        return token ? viaAgent(spec, peer, false, token, started, options.timeoutMs, probe) : probe();
+      }),
   );
   const nodesPromise = Promise.all([selfPromise, peersPromise]).then(([self, peers]) => [self, ...peers]);
-  const [nodes, vips] = await Promise.all([
-    nodesPromise,
-    collectVips(spec, node, nodesPromise, accounts, sources, deadline),
-  ]);
+  let nodes: NodeStatus[];
+  let vips: VipStatus[];
+  if (token) {
+    // The agents say which VIPs their node holds; only where one could not be asked is the MySQL behind a VIP probed.
+    nodes = await nodesPromise;
+    vips = nodes.every((n) => n.vips_held !== null)
+      ? vipsFromNodes(spec, nodes)
+      : await collectVips(spec, node, Promise.resolve(nodes), accounts, sources, deadline);
+  } else {
+    [nodes, vips] = await Promise.all([
+      nodesPromise,
+      collectVips(spec, node, nodesPromise, accounts, sources, deadline),
+    ]);
+  }
   const maxLag = maxLagOf(spec);
   const verdict = judgePair(nodes, vips, maxLag);
   return {

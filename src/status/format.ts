@@ -4,9 +4,10 @@
  * names of the exporters operators already know: Patroni's role gauges (`hactl_primary`,
  * `hactl_replica` with `scope` and `name` labels) and mysqld_exporter's replication series
  * (`hactl_mysql_slave_status_*`, `hactl_mysql_global_variables_read_only`, `hactl_mysql_up`).
- * keepalived-exporter's `hactl_vrrp_state` needs keepalived's own view and is not emitted (never
- * guessed); in agent mode `hactl_check_status` and `hactl_agent_up` come from the track files
- * keepalived itself reads.
+ * keepalived-exporter's `hactl_vrrp_state` needs keepalived's own view: it is emitted only for
+ * nodes whose agent answered (agent.api), never guessed; in agent mode `hactl_check_status` and
+ * `hactl_agent_up` come from the track files keepalived itself reads. An agent's own GET /metrics
+ * uses the same families for its node (formatNodePrometheus).
  */
 import type { DatabaseStatus, NodeStatus, PairStatus, ReplicationStatus } from './types.js';
 
@@ -47,13 +48,28 @@ export function formatTable(status: PairStatus): string {
   for (const problem of status.problems) out.push(`  problem: ${problem}`);
   for (const note of status.notes) out.push(`  note: ${note}`);
   out.push('');
-  const rows = [['NODE', 'FACTS', 'VIPS', 'DATABASE', 'READ_ONLY', 'REPLICATION', 'LAG', 'GTID']];
+  // VRRP columns only when an agent told: without one, keepalived's view is not known.
+  const withVrrp = status.nodes.some((node) => node.vrrp !== undefined);
+  const rows = [
+    [
+      'NODE',
+      'FACTS',
+      ...(withVrrp ? ['VRRP', 'PRIO'] : []),
+      'VIPS',
+      'DATABASE',
+      'READ_ONLY',
+      'REPLICATION',
+      'LAG',
+      'GTID',
+    ],
+  ];
   for (const node of status.nodes) {
     const db = node.database;
     const r = replicationOf(db);
     rows.push([
       node.self ? `${node.name}*` : node.name,
       node.source,
+      ...(withVrrp ? vrrpCells(node) : []),
       node.vips_held === null ? 'unknown' : node.vips_held.length === 0 ? 'none' : node.vips_held.join(','),
       db === null ? '-' : db.reachable ? db.role : 'unreachable',
       db?.reachable ? (db.read_only ? 'yes' : 'no') : '-',
@@ -80,6 +96,22 @@ export function formatTable(status: PairStatus): string {
     out.push('', `${node.name}${node.self ? ' (this node)' : ''}:`, ...lines.map((l) => `  ${l}`));
   }
   return out.join('\n') + '\n';
+}
+
+/** One state and one priority when every instance agrees (they move together), else per instance. */
+function vrrpCells(node: NodeStatus): [string, string] {
+  const vrrp = node.vrrp;
+  if (vrrp === undefined || vrrp.length === 0) return ['?', '?'];
+  const states = [...new Set(vrrp.map((v) => v.state))];
+  const priorities = [
+    ...new Set(vrrp.map((v) => (v.effective_priority === null ? 'FAULT' : String(v.effective_priority)))),
+  ];
+  return [
+    states.length === 1 ? states[0]! : vrrp.map((v) => `${v.instance}=${v.state}`).join(','),
+    priorities.length === 1
+      ? priorities[0]!
+      : vrrp.map((v) => `${v.instance}=${v.effective_priority ?? 'FAULT'}`).join(','),
+  ];
 }
 
 function detailLines(node: NodeStatus): string[] {
@@ -114,6 +146,23 @@ function detailLines(node: NodeStatus): string[] {
       `lineage: last primary ${l.primary} at ${l.primary_position || '(empty)'}, ${l.following ? 'following it' : 'not following it'}${l.diverged.length ? `, DIVERGED: holds ${l.diverged.join(', ')}` : ''} (${l.at})`,
     );
   } else if (l && 'unreadable' in l) lines.push(`lineage: unreadable (${l.unreadable})`);
+  if (node.agent_api && !node.agent_api.answered)
+    lines.push(`agent at ${node.agent_api.address} not asked: ${node.agent_api.problem ?? 'no answer'}`);
+  for (const v of node.vrrp ?? []) {
+    lines.push(
+      `vrrp ${v.instance} (${v.interface} vrid ${v.vrid}): ${v.state}${v.since ? ` since ${v.since}` : ''}, effective priority ${v.effective_priority ?? `FAULT (${v.fault_by ?? '?'})`} (computed)${v.reported_priority === null ? '' : `, keepalived last said ${v.reported_priority}`}`,
+    );
+  }
+  for (const c of node.checks ?? []) {
+    lines.push(
+      `check ${c.name} (${c.kind}): ${c.ok === null ? 'no result yet' : c.ok ? 'ok' : 'FAILING'}${c.latency_ms === null ? '' : `, last run ${c.latency_ms} ms`}${c.last_run_at ? ` at ${c.last_run_at}` : ''}: ${c.detail}`,
+    );
+  }
+  for (const t of (node.transitions ?? []).slice(-5)) {
+    lines.push(
+      `transition ${t.id}: ${t.state ?? 'none'} ${t.outcome} at ${t.at} (${t.source_event ?? 'judged by the VIPs'})`,
+    );
+  }
   if (node.agent) {
     const a = node.agent;
     const checks = a.checks.map((c) => `${c.name} ${c.ok === null ? '?' : c.ok ? 'ok' : 'FAILING'}`);
@@ -141,30 +190,21 @@ function sampleLine(name: string, labels: Record<string, string>, value: number)
   return `${name}${pairs.length ? `{${pairs.join(',')}}` : ''} ${number}`;
 }
 
-export function formatPrometheus(status: PairStatus): string {
-  const scope = status.cluster;
-  const families: Family[] = [];
-  const family = (name: string, help: string) => {
+type FamilyOf = (name: string, help: string) => Family;
+
+function familyMaker(families: Family[]): FamilyOf {
+  return (name, help) => {
     const f: Family = { name: `hactl_${name}`, help, samples: [] };
     families.push(f);
     return f;
   };
-  const healthy = family(
-    'pair_healthy',
-    'Whether the pair is healthy as seen from this node (1) or degraded (0).',
-  );
-  healthy.samples.push({
-    labels: { scope, observed_from: status.observed_from },
-    value: status.verdict === 'healthy' ? 1 : 0,
-  });
-  const problems = family('pair_problems', 'Number of problems found with the pair.');
-  problems.samples.push({
-    labels: { scope, observed_from: status.observed_from },
-    value: status.problems.length,
-  });
-  const duration = family('status_duration_seconds', 'How long collecting this status took.');
-  duration.samples.push({ labels: { scope }, value: status.duration_ms / 1000 });
+}
 
+/** keepalived-exporter's encoding: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (STOP: not running, as INIT). */
+const VRRP_STATE_VALUE: Record<string, number> = { STOP: 0, BACKUP: 1, MASTER: 2, FAULT: 3 };
+
+/** The families of each node's own facts: the pair report and an agent's /metrics share them. */
+function nodeFamilies(scope: string, nodes: readonly NodeStatus[], family: FamilyOf): void {
   const up = family('mysql_up', "Whether the node's MySQL answered (mysqld_exporter mysql_up).");
   const primary = family(
     'primary',
@@ -205,16 +245,19 @@ export function formatPrometheus(status: PairStatus): string {
     'failback_gate_points',
     'after-catch-up: priority points the failback gate takes off this node (0: open).',
   );
-  const vipHeld = family(
-    'vip_held',
-    'Value is 1 for each node seen holding the VIP (by interfaces or by the MySQL answering there).',
+  const vrrpState = family(
+    'vrrp_state',
+    "VRRP instance state as keepalived last reported it to the node's agent: 0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT (keepalived-exporter keepalived_vrrp_state); absent when unknown.",
   );
-  const vipHolders = family(
-    'vip_holders',
-    'Number of nodes seen holding the VIP; absent when it cannot be known without the agent.',
+  const vrrpPriority = family(
+    'vrrp_effective_priority',
+    "VRRP effective priority, computed by the node's agent from the spec's base priority and the track files keepalived reads (keepalived does not expose it); absent in FAULT.",
   );
-
-  for (const node of status.nodes) {
+  const checkLatency = family(
+    'check_latency_seconds',
+    "How long the last run of an in-process check took (the node's agent).",
+  );
+  for (const node of nodes) {
     const labels = { scope, name: node.name };
     const db = node.database;
     if (db) {
@@ -249,13 +292,29 @@ export function formatPrometheus(status: PairStatus): string {
         value: node.promotion.allowed ? 1 : 0,
       });
     }
+    for (const instance of node.vrrp ?? []) {
+      const vl = {
+        ...labels,
+        iname: instance.instance,
+        intf: instance.interface,
+        vrid: String(instance.vrid),
+      };
+      const value = VRRP_STATE_VALUE[instance.state];
+      if (value !== undefined) vrrpState.samples.push({ labels: vl, value });
+      if (instance.effective_priority !== null)
+        vrrpPriority.samples.push({ labels: vl, value: instance.effective_priority });
+    }
+    for (const check of node.checks ?? []) {
+      if (check.latency_ms !== null)
+        checkLatency.samples.push({
+          labels: { ...labels, check: check.name },
+          value: check.latency_ms / 1000,
+        });
+    }
   }
-  for (const vip of status.vips) {
-    const labels = { scope, vip: vip.name, ip_address: vip.address };
-    for (const holder of vip.held_by) vipHeld.samples.push({ labels: { ...labels, name: holder }, value: 1 });
-    if (vip.source !== 'unknown') vipHolders.samples.push({ labels, value: vip.held_by.length });
-  }
+}
 
+function render(families: readonly Family[]): string {
   const out: string[] = [];
   for (const f of families) {
     if (f.samples.length === 0) continue;
@@ -266,4 +325,50 @@ export function formatPrometheus(status: PairStatus): string {
     for (const s of f.samples) out.push(sampleLine(f.name, s.labels, s.value));
   }
   return out.join('\n') + '\n';
+}
+
+export function formatPrometheus(status: PairStatus): string {
+  const scope = status.cluster;
+  const families: Family[] = [];
+  const family = familyMaker(families);
+  const healthy = family(
+    'pair_healthy',
+    'Whether the pair is healthy as seen from this node (1) or degraded (0).',
+  );
+  healthy.samples.push({
+    labels: { scope, observed_from: status.observed_from },
+    value: status.verdict === 'healthy' ? 1 : 0,
+  });
+  const problems = family('pair_problems', 'Number of problems found with the pair.');
+  problems.samples.push({
+    labels: { scope, observed_from: status.observed_from },
+    value: status.problems.length,
+  });
+  const duration = family('status_duration_seconds', 'How long collecting this status took.');
+  duration.samples.push({ labels: { scope }, value: status.duration_ms / 1000 });
+
+  nodeFamilies(scope, status.nodes, family);
+  const vipHeld = family(
+    'vip_held',
+    'Value is 1 for each node seen holding the VIP (by interfaces or by the MySQL answering there).',
+  );
+  const vipHolders = family(
+    'vip_holders',
+    'Number of nodes seen holding the VIP; absent when it cannot be known without the agent.',
+  );
+
+  for (const vip of status.vips) {
+    const labels = { scope, vip: vip.name, ip_address: vip.address };
+    for (const holder of vip.held_by) vipHeld.samples.push({ labels: { ...labels, name: holder }, value: 1 });
+    if (vip.source !== 'unknown') vipHolders.samples.push({ labels, value: vip.held_by.length });
+  }
+
+  return render(families);
+}
+
+/** One node's metrics, as its agent serves them on GET /metrics (no pair verdict: that needs both nodes). */
+export function formatNodePrometheus(scope: string, node: NodeStatus): string {
+  const families: Family[] = [];
+  nodeFamilies(scope, [node], familyMaker(families));
+  return render(families);
 }

@@ -67,6 +67,65 @@ export interface AgentStatus {
   failback_gate: number | null;
 }
 
+/** keepalived's VRRP state as its notify FIFO last said it (unknown: nothing heard since the agent started or lost lines). */
+export type VrrpStateName = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'unknown';
+
+/** One VRRP instance on a node, as only that node's agent knows it. */
+export interface VrrpInstanceStatus {
+  /** The vrrp_instance name (the VIP's name). */
+  instance: string;
+  interface: string;
+  vrid: number;
+  state: VrrpStateName;
+  /** When keepalived said it (ISO 8601); null while unknown. */
+  since: string | null;
+  /**
+   * Computed by the agent, not read from keepalived (which does not expose it): the spec's base
+   * priority plus Σ weight × value of the track files keepalived reads; null when FAULT by a track file.
+   */
+  effective_priority: number | null;
+  /** A track file that puts the node in FAULT (weight 0 and non-zero, or value × weight ≤ -254). */
+  fault_by: string | null;
+  /** The priority keepalived itself last wrote into the FIFO for this instance, null before any line. */
+  reported_priority: number | null;
+}
+
+/** One in-process check, as the agent runs it. */
+export interface CheckRunStatus {
+  name: string;
+  kind: string;
+  /** After fall/rise: what keepalived is told; null before the first result. */
+  ok: boolean | null;
+  /** The last run's own verdict (before fall/rise). */
+  last_result: boolean | null;
+  detail: string;
+  latency_ms: number | null;
+  last_run_at: string | null;
+  track_value: number | null;
+}
+
+/** One decision of the agent's loop that had something to apply (newest last). */
+export interface TransitionStatus {
+  id: string;
+  /** The state it decided to apply (null: none). */
+  state: string | null;
+  /** keepalived's line or event that led to it (null: none trusted; judged by the VIPs). */
+  source_event: string | null;
+  at: string;
+  /** ok | failed | refused | error (the loop could not decide) */
+  outcome: string;
+  reason: string;
+}
+
+/** How `hactl status` reached a node's agent (only when the spec has agent.api). */
+export interface AgentApiReach {
+  /** host:port asked. */
+  address: string;
+  answered: boolean;
+  /** Why it could not be asked (never the token); null when it answered. */
+  problem: string | null;
+}
+
 export interface NodeStatus {
   name: string;
   /** The node the report was made on. */
@@ -94,6 +153,14 @@ export interface NodeStatus {
     | null;
   /** Agent mode on this node; null otherwise (and for the peer). */
   agent: AgentStatus | null;
+  /** Served by the node's agent (agent.api) only; absent otherwise. */
+  vrrp?: VrrpInstanceStatus[];
+  /** Served by the node's agent (agent.api) only; absent otherwise. */
+  checks?: CheckRunStatus[];
+  /** Served by the node's agent (agent.api) only: the last 20, newest last; absent otherwise. */
+  transitions?: TransitionStatus[];
+  /** With agent.api: whether the node's agent could be asked; absent otherwise. */
+  agent_api?: AgentApiReach;
 }
 
 export interface VipStatus {
@@ -101,8 +168,8 @@ export interface VipStatus {
   address: string;
   /** Nodes seen holding it (local interfaces) or answering through it (MySQL server_id). */
   held_by: string[];
-  /** How held_by was found: local interfaces, a MySQL probe through the VIP, or not at all. */
-  source: 'local' | 'probe' | 'unknown';
+  /** How held_by was found: local interfaces, the nodes' agents, a MySQL probe through the VIP, or not at all. */
+  source: 'local' | 'agent' | 'probe' | 'unknown';
   detail: string;
 }
 

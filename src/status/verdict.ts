@@ -83,6 +83,37 @@ function agentProblems(node: NodeStatus): string[] {
     );
 }
 
+/**
+ * With agent.api: an agent that could not be asked is a problem (it is what keeps its node out of
+ * FAULT, and its facts had to be guessed at by probes); keepalived's own word, as the agents relay
+ * it, shows a FAULT node and two MASTERs (split brain) that VIPs and databases may not show yet.
+ */
+function vrrpProblems(nodes: readonly NodeStatus[]): string[] {
+  const problems: string[] = [];
+  for (const node of nodes) {
+    const reach = node.agent_api;
+    if (reach && !reach.answered)
+      problems.push(
+        `${node.name}'s agent at ${reach.address} could not be asked (${reach.problem ?? 'no answer'}); ${node.name} was probed directly instead`,
+      );
+    for (const v of node.vrrp ?? []) {
+      if (v.state === 'FAULT')
+        problems.push(
+          `${node.name} is in FAULT for ${v.instance}${v.fault_by ? ` (${v.fault_by})` : ''}: it cannot take over`,
+        );
+    }
+  }
+  const instances = new Set(nodes.flatMap((n) => (n.vrrp ?? []).map((v) => v.instance)));
+  for (const instance of instances) {
+    const masters = nodes.filter((n) => n.vrrp?.some((v) => v.instance === instance && v.state === 'MASTER'));
+    if (masters.length > 1)
+      problems.push(
+        `split brain: ${masters.map((n) => n.name).join(' and ')} are all VRRP MASTER for ${instance}`,
+      );
+  }
+  return problems;
+}
+
 export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus[], maxLag: number): Verdict {
   const problems: string[] = [];
   const notes: string[] = [];
@@ -142,6 +173,7 @@ export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus
     }
   }
 
+  problems.push(...vrrpProblems(nodes));
   for (const node of nodes) {
     const refused = promotionProblem(node);
     if (refused) problems.push(refused);

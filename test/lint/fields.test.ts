@@ -208,6 +208,12 @@ const EVIDENCE: Record<string, Evidence> = {
     mentions: 'heartbeatTimeoutSec',
   },
   'agent.track_process': { test: RENDER, mentions: 'track_process: false' },
+  // The agent's HTTP API: served by hactl agent, asked by hactl status.
+  'agent.api': { test: 'test/agent/api/api.test.ts' },
+  'agent.api.network': { test: 'test/agent/api/api.test.ts' },
+  'agent.api.port': { test: 'test/agent/api/api.test.ts' },
+  'agent.api.token_file': { test: 'test/agent/api/api.test.ts' },
+  'agent.api.metrics_listen': { test: 'test/agent/api/api.test.ts' },
   'keepalived.notify': render(WEIGHTED),
   'keepalived.notify=script': render(WEIGHTED),
   // Without the agent nothing reads the FIFO; in agent mode the FIFO is always rendered.

@@ -147,6 +147,7 @@ const CROSS_FIELD: Record<string, RegExp> = {
   'checks[]<http>.params.expect_body': /--expect-body .* is not a valid regular expression/,
   'mysql.replication_network': NOT_EVERY_NODE,
   'sync.network': NOT_EVERY_NODE,
+  'agent.api.network': NOT_EVERY_NODE,
   'actions.*[]<proxysql>.network': NOT_EVERY_NODE,
   'actions.*[]<atlas>.network': NOT_EVERY_NODE,
   // A check's target compared with the nodes it runs on.

@@ -134,6 +134,9 @@ describe('valid specs pass the schema and lint', () => {
  */
 const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'accepts'; why: string }> = {
   'advert-fraction-v2.yaml': { schema: 'refuses', at: '/election/advert_int' },
+  'agent-api-network-missing.yaml': { schema: 'accepts', why: 'a network every node has' },
+  'agent-api-token-relative.yaml': { schema: 'refuses', at: '/agent/api/token_file' },
+  'agent-api-without-agent.yaml': { schema: 'accepts', why: 'agent.api against agent.enabled' },
   'advert-not-10ms.yaml': {
     schema: 'accepts',
     why: 'multipleOf 0.01 is unreliable for decimals in validators',
