@@ -7,7 +7,9 @@ module.exports = new Proxy(
   {
     get(target, key) {
       if (key in target) return target[key];
-      throw new Error(`worker_threads.${String(key)} is not bundled into hactl notify (scripts/main-thread-only.cjs)`);
+      throw new Error(
+        `worker_threads.${String(key)} is not bundled into hactl notify (scripts/main-thread-only.cjs)`,
+      );
     },
   },
 );
