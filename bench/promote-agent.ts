@@ -19,6 +19,12 @@ export interface AgentTiming {
   toFifoLine: number;
   toDecision: number;
   toPromoteSeen: number;
+  /** Drain decided (IO thread stopped, positions compared). */
+  toCatchUp: number;
+  /** First lineage write (fsynced) once drained. */
+  toLineage: number;
+  /** STOP SLAVE + RESET SLAVE ALL done; SET GLOBAL read_only=0 comes next. */
+  toReplicationRemoved: number;
   toPromoteDone: number;
   toApplied: number;
   lockWaitMs: number;
@@ -219,6 +225,9 @@ export async function startBenchAgent(options: {
         toFifoLine: at(run, t0, (l) => l.event === 'agent.fifo'),
         toDecision: at(run, t0, (l) => l === tick),
         toPromoteSeen: at(run, t0, (l) => l.event === 'promote.seen'),
+        toCatchUp: at(run, t0, (l) => l.event === 'promote.catch_up' || l.event === 'promote.caught_up'),
+        toLineage: at(run, t0, (l) => l.event === 'promote.lineage'),
+        toReplicationRemoved: at(run, t0, (l) => l.event === 'promote.replication_removed'),
         toPromoteDone: at(run, t0, (l) => l.event === 'promote.done'),
         toApplied: at(run, t0, (l) => l.event === 'agent.applied'),
         lockWaitMs: Number(tick?.lock_wait_ms ?? NaN),

@@ -241,11 +241,16 @@ function reportAgent(agent: AgentRuns, refs: References, runs: number): void {
     ['  agent log: decision (observe, lock, observe)', promote.map((t) => t.toDecision)],
     ['    of which: lock wait', promote.map((t) => t.lockWaitMs)],
     ['  agent log: promote.seen (connected, state read)', promote.map((t) => t.toPromoteSeen)],
+    ['  agent log: promote.catch_up (drain checked)', promote.map((t) => t.toCatchUp)],
+    ['  agent log: promote.lineage (fsynced)', promote.map((t) => t.toLineage)],
+    ['  agent log: replication stopped and reset', promote.map((t) => t.toReplicationRemoved)],
     ['  agent log: promote.done (read_only=0 set)', promote.map((t) => t.toPromoteDone)],
     ['  agent log: agent.applied', promote.map((t) => t.toApplied)],
     ['  mysql.promote action', promote.map((t) => t.actionMs)],
     ['agent BACKUP: FIFO write → read_only=1', demote.map((t) => t.toReadOnlyFlip)],
     ['agent BACKUP: FIFO write → agent.applied', demote.map((t) => t.toApplied)],
+    ['warm process: new MariaDB connection (socket)', agent.connectMs],
+    ['warm process: one query round trip', agent.queryMs],
     ...referenceRows(refs),
   ]);
   const flip = medianOf(promote.map((t) => t.toReadOnlyFlip));
@@ -263,6 +268,23 @@ function reportAgent(agent: AgentRuns, refs: References, runs: number): void {
 interface AgentRuns {
   promote: AgentTiming[];
   demote: { toReadOnlyFlip: number; toApplied: number }[];
+  /** What a connection and a round trip cost a warm process (the bench's own), in the same run. */
+  connectMs: number[];
+  queryMs: number[];
+}
+
+/** The price of a fresh connection and of one query, from this (warm) process, over the socket. */
+async function sampleDatabaseCosts(session: () => Promise<MysqlSession>, into: AgentRuns): Promise<void> {
+  const t = performance.now();
+  const s = await session();
+  into.connectMs.push(performance.now() - t);
+  try {
+    const q = performance.now();
+    await s.query('SELECT @@GLOBAL.read_only AS r');
+    into.queryMs.push(performance.now() - q);
+  } finally {
+    await s.close();
+  }
 }
 
 /**
@@ -295,7 +317,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
     const replica = () => pair.db.ha2.session(pair.db.ha2.admin);
     const primary = await pair.db.ha1.session(pair.db.ha1.admin);
     const refs: References = { nodeVersion: [], nodeStart: [], hactlVersion: [] };
-    const agentRuns: AgentRuns = { promote: [], demote: [] };
+    const agentRuns: AgentRuns = { promote: [], demote: [], connectMs: [], queryMs: [] };
     if (modes.includes('agent')) {
       agent = await startBenchAgent({
         hactl,
@@ -345,6 +367,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
         );
       }
       if (agent) {
+        await sampleDatabaseCosts(replica, agentRuns);
         await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
         await new Promise((r) => setTimeout(r, 200));
         addVip(pair.ns.ha2, VIP);
