@@ -20,7 +20,7 @@ import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.j
 import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
 import { localSources, newTransitionId, observe, type ObservationSources } from '../cluster/observe.js';
 import type { Logger } from '../log.js';
-import { acquireLock, lockPath } from '../notify/lock.js';
+import { acquireLock, lockPath, type HeldLock } from '../notify/lock.js';
 import { defaultLockWaitSec } from '../notify/run.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
@@ -202,35 +202,47 @@ export class ReconcileLoop {
       outcome,
     });
 
-    const first = await observe(spec, node, request, sources);
-    const glance = decide(first, spec, AUTOMATIC);
-    if (glance.target === undefined) {
-      this.failed = undefined;
-      const fields = { ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip' };
-      // The timer's ticks say something only when the sentence changes.
-      const quiet = wokenBy.every((w) => w === 'periodic') && glance.reason === this.lastSentence;
-      if (quiet) log.debug(fields);
-      else log.info(fields);
-      this.lastSentence = glance.reason;
-      return record(glance, 'skip');
-    }
-    const retry = this.failed;
-    if (
-      retry &&
-      retry.target === glance.target &&
-      wokenBy.every((w) => w === 'periodic') &&
-      performance.now() < retry.retryAt
-    ) {
-      const reason = `${glance.target} failed last time; the timer retries in ${Math.round((retry.retryAt - performance.now()) / 1000)} s (an event retries at once)`;
-      log.debug({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'backoff', reason });
-      return { ...record(glance, 'backoff'), reason };
-    }
-
-    // Something to apply: serialise with an operator's `hactl notify` and look again under the lock.
-    const lock = await acquireLock(lockPath(spec.paths.runtime_dir, node.name), defaultLockWaitSec(spec));
+    const lockFile = lockPath(spec.paths.runtime_dir, node.name);
+    const lockWaitSec = defaultLockWaitSec(spec);
+    // A line from keepalived nearly always means work: take the lock first and look once under it,
+    // instead of looking, locking and looking again (a promotion's latency is mostly those steps).
+    let lock: HeldLock | undefined = wokenBy.includes('fifo')
+      ? await acquireLock(lockFile, lockWaitSec)
+      : undefined;
     try {
-      const observation = await observe(spec, node, request, sources);
-      const plan = decide(observation, spec, AUTOMATIC);
+      const first = await observe(spec, node, request, sources);
+      const glance = decide(first, spec, AUTOMATIC);
+      if (glance.target === undefined) {
+        this.failed = undefined;
+        const fields = { ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip' };
+        // The timer's ticks say something only when the sentence changes.
+        const quiet = wokenBy.every((w) => w === 'periodic') && glance.reason === this.lastSentence;
+        if (quiet) log.debug(fields);
+        else log.info(fields);
+        this.lastSentence = glance.reason;
+        return record(glance, 'skip');
+      }
+      const retry = this.failed;
+      if (
+        retry &&
+        retry.target === glance.target &&
+        wokenBy.every((w) => w === 'periodic') &&
+        performance.now() < retry.retryAt
+      ) {
+        const reason = `${glance.target} failed last time; the timer retries in ${Math.round((retry.retryAt - performance.now()) / 1000)} s (an event retries at once)`;
+        log.debug({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'backoff', reason });
+        return { ...record(glance, 'backoff'), reason };
+      }
+
+      // Something to apply: serialise with an operator's `hactl notify` and, if the first look was
+      // taken without the lock, look again under it.
+      let observation = first;
+      let plan = glance;
+      if (!lock) {
+        lock = await acquireLock(lockFile, lockWaitSec);
+        observation = await observe(spec, node, request, sources);
+        plan = decide(observation, spec, AUTOMATIC);
+      }
       const result = resultOf(plan);
       const fields = {
         ...this.fields(observation, plan, wokenBy),
@@ -268,7 +280,7 @@ export class ReconcileLoop {
       }
       return record(plan, result, outcome);
     } finally {
-      lock.release();
+      lock?.release();
     }
   }
 }
