@@ -7,7 +7,7 @@
  */
 import { raceDeadline } from '../bounded/deadline.js';
 import { ConfigError } from '../errors.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLongLivedLogger, type Logger } from '../log.js';
 import { RuntimeDirUnusable } from '../notify/lock.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { startAgentApiFor, type RunningApi } from './api/index.js';
@@ -101,9 +101,9 @@ function isCheckRunner(companion: Companion): companion is Companion & CheckRunn
 export async function runAgent(options: AgentOptions): Promise<number> {
   let running: AgentSpec = await loadAgentSpec(options.specPath, options.nodeName);
   const { spec, node } = running;
-  // stderr only (the journal under systemd): logging.file is written synchronously, which a
-  // long-lived loop must not do on an operator's path (notify and check keep writing there).
-  const log = createLogger({
+  const { log, close: closeLog } = await createLongLivedLogger({
+    file: spec.logging.file,
+    fileField: 'logging.file',
     level: spec.logging.level,
     base: { command: 'agent', cluster: spec.cluster, node: node.name },
   });
@@ -112,6 +112,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   try {
     instance = await claimNode(spec.paths.runtime_dir, spec.cluster, node.name);
   } catch (error) {
+    await closeLog();
     if (error instanceof RuntimeDirUnusable) throw new ConfigError(error.message);
     throw error;
   }
@@ -294,5 +295,6 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     await stopAll(companions, log);
     await liveness?.stop('agent start failed');
     instance.release();
+    await closeLog();
   }
 }

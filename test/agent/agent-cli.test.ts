@@ -2,7 +2,7 @@
  * The built agent as systemd runs it: one per node, clean exit on SIGTERM, SIGHUP reloads (and a
  * broken spec does not take the node down).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -98,6 +98,38 @@ describe(titled('hactl agent (built)', missing), () => {
       // The kernel dropped the dead agent's lock: a new one starts.
       const third = start();
       await started(third);
+    },
+  );
+
+  it.skipIf(missing)(
+    'logging.file gets the same lines as stderr (check failures land where notify writes); a file under /proc is refused with exit 2',
+    async () => {
+      const logFile = join(dir, 'log', 'hactl.log');
+      writeFileSync(specPath, specYaml(`logging: { file: ${logFile} }`));
+      const agent = start();
+      await started(agent);
+      const fileEvents = () =>
+        existsSync(logFile)
+          ? readFileSync(logFile, 'utf8')
+              .trim()
+              .split('\n')
+              .filter((line) => line !== '')
+              .map((line) => (JSON.parse(line) as { event: string; node: string }).event)
+          : [];
+      await waitFor('agent.started in logging.file', () => fileEvents().includes('agent.started'), {
+        timeoutMs: 10_000,
+      });
+      expect((statSync(logFile).mode & 0o777).toString(8)).toBe('640');
+      agent.signal('SIGTERM');
+      expect((await agent.waitForExit(10_000)).code).toBe(0);
+      // Flushed before the exit: the last line is in the file too.
+      expect(fileEvents()).toContain('agent.stopped');
+      expect(fileEvents()).toEqual(agent.logs.map((l) => l.event));
+
+      writeFileSync(specPath, specYaml('logging: { file: /proc/hactl-test/hactl.log }'));
+      const refused = await runHactl(['agent', '--spec', specPath, '--node', 'ha1'], { timeoutMs: 20_000 });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stderr).toMatch(/logging\.file .*\/proc/);
     },
   );
 
