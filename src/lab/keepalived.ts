@@ -107,6 +107,20 @@ export async function killKeepalived(files: KeepalivedFiles): Promise<boolean> {
 
 export type VrrpState = 'MASTER' | 'BACKUP' | 'FAULT' | 'STOP' | 'INIT';
 
+/**
+ * keepalived 2.2.7 logs a state change as "(inside) Entering MASTER STATE", but a change to FAULT
+ * through a tracked file, a script or an interface as "(inside) entering FAULT state" (after a
+ * reason line "(inside): entering FAULT state (tracked file … has status …)", which has a colon
+ * and is not the change itself). Anchored at the end of the line so reason lines never count.
+ */
+const STATE_CHANGE =
+  /\(([A-Za-z0-9_.-]+)\) [Ee]ntering (MASTER|BACKUP|FAULT) (?:STATE|state)(?: \(init\))?$/gm;
+
+/** Every state change `text` (a keepalived log) records, in the order logged. */
+export function loggedStateChanges(text: string): { instance: string; state: VrrpState }[] {
+  return [...text.matchAll(STATE_CHANGE)].map((m) => ({ instance: m[1]!, state: m[2] as VrrpState }));
+}
+
 /** Last state each instance logged ("(inside) Entering MASTER STATE"), read from the node's log. */
 export function lastLoggedStates(files: KeepalivedFiles): Record<string, VrrpState> {
   let text: string;
@@ -118,10 +132,6 @@ export function lastLoggedStates(files: KeepalivedFiles): Record<string, VrrpSta
   // A restart begins a new story: only lines after the last start-up count.
   const lastStart = Math.max(0, text.lastIndexOf('Starting Keepalived'));
   const states: Record<string, VrrpState> = {};
-  for (const match of text
-    .slice(lastStart)
-    .matchAll(/\(([A-Za-z0-9_.-]+)\) Entering (MASTER|BACKUP|FAULT) STATE/g)) {
-    states[match[1]!] = match[2] as VrrpState;
-  }
+  for (const { instance, state } of loggedStateChanges(text.slice(lastStart))) states[instance] = state;
   return states;
 }

@@ -2,7 +2,8 @@
  * Shared pieces of the lab end-to-end suites: one prefix per file (so leftovers of one never meet
  * another), bounded waits, and a failover scenario that watches both the VIPs and the client.
  */
-import { readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { keepalivedFiles, lastLoggedStates } from '../../src/lab/keepalived.js';
 import {
@@ -17,7 +18,7 @@ import {
   type LabNode,
   type LabOptions,
 } from '../../src/lab/lab.js';
-import { vipHolders } from '../../src/lab/network.js';
+import { NETWORKS, must, namespacesFor, vipHolders, vipOf, type NetworkRole } from '../../src/lab/network.js';
 import {
   longestSplitMs,
   sampleHolders,
@@ -211,3 +212,61 @@ export async function expectHolderStays(prefix: string, node: LabNode, ms: numbe
 }
 
 export { vipHolders };
+
+/**
+ * Prints the tails of both nodes' agent and keepalived logs: a failed lab test is explained by
+ * them, and the lab (with its directory) goes right after.
+ */
+export function printNodeLogTails(lab: TestLab, lines = 60): void {
+  for (const node of ['ha1', 'ha2'] as const) {
+    const dir = labPaths(lab.dir).node[node].dir;
+    for (const file of ['agent.log', 'keepalived.log']) {
+      const path = join(dir, file);
+      const tail = existsSync(path)
+        ? readFileSync(path, 'utf8').split('\n').slice(-lines).join('\n')
+        : '(none)';
+      console.log(`--- ${node} ${file} (tail) ---\n${tail}`);
+    }
+  }
+}
+
+/** A node's log from byte `from` on (empty if the file is missing): what happened since a mark. */
+export function logSince(path: string, from: number): string {
+  let text: Buffer;
+  try {
+    text = readFileSync(path);
+  } catch {
+    return '';
+  }
+  return text.subarray(from).toString('utf8');
+}
+
+export function logSize(path: string): number {
+  try {
+    return readFileSync(path).length;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Adds (or deletes) a VIP on a node's interface by hand, inside the node's namespace, behind
+ * keepalived's back: how a test induces a VIP on two nodes or on none.
+ */
+export async function vipByHand(
+  prefix: string,
+  node: LabNode,
+  role: NetworkRole,
+  op: 'add' | 'del',
+): Promise<void> {
+  await must([
+    'ip',
+    '-n',
+    namespacesFor(prefix)[node],
+    'addr',
+    op,
+    `${vipOf(role)}/24`,
+    'dev',
+    NETWORKS[role].iface,
+  ]);
+}
