@@ -205,7 +205,9 @@ const syncSchema = z
 const loggingSchema = z
   .strictObject({
     file: absolutePath
-      .describe('File that notify, check and the agent append their JSON log lines to (default: stderr only; the agent always writes stderr too).')
+      .describe(
+        'File that notify, check and the agent append their JSON log lines to (default: stderr only; the agent always writes stderr too).',
+      )
       .optional(),
     level: z
       .enum(['debug', 'info', 'warn', 'error'])
