@@ -118,11 +118,19 @@ export class ReconcileLoop {
     });
   }
 
-  /** The word a tick passes to the core: a sync group's when keepalived reports one, else an instance's. */
+  /**
+   * The word a tick passes to the core: a sync group's when keepalived reports one, else an
+   * instance's. keepalived writes a group's member lines before the group's own, so a member line
+   * newer than the group's says where the group is going: a step down (BACKUP, FAULT, STOP) is
+   * taken at once — demoting early is the safe direction, and keepalived's order is kept — while
+   * a member's MASTER waits for the group's, which comes once every member holds its VIP.
+   */
   private keepalived(): KeepalivedFact | undefined {
-    const facts = [...this.said.entries()];
-    const groups = facts.filter(([key]) => key.startsWith('GROUP '));
-    return (groups.length > 0 ? groups : facts).at(-1)?.[1];
+    const facts = [...this.said.entries()]; // newest last
+    const groupAt = facts.findLastIndex(([key]) => key.startsWith('GROUP '));
+    if (groupAt < 0) return facts.at(-1)?.[1];
+    const stepDown = facts.slice(groupAt + 1).findLast(([, fact]) => fact.state !== 'MASTER');
+    return (stepDown ?? facts[groupAt])![1];
   }
 
   private async drain(): Promise<void> {

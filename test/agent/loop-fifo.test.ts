@@ -105,10 +105,50 @@ describe('the loop reading a real notify FIFO', () => {
     expect(mostActive).toBe(1);
     // Lines arriving during a tick were merged: fewer ticks than lines.
     expect(ticks.length).toBeLessThan(lines.length);
-    // The last tick was given keepalived's latest word, a sync group's when there is one.
-    const lastGroup = lines.filter((l) => l.startsWith('GROUP')).at(-1);
-    expect(ticks.at(-1)!.keepalived).toBe(lastGroup);
+    // The last tick was given keepalived's latest word: the last sync group line (i = 294, MASTER),
+    // unless a member line after it steps down — here the very last line (i = 299, STOP).
+    expect(lines[294]).toBe('GROUP "VI_294" MASTER 38');
+    expect(ticks.at(-1)!.keepalived).toBe(lines[299]);
+    expect(lines[299]).toMatch(/^INSTANCE .* STOP/);
     expect(ticks.every((t) => t.result !== 'error')).toBe(true);
+  });
+
+  it("a member's step down newer than its group's line is taken at once; a member's MASTER waits for the group's", async () => {
+    const spec = parseSpecText(
+      baseSpecYaml(`paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }\n`),
+      'test.yaml',
+    );
+    const node = spec.nodes[0]!;
+    const ticks: TickRecord[] = [];
+    loop = new ReconcileLoop({
+      current: () => ({ spec, node }),
+      log: createLogger({ level: 'silent' }),
+      periodMs: 3_600_000,
+      sources: { ...localSources, addresses: () => new Set() },
+      onTick: (record) => ticks.push(record),
+    });
+    const fifo = notifyFifoPath(spec.paths.runtime_dir, node.name);
+    await prepareFifo(fifo);
+    const theLoop = loop;
+    reader = await openFifo(fifo, {
+      line: (line) => line.kind === 'state' && theLoop.heard(line.fact),
+      gap: () => theLoop.gap(),
+    });
+    loop.start();
+    const seen = () => ticks.flatMap((t) => t.lines);
+    // keepalived's order for a sync group going FAULT: the member first, then the group.
+    const fault = ['GROUP "G" MASTER 100', 'INSTANCE "VI_1" FAULT 0'];
+    expect(await writeLines(fifo, fault)).toBe(0);
+    await waitFor('the FAULT lines', () => seen().length >= 2, { timeoutMs: 15_000 });
+    expect(ticks.at(-1)!.keepalived).toBe('INSTANCE "VI_1" FAULT 0');
+    // Coming back: a member's MASTER alone does not make the group MASTER.
+    const back = ['GROUP "G" BACKUP 100', 'INSTANCE "VI_1" MASTER 100'];
+    expect(await writeLines(fifo, back)).toBe(0);
+    await waitFor('the MASTER lines', () => seen().length >= 4, { timeoutMs: 15_000 });
+    expect(ticks.at(-1)!.keepalived).toBe('GROUP "G" BACKUP 100');
+    expect(await writeLines(fifo, ['GROUP "G" MASTER 100'])).toBe(0);
+    await waitFor('the group MASTER line', () => seen().length >= 5, { timeoutMs: 15_000 });
+    expect(ticks.at(-1)!.keepalived).toBe('GROUP "G" MASTER 100');
   });
 
   it('forgets what keepalived said once bytes are lost, and judges by the VIPs', async () => {
