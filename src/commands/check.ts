@@ -105,6 +105,10 @@ more than flags on the command line.
 Exit status: 0 healthy, 1 unhealthy (one line on stderr saying why), 2 usage or configuration error;
 killed (SIGKILL) by the watchdog when the process outlives its budget.
 
+Examples:
+  hactl check http --url http://127.0.0.1/health --expect-body ok
+  hactl check --spec /etc/hactl/hactl.yaml --all
+
 Example keepalived.conf block, as \`hactl render-config\` writes it:
 ${exampleBlock(EXAMPLE_CHECKS.http)}`;
 }

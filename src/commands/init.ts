@@ -12,7 +12,11 @@ const USAGE = `hactl init [--out FILE] [--force]
 
 Writes the annotated example spec (two nodes, inside + outside VIPs, nopreempt, nginx and MariaDB
 checks, promote/demote actions) to FILE (default: hactl.yaml in the current directory).
-Exit status: 0 written, 2 FILE exists (without --force), is a directory or cannot be written.`;
+Exit status: 0 written, 2 FILE exists (without --force), is a directory or cannot be written.
+It asks nothing: edit the file, then \`hactl lint --spec FILE\`.
+
+Example:
+  hactl init --out /etc/hactl/hactl.yaml && hactl lint --spec /etc/hactl/hactl.yaml`;
 
 export async function main(argv: string[]): Promise<number> {
   const args = await commandParser(argv, USAGE)

@@ -27,15 +27,20 @@ A real pair in network namespaces <prefix>-ha1, <prefix>-ha2, <prefix>-client an
 <prefix>-sw (inside 192.0.2.0/24, outside 198.51.100.0/24, VIPs .50): keepalived with a config
 rendered from a lab spec, nginx, MariaDB (ha2 replicates from ha1) and rsync on each node.
 
-  up                 build it and wait until the pair has converged (ha1 writable primary
-                     holding both VIPs, ha2 read-only replicating from it); exit 1 naming
-                     what did not
-  status             who holds the VIPs, VRRP states, nginx, MySQL role/lag, what the client
-                     sees, whether the pair has converged
-  fail NODE --how H  kill (node loss) | stop (keepalived) | link | partition | nginx | mysql
-  heal NODE          undo any fault on NODE (links up, daemons started again)
-  down               stop what the lab started (by PID), delete its namespaces and state
-  probe              the client's view: GET the outside VIP every --every ms, one JSON line each`;
+- up: build it and wait until the pair has converged (ha1 writable primary holding both VIPs,
+  ha2 read-only replicating from it); exit 1 naming what did not
+- status: who holds the VIPs, VRRP states, nginx, MySQL role/lag, what the client sees, whether
+  the pair has converged
+- fail NODE --how H: kill (node loss) | stop (keepalived) | link | partition | nginx | mysql |
+  agent-kill | agent-stop
+- heal NODE: undo any fault on NODE (links up, daemons started again)
+- down: stop what the lab started (by PID), delete its namespaces and state
+- probe: the client's view: GET the outside VIP every --every ms, one JSON line each
+
+Examples (as root):
+  hactl lab up --mode agent --fast      the pair on the agent, 0.1 s adverts
+  hactl lab fail ha1 --how kill         node loss of ha1; then: hactl lab status
+  hactl lab heal ha1 && hactl lab down`;
 
 const ACTIONS = ['up', 'down', 'status', 'fail', 'heal', 'probe'] as const;
 type Action = (typeof ACTIONS)[number];

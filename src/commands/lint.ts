@@ -19,7 +19,11 @@ object instead: {"spec", "errors", "warnings", "findings": [{"severity", "path",
 
 Exit status: 0 no errors (warnings allowed unless --strict), 1 errors found (YAML and schema
 problems included), 2 the file cannot be read as a spec (missing, not a regular file, over 1 MiB)
-or bad flags.`;
+or bad flags.
+
+Examples:
+  hactl lint --spec /etc/hactl/hactl.yaml --local
+  hactl lint --spec hactl.yaml --json | jq '.findings[] | select(.severity == "error")'`;
 
 interface Finding extends SpecProblem {
   severity: 'error' | 'warning';
