@@ -18,7 +18,11 @@
  *
  * Before each heal the client's ARP entry must be older than its locktime (1 s): the kernel drops
  * an ARP that would change an entry updated more recently, so ha1's GARP right after ha2's last
- * one would be lost (seen: GARP sent, client still on ha2's MAC).
+ * one would be lost (seen: GARP sent, client still on ha2's MAC). The entry's update time also
+ * moves whenever its state does (REACHABLE → DELAY → REACHABLE while the probe keeps using it), so
+ * a burst of GARPs sent at one instant could still fall inside the locktime (CI runs v14, v15 and
+ * v18: GARP sent, client left on ha2's MAC); the bundled template's vrrp_garp_interval 0.3 spreads
+ * the 5 GARPs over 1.2 s, more than the locktime, so at least one lands outside it.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -263,6 +267,7 @@ describe.skipIf(missing)(
       const conf = readFileSync(keepalivedFiles(labPaths(lab.dir).node.ha1.dir).conf, 'utf8');
       expect(conf).toMatch(/^\s*vrrp_higher_prio_send_advert true$/m);
       expect(conf).toMatch(/^\s*vrrp_garp_lower_prio_repeat \d+$/m);
+      expect(conf).toMatch(/^\s*vrrp_garp_interval 0\.3$/m);
       for (let round = 1; round <= 2; round++) {
         const heal = await partitionAndHeal(lab, 'free');
         const why = `round ${round}: ${JSON.stringify(heal)}`;
