@@ -50,7 +50,7 @@ import { commandLineOf, isAlive, readPidFile, stopProcess } from './processes.js
 import { killGroup } from './pgroup.js';
 import { rsyncFiles, rsyncPid, startRsync, stopRsync } from './rsync.js';
 import { DEFAULT_LAB_CHECKS, labSpecText, type LabCheck, type LabFailback, type LabMode } from './spec.js';
-import { LAB_APP_MARKER, labAppCommands, stopLabApp, writeLabApp } from './app.js';
+import { LAB_APP_MARKER, LAB_APP_SCRIPT, labAppCommands, stopLabApp, writeLabApp } from './app.js';
 
 export { LAB_NODES, addressOf, vipOf, vipHolders, type LabNode, type NetworkRole } from './network.js';
 
@@ -179,6 +179,7 @@ const OWNED_ENTRIES = [
   'hactl.log',
   'db',
   LAB_APP_MARKER,
+  LAB_APP_SCRIPT,
 ];
 
 interface LabState {
@@ -358,7 +359,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         checks: state.checks,
         mysql: database.credentials(),
         syncSource: paths.syncSource,
-        ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir), paths.dir) } : {}),
+        ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir)) } : {}),
       }),
       { mode: 0o600 },
     );

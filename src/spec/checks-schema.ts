@@ -150,7 +150,7 @@ const common = {
   only_on_master: z
     .boolean()
     .describe(
-      'For an application that runs only on the MASTER (started by actions.master, stopped by actions.backup, as in seed 002): the check counts only once this node has applied MASTER; elsewhere it is not run and reports healthy, so the stopped application never puts a standby in FAULT (default false). If the application fails on every node, the VIPs move back and forth at the pace of fall/rise.',
+      'For an application that runs only on the MASTER (started by actions.master, stopped by actions.backup, as in seed 002): the check counts only once this node has applied MASTER; elsewhere it is not run and reports healthy, so the stopped application never puts a standby in FAULT (default false). The start action must return once the application serves (as systemctl start does for notify or forking units); otherwise a check that runs before it is up fails the new MASTER. If the application fails on every node, the VIPs move back and forth at the pace of fall/rise.',
     )
     .optional(),
   nodes: z
