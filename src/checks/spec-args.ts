@@ -7,6 +7,7 @@
  * the check's name and the log file), and the `--help` examples are rendered by the same code, so
  * they cannot drift from what render-config writes. Type-only imports: no zod here.
  */
+import { appliedStatePath } from '../cluster/applied-state.js';
 import type { CheckSpec } from '../spec/checks-schema.js';
 import type { Spec } from '../spec/schema.js';
 
@@ -61,8 +62,11 @@ export type CommandSpec = Pick<Spec, 'mysql' | 'paths' | 'logging'>;
  * The full command keepalived runs for a spec check. keepalived discards a check's stderr, so the
  * line names the check and the log file: a failure then leaves its reason in the log.
  */
-export function checkCommand(spec: CommandSpec, check: CheckSpec): string {
+export function checkCommand(spec: CommandSpec, check: CheckSpec, node?: string): string {
   const argv = [spec.paths.hactl, 'check', ...checkArgs(spec, check), '--check-name', check.name];
+  if (check.only_on_master && node !== undefined) {
+    argv.push('--only-while-master', appliedStatePath(spec.paths.runtime_dir, node));
+  }
   if (spec.logging.file !== undefined) argv.push('--log-file', spec.logging.file);
   argv.push('--timeout', String(checkBudgetSeconds(check)), '--quiet');
   return argv.join(' ');

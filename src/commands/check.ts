@@ -56,6 +56,7 @@ const COMMON_FLAGS: CheckFlags = {
   quiet: { type: 'boolean' },
   'log-file': { type: 'string' },
   'check-name': { type: 'string' },
+  'only-while-master': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -94,6 +95,11 @@ Common flags:
   --log-file PATH     append one JSON line (event "check") per failure to PATH, at most 3 at once
                       and then one a minute per check (the line counts the ones left out)
   --check-name NAME   the check's name in messages and log lines (default: the kind)
+  --only-while-master STATE_FILE
+                      an application only the MASTER runs: run the check only while STATE_FILE
+                      (this node's applied-state record, <runtime_dir>/notify-<node>.state.json)
+                      says MASTER; otherwise report healthy without running it (spec:
+                      only_on_master: true)
   --help              this text; \`hactl check <kind> --help\` lists a kind's flags
 
 Spec mode: CHECK is a name under \`checks:\`; its params are the kind's flags in snake_case, MySQL
@@ -310,6 +316,12 @@ async function execute(runs: Run[], common: Common): Promise<number> {
   }
 }
 
+/** Loaded only for checks that ask for it: a spawned check's path stays lean. */
+async function masterOnly(check: AnyCheck, stateFile: string): Promise<AnyCheck> {
+  const { onlyWhileMaster } = await import('../checks/master-only.js');
+  return onlyWhileMaster(check, stateFile);
+}
+
 function checkName(text: string | undefined, fallback: string): string {
   if (text === undefined) return fallback;
   if (!CHECK_NAME.test(text)) {
@@ -333,13 +345,15 @@ async function kindMode(kind: string, args: string[]): Promise<number> {
   const deadlineMs = budgetMs(flags.timeout as string | undefined, DEFAULT_BUDGET_SECONDS);
   const label = checkName(flags['check-name'] as string | undefined, kind);
   const options = check.fromFlags(flags);
+  const stateFile = flags['only-while-master'] as string | undefined;
+  const gated = stateFile === undefined ? check : await masterOnly(check, stateFile);
   const common: Common = {
     quiet: flags.quiet === true,
     logFile: flags['log-file'] as string | undefined,
     logFileField: '--log-file',
     base: undefined,
   };
-  return execute([{ label, kind, check, options, deadlineMs }], common);
+  return execute([{ label, kind, check: gated, options, deadlineMs }], common);
 }
 
 async function specMode(args: string[]): Promise<number> {
@@ -393,10 +407,16 @@ async function specMode(args: string[]): Promise<number> {
       } catch (error) {
         throw new ConfigError(`check "${specCheck.name}" in ${values.spec}: ${(error as Error).message}`);
       }
+      const gated = specCheck.only_on_master
+        ? await masterOnly(
+            check,
+            (await import('../cluster/applied-state.js')).appliedStatePath(spec.paths.runtime_dir, node.name),
+          )
+        : check;
       return {
         label: specCheck.name,
         kind: kind!,
-        check,
+        check: gated,
         options,
         deadlineMs: budgetMs(timeout, checkBudgetSeconds(specCheck)),
       };

@@ -18,7 +18,7 @@ import {
   type LabNode,
 } from '../lab/lab.js';
 import { startProbe } from '../lab/probe.js';
-import { LAB_CHECKS, type LabCheck } from '../lab/spec.js';
+import { DEFAULT_LAB_CHECKS, LAB_CHECKS, type LabCheck } from '../lab/spec.js';
 import { commandParser } from './parse.js';
 
 const USAGE = `hactl lab <up|down|status|fail NODE|heal NODE|probe> [options]
@@ -83,8 +83,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('checks', {
       type: 'array',
       choices: LAB_CHECKS,
-      default: [...LAB_CHECKS],
-      describe: 'up: health checks in the lab spec (weight 0: a failure puts the node in FAULT)',
+      default: [...DEFAULT_LAB_CHECKS],
+      describe:
+        'up: health checks in the lab spec (weight 0: a failure puts the node in FAULT); app: a single-active application only the MASTER runs (only_on_master)',
     })
     .option('how', { choices: FAULTS, default: 'kill' as Fault, describe: 'fail: which fault to inject' })
     .option('json', { type: 'boolean', default: false, describe: 'status, fail: JSON instead of text' })

@@ -402,11 +402,10 @@ function singleActiveFindings(spec: Spec): Finding[] {
     if (!stopped || startedOnBackup.has(app)) continue;
     spec.checks.forEach((check, i) => {
       const probed = check.kind === 'process' ? check.params.name : undefined;
-      if (check.name !== app && probed !== app) return;
+      if ((check.name !== app && probed !== app) || check.only_on_master) return;
       if (findings.some((finding) => finding.path === `checks[${i}]`)) return;
       const why = `check "${check.name}" watches the application ${app}, which ${started.path} starts and ${stopped.path} stops: it runs only on the MASTER, so the check fails on every standby`;
-      const fix =
-        'Check something that runs on every node (e.g. the web server in front of the application), or keep the application running on the standby (remove its stop from actions.backup)';
+      const fix = `Set checks[${i}].only_on_master: true (it then counts only once this node has applied MASTER), check something that runs on every node (e.g. the web server in front of the application), or keep the application running on the standby (remove its stop from actions.backup)`;
       findings.push({
         severity: 'error',
         path: `checks[${i}]`,

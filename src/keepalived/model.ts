@@ -254,7 +254,7 @@ export function buildNodeConfig(spec: Spec, node: NodeSpec): NodeConfig {
     ? []
     : checksForNode(spec, node.name).map((check) => ({
         name: `chk_${check.name}`,
-        command: checkCommand(spec, check),
+        command: checkCommand(spec, check, node.name),
         interval: check.interval,
         timeout: scriptTimeout(check),
         fall: check.fall,

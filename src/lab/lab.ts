@@ -49,7 +49,8 @@ import { startNginx } from './nginx.js';
 import { commandLineOf, isAlive, readPidFile, stopProcess } from './processes.js';
 import { killGroup } from './pgroup.js';
 import { rsyncFiles, rsyncPid, startRsync, stopRsync } from './rsync.js';
-import { LAB_CHECKS, labSpecText, type LabCheck, type LabFailback, type LabMode } from './spec.js';
+import { DEFAULT_LAB_CHECKS, labSpecText, type LabCheck, type LabFailback, type LabMode } from './spec.js';
+import { LAB_APP_MARKER, LAB_APP_SCRIPT, labAppCommands, stopLabApp, writeLabApp } from './app.js';
 
 export { LAB_NODES, addressOf, vipOf, vipHolders, type LabNode, type NetworkRole } from './network.js';
 
@@ -177,6 +178,8 @@ const OWNED_ENTRIES = [
   'hactl-lab.yaml',
   'hactl.log',
   'db',
+  LAB_APP_MARKER,
+  LAB_APP_SCRIPT,
 ];
 
 interface LabState {
@@ -319,7 +322,7 @@ export async function labUp(options: LabOptions): Promise<void> {
     fast: options.fast ?? false,
     mode: options.mode ?? 'scripts',
     template: options.template ?? null,
-    checks: options.checks ?? [...LAB_CHECKS],
+    checks: options.checks ?? [...DEFAULT_LAB_CHECKS],
     startedAt: new Date().toISOString(),
   };
   writeFileSync(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
@@ -356,6 +359,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         checks: state.checks,
         mysql: database.credentials(),
         syncSource: paths.syncSource,
+        ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir)) } : {}),
       }),
       { mode: 0o600 },
     );
@@ -507,6 +511,7 @@ async function stopNodeProcesses(paths: LabPaths, node: LabNode): Promise<void> 
     stopLabNginx(paths, node),
     database.stop(node),
     stopRsync(rsyncFiles(paths.node[node].dir)),
+    stopLabApp(paths.node[node].dir),
   ]);
 }
 

@@ -9,7 +9,12 @@ import { LAB_NODES, NETWORKS, ROLES, addressOf, vipOf, type LabNode } from './ne
 
 export type LabFailback = 'preempt' | 'nopreempt' | 'after-catch-up';
 export type LabMode = 'scripts' | 'agent';
-export const LAB_CHECKS = ['nginx', 'mysql'] as const;
+/** nginx and mysql run on both nodes; app is a single-active application (seed 002) only the MASTER runs. */
+export const LAB_CHECKS = ['nginx', 'mysql', 'app'] as const;
+/** What `--checks` gives when not asked: the single-active app only on request. */
+export const DEFAULT_LAB_CHECKS: LabCheck[] = ['nginx', 'mysql'];
+/** The single-active application's TCP port on each node's loopback. */
+export const LAB_APP_PORT = 8081;
 export type LabCheck = (typeof LAB_CHECKS)[number];
 
 export interface LabSpecOptions {
@@ -32,6 +37,8 @@ export interface LabSpecOptions {
   checks: LabCheck[];
   /** Directory the active node would push to its peer's rsync module. */
   syncSource: string;
+  /** With the app check: how the MASTER starts it and every other state stops it (argv). */
+  app?: { start: string[]; stop: string[] };
 }
 
 /**
@@ -58,6 +65,12 @@ function labAgentToken(dir: string): string {
   writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   chmodSync(path, 0o600);
   return path;
+}
+
+function appStop(options: LabSpecOptions): Record<string, unknown>[] {
+  return options.app
+    ? [{ type: 'service', name: 'app', op: 'stop', commands: { stop: options.app.stop } }]
+    : [];
 }
 
 export function labSpecObject(options: LabSpecOptions): Record<string, unknown> {
@@ -99,6 +112,18 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
         rise: 2,
         weight: 0,
       },
+      options.checks.includes('app') && {
+        name: 'app',
+        kind: 'tcp',
+        params: { host: '127.0.0.1', port: LAB_APP_PORT },
+        interval: httpInterval,
+        timeout: httpInterval,
+        fall: 2,
+        rise: 2,
+        weight: 0,
+        // Started on promotion, stopped on demotion: on a standby it is down on purpose.
+        only_on_master: true,
+      },
       options.checks.includes('mysql') && {
         name: 'mariadb',
         kind: 'mysql',
@@ -121,9 +146,14 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       on_catch_up_timeout: 'stay-read-only',
     },
     actions: {
-      master: [{ type: 'mysql.promote', on_failure: 'abort', timeout: 15 }],
-      backup: [{ type: 'mysql.demote', timeout: 15 }],
-      fault: [{ type: 'mysql.demote', timeout: 15 }],
+      master: [
+        { type: 'mysql.promote', on_failure: 'abort', timeout: 15 },
+        ...(options.app
+          ? [{ type: 'service', name: 'app', op: 'start', commands: { start: options.app.start } }]
+          : []),
+      ],
+      backup: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
+      fault: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
     },
     // No sync section: lint refuses it until hactl copies files (issue 8); the rsync daemons stay for that.
     logging: { file: `${options.dir}/hactl.log`, level: 'info' },

@@ -147,6 +147,12 @@ const common = {
       `How a KO moves the VIPs, -253..253 (default 0). 0 = FAULT on KO: releases the VIPs even with nopreempt. Otherwise a positive weight is added to the priority while OK and a negative one subtracted while KO; it must be able to move the VIPs, which it never can under nopreempt ${LINT_ONLY}.`,
     )
     .default(0),
+  only_on_master: z
+    .boolean()
+    .describe(
+      'For an application that runs only on the MASTER (started by actions.master, stopped by actions.backup, as in seed 002): the check counts only once this node has applied MASTER; elsewhere it is not run and reports healthy, so the stopped application never puts a standby in FAULT (default false). The start action must return once the application serves (as systemctl start does for notify or forking units); otherwise a check that runs before it is up fails the new MASTER. If the application fails on every node, the VIPs move back and forth at the pace of fall/rise.',
+    )
+    .optional(),
   nodes: z
     .array(identifier)
     .min(1)

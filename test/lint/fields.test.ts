@@ -87,6 +87,7 @@ const EVIDENCE: Record<string, Evidence> = {
   'checks[].rise': render(SEED002),
   'checks[].weight': render(SEED002),
   'checks[].nodes': render(WEIGHTED),
+  'checks[].only_on_master': { test: 'test/checks/master-only.test.ts' },
   'checks[kind=http].params': { test: PARSE },
   'checks[kind=http].params.url': { test: PARSE },
   'checks[kind=http].params.expect_status': { test: PARSE },

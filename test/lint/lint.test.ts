@@ -72,7 +72,10 @@ describe('hactl lint refuses each trap with the expected message', () => {
         replicationCredentialsFile: '/tmp/hactl-lab-lint/repl.cnf',
       },
       syncSource: '/tmp/hactl-lab-lint/sync-source',
+      // The single-active app as the lab runs it: started by the MASTER, stopped elsewhere.
+      app: { start: ['/bin/true'], stop: ['/bin/true'] },
     });
+    expect(text).toContain('only_on_master: true');
     for (const failback of ['nopreempt', 'preempt']) {
       const spec = parseSpecText(text.replace('failback: nopreempt', `failback: ${failback}`), 'lab.yaml');
       expect(spec.failback).toBe(failback);

@@ -11,6 +11,8 @@
  * more failure (so `fall` still turns a stuck check KO), and the next run starts only once it has
  * returned.
  */
+import { appliedStatePath } from '../../cluster/applied-state.js';
+import { onlyWhileMaster } from '../../checks/master-only.js';
 import { parseArgs } from 'node:util';
 import { raceDeadline } from '../../bounded/deadline.js';
 import { checkArgs, scriptTimeout } from '../../checks/spec-args.js';
@@ -141,7 +143,16 @@ async function prepare(
   const check = await load();
   try {
     const { values } = parseArgs({ args: flagArgs, options: check.flags, strict: true });
-    return { check, options: check.fromFlags(values as FlagValues) };
+    const gated = specCheck.only_on_master
+      ? onlyWhileMaster(
+          check,
+          appliedStatePath(
+            options.spec.paths.runtime_dir,
+            typeof options.node === 'string' ? options.node : options.node.name,
+          ),
+        )
+      : check;
+    return { check: gated, options: gated.fromFlags(values as FlagValues) };
   } catch (error) {
     const message = (error as Error).message.split('. ')[0] ?? String(error);
     throw new ConfigError(
