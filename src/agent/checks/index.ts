@@ -13,6 +13,7 @@
  */
 import { appliedStatePath } from '../../cluster/applied-state.js';
 import { onlyWhileMaster } from '../../checks/master-only.js';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { raceDeadline } from '../../bounded/deadline.js';
 import { checkArgs, scriptTimeout } from '../../checks/spec-args.js';
@@ -22,7 +23,7 @@ import { ConfigError } from '../../errors.js';
 import { problemWithUserPath } from '../../fs/user-path.js';
 import type { CheckSpec } from '../../spec/checks-schema.js';
 import type { Spec } from '../../spec/schema.js';
-import { checkTrackFile, checkTrackValue } from '../contract.js';
+import { checkTrackFile, checkTrackValue, trackFileText } from '../contract.js';
 import { INITIAL, nextState, type FallRiseState } from './fall-rise.js';
 import { ensureTrackDir, writeTrackValue } from './track-write.js';
 
@@ -107,6 +108,8 @@ interface Entry {
   /** The check's own promise has not settled (may outlive inFlight when it ignores its signal). */
   running: boolean;
   abandonedAt: number;
+  /** A look at the file (is it still what we wrote?) is queued. */
+  verifying: boolean;
   written: number | null;
   writing: Promise<void>;
   logBucket: { tokens: number; at: number; suppressed: number } | undefined;
@@ -208,6 +211,7 @@ export async function startCheckRunner(options: CheckRunnerOptions): Promise<Che
       running: false,
       abandonedAt: 0,
       written: null,
+      verifying: false,
       writing: Promise.resolve(),
       logBucket: undefined,
       writeErrorLoggedAt: Number.NEGATIVE_INFINITY,
@@ -250,6 +254,44 @@ export async function startCheckRunner(options: CheckRunnerOptions): Promise<Che
             `cannot write the track file of check ${entry.spec.name}; keepalived keeps the previous value`,
           );
         }
+      }
+    });
+  };
+
+  /**
+   * keepalived rewrites every track file to its init_file value whenever it starts (init_file …
+   * overwrite: FAULT until the agent speaks). A value the agent wrote before that start would
+   * then never come back while the check's verdict stays the same, leaving the node in FAULT (seen
+   * in the lab: the agent starts before keepalived). So a run that changes nothing still checks the
+   * file and writes the value again if it differs. One small read per run; skipped while a write or
+   * an earlier look is pending.
+   */
+  const reassert = (entry: Entry, value: number) => {
+    if (entry.verifying) return;
+    entry.verifying = true;
+    entry.writing = entry.writing.then(async () => {
+      try {
+        if (stopping.signal.aborted || entry.written !== value) return;
+        let onDisk: string | undefined;
+        try {
+          onDisk = await readFile(entry.file, { encoding: 'utf8', signal: AbortSignal.timeout(1_000) });
+        } catch {
+          onDisk = undefined;
+        }
+        if (onDisk === trackFileText(value) || stopping.signal.aborted) return;
+        log.info(
+          {
+            event: 'track-reset',
+            check: entry.spec.name,
+            file: entry.file,
+            found: onDisk === undefined ? 'missing or unreadable' : onDisk.trim().slice(0, 20),
+            value,
+          },
+          `the track file of check ${entry.spec.name} no longer held ${value} (keepalived restarted?): written again`,
+        );
+        writeValue(entry, value);
+      } finally {
+        entry.verifying = false;
       }
     });
   };
@@ -309,6 +351,7 @@ export async function startCheckRunner(options: CheckRunnerOptions): Promise<Che
     }
     const value = checkTrackValue(entry.spec.weight, ok);
     if (value !== entry.written) writeValue(entry, value);
+    else reassert(entry, value);
   };
 
   const run = async (entry: Entry) => {

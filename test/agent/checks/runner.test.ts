@@ -167,6 +167,30 @@ describe('agent checks in-process', () => {
     expect(changes.map((c) => c.ok)).toEqual([true, false, true]);
   });
 
+  it('a track file keepalived reset at its start (init_file … overwrite) is written again while the verdict holds', async () => {
+    const port = await freePort();
+    servers.push(await listen(port));
+    const file = checkTrackFile(dir, 'ha1', 'db_port');
+    const { log, lines } = collector();
+    runner = await startCheckRunner({
+      spec: specWith(dir, [check({ name: 'db_port', kind: 'tcp', params: { host: '127.0.0.1', port } })]),
+      node: 'ha1',
+      runtimeDir: dir,
+      log,
+    });
+    await waitForValue(file, '0\n', 5_000);
+    // keepalived starting now: the file goes back to its init value, the check stays OK.
+    await writeFile(file, '1\n');
+    const tookMs = await waitForValue(file, '0\n', 5_000);
+    console.log(`track file reset by "keepalived": written again in ${Math.round(tookMs)} ms`);
+    expect(statusOf(runner, 'db_port').ok).toBe(true);
+    const reset = lines.find((line) => line.fields.event === 'track-reset');
+    expect(reset?.fields).toMatchObject({ check: 'db_port', found: '1', value: 0 });
+    // A deleted file is restored too.
+    await rm(file);
+    await waitForValue(file, '0\n', 5_000);
+  });
+
   it('failure log lines are rate-limited as in hactl check: a burst of 3, then at most one a minute', async () => {
     const port = await freePort();
     const { log, lines } = collector();
