@@ -49,7 +49,14 @@ import { startNginx } from './nginx.js';
 import { commandLineOf, isAlive, readPidFile, stopProcess } from './processes.js';
 import { killGroup } from './pgroup.js';
 import { rsyncFiles, rsyncPid, startRsync, stopRsync } from './rsync.js';
-import { DEFAULT_LAB_CHECKS, labSpecText, type LabCheck, type LabFailback, type LabMode } from './spec.js';
+import {
+  DEFAULT_LAB_CHECKS,
+  LAB_AGENT_TOKEN,
+  labSpecText,
+  type LabCheck,
+  type LabFailback,
+  type LabMode,
+} from './spec.js';
 import { LAB_APP_MARKER, LAB_APP_SCRIPT, labAppCommands, stopLabApp, writeLabApp } from './app.js';
 
 export { LAB_NODES, addressOf, vipOf, vipHolders, type LabNode, type NetworkRole } from './network.js';
@@ -180,6 +187,7 @@ const OWNED_ENTRIES = [
   'db',
   LAB_APP_MARKER,
   LAB_APP_SCRIPT,
+  LAB_AGENT_TOKEN,
 ];
 
 interface LabState {

@@ -60,8 +60,11 @@ export const AGENT_MYSQL_INTERVAL_SEC = 1;
 export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
 
 /** Writes the lab agents' shared token (a new one per lab up); returns its path. */
+/** The agents' shared token file in the lab dir (lab down removes it with the rest). */
+export const LAB_AGENT_TOKEN = 'agent-api.token';
+
 function labAgentToken(dir: string): string {
-  const path = `${dir}/agent-api.token`;
+  const path = `${dir}/${LAB_AGENT_TOKEN}`;
   writeFileSync(path, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
   chmodSync(path, 0o600);
   return path;

@@ -5,7 +5,7 @@
  * from ha1 says it could not be asked and probes ha2 instead (exit 1). One lab for the file; the
  * agent kill comes last.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labFail, labPaths } from '../../src/lab/lab.js';
 import { addressOf, namespacesFor, vipOf, type LabNode } from '../../src/lab/network.js';
@@ -68,6 +68,9 @@ describe.skipIf(missing)(
     }, LAB_TEST_TIMEOUT_MS);
     afterAll(async () => {
       await lab.down();
+      // The token is a secret the lab wrote: down takes it (and so the whole lab dir) away.
+      expect(existsSync(tokenFile)).toBe(false);
+      expect(existsSync(lab.dir)).toBe(false);
     }, LAB_TEST_TIMEOUT_MS);
 
     it('from ha1: both nodes through their agents, ha1 MASTER and ha2 BACKUP with effective priorities, both VIPs on ha1, exit 0', async () => {
