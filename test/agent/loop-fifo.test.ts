@@ -49,6 +49,32 @@ function writeLines(fifo: string, lines: string[]): Promise<number | null> {
   });
 }
 
+/** A started loop fed by a real FIFO (no VIPs on this machine, no timer ticks): its FIFO and ticks. */
+async function startLoopOnFifo(): Promise<{ fifo: string; ticks: TickRecord[] }> {
+  const spec = parseSpecText(
+    baseSpecYaml(`paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }\n`),
+    'test.yaml',
+  );
+  const node = spec.nodes[0]!;
+  const ticks: TickRecord[] = [];
+  loop = new ReconcileLoop({
+    current: () => ({ spec, node }),
+    log: createLogger({ level: 'silent' }),
+    periodMs: 3_600_000,
+    sources: { ...localSources, addresses: () => new Set() },
+    onTick: (record) => ticks.push(record),
+  });
+  const fifo = notifyFifoPath(spec.paths.runtime_dir, node.name);
+  await prepareFifo(fifo);
+  const theLoop = loop;
+  reader = await openFifo(fifo, {
+    line: (line) => line.kind === 'state' && theLoop.heard(line.fact),
+    gap: () => theLoop.gap(),
+  });
+  loop.start();
+  return { fifo, ticks };
+}
+
 describe('the loop reading a real notify FIFO', () => {
   it('sees a burst of 300 lines from a writer process in order, one tick at a time', async () => {
     const spec = parseSpecText(
@@ -114,27 +140,7 @@ describe('the loop reading a real notify FIFO', () => {
   });
 
   it("a member's step down newer than its group's line is taken at once; a member's MASTER waits for the group's", async () => {
-    const spec = parseSpecText(
-      baseSpecYaml(`paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }\n`),
-      'test.yaml',
-    );
-    const node = spec.nodes[0]!;
-    const ticks: TickRecord[] = [];
-    loop = new ReconcileLoop({
-      current: () => ({ spec, node }),
-      log: createLogger({ level: 'silent' }),
-      periodMs: 3_600_000,
-      sources: { ...localSources, addresses: () => new Set() },
-      onTick: (record) => ticks.push(record),
-    });
-    const fifo = notifyFifoPath(spec.paths.runtime_dir, node.name);
-    await prepareFifo(fifo);
-    const theLoop = loop;
-    reader = await openFifo(fifo, {
-      line: (line) => line.kind === 'state' && theLoop.heard(line.fact),
-      gap: () => theLoop.gap(),
-    });
-    loop.start();
+    const { fifo, ticks } = await startLoopOnFifo();
     const seen = () => ticks.flatMap((t) => t.lines);
     // keepalived's order for a sync group going FAULT: the member first, then the group.
     const fault = ['GROUP "G" MASTER 100', 'INSTANCE "VI_1" FAULT 0'];
@@ -152,27 +158,7 @@ describe('the loop reading a real notify FIFO', () => {
   });
 
   it('forgets what keepalived said once bytes are lost, and judges by the VIPs', async () => {
-    const spec = parseSpecText(
-      baseSpecYaml(`paths: { runtime_dir: ${dir}/run, state_dir: ${dir}/state }\n`),
-      'test.yaml',
-    );
-    const node = spec.nodes[0]!;
-    const ticks: TickRecord[] = [];
-    loop = new ReconcileLoop({
-      current: () => ({ spec, node }),
-      log: createLogger({ level: 'silent' }),
-      periodMs: 3_600_000,
-      sources: { ...localSources, addresses: () => new Set() },
-      onTick: (record) => ticks.push(record),
-    });
-    const fifo = notifyFifoPath(spec.paths.runtime_dir, node.name);
-    await prepareFifo(fifo);
-    const theLoop = loop;
-    reader = await openFifo(fifo, {
-      line: (line) => line.kind === 'state' && theLoop.heard(line.fact),
-      gap: () => theLoop.gap(),
-    });
-    loop.start();
+    const { fifo, ticks } = await startLoopOnFifo();
     await waitFor('the first tick', () => ticks.length >= 1);
     expect(await writeLines(fifo, ['INSTANCE "VI_1" FAULT 0', 'x'.repeat(600)])).toBe(0);
     await waitFor('a tick after the gap', () => ticks.some((t) => t.wokenBy.includes('fifo-gap')), {
