@@ -71,6 +71,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
   try {
     const report = await demote(session, {
       topology: mysql.topology,
+      semiSync: mysql.semi_sync,
       ...(peer && replication ? { peer, replication } : {}),
       log,
       connectTimeoutSec: 5,

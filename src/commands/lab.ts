@@ -76,6 +76,12 @@ export async function main(argv: string[]): Promise<number> {
       default: 'scripts' as const,
       describe: 'up: scripts (keepalived spawns hactl check/notify) or agent (one hactl agent per node)',
     })
+    .option('semi-sync', {
+      choices: ['off', 'strict'] as const,
+      default: 'off' as const,
+      describe:
+        'up: strict: both MariaDB servers start as strict semi-sync replicas (AFTER_SYNC, no async fallback) and the spec says mysql.semi_sync: strict',
+    })
     .option('template', {
       type: 'string',
       describe: 'up: own keepalived template (absolute path) for the lab spec',
@@ -138,6 +144,7 @@ export async function main(argv: string[]): Promise<number> {
           mode: args.mode,
           template: args.template,
           checks: args.checks as LabCheck[],
+          semiSync: args.semiSync,
           say,
         });
         say(`next: hactl lab status${prefix === 'hactl' ? '' : ` --prefix ${prefix}`}`);

@@ -238,6 +238,19 @@ function checkBudgetFindings(spec: Spec): Finding[] {
   });
 }
 
+/** Strict semi-sync bought with a setting that gives its writes up again. */
+function semiSyncFindings(spec: Spec): Finding[] {
+  if (spec.mysql?.semi_sync !== 'strict' || spec.mysql.on_catch_up_timeout !== 'promote-anyway') return [];
+  return [
+    {
+      severity: 'error',
+      path: 'mysql.on_catch_up_timeout',
+      message:
+        "promote-anyway contradicts mysql.semi_sync: strict: under strict every acknowledged write is in the standby's relay log, and promote-anyway makes the standby writable without applying it, so exactly those writes are lost. Use stay-read-only (the default) and raise mysql.catch_up_timeout if the relay log takes long to apply",
+    },
+  ];
+}
+
 /** Values that need the agent, and fields whose behaviour does not exist yet: refused, so nothing lints clean and then does nothing. */
 function unimplementedFindings(spec: Spec): Finding[] {
   const findings: Finding[] = [];
@@ -739,6 +752,7 @@ function templateFindings(spec: Spec): Finding[] {
 export function lintSpec(spec: Spec): Finding[] {
   return [
     ...unimplementedFindings(spec),
+    ...semiSyncFindings(spec),
     ...electionFindings(spec),
     ...advertFindings(spec),
     ...authFindings(spec),

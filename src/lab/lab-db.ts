@@ -62,6 +62,8 @@ export interface LabDatabaseOptions {
   /** The lab directory. */
   dir: string;
   netns: (node: LabNode) => string;
+  /** More [mariadbd] option lines for both servers (e.g. strict semi-sync's). */
+  serverOptions?: Readonly<Record<string, string | number>>;
 }
 
 export function labDatabase(options: LabDatabaseOptions) {
@@ -117,6 +119,7 @@ export function labDatabase(options: LabDatabaseOptions) {
             bindAddress: '0.0.0.0',
             netns: options.netns(node),
             readOnly: true,
+            ...(options.serverOptions ? { extra: { ...options.serverOptions } } : {}),
           }),
         ),
       );

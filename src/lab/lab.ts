@@ -58,6 +58,7 @@ import {
   type LabMode,
 } from './spec.js';
 import { LAB_APP_MARKER, LAB_APP_SCRIPT, labAppCommands, stopLabApp, writeLabApp } from './app.js';
+import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../mysql/semi-sync.js';
 
 export { LAB_NODES, addressOf, vipOf, vipHolders, type LabNode, type NetworkRole } from './network.js';
 
@@ -105,7 +106,11 @@ export interface LabOptions {
   say?: (line: string) => void;
   /** Bound for the pair to converge once keepalived starts (default CONVERGE_TIMEOUT_MS). */
   convergeTimeoutMs?: number;
+  /** strict: both servers start as strict semi-sync replicas and the spec says mysql.semi_sync: strict. */
+  semiSync?: LabSemiSync;
 }
+
+export type LabSemiSync = 'off' | 'strict';
 
 /**
  * From starting keepalived to a converged pair takes ~5 s on an idle machine (ha1's `state MASTER`
@@ -198,6 +203,8 @@ interface LabState {
   mode?: LabMode;
   template: string | null;
   checks: LabCheck[];
+  /** Absent in state files of labs started before strict semi-sync existed. */
+  semiSync?: LabSemiSync;
   startedAt: string;
 }
 
@@ -291,8 +298,12 @@ async function stopLabNginx(paths: LabPaths, node: LabNode, how: 'stop' | 'kill'
   rmSync(pidFile, { force: true });
 }
 
-function db(prefix: string, paths: LabPaths) {
-  return labDatabase({ dir: paths.dir, netns: (node) => nsOf(prefix, node) });
+function db(prefix: string, paths: LabPaths, semiSync: LabSemiSync = 'off') {
+  return labDatabase({
+    dir: paths.dir,
+    netns: (node) => nsOf(prefix, node),
+    ...(semiSync === 'strict' ? { serverOptions: STRICT_SEMI_SYNC_SERVER_OPTIONS } : {}),
+  });
 }
 
 /** Builds the whole lab and waits for the first election. On failure it tears down and rethrows. */
@@ -331,6 +342,7 @@ export async function labUp(options: LabOptions): Promise<void> {
     mode: options.mode ?? 'scripts',
     template: options.template ?? null,
     checks: options.checks ?? [...DEFAULT_LAB_CHECKS],
+    semiSync: options.semiSync ?? 'off',
     startedAt: new Date().toISOString(),
   };
   writeFileSync(paths.stateFile, JSON.stringify(state, null, 2) + '\n');
@@ -342,7 +354,7 @@ export async function labUp(options: LabOptions): Promise<void> {
     mkdirSync(paths.runtimeDir, { recursive: true, mode: 0o700 });
     mkdirSync(paths.syncSource, { recursive: true });
 
-    const database = db(prefix, paths);
+    const database = db(prefix, paths, state.semiSync);
     say('mariadb: initialising and starting both servers (read_only=ON)');
     const servers = await database.initBoth();
     await Promise.all(LAB_NODES.map((node) => startLabNginx(prefix, paths, node)));
@@ -365,6 +377,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         mode: state.mode ?? 'scripts',
         template: options.template,
         checks: state.checks,
+        semiSync: state.semiSync ?? 'off',
         mysql: database.credentials(),
         syncSource: paths.syncSource,
         ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir)) } : {}),

@@ -35,6 +35,8 @@ export interface LabSpecOptions {
   mysql: { credentialsFile: string; replicationCredentialsFile: string };
   /** Which health checks the spec carries (both by default). */
   checks: LabCheck[];
+  /** mysql.semi_sync of the lab spec (default off). */
+  semiSync?: 'off' | 'strict';
   /** Directory the active node would push to its peer's rsync module. */
   syncSource: string;
   /** With the app check: how the MASTER starts it and every other state stops it (argv). */
@@ -147,6 +149,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       topology: 'one-way',
       catch_up_timeout: 10,
       on_catch_up_timeout: 'stay-read-only',
+      ...(options.semiSync === 'strict' ? { semi_sync: 'strict' } : {}),
     },
     actions: {
       master: [

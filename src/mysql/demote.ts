@@ -28,9 +28,12 @@ import {
   setReadOnly,
   type StepLogger,
 } from './server-state.js';
+import { SEMI_SYNC_REPLICA_SETTING } from './semi-sync.js';
 
 export interface DemoteOptions {
   topology: Topology;
+  /** strict: a re-pointed replica acknowledges (semi-sync) before its IO thread starts. */
+  semiSync?: 'off' | 'expected' | 'strict';
   /** Where the peer (the primary to replicate from) listens, as this server must reach it. */
   peer?: { host: string; port: number };
   /** An open session to the peer; otherwise we connect with the replication account. */
@@ -397,6 +400,10 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     actions.push('stop-replication');
   }
   await changeSource(session, flavour, gtid, options.peer, options.replication, log, actions);
+  if (options.semiSync === 'strict' && flavour.kind === 'mariadb') {
+    await session.query(SEMI_SYNC_REPLICA_SETTING);
+    actions.push('semi-sync-replica');
+  }
   await session.query(replicationSql(flavour, 'START'));
   actions.push('start-replication');
   const replication = await verifyReplication(session, flavour, peer, timeoutMs, log);

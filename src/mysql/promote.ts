@@ -19,6 +19,7 @@ import {
   type SemiSyncState,
   type StepLogger,
 } from './server-state.js';
+import { semiSyncSourceSettings } from './semi-sync.js';
 
 export type Topology = 'one-way' | 'dual-master';
 
@@ -26,7 +27,7 @@ export interface PromoteOptions {
   topology: Topology;
   catchUpTimeoutSec: number;
   onCatchUpTimeout: 'stay-read-only' | 'promote-anyway';
-  semiSync: 'off' | 'expected';
+  semiSync: 'off' | 'expected' | 'strict';
   log: StepLogger;
   /**
    * Called once the relay log is drained (or draining was abandoned by policy), before replication
@@ -253,6 +254,15 @@ async function resumeIoThread(
   }
 }
 
+/** Before the first write: a writable server that acknowledges without its standby is what strict forbids. */
+async function becomeStrictSemiSyncSource(session: MysqlSession, flavour: Flavour): Promise<void> {
+  if (flavour.kind !== 'mariadb')
+    throw new DatabaseError(
+      `promotion of ${session.address}: mysql.semi_sync strict is implemented for MariaDB only (this is ${flavour.versionString}); use expected`,
+    );
+  for (const statement of semiSyncSourceSettings()) await session.query(statement);
+}
+
 export async function promote(session: MysqlSession, options: PromoteOptions): Promise<PromoteReport> {
   const started = Date.now();
   const { log } = options;
@@ -265,7 +275,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
   const verdict = status
     ? semiSyncVerdict(semi)
     : 'not a replica before this promotion: no old primary, so no writes of one to account for';
-  const semiSync = { ...semi, expected: options.semiSync === 'expected', verdict };
+  const semiSync = { ...semi, expected: options.semiSync !== 'off', verdict };
   log('promote.seen', {
     server: session.address,
     flavour: describeFlavour(flavour),
@@ -287,7 +297,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     ...semi,
     expected: options.semiSync,
     verdict: semiSync.verdict,
-    level: options.semiSync === 'expected' && !semi.replicaActive ? 'warn' : 'info',
+    level: options.semiSync !== 'off' && !semi.replicaActive ? 'warn' : 'info',
   });
 
   let drained: Drain = { result: 'not-needed', target: null, appliedBefore: null, waitedMs: 0, detail: '' };
@@ -348,6 +358,13 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     }
   }
 
+  if (options.semiSync === 'strict') {
+    await becomeStrictSemiSyncSource(session, flavour);
+    actions.push('semi-sync-strict-source');
+    log('promote.semi_sync_strict', {
+      reason: 'strict semi-sync: from now on a commit is acknowledged only once the standby has it',
+    });
+  }
   if (before.readOnly || before.superReadOnly) {
     await setReadOnly(session, flavour, false);
     actions.push('read-only-off');

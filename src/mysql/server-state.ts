@@ -92,6 +92,8 @@ export interface SemiSyncState {
   /** AFTER_SYNC (lossless) or AFTER_COMMIT (MariaDB's default). */
   waitPoint: string | null;
   timeoutMs: number | null;
+  /** Whether a source keeps waiting when no semi-sync replica is connected (else it goes async). */
+  waitNoReplica: boolean;
 }
 
 /** Both naming generations (master/slave, source/replica) map to the same fields. */
@@ -121,6 +123,7 @@ export async function readSemiSync(session: MysqlSession): Promise<SemiSyncState
     sourceClients: num(status.get('rpl_semi_sync_master_clients')),
     waitPoint: vars.get('rpl_semi_sync_master_wait_point') ?? null,
     timeoutMs: num(vars.get('rpl_semi_sync_master_timeout')),
+    waitNoReplica: isOn(vars.get('rpl_semi_sync_master_wait_no_slave')),
   };
 }
 

@@ -173,9 +173,9 @@ const mysqlSchema = z
       )
       .default(20),
     semi_sync: z
-      .enum(['off', 'expected'])
+      .enum(['off', 'expected', 'strict'])
       .describe(
-        'Whether semi-synchronous replication is expected to be on (reported, never assumed): off (default) or expected.',
+        'Semi-synchronous replication: off (default); expected (reported at promotion, never assumed); strict (MariaDB: promotion makes the new primary wait AFTER_SYNC for its standby with no async fallback, re-pointing makes a replica acknowledge, status and lint flag a server that differs; every node needs init_rpl_role=SLAVE and rpl_semi_sync_slave_enabled=ON in its option file; while no standby acknowledges, commits wait).',
       )
       .default('off'),
   })

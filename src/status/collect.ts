@@ -465,7 +465,7 @@ export async function collectPairStatus(
     ]);
   }
   const maxLag = maxLagOf(spec);
-  const verdict = judgePair(nodes, vips, maxLag);
+  const verdict = judgePair(nodes, vips, maxLag, spec.mysql?.semi_sync);
   return {
     format: 1,
     cluster: spec.cluster,

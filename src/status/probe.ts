@@ -67,7 +67,7 @@ export async function probeDatabase(
     { connectWith, MysqlError },
     { detectFlavour },
     { readReplicaStatus },
-    { readReadOnly, readGtidState },
+    { readReadOnly, readGtidState, readSemiSync },
   ] = await Promise.all([
     import('../mysql/connection.js'),
     import('../mysql/flavour.js'),
@@ -115,6 +115,7 @@ export async function probeDatabase(
         // The replication account may read read_only and GTIDs but not the replica status.
         replication = { unknown: messageOf(error) };
       }
+      const semiSync = await readSemiSync(session).catch((error: unknown) => ({ unknown: messageOf(error) }));
       const ro = readOnly.readOnly || readOnly.superReadOnly;
       return {
         reachable: true,
@@ -126,6 +127,7 @@ export async function probeDatabase(
         gtid_position: gtid.position,
         gtid_applied: gtid.slavePos,
         replication,
+        semi_sync: semiSync,
       };
     } catch (error) {
       return { reachable: false, address, problem: messageOf(error) };

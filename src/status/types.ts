@@ -4,6 +4,7 @@
  * for its own node; until then every fact about the peer comes from a direct probe, which the
  * `source` field says.
  */
+import type { SemiSyncState } from '../mysql/server-state.js';
 
 /** Where a node's facts come from: a bounded probe from this process, or (later) that node's agent. */
 export type FactSource = 'local' | 'probe' | 'agent';
@@ -39,6 +40,8 @@ export type DatabaseStatus =
       gtid_applied: string | null;
       /** null: it replicates from nobody; a string: it could not be read (e.g. no privilege). */
       replication: ReplicationStatus | null | { unknown: string };
+      /** The server's semi-sync variables and status; absent when not read. */
+      semi_sync?: SemiSyncState | { unknown: string };
     }
   | { reachable: false; address: string; problem: string };
 

@@ -5,6 +5,7 @@
  * VIPs without its agent) is a note, not a problem; a database nobody can reach is a problem.
  */
 import { parseGtidList, positionGaps, formatGtidList } from '../mysql/gtid.js';
+import { strictSemiSyncProblems } from '../mysql/semi-sync.js';
 import type { DatabaseStatus, NodeStatus, ReplicationStatus, VipStatus } from './types.js';
 
 export interface Verdict {
@@ -114,7 +115,29 @@ function vrrpProblems(nodes: readonly NodeStatus[]): string[] {
   return problems;
 }
 
-export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus[], maxLag: number): Verdict {
+/** Under `mysql.semi_sync: strict`, every reachable server that is not configured so, in words. */
+function semiSyncProblems(nodes: { name: string; db: Reachable }[]): string[] {
+  const problems: string[] = [];
+  for (const { name, db } of nodes) {
+    const state = db.semi_sync;
+    if (state === undefined) continue;
+    if ('unknown' in state) {
+      problems.push(`${name}'s semi-sync state could not be read (${state.unknown})`);
+      continue;
+    }
+    const role = db.read_only ? 'replica' : 'primary';
+    for (const problem of strictSemiSyncProblems(state, role))
+      problems.push(`${name} (${role}) is not strict semi-sync: ${problem}`);
+  }
+  return problems;
+}
+
+export function judgePair(
+  nodes: readonly NodeStatus[],
+  vips: readonly VipStatus[],
+  maxLag: number,
+  semiSync: 'off' | 'expected' | 'strict' = 'off',
+): Verdict {
   const problems: string[] = [];
   const notes: string[] = [];
 
@@ -157,6 +180,7 @@ export function judgePair(nodes: readonly NodeStatus[], vips: readonly VipStatus
       problems.push(
         `no standby: only ${reachable.map((n) => n.name).join(', ')} answers, nothing can take over if it fails`,
       );
+    if (semiSync === 'strict') problems.push(...semiSyncProblems(reachable));
     const primary = writable.length === 1 ? writable[0] : undefined;
     for (const standby of reachable.filter((n) => n.db.read_only)) {
       problems.push(...replicationProblems(standby.name, standby.db, primary, maxLag));

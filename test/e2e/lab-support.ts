@@ -27,6 +27,9 @@ import {
   type ProbeSample,
 } from '../../src/lab/probe.js';
 import { isAlive, waitFor } from '../../src/lab/processes.js';
+import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
+import type { PairStatus } from '../../src/status/types.js';
+import { runHactl, type RunResult } from '../support/cli.js';
 
 export const LAB_PROGRAMS = [
   'ip',
@@ -269,4 +272,43 @@ export async function vipByHand(
     'dev',
     NETWORKS[role].iface,
   ]);
+}
+
+/** `hactl status --json` run inside `node`'s namespace against the lab spec, bounded. */
+export async function statusFrom(
+  lab: TestLab,
+  node: LabNode,
+): Promise<{ run: RunResult; report: PairStatus }> {
+  const run = await runHactl(['status', '--json', '--spec', labPaths(lab.dir).specPath, '--node', node], {
+    netns: namespacesFor(lab.prefix)[node],
+    timeoutMs: 30_000,
+  });
+  expect(run.timedOut, run.stderr).toBe(false);
+  return { run, report: JSON.parse(run.stdout) as PairStatus };
+}
+
+/** Retries status (bounded) until it exits `code`: a re-pointed replica may report a moment of lag. */
+export async function statusExitingFrom(
+  lab: TestLab,
+  node: LabNode,
+  code: number,
+  timeoutMs = 30_000,
+): Promise<{ run: RunResult; report: PairStatus }> {
+  let last: { run: RunResult; report: PairStatus } | undefined;
+  await waitFor(
+    `hactl status from ${node} to exit ${code}`,
+    async () => {
+      last = await statusFrom(lab, node);
+      return last.run.exitCode === code;
+    },
+    { timeoutMs, everyMs: 500 },
+  ).catch(() => undefined);
+  expect(last!.run.exitCode, `status from ${node}: ${last!.run.stdout}`).toBe(code);
+  return last!;
+}
+
+/** A root session over `node`'s MariaDB socket (works from the host namespace). */
+export function rootSession(lab: TestLab, node: LabNode, timeoutMs = 5_000): Promise<MysqlSession> {
+  const socket = join(labPaths(lab.dir).node[node].dbDir, 'mariadb.sock');
+  return connectWith({ user: 'root', socket }, { timeoutMs });
 }

@@ -187,6 +187,7 @@ const EVIDENCE: Record<string, Evidence> = {
   'mysql.semi_sync': { test: PROMOTE, mentions: 'semiSync' },
   'mysql.semi_sync=off': { test: PROMOTE, mentions: "semiSync: 'off'" },
   'mysql.semi_sync=expected': { test: PROMOTE, mentions: "semiSync: 'expected'" },
+  'mysql.semi_sync=strict': { test: 'test/mysql/semi-sync-rejoin.test.ts', mentions: "semiSync: 'strict'" },
   sync: { refused: 'sync-section.yaml' },
   logging: { test: EFFECTS },
   'logging.file': { test: EFFECTS },

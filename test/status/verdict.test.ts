@@ -139,3 +139,42 @@ describe('judgePair without the peer', () => {
     expect(v.problems[0]).toBe("ha2's database cannot be reached at 192.0.2.12:3306: connection refused");
   });
 });
+
+describe('judgePair under mysql.semi_sync strict', () => {
+  const strictState = {
+    replicaEnabled: true,
+    replicaActive: false,
+    sourceEnabled: true,
+    sourceActive: true,
+    sourceClients: 1,
+    waitPoint: 'AFTER_SYNC',
+    timeoutMs: 4_294_967_295,
+    waitNoReplica: true,
+  };
+  const nodes = (primaryState: object, replicaState: object) => [
+    node('ha1', primaryDb({ semi_sync: { ...strictState, ...primaryState } })),
+    node(
+      'ha2',
+      replicaDb(replicating(), { semi_sync: { ...strictState, sourceEnabled: false, ...replicaState } }),
+    ),
+  ];
+
+  it('a strict pair is healthy', () => {
+    expect(judgePair(nodes({}, { replicaActive: true }), both('ha1'), 30, 'strict').problems).toEqual([]);
+  });
+
+  it('a primary on MariaDB defaults is named, and only when strict is asked for', () => {
+    const pair = nodes({ waitPoint: 'AFTER_COMMIT', timeoutMs: 10_000 }, { replicaActive: true });
+    expect(judgePair(pair, both('ha1'), 30, 'strict').problems).toEqual([
+      expect.stringMatching(/^ha1 \(primary\) is not strict semi-sync: .*AFTER_COMMIT/),
+      expect.stringMatching(/^ha1 \(primary\) is not strict semi-sync: .*10000 ms/),
+    ]);
+    expect(judgePair(pair, both('ha1'), 30, 'expected').problems).toEqual([]);
+  });
+
+  it('a standby that does not acknowledge is named', () => {
+    expect(judgePair(nodes({}, {}), both('ha1'), 30, 'strict').problems).toEqual([
+      expect.stringMatching(/^ha2 \(replica\) is not strict semi-sync: .*does not acknowledge/),
+    ]);
+  });
+});

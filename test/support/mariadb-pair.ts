@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
+import { initMariadb, startReplication, type MariadbOptions, type MariadbServer } from '../../src/lab/mariadb.js';
 import { waitFor } from '../../src/lab/processes.js';
 
 const taken = new Set<number>();
@@ -39,7 +39,9 @@ export interface Pair {
   stop(): Promise<void>;
 }
 
-export async function startPair(options: { replicate?: boolean } = {}): Promise<Pair> {
+export async function startPair(
+  options: { replicate?: boolean; extra?: MariadbOptions['extra'] } = {},
+): Promise<Pair> {
   const dir = mkdtempSync(join(tmpdir(), 'hactl-mariadb-'));
   const servers: MariadbServer[] = [];
   const stop = async () => {
@@ -52,6 +54,7 @@ export async function startPair(options: { replicate?: boolean } = {}): Promise<
       port: await freePort(),
       serverId: 1,
       readOnly: false,
+      extra: options.extra,
     });
     servers.push(primary);
     const replica = await initMariadb({
@@ -59,6 +62,7 @@ export async function startPair(options: { replicate?: boolean } = {}): Promise<
       port: await freePort(),
       serverId: 2,
       readOnly: true,
+      extra: options.extra,
     });
     servers.push(replica);
     if (options.replicate ?? true) {
