@@ -6,7 +6,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initMariadb, startReplication, type MariadbOptions, type MariadbServer } from '../../src/lab/mariadb.js';
+import {
+  initMariadb,
+  startReplication,
+  type MariadbOptions,
+  type MariadbServer,
+} from '../../src/lab/mariadb.js';
 import { waitFor } from '../../src/lab/processes.js';
 
 const taken = new Set<number>();
