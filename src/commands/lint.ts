@@ -55,7 +55,8 @@ export async function main(argv: string[]): Promise<number> {
     })
     .option('scripts-dir', {
       type: 'string',
-      describe: 'with --keepalived-conf: look for check scripts here by file name when their path is not readable',
+      describe:
+        'with --keepalived-conf: look for check scripts here by file name when their path is not readable',
     })
     .option('keepalived-t', {
       type: 'boolean',
@@ -66,8 +67,10 @@ export async function main(argv: string[]): Promise<number> {
 
   const confs = args['keepalived-conf'];
   if (confs !== undefined) {
-    if (args.spec !== undefined) throw new UsageError('--spec and --keepalived-conf exclude each other', 'lint one or the other');
-    if (confs.length === 0) throw new UsageError('--keepalived-conf needs at least one file', 'give one keepalived.conf per node');
+    if (args.spec !== undefined)
+      throw new UsageError('--spec and --keepalived-conf exclude each other', 'lint one or the other');
+    if (confs.length === 0)
+      throw new UsageError('--keepalived-conf needs at least one file', 'give one keepalived.conf per node');
     const { lintConfFiles } = await import('../migrate/lint-confs.js');
     return lintConfFiles({
       files: confs,

@@ -26,7 +26,10 @@ export interface KeepalivedVerdict {
  * Complaints about this machine rather than the file: the interfaces of the server the file was
  * written for need not exist where lint runs.
  */
-const ABOUT_THIS_MACHINE = [/interface \S+ for vrrp_instance \S+ doesn't exist/, /^Non-existent interface specified/];
+const ABOUT_THIS_MACHINE = [
+  /interface \S+ for vrrp_instance \S+ doesn't exist/,
+  /^Non-existent interface specified/,
+];
 
 /** keepalived prints `(Line N) msg` or `(FILE: Line N) msg`, once per process: one entry each. */
 export function parseComplaints(output: string): KeepalivedComplaint[] {
@@ -38,12 +41,20 @@ export function parseComplaints(output: string): KeepalivedComplaint[] {
     const match = /^\((?:[^():]*: )?Line (\d+)\)\s*(.*)$/.exec(text);
     const line = match ? Number(match[1]) : undefined;
     const message = match ? match[2]! : text;
-    if (!match && !/error|unknown|invalid|not found|ignor|security|cannot|fail|warning|refus|remov/i.test(text)) continue;
+    if (
+      !match &&
+      !/error|unknown|invalid|not found|ignor|security|cannot|fail|warning|refus|remov/i.test(text)
+    )
+      continue;
     if (ABOUT_THIS_MACHINE.some((re) => re.test(message))) continue;
     const key = `${line ?? ''}|${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    complaints.push({ ...(line === undefined ? {} : { line }), message, warning: /^WARNING\b/i.test(message) });
+    complaints.push({
+      ...(line === undefined ? {} : { line }),
+      message,
+      warning: /^WARNING\b/i.test(message),
+    });
   }
   return complaints;
 }
@@ -73,7 +84,10 @@ export async function keepalivedVerdict(file: string, text: string): Promise<Kee
 }
 
 /** lintConfs' view: the complaints, or one sentence when keepalived -t could not judge the file. */
-export async function keepalivedComplaints(file: string, text: string): Promise<KeepalivedComplaint[] | string> {
+export async function keepalivedComplaints(
+  file: string,
+  text: string,
+): Promise<KeepalivedComplaint[] | string> {
   const verdict = await keepalivedVerdict(file, text);
   if (!verdict.ran) return `keepalived -t could not check this file: ${verdict.summary}`;
   if (verdict.exitCode === 143) return `keepalived -t could not check this file: ${verdict.summary}`;

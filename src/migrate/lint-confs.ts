@@ -14,12 +14,17 @@ export interface ConfLintArgs {
 }
 
 /** Every file read and parsed, or a ConfigError (exit 2) naming the one that cannot be read. */
-export async function readConfs(files: string[], flag: string): Promise<{ parsed: ParsedConf; text: string }[]> {
+export async function readConfs(
+  files: string[],
+  flag: string,
+): Promise<{ parsed: ParsedConf; text: string }[]> {
   const confs = [];
   for (const file of files) {
     const read = await readBoundedText(file, CONF_SIZE_LIMIT);
     if (!read.ok) {
-      throw new ConfigError(`${flag} ${file} cannot be read: ${read.reason}; give the path of a keepalived.conf file`);
+      throw new ConfigError(
+        `${flag} ${file} cannot be read: ${read.reason}; give the path of a keepalived.conf file`,
+      );
     }
     confs.push({ parsed: parseKeepalivedConf(file, read.text), text: read.text });
   }

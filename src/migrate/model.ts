@@ -45,7 +45,9 @@ export interface ConfInstance {
   trackScripts: TrackedScript[];
   unicastSrcIp?: At<string>;
   unicastPeers: At<string>[];
-  notify: Partial<Record<'notify' | 'notify_master' | 'notify_backup' | 'notify_fault' | 'notify_stop', At<string>>>;
+  notify: Partial<
+    Record<'notify' | 'notify_master' | 'notify_backup' | 'notify_fault' | 'notify_stop', At<string>>
+  >;
 }
 
 export interface ConfSyncGroup {
@@ -87,7 +89,12 @@ function parseScript(s: Statement): ConfScript {
     if (child.keyword === 'script') {
       const value = str(child);
       if (value) script.script = value;
-    } else if (child.keyword === 'weight' || child.keyword === 'interval' || child.keyword === 'fall' || child.keyword === 'rise') {
+    } else if (
+      child.keyword === 'weight' ||
+      child.keyword === 'interval' ||
+      child.keyword === 'fall' ||
+      child.keyword === 'rise'
+    ) {
       const value = num(child);
       if (value) script[child.keyword] = value;
     }
@@ -135,7 +142,8 @@ function parseInstance(s: Statement): ConfInstance {
         break;
       }
       case 'unicast_peer':
-        for (const peer of child.block ?? []) instance.unicastPeers.push({ value: peer.keyword, line: peer.line });
+        for (const peer of child.block ?? [])
+          instance.unicastPeers.push({ value: peer.keyword, line: peer.line });
         break;
       case 'authentication':
         for (const auth of child.block ?? []) {
@@ -202,7 +210,8 @@ export function buildModel(parsed: ParsedConf): ConfModel {
       const group: ConfSyncGroup = { name: s.args[0] ?? '', line: s.line, members: [] };
       for (const child of s.block ?? []) {
         if (child.keyword === 'group') {
-          for (const member of child.block ?? []) group.members.push({ value: member.keyword, line: member.line });
+          for (const member of child.block ?? [])
+            group.members.push({ value: member.keyword, line: member.line });
         }
         // global_tracking is 2.2.7's deprecated alias: both set sgroup_tracking_weight (vrrp_parser.c).
         if (child.keyword === 'sync_group_tracking_weight' || child.keyword === 'global_tracking') {

@@ -14,7 +14,11 @@ export type ReadResult = { ok: true; text: string } | { ok: false; reason: strin
 
 const PSEUDO_TREES = ['/proc', '/sys', '/dev'];
 
-export async function readBoundedText(path: string, maxBytes: number, timeoutMs = 5_000): Promise<ReadResult> {
+export async function readBoundedText(
+  path: string,
+  maxBytes: number,
+  timeoutMs = 5_000,
+): Promise<ReadResult> {
   if (path === '' || path.includes('\0')) return { ok: false, reason: 'not a usable path' };
   const absolute = resolve(path);
   if (PSEUDO_TREES.some((tree) => absolute === tree || absolute.startsWith(tree + '/'))) {
@@ -32,7 +36,10 @@ export async function readBoundedText(path: string, maxBytes: number, timeoutMs 
       handle = await open(absolute, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      return { ok: false, reason: code === 'ENOENT' ? 'it does not exist' : `it cannot be opened (${code ?? 'error'})` };
+      return {
+        ok: false,
+        reason: code === 'ENOENT' ? 'it does not exist' : `it cannot be opened (${code ?? 'error'})`,
+      };
     }
     try {
       const info = await handle.stat();

@@ -5,13 +5,7 @@
  */
 import { basename, join } from 'node:path';
 import { KEYWORDS, type KeywordTree } from './keywords.js';
-import {
-  buildModel,
-  effectivePriority,
-  trackedWeight,
-  type ConfInstance,
-  type ConfModel,
-} from './model.js';
+import { buildModel, effectivePriority, trackedWeight, type ConfInstance, type ConfModel } from './model.js';
 import type { KeepalivedComplaint } from './keepalived-t.js';
 import type { ParsedConf, Statement } from './parse.js';
 import { readBoundedText, SCRIPT_SIZE_LIMIT } from './read.js';
@@ -232,7 +226,13 @@ async function scriptFindings(model: ConfModel, options: LintOptions): Promise<C
 function pairRules(a: ConfModel, b: ConfModel): ConfFinding[] {
   const findings: ConfFinding[] = [];
   const disagree = (line: number | undefined, message: string, severity: 'error' | 'warning' = 'error') =>
-    findings.push({ severity, rule: 'nodes-disagree', file: b.file, ...(line === undefined ? {} : { line }), message });
+    findings.push({
+      severity,
+      rule: 'nodes-disagree',
+      file: b.file,
+      ...(line === undefined ? {} : { line }),
+      message,
+    });
 
   for (const ia of a.instances) {
     const ib = b.instances.find((i) => i.name === ia.name);
@@ -278,7 +278,10 @@ function pairRules(a: ConfModel, b: ConfModel): ConfFinding[] {
     }
     const typeA = ia.authType?.value ?? 'none';
     const typeB = ib.authType?.value ?? 'none';
-    if (typeA !== typeB || (ia.authPass?.value ?? '').slice(0, 8) !== (ib.authPass?.value ?? '').slice(0, 8)) {
+    if (
+      typeA !== typeB ||
+      (ia.authPass?.value ?? '').slice(0, 8) !== (ib.authPass?.value ?? '').slice(0, 8)
+    ) {
       disagree(
         ib.authPass?.line ?? ib.authType?.line ?? ib.line,
         `${where}: the nodes' authentication differs (auth_type ${typeA} vs ${typeB}${typeA === typeB ? ', auth_pass differs' : ''}): each drops the other's adverts, so both become MASTER.`,
@@ -294,10 +297,17 @@ function pairRules(a: ConfModel, b: ConfModel): ConfFinding[] {
   }
   for (const ib of b.instances) {
     if (!a.instances.some((i) => i.name === ib.name)) {
-      disagree(ib.line, `${instanceLabel(ib)} exists here but not in ${a.file}: that node never takes over this VIP.`);
+      disagree(
+        ib.line,
+        `${instanceLabel(ib)} exists here but not in ${a.file}: that node never takes over this VIP.`,
+      );
     }
   }
-  const groups = (m: ConfModel) => m.syncGroups.map((g) => g.name).sort().join(',');
+  const groups = (m: ConfModel) =>
+    m.syncGroups
+      .map((g) => g.name)
+      .sort()
+      .join(',');
   if (groups(a) !== groups(b)) {
     const missing = a.syncGroups.length ? b : a;
     const having = a.syncGroups.length ? a : b;
@@ -312,7 +322,13 @@ function pairRules(a: ConfModel, b: ConfModel): ConfFinding[] {
 }
 
 /** A weight moves the VIPs only if it is larger than the priority gap between the nodes. */
-function weightRule(a: ConfModel, ia: ConfInstance, b: ConfModel, ib: ConfInstance, findings: ConfFinding[]): void {
+function weightRule(
+  a: ConfModel,
+  ia: ConfInstance,
+  b: ConfModel,
+  ib: ConfInstance,
+  findings: ConfFinding[],
+): void {
   const pa = effectivePriority(ia);
   const pb = effectivePriority(ib);
   const [high, hi, low, li] = pa >= pb ? [a, ia, b, ib] : [b, ib, a, ia];
@@ -370,7 +386,12 @@ export async function lintConfs(
       for (const f of findings) if (f.file === parsed.file && f.line !== undefined) explained.add(f.line);
       const verdict = await options.keepalived(parsed.file, text);
       if (typeof verdict === 'string') {
-        findings.push({ severity: 'warning', rule: 'keepalived-rejects', file: parsed.file, message: verdict });
+        findings.push({
+          severity: 'warning',
+          rule: 'keepalived-rejects',
+          file: parsed.file,
+          message: verdict,
+        });
       } else {
         for (const complaint of verdict) {
           // Lines our own rules explain already (unknown keywords, stray braces) are said once.

@@ -17,7 +17,10 @@ export function inlineCannotFail(command: string): string | undefined {
     return `\`${command}\` is a shell built-in, not a program: keepalived cannot execute it, and a script it cannot execute counts as OK`;
   }
   if (/^(\/usr)?\/bin\/(ba|da)?sh$/.test(program) && rest[0] === '-c') {
-    const body = rest.slice(1).join(' ').replace(/^['"]|['"]$/g, '');
+    const body = rest
+      .slice(1)
+      .join(' ')
+      .replace(/^['"]|['"]$/g, '');
     const verdict = shellTextCannotFail(body);
     if (verdict) return `its shell command ${verdict}`;
   }
@@ -42,7 +45,9 @@ export function shellTextCannotFail(text: string): string | undefined {
   const parts = statements(text);
   if (parts.length === 0) return 'is empty, so it exits 0';
   if (parts.some((p) => /\bset\s+-[a-z]*e/.test(p))) return undefined;
-  const failingExit = parts.some((p) => /(^|[\s;&|({])exit(\s+(?!0\b)\S+)/.test(p) || /(^|[\s;&|({])return\s+(?!0\b)\S+/.test(p));
+  const failingExit = parts.some(
+    (p) => /(^|[\s;&|({])exit(\s+(?!0\b)\S+)/.test(p) || /(^|[\s;&|({])return\s+(?!0\b)\S+/.test(p),
+  );
   if (failingExit) return undefined;
   const lastPart = parts.at(-1)!;
   if (/^exit(\s+0)?$/.test(lastPart)) return 'ends in `exit 0` and has no exit with another status';
