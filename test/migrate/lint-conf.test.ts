@@ -220,7 +220,7 @@ const missing = requirementsMissing({ programs: ['keepalived'] });
 
 describe.skipIf(missing)(titled('with the installed keepalived -t', missing), () => {
   it('seed 002: the options keepalived 2.2.7 rejects are reported with their lines', async () => {
-    const { findings } = await lintCli(['seed002-a.conf', 'seed002-b.conf'], []);
+    const { findings } = await lint(['seed002-a.conf', 'seed002-b.conf'], []);
     for (const file of ['seed002-a.conf', 'seed002-b.conf']) {
       expect(at(findings, 'keepalived-rejects', file, 6).map((f) => f.message)).toContain(
         "the installed keepalived says: vrrp_garp_interval '0' is invalid",
