@@ -147,5 +147,6 @@ export function parseKeepalivedConf(file: string, text: string): ParsedConf {
       message: `the block ${open.statement.keyword}${open.statement.args.length ? ' ' + open.statement.args.join(' ') : ''} opened here is never closed: a '}' is missing`,
     });
   }
+  problems.sort((a, b) => a.line - b.line);
   return { file, statements: root, problems };
 }
