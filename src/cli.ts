@@ -44,6 +44,10 @@ const commands: Record<string, CommandEntry> = {
     summary: "the per-node daemon: reads keepalived's notify FIFO and reconciles (foreground, for systemd)",
     load: () => import('./commands/agent.js'),
   },
+  import: {
+    summary: "turn a pair's existing keepalived.conf files into an hactl spec to review",
+    load: () => import('./commands/import.js'),
+  },
   lab: {
     summary: 'a real two-node pair in network namespaces (root only)',
     load: () => import('./commands/lab.js'),
