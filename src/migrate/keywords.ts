@@ -1,5 +1,5 @@
 /**
- * keepalived v2.2.7 keyword tree, generated from its parser source by keywords-from-source.py
+ * keepalived v2.2.7 keyword tree, generated from its parser source by scripts/keywords-from-source.py
  * (files: keepalived/bfd/bfd_parser.c, keepalived/check/check_api.c, keepalived/check/check_bfd.c, keepalived/check/check_dns.c, keepalived/check/check_file.c, keepalived/check/check_http.c, keepalived/check/check_misc.c, keepalived/check/check_parser.c, keepalived/check/check_ping.c, keepalived/check/check_smtp.c, keepalived/check/check_tcp.c, keepalived/check/check_udp.c, keepalived/core/global_parser.c, keepalived/trackers/track_file.c, keepalived/vrrp/vrrp_parser.c).
  * A key with an empty object either takes values or a block of values (addresses, names).
  * Do not edit by hand: re-run the generator.

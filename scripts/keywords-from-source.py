@@ -36,7 +36,7 @@ for f in files:
             node.setdefault(name, {})
             last = name
 print('/**')
-print(f' * keepalived {tag} keyword tree, generated from its parser source by keywords-from-source.py')
+print(f' * keepalived {tag} keyword tree, generated from its parser source by scripts/keywords-from-source.py')
 print(' * (files: ' + ', '.join(sorted(files)) + ').')
 print(' * A key with an empty object either takes values or a block of values (addresses, names).')
 print(' * Do not edit by hand: re-run the generator.')
