@@ -174,7 +174,7 @@ function evidenceOf(observation: Observation): Record<string, unknown> {
 }
 
 /** Rule 4's verdict; facts that were not observed count as "cannot show". */
-function promotionGuard(observation: Observation, intent: Intent): PromotionGuard {
+function promotionGuard(observation: Observation, spec: Spec, intent: Intent): PromotionGuard {
   const { database, lineage } = observation;
   const evidence = evidenceOf(observation);
   if (database === undefined || lineage === undefined || database.kind === 'unreachable') {
@@ -201,6 +201,7 @@ function promotionGuard(observation: Observation, intent: Intent): PromotionGuar
     replica: database.replica,
     coverage: database.coverage,
     acceptStale: intent.acceptStale,
+    strictSemiSync: spec.mysql?.semi_sync === 'strict',
   });
   return { rule: 'promotion', verdict, evidence };
 }
@@ -237,7 +238,7 @@ export function decide(observation: Observation, spec: Spec, intent: Intent): Pl
   const actions = actionsFor(spec, step.target);
   if (step.target !== 'MASTER' || !actions.some(promotes))
     return plan(step.target, actions, step.reason, step.guards);
-  const guard = promotionGuard(observation, intent);
+  const guard = promotionGuard(observation, spec, intent);
   const guards = [...step.guards, guard];
   const { verdict } = guard;
   if (verdict.allow) return plan('MASTER', actions, `${step.reason}; may promote: ${verdict.reason}`, guards);

@@ -29,6 +29,12 @@ export interface PromotionFacts {
   coverage: { holds: boolean; missing: string } | undefined;
   /** The operator's reason when they explicitly accept promoting a node that cannot prove it is current. */
   acceptStale: string | undefined;
+  /**
+   * The spec's mysql.semi_sync is strict: the primary waited for this node's acknowledgement with
+   * no fallback, so it acknowledged nothing this node did not receive, even after the IO thread
+   * stopped (its commits then waited instead).
+   */
+  strictSemiSync?: boolean;
 }
 
 export type PromotionVerdict =
@@ -96,6 +102,13 @@ export function promotionVerdict(facts: PromotionFacts): PromotionVerdict {
       : lineage.primary === facts.self
         ? `this node was the last primary it knew of (${lineage.at})`
         : `following ${lineage.primary}, and it holds everything ${lineage.primary} had when last seen`;
+    if (facts.strictSemiSync && facts.replica?.io === 'no' && lineage?.primary !== facts.self) {
+      return {
+        allow: true,
+        reason: `${reason}; its IO thread is stopped, but under strict semi-sync ${facts.replica.source} acknowledged nothing this node did not receive`,
+        overridden: [],
+      };
+    }
     return { allow: true, reason, overridden: [] };
   }
   if (facts.acceptStale !== undefined) {

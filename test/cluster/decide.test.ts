@@ -190,9 +190,13 @@ describe('decide: act on the present, not on the event (plain spec)', () => {
 });
 
 describe('decide: the promotion guard is a rule of the core (DB spec)', () => {
+  // strictSemiSync comes from the spec, not from what the node observes.
+  const specFor = (facts: { strictSemiSync?: boolean }): Spec =>
+    facts.strictSemiSync ? { ...DB, mysql: { ...DB.mysql!, semi_sync: 'strict' } } : DB;
+
   it.each(ALLOWED)('allows: %s — the whole MASTER list runs', (_name, facts, reason) => {
     const { observation: seen, intent } = fromGuardFacts(facts);
-    const plan = decide(seen, DB, intent);
+    const plan = decide(seen, specFor(facts), intent);
     expect(plan.target).toBe('MASTER');
     expect(labels(plan)).toEqual(['command /usr/local/bin/fence-peer', 'mysql.promote', 'service start app']);
     expect(plan.reason).toMatch(/^holds all 2 VIPs; may promote: /);
@@ -204,7 +208,7 @@ describe('decide: the promotion guard is a rule of the core (DB spec)', () => {
     'refuses: %s — MASTER refused, only mysql.promote runs, to hold read-only',
     (_name, facts, problem) => {
       const { observation: seen, intent } = fromGuardFacts(facts);
-      const plan = decide(seen, DB, intent);
+      const plan = decide(seen, specFor(facts), intent);
       expect(plan.target).toBe('MASTER');
       expect(labels(plan)).toEqual(['mysql.promote']);
       expect(plan.reason).toMatch(

@@ -57,6 +57,11 @@ export const ALLOWED: GuardCase[] = [
     /was the last primary/,
   ],
   [
+    'IO thread stopped under strict semi-sync (the primary acknowledged nothing it did not send here)',
+    { lineage: lineage({}), replica: { ...replicating, io: 'no', lastIoErrno: 0 }, strictSemiSync: true },
+    /IO thread is stopped, but under strict semi-sync 192\.0\.2\.12:3306 acknowledged nothing/,
+  ],
+  [
     'SQL thread held back without an error (drain-first applies the relay log)',
     { replica: { ...replicating, sqlRunning: false } },
     /replicating from/,
@@ -83,6 +88,11 @@ export const REFUSED: GuardCase[] = [
     'replication stopped by hand',
     { replica: { ...replicating, io: 'no', lastIoErrno: 0 } },
     /replication from .* is stopped/,
+  ],
+  [
+    'strict semi-sync does not excuse a broken IO thread',
+    { replica: { ...replicating, lastIoErrno: 1236, lastIoError: 'diverged' }, strictSemiSync: true },
+    /broken \(IO error 1236: diverged\)/,
   ],
   [
     'IO thread refused by the primary (1236)',
