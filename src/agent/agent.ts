@@ -15,6 +15,7 @@ import { AgentFacts } from './api/facts.js';
 import { startCheckRunner, type CheckRunner } from './checks/index.js';
 import { AGENT_PROCESS_TITLE, notifyFifoPath } from './contract.js';
 import { startFailbackGate } from './failback.js';
+import { startWitnessMonitor } from '../fence/witness-monitor.js';
 import { startLiveness, type Liveness } from './liveness/index.js';
 import { openFifo, prepareFifo, type FifoReader } from './fifo.js';
 import { ReconcileLoop, type LoopOptions, type WakeReason } from './loop.js';
@@ -45,6 +46,7 @@ export const COMPANIONS: readonly StartCompanion[] = [
   ({ spec, node, log, wake }) =>
     startCheckRunner({ spec, node, runtimeDir: spec.paths.runtime_dir, log, onChange: () => wake() }),
   ({ spec, node, log }) => startFailbackGate({ spec, node, log }),
+  ({ spec, node, log }) => startWitnessMonitor({ spec, node, log }),
 ];
 
 export interface AgentOptions {

@@ -105,6 +105,8 @@ export interface LabOptions {
   say?: (line: string) => void;
   /** Bound for the pair to converge once keepalived starts (default CONVERGE_TIMEOUT_MS). */
   convergeTimeoutMs?: number;
+  /** Agent mode only: the spec's fencing section with the client as witness (LAB_FENCING). */
+  fencing?: boolean;
 }
 
 /**
@@ -367,6 +369,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         checks: state.checks,
         mysql: database.credentials(),
         syncSource: paths.syncSource,
+        ...(options.fencing ? { fencing: true } : {}),
         ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir)) } : {}),
       }),
       { mode: 0o600 },
