@@ -50,7 +50,12 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
       let session: MysqlSession;
       try {
         session = await connectWith(
-          { user: base.user, ...(base.password === undefined ? {} : { password: base.password }), host: path.host, port: path.port },
+          {
+            user: base.user,
+            ...(base.password === undefined ? {} : { password: base.password }),
+            host: path.host,
+            port: path.port,
+          },
           {
             timeoutMs: options.connectTimeoutMs,
             queryTimeoutMs: options.queryTimeoutMs ?? 3_000,

@@ -34,12 +34,17 @@ export function judgeIsolation(input: IsolationInput): IsolationJudgement {
   const answering = (['witness', 'peer'] as const).filter(
     (kind) => input[kind].failedRounds === 0 && input[kind].lastAnswerAt !== undefined,
   );
-  if (answering.length > 0) return { isolated: false, reason: `the ${answering.join(' and the ')} answer(s)` };
+  if (answering.length > 0)
+    return { isolated: false, reason: `the ${answering.join(' and the ')} answer(s)` };
   const lost = (['witness', 'peer'] as const).every(
-    (kind) => input[kind].failedRounds >= MIN_FAILED_ROUNDS && silentFor(input[kind], input) >= input.timeoutMs,
+    (kind) =>
+      input[kind].failedRounds >= MIN_FAILED_ROUNDS && silentFor(input[kind], input) >= input.timeoutMs,
   );
   const silent = `witness silent ${silentFor(input.witness, input)} ms (${input.witness.failedRounds} rounds), peer silent ${silentFor(input.peer, input)} ms (${input.peer.failedRounds} rounds)`;
   return lost
-    ? { isolated: true, reason: `neither a witness nor the peer answers: ${silent}, past ${input.timeoutMs} ms` }
+    ? {
+        isolated: true,
+        reason: `neither a witness nor the peer answers: ${silent}, past ${input.timeoutMs} ms`,
+      }
     : { isolated: false, reason: `not yet: ${silent}` };
 }

@@ -139,13 +139,18 @@ export async function startWitnessMonitor(
         demoted ? Promise.resolve('already done') : demoteLocal(spec, AbortSignal.timeout(LOCAL_BUDGET_MS)),
       ]);
       if (!demoted) {
-        const last = Math.max(history.witness.lastAnswerAt ?? startedAt, history.peer.lastAnswerAt ?? startedAt);
+        const last = Math.max(
+          history.witness.lastAnswerAt ?? startedAt,
+          history.peer.lastAnswerAt ?? startedAt,
+        );
         if (local.status === 'fulfilled') demoted = true;
         log[local.status === 'fulfilled' && track.status === 'fulfilled' ? 'warn' : 'error']({
           event: 'fence.self_demoted',
           database: local.status === 'fulfilled' ? local.value : `FAILED: ${messageOf(local.reason)}`,
           keepalived:
-            track.status === 'fulfilled' ? 'FAULT (isolation track file 1)' : `FAILED: ${messageOf(track.reason)}`,
+            track.status === 'fulfilled'
+              ? 'FAULT (isolation track file 1)'
+              : `FAILED: ${messageOf(track.reason)}`,
           since_last_answer_ms: Date.now() - last,
         });
       }

@@ -554,11 +554,12 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
   }
 }
 
-const ipNumber = (address: string) =>
-  address.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+const ipNumber = (address: string) => address.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 
 /** The subnets the spec names: each VIP's address/prefix, on its network. */
-function subnetsOf(spec: Omit<SpecShape, never>): { network: string; cidr: string; contains(ip: string): boolean }[] {
+function subnetsOf(
+  spec: Omit<SpecShape, never>,
+): { network: string; cidr: string; contains(ip: string): boolean }[] {
   return spec.vips.map((vip) => {
     const [address, bits] = vip.address.split('/');
     const prefix = Number(bits ?? 32);
@@ -579,7 +580,11 @@ function fencingRules(
 ): void {
   const fencing = spec.fencing;
   if (!fencing) return;
-  if (!spec.mysql) fail(['fencing'], 'needs the mysql section: a fence reaches the old primary on mysql.port with mysql.credentials_file');
+  if (!spec.mysql)
+    fail(
+      ['fencing'],
+      'needs the mysql section: a fence reaches the old primary on mysql.port with mysql.credentials_file',
+    );
   fencing.networks?.forEach((network, i) => {
     if (spec.nodes.some((node) => !node.networks[network]))
       fail(['fencing', 'networks', i], `"${network}" is not a network every node has`);
@@ -593,7 +598,10 @@ function fencingRules(
   if (fencing.witness_port === undefined)
     fail(['fencing', 'witness_port'], 'is missing: the witness is probed by a TCP connect to this port');
   if (!spec.agent.enabled)
-    fail(['fencing', 'witness'], 'needs agent.enabled: true: the agent probes the witness and demotes an isolated node');
+    fail(
+      ['fencing', 'witness'],
+      'needs agent.enabled: true: the agent probes the witness and demotes an isolated node',
+    );
   const subnets = subnetsOf(spec);
   const pairAddresses = new Set([
     ...spec.nodes.flatMap((node) => Object.values(node.networks).map((n) => n.address)),
@@ -601,7 +609,10 @@ function fencingRules(
   ]);
   fencing.witness.forEach((address, i) => {
     if (pairAddresses.has(address)) {
-      fail(['fencing', 'witness', i], `${address} belongs to the pair (a node or a VIP); the witness must be outside it`);
+      fail(
+        ['fencing', 'witness', i],
+        `${address} belongs to the pair (a node or a VIP); the witness must be outside it`,
+      );
     } else if (!subnets.some((subnet) => subnet.contains(address))) {
       fail(
         ['fencing', 'witness', i],

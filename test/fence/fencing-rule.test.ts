@@ -110,7 +110,10 @@ describe('decide: an allowed promotion fences first; nothing else does', () => {
     expect(refused.reason).toMatch(/^MASTER refused/);
     expect(fencingOf(refused)).toBeUndefined();
     const backup = decide(
-      observation({ vips: { held: [], missing: ['192.0.2.50', '198.51.100.50'] }, keepalived: said('BACKUP') }),
+      observation({
+        vips: { held: [], missing: ['192.0.2.50', '198.51.100.50'] },
+        keepalived: said('BACKUP'),
+      }),
       ANYWAY,
       {},
     );

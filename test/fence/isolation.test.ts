@@ -24,9 +24,7 @@ describe('judgeIsolation', () => {
   });
 
   it('the peer alone answering (witness gone) is not isolation', () => {
-    expect(
-      judgeIsolation(input({ witness: { lastAnswerAt: 1_000, failedRounds: 9 } })).isolated,
-    ).toBe(false);
+    expect(judgeIsolation(input({ witness: { lastAnswerAt: 1_000, failedRounds: 9 } })).isolated).toBe(false);
   });
 
   it('the witness alone answering (peer dead: node loss) is not isolation', () => {
