@@ -39,8 +39,9 @@ export type StartCompanion = (context: CompanionContext) => Companion | Promise<
 
 /**
  * The companions every agent runs, in start order (stopped in reverse), restarted by a reload:
- * the in-process checks and the failback gate. The liveness heartbeat is not one of them: it
- * lives exactly as long as the process, since stopping it tells keepalived the node is unhealthy.
+ * the in-process checks, the failback gate and the witness monitor (src/fence/). The liveness
+ * heartbeat is not one of them: it lives exactly as long as the process, since stopping it tells
+ * keepalived the node is unhealthy.
  */
 export const COMPANIONS: readonly StartCompanion[] = [
   ({ spec, node, log, wake }) =>
