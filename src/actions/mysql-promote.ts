@@ -3,10 +3,12 @@
  * (src/mysql/promote.ts) — when the decision core's verdict allows it (src/cluster/decide.ts, which
  * applies src/cluster/promotion-guard.ts to what it observed). This action never judges for itself:
  * told no, it keeps the database read-only (making it so if it started writable) and fails, so the
- * default `abort` policy keeps the application stopped. A successful promotion is remembered in
+ * default `abort` policy keeps the application stopped. With `fencing`, the old primary is fenced
+ * (src/fence/) before anything here becomes writable. A successful promotion is remembered in
  * the node's lineage.
  */
 import { writeLineage } from '../cluster/lineage.js';
+import { fenceBeforePromoting } from '../fence/before-promote.js';
 import type { PromotionVerdict } from '../cluster/promotion-guard.js';
 import { connect, type MysqlSession } from '../mysql/connection.js';
 import { detectFlavour } from '../mysql/flavour.js';
@@ -83,6 +85,18 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
       log('promote.override', { level: 'error', ...evidence, decision: 'promote', reason: verdict.reason });
     } else {
       log('promote.guard', { ...evidence, decision: 'promote', reason: verdict.reason });
+    }
+    if (context.fencing) {
+      const fenced = await fenceBeforePromoting(context.fencing, {
+        credentialsFile: mysql.credentials_file,
+        log,
+        signal,
+      });
+      if (!fenced.verdict.promote) {
+        return failed(`stays read-only: ${fenced.verdict.reason}. Way out: ${fenced.verdict.wayOut}`, {
+          fenced: fenced.report.fenced,
+        });
+      }
     }
     const report = await promote(session, {
       topology: mysql.topology,

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { VrrpState } from '../cluster/observation.js';
+import type { FencingGuard } from '../cluster/fencing-rule.js';
 import type { PromotionVerdict } from '../cluster/promotion-guard.js';
 
 export interface ActionContext {
@@ -32,6 +33,8 @@ export interface ActionContext {
    * absent, it refuses.
    */
   promotion?: { verdict: PromotionVerdict; evidence: Record<string, unknown> };
+  /** The old primary to fence before mysql.promote makes this node writable (spec `fencing`). */
+  fencing?: FencingGuard;
   /**
    * Asked repeatedly while an action waits for the peer to take over: true while this node holds
    * none of the VIPs (re-observed by the decision core on every call). Absent: keep waiting until

@@ -46,6 +46,14 @@ export function failbackTrackFile(runtimeDir: string, node: string): string {
   return `${trackDir(runtimeDir, node)}/failback`;
 }
 
+/**
+ * The witness monitor's isolation hold (spec fencing.witness): 1 while this node reaches neither a
+ * witness nor its peer, else 0. Rendered with weight 0, so 1 means FAULT.
+ */
+export function isolationTrackFile(runtimeDir: string, node: string): string {
+  return `${trackDir(runtimeDir, node)}/isolation`;
+}
+
 /** keepalived's notify_fifo: transitions in order, one line each. */
 export function notifyFifoPath(runtimeDir: string, node: string): string {
   return `${agentDir(runtimeDir, node)}/keepalived.fifo`;

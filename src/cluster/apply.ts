@@ -12,6 +12,7 @@ import type { ActionSpec } from '../spec/actions-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { appliedStatePath, writeAppliedState } from './applied-state.js';
 import { promotionOf, type Intent, type Plan } from './decide.js';
+import { fencingOf } from './fencing-rule.js';
 import type { Observation } from './observation.js';
 import { localAddresses, vipHolding } from './vips.js';
 
@@ -126,6 +127,7 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyOut
   const log = options.log.child({ transition_id: plan.transitionId });
   const addresses = options.addresses ?? localAddresses;
   const promotion = promotionOf(plan);
+  const fencing = fencingOf(plan);
   const context: ActionContext = {
     spec,
     node,
@@ -137,6 +139,7 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyOut
     // A live look, not the snapshot: it answers while a demotion waits for the peer.
     keepWaitingForPeer: () => vipHolding(spec, addresses()).held.length === 0,
     ...(promotion ? { promotion: { verdict: promotion.verdict, evidence: promotion.evidence } } : {}),
+    ...(fencing ? { fencing } : {}),
     ...(intent.acceptStale === undefined ? {} : { acceptStale: intent.acceptStale }),
   };
   const ran = await runSteps(plan.actions, context, options.stepEvent ?? 'apply.action');

@@ -11,12 +11,14 @@
  * 4. A promotion (a MASTER list with mysql.promote) needs the promotion guard's verdict: a node that
  *    cannot show it has every write the last primary acknowledged stays read-only, unless the
  *    operator explicitly accepts the loss.
+ * 5. With `fencing`, an allowed promotion fences the old primary first (src/cluster/fencing-rule.ts).
  *
  * Nothing here reads a clock, a file or the network: the same observation gives the same plan.
  */
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { Spec } from '../spec/schema.js';
 import type { Observation, VrrpState } from './observation.js';
+import { fenceFirst, type FencingGuard } from './fencing-rule.js';
 import { promotionVerdict, type PromotionVerdict } from './promotion-guard.js';
 
 /** What an operator asked for on top of the automatic rules. */
@@ -43,7 +45,7 @@ export interface LeaseGuard {
   reason: string;
 }
 
-export type GuardVerdict = PromotionGuard | LeaseGuard;
+export type GuardVerdict = PromotionGuard | LeaseGuard | FencingGuard;
 
 export interface Plan {
   readonly transitionId: string;
@@ -241,7 +243,12 @@ export function decide(observation: Observation, spec: Spec, intent: Intent): Pl
   const guard = promotionGuard(observation, spec, intent);
   const guards = [...step.guards, guard];
   const { verdict } = guard;
-  if (verdict.allow) return plan('MASTER', actions, `${step.reason}; may promote: ${verdict.reason}`, guards);
+  if (verdict.allow)
+    return fenceFirst(
+      plan('MASTER', actions, `${step.reason}; may promote: ${verdict.reason}`, guards),
+      spec,
+      observation.node,
+    );
   // The promote step still runs, told it may not promote: it keeps (or makes) the database
   // read-only and fails, so the state is not recorded as applied and the next event judges again.
   return plan(

@@ -9,6 +9,7 @@ import {
   checkTrackFile,
   checkTrackValue,
   failbackTrackFile,
+  isolationTrackFile,
   notifyFifoPath,
 } from '../agent/contract.js';
 import { checkCommand, scriptTimeout } from '../checks/spec-args.js';
@@ -240,6 +241,15 @@ function agentTracks(
       weight: -1,
       initValue: failbackGateInit(spec, node),
       overwrite: true,
+    });
+  }
+  if (spec.fencing && spec.fencing.witness.length > 0) {
+    files.push({
+      name: 'hactl_isolation',
+      file: isolationTrackFile(runtimeDir, node.name),
+      weight: 0,
+      initValue: 0,
+      overwrite: false,
     });
   }
   const processes = spec.agent.track_process

@@ -108,6 +108,8 @@ export interface LabOptions {
   convergeTimeoutMs?: number;
   /** strict: both servers start as strict semi-sync replicas and the spec says mysql.semi_sync: strict. */
   semiSync?: LabSemiSync;
+  /** Agent mode only: the spec's fencing section with the client as witness (LAB_FENCING). */
+  fencing?: boolean;
 }
 
 export type LabSemiSync = 'off' | 'strict';
@@ -380,6 +382,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         semiSync: state.semiSync ?? 'off',
         mysql: database.credentials(),
         syncSource: paths.syncSource,
+        ...(options.fencing ? { fencing: true } : {}),
         ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir)) } : {}),
       }),
       { mode: 0o600 },

@@ -41,7 +41,24 @@ export interface LabSpecOptions {
   syncSource: string;
   /** With the app check: how the MASTER starts it and every other state stops it (argv). */
   app?: { start: string[]; stop: string[] };
+  /** Fence before promoting, with the client namespace as the witness (agent mode). */
+  fencing?: boolean;
 }
+
+/**
+ * The lab's fencing: the client's inside address is the witness (like a gateway, it sits on the
+ * network both nodes share and outside the pair). Nothing listens on the port: the client's
+ * kernel answers with a reset, which proves it is reachable just as well.
+ */
+export const LAB_WITNESS_PORT = 7;
+export const LAB_FENCING = {
+  unreachable: 'wait-for-witness',
+  connect_timeout: 0.5,
+  witness: [addressOf('client', 'inside')],
+  witness_port: LAB_WITNESS_PORT,
+  probe_interval: 0.25,
+  isolation_timeout: 1.5,
+} as const;
 
 /**
  * Interval and keepalived timeout of a check run (the spec wants timeout ≤ interval). A check is a
@@ -181,6 +198,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
           },
         }
       : {}),
+    ...(options.fencing ? { fencing: LAB_FENCING } : {}),
     keepalived: {
       notify: 'script',
       script_user: 'root',

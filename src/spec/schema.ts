@@ -309,6 +309,47 @@ const agentSchema = z
   })
   .describe('The per-node hactl agent (hactl agent).');
 
+const fencingSchema = z
+  .strictObject({
+    unreachable: z
+      .enum(['promote-anyway', 'wait-for-witness'])
+      .describe(
+        'What a node about to promote does when no path reaches the old primary (no default: it is a choice between availability and safety). promote-anyway: promote, logged at error level (the old primary may still be writable). wait-for-witness: promote only while this node reaches a witness (it is on the majority side); otherwise stay read-only and try again at the next tick.',
+      ),
+    networks: z
+      .array(identifier)
+      .min(1)
+      .describe(
+        `Which node networks a fence tries, all at once (default: every network the old primary has). Every node must have each of them ${LINT_ONLY}.`,
+      )
+      .optional(),
+    connect_timeout: numberInRange(0.1, 10, ' seconds')
+      .describe(
+        "Seconds one fencing path (or one probe of the witness or the peer) may take to connect, 0.1..10 (default 1). A dead old primary costs a promotion this long: a fence waits for every path's answer or timeout.",
+      )
+      .default(1),
+    witness: z
+      .array(ipv4)
+      .describe(
+        `Addresses outside the pair (the gateway, or a small arbiter) that each node's agent probes by TCP connect to witness_port; an answer, even a refused connection, means reachable. A node that reaches neither a witness nor its peer demotes itself. Each must lie in the subnet of a VIP's network, and the agent must be enabled ${LINT_ONLY}.`,
+      )
+      .default([]),
+    witness_port: intInRange(1, 65535)
+      .describe(`TCP port of the witness probe. Required with a witness ${LINT_ONLY}.`)
+      .optional(),
+    probe_interval: numberInRange(0.1, 10, ' seconds')
+      .describe('Seconds between two probes of the witness and the peer by the agent, 0.1..10 (default 0.5).')
+      .default(0.5),
+    isolation_timeout: numberInRange(0.5, 60, ' seconds')
+      .describe(
+        'Seconds without an answer from any witness and from the peer after which a node demotes itself (read-only, client sessions ended, keepalived FAULT), 0.5..60 (default 2). The node returns to BACKUP once either answers again.',
+      )
+      .default(2),
+  })
+  .describe(
+    'Split-brain protection: a node about to make its database writable first fences the old primary (read-only, client sessions ended) over every network at once; with a witness, a node cut off from both the witness and its peer demotes itself.',
+  );
+
 const usesMysqlAction = {
   type: 'array',
   contains: {
@@ -353,6 +394,7 @@ const specObject = z.strictObject({
   paths: pathsSchema.default(pathsSchema.parse({})),
   keepalived: keepalivedSchema.default(keepalivedSchema.parse({})),
   agent: agentSchema.default(agentSchema.parse({})),
+  fencing: fencingSchema.optional(),
 });
 
 export const specSchema = specObject
@@ -499,6 +541,7 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
         .join(', ')} lacks it); the agent API listens on each node's address there`,
     );
   }
+  fencingRules(spec, fail);
   // A proxy action resolves every node's address on its network at failover time: a missing one
   // would fail the action then, not at lint.
   for (const [state, list] of Object.entries(spec.actions)) {
@@ -511,6 +554,74 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
   }
 }
 
+const ipNumber = (address: string) => address.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+
+/** The subnets the spec names: each VIP's address/prefix, on its network. */
+function subnetsOf(
+  spec: Omit<SpecShape, never>,
+): { network: string; cidr: string; contains(ip: string): boolean }[] {
+  return spec.vips.map((vip) => {
+    const [address, bits] = vip.address.split('/');
+    const prefix = Number(bits ?? 32);
+    const size = 2 ** (32 - prefix);
+    const base = Math.floor(ipNumber(address!) / size) * size;
+    return {
+      network: vip.network,
+      cidr: vip.address,
+      contains: (ip: string) => Math.floor(ipNumber(ip) / size) * size === base,
+    };
+  });
+}
+
+/** A fencing section that cannot work is refused, naming the field. */
+function fencingRules(
+  spec: Omit<SpecShape, never>,
+  fail: (path: (string | number)[], message: string) => void,
+): void {
+  const fencing = spec.fencing;
+  if (!fencing) return;
+  if (!spec.mysql)
+    fail(
+      ['fencing'],
+      'needs the mysql section: a fence reaches the old primary on mysql.port with mysql.credentials_file',
+    );
+  fencing.networks?.forEach((network, i) => {
+    if (spec.nodes.some((node) => !node.networks[network]))
+      fail(['fencing', 'networks', i], `"${network}" is not a network every node has`);
+  });
+  if (fencing.unreachable === 'wait-for-witness' && fencing.witness.length === 0)
+    fail(
+      ['fencing', 'unreachable'],
+      'wait-for-witness needs a witness: add fencing.witness (an address outside the pair, e.g. the gateway) and fencing.witness_port, or choose promote-anyway',
+    );
+  if (fencing.witness.length === 0) return;
+  if (fencing.witness_port === undefined)
+    fail(['fencing', 'witness_port'], 'is missing: the witness is probed by a TCP connect to this port');
+  if (!spec.agent.enabled)
+    fail(
+      ['fencing', 'witness'],
+      'needs agent.enabled: true: the agent probes the witness and demotes an isolated node',
+    );
+  const subnets = subnetsOf(spec);
+  const pairAddresses = new Set([
+    ...spec.nodes.flatMap((node) => Object.values(node.networks).map((n) => n.address)),
+    ...spec.vips.map((vip) => vip.address.split('/')[0]!),
+  ]);
+  fencing.witness.forEach((address, i) => {
+    if (pairAddresses.has(address)) {
+      fail(
+        ['fencing', 'witness', i],
+        `${address} belongs to the pair (a node or a VIP); the witness must be outside it`,
+      );
+    } else if (!subnets.some((subnet) => subnet.contains(address))) {
+      fail(
+        ['fencing', 'witness', i],
+        `${address} is in none of the listed networks (${subnets.map((s) => `${s.network} ${s.cidr}`).join(', ')}); put the witness on a network the nodes share, e.g. its gateway`,
+      );
+    }
+  });
+}
+
 export type Spec = z.infer<typeof specSchema>;
 export type NodeSpec = Spec['nodes'][number];
 export type VipSpec = Spec['vips'][number];
@@ -518,3 +629,4 @@ export type ElectionSpec = Spec['election'];
 export type MysqlSpec = NonNullable<Spec['mysql']>;
 export type FailbackPolicy = Spec['failback'];
 export type AgentApiSpec = NonNullable<Spec['agent']['api']>;
+export type FencingSpec = NonNullable<Spec['fencing']>;

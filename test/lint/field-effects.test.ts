@@ -391,3 +391,17 @@ actions:
     ]);
   });
 });
+
+describe('fencing fields', () => {
+  const db = `mysql: { credentials_file: /etc/hactl/mysql.cnf }
+agent: { enabled: true }
+`;
+  it('fencing.witness renders the isolation track file (weight 0: 1 is FAULT) the witness monitor writes', () => {
+    const text = rendered(
+      `${db}fencing: { unreachable: wait-for-witness, witness: [192.0.2.1], witness_port: 53 }`,
+    );
+    expect(text).toMatch(/track_file hactl_isolation \{[^}]*\/agent-ha1\/track\/isolation[^}]*weight 0/);
+    expect(text).toMatch(/track_file \{[^}]*hactl_isolation/);
+    expect(rendered(`${db}fencing: { unreachable: promote-anyway }`)).not.toMatch(/hactl_isolation/);
+  });
+});

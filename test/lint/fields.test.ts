@@ -42,6 +42,8 @@ const SEED002 = 'test/render/specs/seed002.yaml';
 const SEED004 = 'test/render/specs/seed004.yaml';
 const WEIGHTED = 'test/render/specs/dual-vip-weighted.yaml';
 const AGENT = 'test/render/specs/agent-after-catch-up.yaml';
+const FENCE_RULE = 'test/fence/fencing-rule.test.ts';
+const WITNESS_MONITOR = 'test/fence/witness-monitor.test.ts';
 const render = (via: string): Exercised => ({ test: RENDER, via });
 
 /**
@@ -216,6 +218,16 @@ const EVIDENCE: Record<string, Evidence> = {
   'agent.api.port': { test: 'test/agent/api/api.test.ts' },
   'agent.api.token_file': { test: 'test/agent/api/api.test.ts' },
   'agent.api.metrics_listen': { test: 'test/agent/api/api.test.ts' },
+  fencing: { test: FENCE_RULE },
+  'fencing.unreachable': { test: FENCE_RULE },
+  'fencing.unreachable=promote-anyway': { test: FENCE_RULE },
+  'fencing.unreachable=wait-for-witness': { test: FENCE_RULE },
+  'fencing.networks': { test: FENCE_RULE },
+  'fencing.connect_timeout': { test: FENCE_RULE },
+  'fencing.witness': { test: WITNESS_MONITOR },
+  'fencing.witness_port': { test: WITNESS_MONITOR },
+  'fencing.probe_interval': { test: WITNESS_MONITOR },
+  'fencing.isolation_timeout': { test: WITNESS_MONITOR },
   'keepalived.notify': render(WEIGHTED),
   'keepalived.notify=script': render(WEIGHTED),
   // Without the agent nothing reads the FIFO; in agent mode the FIFO is always rendered.

@@ -148,6 +148,8 @@ const CROSS_FIELD: Record<string, RegExp> = {
   'mysql.replication_network': NOT_EVERY_NODE,
   'sync.network': NOT_EVERY_NODE,
   'agent.api.network': NOT_EVERY_NODE,
+  'fencing.networks[]': NOT_EVERY_NODE,
+  'fencing.witness[]': /is in none of the listed networks|belongs to the pair/,
   'actions.*[]<proxysql>.network': NOT_EVERY_NODE,
   'actions.*[]<atlas>.network': NOT_EVERY_NODE,
   // A check's target compared with the nodes it runs on.

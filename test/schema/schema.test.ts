@@ -146,6 +146,15 @@ const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'acce
   'duplicate-node-address.yaml': { schema: 'accepts', why: 'addresses unique across nodes' },
   'duplicate-vrid.yaml': { schema: 'accepts', why: 'virtual_router_id unique per interface' },
   'equal-priorities.yaml': { schema: 'accepts', why: 'priority maths across nodes' },
+  'fencing-network-missing.yaml': {
+    schema: 'accepts',
+    why: 'a network every node has; witness_port with a witness',
+  },
+  'fencing-wait-without-witness.yaml': {
+    schema: 'accepts',
+    why: 'fencing.unreachable against fencing.witness',
+  },
+  'fencing-witness-outside-networks.yaml': { schema: 'accepts', why: "a witness inside a VIP's subnet" },
   'misspelled-priority.yaml': { schema: 'refuses', at: '/nodes/0' },
   'mysql-without-credentials.yaml': { schema: 'refuses', at: '' },
   'node-missing-network.yaml': { schema: 'accepts', why: "a VIP's network on every node" },

@@ -1,0 +1,288 @@
+/**
+ * Split brain in the lab (agent mode, fencing on, the client's inside address as the witness,
+ * failback after-catch-up), on one pair:
+ *
+ * (b) Full isolation of the primary's node (ha1 detached from the switch; its links stay up): it
+ *     hears neither the witness nor ha2, and demotes itself — read_only=1, sessions ended, FAULT —
+ *     within the bound below; ha2 fences (nothing reached), sees the witness, promotes. On heal
+ *     ha1 comes back as BACKUP and takes the VIPs back only once its gate opened (caught up).
+ * (a) Both MASTER: VRRP adverts are dropped on both nodes (tc, IP protocol 112) while every other
+ *     packet flows. ha2 becomes MASTER too and fences ha1 over the inside and outside networks
+ *     before it makes its own database writable: sampled every 100 ms on both nodes, there is no
+ *     moment at which both are writable.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labFail, labPaths, type LabNode } from '../../src/lab/lab.js';
+import { must, namespacesFor, NETWORKS, ROLES, run, setAttached, vipHolders } from '../../src/lab/network.js';
+import { sampleHolders } from '../../src/lab/probe.js';
+import { waitFor } from '../../src/lab/processes.js';
+import { LAB_FENCING } from '../../src/lab/spec.js';
+import { assertBuilt } from '../support/cli.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+import {
+  LAB_PROGRAMS,
+  logSince,
+  logSize,
+  printNodeLogTails,
+  testLab,
+  waitForConverged,
+  waitForHolder,
+} from './lab-support.js';
+
+const missing = requirementsMissing({ root: true, programs: [...LAB_PROGRAMS, 'tc'] });
+const lab = testLab('e2efn');
+const SAMPLER = resolve('test/fence/read-only-sampler.mjs');
+
+/**
+ * From the cut to read_only=1 on the isolated node: isolation_timeout (1.5 s in the lab), plus at
+ * most one probe round (max of probe_interval 0.25 s and connect_timeout 0.5 s), plus the local
+ * demotion (connect, SET GLOBAL read_only, KILL; ~0.1 s idle), plus the sampler's 100 ms. 3.5 s
+ * leaves a second for a loaded machine.
+ */
+const ISOLATION_BOUND_MS =
+  (LAB_FENCING.isolation_timeout + Math.max(LAB_FENCING.probe_interval, LAB_FENCING.connect_timeout)) * 1000 +
+  1_500;
+
+interface RoSample {
+  /** Asked, answered (this process's clock), and run by the server (its clock: the same machine's). */
+  s: number;
+  t: number;
+  at: number | null;
+  ro: 0 | 1 | null;
+}
+
+interface Sampler {
+  samples: RoSample[];
+  stop(): Promise<void>;
+}
+
+/** read_only of `node`'s own database every 100 ms, from inside its namespace. */
+function sampleReadOnly(node: LabNode, maxMs: number): Sampler {
+  const samples: RoSample[] = [];
+  const child: ChildProcess = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      namespacesFor(lab.prefix)[node],
+      process.execPath,
+      SAMPLER,
+      join(lab.dir, 'db', 'admin.cnf'),
+      '100',
+      String(maxMs),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  createInterface({ input: child.stdout! }).on('line', (line) => samples.push(JSON.parse(line) as RoSample));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  return {
+    samples,
+    async stop() {
+      child.stdin?.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+const agentLog = (node: LabNode) => join(labPaths(lab.dir).node[node].dir, 'agent.log');
+
+/** The agent's JSON lines since `offset` with the given event. */
+function events(node: LabNode, offset: number, event: string): Record<string, unknown>[] {
+  return logSince(agentLog(node), offset)
+    .split('\n')
+    .filter((line) => line.includes(`"event":"${event}"`))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/**
+ * VRRP (IP protocol 112) dropped, or let through again, on every interface of both nodes. The
+ * lab's kernel has no drop action (act_gact), so: an HTB root whose default class passes
+ * everything, and a class fed only VRRP by a u32 filter, whose pfifo holds 0 packets.
+ */
+async function blockVrrp(on: boolean): Promise<void> {
+  for (const node of ['ha1', 'ha2'] as const) {
+    const ns = namespacesFor(lab.prefix)[node];
+    for (const role of ROLES) {
+      const tc = (...args: string[]) => [
+        'ip',
+        'netns',
+        'exec',
+        ns,
+        'tc',
+        ...args,
+        'dev',
+        NETWORKS[role].iface,
+      ];
+      if (!on) {
+        await run([...tc('qdisc', 'del'), 'root']);
+        continue;
+      }
+      await must([...tc('qdisc', 'add'), 'root', 'handle', '1:', 'htb', 'default', '10']);
+      await must([...tc('class', 'add'), 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit']);
+      await must([...tc('class', 'add'), 'parent', '1:', 'classid', '1:20', 'htb', 'rate', '1mbit']);
+      await must([...tc('qdisc', 'add'), 'parent', '1:20', 'handle', '20:', 'pfifo', 'limit', '0']);
+      await must([
+        ...tc('filter', 'add'),
+        'parent',
+        '1:',
+        'protocol',
+        'ip',
+        'prio',
+        '1',
+        'u32',
+        'match',
+        'ip',
+        'protocol',
+        '112',
+        '0xff',
+        'flowid',
+        '1:20',
+      ]);
+    }
+  }
+}
+
+const firstAt = (samples: RoSample[], ro: 0 | 1, after: number) =>
+  samples.find((x) => x.s >= after && x.ro === ro);
+
+describe.skipIf(missing)(
+  titled('hactl lab: fencing before promotion and the witness', missing),
+  { timeout: 240_000 },
+  () => {
+    beforeAll(async () => {
+      assertBuilt();
+      await lab.up({ mode: 'agent', fast: true, failback: 'after-catch-up', fencing: true });
+      await waitForConverged(lab, 'ha1', 'ha2');
+    }, 240_000);
+    afterAll(async () => {
+      await blockVrrp(false).catch(() => undefined);
+      await lab.down();
+    });
+
+    it('(b) an isolated primary demotes itself within the bound and takes the VIPs back only after catching up', async () => {
+      const ha1 = sampleReadOnly('ha1', 90_000);
+      const holders = sampleHolders(lab.prefix, 100, 90_000);
+      const ha1Offset = logSize(agentLog('ha1'));
+      const ha2Offset = logSize(agentLog('ha2'));
+      try {
+        await waitFor('a writable sample on ha1', () => ha1.samples.some((x) => x.ro === 0), {
+          timeoutMs: 10_000,
+          everyMs: 50,
+        });
+        const cutAt = await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'partition' });
+        await waitFor('read_only=1 on the isolated ha1', () => firstAt(ha1.samples, 1, cutAt) !== undefined, {
+          timeoutMs: ISOLATION_BOUND_MS + 10_000,
+          everyMs: 50,
+        });
+        const demotedMs = firstAt(ha1.samples, 1, cutAt)!.t - cutAt;
+        console.log(`isolated ha1 read-only ${demotedMs} ms after the cut (bound ${ISOLATION_BOUND_MS} ms)`);
+        expect(demotedMs).toBeLessThanOrEqual(ISOLATION_BOUND_MS);
+        expect(events('ha1', ha1Offset, 'fence.isolated')).toHaveLength(1);
+        const demoted = events('ha1', ha1Offset, 'fence.self_demoted');
+        expect(demoted[0]?.keepalived).toBe('FAULT (isolation track file 1)');
+        expect(String(demoted[0]?.database)).toMatch(/^read-only/);
+
+        // ha2 found nothing to fence, saw the witness, and promoted; ha1 is in FAULT without VIPs.
+        await waitForHolder(lab.prefix, 'ha2');
+        await waitFor(
+          "ha2's fencing verdict",
+          () => events('ha2', ha2Offset, 'fence.verdict').some((e) => e.decision === 'promote'),
+          { timeoutMs: 30_000, everyMs: 100 },
+        );
+        const verdict = events('ha2', ha2Offset, 'fence.verdict').find((e) => e.decision === 'promote')!;
+        expect(verdict).toMatchObject({ policy: 'wait-for-witness', witness_reachable: true, level: 'warn' });
+        // ha1's failback gate is shut (not caught up) before the heal: the condition the heal tests.
+        await waitFor("ha1's gate shut", () => events('ha1', ha1Offset, 'agent.failback_shut').length > 0, {
+          timeoutMs: 15_000,
+          everyMs: 100,
+        });
+
+        const healedAt = Date.now();
+        const healOffset = logSize(agentLog('ha1'));
+        await setAttached(lab.prefix, 'ha1', true);
+        await waitForHolder(lab.prefix, 'ha1', 60_000);
+        const opened = events('ha1', healOffset, 'agent.failback_open');
+        expect(opened.length, 'ha1 opened its failback gate (caught up) after the heal').toBeGreaterThan(0);
+        expect(events('ha1', healOffset, 'fence.isolation_over')).toHaveLength(1);
+        const openedAt = Date.parse(String(opened[0]!.time));
+        const samples = await holders.stop();
+        const early = samples.filter(
+          (x) =>
+            x.t >= healedAt &&
+            x.t < openedAt &&
+            (x.holders.inside.includes('ha1') || x.holders.outside.includes('ha1')),
+        );
+        expect(early, 'ha1 held no VIP between the heal and its gate opening').toEqual([]);
+        await waitForConverged(lab, 'ha1', 'ha2');
+      } catch (error) {
+        printNodeLogTails(lab, 40);
+        throw error;
+      } finally {
+        await holders.stop();
+        await ha1.stop();
+      }
+    });
+
+    it('(a) with VRRP blocked both nodes are MASTER; ha2 fences ha1 before it is writable: never two writable', async () => {
+      const ha1 = sampleReadOnly('ha1', 90_000);
+      const ha2 = sampleReadOnly('ha2', 90_000);
+      const ha2Offset = logSize(agentLog('ha2'));
+      try {
+        await waitFor(
+          'samples of both',
+          () => ha1.samples.some((x) => x.ro === 0) && ha2.samples.some((x) => x.ro === 1),
+          { timeoutMs: 10_000, everyMs: 50 },
+        );
+        const blockedAt = Date.now();
+        await blockVrrp(true);
+        await waitFor('ha2 writable', () => firstAt(ha2.samples, 0, blockedAt) !== undefined, {
+          timeoutMs: 30_000,
+          everyMs: 50,
+        });
+        const both = await vipHolders(lab.prefix);
+        expect(both.inside, 'both nodes are MASTER (the precondition)').toEqual(['ha1', 'ha2']);
+        // A little more sampling after ha2 became writable: a fence that came late would show here.
+        const seen = Date.now();
+        await waitFor('two more seconds of samples', () => (ha1.samples.at(-1)?.t ?? 0) > seen + 2_000, {
+          timeoutMs: 15_000,
+          everyMs: 100,
+        });
+        await Promise.all([ha1.stop(), ha2.stop()]);
+
+        // Ordered by the servers' own clock (one machine): ha2's first writable sample, then ha1.
+        const writable2 = firstAt(ha2.samples, 0, blockedAt)!;
+        const ha1After = ha1.samples.filter((x) => x.at !== null && x.at >= writable2.at!);
+        const lastWritable1 = ha1.samples.filter((x) => x.ro === 0 && x.at !== null).at(-1);
+        expect(lastWritable1, 'ha1 was writable before').toBeDefined();
+        // Never two writable: ha1's last writable sample ran before ha2's first writable one …
+        expect(lastWritable1!.at!).toBeLessThan(writable2.at!);
+        // … and every later sample of ha1 found it read-only (at least 10 of them: ~1 s and more).
+        expect(ha1After.filter((x) => x.ro === 0)).toEqual([]);
+        expect(ha1After.filter((x) => x.ro === 1).length).toBeGreaterThanOrEqual(10);
+        const readOnly1 = firstAt(ha1.samples, 1, blockedAt)!;
+        const paths = events('ha2', ha2Offset, 'fence.path');
+        expect(paths.find((p) => p.network === 'inside')).toMatchObject({ reached: true, read_only: true });
+        // ha2's own order: every path's fence ended before its promotion made it writable.
+        const done = events('ha2', ha2Offset, 'promote.done')[0];
+        expect(done, 'ha2 promoted').toBeDefined();
+        for (const path of paths)
+          expect(Date.parse(String(path.time))).toBeLessThanOrEqual(Date.parse(String(done!.time)));
+        console.log(
+          `ha1 read-only ${readOnly1.t - blockedAt} ms, ha2 writable ${writable2.t - blockedAt} ms after VRRP was blocked; ha1 last writable at ${lastWritable1!.at! - writable2.at!} ms relative to ha2's first writable sample; fence paths: ${JSON.stringify(paths.map((p) => [p.network, p.reached, p.ms]))}`,
+        );
+      } catch (error) {
+        printNodeLogTails(lab, 40);
+        throw error;
+      } finally {
+        await blockVrrp(false);
+        await ha1.stop();
+        await ha2.stop();
+      }
+    });
+  },
+);

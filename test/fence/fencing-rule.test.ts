@@ -1,0 +1,165 @@
+/**
+ * Rule 5 (src/cluster/fencing-rule.ts): which paths a promotion fences the old primary through,
+ * and what the promotion does with what the fence reached. The spec fields fencing.networks,
+ * fencing.connect_timeout, fencing.unreachable (promote-anyway, wait-for-witness), fencing.witness
+ * and fencing.witness_port each change the guard or the verdict below.
+ */
+import { describe, expect, it } from 'vitest';
+import { decide } from '../../src/cluster/decide.js';
+import {
+  fencingGuard,
+  fencingOf,
+  fencingVerdict,
+  type FenceOutcome,
+} from '../../src/cluster/fencing-rule.js';
+import { parseSpecText } from '../../src/spec/load.js';
+import type { Spec } from '../../src/spec/schema.js';
+import { database, observation, said } from '../cluster/support.js';
+
+const base = `version: 1
+cluster: t
+nodes:
+  - name: ha1
+    priority: 150
+    networks:
+      inside: { interface: eth1, address: 192.0.2.11 }
+      outside: { interface: eth0, address: 198.51.100.11 }
+  - name: ha2
+    priority: 120
+    networks:
+      inside: { interface: eth1, address: 192.0.2.12 }
+      outside: { interface: eth0, address: 198.51.100.12 }
+vips:
+  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
+  - { name: outside, address: 198.51.100.50/24, network: outside, virtual_router_id: 52 }
+mysql:
+  credentials_file: /etc/hactl/mysql.cnf
+  port: 3307
+actions:
+  master: [{ type: mysql.promote }]
+  backup: [{ type: mysql.demote }]
+agent: { enabled: true }
+`;
+
+const withFencing = (fencing: string): Spec => parseSpecText(`${base}fencing:\n${fencing}`, 'fencing.yaml');
+
+const ANYWAY = withFencing('  unreachable: promote-anyway\n');
+const WITNESS = withFencing(
+  '  unreachable: wait-for-witness\n  witness: [192.0.2.1, 198.51.100.1]\n  witness_port: 53\n  connect_timeout: 0.4\n',
+);
+const NOTHING: FenceOutcome = {
+  fenced: [],
+  notFenced: [
+    { path: 'inside 192.0.2.12:3307', why: 'no answer within the connect timeout' },
+    { path: 'outside 198.51.100.12:3307', why: 'no answer within the connect timeout' },
+  ],
+};
+const INSIDE: FenceOutcome = {
+  fenced: ['inside 192.0.2.12:3307'],
+  notFenced: [{ path: 'outside 198.51.100.12:3307', why: 'no answer within the connect timeout' }],
+};
+
+describe('fencingGuard: every path to the old primary', () => {
+  it("default: the peer's address on every network it has, on mysql.port", () => {
+    const guard = fencingGuard(ANYWAY, 'ha1')!;
+    expect(guard.paths).toEqual([
+      { node: 'ha2', network: 'inside', host: '192.0.2.12', port: 3307 },
+      { node: 'ha2', network: 'outside', host: '198.51.100.12', port: 3307 },
+    ]);
+    expect(guard.connectTimeoutMs).toBe(1000);
+    expect(guard.unreachable).toBe('promote-anyway');
+    expect(guard.witness).toEqual([]);
+  });
+
+  it('fencing.networks narrows the paths; connect_timeout, witness and witness_port are carried', () => {
+    const narrowed = withFencing('  unreachable: promote-anyway\n  networks: [outside]\n');
+    expect(fencingGuard(narrowed, 'ha2')!.paths).toEqual([
+      { node: 'ha1', network: 'outside', host: '198.51.100.11', port: 3307 },
+    ]);
+    const guard = fencingGuard(WITNESS, 'ha1')!;
+    expect(guard.connectTimeoutMs).toBe(400);
+    expect(guard.witness).toEqual([
+      { host: '192.0.2.1', port: 53 },
+      { host: '198.51.100.1', port: 53 },
+    ]);
+  });
+
+  it('no fencing section, no guard', () => {
+    expect(fencingGuard(parseSpecText(base, 'plain.yaml'), 'ha1')).toBeUndefined();
+  });
+});
+
+describe('decide: an allowed promotion fences first; nothing else does', () => {
+  const promoting = observation({ lineage: { kind: 'none' }, database: database() });
+
+  it('a promoting plan carries the guard and says so', () => {
+    const plan = decide(promoting, ANYWAY, {});
+    expect(plan.target).toBe('MASTER');
+    expect(fencingOf(plan)?.paths.map((p) => p.host)).toEqual(['192.0.2.12', '198.51.100.12']);
+    expect(plan.reason).toMatch(
+      /fences the old primary first \(inside 192\.0\.2\.12:3307, outside 198\.51\.100\.12:3307\)$/,
+    );
+  });
+
+  it('a refused promotion (it stays read-only) and a demotion carry no guard', () => {
+    const refused = decide(
+      observation({ lineage: { kind: 'none' }, database: { kind: 'unreachable', problem: 'down' } }),
+      ANYWAY,
+      {},
+    );
+    expect(refused.reason).toMatch(/^MASTER refused/);
+    expect(fencingOf(refused)).toBeUndefined();
+    const backup = decide(
+      observation({
+        vips: { held: [], missing: ['192.0.2.50', '198.51.100.50'] },
+        keepalived: said('BACKUP'),
+      }),
+      ANYWAY,
+      {},
+    );
+    expect(backup.target).toBe('BACKUP');
+    expect(fencingOf(backup)).toBeUndefined();
+  });
+
+  it('without a fencing section the plan is the one it always was', () => {
+    const plan = decide(promoting, parseSpecText(base, 'plain.yaml'), {});
+    expect(fencingOf(plan)).toBeUndefined();
+    expect(plan.reason).not.toMatch(/fences/);
+  });
+});
+
+describe('fencingVerdict: what the promotion does with what the fence reached', () => {
+  it('one fenced path is enough, whatever the policy', () => {
+    for (const spec of [ANYWAY, WITNESS]) {
+      const verdict = fencingVerdict(fencingGuard(spec, 'ha1')!, INSIDE, undefined);
+      expect(verdict).toMatchObject({ promote: true, level: 'info' });
+      expect(verdict.reason).toMatch(/fenced over inside 192\.0\.2\.12:3307/);
+    }
+  });
+
+  it('promote-anyway: nothing fenced, promote, at error level, saying why', () => {
+    const verdict = fencingVerdict(fencingGuard(ANYWAY, 'ha1')!, NOTHING, undefined);
+    expect(verdict).toMatchObject({ promote: true, level: 'error' });
+    expect(verdict.reason).toMatch(/no path fenced the old primary .*policy promote-anyway/);
+  });
+
+  it('wait-for-witness: nothing fenced, the witness answers: promote at warn level (majority side)', () => {
+    const verdict = fencingVerdict(fencingGuard(WITNESS, 'ha1')!, NOTHING, {
+      reachable: true,
+      detail: '192.0.2.1:53 refused in 1 ms',
+    });
+    expect(verdict).toMatchObject({ promote: true, level: 'warn' });
+    expect(verdict.reason).toMatch(/majority side/);
+  });
+
+  it('wait-for-witness: nothing fenced, no witness answers: stay read-only with a way out', () => {
+    const verdict = fencingVerdict(fencingGuard(WITNESS, 'ha1')!, NOTHING, {
+      reachable: false,
+      detail: '192.0.2.1:53 timeout',
+    });
+    expect(verdict.promote).toBe(false);
+    if (verdict.promote) throw new Error('unreachable');
+    expect(verdict.reason).toMatch(/stays read-only/);
+    expect(verdict.wayOut).toMatch(/promote-anyway/);
+  });
+});

@@ -1,0 +1,146 @@
+/**
+ * The agent's witness monitor (src/fence/witness-monitor.ts) with its probes and the local
+ * demotion replaced: fencing.probe_interval paces the rounds, fencing.isolation_timeout says how
+ * long both the witness (fencing.witness on fencing.witness_port) and the peer must be silent
+ * before the node demotes itself (read-only, and the isolation track file to 1: keepalived FAULT).
+ * And the TCP probe itself on loopback: an accepted and a refused connection both mean reachable.
+ */
+import { createServer, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { probeTcp, type ProbeResult } from '../../src/fence/probe.js';
+import { startWitnessMonitor, type WitnessMonitor } from '../../src/fence/witness-monitor.js';
+import { waitFor } from '../../src/lab/processes.js';
+import { createLogger } from '../../src/log.js';
+import { parseSpecText } from '../../src/spec/load.js';
+
+const spec = parseSpecText(
+  `version: 1
+cluster: t
+nodes:
+  - name: ha1
+    priority: 150
+    networks: { inside: { interface: eth1, address: 192.0.2.11 } }
+  - name: ha2
+    priority: 120
+    networks: { inside: { interface: eth1, address: 192.0.2.12 } }
+vips:
+  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
+mysql: { credentials_file: /etc/hactl/mysql.cnf }
+actions:
+  master: [{ type: mysql.promote }]
+  backup: [{ type: mysql.demote }]
+agent: { enabled: true }
+paths: { runtime_dir: /nonexistent/hactl-witness-test }
+fencing:
+  unreachable: wait-for-witness
+  witness: [192.0.2.1]
+  witness_port: 53
+  connect_timeout: 0.1
+  probe_interval: 0.1
+  isolation_timeout: 0.6
+`,
+  'witness.yaml',
+);
+
+interface World {
+  witness: boolean;
+  peer: boolean;
+  probed: string[];
+  track: number[];
+  demotedAt: number[];
+}
+
+function fakes(world: World) {
+  return {
+    probe: (targets: readonly { host: string; port: number }[]) =>
+      Promise.resolve(
+        targets.map((t): ProbeResult => {
+          world.probed.push(`${t.host}:${t.port}`);
+          const reachable = t.host === '192.0.2.1' ? world.witness : world.peer;
+          return { host: t.host, port: t.port, reachable, answer: reachable ? 'refused' : 'timeout', ms: 1 };
+        }),
+      ),
+    demoteLocal: () => {
+      world.demotedAt.push(Date.now());
+      return Promise.resolve('read-only, 0 client session(s) ended');
+    },
+    writeTrack: (_file: string, value: number) => {
+      world.track.push(value);
+      return Promise.resolve();
+    },
+  };
+}
+
+let monitor: WitnessMonitor | undefined;
+afterEach(async () => {
+  await monitor?.stop();
+  monitor = undefined;
+});
+
+const log = createLogger({ level: 'silent' });
+
+describe('witness monitor', () => {
+  it('probes the witness on its port and the peer on the MySQL port; all answering: hold 0', async () => {
+    const world: World = { witness: true, peer: true, probed: [], track: [], demotedAt: [] };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    await waitFor('a first track value', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+    expect(world.probed).toContain('192.0.2.1:53');
+    expect(world.probed).toContain('192.0.2.12:3306');
+    expect(world.track).toEqual([0]);
+    expect(monitor.isolated()).toBe(false);
+  });
+
+  it('both silent: demotes itself after isolation_timeout (and not before), FAULT; an answer lifts the hold', async () => {
+    const world: World = { witness: true, peer: true, probed: [], track: [], demotedAt: [] };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    await waitFor('a first round', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+    const cut = Date.now();
+    world.witness = false;
+    world.peer = false;
+    await waitFor('self-demotion', () => world.demotedAt.length > 0, { timeoutMs: 5_000, everyMs: 10 });
+    const took = world.demotedAt[0]! - cut;
+    // isolation_timeout 0.6 s, plus at most one round of 0.1 s, plus slack for a loaded machine.
+    expect(took).toBeGreaterThanOrEqual(600 - 110);
+    expect(took).toBeLessThan(600 + 100 + 1_000);
+    expect(world.track.at(-1)).toBe(1);
+    expect(monitor.isolated()).toBe(true);
+    world.peer = true;
+    await waitFor('the hold lifted', () => world.track.at(-1) === 0, { timeoutMs: 5_000, everyMs: 10 });
+    expect(monitor.isolated()).toBe(false);
+    expect(world.demotedAt).toHaveLength(1);
+  });
+
+  it('the peer alone silent (node loss seen from the survivor) never demotes', async () => {
+    const world: World = { witness: true, peer: false, probed: [], track: [], demotedAt: [] };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    // An observation window three times the isolation timeout: the claim is that nothing happens.
+    await new Promise((resolve) => setTimeout(resolve, 1_800));
+    expect(world.probed.filter((p) => p === '192.0.2.12:3306').length).toBeGreaterThan(5);
+    expect(world.demotedAt).toEqual([]);
+    expect(world.track).toEqual([0]);
+  });
+});
+
+describe('probeTcp on loopback', () => {
+  let server: Server | undefined;
+  afterEach(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
+
+  it('an accepted connection and a refused one are both "reachable"', async () => {
+    server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const open = await probeTcp('127.0.0.1', port, 2_000);
+    expect(open).toMatchObject({ reachable: true, answer: 'connected' });
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    server = undefined;
+    const closed = await probeTcp('127.0.0.1', port, 2_000);
+    expect(closed).toMatchObject({ reachable: true, answer: 'refused' });
+  });
+
+  it('an aborted probe is not an answer', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const aborted = await probeTcp('127.0.0.1', 9, 2_000, controller.signal);
+    expect(aborted).toMatchObject({ reachable: false, answer: 'aborted' });
+  });
+});
