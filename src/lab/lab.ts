@@ -105,6 +105,8 @@ export interface LabOptions {
   say?: (line: string) => void;
   /** Bound for the pair to converge once keepalived starts (default CONVERGE_TIMEOUT_MS). */
   convergeTimeoutMs?: number;
+  /** A `proxy:` block for the lab spec (src/lab/proxy.ts builds one and starts the proxies). */
+  proxy?: Record<string, unknown>;
 }
 
 /**
@@ -368,6 +370,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         mysql: database.credentials(),
         syncSource: paths.syncSource,
         ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir)) } : {}),
+        ...(options.proxy ? { proxy: options.proxy } : {}),
       }),
       { mode: 0o600 },
     );

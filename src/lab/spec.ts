@@ -39,6 +39,8 @@ export interface LabSpecOptions {
   syncSource: string;
   /** With the app check: how the MASTER starts it and every other state stops it (argv). */
   app?: { start: string[]; stop: string[] };
+  /** A `proxy:` block, as is (the lab's proxies are started by src/lab/proxy.ts). */
+  proxy?: Record<string, unknown>;
 }
 
 /**
@@ -158,6 +160,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       backup: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
       fault: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
     },
+    ...(options.proxy ? { proxy: options.proxy } : {}),
     // No sync section: lint refuses it until hactl copies files (issue 8); the rsync daemons stay for that.
     logging: { file: `${options.dir}/hactl.log`, level: 'info' },
     paths: {

@@ -11,6 +11,7 @@ import type { AgentLog } from '../agent/checks/index.js';
 import { raceDeadline } from '../bounded/deadline.js';
 import type { CheckResult } from '../checks/types.js';
 import { vipHolding } from '../cluster/vips.js';
+import type { ProxyEntry } from '../spec/proxy-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { driverFor } from './drivers.js';
 import { stepText, wantedBackends, type Address, type ProxyView } from './want.js';
@@ -41,6 +42,13 @@ export function proxyAddresses(
   return { self, peer: at(other), vip: vipSpec && { host: vipSpec.address.split('/')[0]!, port: self.port } };
 }
 
+/** The proxies this node keeps: every entry, but those with `nodes` only on the nodes they name. */
+export function proxiesOn(spec: Spec, node: NodeSpec): ProxyEntry[] {
+  return (spec.proxy?.proxies ?? []).filter(
+    (entry) => entry.nodes === undefined || entry.nodes.includes(node.name),
+  );
+}
+
 export async function startProxyUpkeep(context: {
   spec: Spec;
   node: NodeSpec;
@@ -51,7 +59,7 @@ export async function startProxyUpkeep(context: {
   if (!proxy) return { stop: () => Promise.resolve() };
   const { self, peer, vip } = proxyAddresses(spec, node);
   const probes = { self: await caughtUpProbe(spec, self), peer: await caughtUpProbe(spec, peer) };
-  const proxies = proxy.proxies.map((entry) => ({ entry, driver: driverFor(entry), said: '' }));
+  const proxies = proxiesOn(spec, node).map((entry) => ({ entry, driver: driverFor(entry), said: '' }));
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let tick: Promise<void> = Promise.resolve();

@@ -13,6 +13,14 @@ const writer = z
   )
   .default('vip');
 
+const onNodes = z
+  .array(identifier)
+  .min(1)
+  .describe(
+    `Only on these nodes (default: every node), e.g. where each node's proxy has its own socket path. Each must be a node of this spec ${LINT_ONLY}.`,
+  )
+  .optional();
+
 const admin = (name: string, port: number) => ({
   admin_host: safeToken
     .describe(`Address of the ${name} admin interface (default 127.0.0.1).`)
@@ -33,6 +41,7 @@ export const proxyEntrySchema = z
           .literal('atlas')
           .describe('Atlas: backends through its admin SQL (ADD MASTER/SLAVE, REMOVE BACKEND).'),
         writer,
+        nodes: onNodes,
         ...admin('Atlas', 2345),
         save_config: z
           .boolean()
@@ -48,6 +57,7 @@ export const proxyEntrySchema = z
           .literal('proxysql')
           .describe('ProxySQL: rows of mysql_servers in a writer and a reader hostgroup (admin SQL).'),
         writer,
+        nodes: onNodes,
         ...admin('ProxySQL', 6032),
         writer_hostgroup: intInRange(0, 2147483647).describe('Hostgroup id of the read-write backend.'),
         reader_hostgroup: intInRange(0, 2147483647).describe('Hostgroup id of the read-only backends.'),
@@ -63,6 +73,7 @@ export const proxyEntrySchema = z
             'HAProxy: servers of two backends set ready or maint through the runtime API (not persistent: a reloaded HAProxy starts from haproxy.cfg and the next upkeep corrects it).',
           ),
         writer,
+        nodes: onNodes,
         socket: absolutePath.describe("HAProxy's stats socket (level admin)."),
         write_backend: identifier.describe(
           'The backend whose servers take writes; it needs a server for each address the writer can be.',

@@ -510,6 +510,15 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
       !spec.vips.some((v) => v.network === network)
     )
       fail(['proxy', 'network'], `no VIP is on "${network}", and a proxy's writer: vip needs one there`);
+    spec.proxy.proxies.forEach((entry, i) =>
+      entry.nodes?.forEach((name, j) => {
+        if (!nodeNames.has(name))
+          fail(
+            ['proxy', 'proxies', i, 'nodes', j],
+            `"${name}" is not a node of this spec (nodes: ${[...nodeNames].join(', ')})`,
+          );
+      }),
+    );
     if (!spec.agent.enabled)
       fail(['proxy'], 'is kept by hactl agent: set agent.enabled: true (or remove proxy)');
     if (!spec.mysql)

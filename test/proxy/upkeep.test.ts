@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, stopProcess, waitFor, type Daemon } from '../../src/lab/processes.js';
 import { driverFor, haproxyServers } from '../../src/proxy/drivers.js';
-import { proxyAddresses } from '../../src/proxy/upkeep.js';
+import { proxiesOn, proxyAddresses } from '../../src/proxy/upkeep.js';
 import { stepsTo, wantedBackends, type BackendSet, type ProxyView } from '../../src/proxy/want.js';
 import { findNode, parseSpecText } from '../../src/spec/load.js';
 import type { ProxyEntry } from '../../src/spec/proxy-schema.js';
@@ -134,6 +134,24 @@ ${MYSQL_AGENT}`;
     });
     const inside = parseSpecText(`${yaml}proxy:\n${proxies}`, 'p.yaml');
     expect(proxyAddresses(inside, findNode(inside, 'ha2')).vip).toEqual({ host: '192.0.2.50', port: 3306 });
+  });
+
+  it('proxies[].nodes: an entry with nodes is kept only on the nodes it names', () => {
+    const spec = specWith(`proxy:
+  proxies:
+    - { type: haproxy, nodes: [ha1], socket: /run/ha1.sock, write_backend: be_rw, read_backend: be_ro }
+    - { type: haproxy, nodes: [ha2], socket: /run/ha2.sock, write_backend: be_rw, read_backend: be_ro }
+    - { type: atlas, credentials_file: /etc/hactl/atlas.cnf }
+`);
+    const on = (name: string) =>
+      proxiesOn(spec, findNode(spec, name)).map((p) => ('socket' in p ? p.socket : p.type));
+    expect(on('ha1')).toEqual(['/run/ha1.sock', 'atlas']);
+    expect(on('ha2')).toEqual(['/run/ha2.sock', 'atlas']);
+    expect(() =>
+      specWith(
+        `proxy:\n  proxies: [{ type: atlas, nodes: [ha3], credentials_file: /etc/hactl/atlas.cnf }]\n`,
+      ),
+    ).toThrow(/"ha3" is not a node of this spec/);
   });
 
   it('lint: proxy needs the agent and a VIP on its network for writer vip', () => {
