@@ -159,24 +159,23 @@ export interface ProxySample {
 /** What each node's Atlas (its published state) and HAProxy (ready servers) list now. */
 export async function readLabProxies(labDir: string, signal: AbortSignal): Promise<ProxySample[]> {
   const t = Date.now();
-  const samples: ProxySample[] = [];
-  for (const node of LAB_NODES) {
-    const files = labProxyFiles(labDir, node);
-    const atlas = JSON.parse(readFileSync(files.atlasState, 'utf8')) as {
-      backends: { address: string; type: string }[];
-    };
-    const of = (type: string) => atlas.backends.filter((b) => b.type === type).map((b) => b.address);
-    samples.push({ t, node, proxy: 'atlas', backends: { rw: of('rw'), ro: of('ro') } });
-    const ready = async (backend: string) =>
-      (await haproxyServers(files.haproxySocket, backend, signal))
-        .filter((s) => s.adminState === 0)
-        .map((s) => s.address);
-    samples.push({
-      t,
-      node,
-      proxy: 'haproxy',
-      backends: { rw: await ready('be_rw'), ro: await ready('be_ro') },
-    });
-  }
-  return samples;
+  const perNode = await Promise.all(
+    LAB_NODES.map(async (node): Promise<ProxySample[]> => {
+      const files = labProxyFiles(labDir, node);
+      const ready = async (backend: string) =>
+        (await haproxyServers(files.haproxySocket, backend, signal))
+          .filter((s) => s.adminState === 0)
+          .map((s) => s.address);
+      const [rw, ro] = await Promise.all([ready('be_rw'), ready('be_ro')]);
+      const atlas = JSON.parse(readFileSync(files.atlasState, 'utf8')) as {
+        backends: { address: string; type: string }[];
+      };
+      const of = (type: string) => atlas.backends.filter((b) => b.type === type).map((b) => b.address);
+      return [
+        { t, node, proxy: 'atlas', backends: { rw: of('rw'), ro: of('ro') } },
+        { t, node, proxy: 'haproxy', backends: { rw, ro } },
+      ];
+    }),
+  );
+  return perNode.flat();
 }
