@@ -148,6 +148,8 @@ const CROSS_FIELD: Record<string, RegExp> = {
   'mysql.replication_network': NOT_EVERY_NODE,
   'sync.network': NOT_EVERY_NODE,
   'agent.api.network': NOT_EVERY_NODE,
+  'proxy.network': /is not a network every node has|no VIP is on/,
+  'proxy.proxies[]<*>.nodes[]': /is not a node of this spec/,
   'actions.*[]<proxysql>.network': NOT_EVERY_NODE,
   'actions.*[]<atlas>.network': NOT_EVERY_NODE,
   // A check's target compared with the nodes it runs on.
