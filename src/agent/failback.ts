@@ -29,12 +29,22 @@ export interface FailbackGateRunner {
   current(): FailbackGate | undefined;
 }
 
-/** The replication check that decides "caught up": threads running, lag 0, everything received applied. */
-function caughtUpProbe(spec: Spec): Promise<{ check: CheckKind<unknown>; options: unknown }> {
+/**
+ * The replication check that decides "caught up": threads running, lag 0, everything received
+ * applied. Of the local database, or of the one at `at` (the proxy upkeep asks it of the standby).
+ */
+export function caughtUpProbe(
+  spec: Spec,
+  at?: { host: string; port: number },
+): Promise<{ check: CheckKind<unknown>; options: unknown }> {
   const probe = {
     name: 'failback-gate',
     kind: 'replication',
-    params: { max_lag: 0, caught_up: true },
+    params: {
+      max_lag: 0,
+      caught_up: true,
+      ...(at ? { defaults_file: spec.mysql?.credentials_file, host: at.host, port: at.port } : {}),
+    },
     interval: 1,
     timeout: 1,
     fall: 1,

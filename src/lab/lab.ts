@@ -110,6 +110,8 @@ export interface LabOptions {
   semiSync?: LabSemiSync;
   /** Agent mode only: the spec's fencing section with the client as witness (LAB_FENCING). */
   fencing?: boolean;
+  /** A `proxy:` block for the lab spec (src/lab/proxy.ts builds one and starts the proxies). */
+  proxy?: Record<string, unknown>;
 }
 
 export type LabSemiSync = 'off' | 'strict';
@@ -384,6 +386,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         syncSource: paths.syncSource,
         ...(options.fencing ? { fencing: true } : {}),
         ...(state.checks.includes('app') ? { app: labAppCommands(writeLabApp(paths.dir)) } : {}),
+        ...(options.proxy ? { proxy: options.proxy } : {}),
       }),
       { mode: 0o600 },
     );

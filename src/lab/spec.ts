@@ -43,6 +43,8 @@ export interface LabSpecOptions {
   app?: { start: string[]; stop: string[] };
   /** Fence before promoting, with the client namespace as the witness (agent mode). */
   fencing?: boolean;
+  /** A `proxy:` block, as is (the lab's proxies are started by src/lab/proxy.ts). */
+  proxy?: Record<string, unknown>;
 }
 
 /**
@@ -178,6 +180,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
       backup: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
       fault: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
     },
+    ...(options.proxy ? { proxy: options.proxy } : {}),
     // No sync section: lint refuses it until hactl copies files (issue 8); the rsync daemons stay for that.
     logging: { file: `${options.dir}/hactl.log`, level: 'info' },
     paths: {

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { actionsSchema } from './actions-schema.js';
 import { checkSchema } from './checks-schema.js';
+import { proxySchema } from './proxy-schema.js';
 import {
   absolutePath,
   hostname,
@@ -390,6 +391,7 @@ const specObject = z.strictObject({
   actions: actionsSchema.default(actionsSchema.parse({})),
   mysql: mysqlSchema.optional(),
   sync: syncSchema.optional(),
+  proxy: proxySchema.optional(),
   logging: loggingSchema.default(loggingSchema.parse({})),
   paths: pathsSchema.default(pathsSchema.parse({})),
   keepalived: keepalivedSchema.default(keepalivedSchema.parse({})),
@@ -542,6 +544,29 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
     );
   }
   fencingRules(spec, fail);
+  if (spec.proxy) {
+    const network = spec.proxy.network ?? spec.mysql?.replication_network ?? spec.vips[0]!.network;
+    if (spec.nodes.some((node) => !node.networks[network]))
+      fail(['proxy', 'network'], `"${network}" is not a network every node has`);
+    else if (
+      spec.proxy.proxies.some((p) => p.writer === 'vip') &&
+      !spec.vips.some((v) => v.network === network)
+    )
+      fail(['proxy', 'network'], `no VIP is on "${network}", and a proxy's writer: vip needs one there`);
+    spec.proxy.proxies.forEach((entry, i) =>
+      entry.nodes?.forEach((name, j) => {
+        if (!nodeNames.has(name))
+          fail(
+            ['proxy', 'proxies', i, 'nodes', j],
+            `"${name}" is not a node of this spec (nodes: ${[...nodeNames].join(', ')})`,
+          );
+      }),
+    );
+    if (!spec.agent.enabled)
+      fail(['proxy'], 'is kept by hactl agent: set agent.enabled: true (or remove proxy)');
+    if (!spec.mysql)
+      fail(['proxy'], 'needs the mysql section: the standby is listed only once its database has caught up');
+  }
   // A proxy action resolves every node's address on its network at failover time: a missing one
   // would fail the action then, not at lint.
   for (const [state, list] of Object.entries(spec.actions)) {

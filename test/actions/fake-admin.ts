@@ -25,7 +25,8 @@ export interface FakeAdmin {
   port: number;
   statements: string[];
   proxysql: { memory: ServerRow[]; runtime: ServerRow[]; disk: ServerRow[] };
-  atlas: { backends: Backend[] };
+  /** `saved`: the backends at the last SAVE CONFIG (the config file's copy). */
+  atlas: { backends: Backend[]; saved?: Backend[] };
   /** Users that logged in (to prove the credentials file was used). */
   logins: string[];
   close(): Promise<void>;
@@ -75,9 +76,18 @@ function writeRows(conn: Conn, names: string[], rows: Record<string, unknown>[])
   conn.writeEof();
 }
 
+export interface FakeAdminListen {
+  host?: string;
+  /** Default: any free port. */
+  port?: number;
+  /** Called after every statement (the lab's stand-in publishes its state from here). */
+  onStatement?: (state: FakeAdmin) => void;
+}
+
 export async function startFakeAdmin(
   kind: 'proxysql' | 'atlas',
   credentials: { user: string; password: string },
+  listen: FakeAdminListen = {},
 ): Promise<FakeAdmin> {
   const state: FakeAdmin = {
     port: 0,
@@ -167,6 +177,11 @@ export async function startFakeAdmin(
       list.push({ address: m[2]!, type: m[1]!.toUpperCase() === 'MASTER' ? 'rw' : 'ro' });
       return conn.writeOk();
     }
+    // Atlas 2.2+ writes its running backends back to its config file.
+    if (/^SAVE CONFIG$/i.test(sql)) {
+      state.atlas.saved = list.map((b) => ({ ...b }));
+      return conn.writeOk();
+    }
     return conn.writeError({ message: "use 'SELECT * FROM help' to see the supported commands", code: 1105 });
   };
 
@@ -201,6 +216,7 @@ export async function startFakeAdmin(
       state.statements.push(text);
       (kind === 'proxysql' ? proxysql : atlas)(text, conn);
       nextCommand(conn);
+      listen.onStatement?.(state);
     });
     (conn as unknown as { on(e: 'error', l: () => void): void }).on('error', () => undefined);
   }) as unknown as {
@@ -208,7 +224,7 @@ export async function startFakeAdmin(
     close(cb: () => void): void;
     _server: { address(): AddressInfo };
   };
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(listen.port ?? 0, listen.host ?? '127.0.0.1', resolve));
   state.port = server._server.address().port;
   state.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return state;

@@ -34,6 +34,7 @@ const NOTIFY = 'test/notify/notify-cli.test.ts';
 const ACTIONS = 'test/actions/process-actions.test.ts';
 const PROXIES = 'test/actions/proxies.test.ts';
 const HAPROXY = 'test/actions/haproxy.test.ts';
+const UPKEEP = 'test/proxy/upkeep.test.ts';
 const PROMOTE = 'test/mysql/promote.test.ts';
 const MYSQL_CHECKS = 'test/mysql/checks.test.ts';
 const MYSQL_NOTIFY = 'test/notify/mysql-notify.test.ts';
@@ -191,6 +192,25 @@ const EVIDENCE: Record<string, Evidence> = {
   'mysql.semi_sync=expected': { test: PROMOTE, mentions: "semiSync: 'expected'" },
   'mysql.semi_sync=strict': { test: 'test/mysql/semi-sync-rejoin.test.ts', mentions: "semiSync: 'strict'" },
   sync: { refused: 'sync-section.yaml' },
+  proxy: { test: UPKEEP },
+  'proxy.network': { test: UPKEEP },
+  'proxy.proxies': { test: UPKEEP },
+  'proxy.proxies[].writer': { test: UPKEEP },
+  'proxy.proxies[].writer=vip': { test: UPKEEP },
+  'proxy.proxies[].writer=node': { test: UPKEEP },
+  'proxy.proxies[].nodes': { test: UPKEEP },
+  'proxy.proxies[type=atlas].admin_host': { test: UPKEEP },
+  'proxy.proxies[type=atlas].admin_port': { test: UPKEEP },
+  'proxy.proxies[type=atlas].credentials_file': { test: UPKEEP },
+  'proxy.proxies[type=atlas].save_config': { test: UPKEEP },
+  'proxy.proxies[type=proxysql].admin_host': { test: UPKEEP },
+  'proxy.proxies[type=proxysql].admin_port': { test: UPKEEP },
+  'proxy.proxies[type=proxysql].credentials_file': { test: UPKEEP },
+  'proxy.proxies[type=proxysql].writer_hostgroup': { test: UPKEEP },
+  'proxy.proxies[type=proxysql].reader_hostgroup': { test: UPKEEP },
+  'proxy.proxies[type=haproxy].socket': { test: UPKEEP },
+  'proxy.proxies[type=haproxy].write_backend': { test: UPKEEP },
+  'proxy.proxies[type=haproxy].read_backend': { test: UPKEEP },
   logging: { test: EFFECTS },
   'logging.file': { test: EFFECTS },
   'logging.level': { test: EFFECTS },

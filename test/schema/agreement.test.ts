@@ -150,6 +150,8 @@ const CROSS_FIELD: Record<string, RegExp> = {
   'agent.api.network': NOT_EVERY_NODE,
   'fencing.networks[]': NOT_EVERY_NODE,
   'fencing.witness[]': /is in none of the listed networks|belongs to the pair/,
+  'proxy.network': /is not a network every node has|no VIP is on/,
+  'proxy.proxies[]<*>.nodes[]': /is not a node of this spec/,
   'actions.*[]<proxysql>.network': NOT_EVERY_NODE,
   'actions.*[]<atlas>.network': NOT_EVERY_NODE,
   // A check's target compared with the nodes it runs on.
