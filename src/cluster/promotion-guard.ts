@@ -62,7 +62,7 @@ function problemsOf(facts: PromotionFacts): string[] {
   const selfWasPrimary = lineage?.primary === facts.self;
   if (replica) {
     // Its own promotion stops replication after draining: a retry must not call that "stopped by hand".
-    if (replica.io === 'no' && !selfWasPrimary) {
+    if (replica.io === 'no' && !selfWasPrimary && !facts.strictSemiSync) {
       problems.push(
         `its replication from ${replica.source} is stopped (IO thread not running${replica.lastIoErrno ? `, error ${replica.lastIoErrno}: ${replica.lastIoError}` : ''}), so it cannot show it received what the primary wrote`,
       );
