@@ -6,6 +6,7 @@
  *
  * Used by the runner (bench/chaos/scenario.ts, `npm run chaos`) and by test/e2e/chaos.test.ts.
  */
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentFiles, signalAgent } from '../../src/lab/agent.js';
@@ -87,6 +88,11 @@ export interface RepResult {
   /** Acknowledged ids absent from the final primary; how many of those sit on the other node only. */
   lost: number;
   lostButOnOther: number;
+  /**
+   * Of the lost ones, those the standby had received (in its relay log) when the fault hit: a
+   * careful promotion loses none of these; the rest never left the old primary (async's price).
+   */
+  lostReceived: number;
   /** Ids present more than once on the final primary. */
   duplicated: number;
   bothWritableS: number;
@@ -99,6 +105,23 @@ export interface RepResult {
   longestWriteGapS: number;
   healthy: boolean;
   problems: string[];
+  /**
+   * hactl refused to re-point the old primary because it holds transactions the new primary lacks
+   * (crash recovery committed an unacknowledged one): the GTIDs it logged, or null when it did not.
+   */
+  diverged: string | null;
+}
+
+/** What hactl logged about a diverged old primary after `offset` of its log. */
+function divergence(logFile: string, offset: number): string | null {
+  let text: string;
+  try {
+    text = readFileSync(logFile).subarray(offset).toString('utf8');
+  } catch {
+    return null;
+  }
+  if (!text.includes('has diverged from its primary')) return null;
+  return /Extra transactions here: ([^.]*)\./.exec(text)?.[1] ?? 'unknown GTIDs';
 }
 
 const SERVER_ID: Record<LabNode, number> = { ha1: 1, ha2: 2 };
@@ -187,6 +210,12 @@ function longestGap(acks: WriterAck[], from: number, to: number): number {
   return longest;
 }
 
+/** The sequence number of domain 0 in a GTID or GTID list ("0-1-98,1-2-5" → 98), or null. */
+export function gtidSeq(gtids: string): number | null {
+  const match = /(?:^|,)\s*0-\d+-(\d+)/.exec(gtids);
+  return match ? Number(match[1]) : null;
+}
+
 const seconds = (ms: number): number => Math.round(ms / 10) / 100;
 
 /** One repetition of `fault` against the current primary; leaves the lab as the fault left it. */
@@ -200,6 +229,12 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
   const from = await holderOfBoth(lab.prefix);
   if (from === undefined) throw new Error('chaos: no single node holds every VIP before the fault');
   const standby = other(from);
+  let logOffset = 0;
+  try {
+    logOffset = statSync(paths.log).size;
+  } catch {
+    /* no log yet */
+  }
   const sampler = samplePair(lab.prefix, lab.dir, { everyMs: 100, maxDurationMs: 600_000 });
   const writer = await startWriter(lab.prefix, {
     ratePerSec: options.rate ?? 150,
@@ -229,6 +264,14 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       await waitUntil('a second of steady writes', () => Date.now() - since >= 1_000, 2_000);
     }
 
+    // The standby's received position (Gtid_IO_Pos) as the fault hits, read again until the
+    // promotion could have reset it: what reached its relay log must survive.
+    const receivedSeqs: number[] = [];
+    const readReceived = async () => {
+      const row = (await rootQuery(lab.dir, standby, 'SHOW SLAVE STATUS'))?.[0];
+      const seq = gtidSeq(String(row?.Gtid_IO_Pos ?? ''));
+      if (seq !== null) receivedSeqs.push(seq);
+    };
     say(`${fault}: injecting on ${from}`);
     let injectedAt = Date.now();
     switch (fault) {
@@ -265,6 +308,10 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
         break;
     }
 
+    await readReceived();
+    await sleep(200);
+    await readReceived();
+
     // The standby takes over (or the bound passes: some faults rightly move nothing).
     const moved = await waitUntil(
       'the VIPs on the standby',
@@ -291,7 +338,8 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       'the pair to settle',
       async () => {
         settled = await pairProblems(lab);
-        return settled.problems.length === 0;
+        // A diverged old primary stays out until a human acts: no use waiting for it.
+        return settled.problems.length === 0 || divergence(paths.log, logOffset) !== null;
       },
       settleBoundMs,
       500,
@@ -316,6 +364,12 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       acked: acked.length,
       lost: lostIds.length,
       lostButOnOther: lostIds.filter((a) => onOther?.has(a.id) ?? false).length,
+      // Without a known position every lost write counts as received: never flattering.
+      lostReceived: lostIds.filter((a) => {
+        const seq = gtidSeq(a.gtid ?? '');
+        const received = receivedSeqs.length > 0 ? Math.max(...receivedSeqs) : null;
+        return seq === null || received === null || seq <= received;
+      }).length,
       duplicated: onPrimary === null ? 0 : [...onPrimary.values()].filter((c) => c > 1).length,
       bothWritableS: seconds(durationWhere(samples, bothWritable, injectedAt, endAt)),
       vipNotOnOneS: seconds(durationWhere(samples, vipNotOnOne, injectedAt, endAt)),
@@ -324,6 +378,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       longestWriteGapS: seconds(longestGap(acked, injectedAt, endAt)),
       healthy: settled.problems.length === 0,
       problems: to === null ? ['no single node holds every VIP', ...settled.problems] : settled.problems,
+      diverged: divergence(paths.log, logOffset),
     };
   } finally {
     await writer.stop();

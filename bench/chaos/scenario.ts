@@ -49,7 +49,7 @@ export function markdownTable(rows: Row[]): string {
     'fault',
     'reps',
     'acked',
-    'lost (on other node)',
+    'lost: received by standby / never sent (on old primary)',
     'dup',
     'both writable s',
     'VIP on 2/0 nodes s',
@@ -81,7 +81,8 @@ export function markdownTable(rows: Row[]): string {
       range(r.map((x) => x.timeToVipS)),
       range(r.map((x) => x.firstWriteS)),
       range(r.map((x) => x.longestWriteGapS)),
-      `${r.filter((x) => x.healthy).length}/${r.length}`,
+      `${r.filter((x) => x.healthy).length}/${r.length}` +
+        (r.some((x) => x.diverged) ? ` (${r.filter((x) => x.diverged).length} diverged)` : ''),
     ];
   });
   const fmt = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -177,10 +178,11 @@ export async function main(argv: string[]): Promise<number> {
         });
         row.reps.push(result);
         say(
-          `${fault} #${rep}: ${result.from}→${result.to ?? 'nobody'} acked ${result.acked} lost ${result.lost} ` +
+          `${fault} #${rep}: ${result.from}→${result.to ?? 'nobody'} acked ${result.acked} lost ${result.lost} (received by the standby ${result.lostReceived}) ` +
             `(${result.lostButOnOther} on the other node) both-writable ${result.bothWritableS}s ` +
             `vip-not-on-one ${result.vipNotOnOneS}s vip ${result.timeToVipS ?? '-'}s first-write ${result.firstWriteS ?? '-'}s ` +
-            `gap ${result.longestWriteGapS}s ${result.healthy ? 'healthy' : `UNHEALTHY: ${result.problems.join('; ')}`}`,
+            `gap ${result.longestWriteGapS}s ${result.healthy ? 'healthy' : `UNHEALTHY: ${result.problems.join('; ')}`}` +
+            (result.diverged ? ` (old primary diverged: ${result.diverged})` : ''),
         );
         if ((await pairProblems(lab)).problems.length > 0) {
           say('the pair is not healthy: rebuilding the lab for the next repetition');

@@ -26,6 +26,8 @@ export interface WriterAck {
   ackAt: number;
   /** server_id of the connection that acknowledged it (1: ha1, 2: ha2). */
   serverId: number;
+  /** The GTID the insert committed under (domain-server-seq), as the server reported it. */
+  gtid: string | null;
 }
 
 export interface WriterFailure {
@@ -90,7 +92,7 @@ async function start(o) {
     if (stopping) break;
     if (!conn) {
       try {
-        conn = await withTimeout(mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, connectTimeout: o.connectTimeoutMs }), o.connectTimeoutMs + 200);
+        conn = await withTimeout(mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, connectTimeout: o.connectTimeoutMs, multipleStatements: true }), o.connectTimeoutMs + 200);
         conn.on('error', () => {});
         const [rows] = await withTimeout(conn.query('SELECT @@server_id AS s'), o.queryTimeoutMs);
         serverId = Number(rows[0].s);
@@ -110,8 +112,10 @@ async function start(o) {
     sent++;
     const sentAt = Date.now();
     try {
-      await withTimeout(conn.query('INSERT INTO ' + o.table + ' (id, server_id) VALUES (?, @@server_id)', [id]), o.queryTimeoutMs);
-      out('A ' + id + ' ' + sentAt + ' ' + Date.now() + ' ' + serverId);
+      // One round trip: the insert (autocommit) and the GTID it was committed under.
+      const [results] = await withTimeout(conn.query('INSERT INTO ' + o.table + ' (id, server_id) VALUES (?, @@server_id); SELECT @@last_gtid AS g', [id]), o.queryTimeoutMs);
+      const gtid = String((results[1] && results[1][0] && results[1][0].g) || '-');
+      out('A ' + id + ' ' + sentAt + ' ' + Date.now() + ' ' + serverId + ' ' + gtid);
     } catch (e) {
       out('F ' + Date.now() + ' ' + (e.errno || e.code || 'error') + ' ' + id);
       drop();
@@ -150,9 +154,9 @@ export async function startWriter(prefix: string, options: WriterOptions): Promi
   const finished = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   createInterface({ input: child.stdout }).on('line', (line) => {
     const [kind, ...rest] = line.split(' ');
-    if (kind === 'A' && rest.length === 4) {
-      const [id, sentAt, ackAt, serverId] = rest.map(Number) as [number, number, number, number];
-      acks.push({ id, sentAt, ackAt, serverId });
+    if (kind === 'A' && rest.length === 5) {
+      const [id, sentAt, ackAt, serverId] = rest.slice(0, 4).map(Number) as [number, number, number, number];
+      acks.push({ id, sentAt, ackAt, serverId, gtid: rest[4] === '-' ? null : rest[4]! });
       highest = Math.max(highest, id - firstId + 1);
     } else if (kind === 'F') {
       failures.push({ t: Number(rest[0]), code: rest[1] ?? 'error' });
