@@ -4,7 +4,7 @@
  * application saw acknowledged (bench/chaos/faults.ts). One lab for the whole run; it is rebuilt
  * whenever a repetition leaves the pair unhealthy, so the next repetition starts from a sane pair.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { defaultDir, labDown, labUp } from '../../src/lab/lab.js';
 import { CHAOS_FAULTS, FAULT_HELP, pairProblems, runRep, type ChaosFault, type RepResult } from './faults.js';
@@ -24,6 +24,7 @@ const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
   --rate R            writer inserts per second (default 150)
   --json FILE         also write every repetition as JSON
   --prefix P          lab prefix (default chaos)
+  --table FILE        print the table of an earlier run's --json FILE and exit
 
 faults:
 ${CHAOS_FAULTS.map((f) => `  ${f.padEnd(16)}${FAULT_HELP[f]}`).join('\n')}
@@ -49,7 +50,7 @@ export function markdownTable(rows: Row[]): string {
     'fault',
     'reps',
     'acked',
-    'lost: received by standby / never sent (on old primary)',
+    'lost: received by standby / not (still on the other node)',
     'dup',
     'both writable s',
     'VIP on 2/0 nodes s',
@@ -66,7 +67,10 @@ export function markdownTable(rows: Row[]): string {
       String(r.length),
       String(sum((x) => x.acked)),
       `${range(
-        r.map((x) => x.lost),
+        r.map((x) => x.lostReceived),
+        0,
+      )} / ${range(
+        r.map((x) => x.lost - x.lostReceived),
         0,
       )} (${range(
         r.map((x) => x.lostButOnOther),
@@ -103,11 +107,17 @@ export async function main(argv: string[]): Promise<number> {
       rate: { type: 'string', default: '150' },
       json: { type: 'string' },
       prefix: { type: 'string', default: 'chaos' },
+      table: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.table !== undefined) {
+    const run = JSON.parse(readFileSync(values.table, 'utf8')) as { faults: Row[] };
+    console.log(markdownTable(run.faults));
     return 0;
   }
   const reps = Number(values.reps);
