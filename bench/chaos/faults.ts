@@ -251,8 +251,19 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       );
     }
     if (fault === 'lag-node-loss') {
-      const stopped = await rootQuery(lab.dir, standby, 'STOP SLAVE SQL_THREAD');
-      if (stopped === null) throw new Error(`chaos: cannot stop ${standby}'s SQL thread`);
+      const session = await connectWith(
+        { user: 'root', socket: socketOf(lab.dir, standby) },
+        { timeoutMs: 2_000, queryTimeoutMs: 10_000 },
+      );
+      try {
+        await session.query('STOP SLAVE SQL_THREAD');
+      } catch (error) {
+        throw new Error(`chaos: cannot stop ${standby}'s SQL thread: ${(error as Error).message}`, {
+          cause: error,
+        });
+      } finally {
+        await session.close();
+      }
       const since = Date.now();
       await waitUntil(
         'two seconds of writes in the relay log',
