@@ -15,7 +15,7 @@ const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
 
   --reps N            repetitions per fault (default 3)
   --faults a,b        faults to run (default: all but agent-kill; agent-kill needs --agents)
-  --mode M            async (default) or semi-sync (strict: AFTER_SYNC, no async fallback)
+  --mode M            async (default) or semi-sync (strict, AFTER_SYNC; EXPERIMENTAL, see README)
   --profile P         default (VRRPv2, advert 1 s) or fast (VRRPv3, advert 0.1 s)
   --agents            run the lab with one hactl agent per node (lab --mode agent)
   --naive             the comparison row: seed 004's notify script (STOP SLAVE; RESET SLAVE ALL;
