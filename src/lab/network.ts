@@ -278,3 +278,40 @@ export async function dropStaleVips(prefix: string, node: LabNode): Promise<Netw
   }
   return stale;
 }
+
+/** A MAC no lab interface has: frames sent to it reach nobody. */
+const NOWHERE_MAC = '02:00:00:00:00:00';
+
+/**
+ * Cuts (or restores) the path between the two nodes only, on every network, while the client still
+ * reaches both: each node gets a permanent neighbour entry sending its peer's addresses to a MAC
+ * nobody has (the lab has no iptables/nft; keepalived's sockets are bound to their interface, so a
+ * route cannot stop its adverts, but the interface's neighbour table can and ARP does not override
+ * it). Traffic to a VIP the peer holds still flows (its MAC is the peer's real one): what is cut is
+ * every node-to-node address, i.e. adverts, replication and the agents' API.
+ */
+export async function setPeerLink(prefix: string, up: boolean): Promise<void> {
+  const ns = namespacesFor(prefix);
+  for (const [from, to] of [
+    ['ha1', 'ha2'],
+    ['ha2', 'ha1'],
+  ] as const) {
+    for (const role of ROLES) {
+      const entry = [addressOf(to, role), 'dev', NETWORKS[role].iface];
+      if (up) await run(['ip', '-n', ns[from], 'neigh', 'del', ...entry]);
+      else
+        await must([
+          'ip',
+          '-n',
+          ns[from],
+          'neigh',
+          'replace',
+          ...entry,
+          'lladdr',
+          NOWHERE_MAC,
+          'nud',
+          'permanent',
+        ]);
+    }
+  }
+}

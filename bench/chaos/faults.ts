@@ -1,0 +1,402 @@
+/**
+ * One chaos repetition on a running lab: a writer inserts unique ids through the inside VIP as the
+ * application, a sampler watches read_only and the VIPs every 100 ms, a fault hits the primary's
+ * node, the fault clears, and the pair is given a bounded time to settle. Then every id the writer
+ * saw acknowledged is looked up on the node that ends up primary.
+ *
+ * Used by the runner (bench/chaos/scenario.ts, `npm run chaos`) and by test/e2e/chaos.test.ts.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { agentFiles, signalAgent } from '../../src/lab/agent.js';
+import { keepalivedFiles, killKeepalived } from '../../src/lab/keepalived.js';
+import {
+  convergenceProblems,
+  holderOfBoth,
+  labFail,
+  labHeal,
+  labPaths,
+  packageRoot,
+} from '../../src/lab/lab.js';
+import { labDatabase } from '../../src/lab/lab-db.js';
+import { setAttached, setPeerLink, type LabNode } from '../../src/lab/network.js';
+import { killGroup } from '../../src/lab/pgroup.js';
+import { readPidFile } from '../../src/lab/processes.js';
+import {
+  bothWritable,
+  durationWhere,
+  holdsAllVips,
+  samplePair,
+  vipNotOnOne,
+  type PairSample,
+} from '../../src/lab/sampler.js';
+import { startWriter, WRITER_TABLE, type WriterAck } from '../../src/lab/writer.js';
+import { connectWith } from '../../src/mysql/connection.js';
+
+export const CHAOS_FAULTS = [
+  'node-loss',
+  'mysqld-kill',
+  'keepalived-kill',
+  'nginx-kill',
+  'lag-node-loss',
+  'isolation',
+  'peer-link',
+  'agent-kill',
+  'flapping-check',
+] as const;
+export type ChaosFault = (typeof CHAOS_FAULTS)[number];
+
+export const FAULT_HELP: Record<ChaosFault, string> = {
+  'node-loss': "primary's links down, then every process of the node SIGKILLed; healed after failover",
+  'mysqld-kill': "SIGKILL of the primary's mariadbd; restarted after failover",
+  'keepalived-kill': "SIGKILL of the primary's keepalived (parent and children; the VIPs stay configured)",
+  'nginx-kill': "the primary's nginx killed (whole process group)",
+  'lag-node-loss':
+    "the standby's SQL thread stopped until ≥ 2 s of writes wait in its relay log, then node loss",
+  isolation: "the primary's switch ports detached for --hold s (links keep carrier), then re-attached",
+  'peer-link': 'the nodes cannot reach each other on any network for --hold s; the client reaches both',
+  'agent-kill': "SIGKILL of the primary's hactl agent (lab --agents only)",
+  'flapping-check': "the primary's nginx killed and restarted 3 times, 2 s down and 2 s up",
+};
+
+export interface ChaosLab {
+  prefix: string;
+  dir: string;
+}
+
+export interface RepOptions {
+  /** For isolation and peer-link: how long the fault lasts (s). */
+  holdSec?: number;
+  /** Writer rate (inserts/s). */
+  rate?: number;
+  /** Bound for the VIPs to move after the fault (ms). */
+  failoverBoundMs?: number;
+  /** Bound for the pair to settle after the fault cleared (ms). */
+  settleBoundMs?: number;
+  say?: (line: string) => void;
+  /** Runs after the fault cleared (e.g. semi-sync set again on a restarted server), bounded by the caller. */
+  afterHeal?: () => Promise<void>;
+}
+
+export interface RepResult {
+  fault: ChaosFault;
+  /** The primary before the fault (which took it) and after recovery (null: no single one). */
+  from: LabNode;
+  to: LabNode | null;
+  acked: number;
+  /** Acknowledged ids absent from the final primary; how many of those sit on the other node only. */
+  lost: number;
+  lostButOnOther: number;
+  /**
+   * Of the lost ones, those the standby had received (in its relay log) when the fault hit: a
+   * careful promotion loses none of these; the rest never left the old primary (async's price).
+   */
+  lostReceived: number;
+  /** Ids present more than once on the final primary. */
+  duplicated: number;
+  bothWritableS: number;
+  vipNotOnOneS: number;
+  /** Fault → every VIP on the standby (alone or not: a double shows in vipNotOnOneS; null: never moved). */
+  timeToVipS: number | null;
+  /** Fault → first insert sent after it that the standby acknowledged (null: none). */
+  firstWriteS: number | null;
+  /** Longest stretch without an acknowledgement, from the fault to the end. */
+  longestWriteGapS: number;
+  healthy: boolean;
+  problems: string[];
+  /**
+   * hactl refused to re-point the old primary because it holds transactions the new primary lacks
+   * (crash recovery committed an unacknowledged one): the GTIDs it logged, or null when it did not.
+   */
+  diverged: string | null;
+}
+
+/** What hactl logged about a diverged old primary after `offset` of its log. */
+function divergence(logFile: string, offset: number): string | null {
+  let text: string;
+  try {
+    text = readFileSync(logFile).subarray(offset).toString('utf8');
+  } catch {
+    return null;
+  }
+  if (!text.includes('has diverged from its primary')) return null;
+  return /Extra transactions here: ([^.]*)\./.exec(text)?.[1] ?? 'unknown GTIDs';
+}
+
+const SERVER_ID: Record<LabNode, number> = { ha1: 1, ha2: 2 };
+const other = (node: LabNode): LabNode => (node === 'ha1' ? 'ha2' : 'ha1');
+
+function socketOf(dir: string, node: LabNode): string {
+  return join(dir, node, 'mariadb', 'mariadb.sock');
+}
+
+async function rootQuery(
+  dir: string,
+  node: LabNode,
+  sql: string,
+  params: unknown[] = [],
+): Promise<Record<string, unknown>[] | null> {
+  try {
+    const session = await connectWith(
+      { user: 'root', socket: socketOf(dir, node) },
+      { timeoutMs: 2_000, queryTimeoutMs: 10_000 },
+    );
+    try {
+      return await session.query(sql, params);
+    } finally {
+      await session.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** Counts of each writer id on `node` (null when the server does not answer). */
+async function idCounts(
+  dir: string,
+  node: LabNode,
+  firstId: number,
+  lastId: number,
+): Promise<Map<number, number> | null> {
+  const rows = await rootQuery(
+    dir,
+    node,
+    `SELECT id, COUNT(*) AS c FROM ${WRITER_TABLE} WHERE id BETWEEN ? AND ? GROUP BY id`,
+    [firstId, lastId],
+  );
+  if (rows === null) return null;
+  return new Map(rows.map((r) => [Number(r.id), Number(r.c)]));
+}
+
+async function waitUntil(
+  what: string,
+  probe: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  everyMs = 100,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < Math.ceil(timeoutMs / everyMs) + 1; i++) {
+    if (await probe()) return true;
+    if (Date.now() >= deadline) break;
+    await sleep(everyMs);
+  }
+  void what;
+  return false;
+}
+
+/** The pair has settled: one node holds every VIP and is writable, the other replicates from it. */
+export async function pairProblems(lab: ChaosLab): Promise<{ primary: LabNode | null; problems: string[] }> {
+  const primary = (await holderOfBoth(lab.prefix)) ?? null;
+  if (primary === null) return { primary, problems: ['no single node holds every VIP'] };
+  return {
+    primary,
+    problems: await convergenceProblems({ ...lab, primary, replica: other(primary) }),
+  };
+}
+
+async function killNginx(lab: ChaosLab, node: LabNode): Promise<void> {
+  const dir = labPaths(lab.dir).node[node].nginxDir;
+  const pid = readPidFile(join(dir, 'daemon.pid'));
+  if (pid !== undefined) await killGroup(pid, join(dir, 'nginx.conf'));
+}
+
+function longestGap(acks: WriterAck[], from: number, to: number): number {
+  const times = [from, ...acks.map((a) => a.ackAt).filter((t) => t >= from && t <= to), to].sort(
+    (a, b) => a - b,
+  );
+  let longest = 0;
+  for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i]! - times[i - 1]!);
+  return longest;
+}
+
+/** The sequence number of domain 0 in a GTID or GTID list ("0-1-98,1-2-5" → 98), or null. */
+export function gtidSeq(gtids: string): number | null {
+  const match = /(?:^|,)\s*0-\d+-(\d+)/.exec(gtids);
+  return match ? Number(match[1]) : null;
+}
+
+const seconds = (ms: number): number => Math.round(ms / 10) / 100;
+
+/** One repetition of `fault` against the current primary; leaves the lab as the fault left it. */
+export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptions = {}): Promise<RepResult> {
+  const say = options.say ?? (() => {});
+  const holdMs = (options.holdSec ?? 10) * 1000;
+  const failoverBoundMs = options.failoverBoundMs ?? 45_000;
+  const settleBoundMs = options.settleBoundMs ?? 90_000;
+  const paths = labPaths(lab.dir);
+  const database = labDatabase({ dir: lab.dir, netns: () => '' });
+  const from = await holderOfBoth(lab.prefix);
+  if (from === undefined) throw new Error('chaos: no single node holds every VIP before the fault');
+  const standby = other(from);
+  let logOffset = 0;
+  try {
+    logOffset = statSync(paths.log).size;
+  } catch {
+    /* no log yet */
+  }
+  const sampler = samplePair(lab.prefix, lab.dir, { everyMs: 100, maxDurationMs: 600_000 });
+  const writer = await startWriter(lab.prefix, {
+    ratePerSec: options.rate ?? 150,
+    credentialsFile: database.appCredentialsFile,
+    packageRoot: packageRoot(),
+    maxDurationMs: 600_000,
+  });
+  try {
+    const warm = await writer.waitForAck(Date.now(), 15_000, SERVER_ID[from]);
+    if (!warm) {
+      const last = writer.failures.slice(-3).map((f) => f.code);
+      throw new Error(
+        `chaos: the writer got no acknowledgement from ${from} within 15 s (${writer.failures.length} failures, last: ${last.join(', ') || 'none'})`,
+      );
+    }
+    if (fault === 'lag-node-loss') {
+      const session = await connectWith(
+        { user: 'root', socket: socketOf(lab.dir, standby) },
+        { timeoutMs: 2_000, queryTimeoutMs: 10_000 },
+      );
+      try {
+        await session.query('STOP SLAVE SQL_THREAD');
+      } catch (error) {
+        throw new Error(`chaos: cannot stop ${standby}'s SQL thread: ${(error as Error).message}`, {
+          cause: error,
+        });
+      } finally {
+        await session.close();
+      }
+      const since = Date.now();
+      await waitUntil(
+        'two seconds of writes in the relay log',
+        () => writer.acks.filter((a) => a.sentAt >= since).length >= 2 * (options.rate ?? 150),
+        15_000,
+      );
+    } else {
+      const since = Date.now();
+      await waitUntil('a second of steady writes', () => Date.now() - since >= 1_000, 2_000);
+    }
+
+    // The standby's received position (Gtid_IO_Pos) as the fault hits, read again until the
+    // promotion could have reset it: what reached its relay log must survive.
+    const receivedSeqs: number[] = [];
+    const readReceived = async () => {
+      const row = (await rootQuery(lab.dir, standby, 'SHOW SLAVE STATUS'))?.[0];
+      const seq = gtidSeq(String(row?.Gtid_IO_Pos ?? ''));
+      if (seq !== null) receivedSeqs.push(seq);
+    };
+    say(`${fault}: injecting on ${from}`);
+    let injectedAt = Date.now();
+    switch (fault) {
+      case 'node-loss':
+      case 'lag-node-loss':
+        injectedAt = await labFail({ ...lab, node: from, how: 'kill' });
+        break;
+      case 'mysqld-kill':
+        await database.kill(from);
+        break;
+      case 'keepalived-kill':
+        await killKeepalived(keepalivedFiles(paths.node[from].dir));
+        break;
+      case 'nginx-kill':
+        await killNginx(lab, from);
+        break;
+      case 'isolation':
+        await setAttached(lab.prefix, from, false);
+        break;
+      case 'peer-link':
+        await setPeerLink(lab.prefix, false);
+        break;
+      case 'agent-kill':
+        if (!signalAgent(agentFiles(paths.node[from].dir), 'SIGKILL'))
+          throw new Error(`chaos: ${from} runs no agent (run the lab with --agents for agent-kill)`);
+        break;
+      case 'flapping-check':
+        for (let flap = 0; flap < 3; flap++) {
+          await killNginx(lab, from);
+          await sleep(2_000);
+          await labHeal({ ...lab, node: from });
+          await sleep(2_000);
+        }
+        break;
+    }
+
+    await readReceived();
+    await sleep(200);
+    await readReceived();
+
+    // The standby takes over (or the bound passes: some faults rightly move nothing).
+    const moved = await waitUntil(
+      'the VIPs on the standby',
+      () => {
+        const last = sampler.samples.at(-1);
+        return last !== undefined && holdsAllVips(standby)(last);
+      },
+      fault === 'flapping-check' || fault === 'peer-link' || fault === 'isolation'
+        ? Math.min(failoverBoundMs, holdMs)
+        : failoverBoundMs,
+    );
+    if (moved) await writer.waitForAck(injectedAt, 10_000, SERVER_ID[standby]);
+    if (fault === 'isolation' || fault === 'peer-link') {
+      await sleep(Math.max(0, injectedAt + holdMs - Date.now()));
+    }
+    say(`${fault}: ${moved ? `VIPs on ${standby}` : 'VIPs did not move'}; clearing the fault`);
+    if (fault === 'peer-link') await setPeerLink(lab.prefix, true);
+    else await labHeal({ ...lab, node: from });
+    await options.afterHeal?.();
+
+    // Settled: one writable holder of every VIP, the other replicating from it without error.
+    let settled: { primary: LabNode | null; problems: string[] } = { primary: null, problems: [] };
+    await waitUntil(
+      'the pair to settle',
+      async () => {
+        settled = await pairProblems(lab);
+        // A diverged old primary stays out until a human acts: no use waiting for it.
+        return settled.problems.length === 0 || divergence(paths.log, logOffset) !== null;
+      },
+      settleBoundMs,
+      500,
+    );
+    const to = settled.primary;
+    if (to !== null) await writer.waitForAck(Date.now(), 10_000, SERVER_ID[to]);
+    const endAt = Date.now();
+    await writer.stop();
+    const samples: PairSample[] = await sampler.stop();
+
+    const lastId = writer.firstId + Math.max(writer.sent(), 1) - 1;
+    const onPrimary = to === null ? null : await idCounts(lab.dir, to, writer.firstId, lastId);
+    const onOther = to === null ? null : await idCounts(lab.dir, other(to), writer.firstId, lastId);
+    const acked = writer.acks;
+    const lostIds = acked.filter((a) => !(onPrimary?.has(a.id) ?? false));
+    const firstOnStandby = acked.find((a) => a.sentAt >= injectedAt && a.serverId === SERVER_ID[standby]);
+    const vipAt = samples.find((s) => s.t >= injectedAt && holdsAllVips(standby)(s));
+    return {
+      fault,
+      from,
+      to,
+      acked: acked.length,
+      lost: lostIds.length,
+      lostButOnOther: lostIds.filter((a) => onOther?.has(a.id) ?? false).length,
+      // Without a known position every lost write counts as received: never flattering.
+      lostReceived: lostIds.filter((a) => {
+        const seq = gtidSeq(a.gtid ?? '');
+        const received = receivedSeqs.length > 0 ? Math.max(...receivedSeqs) : null;
+        return seq === null || received === null || seq <= received;
+      }).length,
+      duplicated: onPrimary === null ? 0 : [...onPrimary.values()].filter((c) => c > 1).length,
+      bothWritableS: seconds(durationWhere(samples, bothWritable, injectedAt, endAt)),
+      vipNotOnOneS: seconds(durationWhere(samples, vipNotOnOne, injectedAt, endAt)),
+      timeToVipS: vipAt ? seconds(vipAt.t - injectedAt) : null,
+      firstWriteS: firstOnStandby ? seconds(firstOnStandby.ackAt - injectedAt) : null,
+      longestWriteGapS: seconds(longestGap(acked, injectedAt, endAt)),
+      healthy: settled.problems.length === 0,
+      problems: to === null ? ['no single node holds every VIP', ...settled.problems] : settled.problems,
+      diverged: divergence(paths.log, logOffset),
+    };
+  } finally {
+    await writer.stop();
+    await sampler.stop();
+    // A failed rep must not leave the nodes unable to see each other.
+    if (fault === 'peer-link') await setPeerLink(lab.prefix, true).catch(() => undefined);
+    if (fault === 'lag-node-loss')
+      await rootQuery(lab.dir, standby, 'START SLAVE SQL_THREAD').catch(() => undefined);
+  }
+}

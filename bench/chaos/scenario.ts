@@ -1,0 +1,238 @@
+/**
+ * `npm run chaos -- [--reps N] [--faults a,b] [--mode async|semi-sync] [--profile default|fast]
+ * [--json FILE] [--hold S] [--agents] [--prefix P]`: the lab pair under faults, counted by what an
+ * application saw acknowledged (bench/chaos/faults.ts). One lab for the whole run; it is rebuilt
+ * whenever a repetition leaves the pair unhealthy, so the next repetition starts from a sane pair.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { defaultDir, labDown, labUp } from '../../src/lab/lab.js';
+import { CHAOS_FAULTS, FAULT_HELP, pairProblems, runRep, type ChaosFault, type RepResult } from './faults.js';
+import { writeNaiveTemplate } from './naive.js';
+import { applySemiSync } from './semi-sync.js';
+
+const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
+
+  --reps N            repetitions per fault (default 3)
+  --faults a,b        faults to run (default: all but agent-kill; agent-kill needs --agents)
+  --mode M            async (default) or semi-sync (strict, AFTER_SYNC; EXPERIMENTAL, see README)
+  --profile P         default (VRRPv2, advert 1 s) or fast (VRRPv3, advert 0.1 s)
+  --agents            run the lab with one hactl agent per node (lab --mode agent)
+  --naive             the comparison row: seed 004's notify script (STOP SLAVE; RESET SLAVE ALL;
+                      read_only=0) instead of hactl notify
+  --hold S            how long isolation and peer-link last (default 10)
+  --rate R            writer inserts per second (default 150)
+  --json FILE         also write every repetition as JSON
+  --prefix P          lab prefix (default chaos)
+  --table FILE        print the table of an earlier run's --json FILE and exit
+
+faults:
+${CHAOS_FAULTS.map((f) => `  ${f.padEnd(16)}${FAULT_HELP[f]}`).join('\n')}
+
+example: npm run chaos -- --reps 5 --faults node-loss,isolation --json /tmp/chaos.json`;
+
+interface Row {
+  fault: ChaosFault;
+  reps: RepResult[];
+}
+
+function range(values: (number | null)[], digits = 2): string {
+  const known = values.filter((v): v is number => v !== null);
+  const missing = values.length - known.length;
+  if (known.length === 0) return missing > 0 ? '–' : '';
+  const lo = Math.min(...known).toFixed(digits);
+  const hi = Math.max(...known).toFixed(digits);
+  return `${lo === hi ? lo : `${lo}–${hi}`}${missing > 0 ? ` (${missing}× none)` : ''}`;
+}
+
+export function markdownTable(rows: Row[]): string {
+  const header = [
+    'fault',
+    'reps',
+    'acked',
+    'lost: received by standby / not (still on the other node)',
+    'dup',
+    'both writable s',
+    'VIP on 2/0 nodes s',
+    'time to VIP s',
+    'first write s',
+    'longest write gap s',
+    'healthy after',
+  ];
+  const lines = rows.map((row) => {
+    const r = row.reps;
+    const sum = (f: (x: RepResult) => number) => r.reduce((s, x) => s + f(x), 0);
+    return [
+      row.fault,
+      String(r.length),
+      String(sum((x) => x.acked)),
+      `${range(
+        r.map((x) => x.lostReceived),
+        0,
+      )} / ${range(
+        r.map((x) => x.lost - x.lostReceived),
+        0,
+      )} (${range(
+        r.map((x) => x.lostButOnOther),
+        0,
+      )})`,
+      range(
+        r.map((x) => x.duplicated),
+        0,
+      ),
+      range(r.map((x) => x.bothWritableS)),
+      range(r.map((x) => x.vipNotOnOneS)),
+      range(r.map((x) => x.timeToVipS)),
+      range(r.map((x) => x.firstWriteS)),
+      range(r.map((x) => x.longestWriteGapS)),
+      `${r.filter((x) => x.healthy).length}/${r.length}` +
+        (r.some((x) => x.diverged) ? ` (${r.filter((x) => x.diverged).length} diverged)` : ''),
+    ];
+  });
+  const fmt = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [fmt(header), fmt(header.map(() => '---')), ...lines.map(fmt)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      reps: { type: 'string', default: '3' },
+      faults: { type: 'string' },
+      mode: { type: 'string', default: 'async' },
+      profile: { type: 'string', default: 'default' },
+      agents: { type: 'boolean', default: false },
+      naive: { type: 'boolean', default: false },
+      hold: { type: 'string', default: '10' },
+      rate: { type: 'string', default: '150' },
+      json: { type: 'string' },
+      prefix: { type: 'string', default: 'chaos' },
+      table: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (values.table !== undefined) {
+    const run = JSON.parse(readFileSync(values.table, 'utf8')) as { faults: Row[] };
+    console.log(markdownTable(run.faults));
+    return 0;
+  }
+  const reps = Number(values.reps);
+  const hold = Number(values.hold);
+  const rate = Number(values.rate);
+  const bad = (flag: string, why: string) => {
+    console.error(`chaos: --${flag} ${why}\n\n${USAGE}`);
+    return 2;
+  };
+  if (!Number.isInteger(reps) || reps < 1 || reps > 100) return bad('reps', 'must be a whole number 1–100');
+  if (!(hold > 0 && hold <= 120)) return bad('hold', 'must be seconds, more than 0 and at most 120');
+  if (!(rate > 0 && rate <= 1000))
+    return bad('rate', 'must be inserts per second, more than 0 and at most 1000');
+  if (values.mode !== 'async' && values.mode !== 'semi-sync')
+    return bad('mode', `is ${JSON.stringify(values.mode)}: use async or semi-sync`);
+  if (values.profile !== 'default' && values.profile !== 'fast')
+    return bad('profile', `is ${JSON.stringify(values.profile)}: use default or fast`);
+  const defaults = CHAOS_FAULTS.filter((f) => values.agents || f !== 'agent-kill');
+  const faults = (values.faults?.split(',').map((f) => f.trim()) ?? defaults) as ChaosFault[];
+  const unknown = faults.filter((f) => !CHAOS_FAULTS.includes(f));
+  if (unknown.length > 0)
+    return bad('faults', `names unknown fault(s) ${unknown.join(', ')}: see the list below`);
+  if (faults.includes('agent-kill') && !values.agents)
+    return bad(
+      'faults',
+      'includes agent-kill, which needs --agents (the lab then runs one hactl agent per node)',
+    );
+  if (values.naive && values.agents)
+    return bad('naive', 'replaces hactl notify: it cannot run with --agents');
+  if (process.getuid?.() !== 0) {
+    console.error('chaos: needs root (the lab creates network namespaces); run it with sudo');
+    return 2;
+  }
+
+  const lab = { prefix: values.prefix, dir: defaultDir(values.prefix) };
+  const semiSync = values.mode === 'semi-sync';
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const naive = values.naive ? writeNaiveTemplate(lab.dir) : undefined;
+  const flavour = values.naive
+    ? 'naive seed-004 notify'
+    : values.agents
+      ? 'hactl agents'
+      : 'hactl notify scripts';
+  const up = async () => {
+    await labDown(lab);
+    say(`lab up (prefix ${lab.prefix}, ${values.profile} profile, ${flavour}, ${values.mode})…`);
+    await labUp({
+      ...lab,
+      fast: values.profile === 'fast',
+      mode: values.agents ? 'agent' : 'scripts',
+      ...(naive ? { template: naive.path } : {}),
+    });
+    if (semiSync) await applySemiSync(lab);
+  };
+  const rows: Row[] = [];
+  const started = Date.now();
+  try {
+    await up();
+    for (const fault of faults) {
+      const row: Row = { fault, reps: [] };
+      rows.push(row);
+      for (let rep = 1; rep <= reps; rep++) {
+        const result = await runRep(lab, fault, {
+          holdSec: hold,
+          rate,
+          say,
+          ...(semiSync ? { afterHeal: () => applySemiSync(lab) } : {}),
+        });
+        row.reps.push(result);
+        say(
+          `${fault} #${rep}: ${result.from}→${result.to ?? 'nobody'} acked ${result.acked} lost ${result.lost} (received by the standby ${result.lostReceived}) ` +
+            `(${result.lostButOnOther} on the other node) both-writable ${result.bothWritableS}s ` +
+            `vip-not-on-one ${result.vipNotOnOneS}s vip ${result.timeToVipS ?? '-'}s first-write ${result.firstWriteS ?? '-'}s ` +
+            `gap ${result.longestWriteGapS}s ${result.healthy ? 'healthy' : `UNHEALTHY: ${result.problems.join('; ')}`}` +
+            (result.diverged ? ` (old primary diverged: ${result.diverged})` : ''),
+        );
+        if ((await pairProblems(lab)).problems.length > 0) {
+          say('the pair is not healthy: rebuilding the lab for the next repetition');
+          await up();
+        }
+      }
+    }
+  } finally {
+    await labDown(lab);
+    naive?.remove();
+  }
+  const profile =
+    values.profile === 'fast'
+      ? 'fast profile (VRRPv3, advert 0.1 s)'
+      : 'default profile (VRRPv2, advert 1 s)';
+  console.log(
+    `\nchaos: ${reps} rep(s) per fault, ${values.mode}, ${profile}, ${flavour}, ` +
+      `writer ${rate}/s through the inside VIP, hold ${hold} s, ${new Date().toISOString().slice(0, 10)}\n`,
+  );
+  console.log(markdownTable(rows));
+  console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (values.json) {
+    writeFileSync(
+      values.json,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          reps,
+          mode: values.mode,
+          profile: values.profile,
+          agents: values.agents,
+          naive: values.naive,
+          holdSec: hold,
+          rate,
+          faults: rows,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  }
+  return 0;
+}
