@@ -9,6 +9,7 @@ import {
   checkTrackFile,
   checkTrackValue,
   failbackTrackFile,
+  switchoverTrackFile,
   notifyFifoPath,
 } from '../agent/contract.js';
 import { checkCommand, scriptTimeout } from '../checks/spec-args.js';
@@ -213,6 +214,8 @@ function instanceFor(
  */
 export const AGENT_FILE_TRACK = 'hactl_agent';
 export const AGENT_PROCESS_TRACK = 'hactl_agent_process';
+/** A planned switchover's hand-over (contract.ts): starts at 0 on every keepalived start. */
+export const SWITCHOVER_TRACK = 'hactl_switchover';
 
 function agentTracks(
   spec: Spec,
@@ -231,6 +234,13 @@ function agentTracks(
     file: agentTrackFile(runtimeDir, node.name),
     weight: 0,
     initValue: AGENT_GONE,
+    overwrite: true,
+  });
+  files.push({
+    name: SWITCHOVER_TRACK,
+    file: switchoverTrackFile(runtimeDir, node.name),
+    weight: 0,
+    initValue: 0,
     overwrite: true,
   });
   if (spec.failback === 'after-catch-up') {
