@@ -1,9 +1,11 @@
 /**
  * `hactl switchover` on the real lab pair in agent mode (fast profile), one lab for the file:
  * 1. refused while ha2's SQL thread is stopped (it lags), and nothing changes;
- * 2. ha1 → ha2 under a steady writer through the inside VIP: no acknowledged write lost, no 100 ms
+ * 2. asked directly (past the command's checks) while ha2 applies nothing: ha1's agent rolls back
+ *    and ha1 is writable again;
+ * 3. ha1 → ha2 under a steady writer through the inside VIP: no acknowledged write lost, no 100 ms
  *    sample with both databases writable, each step and the write-unavailability window printed;
- * 3. ha2 → ha1 with the command SIGKILLed mid-way: the agent carries on, and the next run finds
+ * 4. ha2 → ha1 with the command SIGKILLed mid-way: the agent carries on, and the next run finds
  *    the pair converged on ha1 and reports the finished switchover.
  */
 import { spawn } from 'node:child_process';
@@ -16,7 +18,7 @@ import { waitFor } from '../../src/lab/processes.js';
 import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
 import { parseSpecText } from '../../src/spec/load.js';
 import type { SwitchoverRecord } from '../../src/switchover/record.js';
-import { assertBuilt, hactlBin, runHactl, type RunResult } from '../support/cli.js';
+import { assertBuilt, hactlBin, runHactl, runProgram, type RunResult } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   LAB_PROGRAMS,
@@ -129,6 +131,28 @@ function startWriter(): { acked: () => number[]; errors: () => number; stop(): P
   };
 }
 
+/** POST /v1/switchover straight to `node`'s agent (127.0.0.1 in its namespace), the token read from its file. */
+async function postSwitchover(node: LabNode, body: Record<string, unknown>): Promise<{ status: number }> {
+  const spec = parseSpecText(readFileSync(labPaths(lab.dir).specPath, 'utf8'), 'lab.yaml');
+  const script = `const t=require('node:fs').readFileSync(process.argv[1],'utf8').trim();fetch('http://127.0.0.1:'+process.argv[2]+'/v1/switchover',{method:'POST',headers:{authorization:'Bearer '+t,'content-type':'application/json'},body:process.argv[3],signal:AbortSignal.timeout(5000)}).then(r=>{console.log(r.status)},e=>{console.log('error '+e.message)})`;
+  const run = await runProgram(
+    [
+      'ip',
+      'netns',
+      'exec',
+      namespacesFor(lab.prefix)[node],
+      process.execPath,
+      '-e',
+      script,
+      spec.agent.api!.token_file,
+      String(spec.agent.api!.port),
+      JSON.stringify(body),
+    ],
+    { timeoutMs: 15_000 },
+  );
+  return { status: Number(run.stdout.trim()) };
+}
+
 function record(node: LabNode): SwitchoverRecord | undefined {
   const spec = parseSpecText(readFileSync(labPaths(lab.dir).specPath, 'utf8'), 'lab.yaml');
   try {
@@ -176,6 +200,35 @@ describe.skipIf(missing)(
       } finally {
         await rootQuery('ha2', 'START SLAVE SQL_THREAD');
       }
+    });
+
+    it("the agent itself rolls back when the target cannot apply everything (asked directly, past the command's checks)", async () => {
+      await rootQuery('ha2', 'STOP SLAVE SQL_THREAD');
+      try {
+        await rootQuery('ha1', 'INSERT INTO app.sw (id) VALUES (1000000)');
+        const answer = await postSwitchover('ha1', {
+          id: 'so-rollback',
+          from: 'ha1',
+          to: 'ha2',
+          catch_up_timeout: 2,
+        });
+        expect(answer.status).toBe(202);
+        await waitFor('the switchover rolled back', () => record('ha1')?.phase === 'rolled-back', {
+          timeoutMs: 30_000,
+          everyMs: 50,
+        });
+        expect(record('ha1')!.reason).toMatch(/ha2 did not apply .* within --catch-up 2 s/);
+        await waitFor(
+          'ha1 writable again',
+          async () => String((await rootQuery('ha1', 'SELECT @@GLOBAL.read_only AS ro'))[0]?.ro) === '0',
+          { timeoutMs: 30_000, everyMs: 100 },
+        );
+        await waitForHolder(lab.prefix, 'ha1', 5_000);
+        expect(String((await rootQuery('ha2', 'SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe('1');
+      } finally {
+        await rootQuery('ha2', 'START SLAVE SQL_THREAD');
+      }
+      await waitForConverged(lab, 'ha1', 'ha2');
     });
 
     it('ha1 → ha2 under a steady writer: no acknowledged write lost, never two writable databases, window reported', async () => {
