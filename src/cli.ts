@@ -40,6 +40,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'both nodes side by side and whether the pair is healthy (exit 0 healthy, 1 degraded)',
     load: () => import('./commands/status.js'),
   },
+  switchover: {
+    summary: 'planned hand-over of the primary role to the other node, through the agents',
+    load: () => import('./commands/switchover.js'),
+  },
   agent: {
     summary: "the per-node daemon: reads keepalived's notify FIFO and reconciles (foreground, for systemd)",
     load: () => import('./commands/agent.js'),

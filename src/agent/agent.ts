@@ -21,6 +21,7 @@ import { startLiveness, type Liveness } from './liveness/index.js';
 import { openFifo, prepareFifo, type FifoReader } from './fifo.js';
 import { ReconcileLoop, type LoopOptions, type WakeReason } from './loop.js';
 import { claimNode } from './single-instance.js';
+import { SwitchoverDriver } from '../switchover/driver.js';
 import { AgentSpecProblem, loadAgentSpec, reloadRefusal, type AgentSpec } from './spec-source.js';
 
 /** What a companion gets: the spec it runs under, the agent's logger, and a way to wake the loop. */
@@ -207,7 +208,21 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     return started;
   };
   let liveness: Liveness | undefined;
-  const apiContext = () => ({ current: () => running, facts, log });
+  let switchover: SwitchoverDriver | undefined;
+  let loopStarted = false;
+  const apiContext = () => ({
+    current: () => running,
+    facts,
+    log,
+    ...(switchover
+      ? {
+          switchover: {
+            status: () => switchover!.status(),
+            request: (body: unknown) => switchover!.request(body),
+          },
+        }
+      : {}),
+  });
 
   process.on('SIGTERM', onStop);
   process.on('SIGINT', onStop);
@@ -226,6 +241,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       current: () => ({ spec: running.spec, node: running.node }),
       log,
       periodMs: options.periodMs ?? 5_000,
+      intent: () => switchover?.intent() ?? {},
       onTick: (record) => {
         facts.tick(record);
         options.onTick?.(record);
@@ -260,6 +276,11 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       });
     }
     companions = await startCompanions(running);
+    switchover = await SwitchoverDriver.start({
+      current: () => running,
+      log,
+      wake: () => (loopStarted ? theLoop.wake('switchover') : undefined),
+    });
     api = await startAgentApiFor(apiContext());
     log.info({
       event: 'agent.started',
@@ -274,10 +295,12 @@ export async function runAgent(options: AgentOptions): Promise<number> {
       period_ms: options.periodMs ?? 5_000,
     });
     loop.start();
+    loopStarted = true;
     const signal = await stopping;
     log.info({ event: 'agent.stopping', signal });
     await api?.stop();
     api = undefined;
+    await switchover.stop();
     fifo.close();
     const finished = await loop.stop(options.stopBoundMs ?? 25_000);
     if (!finished)
@@ -294,6 +317,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     process.off('SIGINT', onStop);
     process.off('SIGHUP', onHup);
     await api?.stop();
+    await switchover?.stop();
     fifo?.close();
     void loop?.stop(0);
     // A start that failed half-way (e.g. a check's params) leaves the node unhealthy, never "alive".

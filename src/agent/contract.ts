@@ -54,6 +54,15 @@ export function isolationTrackFile(runtimeDir: string, node: string): string {
   return `${trackDir(runtimeDir, node)}/isolation`;
 }
 
+/**
+ * A planned switchover's hand-over (src/switchover/): 1 while this node gives up the VIPs to its
+ * peer, else 0. Rendered with weight 0, so 1 means FAULT: keepalived releases the VIPs at once
+ * (a priority-0 advert) whatever the failback policy, and takes nothing back while it reads 1.
+ */
+export function switchoverTrackFile(runtimeDir: string, node: string): string {
+  return `${trackDir(runtimeDir, node)}/switchover`;
+}
+
 /** keepalived's notify_fifo: transitions in order, one line each. */
 export function notifyFifoPath(runtimeDir: string, node: string): string {
   return `${agentDir(runtimeDir, node)}/keepalived.fifo`;

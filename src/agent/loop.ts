@@ -25,7 +25,7 @@ import { defaultLockWaitSec } from '../notify/run.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
 /** Why the loop was woken: keepalived wrote a line, the timer fired, the spec was reloaded, … */
-export type WakeReason = 'start' | 'fifo' | 'fifo-gap' | 'periodic' | 'reload' | 'checks';
+export type WakeReason = 'start' | 'fifo' | 'fifo-gap' | 'periodic' | 'reload' | 'checks' | 'switchover';
 
 export interface TickRecord {
   transitionId: string;
@@ -49,6 +49,8 @@ export interface LoopOptions {
   sources?: ObservationSources;
   /** Called after every tick (tests and, later, status read the loop through it). */
   onTick?: (record: TickRecord) => void;
+  /** What an operator asked for, read at every tick (a planned switchover's step-down). */
+  intent?: () => Intent;
 }
 
 const AUTOMATIC: Intent = {};
@@ -198,7 +200,8 @@ export class ReconcileLoop {
     const transitionId = newTransitionId(node.name);
     for (const fact of lines) log.info({ event: 'agent.fifo', transition_id: transitionId, line: fact.text });
     const keepalived = this.keepalived();
-    const request = { transitionId, keepalived, intent: AUTOMATIC };
+    const intent = this.options.intent?.() ?? AUTOMATIC;
+    const request = { transitionId, keepalived, intent };
     const record = (plan: Plan, result: TickRecord['result'], outcome?: ApplyOutcome): TickRecord => ({
       transitionId,
       wokenBy,
@@ -219,7 +222,7 @@ export class ReconcileLoop {
       : undefined;
     try {
       const first = await observe(spec, node, request, sources);
-      const glance = decide(first, spec, AUTOMATIC);
+      const glance = decide(first, spec, intent);
       if (glance.target === undefined) {
         this.failed = undefined;
         const fields = { ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip' };
@@ -249,7 +252,7 @@ export class ReconcileLoop {
       if (!lock) {
         lock = await acquireLock(lockFile, lockWaitSec);
         observation = await observe(spec, node, request, sources);
-        plan = decide(observation, spec, AUTOMATIC);
+        plan = decide(observation, spec, intent);
       }
       const result = resultOf(plan);
       const fields = {
@@ -266,7 +269,7 @@ export class ReconcileLoop {
         spec,
         node,
         observation,
-        intent: AUTOMATIC,
+        intent,
         log,
         stepEvent: 'agent.action',
         addresses: sources.addresses,

@@ -20,6 +20,7 @@ import type { Spec } from '../spec/schema.js';
 import type { Observation, VrrpState } from './observation.js';
 import { fenceFirst, type FencingGuard } from './fencing-rule.js';
 import { promotionVerdict, type PromotionVerdict } from './promotion-guard.js';
+import { stepDownRule } from './step-down.js';
 
 /** What an operator asked for on top of the automatic rules. */
 export interface Intent {
@@ -30,6 +31,8 @@ export interface Intent {
    * lacks are given up. Reported at error level; never set by automation.
    */
   readonly acceptStale?: string;
+  /** A planned switchover is handing this node's primary role over: stay read-only (step-down.ts). */
+  readonly stepDown?: string;
 }
 
 export interface PromotionGuard {
@@ -145,7 +148,11 @@ function alreadyApplied(observation: Observation, step: Step, intent: Intent): S
 }
 
 function rules123(observation: Observation, intent: Intent): Step {
-  return alreadyApplied(observation, leaseRule(observation, present(observation)), intent);
+  return alreadyApplied(
+    observation,
+    stepDownRule(leaseRule(observation, present(observation)), intent.stepDown),
+    intent,
+  );
 }
 
 /**

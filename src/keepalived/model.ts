@@ -10,6 +10,7 @@ import {
   checkTrackValue,
   failbackTrackFile,
   isolationTrackFile,
+  switchoverTrackFile,
   notifyFifoPath,
 } from '../agent/contract.js';
 import { checkCommand, scriptTimeout } from '../checks/spec-args.js';
@@ -214,6 +215,8 @@ function instanceFor(
  */
 export const AGENT_FILE_TRACK = 'hactl_agent';
 export const AGENT_PROCESS_TRACK = 'hactl_agent_process';
+/** A planned switchover's hand-over (contract.ts): starts at 0 on every keepalived start. */
+export const SWITCHOVER_TRACK = 'hactl_switchover';
 
 function agentTracks(
   spec: Spec,
@@ -232,6 +235,13 @@ function agentTracks(
     file: agentTrackFile(runtimeDir, node.name),
     weight: 0,
     initValue: AGENT_GONE,
+    overwrite: true,
+  });
+  files.push({
+    name: SWITCHOVER_TRACK,
+    file: switchoverTrackFile(runtimeDir, node.name),
+    weight: 0,
+    initValue: 0,
     overwrite: true,
   });
   if (spec.failback === 'after-catch-up') {

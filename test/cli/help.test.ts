@@ -13,6 +13,7 @@ const COMMANDS = [
   'check',
   'notify',
   'status',
+  'switchover',
   'agent',
   'import',
   'lab',

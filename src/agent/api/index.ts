@@ -12,13 +12,14 @@ import type { AgentApiSpec, NodeSpec, Spec } from '../../spec/schema.js';
 import { formatNodePrometheus } from '../../status/format.js';
 import type { AgentFacts } from './facts.js';
 import { agentNodeStatus } from './node-view.js';
-import { startAgentApi, type AgentApi, type ListenAddress } from './server.js';
+import { startAgentApi, type AgentApi, type AgentApiOptions, type ListenAddress } from './server.js';
 import { readTokenFile, TokenFileProblem } from './token.js';
 
 export interface ApiContext {
   current(): { spec: Spec; node: NodeSpec };
   facts: AgentFacts;
   log: Logger;
+  switchover?: AgentApiOptions['switchover'];
 }
 
 export interface RunningApi {
@@ -72,6 +73,7 @@ export async function startAgentApiFor(context: ApiContext): Promise<RunningApi 
         return formatNodePrometheus(s.cluster, await agentNodeStatus(s, n, context.facts, METRICS_BUDGET_MS));
       },
       log: context.log,
+      ...(context.switchover ? { switchover: context.switchover } : {}),
     });
   } catch (error) {
     if (error instanceof ConfigError) throw error;

@@ -1,7 +1,8 @@
 /**
  * The agent's HTTP API (agent.api): GET /v1/node for holders of the shared token, on this node's
  * address on agent.api.network and on 127.0.0.1; and GET /metrics without a token on
- * agent.api.metrics_listen (loopback by default). Small on purpose: GET only, no request body,
+ * agent.api.metrics_listen (loopback by default); GET and POST /v1/switchover for a planned
+ * switchover (its only request body, size-capped). Small on purpose:
  * tight header/request timeouts, a few requests at a time; a request without the right token gets
  * a bare 401 and nothing else.
  */
@@ -31,6 +32,11 @@ export interface AgentApiOptions {
   /** The Prometheus text of this node. */
   metricsText(): Promise<string>;
   log: AgentApiLog;
+  /** GET and POST /v1/switchover (src/switchover/driver.ts); absent: 404. */
+  switchover?: {
+    status(): { status: number; body: unknown };
+    request(body: unknown): Promise<{ status: number; body: unknown }>;
+  };
 }
 
 export interface AgentApi {
@@ -47,6 +53,33 @@ const MAX_IN_FLIGHT = 4;
 const DEFAULT_BUDGET_MS = 2_000;
 const MIN_BUDGET_MS = 100;
 const MAX_BUDGET_MS = 10_000;
+/** A switchover request is a handful of fields. */
+const MAX_BODY_BYTES = 4096;
+
+/** The JSON body of a POST, size-capped; undefined when it is not JSON or too large. */
+function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        resolve(undefined);
+      }
+    });
+    req.on('error', () => resolve(undefined));
+  });
+}
 
 function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
   res.writeHead(status, {
@@ -123,12 +156,26 @@ export async function startAgentApi(options: AgentApiOptions): Promise<AgentApi>
       send(res, 401, '');
       return;
     }
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const switchover = options.switchover;
+    if (url.pathname === '/v1/switchover' && switchover) {
+      if (req.method !== 'GET' && req.method !== 'POST') {
+        res.setHeader('allow', 'GET, POST');
+        send(res, 405, 'GET or POST\n');
+        return;
+      }
+      void limited(res, async () => {
+        const answer =
+          req.method === 'POST' ? await switchover.request(await readJsonBody(req)) : switchover.status();
+        send(res, answer.status, JSON.stringify(answer.body) + '\n', 'application/json');
+      });
+      return;
+    }
     if (req.method !== 'GET') {
       res.setHeader('allow', 'GET');
       send(res, 405, 'GET only\n');
       return;
     }
-    const url = new URL(req.url ?? '/', 'http://agent');
     if (url.pathname !== '/v1/node') {
       send(res, 404, 'GET /v1/node\n');
       return;
