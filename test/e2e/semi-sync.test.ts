@@ -92,6 +92,9 @@ describe.skipIf(missing)(
       }
 
       await waitForHolder(lab.prefix, 'ha2');
+      // ha2 promoted although its IO thread was stopped: under strict nothing was acknowledged
+      // that it lacks (the promotion guard's strict semi-sync rule).
+      await waitForConverged(lab, 'ha2', null);
       await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
       // No human step: the agent on ha1 demotes it and re-points it onto ha2.
       await waitForConverged(lab, 'ha2', 'ha1', 120_000);
