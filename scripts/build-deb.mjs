@@ -9,7 +9,8 @@
 //   bash completion and hactl(1), both generated from the bundled CLI's --help.
 // Runs lintian on the result when it is installed.
 //   node scripts/build-deb.mjs [--no-lintian]
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import {
   chmodSync,
   cpSync,
@@ -27,6 +28,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bashCompletion, commandsOf, manPage } from '../packaging/from-help.mjs';
 
+const execFileAsync = promisify(execFile);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const version = pkg.version;
@@ -177,11 +179,20 @@ async function buildPackage(dir) {
 
   // Help texts from the staged CLI itself: this also proves the bundle runs without node_modules.
   const hactl = join(lib, 'bin/hactl');
-  const help = (args) =>
-    run(process.execPath, [hactl, ...args], { cwd: dir, env: { ...process.env, COLUMNS: '80' } });
-  const topHelp = help(['--help']);
-  const helps = {};
-  for (const [name] of commandsOf(topHelp)) helps[name] = help([name, '--help']);
+  const help = async (args) =>
+    (
+      await execFileAsync(process.execPath, [hactl, ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, COLUMNS: '80' },
+      })
+    ).stdout;
+  const topHelp = await help(['--help']);
+  // Concurrently: each is a Node start, seconds apiece on a loaded machine.
+  const helps = Object.fromEntries(
+    await Promise.all(commandsOf(topHelp).map(async ([name]) => [name, await help([name, '--help'])])),
+  );
   const doc = join(dir, 'usr/share/doc/hactl');
   write(
     join(dir, 'usr/share/man/man1/hactl.1'),
@@ -268,7 +279,8 @@ Description: hot-standby pair of keepalived servers, with MariaDB failover
   const out = join(root, 'dist-deb');
   mkdirSync(out, { recursive: true });
   const deb = join(out, `hactl_${version}_all.deb`);
-  run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', dir, deb], {
+  // gzip: every dpkg reads it, and it builds and unpacks in a fraction of xz's time (2 MB, not 1.3).
+  run('dpkg-deb', ['--root-owner-group', '-Zgzip', '--build', dir, deb], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   process.stdout.write(`built ${relative(root, deb)} (${Math.round(statSync(deb).size / 1024)} KiB)\n`);
