@@ -10,18 +10,23 @@ export function commandsOf(topHelp) {
     .map((match) => [match[1], match[2]]);
 }
 
-/** Every --flag a command's help mentions. */
-export function flagsOf(help) {
-  return [
-    ...new Set([...help.matchAll(/(?:^|[\s[(,|])(--[a-z][a-z0-9-]*)/g)].map((match) => match[1])),
-  ].sort();
+/** The --flags of `name`: lines that start (indented) with one, and its usage/example lines. */
+export function flagsOf(help, name) {
+  const listed = [...help.matchAll(/^ +(?:-[a-zA-Z], +)?(--[a-z][a-z0-9-]*)/gm)].map((match) => match[1]);
+  const usage = help
+    .split('\n')
+    .filter((line) => new RegExp(`^\\s*(Usage:\\s*)?hactl ${name}\\b`).test(line))
+    .flatMap((line) =>
+      [...line.split(/&&|#| {2}or {2}/)[0].matchAll(/(--[a-z][a-z0-9-]*)/g)].map((match) => match[1]),
+    );
+  return [...new Set([...listed, ...usage])].sort();
 }
 
-/** Flags whose value is a file or directory: `--spec FILE`, `--out-dir DIR`. */
-export function pathFlagsOf(help) {
-  return [
-    ...new Set([...help.matchAll(/(--[a-z][a-z0-9-]*)[ =](FILE|DIR|PATH)\b/g)].map((match) => match[1])),
-  ].sort();
+/** Flags of `name` whose value is a file or directory: `--spec FILE`, `--out-dir DIR`. */
+export function pathFlagsOf(help, name) {
+  const flags = new Set(flagsOf(help, name));
+  const typed = [...help.matchAll(/(--[a-z][a-z0-9-]*)[ =](FILE|DIR|PATH)\b/g)].map((match) => match[1]);
+  return [...new Set(typed)].filter((flag) => flags.has(flag)).sort();
 }
 
 /** The words a command takes first: `<up|down|status>` of its usage line, or check's "Kinds:". */
@@ -103,10 +108,10 @@ export function bashCompletion({ topHelp, helps }) {
   const cases = commands.map((name) => {
     const help = helps[name];
     const words = wordsOf(help);
-    const pathFlags = pathFlagsOf(help);
+    const pathFlags = pathFlagsOf(help, name);
     return [
       `    ${name})`,
-      `      flags='${flagsOf(help).join(' ')}'`,
+      `      flags='${flagsOf(help, name).join(' ')}'`,
       `      words='${words.join(' ')}'`,
       `      pathflags='${pathFlags.join(' ')}'`,
       '      ;;',
