@@ -23,6 +23,7 @@ import {
 } from 'node:fs';
 import { lstatSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -137,6 +138,7 @@ async function buildPackage(dir) {
       stdio: ['ignore', 'inherit', 'inherit'],
     },
   );
+  assertSelfContained(join(lib, 'dist'));
   cpSync(join(root, 'bin'), join(lib, 'bin'), { recursive: true });
   cpSync(join(root, 'templates'), join(lib, 'templates'), { recursive: true });
   // "type": "module" makes dist/*.js ESM; name and bin make it the package root src/lab finds.
@@ -297,6 +299,29 @@ Description: hot-standby pair of keepalived servers, with MariaDB failover
   process.stdout.write(lintian.stdout + lintian.stderr);
   if (lintian.status !== 0) throw new Error(`lintian ${deb} exited ${lintian.status}`);
   process.stdout.write('lintian: clean\n');
+}
+
+/**
+ * No module of the bundle may need a package from node_modules: every require/import names a Node
+ * built-in or a file of the bundle. Otherwise it would fail on the server only when that code runs.
+ */
+function assertSelfContained(dist) {
+  // mysql2 requires cardinal (debug output colouring) inside a try, and does without it.
+  const optional = new Set(['cardinal']);
+  const bare = new Set();
+  for (const file of filesBelow(dist).filter((name) => /\.c?js$/.test(name))) {
+    const text = readFileSync(join(dist, file), 'utf8');
+    for (const match of text.matchAll(
+      /(?:\brequire\(|\bimport\()"([@\w.][\w./@-]*)"\)|\bfrom ?"([@\w.][\w./@-]*)";?$/gm,
+    )) {
+      const name = match[1] ?? match[2];
+      if (name.startsWith('.') || name.startsWith('node:') || builtinModules.includes(name)) continue;
+      if (!optional.has(name)) bare.add(`${file}: ${name}`);
+    }
+  }
+  if (bare.size > 0) {
+    throw new Error(`the bundle still needs node_modules:\n  ${[...bare].join('\n  ')}`);
+  }
 }
 
 function dirsBelow(dir) {

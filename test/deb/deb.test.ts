@@ -79,6 +79,30 @@ describe.skipIf(missing)(titled('the .deb installs, validates and removes in a c
     }
   }, 300_000);
 
+  it("keeps keepalived's spawned check and notify as lean as dist/: the same bundles", async () => {
+    const dir = mkdtempSync(join(tmpdir(), `hactl-deb-x-${process.pid}-`));
+    try {
+      const extract = await execa('dpkg-deb', ['-x', deb, dir], {
+        timeout: 60_000,
+        reject: false,
+        all: true,
+      });
+      expect(extract.exitCode, String(extract.all)).toBe(0);
+      for (const name of ['check.cjs', 'notify.cjs']) {
+        const packaged = readFileSync(join(dir, 'usr/lib/hactl/dist', name), 'utf8');
+        // Only where a package kept outside the bundle is loaded from differs (on first use, both).
+        const unvendored = packaged.replace(/require\("\.\/vendor-([a-z0-9-]+)\.cjs"\)/g, 'require("$1")');
+        expect(unvendored !== packaged, `${name} loads no vendor bundle`).toBe(true);
+        expect(
+          unvendored === readFileSync(join(root, 'dist', name), 'utf8'),
+          `${name} differs from dist/ (stale? npm run build)`,
+        ).toBe(true);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   const step = (name: string): number | undefined => run.steps.get(name);
   const fact = (name: string): string | undefined => run.facts.get(name);
 
@@ -118,6 +142,11 @@ describe.skipIf(missing)(titled('the .deb installs, validates and removes in a c
     // The same render with the packaged program writable by others: keepalived refuses the script.
     expect(step('validate-insecure'), run.output).toBe(1);
     expect(run.output).toMatch(/Disabling track script chk_\w+ due to insecure/);
+  });
+
+  it("runs keepalived's notify hook from the package (its vendor bundles load)", () => {
+    expect(step('notify-dry-run'), run.output).toBe(0);
+    expect(run.output).toMatch(/hactl notify ha1 \[master\]: dry run: would /);
   });
 
   it('dpkg -r removes /usr/bin/hactl and keeps the edited /etc/hactl; purge removes it', () => {

@@ -79,6 +79,10 @@ in_root chmod o+w /usr/lib/hactl/bin/hactl
 step validate-insecure chroot "$dir/root" "${validate[@]}"
 in_root chmod o-w /usr/lib/hactl/bin/hactl
 
+# keepalived's notify path (notify.cjs): reading the spec loads yaml and zod from their vendor
+# bundles, which only a run on the installed package can show are there.
+step notify-dry-run chroot "$dir/root" /usr/bin/hactl notify --dry-run --spec /etc/hactl/hactl.yaml --node ha1 master
+
 # The operator edits the spec; removal must keep it (and the credential files).
 echo '# edited by the operator' >>"$dir/root/etc/hactl/hactl.yaml"
 step remove chroot "$dir/root" dpkg -r hactl
