@@ -5,12 +5,20 @@
 //   on top of Node's own start (measured with `npm run bench:checks`);
 // - dist/notify.cjs: `hactl notify` alone, the same way, because a promotion waits for it
 //   (measured with `npm run bench:promote`).
+// `--outdir DIR --self-contained` (scripts/build-deb.mjs) builds the same bundles for a machine
+// without node_modules: the CLI chunks carry their packages, and what the check/notify bundles
+// keep external loads from a vendor-<package>.cjs bundle beside them, still on first use only.
 import { build } from 'esbuild';
-import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('..', import.meta.url);
+const argv = process.argv.slice(2);
+const outArg = argv.includes('--outdir') ? argv[argv.indexOf('--outdir') + 1] : undefined;
+const out = (outArg ?? 'dist').replace(/\/+$/, '');
+const outUrl = (name = '') => new URL(`${out}/${name}`, root);
+const selfContained = argv.includes('--self-contained');
 const pkg = JSON.parse(await readFile(new URL('package.json', root), 'utf8'));
 const common = {
   bundle: true,
@@ -20,16 +28,22 @@ const common = {
   logLevel: 'warning',
 };
 
-await rm(new URL('dist', root), { recursive: true, force: true });
+await rm(outUrl(), { recursive: true, force: true });
 
 await build({
   ...common,
   entryPoints: ['src/cli.ts'],
-  outdir: 'dist',
+  outdir: out,
   splitting: true,
   format: 'esm',
-  packages: 'external',
-  sourcemap: 'linked',
+  ...(selfContained
+    ? // Bundled CommonJS packages call require(), which ESM lacks.
+      {
+        banner: {
+          js: "import { createRequire as hactlRequire } from 'node:module'; const require = hactlRequire(import.meta.url);",
+        },
+      }
+    : { packages: 'external', sourcemap: 'linked' }),
 });
 
 // mysql2 gets its own bundle next to check.cjs, loaded only by the mysql/replication checks, so
@@ -52,6 +66,21 @@ const vendorMysql2 = {
   },
 };
 
+// Self-contained: a package a cached entry keeps external is required from ./vendor-NAME.cjs, a
+// bundle of its own built below, so it still loads only when the code that needs it runs.
+const vendored = new Set();
+const vendorExternals = {
+  name: 'vendor-externals',
+  setup(builder) {
+    builder.onResolve({ filter: /^[@a-z]/ }, (args) => {
+      const external = builder.initialOptions.external ?? [];
+      if (!selfContained || !external.includes(args.path)) return undefined;
+      vendored.add(args.path);
+      return { path: `./vendor-${args.path.replace(/[^a-z0-9]+/g, '-')}.cjs`, external: true };
+    });
+  },
+};
+
 // A command run by bin/hactl through dist/load-cached.cjs: one CommonJS file, mysql2 beside it.
 const cachedEntry = {
   ...common,
@@ -61,7 +90,7 @@ const cachedEntry = {
   keepNames: true,
   // import() of externals becomes require(): bin/hactl runs this file through vm.Script.
   supported: { 'dynamic-import': false },
-  plugins: [vendorMysql2],
+  plugins: [vendorExternals, vendorMysql2],
   define: { ...common.define, 'import.meta.url': 'importMetaUrl' },
   banner: { js: "const importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
@@ -69,7 +98,7 @@ const cachedEntry = {
 await build({
   ...cachedEntry,
   entryPoints: ['src/check-main.ts'],
-  outfile: 'dist/check.cjs',
+  outfile: `${out}/check.cjs`,
   external: ['pino', 'yaml', 'zod'],
 });
 
@@ -105,7 +134,7 @@ function builtinStandIns(standIns, lazy = []) {
 await build({
   ...cachedEntry,
   entryPoints: ['src/notify-main.ts'],
-  outfile: 'dist/notify.cjs',
+  outfile: `${out}/notify.cjs`,
   external: ['yaml', 'zod', 'undici', 'execa'],
   alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
   plugins: [
@@ -127,7 +156,12 @@ const iconvTablesOutside = {
   setup(builder) {
     builder.onResolve({ filter: /^\.\/tables\/[\w-]+\.json$/ }, (args) =>
       /[\\/]iconv-lite[\\/]encodings$/.test(args.resolveDir)
-        ? { path: `iconv-lite/encodings/tables/${args.path.slice('./tables/'.length)}`, external: true }
+        ? {
+            path: selfContained
+              ? `./iconv-tables/${args.path.slice('./tables/'.length)}`
+              : `iconv-lite/encodings/tables/${args.path.slice('./tables/'.length)}`,
+            external: true,
+          }
         : undefined,
     );
   },
@@ -145,7 +179,7 @@ await build({
     resolveDir: '.',
     loader: 'js',
   },
-  outfile: 'dist/vendor-mysql2.cjs',
+  outfile: `${out}/vendor-mysql2.cjs`,
   format: 'cjs',
   minify: true,
   // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
@@ -155,14 +189,29 @@ await build({
   plugins: [iconvTablesOutside, builtinStandIns({}, ['tls', 'zlib'])],
 });
 
-await copyFile(new URL('src/load-cached.cjs', root), new URL('dist/load-cached.cjs', root));
+await copyFile(new URL('src/load-cached.cjs', root), outUrl('load-cached.cjs'));
+
+if (selfContained) {
+  const tables = new URL('node_modules/iconv-lite/encodings/tables/', root);
+  await cp(tables, outUrl('iconv-tables'), { recursive: true });
+  for (const name of vendored) {
+    await build({
+      ...common,
+      entryPoints: [name],
+      outfile: `${out}/vendor-${name.replace(/[^a-z0-9]+/g, '-')}.cjs`,
+      format: 'cjs',
+      minify: true,
+      keepNames: true,
+    });
+  }
+}
 
 // V8 code caches read by dist/load-cached.cjs. mysql2 is cached after it ran once (and decoded
 // one utf8mb3 string), so the cache also holds the functions its start-up compiles; check.cjs and
 // notify.cjs only after compiling (running them would run the command).
 const { compile, run } = createRequire(import.meta.url)('../src/load-cached.cjs');
 async function writeCodeCache(name, { execute }) {
-  const file = fileURLToPath(new URL(`dist/${name}`, root));
+  const file = fileURLToPath(outUrl(name));
   const script = compile(file);
   if (execute) run(script, file)[Symbol.for('hactl.warmUp')]?.();
   await writeFile(`${file}.cache`, script.createCachedData());

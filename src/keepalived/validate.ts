@@ -31,7 +31,9 @@ export function explainExitCode(code: number | undefined): string {
 function complaints(output: string): string {
   return output
     .split('\n')
-    .filter((line) => /error|unknown|warning|invalid|not found|ignor|security|cannot|fail/i.test(line))
+    .filter((line) =>
+      /error|unknown|warning|invalid|not found|ignor|security|insecure|cannot|fail/i.test(line),
+    )
     .slice(0, 20)
     .join('\n');
 }
