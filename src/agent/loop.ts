@@ -10,8 +10,8 @@
  * The tick's awaits are bounded by the core: observe() gives each source its own budget, apply()
  * bounds every action by its timeout (abandoning one that will not stop), and the notify lock is
  * waited for at most as long as notify itself would. The lock is taken only when there is
- * something to apply, so a quiet tick spawns nothing; under it the node is observed again, as an
- * operator's `hactl notify` may just have acted.
+ * something to apply (or a FIFO line says there will be); under it the node is observed again, as
+ * an operator's `hactl notify` may just have acted. Taking it spawns nothing.
  */
 import { actionLabel } from '../actions/index.js';
 import { raceDeadline } from '../bounded/deadline.js';
@@ -52,6 +52,12 @@ export interface LoopOptions {
 }
 
 const AUTOMATIC: Intent = {};
+/**
+ * The transition lock without its flock(2): taking that spawns flock(1), 10–15 ms on an idle
+ * machine, on every promotion's path. The socket half, which every notify takes as well, keeps the
+ * agent and keepalived's hooks apart (src/notify/lock.ts); the agent lock keeps agents apart.
+ */
+const AGENT_LOCK = { fileLock: false } as const;
 /** A failed apply is retried on the next event at once, by the timer only after this backoff (doubling). */
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
@@ -215,7 +221,7 @@ export class ReconcileLoop {
     // A line from keepalived nearly always means work: take the lock first and look once under it,
     // instead of looking, locking and looking again (a promotion's latency is mostly those steps).
     let lock: HeldLock | undefined = wokenBy.includes('fifo')
-      ? await acquireLock(lockFile, lockWaitSec)
+      ? await acquireLock(lockFile, lockWaitSec, AGENT_LOCK)
       : undefined;
     try {
       const first = await observe(spec, node, request, sources);
@@ -247,7 +253,7 @@ export class ReconcileLoop {
       let observation = first;
       let plan = glance;
       if (!lock) {
-        lock = await acquireLock(lockFile, lockWaitSec);
+        lock = await acquireLock(lockFile, lockWaitSec, AGENT_LOCK);
         observation = await observe(spec, node, request, sources);
         plan = decide(observation, spec, AUTOMATIC);
       }
