@@ -21,7 +21,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { problemWithUserPath } from '../fs/user-path.js';
@@ -63,6 +63,10 @@ export function lockPath(runtimeDir: string, node: string): string {
 /** The abstract socket name of a lock file: its identity, not its spelling (symlinks, bind mounts). */
 export async function lockSocketName(file: FileHandle): Promise<string> {
   const { dev, ino } = await file.stat({ bigint: true });
+  return socketName(dev, ino);
+}
+
+function socketName(dev: bigint, ino: bigint): string {
   return `\0hactl-transition-lock-${dev.toString(16)}-${ino.toString(16)}`;
 }
 
@@ -158,33 +162,86 @@ function holdSocket(server: Server): () => void {
   };
 }
 
-export async function acquireLock(
-  path: string,
-  waitSec: number,
-  options: LockOptions = {},
-): Promise<HeldLock> {
-  const fileLock = options.fileLock ?? true;
+/**
+ * Socket-only takers (the agent) keep the lock file open between transitions: a tick then costs
+ * one stat(2) that proves the path still names that file, instead of vetting the directory and
+ * opening the file again (each a trip through libuv's thread pool, slow on a busy machine).
+ */
+const kept = new Map<string, { file: FileHandle; dev: bigint; ino: bigint }>();
+const SAME_FILE_CHECK_MS = 2_000;
+
+async function stillNamed(path: string, known: { dev: bigint; ino: bigint }): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>(
+    (resolve) => (timer = setTimeout(() => resolve(false), SAME_FILE_CHECK_MS)),
+  );
+  try {
+    const looked = stat(path, { bigint: true }).then(
+      (now) => now.dev === known.dev && now.ino === known.ino,
+      () => false,
+    );
+    return await Promise.race([looked, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function openLockFile(path: string): Promise<FileHandle> {
   // Vetted first: Node 20's recursive mkdir never returns on a path under /proc.
   const problem = await problemWithUserPath(dirname(path), 'paths.runtime_dir');
   if (problem) throw new RuntimeDirUnusable(problem);
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
   // Asynchronous even though the directory is vetted: the agent's loop takes this lock per
   // transition, and nothing there may block the timers that bound its other work.
-  const file = await open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+  return open(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+}
+
+/** For a person looking at the file; the locks themselves are the flock and the socket. */
+async function writeHolder(file: FileHandle): Promise<void> {
+  const text = `${process.pid}\n`;
+  await file.write(text, 0);
+  await file.truncate(Buffer.byteLength(text));
+}
+
+export async function acquireLock(
+  path: string,
+  waitSec: number,
+  options: LockOptions = {},
+): Promise<HeldLock> {
+  const fileLock = options.fileLock ?? true;
+  let file: FileHandle;
+  let identity: { dev: bigint; ino: bigint };
+  const reused = fileLock ? undefined : kept.get(path);
+  if (reused && (await stillNamed(path, reused))) ({ file, ...identity } = reused);
+  else {
+    if (reused) {
+      kept.delete(path);
+      void reused.file.close().catch(() => undefined);
+    }
+    file = await openLockFile(path);
+    try {
+      const { dev, ino } = await file.stat({ bigint: true });
+      identity = { dev, ino };
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    if (!fileLock) kept.set(path, { file, ...identity });
+  }
   const started = performance.now();
   const deadline = started + waitSec * 1000;
   let releaseSocket: (() => void) | undefined;
   try {
     if (fileLock && !(await takeFlock(file, path, waitSec))) throw new LockTimeout(path, waitSec);
-    const server = await takeSocket(await lockSocketName(file), deadline);
+    const server = await takeSocket(socketName(identity.dev, identity.ino), deadline);
     if (!server) throw new LockTimeout(path, waitSec, 'another hactl notify or the node’s agent');
     releaseSocket = holdSocket(server);
-    // For a person looking at the file; the locks themselves are the flock and the socket.
-    await file.truncate(0);
-    await file.write(`${process.pid}\n`, 0);
+    // Informational only: off the promotion's path for the agent.
+    if (fileLock) await writeHolder(file);
+    else void writeHolder(file).catch(() => undefined);
   } catch (error) {
     releaseSocket?.();
-    await file.close();
+    if (fileLock) await file.close();
     throw error;
   }
   let released = false;
@@ -197,7 +254,8 @@ export async function acquireLock(
       releaseSocket?.();
       // The flock goes with the last close of the open file description, moments after this
       // returns; a waiter's `flock -w` covers that instant, and a process exit closes it anyway.
-      void file.close().catch(() => undefined);
+      // A socket-only taker keeps its file open for the next transition.
+      if (fileLock) void file.close().catch(() => undefined);
     },
   };
 }

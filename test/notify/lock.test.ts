@@ -95,4 +95,19 @@ describe('transition lock', () => {
       if (holder.exitCode === null && holder.signalCode === null) holder.kill('SIGKILL');
     }
   });
+
+  it('the agent, which keeps its lock file open, follows a lock file that was replaced', async () => {
+    const path = lockFile();
+    (await acquireLock(path, 1, AGENT)).release();
+    // Removed (a cleanup) and created afresh by the next notify: a new inode, so a new socket name.
+    rmSync(path);
+    const notify = await acquireLock(path, 1, NOTIFY);
+    try {
+      await expect(acquireLock(path, 0.3, AGENT)).rejects.toBeInstanceOf(LockTimeout);
+    } finally {
+      notify.release();
+    }
+    const agent = await acquireLock(path, 5, AGENT);
+    agent.release();
+  });
 });
