@@ -235,6 +235,7 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
 
   let closed = false;
   let abortedBySignal = false;
+  const known = { alive: () => !closed };
   connection.on('error', () => {
     closed = true;
   });
@@ -298,8 +299,12 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
       }
     },
   };
+  liveness.set(session, known.alive);
   return session;
 }
+
+/** Whether the driver still holds a session's connection open (false once it saw it end). */
+const liveness = new WeakMap<MysqlSession, () => boolean>();
 
 /** Runs `fn` with a session and always closes it. */
 export async function withSession<T>(
@@ -317,10 +322,18 @@ export async function withSession<T>(
 
 /** The budget of the round trip that checks a kept connection before it is lent. */
 const KEPT_CHECK_MAX_MS = 1_000;
+/**
+ * A connection handed back this recently, and not seen ending by the driver since, is lent without
+ * the round trip: the observation and the promotion of one transition follow each other within
+ * milliseconds. A server that ends a local connection is seen at once (the socket closes).
+ */
+const FRESH_MS = 1_000;
 
 interface Kept {
   key: string;
   session: MysqlSession;
+  /** performance.now() when it was last handed back. */
+  returnedAt?: number;
   /** Aborting destroys the connection (what a borrower's signal does while it holds it). */
   kill: AbortController;
 }
@@ -332,13 +345,16 @@ function keyOf(c: Credentials): string {
 /**
  * At most one idle connection, lent to one borrower at a time; a borrower who finds it lent gets
  * a connection of its own, closed when returned unless the idle place is free. Every loan is
- * bounded as a fresh connect is: a check of at most KEPT_CHECK_MAX_MS, then, if that failed, a
- * connect within the borrower's timeout. A connection that a borrower's signal aborted, or
+ * bounded as a fresh connect is: a check of at most KEPT_CHECK_MAX_MS (skipped for a connection
+ * handed back within FRESH_MS that the driver still holds open), then, if that failed, a connect
+ * within the borrower's timeout. A connection that a borrower's signal aborted, or
  * returned with a statement still running, is destroyed, never lent again.
  */
 class SessionKeeper {
   private idle: Kept | undefined;
   private closed = false;
+
+  constructor(private readonly freshMs: number) {}
 
   async lend(credentials: Credentials, options: ConnectOptions): Promise<MysqlSession> {
     const { signal } = options;
@@ -369,10 +385,12 @@ class SessionKeeper {
     return this.loan(kept, options);
   }
 
-  /** One bounded round trip on the idle connection; any failure means "replace it". */
+  /** Whether the idle connection may be lent: known alive, and recently used or answering one bounded round trip. */
   private async usable(kept: Kept, options: ConnectOptions): Promise<boolean> {
     const { signal } = options;
     if (signal?.aborted || kept.kill.signal.aborted) return false;
+    if (liveness.get(kept.session)?.() === false) return false;
+    if (kept.returnedAt !== undefined && performance.now() - kept.returnedAt < this.freshMs) return true;
     const follow = () => kept.kill.abort();
     signal?.addEventListener('abort', follow, { once: true });
     try {
@@ -419,6 +437,7 @@ class SessionKeeper {
           await kept.session.close();
           return;
         }
+        kept.returnedAt = performance.now();
         this.idle = kept;
       },
     };
@@ -440,8 +459,8 @@ let keepers = 0;
  * kept connections (see SessionKeeper). The agent keeps them for its life, so that observing the
  * database and promoting it cost round trips, not connects.
  */
-export function keepSessions(): () => Promise<void> {
-  keeper ??= new SessionKeeper();
+export function keepSessions(options: { freshMs?: number } = {}): () => Promise<void> {
+  keeper ??= new SessionKeeper(options.freshMs ?? FRESH_MS);
   keepers++;
   let stopped = false;
   return async () => {
