@@ -102,6 +102,8 @@ async function pollReadOnly(
   throw new Error(`bench:promote: read_only did not become ${want} within ${boundMs / 1000} s`);
 }
 
+let agentsStarted = 0;
+
 export async function startBenchAgent(options: {
   hactl: string;
   ns: string;
@@ -113,7 +115,8 @@ export async function startBenchAgent(options: {
   priority: number;
 }): Promise<BenchAgent> {
   const spec = `${options.dir}/agent-spec.yaml`;
-  const log = `${options.dir}/agent.log`;
+  // One log per agent started: a restarted agent's first tick must not be found in its predecessor's.
+  const log = `${options.dir}/agent-${++agentsStarted}.log`;
   writeFileSync(spec, agentSpecText(options.pairSpec));
   const out = openSync(log, 'a');
   // As the lab starts it (src/lab/agent.ts), with one difference: a 600 s timer instead of 5 s, so

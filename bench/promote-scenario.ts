@@ -233,7 +233,7 @@ function report(v: Variant, refs: References, runs: number): void {
 function reportAgent(agent: AgentRuns, refs: References, runs: number): void {
   const { promote, demote } = agent;
   console.log(
-    `agent mode: a warm hactl agent promotes/demotes on the FIFO line the bench writes as keepalived does, ${runs} runs each (ms from the write; same pair)`,
+    `${agent.label}, agent mode: a warm hactl agent promotes/demotes on the FIFO line the bench writes as keepalived does, ${runs} runs each (ms from the write; same pair)`,
   );
   table([
     ['agent MASTER: FIFO write → read_only=0', promote.map((t) => t.toReadOnlyFlip)],
@@ -258,14 +258,16 @@ function reportAgent(agent: AgentRuns, refs: References, runs: number): void {
   const p90 = sorted[Math.min(sorted.length - 1, Math.floor(0.9 * sorted.length))]!;
   const start = medianOf(refs.nodeStart);
   console.log(
-    `agent mode: MASTER → read_only=0 median ${flip.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms; node -e 0 median ${start.toFixed(0)} ms`,
+    `${agent.label}, agent mode: MASTER → read_only=0 median ${flip.toFixed(0)} ms, p90 ${p90.toFixed(0)} ms; node -e 0 median ${start.toFixed(0)} ms`,
   );
   console.log(
-    `agent mode: ratio ${(flip / start).toFixed(2)}× node -e 0 (p90 ${(p90 / start).toFixed(2)}×) — ${verdict(flip / start, TARGET_AGENT)} (issue 10)`,
+    `${agent.label}, agent mode: ratio ${(flip / start).toFixed(2)}× node -e 0 (p90 ${(p90 / start).toFixed(2)}×) — ${verdict(flip / start, TARGET_AGENT)} (issue 10)`,
   );
 }
 
 interface AgentRuns {
+  label: string;
+  hactl: string;
   promote: AgentTiming[];
   demote: { toReadOnlyFlip: number; toApplied: number }[];
   /** What a connection and a round trip cost a warm process (the bench's own), in the same run. */
@@ -290,8 +292,9 @@ async function sampleDatabaseCosts(session: () => Promise<MysqlSession>, into: A
 /**
  * BASELINE=DIR (a built checkout of another revision, e.g. `git archive main`, built with its
  * own `npm run build`) runs its bin/hactl in alternation with this one against the same pair, so
- * a before/after comparison sees the same machine load. MODES=notify or MODES=agent runs one side
- * only (default both).
+ * a before/after comparison sees the same machine load: notify runs alternate run by run; agents
+ * (one per node at a time) are started afresh for every run, each warmed by one promotion and
+ * demotion that are not counted. MODES=notify or MODES=agent runs one side only (default both).
  */
 export async function main(runs: number, repoRoot: string): Promise<number> {
   hactl = `${repoRoot}/bin/hactl`;
@@ -300,27 +303,26 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
     return 2;
   }
   const modes = (process.env.MODES ?? 'notify,agent').split(',');
-  const variants: Variant[] = modes.includes('notify')
-    ? [{ label: 'this checkout', hactl, promote: [], demote: [] }]
-    : [];
   const baseline = process.env.BASELINE;
-  if (baseline && modes.includes('notify'))
-    variants.unshift({
-      label: `baseline ${baseline}`,
-      hactl: `${baseline}/bin/hactl`,
-      promote: [],
-      demote: [],
-    });
+  const labelled = <T>(make: (label: string, bin: string) => T): T[] => [
+    ...(baseline ? [make(`baseline ${baseline}`, `${baseline}/bin/hactl`)] : []),
+    make('this checkout', hactl),
+  ];
+  const variants: Variant[] = modes.includes('notify')
+    ? labelled((label, bin) => ({ label, hactl: bin, promote: [], demote: [] }))
+    : [];
+  const agents: AgentRuns[] = modes.includes('agent')
+    ? labelled((label, bin) => ({ label, hactl: bin, promote: [], demote: [], connectMs: [], queryMs: [] }))
+    : [];
   const pair = await startNsPair('b');
   let agent: BenchAgent | undefined;
   try {
     const replica = () => pair.db.ha2.session(pair.db.ha2.admin);
     const primary = await pair.db.ha1.session(pair.db.ha1.admin);
     const refs: References = { nodeVersion: [], nodeStart: [], hactlVersion: [] };
-    const agentRuns: AgentRuns = { promote: [], demote: [], connectMs: [], queryMs: [] };
-    if (modes.includes('agent')) {
-      agent = await startBenchAgent({
-        hactl,
+    const startAgent = async (bin: string): Promise<BenchAgent> => {
+      const started = await startBenchAgent({
+        hactl: bin,
         ns: pair.ns.ha2,
         dir: pair.dir,
         pairSpec: pair.spec,
@@ -331,10 +333,11 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
       });
       // Warm: the first promotion loads the promote path's modules; it is not counted.
       addVip(pair.ns.ha2, VIP);
-      await agent.promote(replica);
+      await started.promote(replica);
       removeVip(pair.ns.ha2, VIP);
-      await agent.demote(replica);
-    }
+      await started.demote(replica);
+      return started;
+    };
     for (let i = 0; i < runs; i++) {
       await sampleReferences(pair.ns.ha2, refs);
       for (const v of variants) {
@@ -366,20 +369,38 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
           ),
         );
       }
-      if (agent) {
-        await sampleDatabaseCosts(replica, agentRuns);
+      for (const a of agents) {
+        // One agent per node at a time; without a baseline the same one serves every run.
+        if (!agent || agents.length > 1) {
+          await agent?.stop();
+          agent = undefined;
+          agent = await startAgent(a.hactl);
+        }
+        await sampleDatabaseCosts(replica, a);
         await primary.query('INSERT INTO app.t (v) VALUES (?)', [i]);
         await new Promise((r) => setTimeout(r, 200));
         addVip(pair.ns.ha2, VIP);
-        agentRuns.promote.push(await agent.promote(replica));
+        a.promote.push(await agent.promote(replica));
         removeVip(pair.ns.ha2, VIP);
-        agentRuns.demote.push(await agent.demote(replica));
+        a.demote.push(await agent.demote(replica));
       }
     }
     await primary.close();
     console.log(`bench:promote: ${REFERENCE_NOTE}.`);
     for (const v of variants) report(v, refs, runs);
-    if (agent) reportAgent(agentRuns, refs, runs);
+    for (const a of agents) reportAgent(a, refs, runs);
+    if (agents.length > 1) {
+      const start = medianOf(refs.nodeStart);
+      console.log(
+        `agent mode before/after (same run, node -e 0 median ${start.toFixed(0)} ms): ` +
+          agents
+            .map((a) => {
+              const flip = medianOf(a.promote.map((t) => t.toReadOnlyFlip));
+              return `${a.label} ${flip.toFixed(0)} ms = ${(flip / start).toFixed(2)}×`;
+            })
+            .join('; '),
+      );
+    }
     return 0;
   } finally {
     await agent?.stop();

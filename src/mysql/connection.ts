@@ -3,6 +3,10 @@
  * never pay for the driver. Credentials come from an option file; the password goes to the driver
  * in memory only. Every error leaving this module is a MysqlError whose message has been scrubbed
  * of the password and of any SQL text (mysql2 attaches the statement to its errors).
+ *
+ * A long-lived process (the agent) may keep sessions (keepSessions()): connect() then lends it
+ * one kept connection per server and account, checked with a bounded round trip before each loan
+ * and replaced when that fails, instead of opening one per call.
  */
 import type { Socket } from 'node:net';
 import { capReads } from '../bounded/capped-read.js';
@@ -54,6 +58,11 @@ export interface MysqlSession {
   readonly address: string;
   /** The server's id of this connection (CONNECTION_ID()). */
   readonly threadId: number;
+  /**
+   * Facts about the server that cannot change while the connection lives (e.g. its flavour),
+   * kept for as long as the connection: a kept session shares it across loans.
+   */
+  readonly memo?: Map<string, unknown>;
   query(sql: string, params?: unknown[], options?: QueryOptions): Promise<Row[]>;
   close(): Promise<void>;
 }
@@ -154,8 +163,15 @@ export async function credentialsFor(target: MysqlTarget, requirePrivate = true)
   return credentials;
 }
 
+/**
+ * Opens a session, or, while sessions are kept (keepSessions()) and no read cap is asked for (the
+ * checks ask for one and always connect afresh), lends the kept one. Either way the caller closes
+ * what it gets; closing a loan hands the connection back.
+ */
 export async function connect(target: MysqlTarget, options: ConnectOptions): Promise<MysqlSession> {
-  return connectWith(await credentialsFor(target, options.requirePrivateFile ?? true), options);
+  const credentials = await credentialsFor(target, options.requirePrivateFile ?? true);
+  if (keeper && options.maxReadBytes === undefined) return keeper.lend(credentials, options);
+  return connectWith(credentials, options);
 }
 
 export async function connectWith(credentials: Credentials, options: ConnectOptions): Promise<MysqlSession> {
@@ -219,6 +235,7 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
 
   let closed = false;
   let abortedBySignal = false;
+  const known = { alive: () => !closed };
   connection.on('error', () => {
     closed = true;
   });
@@ -236,6 +253,7 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
   const session: MysqlSession = {
     address,
     threadId: connection.threadId ?? 0,
+    memo: new Map(),
     async query(sql, params, queryOptions = {}) {
       const allSecrets = [...secrets, ...(queryOptions.secrets ?? [])];
       const label = statementLabel(sql);
@@ -281,8 +299,12 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
       }
     },
   };
+  liveness.set(session, known.alive);
   return session;
 }
+
+/** Whether the driver still holds a session's connection open (false once it saw it end). */
+const liveness = new WeakMap<MysqlSession, () => boolean>();
 
 /** Runs `fn` with a session and always closes it. */
 export async function withSession<T>(
@@ -296,4 +318,157 @@ export async function withSession<T>(
   } finally {
     await session.close();
   }
+}
+
+/** The budget of the round trip that checks a kept connection before it is lent. */
+const KEPT_CHECK_MAX_MS = 1_000;
+/**
+ * A connection handed back this recently, and not seen ending by the driver since, is lent without
+ * the round trip: the observation and the promotion of one transition follow each other within
+ * milliseconds. A server that ends a local connection is seen at once (the socket closes).
+ */
+const FRESH_MS = 1_000;
+
+interface Kept {
+  key: string;
+  session: MysqlSession;
+  /** performance.now() when it was last handed back. */
+  returnedAt?: number;
+  /** Aborting destroys the connection (what a borrower's signal does while it holds it). */
+  kill: AbortController;
+}
+
+function keyOf(c: Credentials): string {
+  return JSON.stringify([c.user, c.password ?? null, c.host ?? null, c.port ?? null, c.socket ?? null]);
+}
+
+/**
+ * At most one idle connection, lent to one borrower at a time; a borrower who finds it lent gets
+ * a connection of its own, closed when returned unless the idle place is free. Every loan is
+ * bounded as a fresh connect is: a check of at most KEPT_CHECK_MAX_MS (skipped for a connection
+ * handed back within FRESH_MS that the driver still holds open), then, if that failed, a connect
+ * within the borrower's timeout. A connection that a borrower's signal aborted, or
+ * returned with a statement still running, is destroyed, never lent again.
+ */
+class SessionKeeper {
+  private idle: Kept | undefined;
+  private closed = false;
+
+  constructor(private readonly freshMs: number) {}
+
+  async lend(credentials: Credentials, options: ConnectOptions): Promise<MysqlSession> {
+    const { signal } = options;
+    const key = keyOf(credentials);
+    let kept = this.idle;
+    this.idle = undefined;
+    if (kept && (kept.key !== key || !(await this.usable(kept, options)))) {
+      kept.kill.abort();
+      kept = undefined;
+    }
+    if (!kept) {
+      const kill = new AbortController();
+      const follow = () => kill.abort();
+      if (signal?.aborted) kill.abort();
+      signal?.addEventListener('abort', follow, { once: true });
+      try {
+        // The kept connection's own signal is `kill`: a borrower's signal reaches it only on loan.
+        const session = await connectWith(credentials, {
+          timeoutMs: options.timeoutMs,
+          signal: kill.signal,
+          ...(options.queryTimeoutMs === undefined ? {} : { queryTimeoutMs: options.queryTimeoutMs }),
+        });
+        kept = { key, session, kill };
+      } finally {
+        signal?.removeEventListener('abort', follow);
+      }
+    }
+    return this.loan(kept, options);
+  }
+
+  /** Whether the idle connection may be lent: known alive, and recently used or answering one bounded round trip. */
+  private async usable(kept: Kept, options: ConnectOptions): Promise<boolean> {
+    const { signal } = options;
+    if (signal?.aborted || kept.kill.signal.aborted) return false;
+    if (liveness.get(kept.session)?.() === false) return false;
+    if (kept.returnedAt !== undefined && performance.now() - kept.returnedAt < this.freshMs) return true;
+    const follow = () => kept.kill.abort();
+    signal?.addEventListener('abort', follow, { once: true });
+    try {
+      const timeoutMs = Math.max(1, Math.min(KEPT_CHECK_MAX_MS, Math.round(options.timeoutMs)));
+      await kept.session.query('SELECT 1', [], { timeoutMs });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      signal?.removeEventListener('abort', follow);
+    }
+  }
+
+  private loan(kept: Kept, options: ConnectOptions): MysqlSession {
+    const { signal } = options;
+    const follow = () => kept.kill.abort();
+    signal?.addEventListener('abort', follow, { once: true });
+    const defaultTimeoutMs = options.queryTimeoutMs ?? Math.max(options.timeoutMs, 5000);
+    let inFlight = 0;
+    let returned = false;
+    return {
+      address: kept.session.address,
+      threadId: kept.session.threadId,
+      ...(kept.session.memo ? { memo: kept.session.memo } : {}),
+      async query(sql, params, queryOptions = {}) {
+        if (returned)
+          throw new MysqlError(`MySQL at ${kept.session.address}: connection is closed`, { code: 'CLOSED' });
+        inFlight++;
+        try {
+          return await kept.session.query(sql, params, {
+            ...queryOptions,
+            timeoutMs: queryOptions.timeoutMs ?? defaultTimeoutMs,
+          });
+        } finally {
+          inFlight--;
+        }
+      },
+      close: async () => {
+        if (returned) return;
+        returned = true;
+        signal?.removeEventListener('abort', follow);
+        if (this.closed || this.idle || inFlight > 0 || kept.kill.signal.aborted) {
+          kept.kill.abort();
+          await kept.session.close();
+          return;
+        }
+        kept.returnedAt = performance.now();
+        this.idle = kept;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const kept = this.idle;
+    this.idle = undefined;
+    if (kept) await kept.session.close();
+  }
+}
+
+let keeper: SessionKeeper | undefined;
+let keepers = 0;
+
+/**
+ * From now until the returned function is called (by every caller that asked), connect() lends
+ * kept connections (see SessionKeeper). The agent keeps them for its life, so that observing the
+ * database and promoting it cost round trips, not connects.
+ */
+export function keepSessions(options: { freshMs?: number } = {}): () => Promise<void> {
+  keeper ??= new SessionKeeper(options.freshMs ?? FRESH_MS);
+  keepers++;
+  let stopped = false;
+  return async () => {
+    if (stopped) return;
+    stopped = true;
+    if (--keepers > 0 || !keeper) return;
+    const closing = keeper;
+    keeper = undefined;
+    await closing.close();
+  };
 }

@@ -69,9 +69,14 @@ export function describeFlavour(f: Flavour): string {
 }
 
 export async function detectFlavour(session: MysqlSession): Promise<Flavour> {
+  // A server's version and variables cannot change under a live connection: asked once per connection.
+  const known = session.memo?.get('flavour') as Flavour | undefined;
+  if (known) return known;
   const rows = await session.query('SELECT VERSION() AS v, @@version_comment AS c');
   const row = rows[0] ?? {};
   // SHOW VARIABLES works on every flavour (information_schema.GLOBAL_VARIABLES is gone in MySQL 8).
   const sro = await session.query("SHOW GLOBAL VARIABLES LIKE 'super_read_only'");
-  return parseFlavour(String(row.v ?? ''), String(row.c ?? ''), sro.length > 0);
+  const flavour = parseFlavour(String(row.v ?? ''), String(row.c ?? ''), sro.length > 0);
+  session.memo?.set('flavour', flavour);
+  return flavour;
 }
