@@ -14,7 +14,11 @@ import { runHactl } from '../support/cli.js';
 import { createNamespace, deleteNamespace } from '../support/netns.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
-const GUIDES = ['docs/migrate-from-failover-sh.md', 'docs/migrate-from-mysqlrpladmin-atlas.md'];
+const GUIDES = [
+  'docs/migrate-from-failover-sh.md',
+  'docs/migrate-from-mysqlrpladmin-atlas.md',
+  'docs/migrate-from-single-active-scripts.md',
+];
 const HACTL = resolve('bin/hactl');
 
 /** The bodies of the fenced blocks whose info string is `language` ('' for a bare fence). */
