@@ -40,6 +40,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'both nodes side by side and whether the pair is healthy (exit 0 healthy, 1 degraded)',
     load: () => import('./commands/status.js'),
   },
+  sync: {
+    summary: 'push the spec sync directories to the peer once, from the node holding the VIPs',
+    load: () => import('./commands/sync.js'),
+  },
   agent: {
     summary: "the per-node daemon: reads keepalived's notify FIFO and reconciles (foreground, for systemd)",
     load: () => import('./commands/agent.js'),

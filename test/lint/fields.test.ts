@@ -42,6 +42,8 @@ const SEED002 = 'test/render/specs/seed002.yaml';
 const SEED004 = 'test/render/specs/seed004.yaml';
 const WEIGHTED = 'test/render/specs/dual-vip-weighted.yaml';
 const AGENT = 'test/render/specs/agent-after-catch-up.yaml';
+const SYNC_ARGV = 'test/sync/argv.test.ts';
+const SYNC_E2E = 'test/e2e/sync.test.ts';
 const render = (via: string): Exercised => ({ test: RENDER, via });
 
 /**
@@ -187,7 +189,24 @@ const EVIDENCE: Record<string, Evidence> = {
   'mysql.semi_sync': { test: PROMOTE, mentions: 'semiSync' },
   'mysql.semi_sync=off': { test: PROMOTE, mentions: "semiSync: 'off'" },
   'mysql.semi_sync=expected': { test: PROMOTE, mentions: "semiSync: 'expected'" },
-  sync: { refused: 'sync-section.yaml' },
+  sync: { test: SYNC_E2E },
+  'sync.paths': { test: SYNC_ARGV },
+  'sync.paths[].source': { test: SYNC_ARGV },
+  'sync.paths[].module': { test: SYNC_ARGV },
+  'sync.paths[].destination': { test: SYNC_ARGV },
+  'sync.network': { test: SYNC_ARGV },
+  'sync.interval': { test: SYNC_E2E },
+  'sync.timeout': { test: 'test/sync/run.test.ts' },
+  'sync.delete': { test: SYNC_ARGV },
+  'sync.bwlimit': { test: SYNC_ARGV },
+  'sync.excludes': { test: SYNC_ARGV },
+  'sync.auth': { test: SYNC_ARGV },
+  'sync.auth.user': { test: SYNC_ARGV },
+  'sync.auth.password_file': { test: SYNC_ARGV },
+  'sync.ssh': { test: SYNC_ARGV },
+  'sync.ssh.user': { test: SYNC_ARGV },
+  'sync.ssh.port': { test: SYNC_ARGV },
+  'sync.ssh.identity_file': { test: SYNC_ARGV },
   logging: { test: EFFECTS },
   'logging.file': { test: EFFECTS },
   'logging.level': { test: EFFECTS },
@@ -361,7 +380,7 @@ describe('every spec field has an effect or is refused', () => {
       'actions.master[].on_failure=abort',
       'actions.master[type=webhook].url',
       'failback=nopreempt',
-      'sync.directories',
+      'sync.paths[].source',
     ]) {
       expect(fields).toContain(sample);
     }
