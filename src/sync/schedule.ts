@@ -67,6 +67,7 @@ export function startSyncScheduler(context: {
   let lastSuccessAt: string | undefined;
   let pushes = 0;
   let sentence = 'not judged yet';
+  let loggedKind: string | undefined;
   let pushSeq = 0;
 
   const startPush = (now: number) => {
@@ -117,12 +118,21 @@ export function startSyncScheduler(context: {
       running: running && { startedAt: running.startedAt },
       lastStartedAt,
     });
-    if (kindOf(decision.reason) !== kindOf(sentence) && !decision.push) {
+    // A due time or a push within its interval is the normal rhythm; anything else is said once
+    // per push (a push that outlives its interval) or once per change (not the active node).
+    const normal =
+      decision.push ||
+      /^next push due/.test(decision.reason) ||
+      (running !== undefined && !decision.abort && now - running.startedAt < sync.interval * 1000);
+    if (!normal && kindOf(decision.reason) !== loggedKind) {
       log.info({ event: 'sync.skip', reason: decision.reason });
+      loggedKind = kindOf(decision.reason);
     }
     sentence = decision.reason;
-    if (decision.push) startPush(now);
-    else if (decision.abort && running) {
+    if (decision.push) {
+      loggedKind = undefined;
+      startPush(now);
+    } else if (decision.abort && running) {
       log.warn({ event: 'sync.push_stopping', reason: decision.reason });
       running.controller.abort();
     }
