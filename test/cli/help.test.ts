@@ -5,7 +5,18 @@
 import { describe, expect, it } from 'vitest';
 import { runHactl } from '../support/cli.js';
 
-const COMMANDS = ['render-config', 'lint', 'init', 'schema', 'check', 'notify', 'status', 'agent', 'lab'];
+const COMMANDS = [
+  'render-config',
+  'lint',
+  'init',
+  'schema',
+  'check',
+  'notify',
+  'status',
+  'sync',
+  'agent',
+  'lab',
+];
 
 describe('--help of every command', () => {
   it('lists exactly these commands at the top level', async () => {
