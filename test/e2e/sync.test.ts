@@ -179,6 +179,12 @@ describe.skipIf(missing)(
         { timeoutMs: 60_000, everyMs: 50 },
       );
       expect(most, 'rsync pushes of ha2 at one moment').toBe(1);
+      // The file is renamed into place just before rsync exits: let the agent log that push's end.
+      await waitFor(
+        "ha2's push in flight to be logged as finished",
+        () => count('ha2', 'sync.push_finished') === count('ha2', 'sync.push_started'),
+        { timeoutMs: PUSH_BOUND_MS, everyMs: 50 },
+      );
       const events = syncEvents('ha2').filter(
         (e) => e.event === 'sync.push_started' || e.event === 'sync.push_finished',
       );
