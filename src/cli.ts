@@ -44,6 +44,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'planned hand-over of the primary role to the other node, through the agents',
     load: () => import('./commands/switchover.js'),
   },
+  sync: {
+    summary: 'push the spec sync directories to the peer once, from the node holding the VIPs',
+    load: () => import('./commands/sync.js'),
+  },
   agent: {
     summary: "the per-node daemon: reads keepalived's notify FIFO and reconciles (foreground, for systemd)",
     load: () => import('./commands/agent.js'),

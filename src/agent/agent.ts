@@ -22,6 +22,7 @@ import { openFifo, prepareFifo, type FifoReader } from './fifo.js';
 import { ReconcileLoop, type LoopOptions, type WakeReason } from './loop.js';
 import { claimNode } from './single-instance.js';
 import { SwitchoverDriver } from '../switchover/driver.js';
+import { startSyncScheduler, type SyncRunner } from '../sync/schedule.js';
 import { AgentSpecProblem, loadAgentSpec, reloadRefusal, type AgentSpec } from './spec-source.js';
 
 /** What a companion gets: the spec it runs under, the agent's logger, and a way to wake the loop. */
@@ -31,6 +32,8 @@ export interface CompanionContext {
   log: Logger;
   /** Something the decision may depend on changed (e.g. a check's verdict): reconcile now. */
   wake(): void;
+  /** What the agent heard from keepalived (the FIFO), for companions that act only on the MASTER. */
+  facts: AgentFacts;
 }
 
 export interface Companion {
@@ -41,9 +44,9 @@ export type StartCompanion = (context: CompanionContext) => Companion | Promise<
 
 /**
  * The companions every agent runs, in start order (stopped in reverse), restarted by a reload:
- * the in-process checks, the failback gate, the witness monitor (src/fence/) and the proxy upkeep
- * (src/proxy/). The liveness heartbeat is not one of them: it lives exactly as long as the
- * process, since stopping it tells keepalived the node is unhealthy.
+ * the in-process checks, the failback gate, the witness monitor (src/fence/), the proxy upkeep
+ * (src/proxy/) and the file sync (src/sync/). The liveness heartbeat is not one of them: it lives
+ * exactly as long as the process, since stopping it tells keepalived the node is unhealthy.
  */
 export const COMPANIONS: readonly StartCompanion[] = [
   ({ spec, node, log, wake }) =>
@@ -51,6 +54,8 @@ export const COMPANIONS: readonly StartCompanion[] = [
   ({ spec, node, log }) => startFailbackGate({ spec, node, log }),
   ({ spec, node, log }) => startWitnessMonitor({ spec, node, log }),
   ({ spec, node, log }) => startProxyUpkeep({ spec, node, log }),
+  ({ spec, node, log, facts }) =>
+    startSyncScheduler({ spec, node, log, heard: (instance, group) => facts.vrrpState(instance, group) }),
 ];
 
 export interface AgentOptions {
@@ -99,6 +104,10 @@ function reloadFields(error: unknown): Record<string, unknown> {
   return { reason: error instanceof Error ? error.message : String(error) };
 }
 
+function isSyncRunner(companion: Companion): companion is Companion & SyncRunner {
+  return typeof (companion as Partial<SyncRunner>).status === 'function';
+}
+
 function isCheckRunner(companion: Companion): companion is Companion & CheckRunner {
   return typeof (companion as Partial<CheckRunner>).snapshot === 'function';
 }
@@ -128,6 +137,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
   let companions: Companion[] = [];
   const facts = new AgentFacts();
   facts.watchChecks(() => companions.find(isCheckRunner)?.snapshot() ?? []);
+  facts.watchSync(() => companions.find(isSyncRunner)?.status());
   let api: RunningApi | undefined;
   let fifo: FifoReader | undefined;
   let loop: ReconcileLoop | undefined;
@@ -197,6 +207,7 @@ export async function runAgent(options: AgentOptions): Promise<number> {
             spec: under.spec,
             node: under.node,
             log,
+            facts,
             wake: () => loop?.wake('checks' satisfies WakeReason),
           }),
         );

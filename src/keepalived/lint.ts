@@ -309,12 +309,12 @@ function unimplementedFindings(spec: Spec): Finding[] {
       message: `${api.metrics_listen} is the agent API's own loopback address (agent.api.port ${api.port}); pick another port, e.g. 127.0.0.1:${api.port === 9642 ? 9643 : 9642}`,
     });
   }
-  if (spec.sync !== undefined) {
+  if (spec.sync !== undefined && !spec.agent.enabled) {
     findings.push({
-      severity: 'error',
+      severity: 'warning',
       path: 'sync',
       message:
-        'file sync is not implemented yet: nothing would copy these directories (hactl runs no rsync). Remove the sync section and keep copying them with your existing job (e.g. rsync from cron, only on the node that holds the VIPs)',
+        'only hactl agent pushes these directories on its own: with agent.enabled false nothing copies them except `hactl sync` by hand. Set agent.enabled: true (and render the configs again), or keep your existing copy job',
     });
   }
   if (spec.logging.level === 'debug') {

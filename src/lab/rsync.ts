@@ -38,6 +38,9 @@ export function rsyncConfig(files: RsyncFiles, allowFrom: string): string {
     `[${RSYNC_MODULE}]`,
     `    path = ${files.moduleDir}`,
     '    read only = no',
+    // rsync munges symlinks in a module served without chroot (they arrive as
+    // /rsyncd-munged/<target>); the pushing peer is trusted to write links as they are.
+    '    munge symlinks = no',
     '    uid = root',
     '    gid = root',
     `    hosts allow = ${allowFrom}`,

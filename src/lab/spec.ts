@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { RSYNC_MODULE } from './rsync.js';
 import { LAB_NODES, NETWORKS, ROLES, addressOf, vipOf, type LabNode } from './network.js';
 
 export type LabFailback = 'preempt' | 'nopreempt' | 'after-catch-up';
@@ -77,6 +78,9 @@ export const CHECK_INTERVAL_SEC = 5;
  */
 export const AGENT_HTTP_INTERVAL_SEC = 0.25;
 export const AGENT_MYSQL_INTERVAL_SEC = 1;
+
+/** The lab's file sync (agent mode): fast enough for a test, slow enough that a big file outlives a push interval. */
+export const LAB_SYNC = { interval: 2, timeout: 60, delete: true, bwlimit: 2048, excludes: ['*.tmp'] };
 
 export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
 
@@ -182,6 +186,17 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
     },
     ...(options.proxy ? { proxy: options.proxy } : {}),
     // No sync section: lint refuses it until hactl copies files (issue 8); the rsync daemons stay for that.
+    // Agent mode: the MASTER's agent pushes its node's www to the peer's rsync module every
+    // LAB_SYNC.interval s; the nodes share one filesystem, so {node} keeps their copies apart.
+    ...(agent
+      ? {
+          sync: {
+            paths: [{ source: `${options.dir}/{node}/www`, module: RSYNC_MODULE }],
+            network: 'inside',
+            ...LAB_SYNC,
+          },
+        }
+      : {}),
     logging: { file: `${options.dir}/hactl.log`, level: 'info' },
     paths: {
       hactl: options.hactl,

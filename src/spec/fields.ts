@@ -100,6 +100,23 @@ export const absolutePath = patterned(
   })
   .meta({ not: { type: 'string', pattern: DOT_DOT_SEGMENT.source } });
 
+/**
+ * A sync source directory: an absolute path in which `{node}` stands for this node's name (nodes
+ * that share one filesystem, like the lab's, keep their copies apart that way).
+ */
+const SYNC_SOURCE = /^\/([A-Za-z0-9._+@/-]|\{node\})*$/;
+export const syncSourcePath = patterned(
+  SYNC_SOURCE,
+  255,
+  'an absolute path made of letters, digits and "._+@/-", where {node} stands for the node\'s name (no spaces, quotes or "..")',
+)
+  .superRefine((value, ctx) => {
+    if (DOT_DOT_SEGMENT.test(value)) {
+      ctx.addIssue({ code: 'custom', message: `${shown(value)} must not contain ".." segments` });
+    }
+  })
+  .meta({ not: { type: 'string', pattern: DOT_DOT_SEGMENT.source } });
+
 /** A value placed on a generated command line (check parameters): no whitespace, quotes or braces. */
 export const safeToken = patterned(
   SAFE_TOKEN,

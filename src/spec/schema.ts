@@ -21,6 +21,7 @@ import {
   listenAddress,
   numberInRange,
   safeToken,
+  syncSourcePath,
 } from './fields.js';
 
 const nodeNetwork = z
@@ -184,23 +185,84 @@ const mysqlSchema = z
     `The local MySQL or MariaDB server. Required when a check (kind mysql or replication) or an action (mysql.*) uses MySQL.`,
   );
 
+const syncPathSchema = z
+  .strictObject({
+    source: syncSourcePath.describe(
+      "Absolute path of a directory on the pushing node; its contents are copied (rsync source with a trailing /). {node} stands for the node's name, for nodes that share one filesystem (the lab).",
+    ),
+    module: identifier
+      .describe(
+        'rsync daemon module on the peer that receives the contents (rsync peer::module, port 873), as in seed 000. Give module or destination, not both.',
+      )
+      .optional(),
+    destination: absolutePath
+      .describe(
+        'Directory on the peer that receives the contents over ssh (rsync -e ssh peer:destination), instead of a daemon module. Give module or destination, not both.',
+      )
+      .optional(),
+  })
+  .describe('One directory and where it goes on the peer: an rsync daemon module or, over ssh, a directory.');
+
 const syncSchema = z
   .strictObject({
-    directories: z
-      .array(absolutePath)
+    paths: z
+      .array(syncPathSchema)
       .min(1)
-      .describe('Absolute paths of the directories to copy from the active node to its peer (at least one).'),
-    module: identifier.describe('rsync daemon module on the peer that receives the directories.'),
-    network: identifier
-      .describe(`Which node network carries the copy. Every node must have it ${LINT_ONLY}.`)
-      .optional(),
+      .describe(
+        'The directories to push from the node holding the VIPs to its peer, each to its own destination (at least one).',
+      ),
+    network: identifier.describe(
+      `Which node network carries the copy: the peer's address on it is where rsync connects. Every node must have it ${LINT_ONLY}.`,
+    ),
     interval: intInRange(1, 86400, ' seconds')
-      .describe('Whole seconds between two copies (default 20), 1..86400.')
+      .describe(
+        'Whole seconds from the start of one push to the start of the next (default 20), 1..86400. A push still running when the next is due is never started twice; the next starts once it ends.',
+      )
       .default(20),
-    excludes: z.array(safeToken).describe('rsync --exclude patterns (no spaces).').default([]),
+    timeout: intInRange(1, 86400, ' seconds')
+      .describe(
+        "Whole seconds a push may take before hactl kills it and records it failed (default 600); also rsync's own --timeout for a stalled transfer.",
+      )
+      .default(600),
+    delete: z
+      .boolean()
+      .describe(
+        'Also delete on the peer what no longer exists in the source (rsync --delete). false (default): deletions are not copied.',
+      )
+      .default(false),
+    bwlimit: intInRange(0, 10_000_000, ' KiB/s')
+      .describe('Bandwidth limit of one push in KiB/s (rsync --bwlimit); 0 (default): unlimited.')
+      .default(0),
+    excludes: z
+      .array(safeToken)
+      .describe('rsync --exclude patterns (no spaces), relative to each source directory.')
+      .default([]),
+    auth: z
+      .strictObject({
+        user: identifier.describe("The rsync daemon user (the module's auth users)."),
+        password_file: absolutePath.describe(
+          "File holding the daemon user's password (rsync --password-file; rsync refuses it unless only its owner can read it, e.g. mode 0600). Never on a command line or in the environment.",
+        ),
+      })
+      .describe(
+        "Authentication to the peer's rsync daemon modules (secrets file, auth users). Absent: anonymous modules.",
+      )
+      .optional(),
+    ssh: z
+      .strictObject({
+        user: identifier.describe('User to log in as on the peer (default root).').default('root'),
+        port: intInRange(1, 65535).describe("The peer's ssh port (default 22).").default(22),
+        identity_file: absolutePath
+          .describe("Private key file for the login (ssh -i); absent: ssh's defaults.")
+          .optional(),
+      })
+      .describe(
+        'How to reach the peer for paths with a destination (ssh in batch mode: keys only, no password prompt).',
+      )
+      .optional(),
   })
   .describe(
-    'File sync to the peer (rsync) for the planned agent (hactl sync). This release validates the section; nothing acts on it yet.',
+    'File sync: while this node holds the VIPs and its agent has applied MASTER, hactl agent pushes each path to the peer with rsync -a every interval (incremental; symbolic links are copied as links, permissions, times, owner and group kept). Never from a BACKUP, never while a transition is in progress, never two pushes at once. `hactl sync` pushes once by hand.',
   );
 
 const loggingSchema = z
@@ -533,6 +595,16 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
       );
     }
   });
+  spec.sync?.paths.forEach((path, i) => {
+    if ((path.module === undefined) === (path.destination === undefined)) {
+      fail(
+        ['sync', 'paths', i],
+        path.module === undefined
+          ? 'names no destination: give module (an rsync daemon module on the peer) or destination (a directory on the peer, over ssh)'
+          : 'gives both module and destination: keep module for an rsync daemon on the peer, or destination for ssh',
+      );
+    }
+  });
   const api = spec.agent.api;
   if (api && spec.nodes.some((node) => !node.networks[api.network])) {
     fail(
@@ -655,3 +727,5 @@ export type MysqlSpec = NonNullable<Spec['mysql']>;
 export type FailbackPolicy = Spec['failback'];
 export type AgentApiSpec = NonNullable<Spec['agent']['api']>;
 export type FencingSpec = NonNullable<Spec['fencing']>;
+export type SyncSpec = NonNullable<Spec['sync']>;
+export type SyncPathSpec = SyncSpec['paths'][number];

@@ -9,7 +9,7 @@
  * `hactl_agent_up` come from the track files keepalived itself reads. An agent's own GET /metrics
  * uses the same families for its node (formatNodePrometheus).
  */
-import type { DatabaseStatus, NodeStatus, PairStatus, ReplicationStatus } from './types.js';
+import type { DatabaseStatus, NodeStatus, PairStatus, ReplicationStatus, SyncStatus } from './types.js';
 
 export function formatJson(status: PairStatus): string {
   return JSON.stringify(status, null, 2) + '\n';
@@ -163,6 +163,7 @@ function detailLines(node: NodeStatus): string[] {
       `transition ${t.id}: ${t.state ?? 'none'} ${t.outcome} at ${t.at} (${t.source_event ?? 'judged by the VIPs'})`,
     );
   }
+  if (node.sync) lines.push(syncLine(node.sync));
   if (node.agent) {
     const a = node.agent;
     const checks = a.checks.map((c) => `${c.name} ${c.ok === null ? '?' : c.ok ? 'ok' : 'FAILING'}`);
@@ -171,6 +172,40 @@ function detailLines(node: NodeStatus): string[] {
     );
   }
   return lines;
+}
+
+function syncLine(sync: SyncStatus): string {
+  const last = sync.last
+    ? `last push ${sync.last.ok ? 'ok' : 'FAILED'} in ${(sync.last.duration_ms / 1000).toFixed(1)} s, ${sync.age_s ?? '?'} s ago${sync.last.ok ? '' : ` (${sync.last.detail})`}`
+    : 'no push yet';
+  const running = sync.running_since ? `; pushing since ${sync.running_since}` : '';
+  return `sync every ${sync.interval_s} s: ${last}${running}; ${sync.decision}`;
+}
+
+/** File sync (the node's agent): the last push's result, duration and time. */
+function syncFamilies(scope: string, nodes: readonly NodeStatus[], family: FamilyOf): void {
+  const ok = family(
+    'sync_last_ok',
+    'File sync: 1 if the last push succeeded, 0 if it failed (absent before the first).',
+  );
+  const duration = family('sync_last_duration_seconds', 'File sync: how long the last push took.');
+  const success = family(
+    'sync_last_success_timestamp_seconds',
+    'File sync: when the last successful push ended (Unix time).',
+  );
+  const running = family('sync_running', 'File sync: 1 while a push is in flight.');
+  for (const node of nodes) {
+    const sync = node.sync;
+    if (!sync) continue;
+    const labels = { scope, name: node.name };
+    running.samples.push({ labels, value: sync.running_since ? 1 : 0 });
+    if (sync.last) {
+      ok.samples.push({ labels, value: sync.last.ok ? 1 : 0 });
+      duration.samples.push({ labels, value: sync.last.duration_ms / 1000 });
+    }
+    if (sync.last_success_at)
+      success.samples.push({ labels, value: Date.parse(sync.last_success_at) / 1000 });
+  }
 }
 
 /** A label value in the exposition format: backslash, double quote and newline escaped. */
@@ -312,6 +347,7 @@ function nodeFamilies(scope: string, nodes: readonly NodeStatus[], family: Famil
         });
     }
   }
+  syncFamilies(scope, nodes, family);
 }
 
 function render(families: readonly Family[]): string {

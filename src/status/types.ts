@@ -107,6 +107,23 @@ export interface CheckRunStatus {
   track_value: number | null;
 }
 
+/** File sync as the agent runs it (spec sync); served by the agent only. */
+export interface SyncStatus {
+  interval_s: number;
+  /** ISO 8601 start of the push in flight, or null. */
+  running_since: string | null;
+  /** The last push that ended, or null before the first. */
+  last: { ok: boolean; started_at: string; finished_at: string; duration_ms: number; detail: string } | null;
+  /** ISO 8601 end of the last push that succeeded, or null. */
+  last_success_at: string | null;
+  /** Seconds since the last push ended, when served; null before the first. */
+  age_s: number | null;
+  /** Pushes ended since the agent (re)started its sync. */
+  pushes: number;
+  /** Why the agent does or does not push now (its last sentence). */
+  decision: string;
+}
+
 /** One decision of the agent's loop that had something to apply (newest last). */
 export interface TransitionStatus {
   id: string;
@@ -162,6 +179,8 @@ export interface NodeStatus {
   checks?: CheckRunStatus[];
   /** Served by the node's agent (agent.api) only: the last 20, newest last; absent otherwise. */
   transitions?: TransitionStatus[];
+  /** Served by the node's agent when the spec has sync; absent otherwise. */
+  sync?: SyncStatus;
   /** With agent.api: whether the node's agent could be asked; absent otherwise. */
   agent_api?: AgentApiReach;
 }

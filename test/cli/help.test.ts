@@ -16,6 +16,7 @@ const COMMANDS = [
   'switchover',
   'agent',
   'import',
+  'sync',
   'lab',
 ];
 

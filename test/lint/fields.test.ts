@@ -45,6 +45,8 @@ const WEIGHTED = 'test/render/specs/dual-vip-weighted.yaml';
 const AGENT = 'test/render/specs/agent-after-catch-up.yaml';
 const FENCE_RULE = 'test/fence/fencing-rule.test.ts';
 const WITNESS_MONITOR = 'test/fence/witness-monitor.test.ts';
+const SYNC_ARGV = 'test/sync/argv.test.ts';
+const SYNC_E2E = 'test/e2e/sync.test.ts';
 const render = (via: string): Exercised => ({ test: RENDER, via });
 
 /**
@@ -191,7 +193,6 @@ const EVIDENCE: Record<string, Evidence> = {
   'mysql.semi_sync=off': { test: PROMOTE, mentions: "semiSync: 'off'" },
   'mysql.semi_sync=expected': { test: PROMOTE, mentions: "semiSync: 'expected'" },
   'mysql.semi_sync=strict': { test: 'test/mysql/semi-sync-rejoin.test.ts', mentions: "semiSync: 'strict'" },
-  sync: { refused: 'sync-section.yaml' },
   proxy: { test: UPKEEP },
   'proxy.network': { test: UPKEEP },
   'proxy.proxies': { test: UPKEEP },
@@ -211,6 +212,24 @@ const EVIDENCE: Record<string, Evidence> = {
   'proxy.proxies[type=haproxy].socket': { test: UPKEEP },
   'proxy.proxies[type=haproxy].write_backend': { test: UPKEEP },
   'proxy.proxies[type=haproxy].read_backend': { test: UPKEEP },
+  sync: { test: SYNC_E2E },
+  'sync.paths': { test: SYNC_ARGV },
+  'sync.paths[].source': { test: SYNC_ARGV },
+  'sync.paths[].module': { test: SYNC_ARGV },
+  'sync.paths[].destination': { test: SYNC_ARGV },
+  'sync.network': { test: SYNC_ARGV },
+  'sync.interval': { test: SYNC_E2E },
+  'sync.timeout': { test: 'test/sync/run.test.ts' },
+  'sync.delete': { test: SYNC_ARGV },
+  'sync.bwlimit': { test: SYNC_ARGV },
+  'sync.excludes': { test: SYNC_ARGV },
+  'sync.auth': { test: SYNC_ARGV },
+  'sync.auth.user': { test: SYNC_ARGV },
+  'sync.auth.password_file': { test: SYNC_ARGV },
+  'sync.ssh': { test: SYNC_ARGV },
+  'sync.ssh.user': { test: SYNC_ARGV },
+  'sync.ssh.port': { test: SYNC_ARGV },
+  'sync.ssh.identity_file': { test: SYNC_ARGV },
   logging: { test: EFFECTS },
   'logging.file': { test: EFFECTS },
   'logging.level': { test: EFFECTS },
@@ -394,7 +413,7 @@ describe('every spec field has an effect or is refused', () => {
       'actions.master[].on_failure=abort',
       'actions.master[type=webhook].url',
       'failback=nopreempt',
-      'sync.directories',
+      'sync.paths[].source',
     ]) {
       expect(fields).toContain(sample);
     }

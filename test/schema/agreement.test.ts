@@ -192,12 +192,7 @@ describe('the JSON Schema and hactl refuse the same values, field by field', () 
     const declared: string[] = [];
     walk(schema, undefined, (site) => declared.push(site.canonical));
     const present = new Set(sites.map((site) => site.canonical));
-    // Declared, but refused by lint until the agent implements it (test/lint/broken/sync-section.yaml).
-    const refusedUntilImplemented = (canonical: string) =>
-      canonical === 'sync' || canonical.startsWith('sync.');
-    expect(
-      declared.filter((canonical) => !present.has(canonical) && !refusedUntilImplemented(canonical)),
-    ).toEqual([]);
+    expect(declared.filter((canonical) => !present.has(canonical))).toEqual([]);
     expect(declared.length).toBeGreaterThan(150);
   });
 

@@ -202,10 +202,7 @@ const BROKEN: Record<string, { schema: 'refuses'; at: string } | { schema: 'acce
   'script-user-not-root.yaml': { schema: 'refuses', at: '/keepalived/script_user' },
   'single-active-weight0.yaml': { schema: 'accepts', why: 'a check against the master/backup actions' },
   'single-active-weighted.yaml': { schema: 'accepts', why: 'a check against the master/backup actions' },
-  'sync-section.yaml': {
-    schema: 'accepts',
-    why: 'refused by lint until implemented; declared for the agent',
-  },
+  'sync-section.yaml': { schema: 'accepts', why: 'module against destination of one sync path' },
   'template-missing.yaml': { schema: 'accepts', why: 'whether a file exists' },
   'three-nodes-demote.yaml': { schema: 'accepts', why: 'number of nodes against mysql.demote' },
   'unknown-field-other-type.yaml': { schema: 'refuses', at: '/checks/0/params' },

@@ -256,6 +256,13 @@ const cases: Case[] = [
     outcome: 'usage',
   },
   { what: 'lab, an unknown flag', args: () => ['lab', 'status', '--bogus'], outcome: 'usage' },
+  {
+    what: 'sync, a spec without a sync section',
+    args: () => ['sync', '--spec', spec('valid.yaml'), '--node', 'web1'],
+    outcome: 'usage',
+    also: (r) => expect(r.stderr).toContain('the spec has no sync section'),
+  },
+  { what: 'sync, an unknown flag', args: () => ['sync', '--bogus'], outcome: 'usage' },
 ];
 
 describe('the exit-code table', () => {

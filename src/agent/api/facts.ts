@@ -6,7 +6,7 @@
 import type { KeepalivedFact } from '../../cluster/observation.js';
 import type { CheckStatus } from '../checks/index.js';
 import type { TickRecord } from '../loop.js';
-import type { TransitionStatus, VrrpStateName } from '../../status/types.js';
+import type { SyncStatus, TransitionStatus, VrrpStateName } from '../../status/types.js';
 
 export const MAX_TRANSITIONS = 20;
 const MAX_NAMES = 64;
@@ -26,6 +26,7 @@ export class AgentFacts {
   private readonly groups = new Map<string, HeardState>();
   private readonly ticks: TransitionStatus[] = [];
   private checkView: () => CheckStatus[] = () => [];
+  private syncView: () => SyncStatus | undefined = () => undefined;
   private seq = 0;
 
   constructor(private readonly now: () => Date = () => new Date()) {}
@@ -107,5 +108,14 @@ export class AgentFacts {
 
   checks(): CheckStatus[] {
     return this.checkView();
+  }
+
+  /** The file sync in service now (a reload replaces it); undefined without spec sync. */
+  watchSync(view: () => SyncStatus | undefined): void {
+    this.syncView = view;
+  }
+
+  sync(): SyncStatus | undefined {
+    return this.syncView();
   }
 }

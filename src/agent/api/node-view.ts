@@ -2,7 +2,8 @@
  * This node as its agent serves it (GET /v1/node): what `hactl status` collects locally
  * (collectLocalStatus: the decision core's view, the database, the track files), plus what only the
  * agent knows: keepalived's VRRP state per instance from the FIFO, the effective priority computed
- * from the track files, the in-process checks with their latency, and the last transitions.
+ * from the track files, the in-process checks with their latency, the last transitions, and the
+ * file sync's last push.
  */
 import { collectLocalStatus } from '../../status/collect.js';
 import type { CheckRunStatus, NodeStatus, VrrpInstanceStatus } from '../../status/types.js';
@@ -49,5 +50,13 @@ export async function agentNodeStatus(
     last_run_at: check.lastRunAt,
     track_value: check.trackValue,
   }));
-  return { ...base, source: 'agent', vrrp, checks, transitions: facts.transitions() };
+  const sync = facts.sync();
+  return {
+    ...base,
+    source: 'agent',
+    vrrp,
+    checks,
+    transitions: facts.transitions(),
+    ...(sync ? { sync } : {}),
+  };
 }
