@@ -241,6 +241,10 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
   });
   const destroy = () => {
     closed = true;
+    // mysql2's destroy() only half-closes (stream.end()): a statement in flight still gets its
+    // reply and resolves. Destroying the socket is what makes an abort end it at once.
+    const core = (connection as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection;
+    core?.stream?.destroy?.();
     connection.destroy();
   };
   const abortSession = () => {
