@@ -5,7 +5,8 @@
  * semi-sync replica, in which case MariaDB truncates that binlog tail (MDEV-21117). Both sides are
  * tested: the truncation hactl relies on, and the errant transaction it prevents.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import type { MysqlSession } from '../../src/mysql/connection.js';
 import { demote } from '../../src/mysql/demote.js';
@@ -114,7 +115,20 @@ describe.skipIf(missing)(
 
     it("through hactl: the standby's promotion waits for an ACK, and the old primary rejoins and gives it", async () => {
       const { pair, acknowledgedPos } = await crashWithUnacknowledgedInsert(pairs);
-      const log = () => undefined;
+      // Printed only when a step fails: it failed once in CI (v26) without its steps on record.
+      const steps: string[] = [];
+      const log = (event: string, fields: Record<string, unknown>) =>
+        void steps.push(`${event} ${JSON.stringify(fields)}`);
+      onTestFailed(() => {
+        // The pair's directory is gone after teardown: keep the old primary's log tail here.
+        let tail: string;
+        try {
+          tail = readFileSync(pair.primary.logFile, 'utf8').slice(-4000);
+        } catch (error) {
+          tail = `(not readable: ${String(error)})`;
+        }
+        console.log(`promote/demote steps:\n${steps.join('\n')}\nold primary's log (tail):\n${tail}`);
+      });
       const standby = await pair.replica.session();
       // Long enough to outlast the old primary's restart: the write is meant to wait.
       const writer = await pair.replica.session(pair.replica.app, 90_000);
