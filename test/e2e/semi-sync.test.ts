@@ -60,9 +60,13 @@ describe.skipIf(missing)(
       try {
         await ha1.query('CREATE TABLE IF NOT EXISTS app.ss (id INT PRIMARY KEY)');
         await ha1.query('INSERT INTO app.ss VALUES (1)');
-        await waitFor('row 1 on ha2', async () => (await one(ha2, 'SELECT COUNT(*) FROM app.ss')) === '1', {
-          timeoutMs: 30_000,
-        });
+        await waitFor(
+          'row 1 on ha2',
+          async () => (await one(ha2, 'SELECT COUNT(*) FROM app.ss').catch(() => '')) === '1',
+          {
+            timeoutMs: 30_000,
+          },
+        );
         await ha2.query('STOP SLAVE IO_THREAD');
         // Never acknowledged: its client is still waiting when the node dies.
         const pending = ha1.query('INSERT INTO app.ss VALUES (2)', [], { timeoutMs: 120_000 }).then(
