@@ -77,12 +77,16 @@ describe('startSyncScheduler', () => {
       everyMs: 100,
     });
     let most = 0;
+    // Taken when the second push has ended: stop() below may abort a third one already started.
+    let statusAfterTwo: ReturnType<typeof runner.status>;
     try {
       await waitFor(
         'two pushes to end',
         () => {
           most = Math.max(most, pids().filter((pid) => isAlive(pid)).length);
-          return lines.filter((l) => l.event === 'sync.push_finished').length >= 2;
+          if (lines.filter((l) => l.event === 'sync.push_finished').length < 2) return false;
+          statusAfterTwo = runner.status();
+          return true;
         },
         { timeoutMs: 20_000, everyMs: 50 },
       );
@@ -93,7 +97,7 @@ describe('startSyncScheduler', () => {
     const pushes = lines.filter((l) => l.event === 'sync.push_started' || l.event === 'sync.push_finished');
     pushes.forEach((l, i) => expect(l.event).toBe(i % 2 === 0 ? 'sync.push_started' : 'sync.push_finished'));
     expect(lines.some((l) => l.event === 'sync.skip' && /still running/.test(String(l.reason)))).toBe(true);
-    expect(runner.status()).toMatchObject({ interval_s: 1, last: { ok: true } });
+    expect(statusAfterTwo).toMatchObject({ interval_s: 1, last: { ok: true } });
   });
 
   it('on a node whose last applied state is BACKUP: no push', async () => {
