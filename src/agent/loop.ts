@@ -219,7 +219,7 @@ export class ReconcileLoop {
     for (const fact of lines) log.info({ event: 'agent.fifo', transition_id: transitionId, line: fact.text });
     const keepalived = this.keepalived();
     const intent = this.options.intent?.() ?? AUTOMATIC;
-    // The proxies are read only on ticks that apply no state (never on a promotion's path).
+    // The proxies are read on every tick that may not promote (decide's rule 6).
     const request = { transitionId, keepalived, intent, proxies: true };
     const record = (plan: Plan, result: TickRecord['result'], outcome?: ApplyOutcome): TickRecord => ({
       transitionId,
@@ -261,6 +261,12 @@ export class ReconcileLoop {
       ) {
         const reason = `${glance.target} failed last time; the timer retries in ${Math.round((retry.retryAt - performance.now()) / 1000)} s (an event retries at once)`;
         log.debug({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'backoff', reason });
+        // The state waits for its retry; the proxies do not (a node whose demotion keeps failing).
+        if (glance.proxy.length > 0)
+          await apply(
+            { ...glance, target: undefined, actions: [] },
+            { spec, node, observation: first, intent, log },
+          );
         return { ...record(glance, 'backoff'), reason };
       }
 

@@ -13,7 +13,7 @@
  *    operator explicitly accepts the loss.
  * 5. With `fencing`, an allowed promotion fences the old primary first (src/cluster/fencing-rule.ts).
  * 6. With `proxy`, the plan carries the steps that put this node's proxies right
- *    (src/cluster/proxy-rule.ts); they are observed only on ticks that apply no state.
+ *    (src/cluster/proxy-rule.ts); they are observed on every tick that may not promote.
  *
  * Nothing here reads a clock, a file or the network: the same observation gives the same plan.
  */
@@ -170,10 +170,10 @@ export function needsPromotionFacts(observation: Observation, spec: Spec, intent
   return step.target === 'MASTER' && actionsFor(spec, 'MASTER').some(promotes);
 }
 
-/** Whether observe() reads the proxies: with `proxy`, on a tick whose state rules change nothing. */
+/** Whether observe() reads the proxies: with `proxy`, on every tick that may not promote (no round trip on that path). */
 export function needsProxyFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
   if (!spec.proxy || deferredToAgent(observation, spec, intent)) return false;
-  return rules123(observation, intent).target === undefined;
+  return !needsPromotionFacts(observation, spec, intent);
 }
 
 function evidenceOf(observation: Observation): Record<string, unknown> {

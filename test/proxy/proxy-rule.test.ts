@@ -36,6 +36,10 @@ vips:
   - { name: outside, address: 198.51.100.50/24, network: outside, virtual_router_id: 52 }
 mysql: { credentials_file: /etc/hactl/mysql.cnf }
 agent: { enabled: true }
+actions:
+  master: [{ type: mysql.promote }]
+  backup: [{ type: mysql.demote }]
+  fault: [{ type: mysql.demote }]
 proxy:
   network: inside
   proxies:
@@ -208,18 +212,58 @@ describe('rule 6: the proxies (pure)', () => {
     expect(decide({ ...stale, node: 'ha9' }, SPEC, {}).proxy).toEqual([]);
   });
 
-  it('the proxies are read only when the state rules change nothing (never on a promotion path)', () => {
+  it('the proxies are read on every tick that may not promote: steady, demoting, in FAULT; never on a promotion', () => {
     const steady = observation({
       vips: ALL,
       keepalived: said('MASTER', 'fifo'),
       lastApplied: applied('MASTER'),
     });
     expect(needsProxyFacts(steady, SPEC, {})).toBe(true);
-    expect(needsProxyFacts({ ...steady, lastApplied: applied('BACKUP') }, SPEC, {})).toBe(false);
+    const demoting = observation({
+      vips: NONE,
+      keepalived: said('BACKUP', 'fifo'),
+      lastApplied: applied('MASTER'),
+    });
+    expect(decide(demoting, SPEC, {}).target).toBe('BACKUP');
+    expect(needsProxyFacts(demoting, SPEC, {})).toBe(true);
+    const failing = observation({
+      vips: NONE,
+      keepalived: said('FAULT', 'fifo'),
+      lastApplied: applied('FAULT', false),
+    });
+    expect(decide(failing, SPEC, {}).target).toBe('FAULT');
+    expect(needsProxyFacts(failing, SPEC, {})).toBe(true);
+    const promoting = { ...steady, lastApplied: applied('BACKUP') };
+    expect(decide(promoting, SPEC, {}).target).toBe('MASTER');
+    expect(needsProxyFacts(promoting, SPEC, {})).toBe(false);
     expect(needsProxyFacts(steady, { ...SPEC, proxy: undefined }, {})).toBe(false);
     expect(needsProxyFacts({ ...steady, keepalived: said('MASTER'), agentAlive: true }, SPEC, {})).toBe(
       false,
     );
+  });
+
+  it('a demotion plan carries its actions and the proxy steps together', () => {
+    const plan = decide(
+      observation({
+        vips: NONE,
+        keepalived: said('BACKUP', 'fifo'),
+        lastApplied: applied('MASTER'),
+        proxy: {
+          standbyCaughtUp: { ok: false, detail: 'replication stopped' },
+          proxies: [read(0, ATLAS, { rw: [VIP], ro: [HA2] }), read(2, HAPROXY, { rw: [HA1], ro: [HA2] })],
+        },
+      }),
+      SPEC,
+      {},
+    );
+    expect(plan.target).toBe('BACKUP');
+    expect(plan.actions.map((a) => a.type)).toEqual(['mysql.demote']);
+    expect(texts(plan)).toEqual([
+      `${ATLAS} -ro:${HA2}`,
+      `${HAPROXY} +rw:${HA2}`,
+      `${HAPROXY} -ro:${HA2}`,
+      `${HAPROXY} -rw:${HA1}`,
+    ]);
   });
 });
 
@@ -230,8 +274,9 @@ describe('observe(): proxy facts', () => {
     state: 'MASTER' | 'BACKUP',
     calls: string[],
     proxies = async () => facts,
+    held = ['192.0.2.50', '198.51.100.50'],
   ): ObservationSources => ({
-    addresses: () => new Set(['192.0.2.50', '198.51.100.50']),
+    addresses: () => new Set(held),
     appliedState: async () => applied(state),
     lineage: async () => ({ kind: 'none' }),
     database: async () => ({ kind: 'unreachable', problem: 'not asked' }),
@@ -254,7 +299,15 @@ describe('observe(): proxy facts', () => {
     expect(seenNow.proxy).toEqual(facts);
   });
 
-  it('not when a state is to be applied, and not unless asked (notify, status)', async () => {
+  it('also on a demotion tick (holding no VIP: this node is the standby)', async () => {
+    const calls: string[] = [];
+    const seenNow = await observe(SPEC, node, request(true), sources('MASTER', calls, undefined, []));
+    expect(decide(seenNow, SPEC, {}).target).toBe('BACKUP');
+    expect(calls).toEqual(['none']);
+    expect(seenNow.proxy).toEqual(facts);
+  });
+
+  it('not when a promotion may be decided, and not unless asked (notify, status)', async () => {
     const calls: string[] = [];
     expect((await observe(SPEC, node, request(true), sources('BACKUP', calls))).proxy).toBeUndefined();
     expect((await observe(SPEC, node, request(false), sources('MASTER', calls))).proxy).toBeUndefined();
