@@ -219,7 +219,7 @@ export class ReconcileLoop {
     for (const fact of lines) log.info({ event: 'agent.fifo', transition_id: transitionId, line: fact.text });
     const keepalived = this.keepalived();
     const intent = this.options.intent?.() ?? AUTOMATIC;
-    // The proxies are read on every tick that may not promote (decide's rule 6).
+    // The proxies are read on ticks that apply no state or retry one (decide's rule 6).
     const request = { transitionId, keepalived, intent, proxies: true };
     const record = (plan: Plan, result: TickRecord['result'], outcome?: ApplyOutcome): TickRecord => ({
       transitionId,

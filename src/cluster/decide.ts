@@ -13,7 +13,7 @@
  *    operator explicitly accepts the loss.
  * 5. With `fencing`, an allowed promotion fences the old primary first (src/cluster/fencing-rule.ts).
  * 6. With `proxy`, the plan carries the steps that put this node's proxies right
- *    (src/cluster/proxy-rule.ts); they are observed on every tick that may not promote.
+ *    (src/cluster/proxy-rule.ts); they are observed on ticks that apply no state or retry one.
  *
  * Nothing here reads a clock, a file or the network: the same observation gives the same plan.
  */
@@ -170,10 +170,17 @@ export function needsPromotionFacts(observation: Observation, spec: Spec, intent
   return step.target === 'MASTER' && actionsFor(spec, 'MASTER').some(promotes);
 }
 
-/** Whether observe() reads the proxies: with `proxy`, on every tick that may not promote (no round trip on that path). */
+/**
+ * Whether observe() reads the proxies (rule 6): on a tick that applies no state, or that retries a
+ * state that failed (a demotion whose database is down must not starve them); never on a first
+ * transition's path nor on a promotion's (no round trip there: the loop looks right after).
+ */
 export function needsProxyFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
   if (!spec.proxy || deferredToAgent(observation, spec, intent)) return false;
-  return !needsPromotionFacts(observation, spec, intent);
+  const { target } = rules123(observation, intent);
+  const last = observation.lastApplied;
+  const retry = target !== undefined && last?.state === target && !last.ok;
+  return (target === undefined || retry) && !needsPromotionFacts(observation, spec, intent);
 }
 
 function evidenceOf(observation: Observation): Record<string, unknown> {

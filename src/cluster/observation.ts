@@ -111,7 +111,7 @@ export interface Observation {
    * file reads 0). Undefined when not read (no agent mode, or the agent itself is deciding).
    */
   readonly agentAlive?: boolean | undefined;
-  /** Spec `proxy:`: read by the agent on every tick that may not promote (never on a promotion's path). */
+  /** Spec `proxy:`: read by the agent on ticks that apply no state or retry a failed one (decide's needsProxyFacts). */
   readonly proxy?: ProxyFacts | undefined;
 }
 

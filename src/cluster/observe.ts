@@ -50,7 +50,7 @@ export interface ObserveRequest {
   intent: Intent;
   /** 'always' also when no promotion is in view (a status report wants the database anyway). */
   promotionFacts?: 'when-needed' | 'always';
-  /** Read the proxies (the agent's ticks) unless a promotion may be decided (decide's rule 6). */
+  /** Read the proxies (the agent's ticks) when decide's rule 6 wants them (needsProxyFacts). */
   proxies?: boolean;
 }
 

@@ -117,10 +117,12 @@ describe.skipIf(!hasProgram('flock'))('rule 6 in the loop', () => {
     );
     const applied = ticks.findIndex((t) => t.target === 'MASTER');
     expect(ticks[applied]!.outcome?.ok).toBe(true);
+    expect(ticks.slice(0, applied).every((t) => t.result !== 'apply')).toBe(true);
     expect(ticks[applied + 1]!.wokenBy).toContain('proxy');
-    // The transition tick (no promotion in this spec) took the step; the look after it had none left.
+    // The transition tick ran its actions at once; the look after it took the proxy step.
+    expect(ticks[applied]!.outcome?.proxy).toEqual([]);
+    expect(ticks[applied + 1]!.result).toBe('apply');
     expect(fake.atlas.backends).toEqual([{ address: VIP, type: 'rw' }]);
-    expect(ticks[applied + 1]!.result).toBe('skip');
     const removals = fake.statements.filter((s) => s.startsWith('REMOVE'));
     expect(removals).toEqual(['REMOVE BACKEND 2']);
   });

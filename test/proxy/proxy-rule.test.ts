@@ -212,7 +212,7 @@ describe('rule 6: the proxies (pure)', () => {
     expect(decide({ ...stale, node: 'ha9' }, SPEC, {}).proxy).toEqual([]);
   });
 
-  it('the proxies are read on every tick that may not promote: steady, demoting, in FAULT; never on a promotion', () => {
+  it('the proxies are read on a tick that applies no state or retries a failed one; never on a first transition nor a promotion', () => {
     const steady = observation({
       vips: ALL,
       keepalived: said('MASTER', 'fifo'),
@@ -225,7 +225,7 @@ describe('rule 6: the proxies (pure)', () => {
       lastApplied: applied('MASTER'),
     });
     expect(decide(demoting, SPEC, {}).target).toBe('BACKUP');
-    expect(needsProxyFacts(demoting, SPEC, {})).toBe(true);
+    expect(needsProxyFacts(demoting, SPEC, {})).toBe(false);
     const failing = observation({
       vips: NONE,
       keepalived: said('FAULT', 'fifo'),
@@ -236,6 +236,9 @@ describe('rule 6: the proxies (pure)', () => {
     const promoting = { ...steady, lastApplied: applied('BACKUP') };
     expect(decide(promoting, SPEC, {}).target).toBe('MASTER');
     expect(needsProxyFacts(promoting, SPEC, {})).toBe(false);
+    const promotionRetry = { ...steady, lastApplied: applied('MASTER', false) };
+    expect(decide(promotionRetry, SPEC, {}).target).toBe('MASTER');
+    expect(needsProxyFacts(promotionRetry, SPEC, {})).toBe(false);
     expect(needsProxyFacts(steady, { ...SPEC, proxy: undefined }, {})).toBe(false);
     expect(needsProxyFacts({ ...steady, keepalived: said('MASTER'), agentAlive: true }, SPEC, {})).toBe(
       false,
@@ -275,9 +278,10 @@ describe('observe(): proxy facts', () => {
     calls: string[],
     proxies = async () => facts,
     held = ['192.0.2.50', '198.51.100.50'],
+    ok = true,
   ): ObservationSources => ({
     addresses: () => new Set(held),
-    appliedState: async () => applied(state),
+    appliedState: async () => applied(state, ok),
     lineage: async () => ({ kind: 'none' }),
     database: async () => ({ kind: 'unreachable', problem: 'not asked' }),
     proxies: async (_spec, _node, holds) => {
@@ -285,9 +289,9 @@ describe('observe(): proxy facts', () => {
       return proxies();
     },
   });
-  const request = (proxies: boolean) => ({
+  const request = (proxies: boolean, state: 'MASTER' | 'BACKUP' = 'MASTER') => ({
     transitionId: 't',
-    keepalived: said('MASTER', 'fifo'),
+    keepalived: said(state, 'fifo'),
     intent: {},
     proxies,
   });
@@ -299,12 +303,24 @@ describe('observe(): proxy facts', () => {
     expect(seenNow.proxy).toEqual(facts);
   });
 
-  it('also on a demotion tick (holding no VIP: this node is the standby)', async () => {
+  it('also on a tick that retries a failed demotion (holding no VIP: this node is the standby)', async () => {
     const calls: string[] = [];
-    const seenNow = await observe(SPEC, node, request(true), sources('MASTER', calls, undefined, []));
+    const seenNow = await observe(
+      SPEC,
+      node,
+      request(true, 'BACKUP'),
+      sources('BACKUP', calls, undefined, [], false),
+    );
     expect(decide(seenNow, SPEC, {}).target).toBe('BACKUP');
     expect(calls).toEqual(['none']);
     expect(seenNow.proxy).toEqual(facts);
+  });
+
+  it('not on a first demotion (its actions run at once)', async () => {
+    const calls: string[] = [];
+    const seenNow = await observe(SPEC, node, request(true), sources('MASTER', calls, undefined, []));
+    expect(decide(seenNow, SPEC, {}).target).toBe('BACKUP');
+    expect(calls).toEqual([]);
   });
 
   it('not when a promotion may be decided, and not unless asked (notify, status)', async () => {
