@@ -44,8 +44,9 @@ export type StartCompanion = (context: CompanionContext) => Companion | Promise<
 /**
  * The companions every agent runs, in start order (stopped in reverse), restarted by a reload:
  * the in-process checks, the failback gate, the witness monitor (src/fence/) and the file sync
- * (src/sync/). Proxy upkeep is no companion: it is rule 6 of the decision core, run by the loop. The liveness heartbeat is not one of them: it lives
- * exactly as long as the process, since stopping it tells keepalived the node is unhealthy.
+ * (src/sync/); proxy upkeep is no companion but rule 6 of the decision core, run by the loop.
+ * The liveness heartbeat is not one of them: it lives exactly as long as the process, since
+ * stopping it tells keepalived the node is unhealthy.
  */
 export const COMPANIONS: readonly StartCompanion[] = [
   ({ spec, node, log, wake }) =>

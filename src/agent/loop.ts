@@ -309,10 +309,11 @@ export class ReconcileLoop {
           actions_ok: outcome.steps.filter((s) => s.ok).length,
           actions: outcome.steps.length,
         });
-        if (outcome.ok) this.failed = undefined;
-        // The proxies follow a transition at once (decide's rule 6), not at the next timer tick.
-        if (outcome.ok && spec.proxy) this.wake('proxy');
-        else {
+        if (outcome.ok) {
+          this.failed = undefined;
+          // The proxies follow a transition at once (decide's rule 6), not at the next timer tick.
+          if (spec.proxy) this.wake('proxy');
+        } else {
           const backoffMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, (retry?.backoffMs ?? 0) * 2));
           this.failed = { target: plan.target, retryAt: performance.now() + backoffMs, backoffMs };
         }
