@@ -9,7 +9,7 @@
 import { actionLabel, actionTimeoutSec, failurePolicy, loadAction } from '../actions/index.js';
 import { messageOf, type ActionContext, type ActionResult } from '../actions/types.js';
 import type { Logger } from '../log.js';
-import { applyProxySteps, type ProxyStepOutcome } from '../proxy/apply.js';
+import type { ProxyStepOutcome } from '../proxy/apply.js';
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { appliedStatePath, writeAppliedState } from './applied-state.js';
@@ -128,7 +128,9 @@ async function runSteps(
 export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyOutcome | undefined> {
   const { spec, node, observation, intent } = options;
   const log = options.log.child({ transition_id: plan.transitionId });
-  const proxySteps = () => (plan.proxy.length > 0 ? applyProxySteps(plan.proxy, spec, log) : []);
+  // Loaded only here: notify (which never has proxy steps) does not parse the proxy drivers.
+  const proxySteps = async (): Promise<ProxyStepOutcome[]> =>
+    plan.proxy.length > 0 ? (await import('../proxy/apply.js')).applyProxySteps(plan.proxy, spec, log) : [];
   if (plan.target === undefined) {
     await proxySteps();
     return undefined;
