@@ -16,7 +16,6 @@ import { startCheckRunner, type CheckRunner } from './checks/index.js';
 import { AGENT_PROCESS_TITLE, notifyFifoPath } from './contract.js';
 import { startFailbackGate } from './failback.js';
 import { startWitnessMonitor } from '../fence/witness-monitor.js';
-import { startProxyUpkeep } from '../proxy/upkeep.js';
 import { startLiveness, type Liveness } from './liveness/index.js';
 import { openFifo, prepareFifo, type FifoReader } from './fifo.js';
 import { ReconcileLoop, type LoopOptions, type WakeReason } from './loop.js';
@@ -44,16 +43,16 @@ export type StartCompanion = (context: CompanionContext) => Companion | Promise<
 
 /**
  * The companions every agent runs, in start order (stopped in reverse), restarted by a reload:
- * the in-process checks, the failback gate, the witness monitor (src/fence/), the proxy upkeep
- * (src/proxy/) and the file sync (src/sync/). The liveness heartbeat is not one of them: it lives
- * exactly as long as the process, since stopping it tells keepalived the node is unhealthy.
+ * the in-process checks, the failback gate, the witness monitor (src/fence/) and the file sync
+ * (src/sync/); proxy upkeep is no companion but rule 6 of the decision core, run by the loop.
+ * The liveness heartbeat is not one of them: it lives exactly as long as the process, since
+ * stopping it tells keepalived the node is unhealthy.
  */
 export const COMPANIONS: readonly StartCompanion[] = [
   ({ spec, node, log, wake }) =>
     startCheckRunner({ spec, node, runtimeDir: spec.paths.runtime_dir, log, onChange: () => wake() }),
   ({ spec, node, log }) => startFailbackGate({ spec, node, log }),
   ({ spec, node, log }) => startWitnessMonitor({ spec, node, log }),
-  ({ spec, node, log }) => startProxyUpkeep({ spec, node, log }),
   ({ spec, node, log, facts }) =>
     startSyncScheduler({ spec, node, log, heard: (instance, group) => facts.vrrpState(instance, group) }),
 ];

@@ -18,6 +18,7 @@ import { raceDeadline } from '../bounded/deadline.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
 import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.js';
 import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
+import { stepText } from '../cluster/proxy-rule.js';
 import { localSources, newTransitionId, observe, type ObservationSources } from '../cluster/observe.js';
 import type { Logger } from '../log.js';
 import { keepSessions } from '../mysql/connection.js';
@@ -26,7 +27,8 @@ import { defaultLockWaitSec } from '../notify/run.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
 /** Why the loop was woken: keepalived wrote a line, the timer fired, the spec was reloaded, … */
-export type WakeReason = 'start' | 'fifo' | 'fifo-gap' | 'periodic' | 'reload' | 'checks' | 'switchover';
+export type WakeReason =
+  'start' | 'fifo' | 'fifo-gap' | 'periodic' | 'reload' | 'checks' | 'switchover' | 'proxy';
 
 export interface TickRecord {
   transitionId: string;
@@ -67,7 +69,7 @@ const RETRY_MAX_MS = 60_000;
 const MAX_NAMES = 64;
 
 function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
-  if (plan.target === undefined) return 'skip';
+  if (plan.target === undefined) return plan.proxy.length > 0 ? 'apply' : 'skip';
   return promotionOf(plan)?.verdict.allow === false ? 'refuse' : 'apply';
 }
 
@@ -217,7 +219,8 @@ export class ReconcileLoop {
     for (const fact of lines) log.info({ event: 'agent.fifo', transition_id: transitionId, line: fact.text });
     const keepalived = this.keepalived();
     const intent = this.options.intent?.() ?? AUTOMATIC;
-    const request = { transitionId, keepalived, intent };
+    // The proxies are read on ticks that apply no state or retry one (decide's rule 6).
+    const request = { transitionId, keepalived, intent, proxies: true };
     const record = (plan: Plan, result: TickRecord['result'], outcome?: ApplyOutcome): TickRecord => ({
       transitionId,
       wokenBy,
@@ -239,7 +242,7 @@ export class ReconcileLoop {
     try {
       const first = await observe(spec, node, request, sources);
       const glance = decide(first, spec, intent);
-      if (glance.target === undefined) {
+      if (glance.target === undefined && glance.proxy.length === 0) {
         this.failed = undefined;
         const fields = { ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip' };
         // The timer's ticks say something only when the sentence changes.
@@ -258,6 +261,12 @@ export class ReconcileLoop {
       ) {
         const reason = `${glance.target} failed last time; the timer retries in ${Math.round((retry.retryAt - performance.now()) / 1000)} s (an event retries at once)`;
         log.debug({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'backoff', reason });
+        // The state waits for its retry; the proxies do not (a node whose demotion keeps failing).
+        if (glance.proxy.length > 0)
+          await apply(
+            { ...glance, target: undefined, actions: [] },
+            { spec, node, observation: first, intent, log },
+          );
         return { ...record(glance, 'backoff'), reason };
       }
 
@@ -277,6 +286,7 @@ export class ReconcileLoop {
         result,
         lock_wait_ms: lock.waitedMs,
         planned: plan.actions.map(actionLabel),
+        ...(plan.proxy.length > 0 ? { proxy_steps: plan.proxy.map((s) => `${s.label} ${stepText(s)}`) } : {}),
       };
       if (result === 'refuse') log.warn(fields);
       else log.info(fields);
@@ -299,8 +309,11 @@ export class ReconcileLoop {
           actions_ok: outcome.steps.filter((s) => s.ok).length,
           actions: outcome.steps.length,
         });
-        if (outcome.ok) this.failed = undefined;
-        else {
+        if (outcome.ok) {
+          this.failed = undefined;
+          // The proxies follow a transition at once (decide's rule 6), not at the next timer tick.
+          if (spec.proxy) this.wake('proxy');
+        } else {
           const backoffMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, (retry?.backoffMs ?? 0) * 2));
           this.failed = { target: plan.target, retryAt: performance.now() + backoffMs, backoffMs };
         }

@@ -3,11 +3,13 @@
  * not stop within a short grace after its signal aborts is abandoned and counted as failed), logs
  * one line per step, and records the applied state — ok only when every step succeeded, so a
  * partial run is retried by the next decision (every action is idempotent). Every line, the
- * actions' own included, carries the plan's transition id.
+ * actions' own included, carries the plan's transition id. The plan's proxy steps (rule 6) run
+ * after the actions, through src/proxy/apply.ts; they are not part of the applied state.
  */
 import { actionLabel, actionTimeoutSec, failurePolicy, loadAction } from '../actions/index.js';
 import { messageOf, type ActionContext, type ActionResult } from '../actions/types.js';
 import type { Logger } from '../log.js';
+import type { ProxyStepOutcome } from '../proxy/apply.js';
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { appliedStatePath, writeAppliedState } from './applied-state.js';
@@ -34,6 +36,8 @@ export interface ApplyOutcome {
   diverged: boolean;
   /** Every step ran and succeeded: what was recorded as `ok`. */
   ok: boolean;
+  /** The proxy steps' outcomes (they do not count towards `ok`). */
+  proxy?: ProxyStepOutcome[];
 }
 
 export interface ApplyOptions {
@@ -120,11 +124,17 @@ async function runSteps(
   return outcome;
 }
 
-/** undefined when the plan has no target (nothing ran, nothing was recorded). */
+/** undefined when the plan has no target (no action ran, nothing was recorded; its proxy steps did run). */
 export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyOutcome | undefined> {
-  if (plan.target === undefined) return undefined;
   const { spec, node, observation, intent } = options;
   const log = options.log.child({ transition_id: plan.transitionId });
+  // Loaded only here: notify (which never has proxy steps) does not parse the proxy drivers.
+  const proxySteps = async (): Promise<ProxyStepOutcome[]> =>
+    plan.proxy.length > 0 ? (await import('../proxy/apply.js')).applyProxySteps(plan.proxy, spec, log) : [];
+  if (plan.target === undefined) {
+    await proxySteps();
+    return undefined;
+  }
   const addresses = options.addresses ?? localAddresses;
   const promotion = promotionOf(plan);
   const fencing = fencingOf(plan);
@@ -151,5 +161,5 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyOut
     event: observation.keepalived?.text ?? 'no event',
     transitionId: plan.transitionId,
   });
-  return { ...ran, ok };
+  return { ...ran, ok, proxy: await proxySteps() };
 }

@@ -12,6 +12,8 @@
  *    cannot show it has every write the last primary acknowledged stays read-only, unless the
  *    operator explicitly accepts the loss.
  * 5. With `fencing`, an allowed promotion fences the old primary first (src/cluster/fencing-rule.ts).
+ * 6. With `proxy`, the plan carries the steps that put this node's proxies right
+ *    (src/cluster/proxy-rule.ts); they are observed on ticks that apply no state or retry one.
  *
  * Nothing here reads a clock, a file or the network: the same observation gives the same plan.
  */
@@ -19,6 +21,7 @@ import type { ActionSpec } from '../spec/actions-schema.js';
 import type { Spec } from '../spec/schema.js';
 import type { Observation, VrrpState } from './observation.js';
 import { fenceFirst, type FencingGuard } from './fencing-rule.js';
+import { proxyRule, type ProxyStep } from './proxy-rule.js';
 import { promotionVerdict, type PromotionVerdict } from './promotion-guard.js';
 import { stepDownRule } from './step-down.js';
 
@@ -59,6 +62,8 @@ export interface Plan {
   /** One sentence: what was seen and why this plan follows. */
   readonly reason: string;
   readonly guards: readonly GuardVerdict[];
+  /** Rule 6: steps on this node's proxies, in their safe order (apply runs them after the actions). */
+  readonly proxy: readonly ProxyStep[];
 }
 
 export function actionsFor(spec: Spec, state: VrrpState): ActionSpec[] {
@@ -165,6 +170,19 @@ export function needsPromotionFacts(observation: Observation, spec: Spec, intent
   return step.target === 'MASTER' && actionsFor(spec, 'MASTER').some(promotes);
 }
 
+/**
+ * Whether observe() reads the proxies (rule 6): on a tick that applies no state, or that retries a
+ * state that failed (a demotion whose database is down must not starve them); never on a first
+ * transition's path nor on a promotion's (no round trip there: the loop looks right after).
+ */
+export function needsProxyFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
+  if (!spec.proxy || deferredToAgent(observation, spec, intent)) return false;
+  const { target } = rules123(observation, intent);
+  const last = observation.lastApplied;
+  const retry = target !== undefined && last?.state === target && !last.ok;
+  return (target === undefined || retry) && !needsPromotionFacts(observation, spec, intent);
+}
+
 function evidenceOf(observation: Observation): Record<string, unknown> {
   const { lineage, database } = observation;
   const record = lineage?.kind === 'ok' ? lineage.lineage : undefined;
@@ -230,6 +248,7 @@ function deferredToAgent(observation: Observation, spec: Spec, intent: Intent): 
 export function decide(observation: Observation, spec: Spec, intent: Intent): Plan {
   const deferred = deferredToAgent(observation, spec, intent);
   const step = deferred ? { target: undefined, reason: deferred, guards: [] } : rules123(observation, intent);
+  const proxy = deferred ? { steps: [], reason: undefined } : proxyRule(observation, spec);
   const plan = (
     target: VrrpState | undefined,
     actions: ActionSpec[],
@@ -240,8 +259,9 @@ export function decide(observation: Observation, spec: Spec, intent: Intent): Pl
       transitionId: observation.transitionId,
       target,
       actions: Object.freeze([...actions]),
-      reason,
+      reason: proxy.reason === undefined ? reason : `${reason}; ${proxy.reason}`,
       guards: Object.freeze(guards),
+      proxy: Object.freeze(proxy.steps.map((s) => Object.freeze(s))),
     });
   if (step.target === undefined) return plan(undefined, [], step.reason, step.guards);
   const actions = actionsFor(spec, step.target);

@@ -75,6 +75,23 @@ export interface LeaseFact {
   store: string;
 }
 
+/** One of this node's proxies (spec `proxy.proxies[proxy]`) as its driver read it. */
+export interface ProxyRead {
+  proxy: number;
+  /** "atlas 127.0.0.1:2345" (no credentials). */
+  label: string;
+  /** What it lists now ("host:port"); undefined when it could not be read in time. */
+  backends: { rw: readonly string[]; ro: readonly string[] } | undefined;
+  problem?: string;
+}
+
+/** What the proxy rule needs (src/cluster/proxy-rule.ts); read by the agent only. */
+export interface ProxyFacts {
+  /** The failback rule's verdict on the standby's database; undefined when not judged. */
+  standbyCaughtUp: { ok: boolean; detail: string } | undefined;
+  proxies: readonly ProxyRead[];
+}
+
 export interface Observation {
   /** One id per decision cycle: the plan, every step and every log line of this transition carry it. */
   readonly transitionId: string;
@@ -94,6 +111,8 @@ export interface Observation {
    * file reads 0). Undefined when not read (no agent mode, or the agent itself is deciding).
    */
   readonly agentAlive?: boolean | undefined;
+  /** Spec `proxy:`: read by the agent on ticks that apply no state or retry a failed one (decide's needsProxyFacts). */
+  readonly proxy?: ProxyFacts | undefined;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -11,7 +11,7 @@ import { AGENT_ALIVE, agentTrackFile } from '../agent/contract.js';
 import { problemWithUserPath } from '../fs/user-path.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { appliedStatePath, readAppliedState } from './applied-state.js';
-import { needsPromotionFacts, type Intent } from './decide.js';
+import { needsPromotionFacts, needsProxyFacts, type Intent } from './decide.js';
 import { readLineage, type LineageRead } from './lineage.js';
 import {
   freezeObservation,
@@ -20,6 +20,7 @@ import {
   type KeepalivedFact,
   type LeaseFact,
   type Observation,
+  type ProxyFacts,
 } from './observation.js';
 import type { ReplicaFacts } from './promotion-guard.js';
 import { localAddresses, vipHolding } from './vips.js';
@@ -34,6 +35,13 @@ export interface ObservationSources {
   lease?(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<LeaseFact>;
   /** Agent mode: whether the node's agent says it is alive (read for notify hooks only). */
   agentAlive?(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<boolean | undefined>;
+  /** Spec `proxy:`: the standby's catch-up and each proxy's backends (src/proxy/observe.ts). */
+  proxies?(
+    spec: Spec,
+    node: NodeSpec,
+    holds: 'all' | 'none' | 'some',
+    signal: AbortSignal,
+  ): Promise<ProxyFacts>;
 }
 
 export interface ObserveRequest {
@@ -42,6 +50,8 @@ export interface ObserveRequest {
   intent: Intent;
   /** 'always' also when no promotion is in view (a status report wants the database anyway). */
   promotionFacts?: 'when-needed' | 'always';
+  /** Read the proxies (the agent's ticks) when decide's rule 6 wants them (needsProxyFacts). */
+  proxies?: boolean;
 }
 
 export interface ObserveBudgets {
@@ -49,6 +59,8 @@ export interface ObserveBudgets {
   lineageMs: number;
   databaseMs: number;
   leaseMs: number;
+  /** Default 4 s: the standby's replication probe (2 s) and every proxy's read (3 s), all at once. */
+  proxiesMs?: number;
 }
 
 export const DEFAULT_BUDGETS: ObserveBudgets = {
@@ -58,6 +70,7 @@ export const DEFAULT_BUDGETS: ObserveBudgets = {
   // Connect (3 s) plus a handful of small queries on a loaded machine.
   databaseMs: 8_000,
   leaseMs: 2_000,
+  proxiesMs: 4_000,
 };
 
 /** A short, sortable, greppable id: node, UTC time to the second, 4 random hex digits. */
@@ -72,7 +85,9 @@ export function newTransitionId(node: string, now = new Date()): string {
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Milliseconds each source took, for a debug line (where does a slow transition spend its time?). */
-export type SourceTimings = Partial<Record<'applied_state' | 'lease' | 'lineage' | 'database', number>>;
+export type SourceTimings = Partial<
+  Record<'applied_state' | 'lease' | 'lineage' | 'database' | 'proxies', number>
+>;
 
 /** Runs one source under its own deadline; a timeout or an error becomes the source's "unknown". */
 async function bounded<T>(
@@ -152,6 +167,10 @@ export const localSources: ObservationSources = {
   },
   lineage: (spec, node) => readLineage(spec.paths.state_dir, node.name),
   database: readLocalDatabase,
+  async proxies(spec, node, holds, signal) {
+    const { readProxyFacts } = await import('../proxy/observe.js');
+    return readProxyFacts(spec, node, holds, signal);
+  },
   async agentAlive(spec, node, signal) {
     const problem = await problemWithUserPath(spec.paths.runtime_dir, 'paths.runtime_dir');
     if (problem) return undefined;
@@ -210,8 +229,22 @@ export async function observe(
     lease,
     agentAlive,
   };
-  const wanted = request.promotionFacts === 'always' || needsPromotionFacts(first, spec, request.intent);
-  if (!wanted) return freezeObservation(first);
+  const { held, missing } = first.vips;
+  const holds = missing.length === 0 ? 'all' : held.length === 0 ? 'none' : 'some';
+  const seen: Observation =
+    request.proxies && sources.proxies && needsProxyFacts(first, spec, request.intent)
+      ? {
+          ...first,
+          proxy: await bounded<ProxyFacts | undefined>(
+            budgets.proxiesMs ?? 4_000,
+            (signal) => sources.proxies!(spec, node, holds, signal),
+            () => undefined,
+            (ms) => (timings.proxies = ms),
+          ),
+        }
+      : first;
+  const wanted = request.promotionFacts === 'always' || needsPromotionFacts(seen, spec, request.intent);
+  if (!wanted) return freezeObservation(seen);
   const lineage = await bounded<LineageRead>(
     budgets.lineageMs,
     (signal) => sources.lineage(spec, node, signal),
@@ -224,5 +257,5 @@ export async function observe(
     (why) => ({ kind: 'unreachable', problem: why }),
     (ms) => (timings.database = ms),
   );
-  return freezeObservation({ ...first, lineage, database });
+  return freezeObservation({ ...seen, lineage, database });
 }

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { haproxyServers } from '../proxy/drivers.js';
-import type { BackendSet } from '../proxy/want.js';
+import type { BackendSet } from '../cluster/proxy-rule.js';
 import { addressOf, LAB_NODES, namespacesFor, vipOf, type LabNode } from './network.js';
 import { readPidFile, startDaemon, stopFromPidFile, waitFor } from './processes.js';
 

@@ -1,35 +1,42 @@
 /**
- * One driver per proxy kind: read the backends the proxy lists now, take the steps from
- * src/proxy/want.ts (additions first, so a writable backend is never missing), and persist where
- * the proxy can. Reading first and acting on the difference makes a second run a no-op.
+ * One driver per proxy kind, for the proxy rule of the decision core (src/cluster/proxy-rule.ts):
+ * `read` lists the backends the proxy has now (observe), `apply` takes the plan's steps for it in
+ * their order (apply), each only if the proxy still needs it — read again right before — so a
+ * second run of the same steps changes nothing; the first failing step throws and the steps after
+ * it are not taken (a removal never runs after its addition failed). Then it persists where the
+ * proxy can.
  *
  * - Atlas: `SELECT * FROM backends`, `ADD MASTER|SLAVE ip:port`, `REMOVE BACKEND n` (the list is
- *   read again before each removal: Atlas renumbers after one); `SAVE CONFIG` when save_config.
+ *   read again before each step: Atlas renumbers after a removal); `SAVE CONFIG` when save_config.
  * - ProxySQL: rows of mysql_servers in the writer/reader hostgroups; after a change
  *   `LOAD MYSQL SERVERS TO RUNTIME` (the switch-over is atomic there) and `SAVE MYSQL SERVERS TO DISK`.
  * - HAProxy: `show servers state <backend>`; a listed backend is a server in state ready, a removed
  *   one is in maint (`set server b/s state ready|maint`). The runtime API cannot persist: a reloaded
- *   HAProxy starts from haproxy.cfg, and the next upkeep (within a second) puts it right.
+ *   HAProxy starts from haproxy.cfg, and the agent's next tick puts it right.
  */
 import { runtimeApi } from '../actions/haproxy.js';
 import { adminSession, literal } from '../actions/admin-sql.js';
 import type { MysqlSession } from '../mysql/connection.js';
 import type { ProxyEntry } from '../spec/proxy-schema.js';
-import { stepsTo, type BackendSet, type Step } from './want.js';
+import type { BackendSet, Step } from '../cluster/proxy-rule.js';
 
-export interface Reconciled {
-  /** The steps taken (empty: the proxy was already right). */
-  steps: Step[];
-  /** What the proxy listed before. */
-  before: BackendSet;
-  /** Persisted after the change (ProxySQL's disk, Atlas's config file); absent when nothing changed. */
+export interface Applied {
+  /** Per step, in order: whether it changed the proxy (false: it was already so). */
+  changed: boolean[];
+  /** How the change was persisted (ProxySQL's disk, Atlas's config file); absent when nothing changed or it cannot be. */
   persisted?: string;
 }
 
 export interface ProxyDriver {
   /** "atlas 127.0.0.1:2345", for log lines (no credentials). */
   readonly label: string;
-  reconcile(wanted: BackendSet, signal: AbortSignal): Promise<Reconciled>;
+  read(signal: AbortSignal): Promise<BackendSet>;
+  /** Each step only if still needed, in order; throws at the first that fails (`done` says how far it got). */
+  apply(
+    steps: readonly Step[],
+    signal: AbortSignal,
+    done?: (step: Step, changed: boolean) => void,
+  ): Promise<Applied>;
 }
 
 function split(address: string): { host: string; port: number } {
@@ -75,26 +82,27 @@ const atlasSet = (rows: AtlasRow[]): BackendSet => ({
 function atlas(entry: Of<'atlas'>): ProxyDriver {
   return {
     label: `atlas ${entry.admin_host}:${entry.admin_port}`,
-    reconcile: (wanted, signal) =>
+    read: (signal) => withSession(entry, signal, async (session) => atlasSet(await atlasRows(session))),
+    apply: (steps, signal, done) =>
       withSession(entry, signal, async (session) => {
-        let rows = await atlasRows(session);
-        const before = atlasSet(rows);
-        const steps = stepsTo(before, wanted);
+        const changed: boolean[] = [];
         for (const step of steps) {
-          if (step.op === 'add') {
+          // Atlas renumbers its backends after a removal: look the list up right before each step.
+          const row = (await atlasRows(session)).find(
+            (r) => r.type === step.kind && r.address === step.address,
+          );
+          const needed = step.op === 'add' ? row === undefined : row !== undefined;
+          if (needed && step.op === 'add')
             await session.query(`ADD ${step.kind === 'rw' ? 'MASTER' : 'SLAVE'} ${step.address}`);
-          } else {
-            // Atlas renumbers its backends after a removal: look the index up right before.
-            rows = await atlasRows(session);
-            const row = rows.find((r) => r.type === step.kind && r.address === step.address);
-            if (row) await session.query(`REMOVE BACKEND ${row.index}`);
-          }
+          else if (needed) await session.query(`REMOVE BACKEND ${row!.index}`);
+          changed.push(needed);
+          done?.(step, needed);
         }
-        if (steps.length > 0 && entry.save_config) {
+        if (changed.includes(true) && entry.save_config) {
           await session.query('SAVE CONFIG');
-          return { steps, before, persisted: 'SAVE CONFIG' };
+          return { changed, persisted: 'SAVE CONFIG' };
         }
-        return { steps, before };
+        return { changed };
       }),
   };
 }
@@ -107,31 +115,46 @@ interface ServerRow {
 
 function proxysql(entry: Of<'proxysql'>): ProxyDriver {
   const group = { rw: entry.writer_hostgroup, ro: entry.reader_hostgroup };
+  const read = async (session: MysqlSession): Promise<BackendSet> => {
+    const rows = (await session.query(
+      `SELECT hostgroup_id, hostname, port FROM mysql_servers WHERE hostgroup_id IN (${group.rw},${group.ro})`,
+    )) as unknown as ServerRow[];
+    const inGroup = (id: number) =>
+      rows.filter((r) => Number(r.hostgroup_id) === id).map((r) => `${r.hostname}:${Number(r.port)}`);
+    return { rw: inGroup(group.rw), ro: inGroup(group.ro) };
+  };
   return {
     label: `proxysql ${entry.admin_host}:${entry.admin_port}`,
-    reconcile: (wanted, signal) =>
+    read: (signal) => withSession(entry, signal, read),
+    apply: (steps, signal, done) =>
       withSession(entry, signal, async (session) => {
-        const rows = (await session.query(
-          `SELECT hostgroup_id, hostname, port FROM mysql_servers WHERE hostgroup_id IN (${group.rw},${group.ro})`,
-        )) as unknown as ServerRow[];
-        const inGroup = (id: number) =>
-          rows.filter((r) => Number(r.hostgroup_id) === id).map((r) => `${r.hostname}:${Number(r.port)}`);
-        const before = { rw: inGroup(group.rw), ro: inGroup(group.ro) };
-        const steps = stepsTo(before, wanted);
+        const now = await read(session);
+        const listed = { rw: [...now.rw], ro: [...now.ro] };
+        const changed: boolean[] = [];
         for (const step of steps) {
           const { host, port } = split(step.address);
           const id = group[step.kind];
-          await session.query(
-            step.op === 'add'
-              ? `INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (${id}, ${literal(host)}, ${port})`
-              : `DELETE FROM mysql_servers WHERE hostgroup_id=${id} AND hostname=${literal(host)} AND port=${port}`,
-          );
+          const has = listed[step.kind].includes(step.address);
+          const needed = step.op === 'add' ? !has : has;
+          if (needed) {
+            await session.query(
+              step.op === 'add'
+                ? `INSERT INTO mysql_servers (hostgroup_id, hostname, port) VALUES (${id}, ${literal(host)}, ${port})`
+                : `DELETE FROM mysql_servers WHERE hostgroup_id=${id} AND hostname=${literal(host)} AND port=${port}`,
+            );
+            listed[step.kind] =
+              step.op === 'add'
+                ? [...listed[step.kind], step.address]
+                : listed[step.kind].filter((a) => a !== step.address);
+          }
+          changed.push(needed);
+          done?.(step, needed);
         }
-        if (steps.length === 0) return { steps, before };
+        if (!changed.includes(true)) return { changed };
         // Until LOAD the running ProxySQL is untouched: the whole change reaches it at once.
         await session.query('LOAD MYSQL SERVERS TO RUNTIME');
         await session.query('SAVE MYSQL SERVERS TO DISK');
-        return { steps, before, persisted: 'SAVE MYSQL SERVERS TO DISK' };
+        return { changed, persisted: 'SAVE MYSQL SERVERS TO DISK' };
       }),
   };
 }
@@ -177,34 +200,41 @@ export async function haproxyServers(socket: string, backend: string, signal: Ab
 
 function haproxy(entry: Of<'haproxy'>): ProxyDriver {
   const backend = { rw: entry.write_backend, ro: entry.read_backend };
+  const servers = async (signal: AbortSignal) => ({
+    rw: await haproxyServers(entry.socket, backend.rw, signal),
+    ro: await haproxyServers(entry.socket, backend.ro, signal),
+  });
+  const listed = (list: HaproxyServer[]) => [
+    ...new Set(list.filter((s) => s.adminState === 0).map((s) => s.address)),
+  ];
   return {
     label: `haproxy ${entry.socket}`,
-    async reconcile(wanted, signal) {
-      const servers = {
-        rw: await haproxyServers(entry.socket, backend.rw, signal),
-        ro: await haproxyServers(entry.socket, backend.ro, signal),
-      };
-      const listed = (list: HaproxyServer[]) => [
-        ...new Set(list.filter((s) => s.adminState === 0).map((s) => s.address)),
-      ];
-      const before = { rw: listed(servers.rw), ro: listed(servers.ro) };
-      const steps = stepsTo(before, wanted);
+    async read(signal) {
+      const now = await servers(signal);
+      return { rw: listed(now.rw), ro: listed(now.ro) };
+    },
+    async apply(steps, signal, done) {
+      const changed: boolean[] = [];
       for (const step of steps) {
-        const targets = servers[step.kind].filter(
-          (s) => s.address === step.address && (step.op === 'add' ? s.adminState !== 0 : s.adminState === 0),
-        );
-        if (targets.length === 0) {
+        const now = (await servers(signal))[step.kind];
+        const at = now.filter((s) => s.address === step.address);
+        if (at.length === 0) {
           throw new Error(
             `backend ${backend[step.kind]} has no server at ${step.address}: add one to haproxy.cfg (the runtime API cannot add it for good)`,
           );
         }
-        for (const server of targets) {
+        const targets = at.filter((s) => (step.op === 'add' ? s.adminState !== 0 : s.adminState === 0));
+        // One ready server at the address already lists it.
+        const needed = step.op === 'add' ? !at.some((s) => s.adminState === 0) : targets.length > 0;
+        for (const server of needed ? targets : []) {
           const command = `set server ${backend[step.kind]}/${server.name} state ${step.op === 'add' ? 'ready' : 'maint'}`;
           const answer = (await runtimeApi(entry.socket, command, signal)).trim();
           if (answer !== '') throw new Error(`HAProxy refused "${command}": ${answer.replace(/\s+/g, ' ')}`);
         }
+        changed.push(needed);
+        done?.(step, needed);
       }
-      return { steps, before };
+      return { changed };
     },
   };
 }

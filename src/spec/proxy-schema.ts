@@ -1,7 +1,8 @@
 /**
  * `proxy:` — the agent keeps each node's local database proxies in line with the pair (seed 004):
  * the read-write backend (the VIP, or the primary's own address) and the standby as read-only
- * backend once it has caught up. Runs in hactl agent (src/proxy/upkeep.ts), about once a second.
+ * backend once it has caught up. Rule 6 of the decision core (src/cluster/proxy-rule.ts), run by
+ * hactl agent's loop on every tick that applies no state and right after each transition.
  */
 import { z } from 'zod';
 import { absolutePath, identifier, intInRange, LINT_ONLY, safeToken } from './fields.js';
@@ -46,7 +47,7 @@ export const proxyEntrySchema = z
         save_config: z
           .boolean()
           .describe(
-            "After a change, run Atlas's `SAVE CONFIG` so a restarted Atlas keeps the backends (Atlas 2.2+; default false: older builds lack it, and a restarted Atlas then reads its config file until the next upkeep, within a second).",
+            "After a change, run Atlas's `SAVE CONFIG` so a restarted Atlas keeps the backends (Atlas 2.2+; default false: older builds lack it, and a restarted Atlas then reads its config file until the agent's next tick).",
           )
           .default(false),
       })
@@ -70,7 +71,7 @@ export const proxyEntrySchema = z
         type: z
           .literal('haproxy')
           .describe(
-            'HAProxy: servers of two backends set ready or maint through the runtime API (not persistent: a reloaded HAProxy starts from haproxy.cfg and the next upkeep corrects it).',
+            'HAProxy: servers of two backends set ready or maint through the runtime API (not persistent: a reloaded HAProxy starts from haproxy.cfg and the next tick of the agent corrects it).',
           ),
         writer,
         nodes: onNodes,
@@ -97,7 +98,7 @@ export const proxySchema = z
       .describe("This node's proxies (the spec is the same on every node: each node keeps its own)."),
   })
   .describe(
-    'Proxy upkeep by hactl agent (needs agent.enabled): about once a second the read-write backend is made sure of, and the standby is the read-only backend only while it has caught up (threads running, lag 0, everything received applied — the failback rule).',
+    'Proxy upkeep by hactl agent (needs agent.enabled), a rule of its reconcile loop: right after every transition and on every tick (agent --interval, default 5 s) the read-write backend is made sure of, and the standby is the read-only backend only while it has caught up (threads running, lag 0, everything received applied — the failback rule).',
   );
 
 export type ProxySpec = z.infer<typeof proxySchema>;

@@ -5,18 +5,21 @@
  * MariaDB is stopped: the VIPs move to ha2, the read-only backend ha2 goes (it is the primary
  * now) and ha1 is not listed while it has not caught up; once healed and caught up it comes back
  * as the read-only backend on both nodes' proxies. Both nodes' four proxies are sampled every
- * 100 ms throughout: none may ever list zero writable backends.
+ * 100 ms throughout: none may ever list zero writable backends. The upkeep is rule 6 of the
+ * decision core: each change is an `apply.proxy` line of the agent's log with its transition id,
+ * and Atlas's SAVE CONFIG copy ends equal to what it runs.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { addressOf, labFail, labHeal } from '../../src/lab/lab.js';
+import { addressOf, labFail, labHeal, labPaths } from '../../src/lab/lab.js';
 import {
   LAB_PROXY_VIP,
   labProxyBlock,
+  labProxyFiles,
   readLabProxies,
   startLabProxies,
   stopLabProxies,
@@ -159,6 +162,21 @@ describe.skipIf(missing)(
         await sampler.stop();
         invariants();
         expect(sampler.errors, 'every sample read every proxy').toEqual([]);
+        for (const node of ['ha1', 'ha2'] as const) {
+          // Persisted: Atlas's config-file copy (SAVE CONFIG) is what it runs.
+          const atlas = JSON.parse(readFileSync(labProxyFiles(lab.dir, node).atlasState, 'utf8')) as {
+            backends: unknown;
+            saved: unknown;
+          };
+          expect(atlas.saved, `${node}'s Atlas saved its config`).toEqual(atlas.backends);
+          // Through the core: every proxy change is an apply.proxy line with the tick's transition id.
+          const changes = readFileSync(join(labPaths(lab.dir).node[node].dir, 'agent.log'), 'utf8')
+            .split('\n')
+            .filter((line) => line.includes('"apply.proxy"') && line.includes('"changed"'))
+            .map((line) => JSON.parse(line) as { transition_id?: string; step?: string });
+          expect(changes.length, `${node}'s agent logged its proxy changes`).toBeGreaterThan(0);
+          expect(changes.filter((c) => !c.transition_id?.startsWith(`${node}-`))).toEqual([]);
+        }
         // The sampler really watched: every 100 ms at most on average, across the whole scenario.
         const times = [...new Set(sampler.samples.map((s) => s.t))];
         const gaps = times.slice(1).map((t, i) => t - times[i]!);

@@ -1,16 +1,28 @@
 /**
- * Proxy upkeep (spec `proxy:`): the pure rule, and each driver against its proxy — Atlas and
- * ProxySQL against the protocol-level stand-in (test/actions/fake-admin.ts), HAProxy for real.
- * The lab test (test/e2e/proxy.test.ts) runs the whole loop through a failover.
+ * Proxy upkeep (spec `proxy:`): the pure helpers of rule 6 (src/cluster/proxy-rule.ts; the rule
+ * through decide() is test/proxy/proxy-rule.test.ts), and each driver against its proxy — Atlas
+ * and ProxySQL against the protocol-level stand-in (test/actions/fake-admin.ts), HAProxy for real —
+ * read, then the steps applied as apply() does (src/proxy/apply.ts), twice: the second changes
+ * nothing. The lab test (test/e2e/proxy.test.ts) runs the agent's loop through a failover.
  */
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, stopProcess, waitFor, type Daemon } from '../../src/lab/processes.js';
-import { driverFor, haproxyServers } from '../../src/proxy/drivers.js';
-import { proxiesOn, proxyAddresses } from '../../src/proxy/upkeep.js';
-import { stepsTo, wantedBackends, type BackendSet, type ProxyView } from '../../src/proxy/want.js';
+import {
+  proxiesOn,
+  proxyAddresses,
+  stepsTo,
+  wantedBackends,
+  type BackendSet,
+  type ProxyStep,
+  type ProxyView,
+  type Step,
+} from '../../src/cluster/proxy-rule.js';
+import type { Logger } from '../../src/log.js';
+import { applyProxySteps } from '../../src/proxy/apply.js';
+import { driverFor, haproxyServers, type ProxyDriver } from '../../src/proxy/drivers.js';
 import { findNode, parseSpecText } from '../../src/spec/load.js';
 import type { ProxyEntry } from '../../src/spec/proxy-schema.js';
 import type { Spec } from '../../src/spec/schema.js';
@@ -144,9 +156,18 @@ ${MYSQL_AGENT}`;
     - { type: atlas, credentials_file: /etc/hactl/atlas.cnf }
 `);
     const on = (name: string) =>
-      proxiesOn(spec, findNode(spec, name)).map((p) => ('socket' in p ? p.socket : p.type));
-    expect(on('ha1')).toEqual(['/run/ha1.sock', 'atlas']);
-    expect(on('ha2')).toEqual(['/run/ha2.sock', 'atlas']);
+      proxiesOn(spec, findNode(spec, name)).map(({ index, entry: p }) => [
+        index,
+        'socket' in p ? p.socket : p.type,
+      ]);
+    expect(on('ha1')).toEqual([
+      [0, '/run/ha1.sock'],
+      [2, 'atlas'],
+    ]);
+    expect(on('ha2')).toEqual([
+      [1, '/run/ha2.sock'],
+      [2, 'atlas'],
+    ]);
     expect(() =>
       specWith(
         `proxy:\n  proxies: [{ type: atlas, nodes: [ha3], credentials_file: /etc/hactl/atlas.cnf }]\n`,
@@ -161,6 +182,28 @@ ${MYSQL_AGENT}`;
     ).toThrow(/agent\.enabled: true/);
   });
 });
+
+/** What one agent tick does with a proxy: read it, take the steps to `wanted` (as apply() would). */
+async function reconcile(driver: ProxyDriver, wanted: BackendSet) {
+  const before = await driver.read(never);
+  const steps = stepsTo(before, wanted);
+  const applied = steps.length > 0 ? await driver.apply(steps, never) : { changed: [] as boolean[] };
+  return { before, steps, ...applied };
+}
+
+/** A logger that keeps its lines, as apply() hands it over: already tagged with the transition id. */
+function recorder(transitionId: string) {
+  const lines: Record<string, unknown>[] = [];
+  const make = (bound: Record<string, unknown>): Logger =>
+    ({
+      info: (fields: Record<string, unknown>) => lines.push({ ...bound, ...fields }),
+      warn: (fields: Record<string, unknown>) => lines.push({ ...bound, ...fields }),
+      error: (fields: Record<string, unknown>) => lines.push({ ...bound, ...fields, level: 'error' }),
+      debug: () => undefined,
+      child: (more: Record<string, unknown>) => make({ ...bound, ...more }),
+    }) as unknown as Logger;
+  return { log: make({ transition_id: transitionId }), lines };
+}
 
 let fake: FakeAdmin | undefined;
 afterEach(async () => {
@@ -179,14 +222,14 @@ describe('atlas (stand-in)', () => {
     fake = await startFakeAdmin('atlas', { user: 'admin', password: PASSWORD });
     fake.atlas.backends.push({ address: VIP, type: 'rw' }, { address: HA2, type: 'ro' });
     const driver = driverFor(atlas(true, fake.port));
-    const done = await driver.reconcile({ rw: [VIP], ro: [] }, never);
+    const done = await reconcile(driver, { rw: [VIP], ro: [] });
     expect(done.steps).toEqual([{ op: 'remove', kind: 'ro', address: HA2 }]);
     expect(fake.atlas.backends).toEqual([{ address: VIP, type: 'rw' }]);
     expect(fake.atlas.saved).toEqual([{ address: VIP, type: 'rw' }]);
     expect(done.persisted).toBe('SAVE CONFIG');
 
     // ha1 has caught up: it comes back as ADD SLAVE.
-    const back = await driver.reconcile({ rw: [VIP], ro: [HA1] }, never);
+    const back = await reconcile(driver, { rw: [VIP], ro: [HA1] });
     expect(back.steps).toEqual([{ op: 'add', kind: 'ro', address: HA1 }]);
     expect(fake.atlas.backends).toEqual([
       { address: VIP, type: 'rw' },
@@ -194,9 +237,42 @@ describe('atlas (stand-in)', () => {
     ]);
 
     const seen = fake.statements.length;
-    const again = await driver.reconcile({ rw: [VIP], ro: [HA1] }, never);
+    const again = await reconcile(driver, { rw: [VIP], ro: [HA1] });
     expect(again.steps).toEqual([]);
     expect(fake.statements.slice(seen)).toEqual(['SELECT * FROM backends']);
+  });
+
+  it('apply: the same steps twice change nothing the second time (each step only if still needed), logged with the transition id', async () => {
+    fake = await startFakeAdmin('atlas', { user: 'admin', password: PASSWORD });
+    fake.atlas.backends.push({ address: VIP, type: 'rw' }, { address: HA2, type: 'ro' });
+    const spec = specWith(`proxy:
+  proxies:
+    - { type: atlas, writer: vip, admin_host: 127.0.0.1, admin_port: ${fake.port}, credentials_file: ${join(dir, 'admin.cnf')}, save_config: true }
+`);
+    const steps: ProxyStep[] = [
+      { proxy: 0, label: 'atlas', op: 'add', kind: 'ro', address: HA1, reason: 'r' },
+      { proxy: 0, label: 'atlas', op: 'remove', kind: 'ro', address: HA2, reason: 'r' },
+    ];
+    const { log, lines } = recorder('t-42');
+    expect(await applyProxySteps(steps, spec, log)).toEqual([
+      { step: `+ro:${HA1}`, proxy: 'atlas', ok: true, changed: true },
+      { step: `-ro:${HA2}`, proxy: 'atlas', ok: true, changed: true },
+    ]);
+    expect(fake.atlas.backends).toEqual([
+      { address: VIP, type: 'rw' },
+      { address: HA1, type: 'ro' },
+    ]);
+    expect(fake.atlas.saved).toEqual(fake.atlas.backends);
+    const seen = fake.statements.length;
+    expect((await applyProxySteps(steps, spec, log)).map((o) => o.changed)).toEqual([false, false]);
+    expect(fake.statements.slice(seen).filter((s) => !s.startsWith('SELECT'))).toEqual([]);
+    expect(lines.map((l) => [l.transition_id, l.step ?? l.persisted, l.result])).toEqual([
+      ['t-42', `+ro:${HA1}`, 'changed'],
+      ['t-42', `-ro:${HA2}`, 'changed'],
+      ['t-42', 'SAVE CONFIG', 'persisted'],
+      ['t-42', `+ro:${HA1}`, 'already so'],
+      ['t-42', `-ro:${HA2}`, 'already so'],
+    ]);
   });
 
   it('save_config: false sends no SAVE CONFIG; removals re-read the renumbered list', async () => {
@@ -206,7 +282,7 @@ describe('atlas (stand-in)', () => {
       { address: VIP, type: 'rw' },
       { address: HA2, type: 'ro' },
     );
-    const done = await driverFor(atlas(false, fake.port)).reconcile({ rw: [VIP], ro: [] }, never);
+    const done = await reconcile(driverFor(atlas(false, fake.port)), { rw: [VIP], ro: [] });
     expect(done.steps).toHaveLength(2);
     expect(fake.atlas.backends).toEqual([{ address: VIP, type: 'rw' }]);
     expect(fake.statements).not.toContain('SAVE CONFIG');
@@ -238,7 +314,7 @@ describe('proxysql (stand-in)', () => {
       { hostgroup_id: 30, hostname: '192.0.2.99', port: 3306 },
     );
     const driver = driverFor(proxysql(fake.port));
-    const done = await driver.reconcile({ rw: [HA2], ro: [] }, never);
+    const done = await reconcile(driver, { rw: [HA2], ro: [] });
     expect(done.steps.map((s) => `${s.op} ${s.kind} ${s.address}`)).toEqual([
       `add rw ${HA2}`,
       `remove ro ${HA2}`,
@@ -254,7 +330,7 @@ describe('proxysql (stand-in)', () => {
     expect(fake.proxysql.disk).toEqual(fake.proxysql.runtime);
 
     const seen = fake.statements.length;
-    expect((await driver.reconcile({ rw: [HA2], ro: [] }, never)).steps).toEqual([]);
+    expect((await reconcile(driver, { rw: [HA2], ro: [] })).steps).toEqual([]);
     expect(fake.statements.slice(seen).filter((s) => !s.startsWith('SELECT'))).toEqual([]);
   });
 });
@@ -307,11 +383,11 @@ describe.skipIf(missing)(titled('haproxy (real)', missing), () => {
 
   it('sets servers ready or maint by address (make before break); a second run sends nothing', async () => {
     const node = driverFor(haproxy('node'));
-    const first = await node.reconcile({ rw: [HA1], ro: [HA2] }, never);
+    const first = await reconcile(node, { rw: [HA1], ro: [HA2] });
     expect(first.before).toEqual({ rw: [VIP, HA1, HA2], ro: [HA1, HA2] });
     expect(await ready('be_rw')).toEqual(['ha1']);
     expect(await ready('be_ro')).toEqual(['ha2']);
-    const failover = await node.reconcile({ rw: [HA2], ro: [] }, never);
+    const failover = await reconcile(node, { rw: [HA2], ro: [] });
     expect(failover.steps.map((s) => `${s.op} ${s.kind} ${s.address}`)).toEqual([
       `add rw ${HA2}`,
       `remove ro ${HA2}`,
@@ -319,20 +395,44 @@ describe.skipIf(missing)(titled('haproxy (real)', missing), () => {
     ]);
     expect(await ready('be_rw')).toEqual(['ha2']);
     expect(await ready('be_ro')).toEqual([]);
-    expect((await node.reconcile({ rw: [HA2], ro: [] }, never)).steps).toEqual([]);
+    expect((await reconcile(node, { rw: [HA2], ro: [] })).steps).toEqual([]);
 
     const vip = driverFor(haproxy('vip'));
-    await vip.reconcile({ rw: [VIP], ro: [HA1] }, never);
+    await reconcile(vip, { rw: [VIP], ro: [HA1] });
     expect(await ready('be_rw')).toEqual(['vip']);
     expect(await ready('be_ro')).toEqual(['ha1']);
   });
 
+  it('apply: a step that fails stops that proxy (the removal after a failed addition is not taken)', async () => {
+    const node = driverFor(haproxy('node'));
+    await reconcile(node, { rw: [HA1], ro: [] });
+    const spec = specWith(`proxy:
+  proxies:
+    - { type: haproxy, writer: node, socket: ${socket}, write_backend: be_rw, read_backend: be_ro }
+`);
+    const step = (op: Step['op'], address: string): ProxyStep => ({
+      proxy: 0,
+      label: 'haproxy',
+      op,
+      kind: 'rw',
+      address,
+      reason: 'r',
+    });
+    const { log, lines } = recorder('t-7');
+    const outcome = await applyProxySteps([step('add', '192.0.2.77:3306'), step('remove', HA1)], spec, log);
+    expect(outcome).toEqual([{ step: '+rw:192.0.2.77:3306', proxy: 'haproxy', ok: false, changed: false }]);
+    expect(await ready('be_rw')).toEqual(['ha1']);
+    expect(lines).toMatchObject([
+      { transition_id: 't-7', result: 'failed', step: '+rw:192.0.2.77:3306', not_taken: [`-rw:${HA1}`] },
+    ]);
+  });
+
   it('an address without a server, or a backend HAProxy lacks, fails naming it', async () => {
     await expect(
-      driverFor(haproxy('vip')).reconcile({ rw: [VIP], ro: ['192.0.2.77:3306'] }, never),
+      reconcile(driverFor(haproxy('vip')), { rw: [VIP], ro: ['192.0.2.77:3306'] }),
     ).rejects.toThrow(/backend be_ro has no server at 192\.0\.2\.77:3306: add one to haproxy\.cfg/);
-    await expect(
-      driverFor(haproxy('vip', 'be_nope')).reconcile({ rw: [VIP], ro: [] }, never),
-    ).rejects.toThrow(/no backend "be_nope"/);
+    await expect(reconcile(driverFor(haproxy('vip', 'be_nope')), { rw: [VIP], ro: [] })).rejects.toThrow(
+      /no backend "be_nope"/,
+    );
   });
 });
