@@ -73,6 +73,8 @@ class RolledBack extends Error {}
 
 export class SwitchoverDriver {
   private record: SwitchoverRecord | undefined;
+  /** Resumed at catch-up after a restart: the position is confirmed before the target waits for it. */
+  private confirmPosition = false;
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly abort = new AbortController();
@@ -242,6 +244,7 @@ export class SwitchoverDriver {
       action: action.kind,
       ...('detail' in action ? { detail: action.detail } : {}),
     });
+    if (action.kind === 'continue' && record.phase === 'catch-up') this.confirmPosition = true;
     if (action.kind === 'skip-to-promote') await this.advance('promote', action.detail);
     else if (action.kind === 'confirm-writable') await this.confirmWritable(record);
   }
@@ -346,7 +349,29 @@ export class SwitchoverDriver {
     }
   }
 
+  /**
+   * After a restart at catch-up: whatever happened while no agent watched, this node must still be
+   * read-only, and the position the target must reach is read again (never less than the recorded one).
+   */
+  private async confirmFinalPosition(): Promise<void> {
+    const { node } = this.context.current();
+    const session = await this.localSession();
+    try {
+      const flavour = await detectFlavour(session);
+      const ro = await readReadOnly(session, flavour);
+      if (!ro.readOnly && !ro.superReadOnly)
+        throw new RolledBack(`${node.name}'s database was writable when its agent resumed at catch-up`);
+      const { position } = await readGtidState(session, flavour);
+      this.record = { ...this.record!, finalPosition: position };
+      await this.save();
+    } finally {
+      await session.close();
+    }
+    this.confirmPosition = false;
+  }
+
   private async catchUp(): Promise<void> {
+    if (this.confirmPosition) await this.confirmFinalPosition();
     const record = this.record!;
     const position = record.finalPosition ?? '';
     const timeoutSec = record.catchUpTimeoutSec;
