@@ -359,20 +359,27 @@ describe.skipIf(missing)(
           // catch-up lasts milliseconds; with the target's SQL thread stopped it lasts until the kill
           // (the target's own promotion starts the thread again to drain its relay log).
           if (step === 'catch-up') await rootQuery(to, 'STOP SLAVE SQL_THREAD');
-          const answer = await postSwitchover(from, { id, from, to, catch_up_timeout: 30 });
-          expect(answer.status).toBe(202);
-          await waitFor(
+          // Asking takes a node start in the namespace, longer than most steps: the record is
+          // watched meanwhile, and the agent frozen the moment it shows the step (so the step it
+          // dies at is the one its record shows), before the answer to the POST if need be.
+          let frozen = false;
+          const watch = waitFor(
             `${from}'s switchover at step ${step} or later`,
             () => {
               const r = record(from);
-              return r?.id === id && STEP_NAMES.indexOf(r.phase as StepName) >= STEP_NAMES.indexOf(step);
+              if (r?.id !== id || STEP_NAMES.indexOf(r.phase as StepName) < STEP_NAMES.indexOf(step))
+                return false;
+              frozen = signalAgent(agent, 'SIGSTOP');
+              killedAt = record(from)?.phase;
+              return true;
             },
-            { timeoutMs: 30_000, everyMs: 5 },
+            { timeoutMs: 30_000, everyMs: 2 },
           );
-          // Frozen first: the step it dies at is the one its record shows.
-          expect(signalAgent(agent, 'SIGSTOP')).toBe(true);
-          killedAt = record(from)?.phase;
+          const posted = postSwitchover(from, { id, from, to, catch_up_timeout: 30 });
+          await watch;
+          expect(frozen).toBe(true);
           expect(signalAgent(agent, 'SIGKILL')).toBe(true);
+          await posted; // answered 202, or cut off by the kill: the record above shows it was taken
           if (step === 'catch-up') await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
           await waitFor(`${from}'s agent gone`, () => agentPid(agent) === undefined, {
             timeoutMs: 10_000,
