@@ -212,6 +212,12 @@ export async function main(argv: string[]): Promise<number> {
       .map((a) => (a.switchover.ok ? a.switchover.record : null))
       .find((r) => r?.to === verdict.from);
     out(`nothing to do: ${verdict.reason}`);
+    // A switchover driven by an agent that is down (SIGKILLed, restarting) resumes when it is back.
+    for (const a of asked)
+      if (!a.switchover.ok)
+        out(
+          `note: ${a.name}'s agent could not be asked (${a.switchover.problem}): a switchover it drives is not shown; run again once it answers`,
+        );
     if (lastRun) {
       out(`last switchover ${lastRun.id} (${lastRun.from} → ${lastRun.to}):`);
       for (const step of lastRun.steps) out(stepLine(step));

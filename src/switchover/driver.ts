@@ -40,6 +40,7 @@ import {
   type SwitchoverPhase,
   type SwitchoverRecord,
 } from './record.js';
+import { resumeAction, type ResumeView } from './resume.js';
 
 export interface DriverLog {
   info(fields: Record<string, unknown>): void;
@@ -72,6 +73,8 @@ class RolledBack extends Error {}
 
 export class SwitchoverDriver {
   private record: SwitchoverRecord | undefined;
+  /** Resumed at catch-up after a restart: the position is confirmed before the target waits for it. */
+  private confirmPosition = false;
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly abort = new AbortController();
@@ -90,10 +93,8 @@ export class SwitchoverDriver {
     }
     await driver.keepTrack().catch(() => undefined);
     driver.keeper = setInterval(() => void driver.keepTrack().catch(() => undefined), KEEPER_MS);
-    if (driver.record && !isFinished(driver.record) && driver.record.from === node.name) {
-      context.log.warn({ event: 'switchover.resume', id: driver.record.id, phase: driver.record.phase });
-      driver.launch();
-    }
+    // What to do with it depends on where the VIPs are now (resume.ts): run() decides.
+    if (resumeAction(driver.record, node.name, driver.view()).kind !== 'none') driver.launch(true);
     return driver;
   }
 
@@ -165,10 +166,17 @@ export class SwitchoverDriver {
     await this.running;
   }
 
-  private launch(): void {
+  private view(): ResumeView {
+    const { spec } = this.context.current();
+    const vips = vipHolding(spec);
+    return { vipsHeld: vips.held.length, vipsTotal: vips.held.length + vips.missing.length };
+  }
+
+  private launch(resuming = false): void {
     if (this.running) return;
     this.context.wake();
-    this.running = this.run()
+    this.running = (resuming ? this.resume() : Promise.resolve())
+      .then(() => this.run())
       .catch((error: unknown) =>
         this.context.log.error({ event: 'switchover.error', reason: message(error) }),
       )
@@ -213,6 +221,32 @@ export class SwitchoverDriver {
     await this.keepTrack().catch(() => undefined);
     this.context.log.info({ event: 'switchover.step', id: record.id, step: record.phase, detail, next });
     this.context.wake();
+  }
+
+  /** After an agent restart: carry on, skip what already happened, or confirm a roll-back (resume.ts). */
+  private async resume(): Promise<void> {
+    const { node } = this.context.current();
+    let action = resumeAction(this.record, node.name, this.view());
+    if (action.kind === 'settle') {
+      await this.until(
+        STEP_BOUNDS_MS.moveVips,
+        async () => (resumeAction(this.record, node.name, this.view()).kind === 'settle' ? undefined : true),
+        () => 'the VIPs stayed split',
+      ).catch(() => undefined); // still split: the recorded step judges (the core keeps a split node read-only)
+      if (this.stopped) return;
+      action = resumeAction(this.record, node.name, this.view());
+    }
+    const record = this.record!;
+    this.context.log.warn({
+      event: 'switchover.resume',
+      id: record.id,
+      phase: record.phase,
+      action: action.kind,
+      ...('detail' in action ? { detail: action.detail } : {}),
+    });
+    if (action.kind === 'continue' && record.phase === 'catch-up') this.confirmPosition = true;
+    if (action.kind === 'skip-to-promote') await this.advance('promote', action.detail);
+    else if (action.kind === 'confirm-writable') await this.confirmWritable(record);
   }
 
   private async run(): Promise<void> {
@@ -315,7 +349,29 @@ export class SwitchoverDriver {
     }
   }
 
+  /**
+   * After a restart at catch-up: whatever happened while no agent watched, this node must still be
+   * read-only, and the position the target must reach is read again (never less than the recorded one).
+   */
+  private async confirmFinalPosition(): Promise<void> {
+    const { node } = this.context.current();
+    const session = await this.localSession();
+    try {
+      const flavour = await detectFlavour(session);
+      const ro = await readReadOnly(session, flavour);
+      if (!ro.readOnly && !ro.superReadOnly)
+        throw new RolledBack(`${node.name}'s database was writable when its agent resumed at catch-up`);
+      const { position } = await readGtidState(session, flavour);
+      this.record = { ...this.record!, finalPosition: position };
+      await this.save();
+    } finally {
+      await session.close();
+    }
+    this.confirmPosition = false;
+  }
+
   private async catchUp(): Promise<void> {
+    if (this.confirmPosition) await this.confirmFinalPosition();
     const record = this.record!;
     const position = record.finalPosition ?? '';
     const timeoutSec = record.catchUpTimeoutSec;
@@ -413,6 +469,20 @@ export class SwitchoverDriver {
     const record = this.record!;
     this.context.log.warn({ event: 'switchover.roll_back', id: record.id, step: record.phase, reason });
     await this.advance('rolled-back', `rolled back: ${reason}`, { reason });
+    if (this.view().vipsHeld === 0) {
+      // The VIPs went to the target anyway (this node failed meanwhile): it is not this node's to be writable.
+      this.context.log.warn({
+        event: 'switchover.roll_back',
+        id: record.id,
+        reason: `${record.from} holds none of the VIPs: ${record.to}'s agent judges whether it promotes`,
+      });
+      return;
+    }
+    await this.confirmWritable(record);
+  }
+
+  /** Waits (bounded) until this node's database is writable again and records when. */
+  private async confirmWritable(record: SwitchoverRecord): Promise<void> {
     let session: MysqlSession | undefined;
     try {
       await this.until(

@@ -2,12 +2,12 @@
 // insert at a time through HOST (the inside VIP) as the application account, each row carrying
 // the next id; prints "ack <id>" once the server acknowledged the commit, so the test knows every
 // write that must survive. Reconnects after any error; stops on SIGTERM or after MAX_MS.
-// Usage: node switchover-writer.mjs HOST CREDENTIALS_FILE MAX_MS
+// Usage: node switchover-writer.mjs HOST CREDENTIALS_FILE MAX_MS [FIRST_ID]
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 
-const [host, credentialsFile, maxMsText] = process.argv.slice(2);
+const [host, credentialsFile, maxMsText, firstIdText] = process.argv.slice(2);
 const field = (name) =>
   new RegExp(`^${name}\\s*=\\s*"?([^"\\n]*)"?\\s*$`, 'm').exec(readFileSync(credentialsFile, 'utf8'))?.[1];
 const user = field('user');
@@ -17,7 +17,7 @@ let stopping = false;
 process.on('SIGTERM', () => (stopping = true));
 
 let connection;
-let id = 0;
+let id = Number(firstIdText ?? 1) - 1;
 while (!stopping && Date.now() < stopAt) {
   try {
     connection ??= await mysql.createConnection({ host, port: 3306, user, password, connectTimeout: 1000 });

@@ -5,19 +5,24 @@
  *    and ha1 is writable again;
  * 3. ha1 → ha2 under a steady writer through the inside VIP: no acknowledged write lost, no 100 ms
  *    sample with both databases writable, each step and the write-unavailability window printed;
- * 4. ha2 → ha1 with the command SIGKILLed mid-way: the agent carries on, and the next run finds
- *    the pair converged on ha1 and reports the finished switchover.
+ * 4. ha2 → ha1 with the command SIGKILLed once the target is being promoted: the agent carries
+ *    on, and the next run finds the pair converged on ha1 and reports the finished switchover;
+ * 5. the driving agent SIGKILLed at each step (frozen first, so the step it dies at is read from
+ *    its record, not guessed), alternating the direction, and restarted as the lab does: under a
+ *    writer, the pair converges on the target, the record ends done, every acknowledged write is
+ *    there, no 100 ms sample has two writable databases, and the next run reports it.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labPaths } from '../../src/lab/lab.js';
+import { agentFiles, agentPid, signalAgent } from '../../src/lab/agent.js';
+import { labHeal, labPaths } from '../../src/lab/lab.js';
 import { namespacesFor, vipOf, type LabNode } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
 import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
 import { parseSpecText } from '../../src/spec/load.js';
-import type { SwitchoverRecord } from '../../src/switchover/record.js';
+import { STEP_NAMES, type StepName, type SwitchoverRecord } from '../../src/switchover/record.js';
 import { assertBuilt, hactlBin, runHactl, runProgram, type RunResult } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
@@ -90,7 +95,11 @@ function sampleReadOnly(): { stop(): Promise<{ t: number; ha1: string; ha2: stri
 }
 
 /** The writer (switchover-writer.mjs) in the client namespace; the ids the server acknowledged. */
-function startWriter(): { acked: () => number[]; errors: () => number; stop(): Promise<number[]> } {
+function startWriter(firstId = 1): {
+  acked: () => number[];
+  errors: () => number;
+  stop(): Promise<number[]>;
+} {
   const creds = join(lab.dir, 'db', 'app.cnf');
   const child = spawn(
     'ip',
@@ -103,6 +112,7 @@ function startWriter(): { acked: () => number[]; errors: () => number; stop(): P
       vipOf('inside'),
       creds,
       '120000',
+      String(firstId),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -170,7 +180,10 @@ describe.skipIf(missing)(
   () => {
     beforeAll(async () => {
       assertBuilt();
-      await lab.up({ mode: 'agent', fast: true });
+      // Fencing on: an agent SIGKILLed before its step-down made the database read-only leaves it
+      // writable, and without a fence the target's promotion does not wait for that (seen: 0.4 s
+      // with both writable when killed at read-only).
+      await lab.up({ mode: 'agent', fast: true, fencing: true });
       await waitForConverged(lab, 'ha1', 'ha2');
       await rootQuery('ha1', 'CREATE TABLE IF NOT EXISTS app.sw (id INT PRIMARY KEY)');
     }, LAB_TEST_TIMEOUT_MS);
@@ -272,7 +285,7 @@ describe.skipIf(missing)(
       expect(samples.length).toBeGreaterThan(10);
     });
 
-    it('ha2 → ha1 with the command SIGKILLed mid-way: the agent carries on, the next run reports it done', async () => {
+    it('ha2 → ha1 with the command SIGKILLed while ha1 is promoted: the agent carries on, the next run reports it done', async () => {
       const child = spawn(
         'ip',
         [
@@ -292,10 +305,10 @@ describe.skipIf(missing)(
       const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
       try {
         await waitFor(
-          'the switchover ha2 → ha1 past its first step',
+          'the switchover ha2 → ha1 at its promote step',
           () => {
             const r = record('ha2');
-            return r !== undefined && r.to === 'ha1' && r.phase !== 'read-only';
+            return r !== undefined && r.to === 'ha1' && ['promote', 'repoint', 'done'].includes(r.phase);
           },
           { timeoutMs: 30_000, everyMs: 20 },
         );
@@ -309,7 +322,8 @@ describe.skipIf(missing)(
         }
       }
       const killedAt = record('ha2')!.phase;
-      expect(['catch-up', 'move-vips', 'promote', 'repoint', 'done']).toContain(killedAt);
+      console.log(`switchover command SIGKILLed at step ${killedAt}`);
+      expect(['promote', 'repoint', 'done']).toContain(killedAt);
       const rerun = await switchover(['--to', 'ha1'], 'ha1');
       expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
       expect(rerun.stdout).toMatch(
@@ -319,5 +333,114 @@ describe.skipIf(missing)(
       await waitForConverged(lab, 'ha1', 'ha2');
       expect(record('ha2')!.phase).toBe('done');
     });
+
+    // Alternating direction, so each case starts from the pair the previous one left.
+    const AGENT_KILLS: { step: StepName; from: LabNode; to: LabNode }[] = [
+      { step: 'read-only', from: 'ha1', to: 'ha2' },
+      { step: 'catch-up', from: 'ha2', to: 'ha1' },
+      { step: 'move-vips', from: 'ha1', to: 'ha2' },
+      { step: 'promote', from: 'ha2', to: 'ha1' },
+      { step: 'repoint', from: 'ha1', to: 'ha2' },
+    ];
+    it.each(AGENT_KILLS)(
+      "$from's agent SIGKILLed at step $step ($from → $to), restarted: the pair converges on $to, done, nothing lost, never two writable",
+      async ({ step, from, to }) => {
+        const id = `so-kill-${step}`;
+        const agent = agentFiles(labPaths(lab.dir).node[from].dir);
+        const logFrom = readFileSync(agent.log, 'utf8').length;
+        await waitForConverged(lab, from, to);
+        const writer = startWriter((STEP_NAMES.indexOf(step) + 2) * 1_000_000);
+        const sampler = sampleReadOnly();
+        let acked: number[];
+        let samples: { t: number; ha1: string; ha2: string }[];
+        let killedAt: string | undefined;
+        try {
+          await waitFor('the writer writes through the VIP', () => writer.acked().length >= 10, {
+            timeoutMs: 15_000,
+            everyMs: 50,
+          });
+          // catch-up lasts milliseconds; with the target's SQL thread stopped it lasts until the kill
+          // (the target's own promotion starts the thread again to drain its relay log).
+          if (step === 'catch-up') await rootQuery(to, 'STOP SLAVE SQL_THREAD');
+          // Asking takes a node start in the namespace, longer than most steps: the record is
+          // watched meanwhile, and the agent frozen the moment it shows the step (so the step it
+          // dies at is the one its record shows), before the answer to the POST if need be.
+          let frozen = false;
+          const watch = waitFor(
+            `${from}'s switchover at step ${step} or later`,
+            () => {
+              const r = record(from);
+              if (r?.id !== id || STEP_NAMES.indexOf(r.phase as StepName) < STEP_NAMES.indexOf(step))
+                return false;
+              frozen = signalAgent(agent, 'SIGSTOP');
+              killedAt = record(from)?.phase;
+              return true;
+            },
+            { timeoutMs: 30_000, everyMs: 2 },
+          );
+          const posted = postSwitchover(from, { id, from, to, catch_up_timeout: 30 });
+          await watch;
+          expect(frozen).toBe(true);
+          expect(signalAgent(agent, 'SIGKILL')).toBe(true);
+          await posted; // answered 202, or cut off by the kill: the record above shows it was taken
+          if (step === 'catch-up') await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
+          await waitFor(`${from}'s agent gone`, () => agentPid(agent) === undefined, {
+            timeoutMs: 10_000,
+            everyMs: 20,
+          });
+          await labHeal({ prefix: lab.prefix, dir: lab.dir, node: from });
+          await waitFor(
+            `switchover ${id} finished`,
+            () => /^(done|rolled-back|failed)$/.test(record(from)?.phase ?? ''),
+            {
+              timeoutMs: 60_000,
+              everyMs: 100,
+            },
+          );
+          await waitForConverged(lab, to, from);
+          const before = writer.acked().length;
+          await waitFor(`the writer writes to ${to}`, () => writer.acked().length >= before + 10, {
+            timeoutMs: 20_000,
+            everyMs: 50,
+          });
+        } finally {
+          if (step === 'catch-up') await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
+          acked = await writer.stop();
+          samples = await sampler.stop();
+        }
+        const log = readFileSync(agent.log, 'utf8').slice(logFrom);
+        const final = record(from)!;
+        console.log(
+          `agent SIGKILLed at ${killedAt} (${from} → ${to}): ${final.phase}; steps ${final.steps.map((s) => s.name).join(' → ')}; ${acked.length} acked`,
+        );
+        expect(killedAt).toBe(step);
+        expect(final.phase, JSON.stringify(final)).toBe('done');
+        expect(log).toMatch(new RegExp(`"event":"switchover.resume","id":"${id}","phase":"${step}"`));
+
+        const onTarget = new Set(
+          (
+            await rootQuery(
+              to,
+              `SELECT id FROM app.sw WHERE id >= ${(STEP_NAMES.indexOf(step) + 2) * 1_000_000}`,
+            )
+          ).map((r) => Number(r.id)),
+        );
+        expect(
+          acked.filter((n) => !onTarget.has(n)),
+          `acknowledged writes missing on the new primary ${to}`,
+        ).toEqual([]);
+        expect(acked.length).toBeGreaterThan(20);
+        expect(
+          samples.filter((s) => s.ha1 === '0' && s.ha2 === '0'),
+          'samples with both databases writable',
+        ).toEqual([]);
+        expect(samples.length).toBeGreaterThan(10);
+
+        const rerun = await switchover(['--to', to], to);
+        expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
+        expect(rerun.stdout).toMatch(new RegExp(`nothing to do: ${to} is the primary already`));
+        expect(rerun.stdout).toContain(`last switchover ${id} (${from} → ${to})`);
+      },
+    );
   },
 );
