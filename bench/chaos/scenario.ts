@@ -4,9 +4,9 @@
  * application saw acknowledged (bench/chaos/faults.ts). One lab for the whole run; it is rebuilt
  * whenever a repetition leaves the pair unhealthy, so the next repetition starts from a sane pair.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { defaultDir, labDown, labUp } from '../../src/lab/lab.js';
+import { defaultDir, labDown, labPaths, labUp } from '../../src/lab/lab.js';
 import { CHAOS_FAULTS, FAULT_HELP, pairProblems, runRep, type ChaosFault, type RepResult } from './faults.js';
 import { writeNaiveTemplate } from './naive.js';
 
@@ -206,6 +206,14 @@ export async function main(argv: string[]): Promise<number> {
             (result.diverged ? ` (old primary diverged: ${result.diverged})` : ''),
         );
         if ((await pairProblems(lab)).problems.length > 0) {
+          // The rebuild removes the lab's hactl.log: keep it for whoever reads the table.
+          const kept = `/tmp/hactl-chaos-${lab.prefix}-${fault}-${rep}.log`;
+          try {
+            copyFileSync(labPaths(lab.dir).log, kept);
+            say(`hactl's log of this repetition: ${kept}`);
+          } catch {
+            /* no log to keep */
+          }
           say('the pair is not healthy: rebuilding the lab for the next repetition');
           await up();
         }
