@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- [--reps N] [--faults a,b] [--mode async|semi-sync] [--profile default|fast]
- * [--json FILE] [--hold S] [--agents] [--prefix P]`: the lab pair under faults, counted by what an
+ * [--json FILE] [--hold S] [--stall S] [--agents] [--prefix P]`: the lab pair under faults, counted by what an
  * application saw acknowledged (bench/chaos/faults.ts). One lab for the whole run; it is rebuilt
  * whenever a repetition leaves the pair unhealthy, so the next repetition starts from a sane pair.
  */
