@@ -29,7 +29,7 @@ const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
   --table FILE        print the table of an earlier run's --json FILE and exit
 
 faults:
-${CHAOS_FAULTS.map((f) => `  ${f.padEnd(16)}${FAULT_HELP[f]}`).join('\n')}
+${CHAOS_FAULTS.map((f) => `  ${f.padEnd(19)}${FAULT_HELP[f]}`).join('\n')}
 
 example: npm run chaos -- --reps 5 --faults node-loss,isolation --json /tmp/chaos.json`;
 
