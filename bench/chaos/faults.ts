@@ -10,7 +10,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { agentFiles, signalAgent } from '../../src/lab/agent.js';
-import { keepalivedFiles, killKeepalived } from '../../src/lab/keepalived.js';
+import {
+  keepalivedFiles,
+  killKeepalived,
+  startKeepalived,
+  stopKeepalived,
+} from '../../src/lab/keepalived.js';
 import {
   convergenceProblems,
   holderOfBoth,
@@ -20,9 +25,9 @@ import {
   packageRoot,
 } from '../../src/lab/lab.js';
 import { labDatabase } from '../../src/lab/lab-db.js';
-import { setAttached, setPeerLink, type LabNode } from '../../src/lab/network.js';
+import { namespacesFor, setAttached, setPeerLink, type LabNode } from '../../src/lab/network.js';
 import { killGroup } from '../../src/lab/pgroup.js';
-import { readPidFile } from '../../src/lab/processes.js';
+import { commandLineOf, isAlive, readPidFile } from '../../src/lab/processes.js';
 import {
   bothWritable,
   durationWhere,
@@ -44,6 +49,8 @@ export const CHAOS_FAULTS = [
   'peer-link',
   'agent-kill',
   'flapping-check',
+  'notify-burst',
+  'mysql-unreachable',
 ] as const;
 export type ChaosFault = (typeof CHAOS_FAULTS)[number];
 
@@ -58,7 +65,14 @@ export const FAULT_HELP: Record<ChaosFault, string> = {
   'peer-link': 'the nodes cannot reach each other on any network for --hold s; the client reaches both',
   'agent-kill': "SIGKILL of the primary's hactl agent (lab --agents only)",
   'flapping-check': "the primary's nginx killed and restarted 3 times, 2 s down and 2 s up",
+  'notify-burst':
+    'keepalived on the MASTER stopped and restarted at once, 5 times, always on the node holding the VIPs (ends on the standby)',
+  'mysql-unreachable':
+    "node loss, and the standby's mariadbd SIGSTOPped as soon as it holds the VIPs (its promotion finds it hung) for --stall s",
 };
+
+/** notify-burst: how many MASTER hand-overs (odd: the VIPs end on the standby, as in the other faults). */
+export const BURST_HANDOVERS = 5;
 
 export interface ChaosLab {
   prefix: string;
@@ -68,6 +82,8 @@ export interface ChaosLab {
 export interface RepOptions {
   /** For isolation and peer-link: how long the fault lasts (s). */
   holdSec?: number;
+  /** For mysql-unreachable: how long the standby's mariadbd stays stopped (s, default 5). */
+  stallSec?: number;
   /** Writer rate (inserts/s). */
   rate?: number;
   /** Bound for the VIPs to move after the fault (ms). */
@@ -75,8 +91,8 @@ export interface RepOptions {
   /** Bound for the pair to settle after the fault cleared (ms). */
   settleBoundMs?: number;
   say?: (line: string) => void;
-  /** Runs after the fault cleared (e.g. semi-sync set again on a restarted server), bounded by the caller. */
-  afterHeal?: () => Promise<void>;
+  /** The lab runs strict semi-sync (lab up --semi-sync strict): see where the fault is cleared. */
+  strictSemiSync?: boolean;
 }
 
 export interface RepResult {
@@ -201,6 +217,53 @@ async function killNginx(lab: ChaosLab, node: LabNode): Promise<void> {
   if (pid !== undefined) await killGroup(pid, join(dir, 'nginx.conf'));
 }
 
+/** The lab's own mariadbd of `node` (pid file and command line agree), or undefined. */
+function mariadbdPid(lab: ChaosLab, node: LabNode): number | undefined {
+  const dir = labPaths(lab.dir).node[node].dbDir;
+  const pid = readPidFile(join(dir, 'daemon.pid'));
+  return pid !== undefined && isAlive(pid) && (commandLineOf(pid)?.includes(join(dir, 'my.cnf')) ?? false)
+    ? pid
+    : undefined;
+}
+
+/** SIGSTOP/SIGCONT to `pid`; false when it is gone. */
+function signal(pid: number, sig: 'SIGSTOP' | 'SIGCONT'): boolean {
+  try {
+    process.kill(pid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * notify-burst: keepalived on whichever node holds the VIPs is stopped (SIGTERM: it releases them
+ * and says priority 0, so the peer takes over at once) and started again straight away, as an
+ * operator restarting it in a loop would; then the same on the new holder, `handovers` times. Each
+ * hand-over fires notify on both nodes while the previous ones may still run.
+ */
+async function notifyBurst(lab: ChaosLab, from: LabNode, handovers: number, say: (line: string) => void) {
+  const paths = labPaths(lab.dir);
+  let master = from;
+  for (let i = 0; i < handovers; i++) {
+    const next = other(master);
+    const files = keepalivedFiles(paths.node[master].dir);
+    await stopKeepalived(files);
+    const moved = await waitUntil(
+      `the VIPs on ${next}`,
+      async () => (await holderOfBoth(lab.prefix)) === next,
+      15_000,
+      50,
+    );
+    await startKeepalived(files, namespacesFor(lab.prefix)[master]);
+    if (!moved) {
+      say(`notify-burst: hand-over ${i + 1} to ${next} did not happen within 15 s; stopping the burst`);
+      return;
+    }
+    master = next;
+  }
+}
+
 function longestGap(acks: WriterAck[], from: number, to: number): number {
   const times = [from, ...acks.map((a) => a.ackAt).filter((t) => t >= from && t <= to), to].sort(
     (a, b) => a - b,
@@ -222,6 +285,9 @@ const seconds = (ms: number): number => Math.round(ms / 10) / 100;
 export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptions = {}): Promise<RepResult> {
   const say = options.say ?? (() => {});
   const holdMs = (options.holdSec ?? 10) * 1000;
+  const stallMs = (options.stallSec ?? 5) * 1000;
+  /** A mariadbd this repetition has SIGSTOPped and not yet continued. */
+  let stalled: number | undefined;
   const failoverBoundMs = options.failoverBoundMs ?? 45_000;
   const settleBoundMs = options.settleBoundMs ?? 90_000;
   const paths = labPaths(lab.dir);
@@ -317,6 +383,31 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
           await sleep(2_000);
         }
         break;
+      case 'notify-burst':
+        await notifyBurst(lab, from, BURST_HANDOVERS, say);
+        break;
+      case 'mysql-unreachable': {
+        injectedAt = await labFail({ ...lab, node: from, how: 'kill' });
+        // "Just as it is promoted": keepalived makes the standby MASTER, adds the VIPs and spawns
+        // notify in the same instant; stop its server the moment the VIPs show.
+        const promoting = await waitUntil(
+          `the VIPs on ${standby}`,
+          async () => (await holderOfBoth(lab.prefix)) === standby,
+          failoverBoundMs,
+          20,
+        );
+        const pid = mariadbdPid(lab, standby);
+        if (!promoting || pid === undefined || !signal(pid, 'SIGSTOP')) {
+          say(`mysql-unreachable: ${standby} never held the VIPs or has no mariadbd; nothing stalled`);
+          break;
+        }
+        stalled = pid;
+        say(`mysql-unreachable: ${standby}'s mariadbd (pid ${pid}) stopped as it was promoted`);
+        await sleep(stallMs);
+        signal(pid, 'SIGCONT');
+        stalled = undefined;
+        break;
+      }
     }
 
     await readReceived();
@@ -334,14 +425,24 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
         ? Math.min(failoverBoundMs, holdMs)
         : failoverBoundMs,
     );
-    if (moved) await writer.waitForAck(injectedAt, 10_000, SERVER_ID[standby]);
+    if (moved) {
+      // Under strict semi-sync a new primary whose peer is down acknowledges nothing until the
+      // peer is back: heal as soon as it is writable rather than wait for an acknowledgement.
+      await waitUntil(
+        'a write acknowledged by the standby (strict semi-sync: the standby writable)',
+        () =>
+          writer.acks.some((a) => a.sentAt >= injectedAt && a.serverId === SERVER_ID[standby]) ||
+          (options.strictSemiSync === true && sampler.samples.at(-1)?.readOnly[standby] === false),
+        10_000,
+        25,
+      );
+    }
     if (fault === 'isolation' || fault === 'peer-link') {
       await sleep(Math.max(0, injectedAt + holdMs - Date.now()));
     }
     say(`${fault}: ${moved ? `VIPs on ${standby}` : 'VIPs did not move'}; clearing the fault`);
     if (fault === 'peer-link') await setPeerLink(lab.prefix, true);
     else await labHeal({ ...lab, node: from });
-    await options.afterHeal?.();
 
     // Settled: one writable holder of every VIP, the other replicating from it without error.
     let settled: { primary: LabNode | null; problems: string[] } = { primary: null, problems: [] };
@@ -398,5 +499,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
     if (fault === 'peer-link') await setPeerLink(lab.prefix, true).catch(() => undefined);
     if (fault === 'lag-node-loss')
       await rootQuery(lab.dir, standby, 'START SLAVE SQL_THREAD').catch(() => undefined);
+    // A failed rep must not leave a server frozen.
+    if (stalled !== undefined) signal(stalled, 'SIGCONT');
   }
 }

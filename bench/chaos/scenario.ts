@@ -1,33 +1,35 @@
 /**
  * `npm run chaos -- [--reps N] [--faults a,b] [--mode async|semi-sync] [--profile default|fast]
- * [--json FILE] [--hold S] [--agents] [--prefix P]`: the lab pair under faults, counted by what an
+ * [--json FILE] [--hold S] [--stall S] [--agents] [--prefix P]`: the lab pair under faults, counted by what an
  * application saw acknowledged (bench/chaos/faults.ts). One lab for the whole run; it is rebuilt
  * whenever a repetition leaves the pair unhealthy, so the next repetition starts from a sane pair.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { defaultDir, labDown, labUp } from '../../src/lab/lab.js';
+import { defaultDir, labDown, labPaths, labUp } from '../../src/lab/lab.js';
 import { CHAOS_FAULTS, FAULT_HELP, pairProblems, runRep, type ChaosFault, type RepResult } from './faults.js';
 import { writeNaiveTemplate } from './naive.js';
-import { applySemiSync } from './semi-sync.js';
 
 const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
 
   --reps N            repetitions per fault (default 3)
   --faults a,b        faults to run (default: all but agent-kill; agent-kill needs --agents)
-  --mode M            async (default) or semi-sync (strict, AFTER_SYNC; EXPERIMENTAL, see README)
+  --mode M            async (default) or semi-sync: the lab as \`hactl lab up --semi-sync strict\`
+                      (option files with AFTER_SYNC, no async fallback, init_rpl_role=SLAVE;
+                      the spec says mysql.semi_sync: strict)
   --profile P         default (VRRPv2, advert 1 s) or fast (VRRPv3, advert 0.1 s)
   --agents            run the lab with one hactl agent per node (lab --mode agent)
   --naive             the comparison row: seed 004's notify script (STOP SLAVE; RESET SLAVE ALL;
                       read_only=0) instead of hactl notify
   --hold S            how long isolation and peer-link last (default 10)
+  --stall S           how long mysql-unreachable keeps the standby's mariadbd stopped (default 5)
   --rate R            writer inserts per second (default 150)
   --json FILE         also write every repetition as JSON
   --prefix P          lab prefix (default chaos)
   --table FILE        print the table of an earlier run's --json FILE and exit
 
 faults:
-${CHAOS_FAULTS.map((f) => `  ${f.padEnd(16)}${FAULT_HELP[f]}`).join('\n')}
+${CHAOS_FAULTS.map((f) => `  ${f.padEnd(19)}${FAULT_HELP[f]}`).join('\n')}
 
 example: npm run chaos -- --reps 5 --faults node-loss,isolation --json /tmp/chaos.json`;
 
@@ -104,6 +106,7 @@ export async function main(argv: string[]): Promise<number> {
       agents: { type: 'boolean', default: false },
       naive: { type: 'boolean', default: false },
       hold: { type: 'string', default: '10' },
+      stall: { type: 'string', default: '5' },
       rate: { type: 'string', default: '150' },
       json: { type: 'string' },
       prefix: { type: 'string', default: 'chaos' },
@@ -122,6 +125,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const reps = Number(values.reps);
   const hold = Number(values.hold);
+  const stall = Number(values.stall);
   const rate = Number(values.rate);
   const bad = (flag: string, why: string) => {
     console.error(`chaos: --${flag} ${why}\n\n${USAGE}`);
@@ -129,6 +133,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   if (!Number.isInteger(reps) || reps < 1 || reps > 100) return bad('reps', 'must be a whole number 1–100');
   if (!(hold > 0 && hold <= 120)) return bad('hold', 'must be seconds, more than 0 and at most 120');
+  if (!(stall > 0 && stall <= 60)) return bad('stall', 'must be seconds, more than 0 and at most 60');
   if (!(rate > 0 && rate <= 1000))
     return bad('rate', 'must be inserts per second, more than 0 and at most 1000');
   if (values.mode !== 'async' && values.mode !== 'semi-sync')
@@ -144,6 +149,11 @@ export async function main(argv: string[]): Promise<number> {
     return bad(
       'faults',
       'includes agent-kill, which needs --agents (the lab then runs one hactl agent per node)',
+    );
+  if (values.naive && values.mode === 'semi-sync')
+    return bad(
+      'naive',
+      "is the async comparison row: seed 004's script knows nothing of semi-sync (run it with --mode async)",
     );
   if (values.naive && values.agents)
     return bad('naive', 'replaces hactl notify: it cannot run with --agents');
@@ -169,8 +179,8 @@ export async function main(argv: string[]): Promise<number> {
       fast: values.profile === 'fast',
       mode: values.agents ? 'agent' : 'scripts',
       ...(naive ? { template: naive.path } : {}),
+      ...(semiSync ? { semiSync: 'strict' as const } : {}),
     });
-    if (semiSync) await applySemiSync(lab);
   };
   const rows: Row[] = [];
   const started = Date.now();
@@ -182,9 +192,10 @@ export async function main(argv: string[]): Promise<number> {
       for (let rep = 1; rep <= reps; rep++) {
         const result = await runRep(lab, fault, {
           holdSec: hold,
+          stallSec: stall,
           rate,
           say,
-          ...(semiSync ? { afterHeal: () => applySemiSync(lab) } : {}),
+          strictSemiSync: semiSync,
         });
         row.reps.push(result);
         say(
@@ -195,6 +206,14 @@ export async function main(argv: string[]): Promise<number> {
             (result.diverged ? ` (old primary diverged: ${result.diverged})` : ''),
         );
         if ((await pairProblems(lab)).problems.length > 0) {
+          // The rebuild removes the lab's hactl.log: keep it for whoever reads the table.
+          const kept = `/tmp/hactl-chaos-${lab.prefix}-${fault}-${rep}.log`;
+          try {
+            copyFileSync(labPaths(lab.dir).log, kept);
+            say(`hactl's log of this repetition: ${kept}`);
+          } catch {
+            /* no log to keep */
+          }
           say('the pair is not healthy: rebuilding the lab for the next repetition');
           await up();
         }
@@ -210,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
       : 'default profile (VRRPv2, advert 1 s)';
   console.log(
     `\nchaos: ${reps} rep(s) per fault, ${values.mode}, ${profile}, ${flavour}, ` +
-      `writer ${rate}/s through the inside VIP, hold ${hold} s, ${new Date().toISOString().slice(0, 10)}\n`,
+      `writer ${rate}/s through the inside VIP, hold ${hold} s, stall ${stall} s, ${new Date().toISOString().slice(0, 10)}\n`,
   );
   console.log(markdownTable(rows));
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
@@ -226,6 +245,7 @@ export async function main(argv: string[]): Promise<number> {
           agents: values.agents,
           naive: values.naive,
           holdSec: hold,
+          stallSec: stall,
           rate,
           faults: rows,
         },

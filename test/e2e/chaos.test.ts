@@ -19,13 +19,23 @@
  * GTIDs in hactl's log, and everything else about the pair must be settled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pairProblems, runRep, type RepResult } from '../../bench/chaos/faults.js';
+import { pairProblems, runRep, type ChaosFault, type RepResult } from '../../bench/chaos/faults.js';
 import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { LAB_PROGRAMS, printNodeLogTails, testLab } from './lab-support.js';
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2ech');
+const strictLab = testLab('e2ecs');
+
+/**
+ * The strict semi-sync short run, chosen for CI's budget (~60 s more): node loss (a crash with
+ * commits waiting for the standby's acknowledgement: none may be lost, the old primary must rejoin
+ * by itself, without a diverged GTID) and mysqld SIGKILL on the primary (every path between the
+ * nodes stays up: never two writable databases). notify-burst is left out: in scripts mode it
+ * measured 1.9 s with two writable databases (README, chaos section), a finding, not yet a pass.
+ */
+const STRICT_FAULTS: ChaosFault[] = ['node-loss', 'mysqld-kill'];
 
 /** Problems convergence reports for a diverged old primary that hactl left read-only and unattached. */
 const DIVERGED_REPLICA = /notify has not applied BACKUP|database is no replica|replication from/;
@@ -85,5 +95,55 @@ describe.skipIf(missing)(
         throw error;
       }
     }, 180_000);
+  },
+);
+
+/**
+ * Strict semi-sync (the lab as `hactl lab up --semi-sync strict`): every write a client saw
+ * acknowledged is in the standby's relay log before the acknowledgement, so none may be lost, and
+ * a crashed old primary truncates what its standby never acknowledged and rejoins by itself: the
+ * pair must settle with no diverged node.
+ */
+function expectStrictSafeAndSettled(result: RepResult): void {
+  const why = JSON.stringify(result);
+  expect(result.acked, `the writer got acknowledgements: ${why}`).toBeGreaterThan(150);
+  expect(result.lost, `acknowledged writes lost under strict semi-sync: ${why}`).toBe(0);
+  expect(result.duplicated, why).toBe(0);
+  expect(result.bothWritableS, `seconds with two writable databases: ${why}`).toBe(0);
+  expect(result.to, `the standby took over: ${why}`).toBe(result.from === 'ha1' ? 'ha2' : 'ha1');
+  expect(result.firstWriteS, `the new primary acknowledged writes: ${why}`).not.toBeNull();
+  expect(result.diverged, `no diverged old primary under strict semi-sync: ${why}`).toBeNull();
+  expect(result.problems, `the pair settled: ${why}`).toEqual([]);
+}
+
+describe.skipIf(missing)(
+  titled('chaos under strict semi-sync: 0 acknowledged writes lost, pair healthy after', missing),
+  () => {
+    let failed = false;
+    beforeAll(async () => {
+      assertBuilt();
+      await strictLab.up({ semiSync: 'strict' });
+    }, 240_000);
+    afterAll(async () => {
+      if (failed) printNodeLogTails(strictLab);
+      await strictLab.down();
+    }, 120_000);
+
+    for (const fault of STRICT_FAULTS) {
+      it(`${fault}: 0 acknowledged writes lost, never two writable databases, healthy after`, async () => {
+        try {
+          if ((await pairProblems(strictLab)).problems.length > 0) await strictLab.up({ semiSync: 'strict' });
+          const result = await runRep(strictLab, fault, {
+            settleBoundMs: 60_000,
+            failoverBoundMs: 30_000,
+            strictSemiSync: true,
+          });
+          expectStrictSafeAndSettled(result);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }, 180_000);
+    }
   },
 );
