@@ -13,6 +13,7 @@ import {
   abortReason,
   asciiWireValue,
   booleanFlag,
+  COMMON_FLAGS_USAGE,
   describePattern,
   describeStatuses,
   elapsedSince,
@@ -59,9 +60,7 @@ Options:
   --method GET|HEAD      request method (default GET; HEAD cannot use --expect-body)
   --insecure             accept self-signed or otherwise unverifiable TLS certificates
   --timeout SECONDS      total budget, decimal (default 0.8); keep it below vrrp_script timeout
-  --quiet                print nothing when healthy
-  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
-  --check-name NAME      the check's name in messages and log lines (default: the kind)
+${COMMON_FLAGS_USAGE}
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage error.
 

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
 import { problemWithUserPath } from '../fs/user-path.js';
 import type { MysqlError, MysqlSession, MysqlTarget } from '../mysql/connection.js';
-import { intFlag, requiredString, stringFlag, wireValue } from './options.js';
+import { COMMON_FLAGS_USAGE, intFlag, requiredString, stringFlag, wireValue } from './options.js';
 import type { CheckFlags, CheckKind, CheckResult, FlagValues } from './types.js';
 import { EXAMPLE_CHECKS } from './examples.js';
 import { exampleBlock } from './spec-args.js';
@@ -130,9 +130,7 @@ Options:
 ${CONNECTION_USAGE}
   --expect-role ROLE     primary or replica (default: any)
   --timeout SECONDS      total budget, decimal; keep it below the vrrp_script timeout
-  --quiet                print nothing when healthy
-  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
-  --check-name NAME      the check's name in messages and log lines (default: the kind)
+${COMMON_FLAGS_USAGE}
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage or configuration error.
 

@@ -6,6 +6,11 @@
 import { UsageError } from '../errors.js';
 import type { FlagValues } from './types.js';
 
+/** The --help lines of the flags `hactl check` adds to every kind (src/commands/check.ts). */
+export const COMMON_FLAGS_USAGE = `  --quiet                print nothing when healthy
+  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
+  --check-name NAME      the check's name in messages and log lines (default: the kind)`;
+
 function hint(kind: string): string {
   return `run \`hactl check ${kind} --help\` for the flags`;
 }

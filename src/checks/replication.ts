@@ -13,7 +13,7 @@ import {
   openCheckSession,
   type MysqlConnectionOptions,
 } from './mysql.js';
-import { booleanFlag, stringFlag } from './options.js';
+import { booleanFlag, COMMON_FLAGS_USAGE, stringFlag } from './options.js';
 import type { CheckKind, CheckResult, FlagValues } from './types.js';
 import { EXAMPLE_CHECKS } from './examples.js';
 import { exampleBlock } from './spec-args.js';
@@ -38,9 +38,7 @@ ${CONNECTION_USAGE}
                          reached Gtid_IO_Pos; MySQL: Retrieved_Gtid_Set within Executed_Gtid_Set);
                          use it to gate failback
   --timeout SECONDS      total budget, decimal; keep it below the vrrp_script timeout
-  --quiet                print nothing when healthy
-  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
-  --check-name NAME      the check's name in messages and log lines (default: the kind)
+${COMMON_FLAGS_USAGE}
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage or configuration error.
 

@@ -1,6 +1,13 @@
 /** TCP connect check: healthy when a connection to host:port is accepted; nothing is sent. */
 import { connect } from 'node:net';
-import { abortReason, elapsedSince, intFlag, requiredString, wireValue } from './options.js';
+import {
+  abortReason,
+  COMMON_FLAGS_USAGE,
+  elapsedSince,
+  intFlag,
+  requiredString,
+  wireValue,
+} from './options.js';
 import type { CheckKind, CheckResult, FlagValues } from './types.js';
 import { EXAMPLE_CHECKS } from './examples.js';
 import { exampleBlock } from './spec-args.js';
@@ -19,9 +26,7 @@ Options:
   --host HOST            address or name to connect to (required)
   --port PORT            TCP port, 1..65535 (required)
   --timeout SECONDS      total budget, decimal (default 0.8); keep it below vrrp_script timeout
-  --quiet                print nothing when healthy
-  --log-file PATH        append one JSON line per failure to PATH (rate-limited per check)
-  --check-name NAME      the check's name in messages and log lines (default: the kind)
+${COMMON_FLAGS_USAGE}
 
 Exit status: 0 healthy, 1 unhealthy (reason on stderr), 2 usage error.
 

@@ -3,8 +3,8 @@
  * SIGTERM or SIGINT (exit 0); SIGHUP reloads the spec. Exit 1: another agent already serves this
  * node; 2: usage or spec error at start.
  */
-import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { commandFlags, SPEC_AND_NODE } from './flags.js';
 
 const HELP = `Usage: hactl agent [--spec FILE] [--node NAME]
 
@@ -37,26 +37,8 @@ Exit 0: stopped by SIGTERM/SIGINT; 1: another agent already runs for this node; 
 error at start.`;
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        spec: { type: 'string', default: '/etc/hactl/hactl.yaml' },
-        node: { type: 'string' },
-        interval: { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message, 'run `hactl agent --help` for the options');
-  }
-  const { values } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
+  const values = commandFlags('agent', HELP, argv, { ...SPEC_AND_NODE, interval: { type: 'string' } });
+  if (!values) return 0;
   if (values.spec === '-') {
     throw new UsageError('--spec - (standard input) cannot be reloaded: give the path of the spec file');
   }

@@ -2,8 +2,8 @@
  * `hactl status`: observe and decide without acting, for both nodes of the pair, and say whether
  * the pair is healthy. Exit 0 healthy, 1 degraded, 2 usage or spec error: usable by monitoring as is.
  */
-import { parseArgs } from 'node:util';
 import { UsageError } from '../errors.js';
+import { commandFlags, secondsFlag, SPEC_AND_NODE } from './flags.js';
 
 const HELP = `Usage: hactl status [--spec FILE] [--node NAME] [--json | --prometheus] [--timeout SEC]
 
@@ -36,36 +36,16 @@ Examples:
 Exit 0: healthy; 1: degraded (each problem is listed); 2: usage or spec error.`;
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        spec: { type: 'string', default: '/etc/hactl/hactl.yaml' },
-        node: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        prometheus: { type: 'boolean', default: false },
-        timeout: { type: 'string', default: '5' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message, 'run `hactl status --help` for the options');
-  }
-  const { values } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
+  const values = commandFlags('status', HELP, argv, {
+    ...SPEC_AND_NODE,
+    json: { type: 'boolean', default: false },
+    prometheus: { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '5' },
+  });
+  if (!values) return 0;
   if (values.json && values.prometheus)
     throw new UsageError('--json and --prometheus exclude each other', 'pick one output format');
-  const timeoutSec = Number(values.timeout);
-  if (!/^\d+(\.\d+)?$/.test(values.timeout) || timeoutSec < 0.5 || timeoutSec > 60)
-    throw new UsageError(
-      `--timeout ${values.timeout} is not a number of seconds in 0.5..60`,
-      'e.g. --timeout 3',
-    );
+  const timeoutSec = secondsFlag('timeout', values.timeout, 0.5, 60, 3);
   const { loadSpec, findNode } = await import('../spec/load.js');
   const { spec } = loadSpec(values.spec);
   const node = findNode(spec, values.node);

@@ -3,8 +3,8 @@
  * same rsync command lines as the agent's pushes (src/sync/). Refuses on a node that is not the
  * active one unless --force; never runs beside another push on this node (a lock in the runtime dir).
  */
-import { parseArgs } from 'node:util';
-import { CommandFailed, ConfigError, UsageError } from '../errors.js';
+import { CommandFailed, ConfigError } from '../errors.js';
+import { commandFlags, SPEC_AND_NODE } from './flags.js';
 
 const HELP = `Usage: hactl sync [--spec FILE] [--node NAME] [--dry-run] [--force]
 
@@ -33,27 +33,12 @@ Exit 0: every path copied; 1: refused, busy, or a path failed (each is listed); 
 error (no sync section).`;
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        spec: { type: 'string', default: '/etc/hactl/hactl.yaml' },
-        node: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        force: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message, 'run `hactl sync --help` for the options');
-  }
-  const { values } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
+  const values = commandFlags('sync', HELP, argv, {
+    ...SPEC_AND_NODE,
+    'dry-run': { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
+  });
+  if (!values) return 0;
   const { loadSpec, findNode } = await import('../spec/load.js');
   const { spec, path } = loadSpec(values.spec);
   const node = findNode(spec, values.node);

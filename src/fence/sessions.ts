@@ -3,18 +3,8 @@
  * commit, so every session but replication, system threads and the caller's own is killed. Bounded:
  * two passes of KILL CONNECTION, then a short wait for the killed ones to disappear.
  */
+import { isClientSession } from '../mysql/client-sessions.js';
 import { MysqlError, type MysqlSession } from '../mysql/connection.js';
-
-const REPLICATION_COMMANDS = new Set([
-  'binlog dump',
-  'binlog dump gtid',
-  'slave_io',
-  'slave_sql',
-  'slave_worker',
-  'daemon',
-  'connect',
-]);
-const SYSTEM_USERS = new Set(['system user', 'event_scheduler']);
 
 export interface KilledSession {
   id: number;
@@ -39,13 +29,7 @@ export async function endClientSessions(
         user: String(r.user ?? ''),
         command: String(r.command ?? ''),
       }))
-      .filter(
-        (v) =>
-          !keep.has(v.id) &&
-          !REPLICATION_COMMANDS.has(v.command.toLowerCase()) &&
-          !SYSTEM_USERS.has(v.user.toLowerCase()) &&
-          v.command.toLowerCase() !== 'killed',
-      );
+      .filter((v) => !keep.has(v.id) && isClientSession(v.user, v.command));
     if (victims.length === 0) break;
     for (const victim of victims) {
       try {

@@ -5,6 +5,7 @@
  * the exact extra GTIDs; nothing is reset automatically.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isClientSession } from './client-sessions.js';
 import { connectWith, MysqlError, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
@@ -110,17 +111,6 @@ function recoveryText(flavour: Flavour, peer: string): string {
   );
 }
 
-const REPLICATION_COMMANDS = new Set([
-  'binlog dump',
-  'binlog dump gtid',
-  'slave_io',
-  'slave_sql',
-  'slave_worker',
-  'daemon',
-  'connect',
-]);
-const SYSTEM_USERS = new Set(['system user', 'event_scheduler']);
-
 /** Kills every client session but ours, replication and system threads; waits until they are gone. */
 async function killClientSessions(session: MysqlSession, log: StepLogger): Promise<number[]> {
   const killed: number[] = [];
@@ -128,11 +118,7 @@ async function killClientSessions(session: MysqlSession, log: StepLogger): Promi
     const rows = await session.query(
       'SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
     );
-    const victims = rows.filter((r) => {
-      const command = String(r.command ?? '').toLowerCase();
-      const user = String(r.user ?? '').toLowerCase();
-      return !REPLICATION_COMMANDS.has(command) && !SYSTEM_USERS.has(user) && command !== 'killed';
-    });
+    const victims = rows.filter((r) => isClientSession(String(r.user ?? ''), String(r.command ?? '')));
     if (victims.length === 0) break;
     for (const v of victims) {
       const id = Number(v.id);

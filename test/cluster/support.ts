@@ -34,9 +34,14 @@ vips:
   - { name: outside, address: 198.51.100.50/24, network: outside, virtual_router_id: 52 }
 `;
 
+/** The two-node, two-VIP pair every test here uses, with `rest` (top-level YAML) appended. */
+export function pairSpec(rest: string, file: string): Spec {
+  return parseSpecText(`${base}${rest}`, file);
+}
+
 /** Command actions only: no database in play. */
-export const PLAIN: Spec = parseSpecText(
-  `${base}actions:
+export const PLAIN: Spec = pairSpec(
+  `actions:
   master:
     - { type: command, argv: [/usr/local/bin/app-up] }
   backup:
@@ -48,8 +53,8 @@ export const PLAIN: Spec = parseSpecText(
 );
 
 /** A MASTER list that promotes the database between two other steps. */
-export const DB: Spec = parseSpecText(
-  `${base}mysql:
+export const DB: Spec = pairSpec(
+  `mysql:
   credentials_file: /etc/hactl/mysql.cnf
 actions:
   master:

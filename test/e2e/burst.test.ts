@@ -21,10 +21,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keepalivedFiles, lastLoggedStates, loggedStateChanges } from '../../src/lab/keepalived.js';
 import { labFail, labHeal, labPaths, type LabNode } from '../../src/lab/lab.js';
-import { namespacesFor } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
 import type { PairStatus } from '../../src/status/types.js';
-import { assertBuilt, runHactl, type RunResult } from '../support/cli.js';
+import { assertBuilt, type RunResult } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   LAB_PROGRAMS,
@@ -32,6 +31,7 @@ import {
   logSince,
   logSize,
   printNodeLogTails,
+  statusRun,
   testLab,
   waitForConverged,
 } from './lab-support.js';
@@ -95,10 +95,7 @@ function files(node: LabNode) {
 }
 
 async function statusJson(node: LabNode): Promise<{ run: RunResult; report: PairStatus | undefined }> {
-  const run = await runHactl(['status', '--json', '--spec', labPaths(lab.dir).specPath, '--node', node], {
-    netns: namespacesFor(lab.prefix)[node],
-    timeoutMs: 30_000,
-  });
+  const run = await statusRun(lab, node, '--json');
   let report: PairStatus | undefined;
   try {
     report = JSON.parse(run.stdout) as PairStatus;

@@ -274,17 +274,47 @@ export async function vipByHand(
   ]);
 }
 
+/** `hactl status` (with `flags`) run inside `node`'s namespace against the lab spec, bounded. */
+export function statusRun(lab: TestLab, node: LabNode, ...flags: string[]): Promise<RunResult> {
+  return runHactl(['status', '--spec', labPaths(lab.dir).specPath, '--node', node, ...flags], {
+    netns: namespacesFor(lab.prefix)[node],
+    timeoutMs: 30_000,
+  });
+}
+
 /** `hactl status --json` run inside `node`'s namespace against the lab spec, bounded. */
 export async function statusFrom(
   lab: TestLab,
   node: LabNode,
 ): Promise<{ run: RunResult; report: PairStatus }> {
-  const run = await runHactl(['status', '--json', '--spec', labPaths(lab.dir).specPath, '--node', node], {
-    netns: namespacesFor(lab.prefix)[node],
-    timeoutMs: 30_000,
-  });
+  const run = await statusRun(lab, node, '--json');
   expect(run.timedOut, run.stderr).toBe(false);
   return { run, report: JSON.parse(run.stdout) as PairStatus };
+}
+
+/**
+ * Runs `hactl status --json` from `node` (bounded) until `done` says yes; a timeout names `what`
+ * and prints the last report.
+ */
+export async function statusUntil(
+  lab: TestLab,
+  node: LabNode,
+  what: string,
+  done: (last: { run: RunResult; report: PairStatus }) => boolean,
+  timeoutMs: number,
+): Promise<{ run: RunResult; report: PairStatus }> {
+  let last: { run: RunResult; report: PairStatus } | undefined;
+  await waitFor(
+    what,
+    async () => {
+      last = await statusFrom(lab, node);
+      return done(last);
+    },
+    { timeoutMs, everyMs: 500 },
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; last report: ${last?.run.stdout}${last?.run.stderr}`);
+  });
+  return last!;
 }
 
 /** Retries status (bounded) until it exits `code`: a re-pointed replica may report a moment of lag. */

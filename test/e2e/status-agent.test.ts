@@ -8,26 +8,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labFail, labPaths } from '../../src/lab/lab.js';
-import { addressOf, namespacesFor, vipOf, type LabNode } from '../../src/lab/network.js';
-import { waitFor } from '../../src/lab/processes.js';
+import { addressOf, namespacesFor, vipOf } from '../../src/lab/network.js';
 import { parseSpecText } from '../../src/spec/load.js';
-import type { PairStatus } from '../../src/status/types.js';
-import { assertBuilt, runHactl, runProgram, type RunResult } from '../support/cli.js';
+import { assertBuilt, runProgram } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
-import { LAB_PROGRAMS, LAB_TEST_TIMEOUT_MS, testLab } from './lab-support.js';
+import { LAB_PROGRAMS, LAB_TEST_TIMEOUT_MS, statusFrom, statusUntil, testLab } from './lab-support.js';
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2esa');
-const RUN_MS = 30_000;
-
-async function status(node: LabNode): Promise<{ run: RunResult; report: PairStatus }> {
-  const run = await runHactl(['status', '--json', '--spec', labPaths(lab.dir).specPath, '--node', node], {
-    netns: namespacesFor(lab.prefix)[node],
-    timeoutMs: RUN_MS,
-  });
-  expect(run.timedOut, run.stderr).toBe(false);
-  return { run, report: JSON.parse(run.stdout) as PairStatus };
-}
 
 /** The HTTP status code of GET url from the lab's client namespace (curl, bounded). */
 async function codeFromClient(url: string, headers: string[] = []): Promise<string> {
@@ -74,20 +62,18 @@ describe.skipIf(missing)(
     }, LAB_TEST_TIMEOUT_MS);
 
     it('from ha1: both nodes through their agents, ha1 MASTER and ha2 BACKUP with effective priorities, both VIPs on ha1, exit 0', async () => {
-      let last: { run: RunResult; report: PairStatus } | undefined;
       // Converged already; the agents' word on VRRP comes with keepalived's next FIFO line.
-      await waitFor(
+      const last = await statusUntil(
+        lab,
+        'ha1',
         'status healthy with both VRRP states known',
-        async () => {
-          last = await status('ha1');
-          const states = last.report.nodes.map((n) => n.vrrp?.map((v) => v.state).join(','));
-          return last.run.exitCode === 0 && states.join(' ') === 'MASTER,MASTER BACKUP,BACKUP';
+        ({ run, report }) => {
+          const states = report.nodes.map((n) => n.vrrp?.map((v) => v.state).join(','));
+          return run.exitCode === 0 && states.join(' ') === 'MASTER,MASTER BACKUP,BACKUP';
         },
-        { timeoutMs: 45_000, everyMs: 500 },
-      ).catch((error: Error) => {
-        throw new Error(`${error.message}; last report: ${last?.run.stdout}${last?.run.stderr}`);
-      });
-      const report = last!.report;
+        45_000,
+      );
+      const report = last.report;
       expect(report.verdict).toBe('healthy');
       expect(report.nodes.map((n) => [n.name, n.source, n.agent_api?.answered])).toEqual([
         ['ha1', 'agent', true],
@@ -105,7 +91,7 @@ describe.skipIf(missing)(
       ]);
       expect(report.nodes[0]!.checks!.map((c) => c.name).sort()).toEqual(['mariadb', 'nginx']);
       expect(report.nodes[0]!.checks!.every((c) => c.ok === true && c.latency_ms !== null)).toBe(true);
-      expect(last!.run.stdout).not.toContain(readFileSync(tokenFile, 'utf8').trim());
+      expect(last.run.stdout).not.toContain(readFileSync(tokenFile, 'utf8').trim());
     });
 
     it("ha2's agent, asked from the client namespace: 401 without the token or with a wrong one, 200 with it", async () => {
@@ -118,7 +104,7 @@ describe.skipIf(missing)(
 
     it("ha2's agent SIGKILLed: status from ha1 exits 1, says ha2's agent could not be asked, and probes ha2 instead", async () => {
       await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha2', how: 'agent-kill' });
-      const { run, report } = await status('ha1');
+      const { run, report } = await statusFrom(lab, 'ha1');
       expect(run.exitCode).toBe(1);
       const ha2 = report.nodes.find((n) => n.name === 'ha2')!;
       expect(ha2.source).toBe('probe');

@@ -13,15 +13,13 @@
  * - the VIPs on no node, the way it really happens: every node in FAULT (nginx stopped on both).
  *   From both nodes, status names each VIP on no node and no writable database.
  */
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keepalivedFiles, lastLoggedStates, loggedStateChanges } from '../../src/lab/keepalived.js';
 import { labFail, labHeal, labPaths } from '../../src/lab/lab.js';
-import { namespacesFor, vipOf, type LabNode } from '../../src/lab/network.js';
+import { vipOf, type LabNode } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
-import { connectWith } from '../../src/mysql/connection.js';
 import type { PairStatus } from '../../src/status/types.js';
-import { assertBuilt, runHactl, type RunResult } from '../support/cli.js';
+import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   LAB_PROGRAMS,
@@ -29,6 +27,9 @@ import {
   logSince,
   logSize,
   printNodeLogTails,
+  rootSession,
+  statusExitingFrom,
+  statusFrom,
   testLab,
   vipByHand,
   vipHolders,
@@ -43,33 +44,8 @@ const INSIDE = vipOf('inside');
 const OUTSIDE = vipOf('outside');
 const ON_TWO = (nodes: string) => `VIP inside (${INSIDE}) is on 2 nodes: ${nodes}`;
 
-async function status(node: LabNode): Promise<{ run: RunResult; report: PairStatus }> {
-  const run = await runHactl(['status', '--json', '--spec', labPaths(lab.dir).specPath, '--node', node], {
-    netns: namespacesFor(lab.prefix)[node],
-    timeoutMs: 30_000,
-  });
-  expect(run.timedOut, run.stderr).toBe(false);
-  return { run, report: JSON.parse(run.stdout) as PairStatus };
-}
-
-/** Retries status (bounded) until it exits `code`: a re-pointed replica may report a moment of lag. */
-async function statusExiting(node: LabNode, code: number): Promise<{ run: RunResult; report: PairStatus }> {
-  let last: { run: RunResult; report: PairStatus } | undefined;
-  await waitFor(
-    `hactl status from ${node} to exit ${code}`,
-    async () => {
-      last = await status(node);
-      return last.run.exitCode === code;
-    },
-    { timeoutMs: 30_000, everyMs: 500 },
-  ).catch(() => undefined);
-  expect(last!.run.exitCode, `status from ${node}: ${last!.run.stdout}`).toBe(code);
-  return last!;
-}
-
 async function readOnly(node: LabNode): Promise<boolean> {
-  const socket = join(labPaths(lab.dir).node[node].dbDir, 'mariadb.sock');
-  const session = await connectWith({ user: 'root', socket }, { timeoutMs: 5_000 });
+  const session = await rootSession(lab, node);
   try {
     const row = (await session.query('SELECT @@GLOBAL.read_only AS ro'))[0] ?? {};
     return String(row.ro) === '1';
@@ -97,7 +73,7 @@ describe.skipIf(missing)(
 
     it('before the split: exit 0 from both nodes, both VIPs on ha1', async () => {
       for (const node of ['ha1', 'ha2'] as const) {
-        const { report } = await statusExiting(node, 0);
+        const { report } = await statusExitingFrom(lab, node, 0);
         expect(heldBy(report)).toEqual([
           ['inside', ['ha1']],
           ['outside', ['ha1']],
@@ -134,7 +110,7 @@ describe.skipIf(missing)(
           [ON_TWO('ha2, ha1'), `the VIPs are split: ha2 holds ${INSIDE} but not ${OUTSIDE}`],
         ],
       ] as const)('status from %s: exit 1, the VIP on two nodes', async (node, holders, problems) => {
-        const { run, report } = await status(node);
+        const { run, report } = await statusFrom(lab, node);
         expect(run.exitCode, run.stdout).toBe(1);
         expect(report.problems).toEqual(problems);
         expect(heldBy(report)).toEqual([
@@ -169,7 +145,7 @@ describe.skipIf(missing)(
       const other = holder === 'ha1' ? 'ha2' : 'ha1';
       await waitForConverged(lab, holder!, other, 60_000);
       for (const node of ['ha1', 'ha2'] as const) {
-        const { report } = await statusExiting(node, 0);
+        const { report } = await statusExitingFrom(lab, node, 0);
         expect(heldBy(report)).toEqual([
           ['inside', [holder]],
           ['outside', [holder]],
@@ -200,7 +176,7 @@ describe.skipIf(missing)(
         // FAULT demotes: ha1's agent makes its database read-only.
         await waitFor("ha1's database read-only", () => readOnly('ha1'), { timeoutMs: 30_000, everyMs: 250 });
         for (const node of ['ha1', 'ha2'] as const) {
-          const { run, report } = await status(node);
+          const { run, report } = await statusFrom(lab, node);
           expect(run.exitCode, run.stdout).toBe(1);
           expect(report.problems).toEqual(
             expect.arrayContaining([
@@ -222,7 +198,7 @@ describe.skipIf(missing)(
     it('healed (ha1 first): the pair converges on ha1 again, exit 0 from both nodes', async () => {
       await waitForConverged(lab, 'ha1', 'ha2', 60_000);
       for (const node of ['ha1', 'ha2'] as const) {
-        const { report } = await statusExiting(node, 0);
+        const { report } = await statusExitingFrom(lab, node, 0);
         expect(report.problems).toEqual([]);
         expect(heldBy(report)).toEqual([
           ['inside', ['ha1']],

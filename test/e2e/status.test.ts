@@ -8,43 +8,31 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labFail, labPaths } from '../../src/lab/lab.js';
+import { labFail } from '../../src/lab/lab.js';
 import { labDatabase } from '../../src/lab/lab-db.js';
 import { namespacesFor, vipOf, type LabNode } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
-import { connectWith } from '../../src/mysql/connection.js';
 import { lineagePath } from '../../src/cluster/lineage.js';
-import type { PairStatus } from '../../src/status/types.js';
-import { assertBuilt, runHactl, type RunResult } from '../support/cli.js';
+import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { parseExposition } from '../status/exposition.js';
-import { LAB_PROGRAMS, LAB_TEST_TIMEOUT_MS, testLab, waitForConverged } from './lab-support.js';
+import {
+  LAB_PROGRAMS,
+  LAB_TEST_TIMEOUT_MS,
+  rootSession,
+  statusFrom,
+  statusRun,
+  statusUntil,
+  testLab,
+  waitForConverged,
+} from './lab-support.js';
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2est');
 
-/** Status is bounded by --timeout 5; the rest is a node start on a loaded machine. */
-const RUN_MS = 30_000;
-
-function status(node: LabNode, ...flags: string[]): Promise<RunResult> {
-  return runHactl(['status', '--spec', labPaths(lab.dir).specPath, '--node', node, ...flags], {
-    netns: namespacesFor(lab.prefix)[node],
-    timeoutMs: RUN_MS,
-  });
-}
-
-async function json(node: LabNode): Promise<{ run: RunResult; report: PairStatus }> {
-  const run = await status(node, '--json');
-  expect(run.timedOut, run.stderr).toBe(false);
-  return { run, report: JSON.parse(run.stdout) as PairStatus };
-}
-
 /** Root on a node's own socket (no network): how the test holds and releases the SQL thread. */
 async function rootQuery(node: LabNode, sql: string): Promise<void> {
-  const session = await connectWith(
-    { user: 'root', socket: join(labPaths(lab.dir).node[node].dbDir, 'mariadb.sock') },
-    { timeoutMs: 5_000 },
-  );
+  const session = await rootSession(lab, node);
   try {
     await session.query(sql);
   } finally {
@@ -66,18 +54,14 @@ describe.skipIf(missing)(
 
     it('normal: exit 0 from either node; ha1 primary with both VIPs, ha2 replicating; Prometheus text parses', async () => {
       // `up` returned converged; a just-converged replica may still report a moment of lag.
-      let last: { run: RunResult; report: PairStatus } | undefined;
-      await waitFor(
+      const last = await statusUntil(
+        lab,
+        'ha2',
         'status healthy from ha2',
-        async () => {
-          last = await json('ha2');
-          return last.run.exitCode === 0;
-        },
-        { timeoutMs: 60_000, everyMs: 500 },
-      ).catch((error: Error) => {
-        throw new Error(`${error.message}; last report: ${last?.run.stdout}${last?.run.stderr}`);
-      });
-      const fromHa2 = last!.report;
+        ({ run }) => run.exitCode === 0,
+        60_000,
+      );
+      const fromHa2 = last.report;
       expect(fromHa2).toMatchObject({
         verdict: 'healthy',
         problems: [],
@@ -109,7 +93,7 @@ describe.skipIf(missing)(
         server_id: 1,
       });
 
-      const fromHa1 = await json('ha1');
+      const fromHa1 = await statusFrom(lab, 'ha1');
       expect(fromHa1.run.exitCode, fromHa1.run.stdout).toBe(0);
       expect(fromHa1.report.vips.map((v) => [v.held_by, v.source])).toEqual([
         [['ha1'], 'local'],
@@ -117,7 +101,7 @@ describe.skipIf(missing)(
       ]);
       expect(fromHa1.report.nodes[0]!.promotion).toMatchObject({ allowed: true, hypothetical: false });
 
-      const prom = await status('ha1', '--prometheus');
+      const prom = await statusRun(lab, 'ha1', '--prometheus');
       expect(prom.exitCode).toBe(0);
       const samples = parseExposition(prom.stdout);
       const one = (name: string, node?: string) =>
@@ -129,13 +113,13 @@ describe.skipIf(missing)(
       expect(one('hactl_replica', 'ha2')).toEqual([1]);
       expect(one('hactl_mysql_slave_status_slave_sql_running', 'ha2')).toEqual([1]);
 
-      const table = await status('ha1');
+      const table = await statusRun(lab, 'ha1');
       expect(table.exitCode).toBe(0);
       expect(table.stdout.split('\n')[0]).toMatch(/^cluster lab, seen from ha1 at .*: HEALTHY$/);
       // No secret in any output: the lab's passwords are in its option files.
       const { credentialsFile } = labDatabase({ dir: lab.dir, netns: () => '' }).credentials();
       const password = /password="([^"]+)"/.exec(await readFile(credentialsFile, 'utf8'))![1]!;
-      for (const out of [last!.run.stdout, fromHa1.run.stdout, prom.stdout, table.stdout])
+      for (const out of [last.run.stdout, fromHa1.run.stdout, prom.stdout, table.stdout])
         expect(out).not.toContain(password);
     });
 
@@ -145,7 +129,7 @@ describe.skipIf(missing)(
         const database = labDatabase({ dir: lab.dir, netns: () => '' });
         expect(await database.clientWrite(namespacesFor(lab.prefix).client, vipOf('inside'))).toBe('ha1');
         for (const from of ['ha1', 'ha2'] as const) {
-          const { run, report } = await json(from);
+          const { run, report } = await statusFrom(lab, from);
           expect(run.exitCode, run.stdout).toBe(1);
           expect(report.verdict).toBe('degraded');
           expect(report.problems).toContain("ha2's replication is stopped: SQL thread not running");
@@ -165,7 +149,7 @@ describe.skipIf(missing)(
       }
       await waitFor(
         'status healthy again once ha2 applied the write',
-        async () => (await status('ha2')).exitCode === 0,
+        async () => (await statusRun(lab, 'ha2')).exitCode === 0,
         {
           timeoutMs: 60_000,
           everyMs: 500,
@@ -189,7 +173,7 @@ describe.skipIf(missing)(
         }),
       );
       try {
-        const { run, report } = await json('ha2');
+        const { run, report } = await statusFrom(lab, 'ha2');
         expect(run.exitCode, run.stdout).toBe(1);
         const ha2 = report.nodes[0]!;
         expect(ha2.lineage).toMatchObject({ primary: 'ha1', diverged: ['0-2-999'] });
@@ -198,7 +182,7 @@ describe.skipIf(missing)(
         expect(report.problems).toHaveLength(1);
         expect(report.problems[0]).toMatch(/^ha2 could not take over: its promotion would be refused: /);
         expect(report.problems[0]).toContain('`hactl notify master --force --accept-stale "<reason>"`');
-        const table = await status('ha2');
+        const table = await statusRun(lab, 'ha2');
         expect(table.exitCode).toBe(1);
         expect(table.stdout).toMatch(/if it took the VIPs now, promotion would be REFUSED: .*diverged/);
         expect(table.stdout).toMatch(/way out: .*--accept-stale/);
@@ -211,7 +195,7 @@ describe.skipIf(missing)(
     it('failed over after node loss of ha1: seen from ha2, exit 1 because there is no standby', async () => {
       await labFail({ prefix: lab.prefix, dir: lab.dir, node: 'ha1', how: 'kill' });
       await waitForConverged(lab, 'ha2', null);
-      const { run, report } = await json('ha2');
+      const { run, report } = await statusFrom(lab, 'ha2');
       expect(run.exitCode, run.stdout).toBe(1);
       // ha1's links are down: connecting to its MySQL hangs, and the 5 s budget (default --timeout) ends it.
       expect(report.duration_ms).toBeLessThan(6_500);

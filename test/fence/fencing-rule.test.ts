@@ -12,27 +12,10 @@ import {
   fencingVerdict,
   type FenceOutcome,
 } from '../../src/cluster/fencing-rule.js';
-import { parseSpecText } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/schema.js';
-import { database, observation, said } from '../cluster/support.js';
+import { database, observation, pairSpec, said } from '../cluster/support.js';
 
-const base = `version: 1
-cluster: t
-nodes:
-  - name: ha1
-    priority: 150
-    networks:
-      inside: { interface: eth1, address: 192.0.2.11 }
-      outside: { interface: eth0, address: 198.51.100.11 }
-  - name: ha2
-    priority: 120
-    networks:
-      inside: { interface: eth1, address: 192.0.2.12 }
-      outside: { interface: eth0, address: 198.51.100.12 }
-vips:
-  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
-  - { name: outside, address: 198.51.100.50/24, network: outside, virtual_router_id: 52 }
-mysql:
+const DB_AND_AGENT = `mysql:
   credentials_file: /etc/hactl/mysql.cnf
   port: 3307
 actions:
@@ -41,7 +24,8 @@ actions:
 agent: { enabled: true }
 `;
 
-const withFencing = (fencing: string): Spec => parseSpecText(`${base}fencing:\n${fencing}`, 'fencing.yaml');
+const withFencing = (fencing: string): Spec =>
+  pairSpec(`${DB_AND_AGENT}fencing:\n${fencing}`, 'fencing.yaml');
 
 const ANYWAY = withFencing('  unreachable: promote-anyway\n');
 const WITNESS = withFencing(
@@ -85,7 +69,7 @@ describe('fencingGuard: every path to the old primary', () => {
   });
 
   it('no fencing section, no guard', () => {
-    expect(fencingGuard(parseSpecText(base, 'plain.yaml'), 'ha1')).toBeUndefined();
+    expect(fencingGuard(pairSpec(DB_AND_AGENT, 'plain.yaml'), 'ha1')).toBeUndefined();
   });
 });
 
@@ -122,7 +106,7 @@ describe('decide: an allowed promotion fences first; nothing else does', () => {
   });
 
   it('without a fencing section the plan is the one it always was', () => {
-    const plan = decide(promoting, parseSpecText(base, 'plain.yaml'), {});
+    const plan = decide(promoting, pairSpec(DB_AND_AGENT, 'plain.yaml'), {});
     expect(fencingOf(plan)).toBeUndefined();
     expect(plan.reason).not.toMatch(/fences/);
   });

@@ -12,20 +12,10 @@ import { startWitnessMonitor, type WitnessMonitor } from '../../src/fence/witnes
 import { waitFor } from '../../src/lab/processes.js';
 import { createLogger } from '../../src/log.js';
 import { parseSpecText } from '../../src/spec/load.js';
+import { baseSpecYaml } from '../actions/context.js';
 
 const spec = parseSpecText(
-  `version: 1
-cluster: t
-nodes:
-  - name: ha1
-    priority: 150
-    networks: { inside: { interface: eth1, address: 192.0.2.11 } }
-  - name: ha2
-    priority: 120
-    networks: { inside: { interface: eth1, address: 192.0.2.12 } }
-vips:
-  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
-mysql: { credentials_file: /etc/hactl/mysql.cnf }
+  baseSpecYaml(`mysql: { credentials_file: /etc/hactl/mysql.cnf }
 actions:
   master: [{ type: mysql.promote }]
   backup: [{ type: mysql.demote }]
@@ -38,7 +28,7 @@ fencing:
   connect_timeout: 0.1
   probe_interval: 0.1
   isolation_timeout: 0.6
-`,
+`),
   'witness.yaml',
 );
 

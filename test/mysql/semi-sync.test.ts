@@ -1,21 +1,7 @@
 // Which servers count as strict semi-sync: pure rules over the variables a server reports.
 import { describe, expect, it } from 'vitest';
-import { STRICT_TIMEOUT_MS, strictSemiSyncProblems } from '../../src/mysql/semi-sync.js';
-import type { SemiSyncState } from '../../src/mysql/server-state.js';
-
-export function strictPrimary(overrides: Partial<SemiSyncState> = {}): SemiSyncState {
-  return {
-    replicaEnabled: true,
-    replicaActive: false,
-    sourceEnabled: true,
-    sourceActive: true,
-    sourceClients: 1,
-    waitPoint: 'AFTER_SYNC',
-    timeoutMs: STRICT_TIMEOUT_MS,
-    waitNoReplica: true,
-    ...overrides,
-  };
-}
+import { strictSemiSyncProblems } from '../../src/mysql/semi-sync.js';
+import { strictPrimary } from '../support/semi-sync.js';
 
 describe('strictSemiSyncProblems', () => {
   it('a strict primary and an acknowledging replica have none', () => {

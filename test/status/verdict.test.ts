@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { judgePair } from '../../src/status/verdict.js';
 import { node, primaryDb, replicaDb, replicating, vip } from './support.js';
+import { strictPrimary } from '../support/semi-sync.js';
 
 const both = (holder: string) => [vip('inside', [holder], 'local'), vip('outside', [holder], 'local')];
 const healthyNodes = () => [node('ha1', primaryDb()), node('ha2', replicaDb())];
@@ -141,16 +142,7 @@ describe('judgePair without the peer', () => {
 });
 
 describe('judgePair under mysql.semi_sync strict', () => {
-  const strictState = {
-    replicaEnabled: true,
-    replicaActive: false,
-    sourceEnabled: true,
-    sourceActive: true,
-    sourceClients: 1,
-    waitPoint: 'AFTER_SYNC',
-    timeoutMs: 4_294_967_295,
-    waitNoReplica: true,
-  };
+  const strictState = strictPrimary();
   const nodes = (primaryState: object, replicaState: object) => [
     node('ha1', primaryDb({ semi_sync: { ...strictState, ...primaryState } })),
     node(

@@ -20,6 +20,7 @@ import { createLogger } from '../../../src/log.js';
 import { parseSpecText } from '../../../src/spec/load.js';
 import { formatNodePrometheus } from '../../../src/status/format.js';
 import type { NodeStatus } from '../../../src/status/types.js';
+import { baseSpecYaml } from '../../actions/context.js';
 import { parseExposition } from '../../status/exposition.js';
 import { node as nodeStatus, primaryDb } from '../../status/support.js';
 
@@ -287,25 +288,14 @@ describe('the agent wiring (agent.api in the spec)', () => {
 
   const specWith = (tokenFile: string, port = 9641) =>
     parseSpecText(
-      `version: 1
-cluster: t
-nodes:
-  - name: ha1
-    priority: 150
-    networks: { inside: { interface: eth1, address: 192.0.2.11 } }
-  - name: ha2
-    priority: 120
-    networks: { inside: { interface: eth1, address: 192.0.2.12 } }
-vips:
-  - { name: VI_1, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
-agent:
+      baseSpecYaml(`agent:
   enabled: true
   api:
     network: inside
     port: ${port}
     token_file: ${tokenFile}
     metrics_listen: 127.0.0.1:19642
-`,
+`),
       'api.yaml',
     );
 

@@ -1,7 +1,7 @@
 // The agent's in-process checks against real listeners on 127.0.0.1: fall/rise as seen in the
 // track files over time, a stuck check (abandoned, never overlapped) and the reaction time of a
 // 0.25 s check. Every wait is on the file's value or the runner's snapshot, bounded.
-import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile, mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import type { CheckKind } from '../../../src/checks/types.js';
 import type { CheckSpec } from '../../../src/spec/checks-schema.js';
 import { startFakePeer, type FakePeer } from '../../checks/fake-peers.js';
 import { freePort } from '../../support/ports.js';
+import { readValue, waitForValue } from '../../support/files.js';
 
 type Line = { level: string; fields: Record<string, unknown>; message: string | undefined };
 
@@ -44,27 +45,6 @@ function specWith(runtimeDir: string, checks: CheckSpec[]): CheckRunnerOptions['
       state_dir: runtimeDir,
     },
   } as unknown as CheckRunnerOptions['spec'];
-}
-
-async function readValue(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-/** Polls the file every 10 ms until it holds `text`; returns the ms it took. */
-async function waitForValue(file: string, text: string, boundMs: number): Promise<number> {
-  const start = performance.now();
-  for (let i = 0; i < boundMs / 10 + 1; i++) {
-    if ((await readValue(file)) === text) return performance.now() - start;
-    if (performance.now() - start > boundMs) break;
-    await sleep(10);
-  }
-  throw new Error(
-    `${file} did not read ${JSON.stringify(text)} within ${boundMs} ms (it reads ${JSON.stringify(await readValue(file))})`,
-  );
 }
 
 async function waitFor<T>(what: string, probe: () => T | undefined, boundMs: number): Promise<T> {

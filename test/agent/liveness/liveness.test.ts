@@ -4,7 +4,7 @@
 // each test, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { agentTrackFile } from '../../../src/agent/contract.js';
+import { readValue, waitForValue } from '../../support/files.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/agent.mjs', import.meta.url));
 const TIMEOUT_S = 1;
@@ -38,26 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(bundleDir, { recursive: true, force: true });
 });
-
-async function readValue(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
-async function waitForValue(file: string, text: string, boundMs: number): Promise<number> {
-  const start = performance.now();
-  for (let i = 0; i < boundMs / 10 + 1; i++) {
-    if ((await readValue(file)) === text) return performance.now() - start;
-    if (performance.now() - start > boundMs) break;
-    await sleep(10);
-  }
-  throw new Error(
-    `${file} did not read ${JSON.stringify(text)} within ${boundMs} ms (it reads ${JSON.stringify(await readValue(file))})`,
-  );
-}
 
 /** Running, not a zombie (a sentinel that exited while its parent is stopped stays unreaped). */
 function alive(pid: number): boolean {
