@@ -136,6 +136,7 @@ function hactlMarks(text: string, node: string, injectedAt: number): Mark[] {
       entry.duration_ms !== undefined && `${String(entry.duration_ms)}ms`,
       entry.durationMs !== undefined && `${String(entry.durationMs)}ms`,
       entry.waitedMs !== undefined && `waited ${String(entry.waitedMs)}ms`,
+      entry.lock_wait_ms !== undefined && `lock wait ${String(entry.lock_wait_ms)}ms`,
       entry.decision && `decision="${String(entry.decision)}"`,
       entry.result && `result=${String(entry.result)}`,
     ].filter(Boolean);
