@@ -137,13 +137,15 @@ async function drain(
   const { log } = options;
   const started = Date.now();
   const deadline = started + options.catchUpTimeoutSec * 1000;
-  const applied0 = await appliedPosition(session, flavour);
   const targetOf = (s: ReplicaStatus | null) =>
     (flavour.kind === 'mariadb' ? s?.gtidIoPos : s?.retrievedGtidSet) ?? '';
 
   if (!status.sqlRunning) {
     if (status.ioRunning === 'no' && flavour.kind === 'mariadb') {
       // Both threads stopped: any START now purges the relay log. Report what is stranded there.
+      // (Read here only: on the usual path the applied position is read once the IO thread is
+      // stopped, below, and a round trip more before read_only=0 is a round trip of downtime.)
+      const applied0 = await appliedPosition(session, flavour);
       const target = targetOf(status);
       const gaps = positionGaps(parseGtidList(applied0), parseGtidList(target));
       const result: CatchUpResult = gaps.length === 0 ? 'not-needed' : 'stranded';
