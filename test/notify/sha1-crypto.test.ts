@@ -7,11 +7,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 
+interface Hash {
+  update(data: Buffer | string, encoding?: BufferEncoding): Hash;
+  digest(): Buffer;
+  digest(encoding: BufferEncoding): string;
+}
 interface StandIn {
-  createHash(algorithm: string): {
-    update(data: Buffer | string, encoding?: BufferEncoding): unknown;
-    digest(encoding?: string): Buffer | string;
-  };
+  createHash(algorithm: string): Hash;
   randomBytes(size: number): Buffer;
   getHashes(): string[];
 }
@@ -53,7 +55,7 @@ describe('the SHA-1 of the crypto stand-in', () => {
     const viaStandIn = token((parts) => {
       const h = standIn.createHash('sha1');
       for (const p of parts) h.update(p);
-      return h.digest() as Buffer;
+      return h.digest();
     });
     const viaNode = token((parts) => {
       const h = createHash('sha1');
