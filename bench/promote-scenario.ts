@@ -9,7 +9,7 @@
  * resolution: 2 ms plus one round trip), and the breakdown comes from hactl's own log lines.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import type { MysqlSession } from '../src/mysql/connection.js';
 import { addVip, removeVip } from '../test/notify/ns.js';
 import { startNsPair, VIP } from '../test/notify/mysql-pair.js';
@@ -201,6 +201,12 @@ async function sampleReferences(ns: string, refs: References): Promise<void> {
 interface Variant {
   label: string;
   hactl: string;
+  /**
+   * The spec file this variant's notify runs read: a copy per variant, so that each keeps its own
+   * validated-spec cache beside it (two builds whose cache formats differ would otherwise replace
+   * each other's on every run, and both would pay YAML and zod each time).
+   */
+  spec: string;
   promote: Timing[];
   demote: Timing[];
 }
@@ -342,7 +348,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
     make('this checkout', hactl),
   ];
   const variants: Variant[] = modes.includes('notify')
-    ? labelled((label, bin) => ({ label, hactl: bin, promote: [], demote: [] }))
+    ? labelled((label, bin) => ({ label, hactl: bin, spec: '', promote: [], demote: [] }))
     : [];
   const agents: AgentRuns[] = modes.includes('agent')
     ? labelled((label, bin) => ({ label, hactl: bin, promote: [], demote: [], connectMs: [], queryMs: [] }))
@@ -350,6 +356,10 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
   const pair = await startNsPair('b');
   let agent: BenchAgent | undefined;
   try {
+    variants.forEach((v, i) => {
+      v.spec = i === variants.length - 1 ? pair.spec : pair.spec.replace(/\.yaml$/, `-${i}.yaml`);
+      if (v.spec !== pair.spec) copyFileSync(pair.spec, v.spec);
+    });
     const replica = () => pair.db.ha2.session(pair.db.ha2.admin);
     const primary = await pair.db.ha1.session(pair.db.ha1.admin);
     const refs: References = { nodeVersion: [], nodeStart: [], hactlVersion: [] };
@@ -382,7 +392,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
           await measure(
             v.hactl,
             pair.ns.ha2,
-            ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'],
+            ['--spec', v.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'],
             replica,
             '0',
             pair.log,
@@ -394,7 +404,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
           await measure(
             v.hactl,
             pair.ns.ha2,
-            ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'],
+            ['--spec', v.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'],
             replica,
             '1',
             pair.log,
