@@ -9,7 +9,7 @@
  * resolution: 2 ms plus one round trip), and the breakdown comes from hactl's own log lines.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import type { MysqlSession } from '../src/mysql/connection.js';
 import { addVip, removeVip } from '../test/notify/ns.js';
 import { startNsPair, VIP } from '../test/notify/mysql-pair.js';
@@ -22,6 +22,8 @@ interface Timing {
   toReadOnlyFlip: number;
   toExit: number;
   toFirstLog: number;
+  /** To hactl's own line logged right after the read_only change returned (promote.done / demote.done). */
+  toDoneLog: number;
   actionMs: number;
   /** From notify's own debug line: lock wait, whole observation, and its database source. */
   lockMs: number;
@@ -32,6 +34,14 @@ interface Timing {
 // Extra Node flags for the notify processes only, e.g. NOTIFY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'
 // (Node refuses --cpu-prof in NODE_OPTIONS).
 const notifyNodeArgs = (process.env.NOTIFY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
+ * QUIET=1: no polling while notify runs. The ~2 ms poll (a query each time, and the server's
+ * answer) competes with notify for the CPU on a small machine, which the reference starts never
+ * face; in this mode "→ read_only" is the time of hactl's own promote.done/demote.done line (ms
+ * resolution, logged as the statement returned), and read_only is checked once notify exited.
+ */
+const QUIET = process.env.QUIET === '1';
 
 function spawnNotify(bin: string, ns: string, args: string[]): { done: Promise<number> } {
   const argv = ['netns', 'exec', ns, process.execPath, ...notifyNodeArgs, bin, 'notify', ...args];
@@ -60,7 +70,14 @@ async function readOnly(s: MysqlSession): Promise<string> {
 function lastRun(
   log: string,
   pidEvent: string,
-): { firstLogMs: number; actionMs: number; lockMs: number; observeMs: number; databaseMs: number } {
+): {
+  firstLogMs: number;
+  doneLogMs: number;
+  actionMs: number;
+  lockMs: number;
+  observeMs: number;
+  databaseMs: number;
+} {
   const lines = readFileSync(log, 'utf8')
     .trim()
     .split('\n')
@@ -72,6 +89,9 @@ function lastRun(
   const sources = (observed?.sources_ms ?? {}) as Record<string, unknown>;
   return {
     firstLogMs: Date.parse(String(run[0]!.time)),
+    doneLogMs: Date.parse(
+      String(run.find((l) => l.event === `${pidEvent.slice('mysql.'.length)}.done`)?.time),
+    ),
     actionMs: Number(action?.duration_ms ?? NaN),
     lockMs: Number(observed?.lock_ms ?? NaN),
     observeMs: Number(observed?.observe_ms ?? NaN),
@@ -99,7 +119,7 @@ async function measure(
     toExit = performance.now() - p0;
   });
   let toFlip = NaN;
-  for (let i = 0; i < 200_000; i++) {
+  for (let i = 0; i < (QUIET ? 0 : 200_000); i++) {
     try {
       if ((await readOnly(s)) === want) {
         toFlip = performance.now() - p0;
@@ -118,8 +138,20 @@ async function measure(
   }
   await done;
   await s.close().catch(() => undefined);
-  const { firstLogMs, ...fromLog } = lastRun(log, action);
-  return { toReadOnlyFlip: toFlip, toExit, toFirstLog: firstLogMs - t0, ...fromLog };
+  const { firstLogMs, doneLogMs, ...fromLog } = lastRun(log, action);
+  if (QUIET) {
+    // Nothing polled while notify ran: the change is taken from hactl's own line, and checked.
+    const seen = await readOnly(await session());
+    if (seen !== want) throw new Error(`read_only is ${seen} after notify exited, not ${want}`);
+    toFlip = doneLogMs - t0;
+  }
+  return {
+    toReadOnlyFlip: toFlip,
+    toExit,
+    toFirstLog: firstLogMs - t0,
+    toDoneLog: doneLogMs - t0,
+    ...fromLog,
+  };
 }
 
 function medianOf(values: number[]): number {
@@ -169,6 +201,12 @@ async function sampleReferences(ns: string, refs: References): Promise<void> {
 interface Variant {
   label: string;
   hactl: string;
+  /**
+   * The spec file this variant's notify runs read: a copy per variant, so that each keeps its own
+   * validated-spec cache beside it (two builds whose cache formats differ would otherwise replace
+   * each other's on every run, and both would pay YAML and zod each time).
+   */
+  spec: string;
   promote: Timing[];
   demote: Timing[];
 }
@@ -202,12 +240,13 @@ function referenceRows(refs: References): [string, number[]][] {
 function report(v: Variant, refs: References, runs: number): void {
   const { promote, demote } = v;
   console.log(
-    `${v.label}: hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica; every process, references included, started through ip netns exec)`,
+    `${v.label}: hactl notify promote/demote, ${runs} runs each (ms; MariaDB pair in two namespaces, caught-up replica; every process, references included, started through ip netns exec${QUIET ? '; QUIET: no polling, read_only from hactl’s promote.done/demote.done line, checked after exit' : ''})`,
   );
   table([
     ['notify MASTER: start → read_only=0', promote.map((t) => t.toReadOnlyFlip)],
     ['notify MASTER: start → exit', promote.map((t) => t.toExit)],
     ['  of which: start → first log line', promote.map((t) => t.toFirstLog)],
+    ['  of which: start → promote.done logged', promote.map((t) => t.toDoneLog)],
     ['  of which: lock wait', promote.map((t) => t.lockMs)],
     ['  of which: observe (all sources)', promote.map((t) => t.observeMs)],
     ['    of which: database source', promote.map((t) => t.databaseMs)],
@@ -309,7 +348,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
     make('this checkout', hactl),
   ];
   const variants: Variant[] = modes.includes('notify')
-    ? labelled((label, bin) => ({ label, hactl: bin, promote: [], demote: [] }))
+    ? labelled((label, bin) => ({ label, hactl: bin, spec: '', promote: [], demote: [] }))
     : [];
   const agents: AgentRuns[] = modes.includes('agent')
     ? labelled((label, bin) => ({ label, hactl: bin, promote: [], demote: [], connectMs: [], queryMs: [] }))
@@ -317,6 +356,10 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
   const pair = await startNsPair('b');
   let agent: BenchAgent | undefined;
   try {
+    variants.forEach((v, i) => {
+      v.spec = i === variants.length - 1 ? pair.spec : pair.spec.replace(/\.yaml$/, `-${i}.yaml`);
+      if (v.spec !== pair.spec) copyFileSync(pair.spec, v.spec);
+    });
     const replica = () => pair.db.ha2.session(pair.db.ha2.admin);
     const primary = await pair.db.ha1.session(pair.db.ha1.admin);
     const refs: References = { nodeVersion: [], nodeStart: [], hactlVersion: [] };
@@ -349,7 +392,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
           await measure(
             v.hactl,
             pair.ns.ha2,
-            ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'],
+            ['--spec', v.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'MASTER', '120'],
             replica,
             '0',
             pair.log,
@@ -361,7 +404,7 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
           await measure(
             v.hactl,
             pair.ns.ha2,
-            ['--spec', pair.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'],
+            ['--spec', v.spec, '--node', 'ha2', 'INSTANCE', 'inside', 'BACKUP', '120'],
             replica,
             '1',
             pair.log,

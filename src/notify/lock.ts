@@ -236,9 +236,9 @@ export async function acquireLock(
     const server = await takeSocket(socketName(identity.dev, identity.ino), deadline);
     if (!server) throw new LockTimeout(path, waitSec, 'another hactl notify or the node’s agent');
     releaseSocket = holdSocket(server);
-    // Informational only: off the promotion's path for the agent.
-    if (fileLock) await writeHolder(file);
-    else void writeHolder(file).catch(() => undefined);
+    // Informational only: off the promotion's path (two trips through libuv's thread pool). A
+    // FileHandle's close waits for an operation in flight, so release() cannot cut it short.
+    void writeHolder(file).catch(() => undefined);
   } catch (error) {
     releaseSocket?.();
     if (fileLock) await file.close();

@@ -4,6 +4,7 @@
  * event is only a trigger; what runs follows the observation. Every line carries the transition id.
  */
 import { actionLabel, actionTimeoutSec } from '../actions/index.js';
+import { localTarget } from '../actions/mysql-common.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
 import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.js';
 import type { Observation, VrrpState } from '../cluster/observation.js';
@@ -16,6 +17,7 @@ import {
   type SourceTimings,
 } from '../cluster/observe.js';
 import type { Logger } from '../log.js';
+import { connect, keepSessions } from '../mysql/connection.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { keepalivedFact, type NotifyEvent } from './event.js';
 import { acquireLock, lockPath } from './lock.js';
@@ -47,6 +49,28 @@ export function defaultLockWaitSec(spec: Spec): number {
     list.reduce((sum, a) => sum + actionTimeoutSec(a, spec) + 2, 0),
   );
   return Math.ceil(Math.max(0, ...totals) + 10);
+}
+
+/**
+ * Whether this run should open its database connection early: the real database source is in use
+ * and the event's own action list touches MySQL (a promotion or demotion is likely in view).
+ */
+function warmsDatabase(spec: Spec, event: NotifyEvent, sources: ObservationSources): boolean {
+  if (!spec.mysql || sources.database !== localSources.database) return false;
+  const list = spec.actions[event.state.toLowerCase() as keyof Spec['actions']] ?? [];
+  return list.some((action) => action.type.startsWith('mysql.'));
+}
+
+/**
+ * Opens the connection the observation and then mysql.promote/demote borrow (sessions are kept for
+ * the run): loading the driver and the server's handshake overlap the lock's and the observation's
+ * file reads instead of following them, and the run connects once instead of twice. Only a
+ * connection: nothing is read from the server before the lock is held. A failure is left for the
+ * observation's own connect to meet and report.
+ */
+async function warmSession(spec: Spec): Promise<void> {
+  const session = await connect(localTarget(spec.mysql!), { timeoutMs: 3000 });
+  await session.close();
 }
 
 function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
@@ -119,19 +143,38 @@ export async function runNotify(
       durationMs: elapsed(),
     };
   }
-  const lock = await acquireLock(
-    lockPath(spec.paths.runtime_dir, node.name),
-    options.lockWaitSec ?? defaultLockWaitSec(spec),
-  );
+  const releaseSessions = warmsDatabase(spec, event, sources) ? keepSessions() : undefined;
   try {
+    const lock = await acquireLock(
+      lockPath(spec.paths.runtime_dir, node.name),
+      options.lockWaitSec ?? defaultLockWaitSec(spec),
+    );
+    // Started once the lock is held, so a notify queued behind another (keepalived runs them
+    // concurrently) does not load the driver while the holder promotes.
+    const warming = releaseSessions ? warmSession(spec).catch(() => undefined) : undefined;
+    try {
+      return await underLock(lock.waitedMs, warming);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await releaseSessions?.();
+  }
+
+  async function underLock(lockWaitedMs: number, warming: Promise<void> | undefined): Promise<NotifySummary> {
     const timings: SourceTimings = {};
     const observeStarted = performance.now();
-    const observation = await observe(spec, node, request, sources, DEFAULT_BUDGETS, timings);
+    // The database source borrows the connection being opened rather than opening a second one;
+    // its budget covers that wait.
+    const observed: ObservationSources = warming
+      ? { ...sources, database: (...args) => warming.then(() => sources.database(...args)) }
+      : sources;
+    const observation = await observe(spec, node, request, observed, DEFAULT_BUDGETS, timings);
     // Where a slow transition spends its time before it decides (debug: not on every event).
     log.debug({
       event: 'notify.observed',
       transition_id: transitionId,
-      lock_ms: lock.waitedMs,
+      lock_ms: lockWaitedMs,
       observe_ms: Math.round(performance.now() - observeStarted),
       sources_ms: timings,
     });
@@ -139,7 +182,7 @@ export async function runNotify(
     const fields: Record<string, unknown> = {
       ...decisionFields(event, observation, plan),
       event: 'notify.decision',
-      lock_wait_ms: lock.waitedMs,
+      lock_wait_ms: lockWaitedMs,
       result: resultOf(plan),
     };
     // Promoting over the guard's objection loses writes: the decision itself is an error-level fact.
@@ -163,7 +206,5 @@ export async function runNotify(
       dryRun: false,
       durationMs: elapsed(),
     };
-  } finally {
-    lock.release();
   }
 }

@@ -1,11 +1,12 @@
 /**
  * The spec as notify needs it, without paying for YAML and zod on keepalived's hot path (importing
  * them costs ~180 ms of a ~350 ms run). After a full validation the result is kept beside the spec
- * as JSON, keyed by the spec's sha256 and hactl's version; a later run whose spec bytes hash the
- * same reads that JSON instead. Anyone who can write there can already edit the spec itself. An
- * unwritable directory just means no cache.
+ * as JSON, together with the spec's exact bytes and hactl's version; a later run whose spec bytes
+ * are the same, byte for byte, reads that JSON instead. (The bytes themselves, not a hash of them:
+ * comparing a few KB is cheaper than loading node:crypto, the costliest built-in of a notify
+ * start.) Anyone who can write there can already edit the spec itself. An unwritable directory
+ * just means no cache; an unreadable, foreign or corrupt cache is validated afresh and replaced.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readSpecBytes } from '../spec/file.js';
@@ -13,7 +14,8 @@ import { writeFileAtomic } from '../fs-atomic.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 
 interface CacheFile {
-  sha256: string;
+  /** The spec file's bytes as a latin1 string (one character per byte, so the match is exact). */
+  source: string;
   version: string;
   spec: Spec;
 }
@@ -28,23 +30,24 @@ export async function loadSpecForNotify(
   version: string,
 ): Promise<{ spec: Spec; node: NodeSpec; cached: boolean }> {
   const bytes = readSpecBytes(specPath);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const source = bytes.toString('latin1');
   const cache = cachePath(specPath);
-  let cached: CacheFile | undefined;
+  let cached: Partial<CacheFile> | null | undefined;
   try {
-    cached = JSON.parse(readFileSync(cache, 'utf8')) as CacheFile;
+    cached = JSON.parse(readFileSync(cache, 'utf8')) as Partial<CacheFile> | null;
   } catch {
     cached = undefined;
   }
-  if (cached && cached.sha256 === sha256 && cached.version === version && nodeName !== undefined) {
-    const node = cached.spec.nodes.find((n) => n.name === nodeName);
-    if (node) return { spec: cached.spec, node, cached: true };
+  const hit = cached?.source === source && cached.version === version ? cached.spec : undefined;
+  if (hit && Array.isArray(hit.nodes) && nodeName !== undefined) {
+    const node = hit.nodes.find((n) => n.name === nodeName);
+    if (node) return { spec: hit, node, cached: true };
   }
   const { loadSpecBytes, findNode } = await import('../spec/load.js');
   const loaded = loadSpecBytes(bytes, specPath);
   const node = findNode(loaded.spec, nodeName);
   try {
-    writeFileAtomic(cache, JSON.stringify({ sha256, version, spec: loaded.spec } satisfies CacheFile), 0o600);
+    writeFileAtomic(cache, JSON.stringify({ source, version, spec: loaded.spec } satisfies CacheFile), 0o600);
   } catch {
     /* read-only spec directory: no cache */
   }

@@ -58,6 +58,34 @@ describe('spec cache for notify', () => {
     expect(loader).toHaveBeenCalledTimes(3);
   });
 
+  it('a corrupt or foreign cache is validated afresh and replaced, never trusted', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'hactl-cache-'));
+    const spec = join(dir, 'hactl.yaml');
+    const cache = cachePath(spec);
+    writeFileSync(spec, baseSpecYaml());
+    const source = readFileSync(spec).toString('latin1');
+    const loader = vi.mocked(loadSpecBytes);
+    for (const corrupt of [
+      '{"source": "version: 1',
+      'null',
+      JSON.stringify({ source, version: '1', spec: null }),
+      JSON.stringify({ source, version: '1', spec: { nodes: 'ha1' } }),
+      JSON.stringify({ sha256: 'an older format', version: '1', spec: { cluster: 'stale', nodes: [] } }),
+      JSON.stringify({
+        source: source + ' ',
+        version: '1',
+        spec: { cluster: 'stale', nodes: [{ name: 'ha1' }] },
+      }),
+    ]) {
+      writeFileSync(cache, corrupt);
+      loader.mockClear();
+      const loaded = await loadSpecForNotify(spec, 'ha1', '1');
+      expect(loaded).toMatchObject({ cached: false, spec: { cluster: 't' } });
+      expect(loader).toHaveBeenCalledTimes(1);
+      expect(JSON.parse(readFileSync(cache, 'utf8'))).toMatchObject({ source, version: '1' });
+    }
+  });
+
   it('an invalid spec is refused even when an old cache exists', async () => {
     dir = mkdtempSync(join(tmpdir(), 'hactl-cache-'));
     const spec = join(dir, 'hactl.yaml');
