@@ -9,32 +9,15 @@ import { decide, needsProxyFacts, type Plan } from '../../src/cluster/decide.js'
 import type { Observation, ProxyFacts, ProxyRead } from '../../src/cluster/observation.js';
 import { observe, type ObservationSources } from '../../src/cluster/observe.js';
 import { stepText, type BackendSet, type ProxyStep } from '../../src/cluster/proxy-rule.js';
-import { parseSpecText } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/schema.js';
-import { ALL, applied, NONE, observation, said, SPLIT } from '../cluster/support.js';
+import { ALL, applied, NONE, observation, pairSpec, said, SPLIT } from '../cluster/support.js';
 
 const VIP = '192.0.2.50:3306';
 const HA1 = '192.0.2.11:3306';
 const HA2 = '192.0.2.12:3306';
 
-const SPEC: Spec = parseSpecText(
-  `version: 1
-cluster: t
-nodes:
-  - name: ha1
-    priority: 150
-    networks:
-      inside: { interface: eth1, address: 192.0.2.11 }
-      outside: { interface: eth0, address: 198.51.100.11 }
-  - name: ha2
-    priority: 120
-    networks:
-      inside: { interface: eth1, address: 192.0.2.12 }
-      outside: { interface: eth0, address: 198.51.100.12 }
-vips:
-  - { name: inside, address: 192.0.2.50/24, network: inside, virtual_router_id: 51 }
-  - { name: outside, address: 198.51.100.50/24, network: outside, virtual_router_id: 52 }
-mysql: { credentials_file: /etc/hactl/mysql.cnf }
+const SPEC: Spec = pairSpec(
+  `mysql: { credentials_file: /etc/hactl/mysql.cnf }
 agent: { enabled: true }
 actions:
   master: [{ type: mysql.promote }]
