@@ -55,10 +55,11 @@ import {
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2ept');
 /**
- * From heal to the client's first answer from ha1 when a GARP brings it back: ha2's next advert
- * (≤ 1 s), ha1's GARP, the next probe (every 50 ms), with room for a loaded machine. A client
- * without a GARP cannot come back this fast: its neighbour entry was confirmed by answers from ha2
- * up to the heal, and re-resolving takes reachable time, then delay (5 s) and 3 unicast probes.
+ * From the GARP's trigger to the client's first answer from ha1: ha1's GARP, the next probe (every
+ * 50 ms), with room for a loaded machine. A client without a GARP cannot come back this fast: its
+ * neighbour entry was confirmed by answers from ha2 up to the heal, and re-resolving takes reachable
+ * time, then delay (5 s) and 3 unicast probes. The trigger is ha2's lower-priority advert reaching
+ * ha1; when none comes (the stranded case), the window counts from the heal.
  */
 const WINDOW_MS = 3_000;
 const REGARP_LINES = /^\s*(vrrp_higher_prio_send_advert|vrrp_garp_lower_prio_repeat)\b.*\n/gm;
@@ -73,7 +74,13 @@ const strippedTemplate = `/tmp/hactl-e2ept-no-regarp-${process.pid}.mustache`;
 type Race = 'free' | 'ha1-advert-first' | 'ha2-advert-first';
 
 interface Heal {
-  /** ms from heal to the client's first answer from ha1 (the holder after heal), if within the window. */
+  /** ms from the heal until ha1 was seen logging ha2's lower-priority advert, if it was. */
+  heardMs: number | null;
+  /**
+   * ms from the window's start (that advert seen, else the heal) to the client's first answer from
+   * ha1 (the holder after heal), if within the window; ≤ 0 when the client was back before the test
+   * read the line.
+   */
   reachedMs: number | null;
   /** ha1 logged a lower-priority advert from ha2 within the window (and so re-sent its GARPs). */
   lowerPrioAdvert: boolean;
@@ -210,16 +217,30 @@ async function partitionAndHeal(testLab: TestLab, race: Race): Promise<Heal> {
       });
       await cutOff(prefix, 'ha2', 'ha1', false);
     }
-    if (race === 'ha2-advert-first') {
+    // ha2's lower-priority advert reaches ha1 after ha2's advert timer or its step-down, then its
+    // delivery and keepalived's log write: over 3 s on a loaded machine (CI run v31 saw no line in
+    // the first 3 s). That is scheduling, not the re-GARP settings, so the client's window counts
+    // from the advert, waited for with a bound sized for load. A missing line fails the assertions
+    // below with ha1's log in the message.
+    let heardAt: number | null = null;
+    if (race !== 'ha1-advert-first') {
       await waitFor(
         'ha1 to hear a lower-priority advert',
         () => LOWER_PRIO_ADVERT.test(logSince(ha1Log, logOffset)),
-        { timeoutMs: SETTLE_MS, everyMs: 100 },
+        { timeoutMs: SETTLE_MS, everyMs: 50 },
+      ).then(
+        () => (heardAt = Date.now()),
+        () => undefined,
       );
-      await cutOff(prefix, 'ha1', 'ha2', false);
     }
-    const answer = await probe.waitForAnswer('ha1', healedAt, WINDOW_MS);
-    const reachedMs = answer && answer.t - healedAt <= WINDOW_MS ? answer.t - healedAt : null;
+    if (race === 'ha2-advert-first') await cutOff(prefix, 'ha1', 'ha2', false);
+    const windowStart = heardAt ?? healedAt;
+    const answer = await probe.waitForAnswer(
+      'ha1',
+      healedAt,
+      Math.max(0, windowStart + WINDOW_MS - Date.now()),
+    );
+    const reachedMs = answer && answer.t - windowStart <= WINDOW_MS ? answer.t - windowStart : null;
     // What the window saw, before anything after it (e.g. a later re-resolution) can blur it.
     const inWindow = logSince(ha1Log, logOffset);
     const neighbours = await clientNeighbour(prefix);
@@ -228,6 +249,7 @@ async function partitionAndHeal(testLab: TestLab, race: Race): Promise<Heal> {
     const garpSent = (inWindow.match(GARP_SET) ?? []).length > 0;
     if (garpSent) await waitForSecondGarpSet(ha1Log, logOffset, 'ha1');
     return {
+      heardMs: heardAt === null ? null : heardAt - healedAt,
       reachedMs,
       lowerPrioAdvert: LOWER_PRIO_ADVERT.test(inWindow),
       garpSent,
@@ -262,7 +284,7 @@ describe.skipIf(missing)(
     });
     afterAll(() => rmSync(strippedTemplate, { force: true }));
 
-    it(`bundled template: after each heal ha1 re-GARPs on ha2's advert and the client reaches it within ${WINDOW_MS} ms`, async () => {
+    it(`bundled template: after each heal ha1 re-GARPs on ha2's advert and the client reaches it within ${WINDOW_MS} ms of that advert`, async () => {
       await lab.up();
       const conf = readFileSync(keepalivedFiles(labPaths(lab.dir).node.ha1.dir).conf, 'utf8');
       expect(conf).toMatch(/^\s*vrrp_higher_prio_send_advert true$/m);
