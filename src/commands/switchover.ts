@@ -107,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   const { askAgent } = await import('../status/agent-client.js');
   const { callSwitchover } = await import('../switchover/client.js');
   const { preflight, stepPlan } = await import('../switchover/plan.js');
-  const { isFinished } = await import('../switchover/record.js');
+  const { isFinished, isSettled } = await import('../switchover/record.js');
   const { stepLine, summaryLine } = await import('../switchover/format.js');
   const out = (text: string) => {
     if (!values.json) process.stdout.write(text + '\n');
@@ -148,11 +148,9 @@ export async function main(argv: string[]): Promise<number> {
             out(stepLine(step));
           }
         }
-        if (
-          isFinished(last) &&
-          (last.phase !== 'rolled-back' || last.writableAt || performance.now() > deadline - 30_000)
-        )
-          break;
+        // A roll-back is followed until its database is writable again or the agent says it will
+        // not be, with 30 s kept for the last answer should neither come.
+        if (isSettled(last) || (isFinished(last) && performance.now() > deadline - 30_000)) break;
       } else if (!answer.ok) problem = answer.problem;
       await sleep(FOLLOW_POLL_MS);
     }

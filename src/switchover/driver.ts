@@ -471,11 +471,10 @@ export class SwitchoverDriver {
     await this.advance('rolled-back', `rolled back: ${reason}`, { reason });
     if (this.view().vipsHeld === 0) {
       // The VIPs went to the target anyway (this node failed meanwhile): it is not this node's to be writable.
-      this.context.log.warn({
-        event: 'switchover.roll_back',
-        id: record.id,
-        reason: `${record.from} holds none of the VIPs: ${record.to}'s agent judges whether it promotes`,
-      });
+      const why = `${record.from} holds none of the VIPs: ${record.to}'s agent judges whether it promotes`;
+      this.context.log.warn({ event: 'switchover.roll_back', id: record.id, reason: why });
+      this.record = { ...this.record!, unconfirmed: why };
+      await this.save();
       return;
     }
     await this.confirmWritable(record);
@@ -498,6 +497,8 @@ export class SwitchoverDriver {
       await this.save();
     } catch (error) {
       this.context.log.error({ event: 'switchover.roll_back', id: record.id, reason: message(error) });
+      this.record = { ...this.record!, unconfirmed: `${record.from}'s database: ${message(error)}` };
+      await this.save().catch(() => undefined);
     } finally {
       await session?.close().catch(() => undefined);
     }

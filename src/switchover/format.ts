@@ -12,7 +12,7 @@ export function summaryLine(record: SwitchoverRecord): string {
   const window = windowMs(record);
   const windowText =
     window === undefined
-      ? 'write-unavailability window: not closed (no writable database seen yet)'
+      ? `write-unavailability window: not closed (${record.unconfirmed ? `${record.from} not writable again: ${record.unconfirmed}` : 'no writable database seen yet'})`
       : `write-unavailability window: ${seconds(window)} (${record.from} read-only → ${record.phase === 'rolled-back' ? record.from : record.to} writable)`;
   const total = record.steps.at(-1)?.endedAt
     ? Date.parse(record.steps.at(-1)!.endedAt!) - Date.parse(record.requestedAt)
@@ -21,7 +21,9 @@ export function summaryLine(record: SwitchoverRecord): string {
     record.phase === 'done'
       ? `switchover ${record.id}: done, ${record.to} is the primary${total === undefined ? '' : ` (${seconds(total)} in all)`}`
       : record.phase === 'rolled-back'
-        ? `switchover ${record.id}: rolled back, ${record.from} stays the primary: ${record.reason ?? ''}`
+        ? record.unconfirmed && record.writableAt === undefined
+          ? `switchover ${record.id}: rolled back (${record.reason ?? ''}), but ${record.from} is not seen writable again`
+          : `switchover ${record.id}: rolled back, ${record.from} stays the primary: ${record.reason ?? ''}`
         : record.phase === 'failed'
           ? `switchover ${record.id}: failed at a step after the VIPs moved: ${record.reason ?? ''}`
           : `switchover ${record.id}: at step ${record.phase}`;

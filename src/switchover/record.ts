@@ -43,6 +43,11 @@ export interface SwitchoverRecord {
   writableAt?: string;
   /** Why it was rolled back or failed. */
   reason?: string;
+  /**
+   * A roll-back that will not see its own database writable again (the VIPs went to the target,
+   * or the wait for it ran out), and why: nothing more will be written to this record.
+   */
+  unconfirmed?: string;
 }
 
 const MAX_BYTES = 64 * 1024;
@@ -50,6 +55,17 @@ const TERMINAL: ReadonlySet<SwitchoverPhase> = new Set(['done', 'rolled-back', '
 
 export function isFinished(record: SwitchoverRecord): boolean {
   return TERMINAL.has(record.phase);
+}
+
+/**
+ * Whether nothing more will change in the record, so whoever follows it can stop: finished, and a
+ * roll-back also either saw its database writable again or recorded why it will not.
+ */
+export function isSettled(record: SwitchoverRecord): boolean {
+  if (!isFinished(record)) return false;
+  return (
+    record.phase !== 'rolled-back' || record.writableAt !== undefined || record.unconfirmed !== undefined
+  );
 }
 
 /**

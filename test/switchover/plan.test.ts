@@ -8,6 +8,7 @@ import { decide } from '../../src/cluster/decide.js';
 import { preflight, stepPlan, type PreflightInput } from '../../src/switchover/plan.js';
 import {
   holdsPrimaryDown,
+  isSettled,
   STEP_NAMES,
   windowMs,
   type SwitchoverRecord,
@@ -208,6 +209,29 @@ describe('the step plan and its lines', () => {
     expect(windowMs(record)).toBe(1250);
     expect(summaryLine(record)).toMatch(
       /write-unavailability window: 1\.250 s \(ha1 read-only → ha2 writable\)/,
+    );
+  });
+
+  it('a follower stops once nothing more will change: a roll-back also needs its database writable again or the reason it will not be', () => {
+    const rolledBack: SwitchoverRecord = {
+      ...record,
+      phase: 'rolled-back',
+      writableAt: undefined,
+      reason: 'catch-up timed out',
+    };
+    expect(isSettled({ ...record, phase: 'catch-up' })).toBe(false);
+    expect(isSettled(record)).toBe(true);
+    expect(isSettled({ ...record, phase: 'failed' })).toBe(true);
+    expect(isSettled(rolledBack)).toBe(false);
+    expect(isSettled({ ...rolledBack, writableAt: '2026-11-30T00:00:03.000Z' })).toBe(true);
+    const gone = {
+      ...rolledBack,
+      unconfirmed: "ha1 holds none of the VIPs: ha2's agent judges whether it promotes",
+    };
+    expect(isSettled(gone)).toBe(true);
+    expect(summaryLine(gone)).toBe(
+      'switchover so-1: rolled back (catch-up timed out), but ha1 is not seen writable again\n' +
+        "write-unavailability window: not closed (ha1 not writable again: ha1 holds none of the VIPs: ha2's agent judges whether it promotes)",
     );
   });
 
