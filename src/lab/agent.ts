@@ -3,9 +3,10 @@
  * our own, stopped, killed, frozen and thawed only through that PID. The agent renames itself
  * (process.title), so the marker is the part its command line keeps either way.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandLineOf, isAlive, readPidFile, startDaemon, stopFromPidFile, waitFor } from './processes.js';
+import { logSince, logSize } from './log-tail.js';
 
 const MARKER = 'hactl';
 
@@ -54,22 +55,6 @@ export async function startAgent(
     throw new Error(`${options.node}'s agent exited during start: ${logTail(files.log, from)}`);
   }
   return daemon.pid;
-}
-
-function logSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
-function logSince(path: string, from: number): string {
-  try {
-    return readFileSync(path, 'utf8').slice(from);
-  } catch {
-    return '';
-  }
 }
 
 /** This start's part of the agent's log has its "agent.started" line. */

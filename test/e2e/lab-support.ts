@@ -27,6 +27,7 @@ import {
   type ProbeSample,
 } from '../../src/lab/probe.js';
 import { isAlive, waitFor } from '../../src/lab/processes.js';
+export { logSince, logSize } from '../../src/lab/log-tail.js';
 import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
 import type { PairStatus } from '../../src/status/types.js';
 import { runHactl, type RunResult } from '../support/cli.js';
@@ -234,24 +235,6 @@ export function printNodeLogTails(lab: TestLab, lines = 60): void {
 }
 
 /** A node's log from byte `from` on (empty if the file is missing): what happened since a mark. */
-export function logSince(path: string, from: number): string {
-  let text: Buffer;
-  try {
-    text = readFileSync(path);
-  } catch {
-    return '';
-  }
-  return text.subarray(from).toString('utf8');
-}
-
-export function logSize(path: string): number {
-  try {
-    return readFileSync(path).length;
-  } catch {
-    return 0;
-  }
-}
-
 /**
  * Adds (or deletes) a VIP on a node's interface by hand, inside the node's namespace, behind
  * keepalived's back: how a test induces a VIP on two nodes or on none.
