@@ -19,6 +19,7 @@ import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { AgentLog } from './checks/index.js';
 import { ensureTrackDir, writeTrackValue } from './checks/track-write.js';
 import { failbackTrackFile } from './contract.js';
+import { repeatEvery } from '../bounded/repeat.js';
 
 const EVERY_MS = 1_000;
 const PROBE_BUDGET_MS = 2_000;
@@ -76,8 +77,6 @@ export async function startFailbackGate(context: {
   let written: number | undefined;
   let judged: FailbackGate | undefined;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let tick: Promise<void> = Promise.resolve();
 
   const judge = async (): Promise<void> => {
     const vips = vipHolding(spec);
@@ -131,25 +130,14 @@ export async function startFailbackGate(context: {
     }
     judged = gate;
   };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      tick = judge()
-        .catch((error: unknown) =>
-          log.error({ event: 'agent.failback_gate', reason: (error as Error).message }),
-        )
-        .finally(schedule);
-    }, EVERY_MS);
-  };
-  tick = judge()
-    .catch((error: unknown) => log.error({ event: 'agent.failback_gate', reason: (error as Error).message }))
-    .finally(schedule);
+  const rounds = repeatEvery(judge, {
+    everyMs: EVERY_MS,
+    onError: (error) => log.error({ event: 'agent.failback_gate', reason: (error as Error).message }),
+  });
   return {
     async stop() {
       stopped = true;
-      clearTimeout(timer);
-      await tick;
-      clearTimeout(timer);
+      await rounds.stop();
     },
     current: () => judged,
   };

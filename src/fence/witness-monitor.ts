@@ -20,6 +20,7 @@ import { fencingGuard } from '../cluster/fencing-rule.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { judgeIsolation, type TargetHistory } from './isolation.js';
 import { probeAll, type ProbeResult } from './probe.js';
+import { repeatEvery } from '../bounded/repeat.js';
 
 export interface WitnessMonitor {
   stop(): Promise<void>;
@@ -105,7 +106,6 @@ export async function startWitnessMonitor(
   let isolatedAt = 0;
   let demoted = false;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   const controller = new AbortController();
 
   const note = (kind: 'witness' | 'peer', answers: ProbeResult[], now: number) => {
@@ -185,17 +185,6 @@ export async function startWitnessMonitor(
     }
   };
 
-  let inFlight: Promise<void> = Promise.resolve();
-  const schedule = (delayMs: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      const began = Date.now();
-      inFlight = round()
-        .catch((error: unknown) => log.error({ event: 'fence.witness_monitor', reason: messageOf(error) }))
-        .finally(() => schedule(Math.max(0, everyMs - (Date.now() - began))));
-    }, delayMs);
-  };
-  schedule(0);
   log.info({
     event: 'fence.witness_monitor',
     witness: witness.map((w) => `${w.host}:${w.port}`),
@@ -205,13 +194,18 @@ export async function startWitnessMonitor(
     isolation_timeout_ms: isolationMs,
     bound_ms_before_demotion: isolationMs + Math.max(everyMs, timeoutMs),
   });
+  const rounds = repeatEvery(round, {
+    everyMs,
+    from: 'start',
+    onError: (error) => log.error({ event: 'fence.witness_monitor', reason: messageOf(error) }),
+  });
   return {
     async stop() {
       stopped = true;
-      clearTimeout(timer);
+      // No new round is scheduled from here; the one in flight is cut short, then awaited.
+      const stopping = rounds.stop();
       controller.abort();
-      await inFlight;
-      clearTimeout(timer);
+      await stopping;
     },
     isolated: () => isolated,
   };

@@ -12,6 +12,7 @@ import type { NodeSpec, Spec, SyncSpec } from '../spec/schema.js';
 import type { SyncStatus } from '../status/types.js';
 import { decidePush, type SyncSituation } from './decide.js';
 import { runPush, type PushResult } from './run.js';
+import { repeatEvery } from '../bounded/repeat.js';
 
 const EVERY_MS = 1_000;
 const READ_BUDGET_MS = 1_000;
@@ -59,8 +60,6 @@ export function startSyncScheduler(context: {
   if (!sync) return { stop: () => Promise.resolve(), status: () => undefined };
   const withSync = spec as Spec & { sync: SyncSpec };
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let tick: Promise<void> = Promise.resolve();
   let running: { startedAt: number; controller: AbortController; done: Promise<void> } | undefined;
   let lastStartedAt: number | undefined;
   let last: PushResult | undefined;
@@ -137,24 +136,15 @@ export function startSyncScheduler(context: {
       running.controller.abort();
     }
   };
-  const schedule = () => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      tick = judge()
-        .catch((error: unknown) => log.error({ event: 'sync.judge', reason: (error as Error).message }))
-        .finally(schedule);
-    }, context.everyMs ?? EVERY_MS);
-  };
-  tick = judge()
-    .catch((error: unknown) => log.error({ event: 'sync.judge', reason: (error as Error).message }))
-    .finally(schedule);
+  const rounds = repeatEvery(judge, {
+    everyMs: context.everyMs ?? EVERY_MS,
+    onError: (error) => log.error({ event: 'sync.judge', reason: (error as Error).message }),
+  });
 
   return {
     async stop() {
       stopped = true;
-      clearTimeout(timer);
-      await tick;
-      clearTimeout(timer);
+      await rounds.stop();
       const inFlight = running;
       if (inFlight) {
         inFlight.controller.abort();
