@@ -7,9 +7,9 @@
  * back, and running it again shows where the switchover stands.
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommandFailed, ConfigError, UsageError } from '../errors.js';
+import { CommandFailed, ConfigError } from '../errors.js';
+import { commandFlags, secondsFlag, SPEC_AND_NODE } from './flags.js';
 
 const HELP = `Usage: hactl switchover [--spec FILE] [--to NODE] [--max-lag S] [--catch-up S] [--dry-run] [--json]
 
@@ -50,46 +50,24 @@ const AGENT_TIMEOUT_MS = 3_000;
 const FOLLOW_POLL_MS = 100;
 const FOLLOW_BOUND_MS = 150_000;
 
-function seconds(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || value < min || value > max)
-    throw new UsageError(
-      `--${flag} ${text} is not a number of seconds in ${min}..${max}`,
-      `e.g. --${flag} 5`,
-    );
-  return value;
-}
-
 export async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      options: {
-        spec: { type: 'string', default: '/etc/hactl/hactl.yaml' },
-        to: { type: 'string' },
-        'max-lag': { type: 'string' },
-        'catch-up': { type: 'string', default: '10' },
-        'dry-run': { type: 'boolean', default: false },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message, 'run `hactl switchover --help` for the options');
-  }
-  const { values } = parsed;
-  if (values.help) {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
-  const catchUpSec = seconds('catch-up', values['catch-up'], 1, 600);
+  const values = commandFlags('switchover', HELP, argv, {
+    spec: SPEC_AND_NODE.spec,
+    to: { type: 'string' },
+    'max-lag': { type: 'string' },
+    'catch-up': { type: 'string', default: '10' },
+    'dry-run': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
+  if (!values) return 0;
+  const catchUpSec = secondsFlag('catch-up', values['catch-up'], 1, 600, 5);
   const { loadSpec } = await import('../spec/load.js');
   const { spec } = loadSpec(values.spec);
   const { maxLagOf } = await import('../status/collect.js');
   const maxLagSec =
-    values['max-lag'] === undefined ? maxLagOf(spec) : seconds('max-lag', values['max-lag'], 0, 86_400);
+    values['max-lag'] === undefined
+      ? maxLagOf(spec)
+      : secondsFlag('max-lag', values['max-lag'], 0, 86_400, 5);
   const api = spec.agent.api;
   if (!spec.agent.enabled || !api)
     throw new ConfigError(
