@@ -1,7 +1,6 @@
 /**
  * Flag parsing for the commands that parse with node:util instead of yargs (agent, status, sync,
- * switchover):
- * the parts every one of them had a copy of. Kept apart from parse.ts, whose static `import yargs`
+ * switchover): the parts every one of them had a copy of. Kept apart from parse.ts, whose static `import yargs`
  * would otherwise be loaded (some 150 ms on a busy node) by every `hactl status` a monitor runs.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
