@@ -18,7 +18,10 @@ const HELP = `Usage: ${NOTIFY_USAGE}
 Runs the spec's actions for the state this node is in now. keepalived runs notify scripts
 concurrently and out of order, so the event is only a trigger: under a per-node lock, hactl looks
 at which VIPs this node holds and applies MASTER only when it holds all of them; a state already
-applied successfully is skipped.
+applied successfully is skipped. A promotion that could not be carried out because the local
+database did not answer (or could not be observed) is tried again, lock released in between, while
+the core still decides MASTER and no later transition ran, for at most mysql.catch_up_timeout
+seconds (not in agent mode: the agent retries by itself).
 
 Options:
   --spec FILE          the pair spec (default /etc/hactl/hactl.yaml)
@@ -96,6 +99,7 @@ export async function main(argv: string[]): Promise<number> {
         dryRun: values['dry-run'],
         ...(acceptStale === undefined ? {} : { acceptStale }),
         ...(lockWaitSec === undefined ? {} : { lockWaitSec }),
+        retry: {},
       },
       log,
     );
@@ -112,6 +116,7 @@ export async function main(argv: string[]): Promise<number> {
     state: summary.applied ?? 'none',
     received: event.state,
     duration_ms: summary.durationMs,
+    attempts: summary.attempts,
     result: resultWord(summary),
     reason: summary.reason,
     exit_code: exitCode,
@@ -147,5 +152,6 @@ export function summaryLine(node: string, eventText: string, summary: NotifySumm
     : summary.outcome.aborted
       ? ' — aborted'
       : '';
-  return `${head}: ${summary.applied} ${resultWord(summary)} in ${summary.durationMs} ms, ${counts}${tail}${verdict}`;
+  const tries = summary.attempts > 1 ? ` after ${summary.attempts} attempts` : '';
+  return `${head}: ${summary.applied} ${resultWord(summary)} in ${summary.durationMs} ms${tries}, ${counts}${tail}${verdict}`;
 }

@@ -7,7 +7,7 @@ import { actionLabel, actionTimeoutSec } from '../actions/index.js';
 import { localTarget } from '../actions/mysql-common.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
 import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.js';
-import type { Observation, VrrpState } from '../cluster/observation.js';
+import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
 import {
   DEFAULT_BUDGETS,
   localSources,
@@ -21,6 +21,7 @@ import { connect, keepSessions } from '../mysql/connection.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { keepalivedFact, type NotifyEvent } from './event.js';
 import { acquireLock, lockPath } from './lock.js';
+import { retryNotify, type Admit, type NotifyAttempt, type RetryPolicy } from './retry.js';
 
 export interface NotifyOptions {
   force: boolean;
@@ -30,6 +31,11 @@ export interface NotifyOptions {
   acceptStale?: string;
   /** Seconds to wait for a concurrent notify; default: the longest action list's total timeout + 10. */
   lockWaitSec?: number;
+  /**
+   * Retry a promotion its database did not answer for (src/notify/retry.ts); the command always
+   * sets it, outside agent mode. Undefined: one attempt.
+   */
+  retry?: RetryPolicy;
 }
 
 export interface NotifySummary {
@@ -41,6 +47,8 @@ export interface NotifySummary {
   planned: string[];
   dryRun: boolean;
   durationMs: number;
+  /** Attempts made (more than 1 when a promotion was retried). */
+  attempts: number;
 }
 
 /** Long enough to let a concurrent run of any list finish, bounded by the spec's own timeouts. */
@@ -141,9 +149,11 @@ export async function runNotify(
       planned,
       dryRun: true,
       durationMs: elapsed(),
+      attempts: 1,
     };
   }
   const releaseSessions = warmsDatabase(spec, event, sources) ? keepSessions() : undefined;
+  let first: NotifyAttempt;
   try {
     const lock = await acquireLock(
       lockPath(spec.paths.runtime_dir, node.name),
@@ -153,15 +163,52 @@ export async function runNotify(
     // concurrently) does not load the driver while the holder promotes.
     const warming = releaseSessions ? warmSession(spec).catch(() => undefined) : undefined;
     try {
-      return await underLock(lock.waitedMs, warming);
+      first = await underLock(request.keepalived, lock.waitedMs, warming);
     } finally {
       lock.release();
     }
   } finally {
     await releaseSessions?.();
   }
+  // The agent's loop decides every tick: in agent mode a hook makes one attempt.
+  const { last, attempts } =
+    options.retry && !spec.agent.enabled
+      ? await retryNotify(first, spec, {
+          transitionId,
+          log,
+          policy: options.retry,
+          // Between attempts the lock is free: a later notify never waits behind a retry.
+          attempt: async (keepalived, admit) => {
+            const lock = await acquireLock(
+              lockPath(spec.paths.runtime_dir, node.name),
+              options.lockWaitSec ?? defaultLockWaitSec(spec),
+            );
+            try {
+              return await underLock(keepalived, lock.waitedMs, undefined, admit);
+            } finally {
+              lock.release();
+            }
+          },
+        })
+      : { last: first, attempts: 1 };
+  return {
+    transitionId,
+    applied: last.stopped === undefined ? last.plan.target : undefined,
+    reason: last.stopped ?? last.plan.reason,
+    outcome: last.outcome,
+    planned: last.plan.actions.map(actionLabel),
+    dryRun: false,
+    durationMs: elapsed(),
+    attempts,
+  };
 
-  async function underLock(lockWaitedMs: number, warming: Promise<void> | undefined): Promise<NotifySummary> {
+  /** One observe → decide → apply; `admit` (a retry's) may stop it between decide and apply. */
+  async function underLock(
+    keepalived: KeepalivedFact | undefined,
+    lockWaitedMs: number,
+    warming: Promise<void> | undefined,
+    admit?: Admit,
+  ): Promise<NotifyAttempt> {
     const timings: SourceTimings = {};
     const observeStarted = performance.now();
     // The database source borrows the connection being opened rather than opening a second one;
@@ -169,7 +216,14 @@ export async function runNotify(
     const observed: ObservationSources = warming
       ? { ...sources, database: (...args) => warming.then(() => sources.database(...args)) }
       : sources;
-    const observation = await observe(spec, node, request, observed, DEFAULT_BUDGETS, timings);
+    const observation = await observe(
+      spec,
+      node,
+      { ...request, keepalived },
+      observed,
+      DEFAULT_BUDGETS,
+      timings,
+    );
     // Where a slow transition spends its time before it decides (debug: not on every event).
     log.debug({
       event: 'notify.observed',
@@ -179,6 +233,8 @@ export async function runNotify(
       sources_ms: timings,
     });
     const plan = decide(observation, spec, intent);
+    const stopped = admit?.(observation, plan);
+    if (stopped !== undefined) return { observation, plan, outcome: undefined, stopped };
     const fields: Record<string, unknown> = {
       ...decisionFields(event, observation, plan),
       event: 'notify.decision',
@@ -197,14 +253,6 @@ export async function runNotify(
       stepEvent: 'notify.action',
       addresses: sources.addresses,
     });
-    return {
-      transitionId,
-      applied: plan.target,
-      reason: plan.reason,
-      outcome,
-      planned: plan.actions.map(actionLabel),
-      dryRun: false,
-      durationMs: elapsed(),
-    };
+    return { observation, plan, outcome };
   }
 }

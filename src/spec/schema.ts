@@ -161,7 +161,9 @@ const mysqlSchema = z
       )
       .default('one-way'),
     catch_up_timeout: numberInRange(0.1, 86400, ' seconds')
-      .describe('Seconds a promotion waits for the relay log to be applied. Default 30, 0.1..86400.')
+      .describe(
+        'Seconds a promotion waits for the relay log to be applied; also how long `hactl notify` keeps retrying a promotion its database did not answer for (no attempt starts later). Default 30, 0.1..86400.',
+      )
       .default(30),
     on_catch_up_timeout: z
       .enum(['stay-read-only', 'promote-anyway'])
