@@ -187,6 +187,9 @@ export async function runNotify(
       sources_ms: timings,
     });
     const plan = decide(observation, spec, intent);
+    // A promoting run is the one whose compiled code bin/hactl keeps for later runs (src/load-cached.cjs).
+    if (plan.actions.some((action) => action.type === 'mysql.promote'))
+      (globalThis as Record<symbol, unknown>)[Symbol.for('hactl.codeCache.representativeRun')] = true;
     const fields: Record<string, unknown> = {
       ...decisionFields(event, observation, plan),
       event: 'notify.decision',
