@@ -15,7 +15,16 @@
 // architecture. V8 itself checks only the source's length, so this header is what keeps a cache
 // from being applied to another bundle. A missing, unreadable, foreign or rejected run cache
 // falls back to the build's cache, silently.
-const { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
+const {
+  closeSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} = require('node:fs');
 const Module = require('node:module');
 const { basename, dirname, join } = require('node:path');
 const { Script } = require('node:vm');
@@ -77,10 +86,25 @@ function runCachePath(file) {
   return runCaches && join(runCaches.dir, `${runCaches.prefix}${basename(file)}.code-cache`);
 }
 
-/** The run cache's code if its header is exactly `header`. */
+/**
+ * The run cache's code if its header is exactly `header` and only we could have written it (ours,
+ * writable by nobody else): it is code this process will run.
+ */
 function readRunCache(path, header) {
-  const bytes = readOrUndefined(path);
-  if (!bytes) return undefined;
+  let bytes;
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    const stats = fstatSync(fd);
+    const uid = process.getuid?.();
+    if (!stats.isFile() || (uid !== undefined && stats.uid !== uid) || (stats.mode & 0o022) !== 0)
+      return undefined;
+    bytes = readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
   const end = bytes.indexOf(0x0a);
   if (end < 0 || bytes.toString('utf8', 0, end) !== header) return undefined;
   return bytes.subarray(end + 1);

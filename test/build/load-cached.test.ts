@@ -5,7 +5,15 @@
  * (the source's length) would accept. Each case runs in a child process, as bin/hactl does.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -67,6 +75,13 @@ describe('run caches of the notify bundles', () => {
     expect(load(file, false)).toEqual({ answer: 'two', from: 'run cache' });
     writeFileSync(`${file}.sha256`, `${'b'.repeat(64)}\n`);
     expect(load(file, false)).toEqual({ answer: 'two', from: 'source' });
+  });
+
+  it('a run cache others could have written (group- or world-writable) is not used', () => {
+    const file = writeBundle('one');
+    load(file, true);
+    chmodSync(cacheFile(), 0o666);
+    expect(load(file, false)).toEqual({ answer: 'one', from: 'source' });
   });
 
   it('a corrupt run cache is ignored and the bundle still runs', () => {
