@@ -9,6 +9,7 @@
 // without node_modules: the CLI chunks carry their packages, and what the check/notify bundles
 // keep external loads from a vendor-<package>.cjs bundle beside them, still on first use only.
 import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
 import { copyFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -231,11 +232,19 @@ if (selfContained) {
 // one utf8mb3 string), so the cache also holds the functions its start-up compiles; check.cjs and
 // notify.cjs only after compiling (running them would run the command).
 const { compile, run } = createRequire(import.meta.url)('../src/load-cached.cjs');
+// FILE.sha256 names the bundle a run cache was made from (see src/load-cached.cjs): V8 checks
+// only a cache's source length, so this is what keeps one from being applied to another build.
 async function writeCodeCache(name, { execute }) {
   const file = fileURLToPath(outUrl(name));
   const script = compile(file);
   if (execute) run(script, file)[Symbol.for('hactl.warmUp')]?.();
   await writeFile(`${file}.cache`, script.createCachedData());
+  await writeFile(
+    `${file}.sha256`,
+    createHash('sha256')
+      .update(await readFile(file))
+      .digest('hex'),
+  );
 }
 await writeCodeCache('check.cjs', { execute: false });
 await writeCodeCache('notify.cjs', { execute: false });

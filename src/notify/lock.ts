@@ -54,6 +54,15 @@ export interface LockOptions {
    * which every notify takes too.
    */
   fileLock?: boolean;
+  /**
+   * Called once, synchronously, right after the flock(1) child was spawned: work that needs no
+   * lock (notify loads the MySQL driver's code) runs while that child execs, waits and exits,
+   * instead of after. It must not throw, take this lock, or wait for anything this lock's holder
+   * does (it only starts work; nothing waits for it here), so a taker that runs it cannot
+   * deadlock with a holder: the lock order (flock, then socket) is unchanged. Not called for a
+   * socket-only taker (fileLock: false), which spawns nothing.
+   */
+  whileWaiting?: () => void;
 }
 
 export function lockPath(runtimeDir: string, node: string): string {
@@ -70,11 +79,23 @@ function socketName(dev: bigint, ino: bigint): string {
   return `\0hactl-transition-lock-${dev.toString(16)}-${ino.toString(16)}`;
 }
 
-async function takeFlock(file: FileHandle, path: string, waitSec: number): Promise<boolean> {
+async function takeFlock(
+  file: FileHandle,
+  path: string,
+  waitSec: number,
+  whileWaiting?: () => void,
+): Promise<boolean> {
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn('flock', ['--exclusive', '--wait', String(waitSec), '3'], {
       stdio: ['ignore', 'ignore', 'pipe', file.fd],
     });
+    // The child's exit is seen on a later turn of the event loop: whatever this starts runs
+    // meanwhile. A throw here must not cost the lock (the child holds it on our open file).
+    try {
+      whileWaiting?.();
+    } catch {
+      /* the hook's work is an optimisation only */
+    }
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', (error) => reject(new Error(`cannot run flock(1) to take ${path}: ${error.message}`)));
@@ -232,7 +253,8 @@ export async function acquireLock(
   const deadline = started + waitSec * 1000;
   let releaseSocket: (() => void) | undefined;
   try {
-    if (fileLock && !(await takeFlock(file, path, waitSec))) throw new LockTimeout(path, waitSec);
+    if (fileLock && !(await takeFlock(file, path, waitSec, options.whileWaiting)))
+      throw new LockTimeout(path, waitSec);
     const server = await takeSocket(socketName(identity.dev, identity.ino), deadline);
     if (!server) throw new LockTimeout(path, waitSec, 'another hactl notify or the node’s agent');
     releaseSocket = holdSocket(server);

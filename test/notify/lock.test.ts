@@ -65,6 +65,48 @@ describe('transition lock', () => {
     });
   }
 
+  // notify loads the MySQL driver from this hook while the flock(1) child runs.
+  it('whileWaiting runs once, before the lock is held; a throwing hook costs neither the lock nor exclusion', async () => {
+    const path = lockFile();
+    const first = await acquireLock(path, 1);
+    let calls = 0;
+    let settledAtCall: boolean | undefined;
+    let settled = false;
+    const second = acquireLock(path, 5, {
+      whileWaiting: () => {
+        calls++;
+        settledAtCall = settled;
+      },
+    });
+    void second.then(() => (settled = true));
+    let thrown = false;
+    const third = acquireLock(path, 5, {
+      whileWaiting: () => {
+        thrown = true;
+        throw new Error('hook failed');
+      },
+    });
+    // Both wait on the first holder: their hooks ran, and neither holds the lock.
+    for (let i = 0; i < 100 && !(calls === 1 && thrown); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(thrown).toBe(true);
+    expect(calls).toBe(1);
+    expect(settledAtCall).toBe(false);
+    expect(settled).toBe(false);
+    first.release();
+    // One at a time: whichever of the two gets it, the other still waits until that one releases.
+    const winnerName = await Promise.race([second.then(() => 'second'), third.then(() => 'third')]);
+    const [winner, loser] = winnerName === 'second' ? [second, third] : [third, second];
+    const held = await winner;
+    let loserHeld = false;
+    void loser.then(() => (loserHeld = true));
+    // A window in which a lock that excluded nothing would have been granted.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(loserHeld).toBe(false);
+    held.release();
+    (await loser).release();
+    expect(calls).toBe(1);
+  });
+
   it("the agent's lock goes when its holder is SIGKILLed", async () => {
     const path = lockFile();
     // Only for the name: the holder below binds it the way the lock does, then is killed.
