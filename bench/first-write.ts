@@ -1,5 +1,5 @@
 /**
- * `node bench/first-write.mjs [--profile default|fast] [--reps N] [--agents] [--prefix P] [--json FILE]`:
+ * `node bench/first-write.mjs [--profile default|fast] [--advert S] [--reps N] [--agents] [--prefix P] [--json FILE]`:
  * where the time between a node loss and the first write the standby acknowledges goes. One lab;
  * per repetition the primary's node is lost (links down, every process killed, as the chaos
  * runner's node-loss does) while the chaos writer inserts through the inside VIP, and these are
@@ -30,6 +30,7 @@ import {
   packageRoot,
 } from '../src/lab/lab.js';
 import { labDatabase } from '../src/lab/lab-db.js';
+import { FAST_ADVERT_SEC, fastAdvertProblem } from '../src/lab/spec.js';
 import { namespacesFor, vipOf, type LabNode } from '../src/lab/network.js';
 import { startWriter } from '../src/lab/writer.js';
 import { connectWith, type MysqlSession } from '../src/mysql/connection.js';
@@ -50,6 +51,10 @@ export interface RepTimeline {
   vipMs: number | null;
   readWriteMs: number | null;
   firstWriteMs: number | null;
+  /** The standby's first hactl line after the loss (the agent's FIFO line or notify.received). */
+  hactlMs: number | null;
+  /** The writer's first failure once the VIP moved: its hung insert reset by the new holder. */
+  writerResetMs: number | null;
 }
 
 /** Appearances of `address` in `ip monitor address` output, stamped on arrival. */
@@ -202,6 +207,7 @@ export async function timeline(lab: { prefix: string; dir: string }): Promise<Re
     await writer.stop();
     const vipAt = vip.seen.find((t) => t >= injectedAt) ?? null;
     const rwAt = writable.at();
+    const reset = vipAt === null ? undefined : writer.failures.find((f) => f.t >= vipAt);
     const marks: Mark[] = [
       { ms: 0, what: `loss of ${from} injected (links down, then every process killed)` },
       ...(vipAt === null
@@ -231,6 +237,8 @@ export async function timeline(lab: { prefix: string; dir: string }): Promise<Re
       vipMs: vipAt === null ? null : vipAt - injectedAt,
       readWriteMs: rwAt === null ? null : rwAt - injectedAt,
       firstWriteMs: first ? first.ackAt - injectedAt : null,
+      hactlMs: marks.find((m) => m.what.startsWith('hactl['))?.ms ?? null,
+      writerResetMs: reset === undefined ? null : reset.t - injectedAt,
     };
   } finally {
     await writable.stop();
@@ -251,6 +259,8 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       profile: { type: 'string', default: 'default' },
+      // The fast profile's VRRPv3 advert interval (the lab's FAST_ADVERT_SEC when not given).
+      advert: { type: 'string' },
       reps: { type: 'string', default: '1' },
       agents: { type: 'boolean', default: false },
       prefix: { type: 'string', default: 'fw' },
@@ -266,18 +276,33 @@ export async function main(argv: string[]): Promise<number> {
     console.error('first-write: --profile must be default or fast');
     return 2;
   }
+  const advert = values.advert === undefined ? undefined : Number(values.advert);
+  if (advert !== undefined) {
+    const problem = values.profile === 'fast' ? fastAdvertProblem(advert) : 'needs --profile fast';
+    if (problem) {
+      console.error(`first-write: --advert ${values.advert}: ${problem}`);
+      return 2;
+    }
+  }
   if (process.getuid?.() !== 0) {
     console.error('first-write: needs root (the lab creates network namespaces)');
     return 2;
   }
   const lab = { prefix: values.prefix, dir: defaultDir(values.prefix) };
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  const profile = `${values.profile} profile${values.profile === 'fast' ? ` (advert ${advert ?? FAST_ADVERT_SEC} s)` : ''}`;
   const up = async () => {
     await labDown(lab);
-    say(`lab up (${values.profile} profile, ${values.agents ? 'agents' : 'notify scripts'})…`);
-    await labUp({ ...lab, fast: values.profile === 'fast', mode: values.agents ? 'agent' : 'scripts' });
+    say(`lab up (${profile}, ${values.agents ? 'agents' : 'notify scripts'})…`);
+    await labUp({
+      ...lab,
+      fast: values.profile === 'fast',
+      ...(advert === undefined ? {} : { fastAdvertSec: advert }),
+      mode: values.agents ? 'agent' : 'scripts',
+    });
   };
   const results: RepTimeline[] = [];
+  let rebuilds = 0;
   try {
     await up();
     for (let rep = 1; rep <= reps; rep++) {
@@ -294,19 +319,24 @@ export async function main(argv: string[]): Promise<number> {
       }
       if (!healthy && rep < reps) {
         say('the pair did not settle after the heal: rebuilding the lab');
+        rebuilds++;
         await up();
       }
     }
   } finally {
     await labDown(lab);
   }
+  const firstWrites = results.map((r) => r.firstWriteMs).filter((v): v is number => v !== null);
   const pick = (f: (r: RepTimeline) => number | null) =>
     median(results.map(f).filter((v): v is number => v !== null));
   console.log(
-    `\n${values.profile} profile, ${values.agents ? 'agents' : 'notify scripts'}, ${results.length} rep(s), medians: ` +
-      `VIP ${pick((r) => r.vipMs)} ms, read_only=0 ${pick((r) => r.readWriteMs)} ms, ` +
+    `\n${profile}, ${values.agents ? 'agents' : 'notify scripts'}, ${results.length} rep(s), medians: ` +
+      `VIP ${pick((r) => r.vipMs)} ms, first hactl line ${pick((r) => r.hactlMs)} ms, ` +
+      `read_only=0 ${pick((r) => r.readWriteMs)} ms, writer's first failure after the VIP moved ` +
+      `${pick((r) => r.writerResetMs)} ms, ` +
       `first acknowledged write ${pick((r) => r.firstWriteMs)} ms ` +
-      `(each: ${results.map((r) => r.firstWriteMs ?? '-').join(', ')})`,
+      `(each: ${results.map((r) => r.firstWriteMs ?? '-').join(', ')}; ` +
+      `min ${Math.min(...firstWrites)}, max ${Math.max(...firstWrites)}; lab rebuilt ${rebuilds}× after a heal)`,
   );
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
   return 0;
