@@ -1,5 +1,5 @@
 /**
- * `node bench/first-write.mjs [--profile default|fast] [--advert S] [--reps N] [--agents] [--prefix P] [--json FILE]`:
+ * `node bench/first-write.mjs [--profile default|fast] [--advert S] [--soak S] [--reps N] [--agents] [--prefix P] [--json FILE]`:
  * where the time between a node loss and the first write the standby acknowledges goes. One lab;
  * per repetition the primary's node is lost (links down, every process killed, as the chaos
  * runner's node-loss does) while the chaos writer inserts through the inside VIP, and these are
@@ -247,6 +247,46 @@ export async function timeline(lab: { prefix: string; dir: string }): Promise<Re
   }
 }
 
+/**
+ * A settled pair left alone for `seconds` under the writer: every VRRP state change either node
+ * logs then is spurious (no fault was injected), as is every writer failure. How a short advert
+ * interval is judged on a loaded machine.
+ */
+export async function soak(
+  lab: { prefix: string; dir: string },
+  seconds: number,
+): Promise<{ transitions: string[]; writerFailures: number; acks: number }> {
+  const paths = labPaths(lab.dir);
+  const logs = (['ha1', 'ha2'] as const).map((node) => keepalivedFiles(paths.node[node].dir).log);
+  const offsets = logs.map(sizeOf);
+  const writer = await startWriter(lab.prefix, {
+    ratePerSec: 150,
+    credentialsFile: labDatabase({ dir: lab.dir, netns: () => '' }).appCredentialsFile,
+    packageRoot: packageRoot(),
+    maxDurationMs: (seconds + 30) * 1_000,
+  });
+  try {
+    if (!(await writer.waitForAck(Date.now(), 15_000)))
+      throw new Error('soak: no acknowledgement within 15 s');
+    const started = Date.now();
+    // A fixed soak on purpose: what is counted is what happens while nothing is done.
+    await sleep(seconds * 1_000);
+    const transitions = logs.flatMap((log, i) =>
+      tail(log, offsets[i]!)
+        .split('\n')
+        .filter((line) => /Entering [A-Z]+ STATE/i.test(line))
+        .map((line) => line.trim()),
+    );
+    return {
+      transitions,
+      writerFailures: writer.failures.filter((f) => f.t >= started).length,
+      acks: writer.acks.filter((a) => a.sentAt >= started).length,
+    };
+  } finally {
+    await writer.stop();
+  }
+}
+
 const median = (values: number[]): number | null => {
   if (values.length === 0) return null;
   const s = [...values].sort((a, b) => a - b);
@@ -263,6 +303,8 @@ export async function main(argv: string[]): Promise<number> {
       advert: { type: 'string' },
       reps: { type: 'string', default: '1' },
       agents: { type: 'boolean', default: false },
+      // Seconds the settled pair is first left alone under the writer, counting spurious transitions.
+      soak: { type: 'string', default: '0' },
       prefix: { type: 'string', default: 'fw' },
       json: { type: 'string' },
     },
@@ -274,6 +316,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (values.profile !== 'default' && values.profile !== 'fast') {
     console.error('first-write: --profile must be default or fast');
+    return 2;
+  }
+  const soakSec = Number(values.soak);
+  if (!Number.isInteger(soakSec) || soakSec < 0 || soakSec > 600) {
+    console.error('first-write: --soak must be a whole number of seconds 0–600');
     return 2;
   }
   const advert = values.advert === undefined ? undefined : Number(values.advert);
@@ -305,6 +352,14 @@ export async function main(argv: string[]): Promise<number> {
   let rebuilds = 0;
   try {
     await up();
+    if (soakSec > 0) {
+      const quiet = await soak(lab, soakSec);
+      console.log(
+        `\n# soak: ${soakSec} s of a settled pair under the writer: ${quiet.transitions.length} VRRP state change(s), ` +
+          `${quiet.writerFailures} writer failure(s), ${quiet.acks} acknowledged write(s)`,
+      );
+      for (const line of quiet.transitions) console.log(`  ${line}`);
+    }
     for (let rep = 1; rep <= reps; rep++) {
       const result = await timeline(lab);
       results.push(result);
@@ -320,7 +375,15 @@ export async function main(argv: string[]): Promise<number> {
       if (!healthy && rep < reps) {
         say('the pair did not settle after the heal: rebuilding the lab');
         rebuilds++;
-        await up();
+        try {
+          await up();
+        } catch (error) {
+          // The reps so far still count: report them rather than lose them with the lab.
+          say(
+            `the rebuild failed, stopping after ${rep} rep(s): ${error instanceof Error ? error.message : String(error)}`,
+          );
+          break;
+        }
       }
     }
   } finally {
