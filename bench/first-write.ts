@@ -361,16 +361,27 @@ export async function main(argv: string[]): Promise<number> {
       for (const line of quiet.transitions) console.log(`  ${line}`);
     }
     for (let rep = 1; rep <= reps; rep++) {
-      const result = await timeline(lab);
+      let result: RepTimeline;
+      try {
+        result = await timeline(lab);
+      } catch (error) {
+        say(`rep ${rep} failed, stopping: ${error instanceof Error ? error.message : String(error)}`);
+        break;
+      }
       results.push(result);
       console.log(`\n# rep ${rep}: ${result.from} lost, ${result.standby} takes over (${values.profile})`);
       for (const mark of result.marks)
         console.log(`${Number.isNaN(mark.ms) ? '     ?' : String(mark.ms).padStart(6)} ms  ${mark.what}`);
-      await labHeal({ ...lab, node: result.from });
       let healthy = false;
-      for (let i = 0; i < 120 && !healthy; i++) {
-        healthy = (await pairProblems(lab)).problems.length === 0;
-        if (!healthy) await sleep(500);
+      try {
+        await labHeal({ ...lab, node: result.from });
+        for (let i = 0; i < 120 && !healthy; i++) {
+          healthy = (await pairProblems(lab)).problems.length === 0;
+          if (!healthy) await sleep(500);
+        }
+      } catch (error) {
+        // e.g. keepalived refusing to start again: the rebuild below starts from nothing.
+        say(`the heal failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (!healthy && rep < reps) {
         say('the pair did not settle after the heal: rebuilding the lab');
