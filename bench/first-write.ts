@@ -1,5 +1,5 @@
 /**
- * `node bench/first-write.mjs [--profile default|fast] [--reps N] [--agents] [--prefix P] [--json FILE]`:
+ * `node bench/first-write.mjs [--profile default|fast] [--advert S] [--soak S] [--reps N] [--agents] [--prefix P] [--json FILE]`:
  * where the time between a node loss and the first write the standby acknowledges goes. One lab;
  * per repetition the primary's node is lost (links down, every process killed, as the chaos
  * runner's node-loss does) while the chaos writer inserts through the inside VIP, and these are
@@ -30,6 +30,7 @@ import {
   packageRoot,
 } from '../src/lab/lab.js';
 import { labDatabase } from '../src/lab/lab-db.js';
+import { FAST_ADVERT_SEC, fastAdvertProblem } from '../src/lab/spec.js';
 import { namespacesFor, vipOf, type LabNode } from '../src/lab/network.js';
 import { startWriter } from '../src/lab/writer.js';
 import { connectWith, type MysqlSession } from '../src/mysql/connection.js';
@@ -50,6 +51,10 @@ export interface RepTimeline {
   vipMs: number | null;
   readWriteMs: number | null;
   firstWriteMs: number | null;
+  /** The standby's first hactl line after the loss (the agent's FIFO line or notify.received). */
+  hactlMs: number | null;
+  /** The writer's first failure once the VIP moved: its hung insert reset by the new holder. */
+  writerResetMs: number | null;
 }
 
 /** Appearances of `address` in `ip monitor address` output, stamped on arrival. */
@@ -202,6 +207,7 @@ export async function timeline(lab: { prefix: string; dir: string }): Promise<Re
     await writer.stop();
     const vipAt = vip.seen.find((t) => t >= injectedAt) ?? null;
     const rwAt = writable.at();
+    const reset = vipAt === null ? undefined : writer.failures.find((f) => f.t >= vipAt);
     const marks: Mark[] = [
       { ms: 0, what: `loss of ${from} injected (links down, then every process killed)` },
       ...(vipAt === null
@@ -231,10 +237,52 @@ export async function timeline(lab: { prefix: string; dir: string }): Promise<Re
       vipMs: vipAt === null ? null : vipAt - injectedAt,
       readWriteMs: rwAt === null ? null : rwAt - injectedAt,
       firstWriteMs: first ? first.ackAt - injectedAt : null,
+      hactlMs: marks.find((m) => m.what.startsWith('hactl['))?.ms ?? null,
+      writerResetMs: reset === undefined ? null : reset.t - injectedAt,
     };
   } finally {
     await writable.stop();
     vip.stop();
+    await writer.stop();
+  }
+}
+
+/**
+ * A settled pair left alone for `seconds` under the writer: every VRRP state change either node
+ * logs then is spurious (no fault was injected), as is every writer failure. How a short advert
+ * interval is judged on a loaded machine.
+ */
+export async function soak(
+  lab: { prefix: string; dir: string },
+  seconds: number,
+): Promise<{ transitions: string[]; writerFailures: number; acks: number }> {
+  const paths = labPaths(lab.dir);
+  const logs = (['ha1', 'ha2'] as const).map((node) => keepalivedFiles(paths.node[node].dir).log);
+  const offsets = logs.map(sizeOf);
+  const writer = await startWriter(lab.prefix, {
+    ratePerSec: 150,
+    credentialsFile: labDatabase({ dir: lab.dir, netns: () => '' }).appCredentialsFile,
+    packageRoot: packageRoot(),
+    maxDurationMs: (seconds + 30) * 1_000,
+  });
+  try {
+    if (!(await writer.waitForAck(Date.now(), 15_000)))
+      throw new Error('soak: no acknowledgement within 15 s');
+    const started = Date.now();
+    // A fixed soak on purpose: what is counted is what happens while nothing is done.
+    await sleep(seconds * 1_000);
+    const transitions = logs.flatMap((log, i) =>
+      tail(log, offsets[i]!)
+        .split('\n')
+        .filter((line) => /Entering [A-Z]+ STATE/i.test(line))
+        .map((line) => line.trim()),
+    );
+    return {
+      transitions,
+      writerFailures: writer.failures.filter((f) => f.t >= started).length,
+      acks: writer.acks.filter((a) => a.sentAt >= started).length,
+    };
+  } finally {
     await writer.stop();
   }
 }
@@ -251,8 +299,12 @@ export async function main(argv: string[]): Promise<number> {
     args: argv,
     options: {
       profile: { type: 'string', default: 'default' },
+      // The fast profile's VRRPv3 advert interval (the lab's FAST_ADVERT_SEC when not given).
+      advert: { type: 'string' },
       reps: { type: 'string', default: '1' },
       agents: { type: 'boolean', default: false },
+      // Seconds the settled pair is first left alone under the writer, counting spurious transitions.
+      soak: { type: 'string', default: '0' },
       prefix: { type: 'string', default: 'fw' },
       json: { type: 'string' },
     },
@@ -266,47 +318,99 @@ export async function main(argv: string[]): Promise<number> {
     console.error('first-write: --profile must be default or fast');
     return 2;
   }
+  const soakSec = Number(values.soak);
+  if (!Number.isInteger(soakSec) || soakSec < 0 || soakSec > 600) {
+    console.error('first-write: --soak must be a whole number of seconds 0–600');
+    return 2;
+  }
+  const advert = values.advert === undefined ? undefined : Number(values.advert);
+  if (advert !== undefined) {
+    const problem = values.profile === 'fast' ? fastAdvertProblem(advert) : 'needs --profile fast';
+    if (problem) {
+      console.error(`first-write: --advert ${values.advert}: ${problem}`);
+      return 2;
+    }
+  }
   if (process.getuid?.() !== 0) {
     console.error('first-write: needs root (the lab creates network namespaces)');
     return 2;
   }
   const lab = { prefix: values.prefix, dir: defaultDir(values.prefix) };
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  const profile = `${values.profile} profile${values.profile === 'fast' ? ` (advert ${advert ?? FAST_ADVERT_SEC} s)` : ''}`;
   const up = async () => {
     await labDown(lab);
-    say(`lab up (${values.profile} profile, ${values.agents ? 'agents' : 'notify scripts'})…`);
-    await labUp({ ...lab, fast: values.profile === 'fast', mode: values.agents ? 'agent' : 'scripts' });
+    say(`lab up (${profile}, ${values.agents ? 'agents' : 'notify scripts'})…`);
+    await labUp({
+      ...lab,
+      fast: values.profile === 'fast',
+      ...(advert === undefined ? {} : { fastAdvertSec: advert }),
+      mode: values.agents ? 'agent' : 'scripts',
+    });
   };
   const results: RepTimeline[] = [];
+  let rebuilds = 0;
   try {
     await up();
+    if (soakSec > 0) {
+      const quiet = await soak(lab, soakSec);
+      console.log(
+        `\n# soak: ${soakSec} s of a settled pair under the writer: ${quiet.transitions.length} VRRP state change(s), ` +
+          `${quiet.writerFailures} writer failure(s), ${quiet.acks} acknowledged write(s)`,
+      );
+      for (const line of quiet.transitions) console.log(`  ${line}`);
+    }
     for (let rep = 1; rep <= reps; rep++) {
-      const result = await timeline(lab);
+      let result: RepTimeline;
+      try {
+        result = await timeline(lab);
+      } catch (error) {
+        say(`rep ${rep} failed, stopping: ${error instanceof Error ? error.message : String(error)}`);
+        break;
+      }
       results.push(result);
       console.log(`\n# rep ${rep}: ${result.from} lost, ${result.standby} takes over (${values.profile})`);
       for (const mark of result.marks)
         console.log(`${Number.isNaN(mark.ms) ? '     ?' : String(mark.ms).padStart(6)} ms  ${mark.what}`);
-      await labHeal({ ...lab, node: result.from });
       let healthy = false;
-      for (let i = 0; i < 120 && !healthy; i++) {
-        healthy = (await pairProblems(lab)).problems.length === 0;
-        if (!healthy) await sleep(500);
+      try {
+        await labHeal({ ...lab, node: result.from });
+        for (let i = 0; i < 120 && !healthy; i++) {
+          healthy = (await pairProblems(lab)).problems.length === 0;
+          if (!healthy) await sleep(500);
+        }
+      } catch (error) {
+        // e.g. keepalived refusing to start again: the rebuild below starts from nothing.
+        say(`the heal failed: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (!healthy && rep < reps) {
         say('the pair did not settle after the heal: rebuilding the lab');
-        await up();
+        rebuilds++;
+        try {
+          await up();
+        } catch (error) {
+          // The reps so far still count: report them rather than lose them with the lab.
+          say(
+            `the rebuild failed, stopping after ${rep} rep(s): ${error instanceof Error ? error.message : String(error)}`,
+          );
+          break;
+        }
       }
     }
   } finally {
     await labDown(lab);
   }
+  const firstWrites = results.map((r) => r.firstWriteMs).filter((v): v is number => v !== null);
   const pick = (f: (r: RepTimeline) => number | null) =>
     median(results.map(f).filter((v): v is number => v !== null));
   console.log(
-    `\n${values.profile} profile, ${values.agents ? 'agents' : 'notify scripts'}, ${results.length} rep(s), medians: ` +
-      `VIP ${pick((r) => r.vipMs)} ms, read_only=0 ${pick((r) => r.readWriteMs)} ms, ` +
+    `\n${profile}, ${values.agents ? 'agents' : 'notify scripts'}, ${results.length} rep(s), medians: ` +
+      `VIP ${pick((r) => r.vipMs)} ms, first hactl line ${pick((r) => r.hactlMs)} ms, ` +
+      `read_only=0 ${pick((r) => r.readWriteMs)} ms, writer's first failure after the VIP moved ` +
+      `${pick((r) => r.writerResetMs)} ms, ` +
       `first acknowledged write ${pick((r) => r.firstWriteMs)} ms ` +
-      `(each: ${results.map((r) => r.firstWriteMs ?? '-').join(', ')})`,
+      `(each: ${results.map((r) => r.firstWriteMs ?? '-').join(', ')}; ` +
+      `min ${Math.min(...firstWrites)}, max ${Math.max(...firstWrites)}; lab rebuilt ${rebuilds}× after a heal)`,
   );
   if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2) + '\n');
   return 0;

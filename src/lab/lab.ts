@@ -52,6 +52,7 @@ import { rsyncFiles, rsyncPid, startRsync, stopRsync } from './rsync.js';
 import {
   DEFAULT_LAB_CHECKS,
   LAB_AGENT_TOKEN,
+  fastAdvertProblem,
   labSpecText,
   type LabCheck,
   type LabFailback,
@@ -96,6 +97,8 @@ export interface LabOptions {
   dir: string;
   failback?: LabFailback;
   fast?: boolean;
+  /** With `fast`: its VRRPv3 advert interval in seconds (default FAST_ADVERT_SEC, 0.1). */
+  fastAdvertSec?: number;
   /** scripts (default): keepalived spawns hactl check and notify; agent: one hactl agent per node. */
   mode?: LabMode;
   /** Health checks in the lab spec (default: nginx and mysql). */
@@ -203,6 +206,8 @@ interface LabState {
   prefix: string;
   failback: LabFailback;
   fast: boolean;
+  /** The fast profile's advert interval when not the default (absent: FAST_ADVERT_SEC). */
+  fastAdvertSec?: number;
   /** Absent in state files of labs started before agent mode existed. */
   mode?: LabMode;
   template: string | null;
@@ -315,6 +320,10 @@ export async function labUp(options: LabOptions): Promise<void> {
   const say = options.say ?? (() => {});
   const { prefix } = options;
   validatePrefix(prefix);
+  if (options.fastAdvertSec !== undefined) {
+    const problem = options.fast ? fastAdvertProblem(options.fastAdvertSec) : 'applies only with fast';
+    if (problem) throw new Error(`lab fastAdvertSec ${options.fastAdvertSec}: ${problem}`);
+  }
   checkPrerequisites();
   const hactl = hactlPath();
   const security = scriptSecurityProblem(hactl);
@@ -343,6 +352,7 @@ export async function labUp(options: LabOptions): Promise<void> {
     prefix,
     failback: options.failback ?? 'nopreempt',
     fast: options.fast ?? false,
+    ...(options.fast && options.fastAdvertSec !== undefined ? { fastAdvertSec: options.fastAdvertSec } : {}),
     mode: options.mode ?? 'scripts',
     template: options.template ?? null,
     checks: options.checks ?? [...DEFAULT_LAB_CHECKS],
@@ -378,6 +388,7 @@ export async function labUp(options: LabOptions): Promise<void> {
         specPath: paths.specPath,
         failback: state.failback,
         fast: state.fast,
+        fastAdvertSec: state.fastAdvertSec,
         mode: state.mode ?? 'scripts',
         template: options.template,
         checks: state.checks,

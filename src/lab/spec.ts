@@ -28,6 +28,8 @@ export interface LabSpecOptions {
   failback: LabFailback;
   /** VRRPv3 with 0.1 s adverts (DESIGN measured ~0.36 s failover at 0.1 s). */
   fast: boolean;
+  /** The fast profile's advert interval in seconds (default FAST_ADVERT_SEC); ignored without `fast`. */
+  fastAdvertSec?: number | undefined;
   /** agent: one hactl agent per node runs the checks in-process (track files) and reads the FIFO. */
   mode?: LabMode;
   /** An own keepalived template (absolute path), e.g. to prove what a bundled line is worth. */
@@ -82,6 +84,17 @@ export const AGENT_MYSQL_INTERVAL_SEC = 1;
 /** The lab's file sync (agent mode): fast enough for a test, slow enough that a big file outlives a push interval. */
 export const LAB_SYNC = { interval: 2, timeout: 60, delete: true, bwlimit: 2048, excludes: ['*.tmp'] };
 
+/** The fast profile's VRRPv3 advert interval: a backup takes over ~3.3 adverts after the last one it heard. */
+export const FAST_ADVERT_SEC = 0.1;
+
+/** Why `advert` cannot be the fast profile's advert interval (undefined: it can). */
+export function fastAdvertProblem(advert: number): string | undefined {
+  // VRRPv3 carries centiseconds; 0.01 s is the smallest keepalived accepts (DESIGN).
+  if (!Number.isFinite(advert) || advert < 0.01 || advert > 1) return 'must be 0.01–1 s';
+  if (Math.abs(advert * 100 - Math.round(advert * 100)) > 1e-9) return 'must be a multiple of 0.01 s';
+  return undefined;
+}
+
 export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
 
 /** Writes the lab agents' shared token (a new one per lab up); returns its path. */
@@ -125,7 +138,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
     // by default) and on a busy 2-core box the kernel SIGKILLs the VRRP child ("has rlimit_rttime
     // been exceeded?"); the parent respawns it with a growing back-off, so failover stops working.
     election: options.fast
-      ? { advert_int: 0.1, vrrp_version: 3, unicast: true }
+      ? { advert_int: options.fastAdvertSec ?? FAST_ADVERT_SEC, vrrp_version: 3, unicast: true }
       : { advert_int: 1, vrrp_version: 2, unicast: true },
     failback: options.failback,
     checks: [
