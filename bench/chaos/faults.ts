@@ -93,6 +93,8 @@ export interface RepOptions {
   say?: (line: string) => void;
   /** The lab runs strict semi-sync (lab up --semi-sync strict): see where the fault is cleared. */
   strictSemiSync?: boolean;
+  /** notify-burst: how many hand-overs (odd, so the VIPs end on the standby; default BURST_HANDOVERS). */
+  burstHandovers?: number;
 }
 
 export interface RepResult {
@@ -384,7 +386,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
         }
         break;
       case 'notify-burst':
-        await notifyBurst(lab, from, BURST_HANDOVERS, say);
+        await notifyBurst(lab, from, options.burstHandovers ?? BURST_HANDOVERS, say);
         break;
       case 'mysql-unreachable': {
         injectedAt = await labFail({ ...lab, node: from, how: 'kill' });

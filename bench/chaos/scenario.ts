@@ -1,6 +1,6 @@
 /**
  * `npm run chaos -- [--reps N] [--faults a,b] [--mode async|semi-sync] [--profile default|fast]
- * [--json FILE] [--hold S] [--stall S] [--agents] [--prefix P]`: the lab pair under faults, counted by what an
+ * [--json FILE] [--hold S] [--stall S] [--agents] [--fencing] [--prefix P]`: the lab pair under faults, counted by what an
  * application saw acknowledged (bench/chaos/faults.ts). One lab for the whole run; it is rebuilt
  * whenever a repetition leaves the pair unhealthy, so the next repetition starts from a sane pair.
  */
@@ -19,6 +19,10 @@ const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
                       the spec says mysql.semi_sync: strict)
   --profile P         default (VRRPv2, advert 1 s) or fast (VRRPv3, advert 0.1 s)
   --agents            run the lab with one hactl agent per node (lab --mode agent)
+  --fencing           the spec gets a fencing section (README "Split brain and fencing"): the
+                      promoting node sets the old primary read-only over both networks first;
+                      with --agents the client is the witness (wait-for-witness), without them
+                      no witness can be probed and the policy is promote-anyway
   --naive             the comparison row: seed 004's notify script (STOP SLAVE; RESET SLAVE ALL;
                       read_only=0) instead of hactl notify
   --hold S            how long isolation and peer-link last (default 10)
@@ -105,6 +109,7 @@ export async function main(argv: string[]): Promise<number> {
       profile: { type: 'string', default: 'default' },
       agents: { type: 'boolean', default: false },
       naive: { type: 'boolean', default: false },
+      fencing: { type: 'boolean', default: false },
       hold: { type: 'string', default: '10' },
       stall: { type: 'string', default: '5' },
       rate: { type: 'string', default: '150' },
@@ -155,6 +160,8 @@ export async function main(argv: string[]): Promise<number> {
       'naive',
       "is the async comparison row: seed 004's script knows nothing of semi-sync (run it with --mode async)",
     );
+  if (values.naive && values.fencing)
+    return bad('naive', 'replaces hactl notify, which is what fences: it cannot run with --fencing');
   if (values.naive && values.agents)
     return bad('naive', 'replaces hactl notify: it cannot run with --agents');
   if (process.getuid?.() !== 0) {
@@ -171,15 +178,17 @@ export async function main(argv: string[]): Promise<number> {
     : values.agents
       ? 'hactl agents'
       : 'hactl notify scripts';
+  const flavourFenced = values.fencing ? `${flavour} + fencing` : flavour;
   const up = async () => {
     await labDown(lab);
-    say(`lab up (prefix ${lab.prefix}, ${values.profile} profile, ${flavour}, ${values.mode})…`);
+    say(`lab up (prefix ${lab.prefix}, ${values.profile} profile, ${flavourFenced}, ${values.mode})…`);
     await labUp({
       ...lab,
       fast: values.profile === 'fast',
       mode: values.agents ? 'agent' : 'scripts',
       ...(naive ? { template: naive.path } : {}),
       ...(semiSync ? { semiSync: 'strict' as const } : {}),
+      ...(values.fencing ? { fencing: true } : {}),
     });
   };
   const rows: Row[] = [];
@@ -228,7 +237,7 @@ export async function main(argv: string[]): Promise<number> {
       ? 'fast profile (VRRPv3, advert 0.1 s)'
       : 'default profile (VRRPv2, advert 1 s)';
   console.log(
-    `\nchaos: ${reps} rep(s) per fault, ${values.mode}, ${profile}, ${flavour}, ` +
+    `\nchaos: ${reps} rep(s) per fault, ${values.mode}, ${profile}, ${flavourFenced}, ` +
       `writer ${rate}/s through the inside VIP, hold ${hold} s, stall ${stall} s, ${new Date().toISOString().slice(0, 10)}\n`,
   );
   console.log(markdownTable(rows));
@@ -244,6 +253,7 @@ export async function main(argv: string[]): Promise<number> {
           profile: values.profile,
           agents: values.agents,
           naive: values.naive,
+          fencing: values.fencing,
           holdSec: hold,
           stallSec: stall,
           rate,

@@ -111,7 +111,7 @@ export interface LabOptions {
   convergeTimeoutMs?: number;
   /** strict: both servers start as strict semi-sync replicas and the spec says mysql.semi_sync: strict. */
   semiSync?: LabSemiSync;
-  /** Agent mode only: the spec's fencing section with the client as witness (LAB_FENCING). */
+  /** The spec's fencing section: agent mode with the client as witness (LAB_FENCING), script mode without (LAB_SCRIPT_FENCING). */
   fencing?: boolean;
   /** A `proxy:` block for the lab spec (src/lab/proxy.ts builds one and starts the proxies). */
   proxy?: Record<string, unknown>;

@@ -22,20 +22,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pairProblems, runRep, type ChaosFault, type RepResult } from '../../bench/chaos/faults.js';
 import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
-import { LAB_PROGRAMS, printNodeLogTails, testLab } from './lab-support.js';
+import { labPaths } from '../../src/lab/lab.js';
+import { LAB_PROGRAMS, logSince, logSize, printNodeLogTails, testLab } from './lab-support.js';
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2ech');
 const strictLab = testLab('e2ecs');
 
 /**
- * The strict semi-sync short run, chosen for CI's budget (~60 s more): node loss (a crash with
- * commits waiting for the standby's acknowledgement: none may be lost, the old primary must rejoin
- * by itself, without a diverged GTID) and mysqld SIGKILL on the primary (every path between the
- * nodes stays up: never two writable databases). notify-burst is left out: in scripts mode it
- * measured 1.9 s with two writable databases (README, chaos section), a finding, not yet a pass.
+ * The strict semi-sync short run, chosen for CI's budget: node loss (a crash with commits waiting
+ * for the standby's acknowledgement: none may be lost, the old primary must rejoin by itself,
+ * without a diverged GTID), mysqld SIGKILL on the primary (every path between the nodes stays up:
+ * never two writable databases) and notify-burst cut to NOTIFY_BURST_HANDOVERS hand-overs
+ * (keepalived on the VIP holder stopped with SIGTERM and restarted). This lab runs with `fencing`
+ * (script mode: promote-anyway, no witness): keepalived 2.2.7 sends its priority-0 advert and
+ * drops the VIPs before it runs the STOP notify, so only the promoting node fencing the old
+ * primary first keeps the two from overlapping (README, chaos section; without fencing 0.5–2.6 s).
  */
 const STRICT_FAULTS: ChaosFault[] = ['node-loss', 'mysqld-kill'];
+const NOTIFY_BURST_HANDOVERS = 3;
 
 /** Problems convergence reports for a diverged old primary that hactl left read-only and unattached. */
 const DIVERGED_REPLICA = /notify has not applied BACKUP|database is no replica|replication from/;
@@ -116,13 +121,41 @@ function expectStrictSafeAndSettled(result: RepResult): void {
   expect(result.problems, `the pair settled: ${why}`).toEqual([]);
 }
 
+/**
+ * Every promotion hactl made in `log` (the lab's hactl.log from some offset on) fenced the old
+ * primary first: a `fence.done` of the same transition that reached it over at least one network.
+ * The sampler's "0 s two writable" is the outcome; this is the cause, and unlike the outcome it does
+ * not depend on who wins keepalived's race (the STOP demotion often does).
+ */
+function promotionsUnfenced(log: string): { promotions: number; unfenced: string[] } {
+  const lines = log
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const fenced = new Set(
+    lines
+      .filter((l) => l.event === 'fence.done' && Array.isArray(l.fenced) && l.fenced.length > 0)
+      .map((l) => l.transition_id),
+  );
+  const promoted = lines.filter(
+    (l) => l.event === 'notify.action' && l.action === 'mysql.promote' && l.result === 'ok',
+  );
+  return {
+    promotions: promoted.length,
+    unfenced: promoted.filter((l) => !fenced.has(l.transition_id)).map((l) => String(l.transition_id)),
+  };
+}
+
 describe.skipIf(missing)(
-  titled('chaos under strict semi-sync: 0 acknowledged writes lost, pair healthy after', missing),
+  titled(
+    'chaos under strict semi-sync with fencing: 0 acknowledged writes lost, pair healthy after',
+    missing,
+  ),
   () => {
     let failed = false;
     beforeAll(async () => {
       assertBuilt();
-      await strictLab.up({ semiSync: 'strict' });
+      await strictLab.up({ semiSync: 'strict', fencing: true });
     }, 240_000);
     afterAll(async () => {
       if (failed) printNodeLogTails(strictLab);
@@ -132,7 +165,9 @@ describe.skipIf(missing)(
     for (const fault of STRICT_FAULTS) {
       it(`${fault}: 0 acknowledged writes lost, never two writable databases, healthy after`, async () => {
         try {
-          if ((await pairProblems(strictLab)).problems.length > 0) await strictLab.up({ semiSync: 'strict' });
+          if ((await pairProblems(strictLab)).problems.length > 0)
+            await strictLab.up({ semiSync: 'strict', fencing: true });
+
           const result = await runRep(strictLab, fault, {
             settleBoundMs: 60_000,
             failoverBoundMs: 30_000,
@@ -145,5 +180,39 @@ describe.skipIf(missing)(
         }
       }, 180_000);
     }
+    it('notify-burst: every promotion fenced the old primary first, never two writable, 0 lost', async () => {
+      try {
+        if ((await pairProblems(strictLab)).problems.length > 0)
+          await strictLab.up({ semiSync: 'strict', fencing: true });
+        const logPath = labPaths(strictLab.dir).log;
+        const logFrom = logSize(logPath);
+        // Safety only, with a short settle bound: in 2 of 4 runs the last old primary ended up no
+        // replica (its BACKUP demotion did not re-point it; suspected: the new primary's fence killed
+        // that demotion's own session), so strict semi-sync blocks every write on the new primary
+        // until a human acts. A liveness defect, listed in the README, not asserted here yet.
+        const result = await runRep(strictLab, 'notify-burst', {
+          settleBoundMs: 20_000,
+          failoverBoundMs: 30_000,
+          strictSemiSync: true,
+          burstHandovers: NOTIFY_BURST_HANDOVERS,
+        });
+        const why = JSON.stringify(result);
+        expect(result.acked, `the writer got acknowledgements: ${why}`).toBeGreaterThan(150);
+        expect(result.lost, `acknowledged writes lost under strict semi-sync: ${why}`).toBe(0);
+        expect(result.duplicated, why).toBe(0);
+        expect(result.bothWritableS, `seconds with two writable databases: ${why}`).toBe(0);
+        expect(result.to, `the VIPs ended on the standby: ${why}`).toBe(
+          result.from === 'ha1' ? 'ha2' : 'ha1',
+        );
+        const { promotions, unfenced } = promotionsUnfenced(logSince(logPath, logFrom));
+        // Not one per hand-over: keepalived SIGTERMs a notify still promoting when the burst stops
+        // that node's keepalived again (script_killall), so some promotions never finish.
+        expect(promotions, 'promotions completed during the burst').toBeGreaterThanOrEqual(1);
+        expect(unfenced, 'promotions that did not fence the old primary first').toEqual([]);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }, 180_000);
   },
 );

@@ -83,6 +83,31 @@ describe('hactl lint refuses each trap with the expected message', () => {
     }
   });
 
+  // Agent mode with fencing (the witness) is linted by every lab up of test/e2e/fence.test.ts.
+  it('the lab spec in script mode with fencing lints clean (chaos --fencing) and demotes on STOP', () => {
+    for (const mode of ['scripts'] as const) {
+      const text = labSpecText({
+        dir: '/tmp/hactl-lab-lint',
+        hactl: '/usr/local/bin/hactl',
+        specPath: '/tmp/hactl-lab-lint/hactl-lab.yaml',
+        failback: 'nopreempt',
+        fast: false,
+        mode,
+        checks: ['nginx', 'mysql'],
+        mysql: {
+          credentialsFile: '/tmp/hactl-lab-lint/mysql.cnf',
+          replicationCredentialsFile: '/tmp/hactl-lab-lint/repl.cnf',
+        },
+        syncSource: '/tmp/hactl-lab-lint/sync-source',
+        fencing: true,
+      });
+      const spec = parseSpecText(text, 'lab.yaml');
+      expect(spec.fencing?.unreachable).toBe('promote-anyway');
+      expect(spec.actions.stop.map((a) => a.type)).toEqual(['mysql.demote']);
+      expect(lintSpec(spec)).toEqual([]);
+    }
+  });
+
   it('credentials in a check URL and a webhook token never reach the output', async () => {
     for (const file of ['check-params-invalid.yaml', 'webhook-bad-url.yaml']) {
       const { stdout, stderr } = await lint(['--spec', `test/lint/broken/${file}`]);
