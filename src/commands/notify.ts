@@ -19,9 +19,10 @@ Runs the spec's actions for the state this node is in now. keepalived runs notif
 concurrently and out of order, so the event is only a trigger: under a per-node lock, hactl looks
 at which VIPs this node holds and applies MASTER only when it holds all of them; a state already
 applied successfully is skipped. A promotion that could not be carried out because the local
-database did not answer (or could not be observed) is tried again, lock released in between, while
-the core still decides MASTER and no later transition ran, for at most mysql.catch_up_timeout
-seconds (not in agent mode: the agent retries by itself).
+database did not answer (or could not be observed), or a state whose database step failed, is
+tried again, lock released in between, while the core still decides that state and no later
+transition ran, for at most mysql.catch_up_timeout seconds (not in agent mode: the agent retries
+by itself).
 
 Options:
   --spec FILE          the pair spec (default /etc/hactl/hactl.yaml)

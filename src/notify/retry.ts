@@ -1,16 +1,25 @@
 /**
- * A notify whose promotion could not be carried out because its database could not be observed or
- * did not answer tries again: keepalived sends no new event when the server answers again (a stall
- * shorter than the checks' fall × interval moves nothing), so without this the pair is left with
- * no writable primary until a human acts. The agent needs none of this: its loop decides every tick.
+ * A notify whose decision could not be carried out for want of an answer tries again: keepalived
+ * sends no new event when a server answers again (a stall shorter than the checks' fall × interval
+ * moves nothing), so without this the pair is left with no writable primary, or with a demoted
+ * node that never became a replica, until a human acts. The agent needs none of this: its loop
+ * decides every tick.
+ *
+ * What is retried: a MASTER whose promotion was refused because the database or the lineage could
+ * not be observed, and any state whose mysql.* step failed (a demotion whose session was cut, e.g.
+ * by the new primary's fence ending every client session on this server). Never a refusal on what
+ * the database showed, a diverged server, or a failed non-database step.
  *
  * Each attempt is a whole observe → decide → apply of the shared core, under the node's lock, which
  * is released between attempts (a later notify is never kept waiting behind a retry). The retry
- * carries out only the decision it was started for: it drops the event's word (keepalived's state
- * when the event was sent is history by then) and applies nothing unless the core, deciding from
- * what it observes now, again wants MASTER and no later transition has applied a state on the node
- * since. So a retry of a MASTER event that a BACKUP event overtook finds the VIPs gone (keepalived
- * removes them before it runs the BACKUP notify) and stops; a later notify owns the node.
+ * carries out only the decision it was started for: it applies nothing unless the core, deciding
+ * from what it observes now, again wants the same state and no later transition has applied a state
+ * on the node since. A MASTER retry drops the event's word (keepalived's state when the event was
+ * sent is history by then: MASTER must follow from the VIPs alone); a BACKUP or FAULT retry keeps
+ * it, since without a word a node holding no VIP decides nothing. Either way a node that holds
+ * every VIP is MASTER to the core, so a retried demotion stops once the VIPs come back, and a
+ * retried MASTER event that a BACKUP event overtook finds the VIPs gone (keepalived removes them
+ * before it runs the BACKUP notify) and stops; a later notify owns the node.
  *
  * keepalived neither waits for a notify script nor kills it (except notify_stop's, after 1 s;
  * research/keepalived.md §3), so the retry runs in the notify process itself, bounded by
@@ -19,7 +28,7 @@
  */
 import type { ApplyOutcome } from '../cluster/apply.js';
 import { promotionOf, type Plan } from '../cluster/decide.js';
-import type { KeepalivedFact, Observation } from '../cluster/observation.js';
+import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
 import type { Logger } from '../log.js';
 import type { Spec } from '../spec/schema.js';
 
@@ -57,11 +66,11 @@ export function retryBoundMs(spec: Spec): number {
 /**
  * Why this attempt's decision was not carried out for want of a fact or an answer, or undefined
  * when a retry would not help (carried out, nothing to do, a refusal on the data itself, diverged,
- * a non-database step failed, or a state other than MASTER). Pure.
+ * or a non-database step failed). Pure.
  */
 export function retryCause(attempt: NotifyAttempt): string | undefined {
   const { observation, plan, outcome } = attempt;
-  if (plan.target !== 'MASTER' || outcome === undefined || outcome.ok || outcome.diverged) return undefined;
+  if (plan.target === undefined || outcome === undefined || outcome.ok || outcome.diverged) return undefined;
   const promotion = promotionOf(plan);
   if (promotion && !promotion.verdict.allow) {
     const { database, lineage } = observation;
@@ -76,23 +85,28 @@ export function retryCause(attempt: NotifyAttempt): string | undefined {
 }
 
 /** A retry goes on only for its own decision (see the header). */
-export function admitRetry(transitionId: string): Admit {
+export function admitRetry(transitionId: string, target: VrrpState): Admit {
   return (observation, plan) => {
     const last = observation.lastApplied;
     if (last?.transitionId !== undefined && last.transitionId !== transitionId) {
       return `a later transition (${last.transitionId}) applied ${last.state} on this node since: it owns the node now`;
     }
-    if (plan.target !== 'MASTER') {
-      return `the core no longer decides MASTER (${plan.target ?? 'nothing to apply'}): ${plan.reason}`;
+    if (plan.target !== target) {
+      return `the core no longer decides ${target} (${plan.target ?? 'nothing to apply'}): ${plan.reason}`;
     }
     return undefined;
   };
 }
 
+/** The keepalived fact a retry observes with: none for MASTER, the event's own for a demotion. */
+export function retryWord(first: NotifyAttempt): KeepalivedFact | undefined {
+  return first.plan.target === 'MASTER' ? undefined : first.observation.keepalived;
+}
+
 export interface RetryContext {
   transitionId: string;
   log: Logger;
-  /** One attempt under the lock; `keepalived` is undefined for retries (the event's word is dropped). */
+  /** One attempt under the lock, observing with `keepalived` as the retry's word (retryWord). */
   attempt(keepalived: KeepalivedFact | undefined, admit: Admit): Promise<NotifyAttempt>;
   policy?: RetryPolicy;
 }
@@ -118,9 +132,11 @@ export async function retryNotify(
   let last = first;
   let cause = retryCause(first);
   let attempts = 1;
-  const admit = admitRetry(transitionId);
+  const target = first.plan.target;
+  const admit = target === undefined ? undefined : admitRetry(transitionId, target);
+  const word = retryWord(first);
   for (;;) {
-    if (cause === undefined) break;
+    if (cause === undefined || admit === undefined) break;
     const left = deadline - performance.now();
     if (left <= 0 || attempts >= MAX_ATTEMPTS) {
       log.error({
@@ -128,7 +144,7 @@ export async function retryNotify(
         transition_id: transitionId,
         attempt: attempts,
         result: 'given up',
-        reason: `MASTER not carried out: ${cause}; ${attempts} attempts, and no attempt starts more than ${boundMs / 1000} s (mysql.catch_up_timeout) after the first: the next event decides again`,
+        reason: `${target} not carried out: ${cause}; ${attempts} attempts, and no attempt starts more than ${boundMs / 1000} s (mysql.catch_up_timeout) after the first: the next event decides again`,
       });
       break;
     }
@@ -136,7 +152,7 @@ export async function retryNotify(
     await sleep(waitMs);
     pause = Math.min(maxPause, pause * 2);
     attempts += 1;
-    last = await context.attempt(undefined, admit);
+    last = await context.attempt(word, admit);
     const next = last.stopped === undefined ? retryCause(last) : undefined;
     const carried = last.stopped === undefined && last.outcome?.ok === true;
     const fields = {

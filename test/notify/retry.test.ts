@@ -24,6 +24,18 @@ import { decide } from '../../src/cluster/decide.js';
 /** Every promotion the stand-in carried out (the verdict allowed it). */
 const promoted: string[] = [];
 
+/** How many more times the mysql.demote stand-in fails as a cut connection does; every run, in order. */
+const demotion = { failuresLeft: 0, runs: [] as string[] };
+
+vi.mock('../../src/actions/mysql-demote.js', () => ({
+  run: () => {
+    demotion.runs.push(demotion.failuresLeft > 0 ? 'failed' : 'ok');
+    if (demotion.failuresLeft-- > 0)
+      return Promise.resolve({ ok: false, detail: 'demotion incomplete: Connection lost (stand-in)' });
+    return Promise.resolve({ ok: true, detail: 'read-only (stand-in)' });
+  },
+}));
+
 vi.mock('../../src/actions/mysql-promote.js', () => ({
   run: (_action: unknown, context: { promotion?: { verdict: { allow: boolean } }; transitionId?: string }) =>
     Promise.resolve(
@@ -45,6 +57,8 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'hactl-notify-retry-'));
   promoted.length = 0;
   databaseReads = 0;
+  demotion.failuresLeft = 0;
+  demotion.runs = [];
   vips = new Set([VIP]);
   writeFileSync(join(dir, 'record.sh'), '#!/bin/sh\necho "$1" >> "$(dirname "$0")/steps.txt"\n', {
     mode: 0o755,
@@ -57,6 +71,7 @@ actions:
     - { type: mysql.promote }
     - { type: command, argv: [${dir}/record.sh, up] }
   backup:
+    - { type: mysql.demote }
     - { type: command, argv: [${dir}/record.sh, down] }
 `),
     't.yaml',
@@ -235,6 +250,36 @@ describe('notify retries a promotion its database did not answer for', () => {
     });
   });
 
+  it('a demotion whose connection was cut is run again until it is carried out', async () => {
+    vips.clear();
+    answers = [ANSWERS];
+    demotion.failuresLeft = 2;
+    const { run, pauses } = notify(['INSTANCE', 'inside', 'BACKUP', '150']);
+    const summary = await run;
+    expect(summary).toMatchObject({ applied: 'BACKUP', attempts: 3 });
+    expect(summary.outcome?.ok).toBe(true);
+    expect(demotion.runs).toEqual(['failed', 'failed', 'ok']);
+    // The whole list runs each time (every action is idempotent), as on the next event.
+    expect(steps()).toBe('down\ndown\ndown\n');
+    expect(pauses).toEqual([500, 1000]);
+    expect(lines('notify.retry').map((l) => [l.attempt, l.result, l.why])).toEqual([
+      [2, 'not yet', 'mysql.demote failed: demotion incomplete: Connection lost (stand-in)'],
+      [3, 'carried out', 'mysql.demote failed: demotion incomplete: Connection lost (stand-in)'],
+    ]);
+  });
+
+  it('a retried demotion stops once this node holds every VIP again (the core decides MASTER)', async () => {
+    vips.clear();
+    answers = [ANSWERS];
+    demotion.failuresLeft = 1;
+    const { run } = notify(['INSTANCE', 'inside', 'BACKUP', '150'], () => void vips.add(VIP));
+    const summary = await run;
+    expect(demotion.runs).toEqual(['failed']);
+    expect(promoted).toEqual([]);
+    expect(summary).toMatchObject({ applied: undefined, attempts: 2 });
+    expect(summary.reason).toMatch(/^the core no longer decides BACKUP \(MASTER\)/);
+  });
+
   it('without the retry option (the default for callers other than the command), one attempt', async () => {
     answers = [UNREACHABLE, ANSWERS];
     const summary = await runNotify(
@@ -250,7 +295,7 @@ describe('notify retries a promotion its database did not answer for', () => {
   });
 });
 
-describe('retryCause: only a promotion that lacked an answer', () => {
+describe('retryCause: a promotion that lacked an answer, or a failed database step', () => {
   const attempt = (obs: ReturnType<typeof observation>, ok: boolean, action = 'mysql.promote') => ({
     observation: obs,
     plan: decide(obs, DB, {}),
@@ -272,22 +317,23 @@ describe('retryCause: only a promotion that lacked an answer', () => {
     );
   });
 
-  it('does not retry success, another state, a non-database step, or a refusal on the data', () => {
+  it("retries a demotion's failed database step, not its other steps", () => {
+    const backup = observation({
+      vips: { held: [], missing: ['192.0.2.50'] },
+      lastApplied: undefined,
+      keepalived: { state: 'BACKUP', source: 'event', text: 'b' },
+    });
+    expect(retryCause(attempt(backup, false, 'mysql.demote'))).toBe('mysql.demote failed: x');
+    expect(retryCause(attempt(backup, false, 'service stop app'))).toBeUndefined();
+  });
+
+  it('does not retry success, nothing to apply, a non-database step, or a refusal on the data', () => {
     const seen = observation({ lineage: { kind: 'none' }, database: database() });
     expect(retryCause(attempt(seen, true))).toBeUndefined();
     expect(retryCause(attempt(seen, false, 'service start app'))).toBeUndefined();
-    expect(
-      retryCause(
-        attempt(
-          observation({
-            vips: { held: [], missing: ['192.0.2.50'] },
-            lastApplied: undefined,
-            keepalived: { state: 'BACKUP', source: 'event', text: 'b' },
-          }),
-          false,
-        ),
-      ),
-    ).toBeUndefined();
+    const nothing = observation({ vips: { held: [], missing: ['192.0.2.50'] }, lastApplied: undefined });
+    expect(decide(nothing, DB, {}).target).toBeUndefined();
+    expect(retryCause(attempt(nothing, false))).toBeUndefined();
     const stale = observation({
       lineage: {
         kind: 'ok',
