@@ -94,6 +94,18 @@ export async function stopKeepalived(files: KeepalivedFiles, waitMs = 8_000): Pr
   return stopped;
 }
 
+/**
+ * Freezes (SIGSTOP) or thaws (SIGCONT) the node's VRRP process, the one that sends adverts, reads
+ * track files and adds or removes the VIPs: frozen, the node keeps whatever it holds. False when
+ * there is no such process of ours.
+ */
+export function signalVrrp(files: KeepalivedFiles, signal: 'SIGSTOP' | 'SIGCONT'): boolean {
+  const pid = readPidFile(files.vrrpPid);
+  if (!ours(pid)) return false;
+  process.kill(pid, signal);
+  return true;
+}
+
 /** SIGKILL to every keepalived process of the node at once: the VIPs stay configured, like a crash. */
 export async function killKeepalived(files: KeepalivedFiles): Promise<boolean> {
   const leader = readPidFile(files.spawnPid) ?? readPidFile(files.pid);

@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentFiles, agentPid, signalAgent } from '../../src/lab/agent.js';
+import { keepalivedFiles, signalVrrp } from '../../src/lab/keepalived.js';
 import { labHeal, labPaths } from '../../src/lab/lab.js';
 import { namespacesFor, vipOf, type LabNode } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
@@ -52,6 +53,8 @@ async function rootQuery(node: LabNode, sql: string): Promise<Record<string, unk
     await session.close();
   }
 }
+
+const vrrpOf = (node: LabNode) => keepalivedFiles(labPaths(lab.dir).node[node].dir);
 
 function switchover(args: string[], from: LabNode = 'ha1'): Promise<RunResult> {
   return runHactl(['switchover', '--spec', labPaths(lab.dir).specPath, ...args], {
@@ -354,6 +357,7 @@ describe.skipIf(missing)(
         let acked: number[];
         let samples: { t: number; ha1: string; ha2: string }[];
         let killedAt: string | undefined;
+        let vrrpFrozen = false;
         try {
           await waitFor('the writer writes through the VIP', () => writer.acked().length >= 10, {
             timeoutMs: 15_000,
@@ -361,7 +365,12 @@ describe.skipIf(missing)(
           });
           // catch-up lasts milliseconds; with the target's SQL thread stopped it lasts until the kill
           // (the target's own promotion starts the thread again to drain its relay log).
-          if (step === 'catch-up') await rootQuery(to, 'STOP SLAVE SQL_THREAD');
+          // move-vips lasts until keepalived removes the VIPs, ~0.1 s in the fast profile: a watcher on
+          // a loaded machine can miss it (CI run v32 froze the agent at promote). So catch-up is held
+          // the same way, the primary's VRRP process is frozen once the record shows it, and catch-up
+          // is let go: move-vips then lasts until the thaw after the kill (meanwhile the target, hearing
+          // no advert, takes over and promotes itself, fencing the primary first).
+          if (step === 'catch-up' || step === 'move-vips') await rootQuery(to, 'STOP SLAVE SQL_THREAD');
           // Asking takes a node start in the namespace, longer than most steps: the record is
           // watched meanwhile, and the agent frozen the moment it shows the step (so the step it
           // dies at is the one its record shows), before the answer to the POST if need be.
@@ -379,11 +388,22 @@ describe.skipIf(missing)(
             { timeoutMs: 30_000, everyMs: 2 },
           );
           const posted = postSwitchover(from, { id, from, to, catch_up_timeout: 30 });
+          if (step === 'move-vips') {
+            await waitFor(`${from}'s switchover at catch-up`, () => record(from)?.phase === 'catch-up', {
+              timeoutMs: 30_000,
+              everyMs: 5,
+            });
+            vrrpFrozen = signalVrrp(vrrpOf(from), 'SIGSTOP');
+            expect(vrrpFrozen, `${from}'s keepalived VRRP process`).toBe(true);
+            await rootQuery(to, 'START SLAVE SQL_THREAD');
+          }
           await watch;
           expect(frozen).toBe(true);
           expect(signalAgent(agent, 'SIGKILL')).toBe(true);
+          if (vrrpFrozen) vrrpFrozen = !signalVrrp(vrrpOf(from), 'SIGCONT');
           await posted; // answered 202, or cut off by the kill: the record above shows it was taken
-          if (step === 'catch-up') await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
+          if (step === 'catch-up' || step === 'move-vips')
+            await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
           await waitFor(`${from}'s agent gone`, () => agentPid(agent) === undefined, {
             timeoutMs: 10_000,
             everyMs: 20,
@@ -404,7 +424,9 @@ describe.skipIf(missing)(
             everyMs: 50,
           });
         } finally {
-          if (step === 'catch-up') await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
+          if (vrrpFrozen) signalVrrp(vrrpOf(from), 'SIGCONT');
+          if (step === 'catch-up' || step === 'move-vips')
+            await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
           acked = await writer.stop();
           samples = await sampler.stop();
         }
