@@ -255,6 +255,9 @@ export async function runNotify(
     // Promoting over the guard's objection loses writes: the decision itself is an error-level fact.
     if (fields.promotion === 'overridden') log.error(fields);
     else log.info(fields);
+    // The actions borrow the early connection too. A BACKUP observation never waits for it, and a
+    // demotion that connected on its own meanwhile would find it idle and kill it as a client session.
+    await warming;
     const outcome = await apply(plan, {
       spec,
       node,

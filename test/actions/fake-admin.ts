@@ -82,6 +82,8 @@ export interface FakeAdminListen {
   port?: number;
   /** Called after every statement (the lab's stand-in publishes its state from here). */
   onStatement?: (state: FakeAdmin) => void;
+  /** Holds the first login's answer this long (a slow handshake, for races with a second connect). */
+  firstLoginDelayMs?: number;
 }
 
 export async function startFakeAdmin(
@@ -206,8 +208,13 @@ export async function startFakeAdmin(
           tokenMatches(credentials.password, scramble, params.authToken)
         ) {
           state.logins.push(params.user);
-          done(null);
-          nextCommand(conn);
+          const answer = () => {
+            done(null);
+            nextCommand(conn);
+          };
+          if (state.logins.length === 1 && listen.firstLoginDelayMs)
+            setTimeout(answer, listen.firstLoginDelayMs);
+          else answer();
         } else done(null, { message: `Access denied for user '${params.user}'`, code: 1045 });
       },
     });

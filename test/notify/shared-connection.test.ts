@@ -71,6 +71,31 @@ describe('notify: one database connection per run', () => {
     expect(fake!.logins).toEqual(['hactl']);
   });
 
+  it('a BACKUP run whose list demotes connects once: mysql.demote borrows the early connection, never kills it', async () => {
+    // The early connection's handshake is slow: a demotion that did not wait for it would open a
+    // second one, and then see the first, idle, as a client session to kill.
+    await fake?.close();
+    fake = await startFakeAdmin(
+      'proxysql',
+      { user: 'hactl', password: PASSWORD },
+      { firstLoginDelayMs: 300 },
+    );
+    const spec = specWith('  backup:\n    - type: mysql.demote\n');
+    const summary = await runNotify(
+      spec,
+      spec.nodes[1]!,
+      parseEvent(['INSTANCE', 'inside', 'BACKUP', '120']),
+      { force: false, dryRun: false, lockWaitSec: 5 },
+      createLogger({ file: join(dir, 'log.json'), level: 'info' }),
+      { ...localSources, addresses: () => new Set<string>() },
+    );
+    // The stand-in answers none of the demotion's statements, so it fails before any peer is
+    // looked at; what counts is that it ran on the one connection the run opened.
+    expect(summary.outcome?.steps.map((s) => [s.action, s.ok])).toEqual([['mysql.demote', false]]);
+    expect(fake!.statements.length).toBeGreaterThanOrEqual(1);
+    expect(fake!.logins).toEqual(['hactl']);
+  });
+
   it('a list without a MySQL action opens no connection early', async () => {
     const spec = specWith(`  master:\n    - { type: command, argv: [/bin/true] }\n`);
     await run(spec, ['INSTANCE', 'inside', 'MASTER', '120']);
