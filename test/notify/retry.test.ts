@@ -79,6 +79,16 @@ actions:
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
+/** ha2 was the last primary this node knew of: it lacks ha2's writes. */
+const STALE_LINEAGE = {
+  node: 'ha1',
+  primary: 'ha2',
+  primaryPosition: '0-2-10',
+  following: true,
+  diverged: [],
+  reason: 'x',
+  at: 'then',
+};
 const UNREACHABLE: DatabaseFacts = { kind: 'unreachable', problem: 'no answer within 8000 ms' };
 const ANSWERS: DatabaseFacts = { kind: 'ok', readOnly: true, replica: null, coverage: undefined };
 
@@ -201,15 +211,7 @@ describe('notify retries a promotion its database did not answer for', () => {
       lineage: () =>
         Promise.resolve({
           kind: 'ok' as const,
-          lineage: {
-            node: 'ha1',
-            primary: 'ha2',
-            primaryPosition: '0-2-10',
-            following: true,
-            diverged: [],
-            reason: 'x',
-            at: 'then',
-          },
+          lineage: STALE_LINEAGE,
         }),
     };
     const summary = await runNotify(
@@ -337,15 +339,7 @@ describe('retryCause: a promotion that lacked an answer, or a failed database st
     const stale = observation({
       lineage: {
         kind: 'ok',
-        lineage: {
-          node: 'ha1',
-          primary: 'ha2',
-          primaryPosition: '0-2-10',
-          following: true,
-          diverged: [],
-          reason: 'x',
-          at: 'then',
-        },
+        lineage: STALE_LINEAGE,
       },
       database: database(),
     });
