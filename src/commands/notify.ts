@@ -1,8 +1,8 @@
 /**
  * `hactl notify`: keepalived's notify hook. Runs on keepalived's hot path, so it parses its flags
  * with node:util (no yargs) and loads only the action modules the transition uses.
- * Exit 0: applied or rightly skipped; 1: an aborting action failed, data diverged, or the lock
- * could not be taken in time; 2: usage or spec error.
+ * Exit 0: applied, rightly skipped, or superseded while retrying; 1: an aborting action failed, data
+ * diverged, or the lock could not be taken in time; 2: usage or spec error.
  */
 import { parseArgs } from 'node:util';
 import { CommandFailed, ConfigError, UsageError } from '../errors.js';
@@ -22,7 +22,8 @@ applied successfully is skipped. A promotion that could not be carried out becau
 database did not answer (or could not be observed), or a state whose database step failed, is
 tried again, lock released in between, while the core still decides that state and no later
 transition ran, for at most mysql.catch_up_timeout seconds (not in agent mode: the agent retries
-by itself).
+by itself). A retry stops as soon as the node moves on (a later transition applied a state, the
+core now decides another state, or another notify holds the lock): the summary says "superseded".
 
 Options:
   --spec FILE          the pair spec (default /etc/hactl/hactl.yaml)
@@ -40,9 +41,9 @@ Examples:
   hactl notify --node ha1 GROUP web_vips MASTER 150
   hactl notify --force --accept-stale "ha2 lost for good, ticket 4711" master
 
-Exit 0: applied or rightly skipped; 1: an action failed (the state stays unapplied, so the next
-event runs its actions again), data diverged, promotion refused, or the lock was not free in time;
-2: usage or spec error.`;
+Exit 0: applied, rightly skipped, or superseded while retrying; 1: an action failed (the state
+stays unapplied, so the next event runs its actions again), data diverged, promotion refused, or
+the lock was not free in time; 2: usage or spec error.`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -110,7 +111,7 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof RuntimeDirUnusable) throw new ConfigError(error.message);
     throw error;
   }
-  const exitCode = summary.outcome && resultWord(summary) !== 'ok' ? 1 : 0;
+  const exitCode = summary.outcome && !['ok', 'superseded'].includes(resultWord(summary)) ? 1 : 0;
   log.info({
     event: 'notify.summary',
     transition_id: summary.transitionId,
@@ -129,6 +130,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 function resultWord(summary: NotifySummary): string {
+  if (summary.superseded !== undefined) return 'superseded';
   if (!summary.outcome) return 'skipped';
   if (summary.outcome.diverged) return 'diverged';
   if (summary.outcome.aborted) return 'aborted';
@@ -141,6 +143,12 @@ export function summaryLine(node: string, eventText: string, summary: NotifySumm
     if (summary.applied === undefined) return `${head}: dry run: would skip: ${summary.reason}`;
     const actions = summary.planned.length > 0 ? summary.planned.join(', ') : 'no actions listed';
     return `${head}: dry run: would apply ${summary.applied} (${actions}): ${summary.reason}`;
+  }
+  if (summary.superseded !== undefined) {
+    const failed = summary.outcome?.steps.filter((s) => !s.ok) ?? [];
+    const what =
+      failed.length > 0 ? `; failed: ${failed.map((s) => `${s.action} (${s.detail})`).join('; ')}` : '';
+    return `${head}: not carried out${what}; stopped retrying after ${summary.attempts} attempts in ${summary.durationMs} ms, the node moved on: ${summary.superseded}`;
   }
   if (!summary.outcome) return `${head}: skipped in ${summary.durationMs} ms: ${summary.reason}`;
   const steps = summary.outcome.steps;

@@ -113,15 +113,24 @@ export interface RetryContext {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+export interface RetryResult {
+  /** The last attempt that ran to its end (the first one when no retry did). */
+  last: NotifyAttempt;
+  /** Attempts started, the first included. */
+  attempts: number;
+  /** Why the retry stopped before carrying the decision out: a later transition owns the node. */
+  stopped?: string;
+}
+
 /**
  * Runs attempts after `first` until the decision is carried out, a retry would not help, the
- * situation changed, or the bound passes. Returns the last attempt and how many ran in all.
+ * situation changed, or the bound passes.
  */
 export async function retryNotify(
   first: NotifyAttempt,
   spec: Spec,
   context: RetryContext,
-): Promise<{ last: NotifyAttempt; attempts: number }> {
+): Promise<RetryResult> {
   const { transitionId, log } = context;
   const policy = context.policy ?? {};
   const sleep = policy.sleep ?? defaultSleep;
@@ -135,6 +144,7 @@ export async function retryNotify(
   const target = first.plan.target;
   const admit = target === undefined ? undefined : admitRetry(transitionId, target);
   const word = retryWord(first);
+  let stopped: string | undefined;
   for (;;) {
     if (cause === undefined || admit === undefined) break;
     const left = deadline - performance.now();
@@ -152,21 +162,40 @@ export async function retryNotify(
     await sleep(waitMs);
     pause = Math.min(maxPause, pause * 2);
     attempts += 1;
-    last = await context.attempt(word, admit);
-    const next = last.stopped === undefined ? retryCause(last) : undefined;
-    const carried = last.stopped === undefined && last.outcome?.ok === true;
+    let attempt: NotifyAttempt;
+    try {
+      attempt = await context.attempt(word, admit);
+    } catch (error) {
+      // Typically the lock: another notify has held it for the whole lock wait, i.e. a later
+      // transition is running on this node and owns it. What this event's attempts did stands.
+      stopped = `attempt ${attempts} could not run: ${error instanceof Error ? error.message : String(error)}`;
+      log.error({
+        event: 'notify.retry',
+        transition_id: transitionId,
+        attempt: attempts,
+        why: cause,
+        result: 'stopped',
+        reason: stopped,
+      });
+      break;
+    }
+    if (attempt.stopped !== undefined) stopped = attempt.stopped;
+    else last = attempt;
+    const next = stopped === undefined ? retryCause(last) : undefined;
+    const carried = stopped === undefined && last.outcome?.ok === true;
     const fields = {
       event: 'notify.retry',
       transition_id: transitionId,
       attempt: attempts,
       after_ms: Math.round(waitMs),
       why: cause,
-      result: carried ? 'carried out' : last.stopped !== undefined ? 'stopped' : next ? 'not yet' : 'failed',
-      reason: last.stopped ?? last.plan.reason,
+      result: carried ? 'carried out' : stopped !== undefined ? 'stopped' : next ? 'not yet' : 'failed',
+      reason: stopped ?? last.plan.reason,
     };
-    if (carried || last.stopped !== undefined || next) log.info(fields);
+    if (carried || stopped !== undefined || next) log.info(fields);
     else log.error(fields);
+    if (stopped !== undefined) break;
     cause = next;
   }
-  return { last, attempts };
+  return stopped === undefined ? { last, attempts } : { last, attempts, stopped };
 }

@@ -49,6 +49,12 @@ export interface NotifySummary {
   durationMs: number;
   /** Attempts made (more than 1 when a promotion was retried). */
   attempts: number;
+  /**
+   * Set when a retry stopped because the node moved on (a later transition applied a state, the
+   * core decides another state now, or the lock stayed taken): why. `outcome` is then what this
+   * event's last completed attempt did, and `applied` is undefined.
+   */
+  superseded?: string;
 }
 
 /** Long enough to let a concurrent run of any list finish, bounded by the spec's own timeouts. */
@@ -179,7 +185,7 @@ export async function runNotify(
     await releaseSessions?.();
   }
   // The agent's loop decides every tick: in agent mode a hook makes one attempt.
-  const { last, attempts } =
+  const { last, attempts, stopped } =
     options.retry && !spec.agent.enabled
       ? await retryNotify(first, spec, {
           transitionId,
@@ -198,16 +204,17 @@ export async function runNotify(
             }
           },
         })
-      : { last: first, attempts: 1 };
+      : { last: first, attempts: 1, stopped: undefined };
   return {
     transitionId,
-    applied: last.stopped === undefined ? last.plan.target : undefined,
-    reason: last.stopped ?? last.plan.reason,
+    applied: stopped === undefined ? last.plan.target : undefined,
+    reason: stopped ?? last.plan.reason,
     outcome: last.outcome,
     planned: last.plan.actions.map(actionLabel),
     dryRun: false,
     durationMs: elapsed(),
     attempts,
+    ...(stopped === undefined ? {} : { superseded: stopped }),
   };
 
   /** One observe → decide → apply; `admit` (a retry's) may stop it between decide and apply. */
@@ -251,6 +258,8 @@ export async function runNotify(
       event: 'notify.decision',
       lock_wait_ms: lockWaitedMs,
       result: resultOf(plan),
+      // `received` is the event that started the run; a retry decides from what it observes now.
+      ...(admit ? { retry: true } : {}),
     };
     // Promoting over the guard's objection loses writes: the decision itself is an error-level fact.
     if (fields.promotion === 'overridden') log.error(fields);

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { DatabaseFacts } from '../../src/cluster/observation.js';
 import { localSources, type ObservationSources } from '../../src/cluster/observe.js';
 import { createLogger } from '../../src/log.js';
+import { summaryLine } from '../../src/commands/notify.js';
 import { parseEvent } from '../../src/notify/event.js';
 import { acquireLock, lockPath } from '../../src/notify/lock.js';
 import { retryCause } from '../../src/notify/retry.js';
@@ -160,8 +161,11 @@ describe('notify retries a promotion its database did not answer for', () => {
     const summary = await run;
     expect(promoted).toEqual([]);
     expect(steps()).toBe('');
-    expect(summary).toMatchObject({ applied: undefined, attempts: 2, outcome: undefined });
+    expect(summary).toMatchObject({ applied: undefined, attempts: 2 });
+    // What the event itself did stands in the summary: its refused promotion.
+    expect(summary.outcome?.ok).toBe(false);
     expect(summary.reason).toMatch(/^the core no longer decides MASTER \(BACKUP\)/);
+    expect(summary.superseded).toBe(summary.reason);
     expect(lines('notify.retry')).toEqual([
       expect.objectContaining({ attempt: 2, result: 'stopped', transition_id: summary.transitionId }),
     ]);
@@ -201,6 +205,39 @@ describe('notify retries a promotion its database did not answer for', () => {
     expect(taken).toHaveLength(1);
     expect(summary).toMatchObject({ applied: 'MASTER', attempts: 2 });
     expect(promoted).toEqual([summary.transitionId]);
+  });
+
+  it('a retry that cannot take the lock stops, superseded, keeping what the event did (no LockTimeout thrown)', async () => {
+    answers = [UNREACHABLE, ANSWERS];
+    let held: { release(): void } | undefined;
+    const summary = await runNotify(
+      spec,
+      spec.nodes[0]!,
+      parseEvent(['INSTANCE', 'inside', 'MASTER', '150']),
+      {
+        force: false,
+        lockWaitSec: 0,
+        retry: {
+          sleep: async () => {
+            // Another notify takes the lock and keeps it past the retry's lock wait.
+            held = await acquireLock(lockPath(spec.paths.runtime_dir, 'ha1'), 0);
+          },
+        },
+      },
+      createLogger({ file: logFile(), level: 'info' }),
+      sources(),
+    ).finally(() => held?.release());
+    expect(held).toBeDefined();
+    expect(promoted).toEqual([]);
+    expect(summary).toMatchObject({ applied: undefined, attempts: 2 });
+    expect(summary.outcome?.ok).toBe(false);
+    expect(summary.superseded).toMatch(/^attempt 2 could not run: .*lock/i);
+    expect(lines('notify.retry')).toEqual([
+      expect.objectContaining({ attempt: 2, result: 'stopped', transition_id: summary.transitionId }),
+    ]);
+    expect(summaryLine('ha1', 'INSTANCE inside MASTER 150', summary)).toMatch(
+      /: not carried out; failed: mysql\.promote \(.*\); stopped retrying after 2 attempts in \d+ ms, the node moved on: attempt 2 could not run/,
+    );
   });
 
   it('a refusal on what the database shows is not retried', async () => {
