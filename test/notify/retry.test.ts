@@ -153,6 +153,7 @@ describe('notify retries a promotion its database did not answer for', () => {
       expect(line.why).toMatch(/^its database did not answer \(no answer within 8000 ms\)$/);
     }
     expect(lines('notify.decision').map((l) => l.promotion)).toEqual(['refused', 'refused', 'allowed']);
+    expect(lines('notify.decision').map((l) => l.retry)).toEqual([undefined, true, true]);
   });
 
   it('VIPs lost while it waits: the retry stops and applies nothing (neither MASTER nor the BACKUP the core now wants)', async () => {
