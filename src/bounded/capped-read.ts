@@ -25,3 +25,24 @@ export function capReads<S extends Duplex>(stream: S, maxBytes: number): S {
   stream.on('data', count);
   return stream;
 }
+
+/**
+ * Reads a whole HTTP answer body (an async iterable of chunks) unless it grows past `maxBytes`;
+ * then the body is destroyed and undefined returned, having held at most that much.
+ */
+export async function readCappedBody(
+  body: AsyncIterable<Buffer> & { destroy(): unknown },
+  maxBytes: number,
+): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

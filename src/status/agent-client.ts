@@ -4,6 +4,7 @@
  * failure comes back as a sentence saying what went wrong, never containing the token.
  */
 import { request } from 'undici';
+import { readCappedBody } from '../bounded/capped-read.js';
 import type { NodeStatus } from './types.js';
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -70,19 +71,12 @@ export async function askAgent(
             : `it answered HTTP ${response.statusCode}`,
       };
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) {
-        response.body.destroy();
-        return { ok: false, problem: `its answer is larger than ${MAX_BODY_BYTES} bytes` };
-      }
-      chunks.push(chunk as Buffer);
-    }
+    const answer = await readCappedBody(response.body, MAX_BODY_BYTES);
+    if (answer === undefined)
+      return { ok: false, problem: `its answer is larger than ${MAX_BODY_BYTES} bytes` };
     let parsed: unknown;
     try {
-      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      parsed = JSON.parse(answer.toString('utf8'));
     } catch {
       return { ok: false, problem: 'its answer is not JSON' };
     }

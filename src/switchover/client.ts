@@ -3,6 +3,7 @@
  * answer size-capped and shape-checked; any failure is a sentence without the token.
  */
 import { request } from 'undici';
+import { readCappedBody } from '../bounded/capped-read.js';
 import { isSwitchoverRecord, type SwitchoverRecord } from './record.js';
 
 const MAX_BODY_BYTES = 256 * 1024;
@@ -41,17 +42,10 @@ export async function callSwitchover(
       await response.body.dump().catch(() => undefined);
       return { ok: false, problem: 'it has no /v1/switchover (an older hactl agent?)' };
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of response.body) {
-      size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) {
-        response.body.destroy();
-        return { ok: false, problem: `its answer is larger than ${MAX_BODY_BYTES} bytes` };
-      }
-      chunks.push(chunk as Buffer);
-    }
-    const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+    const answer = await readCappedBody(response.body, MAX_BODY_BYTES);
+    if (answer === undefined)
+      return { ok: false, problem: `its answer is larger than ${MAX_BODY_BYTES} bytes` };
+    const parsed = JSON.parse(answer.toString('utf8')) as {
       switchover?: unknown;
       problem?: unknown;
     };
