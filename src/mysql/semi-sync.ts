@@ -35,6 +35,9 @@ export function semiSyncSourceSettings(): string[] {
   ];
 }
 
+/** Statement that ends a server's source role: run on a standby, whose own commits must wait for nobody. */
+export const SEMI_SYNC_SOURCE_OFF = 'SET GLOBAL rpl_semi_sync_master_enabled = OFF';
+
 /** Statement that makes a server acknowledge as a replica; takes effect when its IO thread starts. */
 export const SEMI_SYNC_REPLICA_SETTING = 'SET GLOBAL rpl_semi_sync_slave_enabled = ON';
 
