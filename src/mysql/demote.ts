@@ -29,7 +29,7 @@ import {
   setReadOnly,
   type StepLogger,
 } from './server-state.js';
-import { SEMI_SYNC_REPLICA_SETTING } from './semi-sync.js';
+import { SEMI_SYNC_REPLICA_SETTING, SEMI_SYNC_SOURCE_OFF } from './semi-sync.js';
 
 export interface DemoteOptions {
   topology: Topology;
@@ -251,6 +251,8 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     slavePos: gtid.slavePos,
     reason: 'sessions that could still commit are gone; this position is final',
   });
+  if (options.semiSync === 'strict' && flavour.kind === 'mariadb')
+    await stopSemiSyncSource(session, log, actions);
 
   const base = {
     server: session.address,
@@ -490,6 +492,29 @@ async function changeSource(
     port: peer.port,
     user: account.user,
     gtid: flavour.kind === 'mariadb' ? 'slave_pos' : 'auto_position',
+  });
+}
+
+/**
+ * A standby is no semi-sync source. Left ON (strict: no async fallback, wait_no_slave), every
+ * transaction its SQL thread applies is logged (log_slave_updates) and then waits AFTER_SYNC for an
+ * ACK from a replica of its own, which it never has: replication runs, shows no error and applies
+ * nothing, and the next promotion cannot drain (issue 12). Safe only once no client session is
+ * left: a waiting commit released here would be acknowledged without the new primary having it.
+ */
+export async function stopSemiSyncSource(
+  session: MysqlSession,
+  log: StepLogger,
+  actions: string[],
+  event = 'demote.semi_sync_source_off',
+): Promise<void> {
+  const row = (await session.query('SELECT @@GLOBAL.rpl_semi_sync_master_enabled AS on_'))[0] ?? {};
+  if (!isOn(row.on_)) return;
+  await session.query(SEMI_SYNC_SOURCE_OFF);
+  actions.push('semi-sync-source-off');
+  log(event, {
+    reason:
+      'a standby waits for no acknowledgement: with the source side on, its SQL thread would wait forever for an ACK of what it applies',
   });
 }
 

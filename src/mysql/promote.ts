@@ -19,6 +19,7 @@ import {
   type SemiSyncState,
   type StepLogger,
 } from './server-state.js';
+import { stopSemiSyncSource } from './demote.js';
 import { semiSyncSourceSettings } from './semi-sync.js';
 
 export type Topology = 'one-way' | 'dual-master';
@@ -313,6 +314,10 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
           'the IO thread is still connected: if that server is writable, two writable databases exist until it is demoted',
       });
     }
+    // A standby left a semi-sync source (demoted by an older hactl, or by hand) has a SQL thread
+    // waiting for an ACK nobody sends: release it, or the drain below cannot finish (issue 12).
+    if (options.semiSync === 'strict' && flavour.kind === 'mariadb' && semi.sourceEnabled)
+      await stopSemiSyncSource(session, log, actions, 'promote.semi_sync_source_off');
     drained = await drain(session, flavour, status, options, actions);
     const failed = drained.result !== 'not-needed' && drained.result !== 'caught-up';
     if (failed) {

@@ -35,6 +35,9 @@ export function semiSyncSourceSettings(): string[] {
   ];
 }
 
+/** Statement that ends a server's source role: run on a standby, whose own commits must wait for nobody. */
+export const SEMI_SYNC_SOURCE_OFF = 'SET GLOBAL rpl_semi_sync_master_enabled = OFF';
+
 /** Statement that makes a server acknowledge as a replica; takes effect when its IO thread starts. */
 export const SEMI_SYNC_REPLICA_SETTING = 'SET GLOBAL rpl_semi_sync_slave_enabled = ON';
 
@@ -65,6 +68,12 @@ export function strictSemiSyncProblems(state: SemiSyncState, role: SemiSyncRole)
   if (!state.replicaEnabled)
     problems.push(
       'rpl_semi_sync_slave_enabled is OFF: set it and init_rpl_role=SLAVE in the option file of every node',
+    );
+  // Issue 12: with the source side on, each transaction the SQL thread applies waits for an ACK
+  // from a replica of this standby's own, which it never has; replication stalls without an error.
+  if (role === 'replica' && state.sourceEnabled)
+    problems.push(
+      'rpl_semi_sync_master_enabled is ON on a standby: its SQL thread waits for an ACK of every transaction it applies and stalls; SET GLOBAL rpl_semi_sync_master_enabled = OFF (hactl demotion does)',
     );
   if (role === 'replica' && state.replicaEnabled && !state.replicaActive)
     problems.push(

@@ -31,10 +31,17 @@ describe('strictSemiSyncProblems', () => {
     ]);
   });
 
-  it('a replica that does not acknowledge, and any node that would not restart as a replica', () => {
-    expect(strictSemiSyncProblems(strictPrimary({ replicaActive: false }), 'replica')).toEqual([
-      expect.stringContaining('does not acknowledge'),
+  it('a standby still a semi-sync source, whose SQL thread would wait for ACKs nobody sends (issue 12)', () => {
+    const replica = strictPrimary({ replicaActive: true });
+    expect(strictSemiSyncProblems(replica, 'replica')).toEqual([
+      expect.stringContaining('rpl_semi_sync_master_enabled is ON on a standby'),
     ]);
+  });
+
+  it('a replica that does not acknowledge, and any node that would not restart as a replica', () => {
+    expect(
+      strictSemiSyncProblems(strictPrimary({ replicaActive: false, sourceEnabled: false }), 'replica'),
+    ).toEqual([expect.stringContaining('does not acknowledge')]);
     expect(strictSemiSyncProblems(strictPrimary({ replicaEnabled: false }), 'primary')).toEqual([
       expect.stringContaining('init_rpl_role=SLAVE'),
     ]);

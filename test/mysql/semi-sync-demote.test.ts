@@ -1,0 +1,140 @@
+/**
+ * Issue 12 (chaos: notify-burst then keepalived-kill under strict semi-sync): a strict semi-sync
+ * primary that is demoted without a restart kept rpl_semi_sync_master_enabled=ON with no async
+ * fallback. Once re-pointed, its SQL thread wrote each applied transaction to its own binlog
+ * (log_slave_updates) and then waited AFTER_SYNC for an ACK from a replica of its own, which a
+ * standby never has: it applied nothing, showed no error, and its next promotion timed out draining.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { MysqlSession } from '../../src/mysql/connection.js';
+import { demote } from '../../src/mysql/demote.js';
+import { promote, type PromoteOptions } from '../../src/mysql/promote.js';
+import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
+import { startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+
+const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
+
+async function one(session: MysqlSession, sql: string): Promise<string> {
+  const row = (await session.query(sql))[0] ?? {};
+  return String(Object.values(row)[0]);
+}
+
+interface Switched {
+  pair: Pair;
+  /** The old primary, demoted by hactl onto b without a restart. */
+  a: MysqlSession;
+  /** The new primary. */
+  b: MysqlSession;
+  /** The application account on b; its commits wait for a's acknowledgement. */
+  writer: MysqlSession;
+  steps: string[];
+  log: PromoteOptions['log'];
+}
+
+/** a is the strict primary b acknowledges; then b is promoted and a, still running, demoted onto b. */
+async function switchover(pairs: Pair[], sessions: MysqlSession[]): Promise<Switched> {
+  const pair = await startPair({ extra: { ...STRICT_SEMI_SYNC_SERVER_OPTIONS } });
+  pairs.push(pair);
+  const steps: string[] = [];
+  const log = (event: string, fields: Record<string, unknown>) =>
+    void steps.push(`${event} ${JSON.stringify(fields)}`);
+  const strict = { topology: 'one-way', catchUpTimeoutSec: 10, onCatchUpTimeout: 'stay-read-only' } as const;
+  const a = await pair.primary.session();
+  sessions.push(a);
+  const b = await pair.replica.session();
+  sessions.push(b);
+  const writer = await pair.replica.session(pair.replica.app, 30_000);
+  sessions.push(writer);
+  await promote(a, { ...strict, semiSync: 'strict', log });
+  await b.query('STOP SLAVE');
+  await b.query('START SLAVE');
+  await until(
+    'b acknowledges as a semi-sync replica',
+    async () => (await one(a, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
+  );
+  await a.query('CREATE TABLE app.t (id INT PRIMARY KEY, v INT)');
+  await a.query('INSERT INTO app.t VALUES (1, 1)');
+  await until('row 1 on b', async () => (await one(b, 'SELECT COUNT(*) FROM app.t').catch(() => '')) === '1');
+  await promote(b, { ...strict, semiSync: 'strict', log });
+  const report = await demote(a, {
+    topology: 'one-way',
+    semiSync: 'strict',
+    peer: { host: pair.replica.host, port: pair.replica.port },
+    replication: { user: pair.replica.replication.user, password: pair.replica.replication.password },
+    log,
+  });
+  expect(report.repoint.result, steps.join('\n')).toBe('repointed');
+  return { pair, a, b, writer, steps, log };
+}
+
+/** Waits until a applied b's whole binlog; on timeout says what a's replication threads are doing. */
+async function appliesAll(a: MysqlSession, b: MysqlSession): Promise<void> {
+  const want = await one(b, 'SELECT @@GLOBAL.gtid_binlog_pos');
+  let seen = '';
+  await until(
+    `the old primary applies ${want}`,
+    async () => {
+      seen = await one(a, 'SELECT @@GLOBAL.gtid_slave_pos');
+      return seen === want;
+    },
+    15_000,
+  ).catch(async (error: Error) => {
+    const states = await a.query(
+      "SELECT STATE FROM information_schema.PROCESSLIST WHERE USER = 'system user'",
+    );
+    throw new Error(
+      `${error.message}: its gtid_slave_pos is ${seen}, its threads: ${JSON.stringify(states)}`,
+    );
+  });
+}
+
+describe.skipIf(missing)(
+  titled('strict semi-sync: a demoted primary applies what its new primary writes', missing),
+  () => {
+    const pairs: Pair[] = [];
+    const sessions: MysqlSession[] = [];
+    afterEach(async () => {
+      for (const session of sessions.splice(0)) await session.close().catch(() => undefined);
+      for (const pair of pairs.splice(0)) await pair.stop();
+    });
+
+    it('demotion ends the source role, so the SQL thread waits for no ACK of its own', async () => {
+      const { a, b, writer, steps } = await switchover(pairs, sessions);
+      expect(steps.some((s) => s.startsWith('demote.semi_sync_source_off'))).toBe(true);
+      // a's IO thread acknowledges, so the write returns; a must then also apply it.
+      await writer.query('INSERT INTO app.t VALUES (2, 2)');
+      await appliesAll(a, b);
+      expect(await one(a, 'SELECT COUNT(*) FROM app.t WHERE id = 2')).toBe('1');
+      // A standby is no source: nothing it commits may wait for an acknowledgement.
+      expect(await one(a, 'SELECT @@GLOBAL.rpl_semi_sync_master_enabled')).toBe('0');
+    }, 120_000);
+
+    it('a standby left a source (older hactl) is released at promotion and drains', async () => {
+      const { a, b, writer, log } = await switchover(pairs, sessions);
+      // What a demotion before the fix left behind.
+      await a.query('SET GLOBAL rpl_semi_sync_master_enabled = ON');
+      await writer.query('INSERT INTO app.t VALUES (3, 3)');
+      await until(
+        "a's SQL thread waits for an ACK nobody sends",
+        async () =>
+          (
+            await a.query(
+              "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = 'system user' AND STATE LIKE '%semi-sync ACK%'",
+            )
+          ).length === 1,
+      );
+      await b.query('SET GLOBAL read_only = ON');
+      const report = await promote(a, {
+        topology: 'one-way',
+        catchUpTimeoutSec: 10,
+        onCatchUpTimeout: 'stay-read-only',
+        semiSync: 'strict',
+        log,
+      });
+      expect(report.actions).toContain('semi-sync-source-off');
+      expect(report.outcome).toBe('promoted');
+      expect(await one(a, 'SELECT COUNT(*) FROM app.t WHERE id = 3')).toBe('1');
+    }, 120_000);
+  },
+);
