@@ -73,6 +73,8 @@ const MAX_NAMES = 64;
  * standby does not replicate from it. A standby is re-pointed within this plus one period.
  */
 export const STANDBY_PROBE_MS = 10_000;
+/** Timer ticks drift by a few ms: a probe due "now" must not wait for the tick after. */
+const PROBE_SLACK_MS = 500;
 
 function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
   if (plan.target === undefined) return plan.proxy.length > 0 ? 'apply' : 'skip';
@@ -234,7 +236,7 @@ export class ReconcileLoop {
     const intent = this.options.intent?.() ?? AUTOMATIC;
     // The proxies are read on ticks that apply no state or retry one (decide's rule 6), the
     // standby facts on such ticks at most every STANDBY_PROBE_MS (rule 7).
-    const standby = performance.now() - this.standbyReadAt >= STANDBY_PROBE_MS;
+    const standby = performance.now() - this.standbyReadAt >= STANDBY_PROBE_MS - PROBE_SLACK_MS;
     if (standby) this.standbyReadAt = performance.now();
     const request = { transitionId, keepalived, intent, proxies: true, standby };
     const record = (plan: Plan, result: TickRecord['result'], outcome?: ApplyOutcome): TickRecord => ({
