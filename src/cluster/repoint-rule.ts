@@ -62,11 +62,14 @@ function notReplicating(standby: Standby): { why: string } | { broken: string } 
       broken: `its SQL thread stopped with error ${replica.lastSqlErrno}: ${replica.lastSqlError}`,
     };
   if (!SOURCE_GONE_ERRNOS.has(replica.lastIoErrno))
-    return { broken: `its IO thread stopped with error ${replica.lastIoErrno}: ${replica.lastIoError}` };
-  // 'connecting': the server retries by itself (the peer restarting); a stopped thread does not.
-  if (replica.io !== 'no' && replica.sqlRunning) return undefined;
+    return { broken: `its IO thread reports error ${replica.lastIoErrno}: ${replica.lastIoError}` };
+  // Running, or 'connecting' (the server retries by itself while the peer restarts), or one thread
+  // held on purpose (STOP SLAVE SQL_THREAD for a backup or a lag test): not this rule's business;
+  // hactl status reports a stopped thread. Both stopped without an error is a server that was
+  // never restarted as a replica (skip-slave-start, a demotion that gave up, STOP SLAVE).
+  if (replica.io !== 'no' || replica.sqlRunning) return undefined;
   return {
-    why: `its replication from ${peer.address} is stopped (IO ${replica.io}, SQL ${replica.sqlRunning ? 'running' : 'stopped'}, no replication error)`,
+    why: `its replication from ${peer.address} is stopped (both threads, no replication error)`,
   };
 }
 

@@ -90,11 +90,13 @@ describe('decide rule 7: re-point a standby that is not replicating, when safe',
     [
       'its threads are stopped without a replication error',
       standby({ replica: replica({ io: 'no', sqlRunning: false }) }),
-      /replication from 192\.0\.2\.12:3306 is stopped \(IO no, SQL stopped/,
+      /replication from 192\.0\.2\.12:3306 is stopped \(both threads, no replication error\)/,
     ],
     [
       'its IO thread gave up on a gone source (2003)',
-      standby({ replica: replica({ io: 'no', lastIoErrno: 2003, lastIoError: "Can't connect" }) }),
+      standby({
+        replica: replica({ io: 'no', sqlRunning: false, lastIoErrno: 2003, lastIoError: "Can't connect" }),
+      }),
       /is stopped/,
     ],
   ])('%s: runs BACKUP’s mysql.demote only, with the tick’s id', (_, facts, why) => {
@@ -152,7 +154,7 @@ describe('decide rule 7: never re-points when it is not safe', () => {
           replica: replica({ io: 'no', lastIoErrno: 1236, lastIoError: 'could not find GTID state' }),
         }),
       },
-      /IO thread stopped with error 1236.*not re-pointed \(a human must look/,
+      /IO thread reports error 1236.*not re-pointed \(a human must look/,
     ],
     [
       'its SQL thread stopped with an error',
@@ -179,12 +181,17 @@ describe('decide rule 7: never re-points when it is not safe', () => {
   it.each<[string, ReplicaFacts]>([
     ['both threads running', replica()],
     ['IO thread reconnecting to a restarting peer', replica({ io: 'connecting', lastIoErrno: 2003 })],
-  ])('already replicating from the peer (%s): nothing to do, nothing said', (_, facts) => {
-    const plan = decide(backup({ standby: standby({ replica: facts }) }), AGENT, {});
-    expect(plan.target).toBeUndefined();
-    expect(repointOf(plan)).toBeUndefined();
-    expect(plan.reason).toMatch(/BACKUP is already applied/);
-  });
+    ['only its SQL thread held (STOP SLAVE SQL_THREAD)', replica({ sqlRunning: false })],
+    ['only its IO thread held (STOP SLAVE IO_THREAD)', replica({ io: 'no' })],
+  ])(
+    'replicating from the peer, or one thread held on purpose (%s): nothing to do, nothing said',
+    (_, facts) => {
+      const plan = decide(backup({ standby: standby({ replica: facts }) }), AGENT, {});
+      expect(plan.target).toBeUndefined();
+      expect(repointOf(plan)).toBeUndefined();
+      expect(plan.reason).toMatch(/BACKUP is already applied/);
+    },
+  );
 
   it('a node holding VIPs is never re-pointed (some: split, all: it is MASTER)', () => {
     const split = backup({ vips: SPLIT });
