@@ -16,7 +16,7 @@
 import { actionLabel } from '../actions/index.js';
 import { raceDeadline } from '../bounded/deadline.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
-import { decide, promotionOf, type Intent, type Plan } from '../cluster/decide.js';
+import { decide, promotionOf, repointOf, type Intent, type Plan } from '../cluster/decide.js';
 import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
 import { stepText } from '../cluster/proxy-rule.js';
 import { localSources, newTransitionId, observe, type ObservationSources } from '../cluster/observe.js';
@@ -67,6 +67,14 @@ const AGENT_LOCK = { fileLock: false } as const;
 const RETRY_MIN_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
 const MAX_NAMES = 64;
+/**
+ * How often a tick may read the standby facts (decide's rule 7: a standby whose demotion gave up
+ * re-pointing): the local replica status over the kept connection, and the peer only when the
+ * standby does not replicate from it. A standby is re-pointed within this plus one period.
+ */
+export const STANDBY_PROBE_MS = 10_000;
+/** Timer ticks drift by a few ms: a probe due "now" must not wait for the tick after. */
+const PROBE_SLACK_MS = 500;
 
 function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
   if (plan.target === undefined) return plan.proxy.length > 0 ? 'apply' : 'skip';
@@ -82,8 +90,13 @@ export class ReconcileLoop {
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private lastSentence: string | undefined;
+  /**
+   * The last skip's sentence, kept apart for ticks that read the standby facts and ticks that did
+   * not (their sentences differ by the standby's part): the quiet timer ticks stay quiet.
+   */
+  private readonly lastSentences = new Map<boolean, string>();
   private failed: { target: VrrpState; retryAt: number; backoffMs: number } | undefined;
+  private standbyReadAt = -Infinity;
   /** Ends the loop's kept database connection (observation and promotion share it). */
   private releaseSessions: (() => Promise<void>) | undefined;
 
@@ -197,6 +210,7 @@ export class ReconcileLoop {
 
   private fields(observation: Observation, plan: Plan, wokenBy: WakeReason[]): Record<string, unknown> {
     const promotion = promotionOf(plan);
+    const repoint = repointOf(plan);
     return {
       transition_id: plan.transitionId,
       woken_by: wokenBy,
@@ -207,6 +221,7 @@ export class ReconcileLoop {
       last_ok: observation.lastApplied?.ok,
       state: plan.target ?? 'none',
       ...(promotion ? { promotion: promotion.verdict.allow ? 'allowed' : 'refused' } : {}),
+      ...(repoint ? { repoint: repoint.allow ? 'allowed' : 'refused' } : {}),
       reason: plan.reason,
     };
   }
@@ -219,8 +234,11 @@ export class ReconcileLoop {
     for (const fact of lines) log.info({ event: 'agent.fifo', transition_id: transitionId, line: fact.text });
     const keepalived = this.keepalived();
     const intent = this.options.intent?.() ?? AUTOMATIC;
-    // The proxies are read on ticks that apply no state or retry one (decide's rule 6).
-    const request = { transitionId, keepalived, intent, proxies: true };
+    // The proxies are read on ticks that apply no state or retry one (decide's rule 6), the
+    // standby facts on such ticks at most every STANDBY_PROBE_MS (rule 7).
+    const standby = performance.now() - this.standbyReadAt >= STANDBY_PROBE_MS - PROBE_SLACK_MS;
+    if (standby) this.standbyReadAt = performance.now();
+    const request = { transitionId, keepalived, intent, proxies: true, standby };
     const record = (plan: Plan, result: TickRecord['result'], outcome?: ApplyOutcome): TickRecord => ({
       transitionId,
       wokenBy,
@@ -246,10 +264,13 @@ export class ReconcileLoop {
         this.failed = undefined;
         const fields = { ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip' };
         // The timer's ticks say something only when the sentence changes.
-        const quiet = wokenBy.every((w) => w === 'periodic') && glance.reason === this.lastSentence;
+        const withStandby = first.standby !== undefined;
+        const quiet =
+          wokenBy.every((w) => w === 'periodic') && glance.reason === this.lastSentences.get(withStandby);
         if (quiet) log.debug(fields);
+        else if (repointOf(glance)?.allow === false) log.warn(fields);
         else log.info(fields);
-        this.lastSentence = glance.reason;
+        this.lastSentences.set(withStandby, glance.reason);
         return record(glance, 'skip');
       }
       const retry = this.failed;
@@ -290,7 +311,7 @@ export class ReconcileLoop {
       };
       if (result === 'refuse') log.warn(fields);
       else log.info(fields);
-      this.lastSentence = plan.reason;
+      this.lastSentences.clear();
       const outcome = await apply(plan, {
         spec,
         node,

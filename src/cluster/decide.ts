@@ -14,6 +14,9 @@
  * 5. With `fencing`, an allowed promotion fences the old primary first (src/cluster/fencing-rule.ts).
  * 6. With `proxy`, the plan carries the steps that put this node's proxies right
  *    (src/cluster/proxy-rule.ts); they are observed on ticks that apply no state or retry one.
+ * 7. Agent mode: a standby whose demotion gave up re-pointing (the peer was not writable yet) is
+ *    re-pointed once the peer is writable and its lineage allows it (src/cluster/repoint-rule.ts);
+ *    observed on ticks that apply nothing while a demotion is applied (needsStandbyFacts).
  *
  * Nothing here reads a clock, a file or the network: the same observation gives the same plan.
  */
@@ -23,6 +26,7 @@ import type { Observation, VrrpState } from './observation.js';
 import { fenceFirst, type FencingGuard } from './fencing-rule.js';
 import { proxyRule, type ProxyStep } from './proxy-rule.js';
 import { promotionVerdict, type PromotionVerdict } from './promotion-guard.js';
+import { repointCandidate, repointRule, type RepointGuard } from './repoint-rule.js';
 import { stepDownRule } from './step-down.js';
 
 /** What an operator asked for on top of the automatic rules. */
@@ -51,7 +55,7 @@ export interface LeaseGuard {
   reason: string;
 }
 
-export type GuardVerdict = PromotionGuard | LeaseGuard | FencingGuard;
+export type GuardVerdict = PromotionGuard | LeaseGuard | FencingGuard | RepointGuard;
 
 export interface Plan {
   readonly transitionId: string;
@@ -183,6 +187,18 @@ export function needsProxyFacts(observation: Observation, spec: Spec, intent: In
   return (target === undefined || retry) && !needsPromotionFacts(observation, spec, intent);
 }
 
+/**
+ * Whether observe() reads the standby's replication and the peer (rule 7): agent mode, a tick that
+ * applies nothing, with a demotion applied that included mysql.demote. The agent asks for them at
+ * most every few seconds (its loop's STANDBY_PROBE_MS), so a healthy standby costs little.
+ */
+export function needsStandbyFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
+  if (deferredToAgent(observation, spec, intent)) return false;
+  return (
+    rules123(observation, intent).target === undefined && repointCandidate(observation, spec) !== undefined
+  );
+}
+
 function evidenceOf(observation: Observation): Record<string, unknown> {
   const { lineage, database } = observation;
   const record = lineage?.kind === 'ok' ? lineage.lineage : undefined;
@@ -263,7 +279,16 @@ export function decide(observation: Observation, spec: Spec, intent: Intent): Pl
       guards: Object.freeze(guards),
       proxy: Object.freeze(proxy.steps.map((s) => Object.freeze(s))),
     });
-  if (step.target === undefined) return plan(undefined, [], step.reason, step.guards);
+  if (step.target === undefined) {
+    const repoint = deferred ? undefined : repointRule(observation, spec);
+    if (repoint === undefined) return plan(undefined, [], step.reason, step.guards);
+    if ('refused' in repoint)
+      return plan(undefined, [], `${step.reason}; ${repoint.refused.reason}`, [
+        ...step.guards,
+        repoint.refused,
+      ]);
+    return plan(repoint.target, repoint.actions, repoint.reason, [...step.guards, repoint.guard]);
+  }
   const actions = actionsFor(spec, step.target);
   if (step.target !== 'MASTER' || !actions.some(promotes))
     return plan(step.target, actions, step.reason, step.guards);
@@ -284,6 +309,11 @@ export function decide(observation: Observation, spec: Spec, intent: Intent): Pl
     `MASTER refused: stay read-only: ${verdict.reason}; way out: ${verdict.wayOut}`,
     guards,
   );
+}
+
+/** The re-point rule's verdict a plan carries (rule 7), for the log line. */
+export function repointOf(plan: Plan): RepointGuard | undefined {
+  return plan.guards.find((g): g is RepointGuard => g.rule === 'repoint');
 }
 
 /** The promotion verdict a plan carries, for the step that acts on it. */

@@ -54,6 +54,28 @@ export type DatabaseFacts =
     }
   | { kind: 'unreachable'; problem: string };
 
+/**
+ * A standby's replication as the re-point rule needs it (src/cluster/repoint-rule.ts): read by the
+ * agent on ticks that apply nothing while a demotion is applied, at most every few seconds.
+ */
+export type StandbyFacts =
+  | {
+      kind: 'ok';
+      /** read_only or super_read_only is on. */
+      readOnly: boolean;
+      /** null: this server replicates from nobody. */
+      replica: ReplicaFacts | null;
+      /** The peer's database as this server replicates from it ("host:port") and its node name. */
+      peer: { node: string; address: string };
+      /** The peer, read with the replication account: writable, and what this server logged that it lacks. */
+      peerState:
+        | { kind: 'ok'; writable: boolean; position: string; extraHere: readonly string[] }
+        | { kind: 'unreachable'; problem: string }
+        /** Not read: the standby replicates from the peer with both threads running. */
+        | { kind: 'not-read' };
+    }
+  | { kind: 'unreachable'; problem: string };
+
 /** One health check's last result (the agent will run them in-process). */
 export interface CheckFact {
   name: string;
@@ -100,7 +122,7 @@ export interface Observation {
   readonly vips: VipFacts;
   readonly keepalived: KeepalivedFact | undefined;
   readonly lastApplied: AppliedState | undefined;
-  /** Read only when a promotion may be decided. */
+  /** Read only when a promotion may be decided, or with the standby facts (rule 7). */
   readonly lineage: LineageRead | undefined;
   /** Read only when a promotion may be decided. */
   readonly database: DatabaseFacts | undefined;
@@ -111,6 +133,11 @@ export interface Observation {
    * file reads 0). Undefined when not read (no agent mode, or the agent itself is deciding).
    */
   readonly agentAlive?: boolean | undefined;
+  /**
+   * Agent mode, on ticks that apply nothing while BACKUP or FAULT is applied (decide's
+   * needsStandbyFacts): whether the standby replicates from the peer, and whether it could.
+   */
+  readonly standby?: StandbyFacts | undefined;
   /** Spec `proxy:`: read by the agent on ticks that apply no state or retry a failed one (decide's needsProxyFacts). */
   readonly proxy?: ProxyFacts | undefined;
 }

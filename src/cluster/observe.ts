@@ -10,7 +10,7 @@ import { AGENT_ALIVE, agentTrackFile } from '../agent/contract.js';
 import { problemWithUserPath } from '../fs/user-path.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { appliedStatePath, readAppliedState } from './applied-state.js';
-import { needsPromotionFacts, needsProxyFacts, type Intent } from './decide.js';
+import { needsPromotionFacts, needsProxyFacts, needsStandbyFacts, type Intent } from './decide.js';
 import { readLineage, type LineageRead } from './lineage.js';
 import {
   freezeObservation,
@@ -20,6 +20,7 @@ import {
   type LeaseFact,
   type Observation,
   type ProxyFacts,
+  type StandbyFacts,
 } from './observation.js';
 import type { ReplicaFacts } from './promotion-guard.js';
 import { localAddresses, vipHolding } from './vips.js';
@@ -41,6 +42,8 @@ export interface ObservationSources {
     holds: 'all' | 'none' | 'some',
     signal: AbortSignal,
   ): Promise<ProxyFacts>;
+  /** Agent mode: the standby's replication and the peer's writability (decide's rule 7). */
+  standby?(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<StandbyFacts>;
 }
 
 export interface ObserveRequest {
@@ -51,6 +54,8 @@ export interface ObserveRequest {
   promotionFacts?: 'when-needed' | 'always';
   /** Read the proxies (the agent's ticks) when decide's rule 6 wants them (needsProxyFacts). */
   proxies?: boolean;
+  /** Read the standby facts (the agent, every few seconds) when decide's rule 7 wants them (needsStandbyFacts). */
+  standby?: boolean;
 }
 
 export interface ObserveBudgets {
@@ -60,6 +65,8 @@ export interface ObserveBudgets {
   leaseMs: number;
   /** Default 4 s: the standby's replication probe (2 s) and every proxy's read (3 s), all at once. */
   proxiesMs?: number;
+  /** Default 5 s: the local replica status over the kept connection, and one connect (2 s) to the peer. */
+  standbyMs?: number;
 }
 
 export const DEFAULT_BUDGETS: ObserveBudgets = {
@@ -70,6 +77,7 @@ export const DEFAULT_BUDGETS: ObserveBudgets = {
   databaseMs: 8_000,
   leaseMs: 2_000,
   proxiesMs: 4_000,
+  standbyMs: 5_000,
 };
 
 /**
@@ -91,7 +99,7 @@ const messageOf = (error: unknown) => (error instanceof Error ? error.message : 
 
 /** Milliseconds each source took, for a debug line (where does a slow transition spend its time?). */
 export type SourceTimings = Partial<
-  Record<'applied_state' | 'lease' | 'lineage' | 'database' | 'proxies', number>
+  Record<'applied_state' | 'lease' | 'lineage' | 'database' | 'proxies' | 'standby', number>
 >;
 
 /** Runs one source under its own deadline; a timeout or an error becomes the source's "unknown". */
@@ -172,6 +180,11 @@ export const localSources: ObservationSources = {
   },
   lineage: (spec, node) => readLineage(spec.paths.state_dir, node.name),
   database: readLocalDatabase,
+  async standby(spec, node, signal) {
+    // Loaded only here: notify and promotions never parse it.
+    const { readStandbyFacts } = await import('./standby-facts.js');
+    return readStandbyFacts(spec, node, signal);
+  },
   async proxies(spec, node, holds, signal) {
     const { readProxyFacts } = await import('../proxy/observe.js');
     return readProxyFacts(spec, node, holds, signal);
@@ -249,7 +262,26 @@ export async function observe(
         }
       : first;
   const wanted = request.promotionFacts === 'always' || needsPromotionFacts(seen, spec, request.intent);
-  if (!wanted) return freezeObservation(seen);
+  if (!wanted) {
+    if (!(request.standby && sources.standby && needsStandbyFacts(seen, spec, request.intent)))
+      return freezeObservation(seen);
+    // Rule 7: the lineage says whether this node diverged; the standby facts whether it replicates.
+    const [lineage, standby] = await Promise.all([
+      bounded<LineageRead>(
+        budgets.lineageMs,
+        (signal) => sources.lineage(spec, node, signal),
+        (why) => ({ kind: 'unreadable', problem: `the lineage record was not read: ${why}` }),
+        (ms) => (timings.lineage = ms),
+      ),
+      bounded<StandbyFacts>(
+        budgets.standbyMs ?? 5_000,
+        (signal) => sources.standby!(spec, node, signal),
+        (why) => ({ kind: 'unreachable', problem: why }),
+        (ms) => (timings.standby = ms),
+      ),
+    ]);
+    return freezeObservation({ ...seen, lineage, standby });
+  }
   const lineage = await bounded<LineageRead>(
     budgets.lineageMs,
     (signal) => sources.lineage(spec, node, signal),

@@ -34,6 +34,21 @@ import type {
 } from './types.js';
 import { judgePair } from './verdict.js';
 
+/** Where each node's replicas reach its database (a node without that network is left out). */
+function replicationAddresses(spec: Spec): Record<string, string> {
+  if (!spec.mysql) return {};
+  return Object.fromEntries(
+    spec.nodes.flatMap((node) => {
+      try {
+        const { host, port } = dbAddress(spec, node);
+        return [[node.name, `${host}:${port}`]];
+      } catch {
+        return [];
+      }
+    }),
+  );
+}
+
 /** The lag a standby may have and still count as healthy when no replication check sets max_lag. */
 export const DEFAULT_MAX_LAG_SECONDS = 30;
 
@@ -465,7 +480,7 @@ export async function collectPairStatus(
     ]);
   }
   const maxLag = maxLagOf(spec);
-  const verdict = judgePair(nodes, vips, maxLag, spec.mysql?.semi_sync);
+  const verdict = judgePair(nodes, vips, maxLag, spec.mysql?.semi_sync, replicationAddresses(spec));
   return {
     format: 1,
     cluster: spec.cluster,

@@ -26,11 +26,16 @@ function replicationProblems(
   db: Reachable,
   primary: { name: string; db: Reachable } | undefined,
   maxLag: number,
+  primaryAddress: string | undefined,
 ): string[] {
   const problems: string[] = [];
   const r = db.replication;
   if (r === null) return [`${standby} is read-only but replicates from nobody: it has no standby role`];
   if (!isReplication(r)) return [`${standby}'s replication could not be read (${r.unknown})`];
+  if (primary && primaryAddress !== undefined && r.source !== primaryAddress)
+    problems.push(
+      `${standby} replicates from ${r.source}, not from the primary ${primary.name} (${primaryAddress}): standby not replicating from the primary`,
+    );
   if (r.io_running !== 'yes') {
     const error = r.last_io_errno ? ` (error ${r.last_io_errno}: ${r.last_io_error})` : '';
     problems.push(
@@ -137,6 +142,8 @@ export function judgePair(
   vips: readonly VipStatus[],
   maxLag: number,
   semiSync: 'off' | 'expected' | 'strict' = 'off',
+  /** Each node's database as its replicas reach it ("host:port", spec mysql.replication_network). */
+  replicationAddresses: Readonly<Record<string, string>> = {},
 ): Verdict {
   const problems: string[] = [];
   const notes: string[] = [];
@@ -183,7 +190,15 @@ export function judgePair(
     if (semiSync === 'strict') problems.push(...semiSyncProblems(reachable));
     const primary = writable.length === 1 ? writable[0] : undefined;
     for (const standby of reachable.filter((n) => n.db.read_only)) {
-      problems.push(...replicationProblems(standby.name, standby.db, primary, maxLag));
+      problems.push(
+        ...replicationProblems(
+          standby.name,
+          standby.db,
+          primary,
+          maxLag,
+          primary && replicationAddresses[primary.name],
+        ),
+      );
     }
     // The VIPs must lead to the writable node.
     if (primary) {

@@ -216,3 +216,48 @@ describe('the local sources', () => {
     expect(vipHolding(spec, new Set(['192.0.2.5']))).toEqual({ held: [], missing: ['192.0.2.50'] });
   });
 });
+
+describe('observe: the standby facts of rule 7', () => {
+  const AGENT = {
+    ...DB,
+    agent: { ...DB.agent, enabled: true },
+    mysql: { ...DB.mysql!, replication_credentials_file: '/etc/hactl/repl.cnf' },
+  };
+  const standbySources = (standby: ObservationSources['standby']) => {
+    let asked = 0;
+    const sources = fakeSources({
+      addresses: () => new Set<string>(),
+      appliedState: () => Promise.resolve(applied('BACKUP')),
+      standby: (...args) => {
+        asked++;
+        return standby!(...args);
+      },
+    });
+    return { sources, asked: () => asked };
+  };
+  const facts = () => Promise.resolve({ kind: 'unreachable' as const, problem: 'test' });
+  const backup = { transitionId: 't-2', keepalived: said('BACKUP', 'fifo'), intent: {} };
+
+  it('are read (with the lineage) only when the agent asks and a demotion is applied', async () => {
+    const asked = standbySources(facts);
+    const seen = await observe(AGENT, node, { ...backup, standby: true }, asked.sources);
+    expect(asked.asked()).toBe(1);
+    expect(asked.sources.calls.lineage).toBe(1);
+    expect(asked.sources.calls.database).toBe(0);
+    expect(seen.standby).toEqual({ kind: 'unreachable', problem: 'test' });
+    const notAsked = standbySources(facts);
+    expect((await observe(AGENT, node, backup, notAsked.sources)).standby).toBeUndefined();
+    const script = standbySources(facts);
+    await observe(DB, node, { ...backup, standby: true }, script.sources);
+    expect(notAsked.asked() + script.asked()).toBe(0);
+  });
+
+  it('a standby source that does not answer is "unreachable" within its budget', async () => {
+    const slow = standbySources(() => never());
+    const seen = await observe(AGENT, node, { ...backup, standby: true }, slow.sources, {
+      ...DEFAULT_BUDGETS,
+      standbyMs: 50,
+    });
+    expect(seen.standby).toEqual({ kind: 'unreachable', problem: 'no answer within 50 ms' });
+  });
+});

@@ -87,6 +87,19 @@ describe('judgePair', () => {
     ]);
   });
 
+  it('a standby replicating from another host than the primary is not a standby of it', () => {
+    const nodes = [
+      node('ha1', primaryDb()),
+      node('ha2', replicaDb(replicating({ source: '192.0.2.99:3306' }))),
+    ];
+    const addresses = { ha1: '192.0.2.11:3306', ha2: '192.0.2.12:3306' };
+    expect(judgePair(nodes, both('ha1'), 30, 'off', addresses).problems).toEqual([
+      'ha2 replicates from 192.0.2.99:3306, not from the primary ha1 (192.0.2.11:3306): standby not replicating from the primary',
+    ]);
+    const fromPrimary = [node('ha1', primaryDb()), node('ha2', replicaDb(replicating({})))];
+    expect(judgePair(fromPrimary, both('ha1'), 30, 'off', addresses).problems).toEqual([]);
+  });
+
   it('a refused promotion is a problem with its way out, held or hypothetical', () => {
     const refused = {
       allowed: false,
