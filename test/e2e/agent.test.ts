@@ -10,6 +10,7 @@ import { holderOfBoth, labFail, labHeal, labPaths, labStatus } from '../../src/l
 import { labDatabase } from '../../src/lab/lab-db.js';
 import { namespacesFor, vipOf } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
+import { FAILBACK_COOLDOWN_MS } from '../../src/cluster/failback-gate.js';
 import { connectWith } from '../../src/mysql/connection.js';
 import { assertBuilt, runHactl } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
@@ -24,6 +25,15 @@ import {
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2eag');
+
+/**
+ * after-catch-up: how much of the failback cooldown is left when ha1's agent starts (the heal, a
+ * convergence and holding the SQL thread must fit in it: ~8 s in CI, 25 s seen at load 12), and
+ * how long past its end the test watches the gate stay shut (a 1 s gate tick plus a preemption,
+ * with room for load; with the lag check broken, ha1 took the VIPs back inside it).
+ */
+const COOLDOWN_LEFT_MS = 40_000;
+const PAST_COOLDOWN_MS = 10_000;
 
 /** ms from `since` until both VIPs sit on `node` alone (polled, bounded by `timeoutMs`). */
 async function msUntilHolder(node: 'ha1' | 'ha2', since: number, timeoutMs: number): Promise<number> {
@@ -142,20 +152,31 @@ describe.skipIf(missing)(
       };
       for (let i = 0; i < 20; i++) await write();
 
-      // A failback a moment ago (as if ha1 had just handed back): the persisted cooldown keeps ha1's
-      // gate shut even across the agent's restart, which gives the test time to hold its SQL thread.
+      // A failback earlier (as if ha1 had handed back FAILBACK_COOLDOWN_MS - COOLDOWN_LEFT_MS ago): the
+      // persisted cooldown keeps ha1's gate shut across the agent's restart for COOLDOWN_LEFT_MS more,
+      // which gives the test time to hold its SQL thread; the rest of the 60 s need not be waited out.
+      const openedAt = Date.now() - FAILBACK_COOLDOWN_MS + COOLDOWN_LEFT_MS;
+      const cooldownEndsAt = openedAt + FAILBACK_COOLDOWN_MS;
       const state = join(lab.dir, 'state');
       mkdirSync(state, { recursive: true });
       writeFileSync(
         join(state, 'ha1.failback.json'),
-        JSON.stringify({ node: 'ha1', openedAt: new Date().toISOString() }),
+        JSON.stringify({ node: 'ha1', openedAt: new Date(openedAt).toISOString() }),
       );
       await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
       await waitForConverged(lab, 'ha2', 'ha1');
       await rootQuery('ha1', 'STOP SLAVE SQL_THREAD');
+      expect(
+        cooldownEndsAt - Date.now(),
+        "ha1's SQL thread is held while the cooldown still shuts the gate (else raise COOLDOWN_LEFT_MS)",
+      ).toBeGreaterThan(0);
+      console.log(
+        `after-catch-up: SQL thread held ${cooldownEndsAt - Date.now()} ms before the cooldown ended`,
+      );
       for (let i = 0; i < 20; i++) await write();
-      // Past the 60 s cooldown the gate is still shut: ha1 has not applied what it received.
-      await expectHolderStays(lab.prefix, 'ha2', 65_000);
+      // Past the cooldown (by more than a gate tick plus a preemption) the gate is still shut: ha1
+      // has not applied what it received.
+      await expectHolderStays(lab.prefix, 'ha2', Math.max(0, cooldownEndsAt - Date.now()) + PAST_COOLDOWN_MS);
 
       await rootQuery('ha1', 'START SLAVE SQL_THREAD');
       await waitForHolder(lab.prefix, 'ha1', 60_000);
