@@ -540,12 +540,15 @@ export async function waitForConvergence(target: ConvergenceTarget & { deadline:
 
 async function stopNodeProcesses(paths: LabPaths, node: LabNode): Promise<void> {
   const database = labDatabase({ dir: paths.dir, netns: () => '' });
-  // keepalived first: it releases the VIPs and stops running notify scripts against the others.
-  await stopKeepalived(keepalivedFiles(paths.node[node].dir));
+  // The agent before keepalived: keepalived's STOP would have it demote and wait for a primary
+  // that is going away too, and its SIGTERM waits for that transition (stopAgent kills it after
+  // 10 s): 10 s of every agent-mode teardown.
   const agent = agentFiles(paths.node[node].dir);
   if (agentFrozen(agent)) signalAgent(agent, 'SIGCONT');
+  await stopAgent(agent);
+  // Then keepalived: it releases the VIPs and stops running notify scripts against the others.
+  await stopKeepalived(keepalivedFiles(paths.node[node].dir));
   await Promise.all([
-    stopAgent(agent),
     stopLabNginx(paths, node),
     database.stop(node),
     stopRsync(rsyncFiles(paths.node[node].dir)),

@@ -36,45 +36,74 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Most runs here wait out their budget doing nothing (the peer stalls): two at a time halves that
+ * wait. Not more, and a run that burns its budget on CPU (the catastrophic regex) takes both
+ * slots: each run's wall time, start-up included, is still held to the budget plus MARGIN_MS on
+ * a machine with one free core. Bounded: every waiter is a test with its own timeout.
+ */
+const SLOTS = 2;
+let freeSlots = SLOTS;
+const waiters: (() => void)[] = [];
+
+async function inSlots<T>(slots: number, work: () => Promise<T>): Promise<T> {
+  while (freeSlots < slots) await new Promise<void>((wake) => waiters.push(wake));
+  freeSlots -= slots;
+  try {
+    return await work();
+  } finally {
+    freeSlots += slots;
+    for (const wake of waiters.splice(0)) wake();
+  }
+}
+
 function expectBounded(run: { exitCode: number; durationMs: number; timedOut: boolean; stderr: string }) {
   expect(run.timedOut, `still running after ${HARNESS_KILL_MS} ms: ${run.stderr}`).toBe(false);
   expect(run.durationMs, run.stderr).toBeLessThanOrEqual(BUDGET_MS + MARGIN_MS);
 }
 
-describe.each(['mysql', 'replication'])('hactl check %s against a peer that misbehaves', (kind) => {
-  it.each<[Misbehaviour, RegExp]>([
-    ['stall', /MySQL at 127\.0\.0\.1:\d+: aborted (while|before) connecting: check budget of 2 s used up/],
-    ['greet', /MySQL at 127\.0\.0\.1:\d+: aborted (while|before) connecting: check budget of 2 s used up/],
-    ['trickle', /MySQL at 127\.0\.0\.1:\d+: aborted (while|before) connecting: check budget of 2 s used up/],
-    ['flood', /MySQL at 127\.0\.0\.1:\d+: the peer sent more than 1048576 bytes/],
-  ])('%s → exit 1 within the budget, one line saying why', async (mode, why) => {
-    const peer = await startFakePeer('mysql', mode);
-    try {
-      const run = await runHactl(
-        [
-          'check',
-          kind,
-          '--defaults-file',
-          defaultsFile,
-          '--host',
-          '127.0.0.1',
-          '--port',
-          String(peer.port),
-          '--timeout',
-          String(BUDGET_S),
-        ],
-        { timeoutMs: HARNESS_KILL_MS },
-      );
-      expectBounded(run);
-      expect(run.exitCode, run.stderr).toBe(1);
-      expect(run.stderr).toMatch(new RegExp(`^hactl: ${kind}: ${why.source}[^\\n]*\\n$`));
-      expect(run.stderr).not.toContain(PASSWORD);
-      expect(peer.accepted()).toBe(1);
-    } finally {
-      await peer.close();
-    }
-  });
-});
+describe.concurrent.each(['mysql', 'replication'])(
+  'hactl check %s against a peer that misbehaves',
+  (kind) => {
+    it.each<[Misbehaviour, RegExp]>([
+      ['stall', /MySQL at 127\.0\.0\.1:\d+: aborted (while|before) connecting: check budget of 2 s used up/],
+      ['greet', /MySQL at 127\.0\.0\.1:\d+: aborted (while|before) connecting: check budget of 2 s used up/],
+      [
+        'trickle',
+        /MySQL at 127\.0\.0\.1:\d+: aborted (while|before) connecting: check budget of 2 s used up/,
+      ],
+      ['flood', /MySQL at 127\.0\.0\.1:\d+: the peer sent more than 1048576 bytes/],
+    ])('%s → exit 1 within the budget, one line saying why', async (mode, why) => {
+      const peer = await startFakePeer('mysql', mode);
+      try {
+        const run = await inSlots(1, () =>
+          runHactl(
+            [
+              'check',
+              kind,
+              '--defaults-file',
+              defaultsFile,
+              '--host',
+              '127.0.0.1',
+              '--port',
+              String(peer.port),
+              '--timeout',
+              String(BUDGET_S),
+            ],
+            { timeoutMs: HARNESS_KILL_MS },
+          ),
+        );
+        expectBounded(run);
+        expect(run.exitCode, run.stderr).toBe(1);
+        expect(run.stderr).toMatch(new RegExp(`^hactl: ${kind}: ${why.source}[^\\n]*\\n$`));
+        expect(run.stderr).not.toContain(PASSWORD);
+        expect(peer.accepted()).toBe(1);
+      } finally {
+        await peer.close();
+      }
+    });
+  },
+);
 
 describe.skipIf(requirementsMissing({ programs: ['time'] }))(
   titled(
@@ -119,7 +148,7 @@ describe.skipIf(requirementsMissing({ programs: ['time'] }))(
 );
 
 describe('hactl check http against a peer that misbehaves', () => {
-  it.each<[string, Misbehaviour, { floodHeaders?: boolean }, string[], RegExp]>([
+  it.concurrent.each<[string, Misbehaviour, { floodHeaders?: boolean }, string[], RegExp]>([
     [
       'stall',
       'stall',
@@ -147,18 +176,21 @@ describe('hactl check http against a peer that misbehaves', () => {
   ])('%s → exit 1 within the budget', async (_name, mode, peerOptions, flags, why) => {
     const peer = await startFakePeer('http', mode, peerOptions);
     try {
-      const run = await runHactl(
-        [
-          'check',
-          'http',
-          '--url',
-          `http://127.0.0.1:${peer.port}/`,
-          ...flags,
-          '--timeout',
-          String(BUDGET_S),
-          '--quiet',
-        ],
-        { timeoutMs: HARNESS_KILL_MS },
+      const cpuBound = flags.some((flag) => flag.startsWith('/'));
+      const run = await inSlots(cpuBound ? SLOTS : 1, () =>
+        runHactl(
+          [
+            'check',
+            'http',
+            '--url',
+            `http://127.0.0.1:${peer.port}/`,
+            ...flags,
+            '--timeout',
+            String(BUDGET_S),
+            '--quiet',
+          ],
+          { timeoutMs: HARNESS_KILL_MS },
+        ),
       );
       expectBounded(run);
       expect(run.exitCode, run.stderr).toBe(1);

@@ -18,10 +18,15 @@ import { createServer } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runInProcess } from '../spec/in-process.js';
 
 const HACTL = resolve('bin/hactl');
 
-function hactl(
+/**
+ * The built CLI as an operator runs it: for what depends on the process (the dispatcher, --help,
+ * usage errors, another uid, another cwd, a special file that could block a process).
+ */
+function spawned(
   args: string[],
   cwd?: string,
   uid?: number,
@@ -33,6 +38,17 @@ function hactl(
       done({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * `hactl render-config` inside this process, through runCommand as bin/hactl runs it
+ * (test/spec/in-process.ts): most tests here are about what it writes and says, not about the
+ * process, and a spawn costs ~0.7 s under CI load. Other commands go through the built CLI.
+ */
+async function hactl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (args[0] !== 'render-config') return spawned(args);
+  const { exitCode, stdout, stderr } = await runInProcess('render-config', args.slice(1));
+  return { code: exitCode, stdout, stderr };
 }
 
 /** What `render-config ARGS` prints, per node: the exact text a file of that node must hold. */
@@ -57,7 +73,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('hactl render-config', () => {
   it('with no arguments renders the bundled example for every node', async () => {
-    const { code, stdout, stderr } = await hactl(['render-config']);
+    const { code, stdout, stderr } = await spawned(['render-config']);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout.match(/^### node (\S+)$/gm)).toEqual(['### node ha1', '### node ha2']);
@@ -122,14 +138,14 @@ describe('hactl render-config', () => {
   });
 
   it('unknown flags are usage errors with a hint', async () => {
-    const { code, stderr } = await hactl(['render-config', '--bogus']);
+    const { code, stderr } = await spawned(['render-config', '--bogus']);
     expect(code).toBe(2);
     expect(stderr).toMatch(/Unknown argument: bogus/);
     expect(stderr).toMatch(/hint: run `hactl render-config --help`/);
   });
 
   it('--help explains the command', async () => {
-    const { code, stdout } = await hactl(['render-config', '--help']);
+    const { code, stdout } = await spawned(['render-config', '--help']);
     expect(code).toBe(0);
     for (const option of ['--spec', '--node', '--out ', '--out-dir', '--validate'])
       expect(stdout).toContain(option);
@@ -249,7 +265,7 @@ describe('render-config writes all or nothing, and only regular files', () => {
     mkdirSync(join(out, 'ha1'), { recursive: true });
     mkdirSync(join(out, 'ha2'), { recursive: true });
     execFileSync('mkfifo', [join(out, 'ha2', 'keepalived.conf')], { timeout: 10_000 });
-    const fifo = await hactl(['render-config', '--out-dir', out]);
+    const fifo = await spawned(['render-config', '--out-dir', out]);
     expect(fifo.code).toBe(2);
     expect(fifo.stderr).toMatch(
       /ha2\/keepalived.conf is a FIFO, not a regular file: hactl only replaces regular files/,
@@ -261,7 +277,7 @@ describe('render-config writes all or nothing, and only regular files', () => {
     const server = createServer();
     await new Promise<void>((listening) => server.listen(socketPath, listening));
     try {
-      const socket = await hactl(['render-config', '--out', socketPath, '--node', 'ha1']);
+      const socket = await spawned(['render-config', '--out', socketPath, '--node', 'ha1']);
       expect(socket.code).toBe(2);
       expect(socket.stderr).toMatch(/is a socket, not a regular file/);
       expect(lstatSync(socketPath).isSocket()).toBe(true);
@@ -295,7 +311,7 @@ describe('render-config writes all or nothing, and only regular files', () => {
       chmodSync(dir, 0o755);
       chmodSync(join(out, 'ha1'), 0o777);
       // Run as nobody (root ignores permissions): ha1's temp can be written, ha2's cannot.
-      const { code, stderr } = await hactl(['render-config', '--out-dir', out], undefined, 65534);
+      const { code, stderr } = await spawned(['render-config', '--out-dir', out], undefined, 65534);
       expect(code).toBe(2);
       expect(stderr).toBe(
         `hactl: --out-dir (node ha2): ${out}/ha2/keepalived.conf cannot be written: permission denied (or the file is immutable) (no file was changed)\n` +
@@ -442,14 +458,14 @@ describe('hactl schema and init', () => {
   });
 
   it('init writes the example, refuses to overwrite without --force, and the result lints clean', async () => {
-    const first = await hactl(['init'], dir);
+    const first = await spawned(['init'], dir);
     expect(first.code).toBe(0);
     const written = join(dir, 'hactl.yaml');
     expect(readFileSync(written, 'utf8')).toBe(readFileSync('templates/example.yaml', 'utf8'));
-    const again = await hactl(['init'], dir);
+    const again = await spawned(['init'], dir);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already exists; pass --force/);
-    expect((await hactl(['init', '--force'], dir)).code).toBe(0);
+    expect((await spawned(['init', '--force'], dir)).code).toBe(0);
     expect((await hactl(['lint', '--spec', written])).code).toBe(0);
   });
 });

@@ -2,7 +2,7 @@
  * failback: preempt in the lab spec renders ha1 as state MASTER without nopreempt, so a recovered
  * ha1 takes both VIPs back; the client follows it. (nopreempt, the default, is in failover.test.ts.)
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { clientHttp, labHeal, labPaths, type Fault } from '../../src/lab/lab.js';
 import { keepalivedFiles } from '../../src/lab/keepalived.js';
@@ -29,9 +29,11 @@ describe.skipIf(missing)(
   { timeout: LAB_TEST_TIMEOUT_MS },
   () => {
     beforeAll(() => assertBuilt());
-    afterEach(async () => {
-      await lab.down();
+    afterEach(async (context) => {
+      if (context.task.result?.state === 'fail') await lab.downForGood();
+      else await lab.down();
     });
+    afterAll(() => lab.downForGood());
 
     for (const how of ['stop', 'kill'] as Fault[]) {
       it(`ha1 ${how === 'kill' ? 'lost' : 'keepalived stopped'}: VIPs go to ha2, and come back to ha1 when it recovers; the database follows them both ways`, async () => {
@@ -63,6 +65,8 @@ describe.skipIf(missing)(
         expect(await clientHttp(lab.prefix)).toBe('ha1');
         // notify promoted ha1 again (after it caught up as ha2's replica) and re-pointed ha2 to it.
         await waitForConverged(lab, 'ha1', 'ha2');
+        // Back where `up` left it: the next test may start from this pair rather than a fresh one.
+        lab.handOn();
       });
     }
   },

@@ -19,6 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { effectivePriority, lintSpec } from '../../src/keepalived/lint.js';
 import { LAB_CHECKS, labSpecText } from '../../src/lab/spec.js';
 import { loadSpec, parseSpecText } from '../../src/spec/load.js';
+import { runInProcess } from '../spec/in-process.js';
 
 const run = promisify(execFile);
 const HACTL = resolve('bin/hactl');
@@ -34,23 +35,45 @@ async function lint(args: string[]): Promise<{ code: number; stdout: string; std
   }
 }
 
+/**
+ * `hactl lint` inside this process, through runCommand as bin/hactl runs it: the corpus is about
+ * what lint finds, not about the process, and a spawn costs ~0.6 s under CI load. The tests below
+ * that use lint() (exit codes, secrets on stderr, the launcher path) go through the built CLI.
+ */
+async function lintInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { exitCode, stdout, stderr } = await runInProcess('lint', args);
+  return { code: exitCode, stdout, stderr };
+}
+
+function expectedErrors(path: string): string[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('# expect: '))
+    .map((line) => `error: ${line.slice('# expect: '.length)}`);
+}
+
 describe('hactl lint refuses each trap with the expected message', () => {
   it.each(corpus)('%s', async (file) => {
     const path = `test/lint/broken/${file}`;
-    const expected = readFileSync(path, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('# expect: '))
-      .map((line) => `error: ${line.slice('# expect: '.length)}`);
+    const expected = expectedErrors(path);
     expect(expected.length).toBeGreaterThan(0);
-    const { code, stdout } = await lint(['--spec', path]);
+    const { code, stdout } = await lintInProcess(['--spec', path]);
     expect(code).toBe(1);
     const errors = stdout.split('\n').filter((line) => line.startsWith('error: '));
     expect(errors).toEqual(expected);
   });
 
+  it('through the built CLI, a trap prints the same errors and exits 1', async () => {
+    const path = `test/lint/broken/${corpus[0]}`;
+    const { code, stdout } = await lint(['--spec', path]);
+    expect(code).toBe(1);
+    expect(stdout.split('\n').filter((line) => line.startsWith('error: '))).toEqual(expectedErrors(path));
+    expect(stdout).toBe((await lintInProcess(['--spec', path])).stdout);
+  });
+
   it('every spec under test/render/specs and the bundled example lint clean', async () => {
     for (const file of readdirSync('test/render/specs')) {
-      const { code, stdout } = await lint(['--spec', `test/render/specs/${file}`, '--strict']);
+      const { code, stdout } = await lintInProcess(['--spec', `test/render/specs/${file}`, '--strict']);
       expect(stdout).toMatch(/0 error\(s\), 0 warning\(s\)/);
       expect(code).toBe(0);
     }
