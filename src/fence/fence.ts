@@ -10,7 +10,7 @@ import { describePath } from '../cluster/fencing-rule.js';
 import { connectWith, credentialsFor, type MysqlSession } from '../mysql/connection.js';
 import { detectFlavour } from '../mysql/flavour.js';
 import { readReadOnly, setReadOnly, type StepLogger } from '../mysql/server-state.js';
-import { endClientSessions, type KilledSession } from './sessions.js';
+import { endClientSessions, type KilledSession } from '../mysql/client-sessions.js';
 
 export interface FenceOptions {
   /** MySQL option file with the admin account (mysql.credentials_file). */
@@ -85,7 +85,7 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
     const session = through >= 0 ? sessionFor(sessions, reports[through]!.path) : undefined;
     if (session) {
       try {
-        killed = await endClientSessions(session, keep);
+        killed = await endClientSessions(session, { keep });
       } catch (error) {
         log('fence.sessions_not_ended', {
           level: 'error',

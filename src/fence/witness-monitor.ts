@@ -59,13 +59,13 @@ async function demoteLocalOnce(spec: Spec, signal: AbortSignal): Promise<string>
       import('../mysql/connection.js'),
       import('../mysql/flavour.js'),
       import('../mysql/server-state.js'),
-      import('./sessions.js'),
+      import('../mysql/client-sessions.js'),
     ]);
   const session = await connect(localTarget(mysql), { timeoutMs: 2_000, queryTimeoutMs: 3_000, signal });
   try {
     const flavour = await detectFlavour(session);
     await setReadOnly(session, flavour, true);
-    const killed = await endClientSessions(session, new Set(), { waitMs: 1_000 });
+    const killed = await endClientSessions(session, { waitMs: 1_000 });
     const now = await readReadOnly(session, flavour);
     if (!now.readOnly) throw new Error('read_only is still OFF after SET GLOBAL read_only=ON');
     return `read-only, ${killed.length} client session(s) ended`;

@@ -1,8 +1,11 @@
 /**
- * Which rows of information_schema.PROCESSLIST are client sessions: what a demotion and a fence
- * end so that no open transaction commits after read_only. Replication threads (ours to a source,
- * a replica's binlog dump), system threads and sessions already being killed are left alone.
+ * Ending a server's client sessions, for a demotion and a fence alike: read_only=1 returns while an
+ * open transaction can still commit, so every session but replication threads (ours to a source, a
+ * replica's binlog dump), system threads, sessions already being killed and the caller's own is
+ * killed. Bounded: a few passes of KILL CONNECTION, then a bounded wait for the killed ones to
+ * disappear (a killed session rolls back before it goes).
  */
+import { MysqlError, type MysqlSession } from './connection.js';
 
 const REPLICATION_COMMANDS = new Set([
   'binlog dump',
@@ -19,4 +22,64 @@ const SYSTEM_USERS = new Set(['system user', 'event_scheduler']);
 export function isClientSession(user: string, command: string): boolean {
   const c = command.toLowerCase();
   return !REPLICATION_COMMANDS.has(c) && !SYSTEM_USERS.has(user.toLowerCase()) && c !== 'killed';
+}
+
+export interface KilledSession {
+  id: number;
+  user: string;
+  command: string;
+}
+
+export interface EndSessionsOptions {
+  /** Session ids to leave alone (e.g. a fence's own other connections). */
+  keep?: ReadonlySet<number>;
+  /** Passes of list-and-kill (a session may connect between them); default 2. */
+  passes?: number;
+  /** How long to wait for the killed sessions to be gone; default 1 s. */
+  waitMs?: number;
+  /** Pause between looks while waiting; default 20 ms. */
+  pollMs?: number;
+  /** Told what each pass found to kill, before it kills it. */
+  onPass?: (pass: number, victims: KilledSession[]) => void;
+}
+
+/** Kills every client session but `keep`'s and the caller's; returns what it killed. */
+export async function endClientSessions(
+  session: MysqlSession,
+  options: EndSessionsOptions = {},
+): Promise<KilledSession[]> {
+  const keep = options.keep ?? new Set<number>();
+  const killed = new Map<number, KilledSession>();
+  for (let pass = 0; pass < (options.passes ?? 2); pass++) {
+    const rows = await session.query(
+      'SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
+    );
+    const victims = rows
+      .map((r) => ({ id: Number(r.id), user: String(r.user ?? ''), command: String(r.command ?? '') }))
+      .filter((v) => !keep.has(v.id) && isClientSession(v.user, v.command));
+    if (victims.length === 0) break;
+    options.onPass?.(pass, victims);
+    for (const victim of victims) {
+      try {
+        await session.query('KILL CONNECTION ?', [victim.id]);
+        killed.set(victim.id, victim);
+      } catch (error) {
+        if (!(error instanceof MysqlError && error.errno === 1094)) throw error; // 1094: already gone
+      }
+    }
+  }
+  const ids = [...killed.keys()];
+  const pollMs = options.pollMs ?? 20;
+  const deadline = performance.now() + (options.waitMs ?? 1_000);
+  // Bounded in count too: each look is a query with its own timeout.
+  const looks = Math.ceil((options.waitMs ?? 1_000) / pollMs);
+  for (let i = 0; i < looks && ids.length > 0 && performance.now() < deadline; i++) {
+    const rows = await session.query(
+      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.map(() => '?').join(',')})`,
+      ids,
+    );
+    if (Number(rows[0]?.n ?? 0) === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+  return [...killed.values()];
 }

@@ -5,8 +5,8 @@
  * the exact extra GTIDs; nothing is reset automatically.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isClientSession } from './client-sessions.js';
-import { connectWith, MysqlError, type MysqlSession } from './connection.js';
+import { endClientSessions } from './client-sessions.js';
+import { connectWith, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
 import {
@@ -111,44 +111,18 @@ function recoveryText(flavour: Flavour, peer: string): string {
   );
 }
 
-/** Kills every client session but ours, replication and system threads; waits until they are gone. */
+/**
+ * Ends every client session (three passes, each logged) and waits up to 5 s for them to be gone:
+ * a killed session rolls back before it disappears, and the position must be read after that.
+ */
 async function killClientSessions(session: MysqlSession, log: StepLogger): Promise<number[]> {
-  const killed: number[] = [];
-  for (let pass = 0; pass < 3; pass++) {
-    const rows = await session.query(
-      'SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
-    );
-    const victims = rows.filter((r) => isClientSession(String(r.user ?? ''), String(r.command ?? '')));
-    if (victims.length === 0) break;
-    for (const v of victims) {
-      const id = Number(v.id);
-      try {
-        await session.query('KILL CONNECTION ?', [id]);
-        killed.push(id);
-      } catch (error) {
-        if (!(error instanceof MysqlError && error.errno === 1094)) throw error; // 1094: already gone
-      }
-    }
-    log('demote.killed_sessions', {
-      pass,
-      sessions: victims.map((v) => ({
-        id: Number(v.id),
-        user: String(v.user ?? ''),
-        command: String(v.command ?? ''),
-      })),
-    });
-  }
-  // A killed session rolls back before it disappears; the position must be read after that.
-  const ids = [...new Set(killed)];
-  for (let i = 0; i < 100 && ids.length > 0; i++) {
-    const rows = await session.query(
-      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.map(() => '?').join(',')})`,
-      ids,
-    );
-    if (Number(rows[0]?.n ?? 0) === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return ids;
+  const killed = await endClientSessions(session, {
+    passes: 3,
+    waitMs: 5_000,
+    pollMs: 50,
+    onPass: (pass, sessions) => log('demote.killed_sessions', { pass, sessions }),
+  });
+  return killed.map((k) => k.id);
 }
 
 interface PeerState {

@@ -1,6 +1,6 @@
 /**
- * The one rule demote (src/mysql/demote.ts) and the fence (src/fence/sessions.ts) share for which
- * PROCESSLIST rows are client sessions to end: replication and system threads, and sessions
+ * The one rule a demotion and a fence share (endClientSessions, src/mysql/client-sessions.ts) for
+ * which PROCESSLIST rows are client sessions to end: replication and system threads, and sessions
  * already being killed, are not.
  */
 import { describe, expect, it } from 'vitest';
