@@ -218,6 +218,29 @@ const lazyMysql2Errors = {
   },
 };
 
+// long (mysql2's 64-bit integers) compiles and instantiates a WebAssembly module when it loads,
+// for faster multiply/divide of Long values: the first WebAssembly use of the process, ~1.5 ms of
+// every notify and mysql check, for arithmetic hactl's queries never do. Its instantiation is made
+// to throw, which long already catches: it then uses its own plain-JavaScript arithmetic, the path
+// it takes wherever WebAssembly is missing.
+const longWithoutWasm = {
+  name: 'long-without-wasm',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]long[\\/]umd[\\/]index\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const at = 'wasm = new WebAssembly.Instance(';
+      if (source.split(at).length !== 2) throw new Error(`long changed: no single "${at}" in ${args.path}`);
+      return {
+        contents: source.replace(
+          at,
+          "wasm = (() => { throw new Error('no wasm'); })() || new WebAssembly.Instance(",
+        ),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 await build({
   ...common,
   stdin: {
@@ -241,6 +264,7 @@ await build({
   // crypto use on hactl's connections is mysql_native_password's SHA-1 (scripts/sha1-crypto.cjs).
   plugins: [
     lazyMysql2Errors,
+    longWithoutWasm,
     iconvTablesOutside,
     builtinStandIns({ crypto: 'scripts/sha1-crypto.cjs' }, ['tls', 'zlib']),
   ],

@@ -3,8 +3,10 @@
  * stand-ins (scripts/build.mjs): its error-name table loads on first use, tls/zlib/crypto lazily.
  * This drives the built bundle against a MySQL-protocol server on loopback (mysql2's own server
  * side, from node_modules, untouched) to prove the trimmed client still connects, queries, and
- * names server errors as mysql2 does — both ways, code → name and name → code.
+ * names server errors as mysql2 does, and reads a 64-bit number through long (whose
+ * WebAssembly the build turns off) to the same digits.
  */
+import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,7 @@ const require = createRequire(import.meta.url);
 const bundle = new URL('../../dist/vendor-mysql2.cjs', import.meta.url).pathname;
 
 interface ServerConnection {
+  writeOk(args: { affectedRows: number; insertId: number }): void;
   serverHandshake(args: Record<string, unknown>): void;
   on(event: 'query', listener: (sql: string) => void): void;
   on(event: 'error', listener: () => void): void;
@@ -62,6 +65,9 @@ beforeAll(async () => {
             },
           ],
         );
+      } else if (sql.startsWith('INSERT')) {
+        // 2^60 + 2^12: exact as a double, and past 2^53, so mysql2 reads it through long.
+        connection.writeOk({ affectedRows: 1, insertId: 2 ** 60 + 2 ** 12 });
       } else if (sql.startsWith('KILL')) {
         connection.writeError({ code: 1094, message: 'Unknown thread id: 99' });
       } else {
@@ -87,12 +93,16 @@ describe('the built mysql2 bundle', () => {
       host: '127.0.0.1',
       port,
       user: 'hactl',
+      supportBigNumbers: true,
+      bigNumberStrings: true,
       password: 'secret',
       connectTimeout: 10_000,
     });
     try {
       const [rows] = await connection.query('SELECT @@GLOBAL.read_only AS r');
       expect(rows).toEqual([{ r: '0' }]);
+      const [header] = await connection.query('INSERT INTO t VALUES (1)');
+      expect(header).toMatchObject({ affectedRows: 1, insertId: String(2n ** 60n + 2n ** 12n) });
       await expect(connection.query('KILL 99')).rejects.toMatchObject({
         errno: 1094,
         code: 'ER_NO_SUCH_THREAD',
@@ -105,5 +115,14 @@ describe('the built mysql2 bundle', () => {
     } finally {
       await connection.end().catch(() => undefined);
     }
+  });
+
+  it('compiles no WebAssembly when it loads', () => {
+    const script = `let compiled = 0;
+      const Module = WebAssembly.Module;
+      WebAssembly.Module = function (...args) { compiled++; return new Module(...args); };
+      require(${JSON.stringify(bundle)});
+      process.stdout.write(String(compiled));`;
+    expect(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })).toBe('0');
   });
 });
