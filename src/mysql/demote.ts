@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { endClientSessions } from './client-sessions.js';
-import { connectWith, type MysqlSession } from './connection.js';
+import { connectWith, MysqlError, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
 import {
@@ -125,6 +125,38 @@ async function killClientSessions(session: MysqlSession, log: StepLogger): Promi
   return killed.map((k) => k.id);
 }
 
+/**
+ * Strict semi-sync with no standby acknowledging (it is gone, or cut off): every commit waits, with
+ * no timeout, for an ACK, and SET GLOBAL read_only waits for those commits, i.e. for ever; the
+ * node would stay writable (chaos: peer-link under strict, read_only timing out on every retry).
+ * Those client sessions are ended first: their clients get no acknowledgement (the connection
+ * goes), so nothing acknowledged is lost; their transactions stay in this server's binlog only,
+ * which strict semi-sync's rejoin already treats as unacknowledged. A session that starts waiting
+ * between this and read_only still blocks it until the step's timeout; the next attempt ends it.
+ */
+async function endCommitsAwaitingAck(session: MysqlSession, log: StepLogger): Promise<number[]> {
+  const waiting = await session.query(
+    "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND STATE LIKE 'Waiting for semi-sync ACK%' AND USER <> 'system user'",
+  );
+  const ids = waiting.map((row) => Number(row.id));
+  if (ids.length === 0) return [];
+  const killed: number[] = [];
+  for (const id of ids) {
+    try {
+      await session.query('KILL CONNECTION ?', [id]);
+      killed.push(id);
+    } catch (error) {
+      if (!(error instanceof MysqlError && error.errno === 1094)) throw error; // 1094: already gone
+    }
+  }
+  log('demote.ended_commits_awaiting_ack', {
+    sessions: killed,
+    reason:
+      'strict semi-sync and no acknowledgement coming: read_only waits for these commits, so they are ended first; their clients were never told they committed',
+  });
+  return killed;
+}
+
 interface PeerState {
   address: string;
   readOnly: boolean;
@@ -214,9 +246,13 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     superReadOnly: before.superReadOnly,
   });
 
+  const stuck =
+    options.semiSync === 'strict' && flavour.kind === 'mariadb'
+      ? await endCommitsAwaitingAck(session, log)
+      : [];
   await setReadOnly(session, flavour, true);
   actions.push('read-only-on');
-  const killedSessions = await killClientSessions(session, log);
+  const killedSessions = [...new Set([...stuck, ...(await killClientSessions(session, log))])];
   if (killedSessions.length > 0) actions.push(`killed-${killedSessions.length}-sessions`);
   const gtid = await readGtidState(session, flavour);
   log('demote.read_only', {

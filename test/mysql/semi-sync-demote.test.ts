@@ -110,6 +110,32 @@ describe.skipIf(missing)(
       expect(await one(a, 'SELECT @@GLOBAL.rpl_semi_sync_master_enabled')).toBe('0');
     }, 120_000);
 
+    it('a primary whose commits wait for an ACK that cannot come is still made read-only', async () => {
+      // Chaos, peer-link under strict: the standby is cut off, every commit waits for its ACK, and
+      // SET GLOBAL read_only waited for those commits: the demotion timed out on every retry.
+      const { a, b, writer, steps, log } = await switchover(pairs, sessions);
+      await a.query('STOP SLAVE');
+      const pending = writer.query('INSERT INTO app.t VALUES (4, 4)').then(
+        () => 'acknowledged',
+        () => 'not acknowledged',
+      );
+      await until(
+        "the writer's commit waits for an ACK",
+        async () =>
+          (
+            await b.query(
+              "SELECT ID FROM information_schema.PROCESSLIST WHERE USER <> 'system user' AND STATE LIKE 'Waiting for semi-sync ACK%'",
+            )
+          ).length === 1,
+      );
+      const started = Date.now();
+      await demote(b, { topology: 'one-way', semiSync: 'strict', log });
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(await one(b, 'SELECT @@GLOBAL.read_only')).toBe('1');
+      expect(await pending).toBe('not acknowledged');
+      expect(steps.some((s) => s.startsWith('demote.ended_commits_awaiting_ack'))).toBe(true);
+    }, 120_000);
+
     it('a standby left a source (older hactl) is released at promotion and drains', async () => {
       const { a, b, writer, log } = await switchover(pairs, sessions);
       // What a demotion before the fix left behind.
