@@ -22,7 +22,7 @@ import {
   type ProxyFacts,
   type StandbyFacts,
 } from './observation.js';
-import type { ReplicaFacts } from './promotion-guard.js';
+import { replicaFactsOf } from './promotion-guard.js';
 import { localAddresses, vipHolding } from './vips.js';
 
 /** Where each fact comes from; tests and, later, the agent substitute their own. */
@@ -156,15 +156,7 @@ async function readLocalDatabase(
       record && record.primary !== node.name
         ? await coverageOf(session, flavour, status, record.primaryPosition)
         : undefined;
-    const replica: ReplicaFacts | null = status && {
-      io: status.ioRunning,
-      sqlRunning: status.sqlRunning,
-      lastIoErrno: status.lastIoErrno,
-      lastIoError: status.lastIoError,
-      lastSqlErrno: status.lastSqlErrno,
-      lastSqlError: status.lastSqlError,
-      source: `${status.sourceHost}:${status.sourcePort}`,
-    };
+    const replica = replicaFactsOf(status);
     return { kind: 'ok', readOnly: readOnly.readOnly || readOnly.superReadOnly, replica, coverage };
   } finally {
     await session.close();

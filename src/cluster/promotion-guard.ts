@@ -4,6 +4,7 @@
  * lineage). A node that cannot show it has everything the last primary it knew of had stays
  * read-only; an operator can override that explicitly, and the override is reported.
  */
+import type { ReplicaStatus } from '../mysql/replica-status.js';
 import type { Lineage } from './lineage.js';
 
 export interface ReplicaFacts {
@@ -14,6 +15,21 @@ export interface ReplicaFacts {
   lastSqlErrno: number;
   lastSqlError: string;
   source: string;
+}
+
+/** What the rules need of SHOW REPLICA STATUS (null: the server replicates from nobody). */
+export function replicaFactsOf(status: ReplicaStatus | null): ReplicaFacts | null {
+  return (
+    status && {
+      io: status.ioRunning,
+      sqlRunning: status.sqlRunning,
+      lastIoErrno: status.lastIoErrno,
+      lastIoError: status.lastIoError,
+      lastSqlErrno: status.lastSqlErrno,
+      lastSqlError: status.lastSqlError,
+      source: `${status.sourceHost}:${status.sourcePort}`,
+    }
+  );
 }
 
 export interface PromotionFacts {

@@ -14,7 +14,7 @@ import { readReplicaStatus } from '../mysql/replica-status.js';
 import { isOn, readGtidState, readReadOnly, type GtidState } from '../mysql/server-state.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { StandbyFacts } from './observation.js';
-import type { ReplicaFacts } from './promotion-guard.js';
+import { replicaFactsOf } from './promotion-guard.js';
 
 const CONNECT_MS = 2_000;
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -86,15 +86,7 @@ export async function readStandbyFacts(
     const status = await readReplicaStatus(session, flavour);
     const readOnly = await readReadOnly(session, flavour);
     const gtid = await readGtidState(session, flavour);
-    const replica: ReplicaFacts | null = status && {
-      io: status.ioRunning,
-      sqlRunning: status.sqlRunning,
-      lastIoErrno: status.lastIoErrno,
-      lastIoError: status.lastIoError,
-      lastSqlErrno: status.lastSqlErrno,
-      lastSqlError: status.lastSqlError,
-      source: `${status.sourceHost}:${status.sourcePort}`,
-    };
+    const replica = replicaFactsOf(status);
     const address = `${peer.host}:${peer.port}`;
     // A healthy standby costs no connection to the peer.
     const healthy = replica?.source === address && replica.io === 'yes' && replica.sqlRunning;
