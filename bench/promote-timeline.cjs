@@ -27,7 +27,14 @@ vm.Script = class extends Script {
     const file = base(options?.filename);
     mark(`${file}: compile starts (source and caches read)`);
     super(source, options);
-    mark(`${file}: compiled${this.cachedDataRejected === true ? ' (cache REJECTED)' : ''}`);
+    // V8 sets cachedDataRejected only when it was handed a cache: false means it used it.
+    const how =
+      this.cachedDataRejected === false
+        ? 'from its code cache'
+        : this.cachedDataRejected === true
+          ? 'its code cache REJECTED, compiled from source'
+          : 'without a code cache';
+    mark(`${file}: compiled (${how})`);
     this.timelineFile = file;
   }
   runInThisContext(...args) {
