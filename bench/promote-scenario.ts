@@ -9,7 +9,9 @@
  * resolution: 2 ms plus one round trip), and the breakdown comes from hactl's own log lines.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MysqlSession } from '../src/mysql/connection.js';
 import { addVip, removeVip } from '../test/notify/ns.js';
 import { startNsPair, VIP } from '../test/notify/mysql-pair.js';
@@ -29,11 +31,29 @@ interface Timing {
   lockMs: number;
   observeMs: number;
   databaseMs: number;
+  /** NOTIFY_TIMELINE=1: what bench/promote-timeline.cjs recorded in this run's notify process. */
+  timeline?: Timeline;
+}
+
+interface Timeline {
+  gcMs: number;
+  gcCount: number;
+  /** [what, ms since the process started], in order. */
+  marks: [string, number][];
 }
 
 // Extra Node flags for the notify processes only, e.g. NOTIFY_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/p'
 // (Node refuses --cpu-prof in NODE_OPTIONS).
 const notifyNodeArgs = (process.env.NOTIFY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+
+/**
+ * NOTIFY_TIMELINE=1: each notify process is preloaded with bench/promote-timeline.cjs, and the
+ * report adds the promotion's timeline from process start (medians): Node's bootstrap, the
+ * bundles' compile and run, the flock(1) child, the driver's load, the connection, every log
+ * line, and the GC time. The hooks cost a few ms themselves: compare variants within one run.
+ */
+const TIMELINE = process.env.NOTIFY_TIMELINE === '1';
+let timelineDir = '';
 
 /**
  * QUIET=1: no polling while notify runs. The ~2 ms poll (a query each time, and the server's
@@ -43,7 +63,11 @@ const notifyNodeArgs = (process.env.NOTIFY_NODE_ARGS ?? '').split(' ').filter(Bo
  */
 const QUIET = process.env.QUIET === '1';
 
-function spawnNotify(bin: string, ns: string, args: string[]): { done: Promise<number> } {
+function spawnNotify(
+  bin: string,
+  ns: string,
+  args: string[],
+): { done: Promise<number>; pid: number | undefined } {
   const argv = ['netns', 'exec', ns, process.execPath, ...notifyNodeArgs, bin, 'notify', ...args];
   const child = spawn('ip', argv, {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -51,6 +75,8 @@ function spawnNotify(bin: string, ns: string, args: string[]): { done: Promise<n
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   return {
+    // ip execs node after entering the namespace: the same process.
+    pid: child.pid,
     done: new Promise((resolve, reject) => {
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       child.on('error', reject);
@@ -111,7 +137,7 @@ async function measure(
   let s = await session();
   const t0 = Date.now();
   const p0 = performance.now();
-  const { done } = spawnNotify(bin, ns, args);
+  const { done, pid } = spawnNotify(bin, ns, args);
   let exited = false;
   let toExit = 0;
   void done.then(() => {
@@ -145,13 +171,49 @@ async function measure(
     if (seen !== want) throw new Error(`read_only is ${seen} after notify exited, not ${want}`);
     toFlip = doneLogMs - t0;
   }
+  const timelineFile = TIMELINE ? join(timelineDir, `${pid}.json`) : '';
   return {
     toReadOnlyFlip: toFlip,
     toExit,
     toFirstLog: firstLogMs - t0,
     toDoneLog: doneLogMs - t0,
     ...fromLog,
+    ...(timelineFile && existsSync(timelineFile)
+      ? { timeline: JSON.parse(readFileSync(timelineFile, 'utf8')) as Timeline }
+      : {}),
   };
+}
+
+/** The promotions' timelines as one table: each mark's median over the runs that have it. */
+function timelineReport(label: string, timings: Timing[]): void {
+  const timelines = timings.flatMap((t) => (t.timeline ? [t.timeline] : []));
+  if (timelines.length === 0) return;
+  const at = new Map<string, number[]>();
+  for (const { marks } of timelines) {
+    // A mark seen twice in a run (a second lineage line, a second connection) gets its ordinal.
+    const seen = new Map<string, number>();
+    for (const [what, ms] of marks) {
+      const n = (seen.get(what) ?? 0) + 1;
+      seen.set(what, n);
+      const key = n === 1 ? what : `${what} #${n}`;
+      at.set(key, [...(at.get(key) ?? []), ms]);
+    }
+  }
+  const rows = [...at].map(([what, values]) => [what, medianOf(values), values.length] as const);
+  rows.sort((a, b) => a[1] - b[1]);
+  console.log(
+    `${label}: notify MASTER timeline, ms since the process started (median of ${timelines.length} runs; bench/promote-timeline.cjs hooks included)`,
+  );
+  let previous = 0;
+  for (const [what, ms, n] of rows) {
+    console.log(
+      `  ${ms.toFixed(1).padStart(7)}  +${(ms - previous).toFixed(1).padStart(5)}  ${what}${n < timelines.length ? ` (${n} runs)` : ''}`,
+    );
+    previous = ms;
+  }
+  console.log(
+    `  GC: ${medianOf(timelines.map((t) => t.gcCount))} collections, ${medianOf(timelines.map((t) => t.gcMs)).toFixed(1)} ms (medians)`,
+  );
 }
 
 function medianOf(values: number[]): number {
@@ -257,6 +319,7 @@ function report(v: Variant, refs: References, runs: number): void {
     ['  of which: mysql.demote action', demote.map((t) => t.actionMs)],
     ...referenceRows(refs),
   ]);
+  timelineReport(v.label, promote);
   const flip = medianOf(promote.map((t) => t.toReadOnlyFlip));
   const start = medianOf(refs.nodeStart);
   const ratio = flip / start;
@@ -334,12 +397,19 @@ async function sampleDatabaseCosts(session: () => Promise<MysqlSession>, into: A
  * a before/after comparison sees the same machine load: notify runs alternate run by run; agents
  * (one per node at a time) are started afresh for every run, each warmed by one promotion and
  * demotion that are not counted. MODES=notify or MODES=agent runs one side only (default both).
+ * NOTIFY_TIMELINE=1 adds each variant's promotion timeline from process start (see TIMELINE).
  */
 export async function main(runs: number, repoRoot: string): Promise<number> {
   hactl = `${repoRoot}/bin/hactl`;
   if (process.getuid?.() !== 0) {
     console.error('bench:promote needs root (network namespaces, mariadbd)');
     return 2;
+  }
+  if (TIMELINE) {
+    timelineDir = mkdtempSync(join(tmpdir(), 'hactl-timeline-'));
+    // Inherited by the notify processes (through ip netns exec).
+    process.env.HACTL_TIMELINE_DIR = timelineDir;
+    notifyNodeArgs.push('-r', `${repoRoot}/bench/promote-timeline.cjs`);
   }
   const modes = (process.env.MODES ?? 'notify,agent').split(',');
   const baseline = process.env.BASELINE;
@@ -448,5 +518,6 @@ export async function main(runs: number, repoRoot: string): Promise<number> {
   } finally {
     await agent?.stop();
     await pair.stop();
+    if (timelineDir) rmSync(timelineDir, { recursive: true, force: true });
   }
 }
