@@ -80,6 +80,22 @@ export async function must(argv: string[], timeoutMs = 10_000): Promise<string> 
   return result.stdout;
 }
 
+/** Runs `ip` commands (one per line) in namespace `ns` from one process; fails on the first error. */
+export async function mustBatch(ns: string, lines: string[], timeoutMs = 10_000): Promise<void> {
+  const argv = ['ip', '-n', ns, '-batch', '-'];
+  const result = await execa(argv[0]!, argv.slice(1), {
+    reject: false,
+    timeout: timeoutMs,
+    input: lines.join('\n') + '\n',
+  });
+  if (result.exitCode !== 0) {
+    const output = String(result.stderr ?? '').trim() || String(result.stdout ?? '').trim();
+    throw new Error(
+      `\`${argv.join(' ')}\` (${lines.join('; ')}) exited ${result.exitCode ?? 124}: ${output}`,
+    );
+  }
+}
+
 export function namespaceExists(name: string): boolean {
   return existsSync(`/run/netns/${name}`);
 }
@@ -190,20 +206,16 @@ export async function setNodeLinks(prefix: string, node: LabNode, up: boolean): 
  * their carrier, so keepalived sees no fault: it simply stops hearing its peer, a true partition.
  */
 export async function setAttached(prefix: string, node: LabNode, attached: boolean): Promise<void> {
-  const ns = namespacesFor(prefix);
-  for (const role of ROLES) {
+  // One `ip -batch` for every network: a heal (or a cut) that reached the networks a spawn apart,
+  // hundreds of ms on a loaded machine, would be a different fault, e.g. GARPs sent on a network
+  // that is still cut while the other one already carries adverts.
+  const lines = ROLES.flatMap((role) => {
     const port = switchPort(node, role);
-    await must([
-      'ip',
-      '-n',
-      ns.sw,
-      'link',
-      'set',
-      port,
-      ...(attached ? ['master', NETWORKS[role].bridge] : ['nomaster']),
-    ]);
-    if (attached) await must(['ip', '-n', ns.sw, 'link', 'set', port, 'up']);
-  }
+    return attached
+      ? [`link set ${port} master ${NETWORKS[role].bridge}`, `link set ${port} up`]
+      : [`link set ${port} nomaster`];
+  });
+  await mustBatch(namespacesFor(prefix).sw, lines);
 }
 
 export interface LinkState {

@@ -87,8 +87,17 @@ interface Heal {
   garpSent: boolean;
   /** The client's ARP entry for the outside VIP, at the end of the window: ha1's MAC? */
   neighbourOnHa1: boolean;
-  /** ha1's keepalived lines about adverts, GARPs and states after the heal, for failure messages. */
+  /** Each node's keepalived lines after the heal (the first 40), for failure messages. */
   ha1Log: string[];
+  ha2Log: string[];
+  /** ha1's log during the partition, and both nodes' neighbour tables just before the heal. */
+  ha1DuringPartition: string[];
+  neighboursAtHeal: Record<string, string>;
+  /** How long re-attaching ha1's switch ports took. */
+  attachMs: number;
+  /** The client's entry for the outside VIP and the switch's ports, at the end of the window. */
+  clientNeighbour: string;
+  switchPorts: string;
 }
 
 async function macOf(ns: string, ifname: string): Promise<string> {
@@ -144,6 +153,15 @@ function logOf(testLab: TestLab, node: LabNode): string {
   return keepalivedFiles(labPaths(testLab.dir).node[node].dir).log;
 }
 
+/** A log's lines without their timestamps, the first 40: enough to see what a heal did. */
+function linesOf(text: string): string[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .slice(0, 40)
+    .map((line) => line.replace(/^[^:]*:[^:]*:[^:]*: /, ''));
+}
+
 function logSince(file: string, offset: number): string {
   return readFileSync(file, 'utf8').slice(offset);
 }
@@ -175,6 +193,7 @@ async function partitionAndHeal(testLab: TestLab, race: Race): Promise<Heal> {
   const probe: RunningProbe = startProbe(prefix, { everyMs: 50, timeoutMs: 400, maxDurationMs: 180_000 });
   try {
     const ha2Offset = readFileSync(ha2Log, 'utf8').length;
+    const ha1CutOffset = readFileSync(ha1Log, 'utf8').length;
     const cutAt = await labFail({ prefix, dir, node: 'ha1', how: 'partition' });
     expect(
       await probe.waitForAnswer('ha2', cutAt, SETTLE_MS),
@@ -204,11 +223,19 @@ async function partitionAndHeal(testLab: TestLab, race: Race): Promise<Heal> {
     if (race === 'ha1-advert-first') await cutOff(prefix, 'ha2', 'ha1', true);
     if (race === 'ha2-advert-first') await cutOff(prefix, 'ha1', 'ha2', true);
     const logOffset = readFileSync(ha1Log, 'utf8').length;
+    const ha1DuringPartition = linesOf(readFileSync(ha1Log, 'utf8').slice(ha1CutOffset, logOffset)).slice(
+      -15,
+    );
     const ha2HealOffset = readFileSync(ha2Log, 'utf8').length;
+    const neighboursAtHeal = {
+      ha1: (await run(['ip', '-s', '-n', ns.ha1, 'neigh', 'show'])).stdout,
+      ha2: (await run(['ip', '-s', '-n', ns.ha2, 'neigh', 'show'])).stdout,
+    };
     // The heal of a partition is re-attaching ha1's switch ports (what `lab heal` does for it, minus
     // its checks of every daemon, which would eat into the window on a loaded machine).
     const healedAt = Date.now();
     await setAttached(prefix, 'ha1', true);
+    const attachMs = Date.now() - healedAt;
     if (race === 'ha1-advert-first') {
       // ha1's advert reached ha2 and it stepped down; from BACKUP it sends no advert, so the route can go.
       await waitFor('ha2 to step down', () => loggedSince(testLab, 'ha2', ha2HealOffset, 'BACKUP'), {
@@ -254,10 +281,13 @@ async function partitionAndHeal(testLab: TestLab, race: Race): Promise<Heal> {
       lowerPrioAdvert: LOWER_PRIO_ADVERT.test(inWindow),
       garpSent,
       neighbourOnHa1: neighbours.includes(await macOf(ns.ha1, 'eth0')),
-      ha1Log: inWindow
-        .split('\n')
-        .filter((line) => /Received advert|queueing|Entering/.test(line))
-        .map((line) => line.replace(/^.*?: \(/, '(')),
+      ha1Log: linesOf(inWindow),
+      ha2Log: linesOf(logSince(ha2Log, ha2HealOffset)),
+      ha1DuringPartition,
+      neighboursAtHeal,
+      attachMs,
+      clientNeighbour: neighbours,
+      switchPorts: (await run(['bridge', '-n', ns.sw, 'link', 'show'])).stdout,
     };
   } finally {
     await probe.stop();
