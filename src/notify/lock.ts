@@ -28,7 +28,11 @@ import { problemWithUserPath } from '../fs/user-path.js';
 
 /** Another transition held the lock for longer than we may wait (the command maps it to exit 1). */
 export class LockTimeout extends Error {
-  constructor(path: string, waitedSec: number, who = 'another hactl notify') {
+  constructor(
+    readonly path: string,
+    readonly waitedSec: number,
+    readonly who = 'another hactl notify',
+  ) {
     super(`${who} held ${path} for more than ${waitedSec} s; this event was not applied`);
     this.name = 'LockTimeout';
   }

@@ -28,6 +28,7 @@
  */
 import type { ApplyOutcome } from '../cluster/apply.js';
 import { promotionOf, type Plan } from '../cluster/decide.js';
+import { LockTimeout } from './lock.js';
 import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
 import type { Logger } from '../log.js';
 import type { Spec } from '../spec/schema.js';
@@ -168,7 +169,14 @@ export async function retryNotify(
     } catch (error) {
       // Typically the lock: another notify has held it for the whole lock wait, i.e. a later
       // transition is running on this node and owns it. What this event's attempts did stands.
-      stopped = `attempt ${attempts} could not run: ${error instanceof Error ? error.message : String(error)}`;
+      // The lock's own sentence ends "this event was not applied", which the first attempt was.
+      const why =
+        error instanceof LockTimeout
+          ? `${error.who} held ${error.path} for more than ${error.waitedSec} s`
+          : error instanceof Error
+            ? error.message
+            : String(error);
+      stopped = `attempt ${attempts} could not run: ${why}`;
       log.error({
         event: 'notify.retry',
         transition_id: transitionId,
