@@ -615,8 +615,10 @@ function removeOwnedEntries(dir: string): void {
   if (!existsSync(dir)) return;
   for (const entry of OWNED_ENTRIES) rmSync(join(dir, entry), { recursive: true, force: true });
   // hactl itself keeps files derived from the spec beside it (e.g. a validation cache).
+  // And `hactl check` keeps each check's last state beside the log (hactl.log.check-<name>.state).
   for (const entry of readdirSync(dir)) {
-    if (entry.startsWith('.hactl-lab.yaml.')) rmSync(join(dir, entry), { force: true });
+    if (entry.startsWith('.hactl-lab.yaml.') || /^hactl\.log\.check-.+\.state$/.test(entry))
+      rmSync(join(dir, entry), { force: true });
   }
 }
 
