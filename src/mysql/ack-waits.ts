@@ -25,12 +25,21 @@ import { setReadOnly } from './server-state.js';
 export const awaitingAck = (s: KilledSession): boolean => s.state.startsWith('Waiting for semi-sync ACK');
 
 /**
- * When a commit waits for an ACK: every session executing a statement, the ones waiting last (they
- * hold the others' commits). Otherwise none: read_only is then waiting for something that ends.
+ * Statements that wait for the global read lock: they started after read_only (ours, or another
+ * demotion's) became pending, hold nothing it waits for, and fail as read-only once it is set.
+ */
+const WAITING_FOR_READ_LOCK = /^Waiting for (backup|global read) lock/;
+
+/**
+ * When a commit waits for an ACK: every session executing a statement that read_only may be
+ * waiting for, the ones waiting for the ACK last (they hold the others' commits). Otherwise none:
+ * read_only is then waiting for something that ends.
  */
 export function commitsHeldByAck(sessions: KilledSession[]): KilledSession[] {
   if (!sessions.some(awaitingAck)) return [];
-  const executing = sessions.filter((s) => s.command.toLowerCase() !== 'sleep');
+  const executing = sessions.filter(
+    (s) => s.command.toLowerCase() !== 'sleep' && !WAITING_FOR_READ_LOCK.test(s.state),
+  );
   return [...executing.filter((s) => !awaitingAck(s)), ...executing.filter(awaitingAck)];
 }
 
