@@ -225,7 +225,7 @@ describe.skipIf(missing)(
         at.demoted = performance.now();
         const tookMs = at.demoted - at.started;
         console.info(`demotion with writers committing again at once: ${Math.round(tookMs)} ms`);
-        // Measured 0.39-0.77 s on the shared 2-core machine (read_only itself 74 ms, the rest is ending the
+        // Measured 0.27-0.77 s on the shared 2-core machine (read_only itself 25-74 ms, the rest is ending the
         // reconnecting writers' sessions); read_only's own statement timeout is 5 s.
         expect(tookMs, steps.join('\n')).toBeLessThan(2_500);
         expect(await one(b, 'SELECT @@GLOBAL.read_only')).toBe('1');
