@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MysqlSession } from '../../src/mysql/connection.js';
+import { fence } from '../../src/fence/fence.js';
 import { demote } from '../../src/mysql/demote.js';
 import { promote, type PromoteOptions } from '../../src/mysql/promote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
@@ -242,6 +243,39 @@ describe.skipIf(missing)(
         `acknowledged without a standby; the demotion ran from ${Math.round(at.started - stoppedAckingAt)} to ${Math.round(at.demoted - stoppedAckingAt)} ms after STOP SLAVE\n${steps.join('\n')}`,
       ).toEqual([]);
       expect(await waitingForAck()).toBe(0);
+    }, 120_000);
+
+    it('a fence reaches a strict primary whose commits wait for an ACK and makes it read-only', async () => {
+      // The promoting node fences the old primary over a network replication does not use: the old
+      // primary's commits wait for the ACK of the very node that fences it, and read_only waits for them.
+      const { pair, a, b, writer, log } = await switchover(pairs, sessions);
+      await a.query('STOP SLAVE');
+      const pending = writer.query('INSERT INTO app.t VALUES (5, 5)').then(
+        () => 'acknowledged',
+        () => 'not acknowledged',
+      );
+      await until(
+        "the writer's commit waits for an ACK",
+        async () =>
+          (
+            await b.query(
+              "SELECT ID FROM information_schema.PROCESSLIST WHERE USER <> 'system user' AND STATE LIKE 'Waiting for semi-sync ACK%'",
+            )
+          ).length === 1,
+      );
+      const started = Date.now();
+      const report = await fence(
+        [{ node: 'b', network: 'inside', host: pair.replica.host, port: pair.replica.port }],
+        { credentialsFile: pair.replica.admin.defaultsFile, connectTimeoutMs: 2_000, endAckWaits: true, log },
+      );
+      // Bound: the fence's statement budget (3 s) would pass without the ending of ACK waits.
+      expect(Date.now() - started).toBeLessThan(2_500);
+      expect(report.fenced, JSON.stringify(report.notFenced)).toHaveLength(1);
+      // The fence ended every client session, ours on b included: look through a new one.
+      const after = await pair.replica.session();
+      sessions.push(after);
+      expect(await one(after, 'SELECT @@GLOBAL.read_only')).toBe('1');
+      expect(await pending).toBe('not acknowledged');
     }, 120_000);
 
     it('a standby left a source (older hactl) is released at promotion and drains', async () => {
