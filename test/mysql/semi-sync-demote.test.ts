@@ -69,6 +69,32 @@ async function switchover(pairs: Pair[], sessions: MysqlSession[]): Promise<Swit
   return { pair, a, b, writer, steps, log };
 }
 
+/**
+ * Stops a's IO thread (the standby no longer acknowledges), sends the writer's insert of `id` to b
+ * and waits until its commit waits for the ACK; `pending` says what the writer was finally told.
+ */
+async function commitWaitingForAck(
+  { a, b, writer }: Pick<Switched, 'a' | 'b' | 'writer'>,
+  id: number,
+): Promise<{ pending: Promise<string> }> {
+  await a.query('STOP SLAVE');
+  const pending = writer.query('INSERT INTO app.t VALUES (?, ?)', [id, id]).then(
+    () => 'acknowledged',
+    () => 'not acknowledged',
+  );
+  await until(
+    "the writer's commit waits for an ACK",
+    async () =>
+      (
+        await b.query(
+          "SELECT ID FROM information_schema.PROCESSLIST WHERE USER <> 'system user' AND STATE LIKE 'Waiting for semi-sync ACK%'",
+        )
+      ).length === 1,
+  );
+  // Wrapped: returning the promise itself would make the caller wait for the insert to settle.
+  return { pending };
+}
+
 /** Waits until a applied b's whole binlog; on timeout says what a's replication threads are doing. */
 async function appliesAll(a: MysqlSession, b: MysqlSession): Promise<void> {
   const want = await one(b, 'SELECT @@GLOBAL.gtid_binlog_pos');
@@ -115,20 +141,7 @@ describe.skipIf(missing)(
       // Chaos, peer-link under strict: the standby is cut off, every commit waits for its ACK, and
       // SET GLOBAL read_only waited for those commits: the demotion timed out on every retry.
       const { pair, a, b, writer, steps, log } = await switchover(pairs, sessions);
-      await a.query('STOP SLAVE');
-      const pending = writer.query('INSERT INTO app.t VALUES (4, 4)').then(
-        () => 'acknowledged',
-        () => 'not acknowledged',
-      );
-      await until(
-        "the writer's commit waits for an ACK",
-        async () =>
-          (
-            await b.query(
-              "SELECT ID FROM information_schema.PROCESSLIST WHERE USER <> 'system user' AND STATE LIKE 'Waiting for semi-sync ACK%'",
-            )
-          ).length === 1,
-      );
+      const { pending } = await commitWaitingForAck({ a, b, writer }, 4);
       const started = Date.now();
       await demote(b, {
         topology: 'one-way',
@@ -249,20 +262,7 @@ describe.skipIf(missing)(
       // The promoting node fences the old primary over a network replication does not use: the old
       // primary's commits wait for the ACK of the very node that fences it, and read_only waits for them.
       const { pair, a, b, writer, log } = await switchover(pairs, sessions);
-      await a.query('STOP SLAVE');
-      const pending = writer.query('INSERT INTO app.t VALUES (5, 5)').then(
-        () => 'acknowledged',
-        () => 'not acknowledged',
-      );
-      await until(
-        "the writer's commit waits for an ACK",
-        async () =>
-          (
-            await b.query(
-              "SELECT ID FROM information_schema.PROCESSLIST WHERE USER <> 'system user' AND STATE LIKE 'Waiting for semi-sync ACK%'",
-            )
-          ).length === 1,
-      );
+      const { pending } = await commitWaitingForAck({ a, b, writer }, 5);
       const started = Date.now();
       const report = await fence(
         [{ node: 'b', network: 'inside', host: pair.replica.host, port: pair.replica.port }],
