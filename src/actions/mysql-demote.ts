@@ -74,6 +74,8 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       semiSync: mysql.semi_sync,
       ...(peer && replication ? { peer, replication } : {}),
       log,
+      // Same server, same account: ends commits waiting for a semi-sync ACK while read_only waits.
+      openSession: () => connect(localTarget(mysql), { timeoutMs: 3000, queryTimeoutMs: 2000, signal }),
       connectTimeoutSec: 5,
       // Stop waiting for the peer to become primary as soon as the core sees this node take a
       // VIP: then a MASTER decision for this node is on its way and must not queue behind us.

@@ -89,6 +89,7 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
     if (context.fencing) {
       const fenced = await fenceBeforePromoting(context.fencing, {
         credentialsFile: mysql.credentials_file,
+        endAckWaits: mysql.semi_sync === 'strict' || mysql.semi_sync === 'expected',
         log,
         signal,
       });

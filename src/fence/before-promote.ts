@@ -27,11 +27,12 @@ export async function witnessFromHere(
 
 export async function fenceBeforePromoting(
   guard: FencingGuard,
-  options: { credentialsFile: string; log: StepLogger; signal?: AbortSignal },
+  options: { credentialsFile: string; endAckWaits?: boolean; log: StepLogger; signal?: AbortSignal },
 ): Promise<{ verdict: FencingVerdict; report: FenceReport }> {
   const { log, signal } = options;
   const report = await fence(guard.paths, {
     credentialsFile: options.credentialsFile,
+    ...(options.endAckWaits ? { endAckWaits: true } : {}),
     connectTimeoutMs: guard.connectTimeoutMs,
     log,
     ...(signal ? { signal } : {}),

@@ -11,6 +11,7 @@ import { connectWith, credentialsFor, type MysqlSession } from '../mysql/connect
 import { detectFlavour } from '../mysql/flavour.js';
 import { readReadOnly, setReadOnly, type StepLogger } from '../mysql/server-state.js';
 import { endClientSessions, type KilledSession } from '../mysql/client-sessions.js';
+import { setReadOnlyEndingAckWaits } from '../mysql/ack-waits.js';
 
 export interface FenceOptions {
   /** MySQL option file with the admin account (mysql.credentials_file). */
@@ -18,6 +19,11 @@ export interface FenceOptions {
   connectTimeoutMs: number;
   /** Budget of each statement on a reached path (default 3 s). */
   queryTimeoutMs?: number;
+  /**
+   * Semi-sync: its commits may wait for an ACK this node no longer sends, and read_only waits for
+   * them; a second connection per path ends them while read_only is pending (src/mysql/ack-waits.ts).
+   */
+  endAckWaits?: boolean;
   signal?: AbortSignal;
   log: StepLogger;
 }
@@ -47,9 +53,8 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
   const reports = await Promise.all(
     paths.map(async (path): Promise<PathReport> => {
       const at = () => Math.round(performance.now() - started);
-      let session: MysqlSession;
-      try {
-        session = await connectWith(
+      const open = () =>
+        connectWith(
           {
             user: base.user,
             ...(base.password === undefined ? {} : { password: base.password }),
@@ -62,13 +67,28 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
             ...(options.signal ? { signal: options.signal } : {}),
           },
         );
+      let session: MysqlSession;
+      try {
+        session = await open();
       } catch (error) {
         return { path, reached: false, readOnly: false, ms: at(), error: messageOf(error) };
       }
       sessions.push(session);
       try {
         const flavour = await detectFlavour(session);
-        await setReadOnly(session, flavour, true);
+        if (options.endAckWaits) {
+          const { ended } = await setReadOnlyEndingAckWaits(session, flavour, {
+            openSecond: open,
+            timeoutMs: options.queryTimeoutMs ?? 3_000,
+          });
+          if (ended.length > 0)
+            log('fence.ended_commits_awaiting_ack', {
+              path: describePath(path),
+              sessions: ended.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state })),
+              reason:
+                'read_only waited for commits held by a semi-sync ACK that was not coming; the statements in progress were ended while it was pending, their clients never told they committed',
+            });
+        } else await setReadOnly(session, flavour, true);
         const now = await readReadOnly(session, flavour);
         const readOnly = now.readOnly && (!flavour.hasSuperReadOnly || now.superReadOnly);
         return { path, reached: true, readOnly, ms: at() };

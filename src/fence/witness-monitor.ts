@@ -54,21 +54,32 @@ async function demoteLocalDatabase(spec: Spec, signal: AbortSignal): Promise<str
 async function demoteLocalOnce(spec: Spec, signal: AbortSignal): Promise<string> {
   const mysql = spec.mysql;
   if (!mysql) return 'no mysql section: nothing to make read-only';
-  const [{ connect }, { detectFlavour }, { setReadOnly, readReadOnly }, { endClientSessions }] =
+  const [{ connect }, { detectFlavour }, { setReadOnly, readReadOnly }, { endClientSessions }, ackWaits] =
     await Promise.all([
       import('../mysql/connection.js'),
       import('../mysql/flavour.js'),
       import('../mysql/server-state.js'),
       import('../mysql/client-sessions.js'),
+      import('../mysql/ack-waits.js'),
     ]);
-  const session = await connect(localTarget(mysql), { timeoutMs: 2_000, queryTimeoutMs: 3_000, signal });
+  const open = () => connect(localTarget(mysql), { timeoutMs: 2_000, queryTimeoutMs: 3_000, signal });
+  const session = await open();
   try {
     const flavour = await detectFlavour(session);
-    await setReadOnly(session, flavour, true);
+    // Isolated under semi-sync, no ACK comes: read_only would wait for the commits awaiting one.
+    let ended = '';
+    if (mysql.semi_sync === 'strict' || mysql.semi_sync === 'expected') {
+      const report = await ackWaits.setReadOnlyEndingAckWaits(session, flavour, {
+        openSecond: open,
+        timeoutMs: 3_000,
+      });
+      if (report.ended.length > 0)
+        ended = `, ${report.ended.length} commit(s) held by a semi-sync ACK ended while read_only was pending`;
+    } else await setReadOnly(session, flavour, true);
     const killed = await endClientSessions(session, { waitMs: 1_000 });
     const now = await readReadOnly(session, flavour);
     if (!now.readOnly) throw new Error('read_only is still OFF after SET GLOBAL read_only=ON');
-    return `read-only, ${killed.length} client session(s) ended`;
+    return `read-only, ${killed.length} client session(s) ended${ended}`;
   } finally {
     await session.close();
   }

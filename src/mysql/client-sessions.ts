@@ -28,6 +28,8 @@ export interface KilledSession {
   id: number;
   user: string;
   command: string;
+  /** PROCESSLIST STATE when it was picked, e.g. 'Waiting for semi-sync ACK from slave'. */
+  state: string;
 }
 
 export interface EndSessionsOptions {
@@ -39,11 +41,19 @@ export interface EndSessionsOptions {
   waitMs?: number;
   /** Pause between looks while waiting; default 20 ms. */
   pollMs?: number;
+  /**
+   * Picks, from each pass's client sessions, those to end and the order to end them in (default:
+   * all of them, in PROCESSLIST order), e.g. by their STATE.
+   */
+  select?: (sessions: KilledSession[]) => KilledSession[];
   /** Told what each pass found to kill, before it kills it. */
   onPass?: (pass: number, victims: KilledSession[]) => void;
 }
 
-/** Kills every client session but `keep`'s and the caller's; returns what it killed. */
+/**
+ * Kills every client session (or those `select` picks) but `keep`'s and the caller's; returns what
+ * it killed. The one kill loop of demotion, fence, and the end of commits awaiting a semi-sync ACK.
+ */
 export async function endClientSessions(
   session: MysqlSession,
   options: EndSessionsOptions = {},
@@ -52,11 +62,17 @@ export async function endClientSessions(
   const killed = new Map<number, KilledSession>();
   for (let pass = 0; pass < (options.passes ?? 2); pass++) {
     const rows = await session.query(
-      'SELECT ID AS id, USER AS user, COMMAND AS command FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
+      'SELECT ID AS id, USER AS user, COMMAND AS command, STATE AS state FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()',
     );
-    const victims = rows
-      .map((r) => ({ id: Number(r.id), user: String(r.user ?? ''), command: String(r.command ?? '') }))
+    const clients = rows
+      .map((r) => ({
+        id: Number(r.id),
+        user: String(r.user ?? ''),
+        command: String(r.command ?? ''),
+        state: String(r.state ?? ''),
+      }))
       .filter((v) => !keep.has(v.id) && isClientSession(v.user, v.command));
+    const victims = options.select ? options.select(clients) : clients;
     if (victims.length === 0) break;
     options.onPass?.(pass, victims);
     for (const victim of victims) {

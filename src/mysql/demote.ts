@@ -6,7 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { endClientSessions } from './client-sessions.js';
-import { connectWith, MysqlError, type MysqlSession } from './connection.js';
+import { setReadOnlyEndingAckWaits } from './ack-waits.js';
+import { connectWith, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
 import {
@@ -39,6 +40,14 @@ export interface DemoteOptions {
   peer?: { host: string; port: number };
   /** An open session to the peer; otherwise we connect with the replication account. */
   peerSession?: MysqlSession;
+  /**
+   * Opens a second session to the server being demoted (same account, bounded in time). Under
+   * semi-sync it ends the commits waiting for an ACK while read_only is pending; without it
+   * read_only waits for them (for ever under strict, i.e. until its statement times out).
+   */
+  openSession?: () => Promise<MysqlSession>;
+  /** read_only's statement timeout, the bound of the ending of ACK waits (default 5000). */
+  readOnlyTimeoutMs?: number;
   replication?: { user: string; password: string };
   log: StepLogger;
   /** Bound for connecting to the peer and for the IO thread to connect (default 10). */
@@ -126,35 +135,35 @@ async function killClientSessions(session: MysqlSession, log: StepLogger): Promi
 }
 
 /**
- * Strict semi-sync with no standby acknowledging (it is gone, or cut off): every commit waits, with
- * no timeout, for an ACK, and SET GLOBAL read_only waits for those commits, i.e. for ever; the
- * node would stay writable (chaos: peer-link under strict, read_only timing out on every retry).
- * Those client sessions are ended first: their clients get no acknowledgement (the connection
- * goes), so nothing acknowledged is lost; their transactions stay in this server's binlog only,
- * which strict semi-sync's rejoin already treats as unacknowledged. A session that starts waiting
- * between this and read_only still blocks it until the step's timeout; the next attempt ends it.
+ * read_only, and under semi-sync with commits waiting for an ACK that cannot come, those commits
+ * ended from a second connection while read_only is pending (src/mysql/ack-waits.ts).
  */
-async function endCommitsAwaitingAck(session: MysqlSession, log: StepLogger): Promise<number[]> {
-  const waiting = await session.query(
-    "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND STATE LIKE 'Waiting for semi-sync ACK%' AND USER <> 'system user'",
-  );
-  const ids = waiting.map((row) => Number(row.id));
-  if (ids.length === 0) return [];
-  const killed: number[] = [];
-  for (const id of ids) {
-    try {
-      await session.query('KILL CONNECTION ?', [id]);
-      killed.push(id);
-    } catch (error) {
-      if (!(error instanceof MysqlError && error.errno === 1094)) throw error; // 1094: already gone
-    }
+async function becomeReadOnly(
+  session: MysqlSession,
+  flavour: Flavour,
+  options: DemoteOptions,
+): Promise<number[]> {
+  const { log } = options;
+  const semiSync = options.semiSync === 'strict' || options.semiSync === 'expected';
+  if (!semiSync || !options.openSession) {
+    await setReadOnly(session, flavour, true);
+    return [];
   }
-  log('demote.ended_commits_awaiting_ack', {
-    sessions: killed,
-    reason:
-      'strict semi-sync and no acknowledgement coming: read_only waits for these commits, so they are ended first; their clients were never told they committed',
+  const report = await setReadOnlyEndingAckWaits(session, flavour, {
+    openSecond: options.openSession,
+    timeoutMs: options.readOnlyTimeoutMs ?? 5_000,
   });
-  return killed;
+  if (report.problem !== undefined)
+    log('demote.ack_waits_not_ended', { level: 'warn', reason: report.problem, readOnlyMs: report.ms });
+  if (report.ended.length > 0)
+    log('demote.ended_commits_awaiting_ack', {
+      sessions: report.ended.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state })),
+      rounds: report.rounds,
+      readOnlyMs: report.ms,
+      reason:
+        'read_only waits for the commits in progress and a commit waited for a semi-sync ACK that was not coming, so the statements in progress were ended (the one waiting last) while read_only was pending; their clients were never told they committed',
+    });
+  return report.ended.map((k) => k.id);
 }
 
 interface PeerState {
@@ -246,11 +255,7 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     superReadOnly: before.superReadOnly,
   });
 
-  const stuck =
-    options.semiSync === 'strict' && flavour.kind === 'mariadb'
-      ? await endCommitsAwaitingAck(session, log)
-      : [];
-  await setReadOnly(session, flavour, true);
+  const stuck = await becomeReadOnly(session, flavour, options);
   actions.push('read-only-on');
   const killedSessions = [...new Set([...stuck, ...(await killClientSessions(session, log))])];
   if (killedSessions.length > 0) actions.push(`killed-${killedSessions.length}-sessions`);
