@@ -108,7 +108,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       return failed(
         `read-only, ${killed} client session(s) ended, but not re-pointed: ${credentialsProblem}`,
       );
-    return ok(
+    const result = ok(
       `read-only, ${killed} client session(s) ended, gtid ${report.gtidPosition}; re-point: ${report.repoint.result} (${report.repoint.reason})`,
       {
         killed_sessions: killed,
@@ -117,6 +117,10 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
         peer: report.repoint.peer,
       },
     );
+    // The peer was unreachable or not yet writable: the next transition into this state re-points.
+    return peer && replication && repoint.result === 'skipped'
+      ? { ...result, unfinished: `not re-pointed: ${repoint.reason}` }
+      : result;
   } catch (error) {
     if (error instanceof DivergedError) {
       if (peerName) {

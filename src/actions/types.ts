@@ -51,6 +51,11 @@ export interface ActionResult {
   diverged?: boolean;
   /** Extra structured fields for the step's log line (never secrets). */
   fields?: Record<string, unknown>;
+  /**
+   * Succeeded as far as it safely could now, and left the rest for a later transition into the
+   * same state (e.g. not re-pointed: the peer was not a writable primary yet).
+   */
+  unfinished?: string;
 }
 
 export type ActionOf<T extends ActionSpec['type']> = Extract<ActionSpec, { type: T }>;

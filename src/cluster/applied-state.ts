@@ -31,6 +31,7 @@ export function parseAppliedState(text: string): AppliedState | undefined {
     at: String(record.at),
     event: String(record.event),
     ...(typeof record.transition_id === 'string' ? { transitionId: record.transition_id } : {}),
+    ...(typeof record.unfinished === 'string' ? { unfinished: record.unfinished } : {}),
   };
 }
 

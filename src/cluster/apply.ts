@@ -27,6 +27,8 @@ export interface StepOutcome {
   durationMs: number;
   detail: string;
   diverged: boolean;
+  /** The action succeeded and left work for a later transition (ActionResult.unfinished). */
+  unfinished?: string;
 }
 
 export interface ApplyOutcome {
@@ -101,7 +103,15 @@ async function runSteps(
     const result = await runOne(action, context);
     const durationMs = Math.round(performance.now() - started);
     const diverged = result.diverged === true;
-    outcome.steps.push({ action: label, ok: result.ok, policy, durationMs, detail: result.detail, diverged });
+    outcome.steps.push({
+      action: label,
+      ok: result.ok,
+      policy,
+      durationMs,
+      detail: result.detail,
+      diverged,
+      ...(result.unfinished === undefined ? {} : { unfinished: result.unfinished }),
+    });
     const line = {
       ...result.fields,
       event: stepEvent,
@@ -154,12 +164,16 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyOut
   };
   const ran = await runSteps(plan.actions, context, options.stepEvent ?? 'apply.action');
   const ok = !ran.aborted && !ran.diverged && ran.steps.every((step) => step.ok);
+  const unfinished = ran.steps
+    .filter((step) => step.unfinished !== undefined)
+    .map((step) => `${step.action}: ${step.unfinished}`);
   await writeAppliedState(appliedStatePath(spec.paths.runtime_dir, node.name), {
     state: plan.target,
     ok,
     at: new Date().toISOString(),
     event: observation.keepalived?.text ?? 'no event',
     transitionId: plan.transitionId,
+    ...(unfinished.length > 0 ? { unfinished: unfinished.join('; ') } : {}),
   });
   return { ...ran, ok, proxy: await proxySteps() };
 }

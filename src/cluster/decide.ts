@@ -145,10 +145,20 @@ function leaseRule(observation: Observation, step: Step): Step {
   };
 }
 
-/** Rule 3: a state applied successfully is not applied again. */
-function alreadyApplied(observation: Observation, step: Step, intent: Intent): Step {
+/**
+ * Rule 3: a state applied successfully is not applied again. Unless, without the agent, its actions
+ * left work for a later transition (a demotion that could not re-point yet): then the next event
+ * for that state is that later transition, and nothing else would ever finish it. The agent
+ * finishes it with rule 7 instead, without re-running the whole demotion on every tick.
+ */
+function alreadyApplied(observation: Observation, spec: Spec, step: Step, intent: Intent): Step {
   const last = observation.lastApplied;
   if (step.target === undefined || intent.force || last?.state !== step.target || !last.ok) return step;
+  if (last.unfinished !== undefined && !spec.agent.enabled)
+    return {
+      ...step,
+      reason: `${step.reason}; ${step.target} was applied (at ${last.at}) but left unfinished (${last.unfinished}): applying it again`,
+    };
   return {
     ...step,
     target: undefined,
@@ -156,9 +166,10 @@ function alreadyApplied(observation: Observation, step: Step, intent: Intent): S
   };
 }
 
-function rules123(observation: Observation, intent: Intent): Step {
+function rules123(observation: Observation, spec: Spec, intent: Intent): Step {
   return alreadyApplied(
     observation,
+    spec,
     stepDownRule(leaseRule(observation, present(observation)), intent.stepDown),
     intent,
   );
@@ -170,7 +181,7 @@ function rules123(observation: Observation, intent: Intent): Step {
  */
 export function needsPromotionFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
   if (deferredToAgent(observation, spec, intent)) return false;
-  const step = rules123(observation, intent);
+  const step = rules123(observation, spec, intent);
   return step.target === 'MASTER' && actionsFor(spec, 'MASTER').some(promotes);
 }
 
@@ -181,7 +192,7 @@ export function needsPromotionFacts(observation: Observation, spec: Spec, intent
  */
 export function needsProxyFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
   if (!spec.proxy || deferredToAgent(observation, spec, intent)) return false;
-  const { target } = rules123(observation, intent);
+  const { target } = rules123(observation, spec, intent);
   const last = observation.lastApplied;
   const retry = target !== undefined && last?.state === target && !last.ok;
   return (target === undefined || retry) && !needsPromotionFacts(observation, spec, intent);
@@ -195,7 +206,8 @@ export function needsProxyFacts(observation: Observation, spec: Spec, intent: In
 export function needsStandbyFacts(observation: Observation, spec: Spec, intent: Intent): boolean {
   if (deferredToAgent(observation, spec, intent)) return false;
   return (
-    rules123(observation, intent).target === undefined && repointCandidate(observation, spec) !== undefined
+    rules123(observation, spec, intent).target === undefined &&
+    repointCandidate(observation, spec) !== undefined
   );
 }
 
@@ -263,7 +275,9 @@ function deferredToAgent(observation: Observation, spec: Spec, intent: Intent): 
 
 export function decide(observation: Observation, spec: Spec, intent: Intent): Plan {
   const deferred = deferredToAgent(observation, spec, intent);
-  const step = deferred ? { target: undefined, reason: deferred, guards: [] } : rules123(observation, intent);
+  const step = deferred
+    ? { target: undefined, reason: deferred, guards: [] }
+    : rules123(observation, spec, intent);
   const proxy = deferred ? { steps: [], reason: undefined } : proxyRule(observation, spec);
   const plan = (
     target: VrrpState | undefined,

@@ -22,6 +22,11 @@ export interface AppliedState {
   event: string;
   /** The transition that applied it, when recorded by a version that had ids. */
   transitionId?: string;
+  /**
+   * Its actions succeeded but one of them left work for a later transition into the same state
+   * (a demotion that could not re-point yet: the peer was not a writable primary).
+   */
+  unfinished?: string;
 }
 
 /** What keepalived said about this node's VRRP instance or sync group. */

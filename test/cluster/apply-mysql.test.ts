@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadAction } from '../../src/actions/index.js';
+import { appliedStatePath, readAppliedState } from '../../src/cluster/applied-state.js';
 import { apply } from '../../src/cluster/apply.js';
 import { decide, type Intent } from '../../src/cluster/decide.js';
 import type { Observation } from '../../src/cluster/observation.js';
@@ -25,6 +26,7 @@ const fake = vi.hoisted(() => ({
   setReadOnly: [] as boolean[],
   promotions: 0,
   demoteOptions: [] as unknown[],
+  repoint: { result: 'skipped', reason: 'test', peer: null, peerPosition: null } as Record<string, unknown>,
 }));
 
 vi.mock('../../src/mysql/connection.js', () => ({
@@ -68,7 +70,7 @@ vi.mock('../../src/mysql/demote.js', () => ({
     return Promise.resolve({
       killedSessions: [],
       gtidPosition: '0-1-42',
-      repoint: { result: 'skipped', reason: 'test', peer: null, peerPosition: null },
+      repoint: fake.repoint,
     });
   },
 }));
@@ -95,7 +97,13 @@ actions:
 `),
     't.yaml',
   );
-  Object.assign(fake, { readOnly: true, setReadOnly: [], promotions: 0, demoteOptions: [] });
+  Object.assign(fake, {
+    readOnly: true,
+    setReadOnly: [],
+    promotions: 0,
+    demoteOptions: [],
+    repoint: { result: 'skipped', reason: 'test', peer: null, peerPosition: null },
+  });
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -240,5 +248,72 @@ describe('mysql.demote asks the core, not the host, whether to keep waiting for 
     expect(keepWaiting()).toBe(false);
     addresses = new Set(['192.0.2.99']);
     expect(keepWaiting()).toBe(true);
+  });
+});
+
+describe('a demotion that could not re-point yet', () => {
+  const backupEvent = (lastApplied?: Observation['lastApplied']) =>
+    observation({ vips: NONE, keepalived: said('BACKUP'), ...(lastApplied ? { lastApplied } : {}) });
+  const recorded = () => readAppliedState(appliedStatePath(dir, 'ha1'), AbortSignal.timeout(5000));
+
+  it('is applied again by the next event for its state without the agent; once re-pointed it is "already applied"', async () => {
+    writeFileSync(join(dir, 'repl.cnf'), '[client]\nuser=repl\npassword=not-shown\n', { mode: 0o600 });
+    spec = parseSpecText(
+      baseSpecYaml(`mysql:
+  credentials_file: ${dir}/mysql.cnf
+  replication_credentials_file: ${dir}/repl.cnf
+paths: { runtime_dir: ${dir}, state_dir: ${dir}/state }
+actions:
+  backup:
+    - { type: mysql.demote }
+`),
+      't.yaml',
+    );
+    fake.repoint = {
+      result: 'skipped',
+      reason: 'the peer is read-only, so it is not a primary',
+      peer: '192.0.2.12:3306',
+      peerPosition: null,
+    };
+    const first = await decideAndApply(backupEvent());
+    expect(first.outcome).toMatchObject({ ok: true });
+    const left = await recorded();
+    expect(left).toMatchObject({
+      state: 'BACKUP',
+      ok: true,
+      unfinished: 'mysql.demote: not re-pointed: the peer is read-only, so it is not a primary',
+    });
+
+    // keepalived's next BACKUP (it restarted, the peer promoted meanwhile) is that later transition.
+    const again = decide(backupEvent(left), spec, {});
+    expect(again.target).toBe('BACKUP');
+    expect(again.reason).toMatch(
+      /BACKUP was applied \(at .*\) but left unfinished \(mysql\.demote: not re-pointed/,
+    );
+    // The agent finishes it with rule 7 instead of running the whole demotion on every tick.
+    const withAgent: Spec = { ...spec, agent: { ...spec.agent, enabled: true } };
+    expect(decide({ ...backupEvent(left), agentAlive: false }, withAgent, {}).target).toBeUndefined();
+
+    fake.repoint = {
+      result: 'repointed',
+      reason: 'the peer is the writable primary',
+      peer: '192.0.2.12:3306',
+      peerPosition: '0-2-5',
+    };
+    await decideAndApply(backupEvent(left));
+    expect(fake.demoteOptions).toHaveLength(2);
+    const done = await recorded();
+    expect(done).toMatchObject({ state: 'BACKUP', ok: true });
+    expect(done?.unfinished).toBeUndefined();
+    expect(decide(backupEvent(done), spec, {}).target).toBeUndefined();
+  });
+
+  it('without a replication account nothing is left for later: the next event is "already applied"', async () => {
+    fake.repoint = { result: 'skipped', reason: 'no peer given', peer: null, peerPosition: null };
+    await decideAndApply(backupEvent());
+    const left = await recorded();
+    expect(left).toMatchObject({ state: 'BACKUP', ok: true });
+    expect(left?.unfinished).toBeUndefined();
+    expect(decide(backupEvent(left), spec, {}).target).toBeUndefined();
   });
 });
