@@ -111,6 +111,11 @@ export interface RepResult {
    * careful promotion loses none of these; the rest never left the old primary (async's price).
    */
   lostReceived: number;
+  /**
+   * Lost ids on neither node (the first few): what an acknowledged write gone everywhere was, for
+   * whoever has to explain it. Async's price stays on the old primary; these are not that.
+   */
+  vanished: { id: number; gtid: string | null; serverId: number; ackAtS: number }[];
   /** Ids present more than once on the final primary. */
   duplicated: number;
   bothWritableS: number;
@@ -478,6 +483,15 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       acked: acked.length,
       lost: lostIds.length,
       lostButOnOther: lostIds.filter((a) => onOther?.has(a.id) ?? false).length,
+      vanished: lostIds
+        .filter((a) => !(onOther?.has(a.id) ?? false))
+        .slice(0, 5)
+        .map((a) => ({
+          id: a.id,
+          gtid: a.gtid,
+          serverId: a.serverId,
+          ackAtS: seconds(a.ackAt - injectedAt),
+        })),
       // Without a known position every lost write counts as received: never flattering.
       lostReceived: lostIds.filter((a) => {
         const seq = gtidSeq(a.gtid ?? '');

@@ -212,7 +212,10 @@ export async function main(argv: string[]): Promise<number> {
             `(${result.lostButOnOther} on the other node) both-writable ${result.bothWritableS}s ` +
             `vip-not-on-one ${result.vipNotOnOneS}s vip ${result.timeToVipS ?? '-'}s first-write ${result.firstWriteS ?? '-'}s ` +
             `gap ${result.longestWriteGapS}s ${result.healthy ? 'healthy' : `UNHEALTHY: ${result.problems.join('; ')}`}` +
-            (result.diverged ? ` (old primary diverged: ${result.diverged})` : ''),
+            (result.diverged ? ` (old primary diverged: ${result.diverged})` : '') +
+            (result.vanished.length > 0
+              ? ` VANISHED (on neither node): ${JSON.stringify(result.vanished)}`
+              : ''),
         );
         if ((await pairProblems(lab)).problems.length > 0) {
           // The rebuild removes the lab's hactl.log: keep it for whoever reads the table.
