@@ -122,7 +122,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     let facts;
     try {
-      facts = await rebuild.observeForRebuild(session, peerSession, vipHolding(spec).held);
+      let marker;
+      try {
+        marker = await rebuild.readMarker(spec.paths.state_dir);
+      } catch (error) {
+        throw new ConfigError(`paths.state_dir: ${(error as Error).message}`);
+      }
+      facts = await rebuild.observeForRebuild(session, peerSession, vipHolding(spec).held, marker);
     } finally {
       if (!('problem' in peerSession)) await peerSession.close();
     }
@@ -147,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
         );
       return 0;
     }
-    out(plan[0]!);
+    for (const line of plan) out(line);
     let report;
     try {
       report = await rebuild.rebuild(session, facts, {

@@ -7,10 +7,12 @@
  * (mariadb-dump | mariadb, credentials only in 0600 defaults files) and re-points through
  * demote(), the one re-point code path. The server stays read-only throughout.
  */
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
+import { writeFileAtomicAsync } from '../fs/atomic-async.js';
+import { problemWithUserPath } from '../fs/user-path.js';
 import type { Credentials, MysqlSession } from './connection.js';
 import { demote, type DemoteReport } from './demote.js';
 import { detectFlavour } from './flavour.js';
@@ -41,6 +43,50 @@ export interface RebuildFacts {
   localOnlyDatabases: string[];
   binlogDir: string | null;
   binlogFiles: string[];
+  /**
+   * A rebuild that failed after RESET MASTER (its marker in paths.state_dir): the extra GTIDs are
+   * gone from the binlog state by then, so they come from the marker and the run resumes.
+   */
+  resumed: { savedBinlogDir: string; at: string } | null;
+}
+
+interface Marker {
+  discarded: string[];
+  savedBinlogDir: string;
+  peer: string;
+  at: string;
+}
+
+export function markerPath(stateDir: string): string {
+  return join(stateDir, 'rebuild-in-progress.json');
+}
+
+/** The marker of an interrupted rebuild, or null; bounded, and a broken file is an error naming it. */
+export async function readMarker(stateDir: string): Promise<Marker | null> {
+  const file = markerPath(stateDir);
+  let text: string;
+  try {
+    text = await readFile(file, { encoding: 'utf8', signal: AbortSignal.timeout(2_000) });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new Error(`cannot read ${file}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    const m = JSON.parse(text) as Partial<Marker>;
+    if (!Array.isArray(m.discarded) || typeof m.savedBinlogDir !== 'string')
+      throw new Error('fields missing');
+    return {
+      discarded: m.discarded.map(String),
+      savedBinlogDir: m.savedBinlogDir,
+      peer: String(m.peer),
+      at: String(m.at),
+    };
+  } catch (error) {
+    throw new Error(
+      `${file} is not a rebuild marker (${(error as Error).message}); look at it, then remove it`,
+      { cause: error },
+    );
+  }
 }
 
 export interface Refusal {
@@ -140,6 +186,7 @@ export async function observeForRebuild(
   local: MysqlSession,
   peer: MysqlSession | { problem: string },
   vipsHeld: readonly string[],
+  marker: Marker | null = null,
 ): Promise<RebuildFacts> {
   const flavour = await detectFlavour(local);
   const row =
@@ -162,6 +209,7 @@ export async function observeForRebuild(
     localOnlyDatabases: [],
     binlogDir: row.base === null || row.base === undefined ? null : dirname(String(row.base)),
     binlogFiles: [],
+    resumed: null,
   };
   if (!facts.isMariadb || 'problem' in peer) return facts;
   facts.binlogFiles = (await local.query('SHOW BINARY LOGS')).map((r) => String(r.Log_name ?? ''));
@@ -177,6 +225,10 @@ export async function observeForRebuild(
   const localState = String((await local.query('SELECT @@GLOBAL.gtid_binlog_state AS s'))[0]?.s ?? '');
   const extras = extraTransactions(parseGtidList(localState), parseGtidList(String(p.state ?? '')));
   if (extras.length > 0) facts.extraGtids = await exactExtras(local, facts.binlogFiles, extras);
+  else if (marker) {
+    facts.extraGtids = normalizeGtids(marker.discarded);
+    facts.resumed = { savedBinlogDir: marker.savedBinlogDir, at: marker.at };
+  }
   const names = async (s: MysqlSession) =>
     new Set((await s.query('SHOW DATABASES')).map((r) => String(Object.values(r)[0])));
   const [mine, theirs] = await Promise.all([names(local), names(peer)]);
@@ -228,6 +280,11 @@ async function exactExtras(
 export function planLines(facts: RebuildFacts, peer: string, stateDir: string): string[] {
   return [
     `rebuild this node from the primary ${peer}, discarding ${facts.extraGtids.length} transaction(s): ${facts.extraGtids.join(',')}`,
+    ...(facts.resumed
+      ? [
+          `  resuming the rebuild that failed after RESET MASTER (${facts.resumed.at}); its binlogs are saved in ${facts.resumed.savedBinlogDir}`,
+        ]
+      : []),
     `  1 stop-replication  STOP SLAVE (all)`,
     `  2 save-binlogs      copy ${facts.binlogFiles.length} binlog file(s) from ${facts.binlogDir ?? '?'} to ${stateDir}/discarded-<time>/`,
     `  3 reset-master      RESET MASTER: the discarded GTIDs leave this server's binlog state`,
@@ -331,22 +388,35 @@ export async function rebuild(
 
   step = 'save-binlogs';
   try {
-    if (facts.binlogDir === null) throw new Error('the server has no binary log (log_bin is off)');
-    saved = join(
-      options.stateDir,
-      `discarded-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`,
-    );
-    await mkdir(saved, { recursive: true, mode: 0o700 });
-    for (const file of facts.binlogFiles) {
-      if (basename(file) !== file || file === '') throw new Error(`unexpected binlog name ${file}`);
-      await copyWithin(join(facts.binlogDir, file), join(saved, file), deadline);
+    if (facts.resumed) saved = facts.resumed.savedBinlogDir;
+    else {
+      if (facts.binlogDir === null) throw new Error('the server has no binary log (log_bin is off)');
+      const problem = await problemWithUserPath(options.stateDir, 'paths.state_dir');
+      if (problem) throw new Error(problem);
+      saved = join(
+        options.stateDir,
+        `discarded-${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '')}`,
+      );
+      await mkdir(saved, { recursive: true, mode: 0o700 });
+      for (const file of facts.binlogFiles) {
+        if (basename(file) !== file || file === '') throw new Error(`unexpected binlog name ${file}`);
+        await copyWithin(join(facts.binlogDir, file), join(saved, file), deadline);
+      }
+      savedFiles = [...facts.binlogFiles];
+      await writeFile(
+        join(saved, 'DISCARDED.txt'),
+        `Transactions discarded by hactl rebuild from ${peerAddress} at ${new Date().toISOString()}:\n${facts.extraGtids.join('\n')}\nRead them with: mariadb-binlog <file>\n`,
+        { mode: 0o600 },
+      );
     }
-    savedFiles = [...facts.binlogFiles];
-    await writeFile(
-      join(saved, 'DISCARDED.txt'),
-      `Transactions discarded by hactl rebuild from ${peerAddress} at ${new Date().toISOString()}:\n${facts.extraGtids.join('\n')}\nShow one with: mariadb-binlog --gtid-strict-mode=0 <file>\n`,
-      { mode: 0o600 },
-    );
+    // Written before RESET MASTER: after it, only this file still knows what was discarded.
+    const marker: Marker = {
+      discarded: facts.extraGtids,
+      savedBinlogDir: saved,
+      peer: peerAddress,
+      at: new Date().toISOString(),
+    };
+    await writeFileAtomicAsync(markerPath(options.stateDir), JSON.stringify(marker) + '\n', 0o600);
   } catch (error) {
     fail(error, stillSafe, 'fix the cause (disk space, paths.state_dir) and run hactl rebuild again');
   }
@@ -478,6 +548,7 @@ export async function rebuild(
       'fix the cause and re-point: hactl notify (BACKUP) or CHANGE MASTER TO … MASTER_USE_GTID=slave_pos; START SLAVE',
     );
   }
+  await rm(markerPath(options.stateDir), { force: true });
   const durationMs = Date.now() - started;
   log('rebuild.done', { discarded: facts.extraGtids, saved, bytes, durationMs, replication });
   return {

@@ -6,7 +6,7 @@
  * primary and not the diverged one, the diverged transaction in the saved binlogs, and no password
  * in any argv, output or log line. Run through the lab lock (it starts MariaDB).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -184,6 +184,7 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
   });
 
   it('rebuilds: replicating, every primary row, the diverged row gone, its GTID saved, no password anywhere', async () => {
+    const primaryPosition = String((await p.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
     let running = true;
     const leaks: string[] = [];
     const runPromise = runHactl(
@@ -205,12 +206,16 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
       savedBinlogDir: string;
       savedFiles: string[];
       bytesCopied: number;
+      dumpPosition: string;
       spawned: string[][];
       replication: { io: string; sql: boolean } | null;
     };
     expect(report.result).toBe('rebuilt');
     expect(report.discarded).toEqual([diverged]);
     expect(report.bytesCopied).toBeGreaterThan(1000);
+    // The copy carried the primary's position and set gtid_slave_pos to it.
+    expect(report.dumpPosition).toBe(primaryPosition);
+    expect(readdirSync(stateDir)).not.toContain('rebuild-in-progress.json');
     expect(report.spawned.map((a) => a[0])).toEqual(['mariadb-dump', 'mariadb']);
     noSecretIn(JSON.stringify(report.spawned));
     expect(report.spawned.every((argv) => argv[1]!.startsWith('--defaults-file='))).toBe(true);
@@ -258,4 +263,64 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
     expect(again.exitCode).toBe(1);
     expect(again.stderr).toMatch(/nothing has diverged/);
   }, 180_000);
+
+  it('a step that fails says which, leaves the node read-only, and a second run resumes it', async () => {
+    await s.query('STOP SLAVE');
+    await s.query('SET GLOBAL read_only = 0');
+    await s.query('INSERT INTO app.t VALUES (2000, -2)');
+    await s.query('SET GLOBAL read_only = 1');
+    const second = String((await s.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
+    await p.query('INSERT INTO app.t VALUES (7, 7)');
+    // A wrong replication password: everything up to the re-point works, the re-point cannot.
+    const badRepl = join(dir, 'bad-repl.cnf');
+    writeFileSync(
+      badRepl,
+      renderClientSection({ user: primary.replication.user, password: 'wrong-password' }),
+      {
+        mode: 0o600,
+      },
+    );
+    const badSpec = join(dir, 'bad.yaml');
+    writeFileSync(
+      badSpec,
+      readFileSync(specPath, 'utf8').replace(
+        /replication_credentials_file: [^ }]+/,
+        `replication_credentials_file: ${badRepl}`,
+      ),
+    );
+    const failed = await runHactl(['rebuild', '--spec', badSpec, '--node', 'ha2', '--discard', second], {
+      timeoutMs: 120_000,
+    });
+    expect(failed.exitCode, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/rebuild failed at step repoint/);
+    expect(failed.stderr).toMatch(/State: read-only, data copied from the primary/);
+    noSecretIn(failed.stdout + failed.stderr);
+    s = await connectWith(
+      { user: 'hactl_admin', password: adminPassword, socket: standby.socket },
+      { timeoutMs: 5000 },
+    );
+    sessions.push(s);
+    expect(Number((await s.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe(1);
+    expect(readdirSync(stateDir)).toContain('rebuild-in-progress.json');
+    // The binlog state no longer shows the discarded GTID; the marker does, and the run resumes.
+    const resumed = await runHactl(['rebuild', '--spec', specPath, '--node', 'ha2', '--discard', second], {
+      timeoutMs: 120_000,
+    });
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resuming the rebuild/);
+    s = await connectWith(
+      { user: 'hactl_admin', password: adminPassword, socket: standby.socket },
+      { timeoutMs: 5000 },
+    );
+    sessions.push(s);
+    const want = (await p.query('SELECT id FROM app.t ORDER BY id')).map((r) => Number(r.id));
+    await until(
+      'rows equal the primary',
+      async () =>
+        JSON.stringify((await s.query('SELECT id FROM app.t ORDER BY id')).map((r) => Number(r.id))) ===
+        JSON.stringify(want),
+    );
+    expect(want).not.toContain(2000);
+    expect(readdirSync(stateDir)).not.toContain('rebuild-in-progress.json');
+  }, 240_000);
 });
