@@ -237,6 +237,9 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
     expect(String(status.Master_Host)).toBe('127.0.0.2');
     expect(String(status.Using_Gtid)).toBe('Slave_Pos');
     expect(Number((await s.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe(1);
+    // The load logged nothing of its own (sql_log_bin=0): no GTID of this server (id 2) is left.
+    const state = String((await s.query('SELECT @@GLOBAL.gtid_binlog_state AS b'))[0]?.b);
+    expect(state.split(',').filter((g) => /^\d+-2-/.test(g))).toEqual([]);
     // Every row of the primary, the diverged one gone; a new write arrives too (strict mode holds).
     await p.query('INSERT INTO app.t VALUES (6, 6)');
     const want = (await p.query('SELECT id FROM app.t ORDER BY id')).map((r) => Number(r.id));
