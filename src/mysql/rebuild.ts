@@ -521,7 +521,26 @@ export async function rebuild(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const dumpPosition = String((await session.query('SELECT @@GLOBAL.gtid_slave_pos AS p'))[0]?.p ?? '');
+  let dumpPosition = '';
+  try {
+    dumpPosition = String((await session.query('SELECT @@GLOBAL.gtid_slave_pos AS p'))[0]?.p ?? '');
+    // A dump recreates the primary's events ENABLED; a replica must not run them: left as
+    // replication itself leaves them on a replica (SLAVESIDE_DISABLED).
+    const events = await session.query(
+      "SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name FROM information_schema.EVENTS WHERE STATUS = 'ENABLED'",
+    );
+    const quote = (name: unknown) => `\`${String(name).replace(/`/g, '``')}\``;
+    for (const e of events)
+      await session.query(`ALTER EVENT ${quote(e.db)}.${quote(e.name)} DISABLE ON SLAVE`);
+    if (events.length > 0)
+      log('rebuild.events_disabled', {
+        events: events.map((e) => `${String(e.db)}.${String(e.name)}`),
+        reason:
+          'a replica runs no events (as replication leaves them); after a promotion, ALTER EVENT … ENABLE',
+      });
+  } catch (error) {
+    fail(error, `${stillSafe}, data copied from the primary`, again);
+  }
   log('rebuild.copied', {
     bytes,
     gtidSlavePos: dumpPosition,

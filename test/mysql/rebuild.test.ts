@@ -108,6 +108,7 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
     sessions.push(p, s);
     await p.query('CREATE TABLE app.t (id INT PRIMARY KEY, v INT)');
     await p.query('INSERT INTO app.t VALUES (1, 1), (2, 2), (3, 3)');
+    await p.query('CREATE EVENT app.e ON SCHEDULE EVERY 1 DAY DO DELETE FROM app.t WHERE id < 0');
     await until(
       'rows replicated',
       async () =>
@@ -240,6 +241,19 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
     // The load logged nothing of its own (sql_log_bin=0): no GTID of this server (id 2) is left.
     const state = String((await s.query('SELECT @@GLOBAL.gtid_binlog_state AS b'))[0]?.b);
     expect(state.split(',').filter((g) => /^\d+-2-/.test(g))).toEqual([]);
+    // The primary's event came with the copy, but does not run on a replica.
+    expect(
+      (await s.query("SELECT STATUS AS st FROM information_schema.EVENTS WHERE EVENT_SCHEMA = 'app'")).map(
+        (r) => r.st,
+      ),
+    ).toEqual(['SLAVESIDE_DISABLED']);
+    // The lineage record no longer says diverged: a later promotion of this node is judged afresh.
+    const lineage = JSON.parse(readFileSync(join(stateDir, 'ha2.lineage.json'), 'utf8')) as {
+      primary: string;
+      following: boolean;
+      diverged: string[];
+    };
+    expect(lineage).toMatchObject({ primary: 'ha1', following: true, diverged: [] });
     // Every row of the primary, the diverged one gone; a new write arrives too (strict mode holds).
     await p.query('INSERT INTO app.t VALUES (6, 6)');
     const want = (await p.query('SELECT id FROM app.t ORDER BY id')).map((r) => Number(r.id));
