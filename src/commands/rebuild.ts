@@ -161,6 +161,8 @@ export async function main(argv: string[]): Promise<number> {
         peer: peerCredentials,
         replication: { user: repl.user, password: repl.password },
         stateDir: spec.paths.state_dir,
+        topology: mysql.topology,
+        semiSync: mysql.semi_sync,
         discard: [...values.discard],
         timeoutMs: timeoutSec * 1000,
         log: stepLog,

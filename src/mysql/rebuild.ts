@@ -7,7 +7,8 @@
  * (mariadb-dump | mariadb, credentials only in 0600 defaults files) and re-points through
  * demote(), the one re-point code path. The server stays read-only throughout.
  */
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -42,6 +43,8 @@ export interface RebuildFacts {
   /** Databases here that the primary does not have: a rebuild drops them. */
   localOnlyDatabases: string[];
   binlogDir: string | null;
+  /** Why this process cannot read the binlog files to save them (null: it can). */
+  binlogProblem: string | null;
   binlogFiles: string[];
   /**
    * A rebuild that failed after RESET MASTER (its marker in paths.state_dir): the extra GTIDs are
@@ -148,6 +151,11 @@ export function refusals(facts: RebuildFacts, discard: readonly string[]): Refus
       reason: `the peer answers with this server's own server_id ${facts.localServerId}`,
       fix: 'the peer address (mysql.replication_network of the other node, mysql.port) points at this server; fix the spec',
     });
+  if (facts.binlogProblem !== null && facts.resumed === null)
+    out.push({
+      reason: `the binlogs holding the discarded transactions cannot be saved: ${facts.binlogProblem}`,
+      fix: 'run hactl rebuild as root (or the mysql user) on the node whose server it is (mysql.socket or mysql.host must be this machine)',
+    });
   if (facts.peerProblem === null && facts.extraGtids.length === 0)
     out.push({
       reason: 'this server holds no transaction the primary lacks: nothing has diverged',
@@ -181,6 +189,30 @@ export function refusals(facts: RebuildFacts, discard: readonly string[]): Refus
   return out;
 }
 
+/** Whether every binlog file is readable here, within 2 s; the first problem, or null. */
+async function binlogProblem(dir: string | null, files: readonly string[]): Promise<string | null> {
+  if (dir === null) return 'the server has no binary log (log_bin is off)';
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(`no answer from ${dir} within 2 s`), 2_000);
+  });
+  const check = (async () => {
+    for (const file of files) {
+      try {
+        await access(join(dir, file), constants.R_OK);
+      } catch (error) {
+        return `${join(dir, file)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`;
+      }
+    }
+    return null;
+  })();
+  try {
+    return await Promise.race([check, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Reads everything the decision needs; changes nothing. */
 export async function observeForRebuild(
   local: MysqlSession,
@@ -210,9 +242,11 @@ export async function observeForRebuild(
     binlogDir: row.base === null || row.base === undefined ? null : dirname(String(row.base)),
     binlogFiles: [],
     resumed: null,
+    binlogProblem: null,
   };
   if (!facts.isMariadb || 'problem' in peer) return facts;
   facts.binlogFiles = (await local.query('SHOW BINARY LOGS')).map((r) => String(r.Log_name ?? ''));
+  facts.binlogProblem = await binlogProblem(facts.binlogDir, facts.binlogFiles);
   const p =
     (
       await peer.query(
@@ -297,6 +331,9 @@ export function planLines(facts: RebuildFacts, peer: string, stateDir: string): 
 }
 
 export interface RebuildOptions {
+  /** Passed to the re-point (demote()): the spec's mysql.topology and mysql.semi_sync. */
+  topology?: 'one-way' | 'dual-master';
+  semiSync?: 'off' | 'expected' | 'strict';
   local: Credentials;
   /** The account the dump reads the primary with (host/port = the peer). */
   peer: Credentials & { host: string; port: number };
@@ -552,7 +589,8 @@ export async function rebuild(
   try {
     if (dumpPosition === '') throw new Error('the copy set no gtid_slave_pos (was --gtid honoured?)');
     const report = await demote(session, {
-      topology: 'one-way',
+      topology: options.topology ?? 'one-way',
+      ...(options.semiSync ? { semiSync: options.semiSync } : {}),
       peer: { host: options.peer.host, port: options.peer.port },
       replication: options.replication,
       log,

@@ -17,6 +17,7 @@ const fit: RebuildFacts = {
   binlogDir: '/var/lib/mysql',
   binlogFiles: ['binlog.000001'],
   resumed: null,
+  binlogProblem: null,
 };
 
 const reasons = (facts: Partial<RebuildFacts>, discard: string[]) =>
@@ -45,6 +46,12 @@ describe('rebuild refusals', () => {
     ['a read-only peer', { peerReadOnly: true }, ['0-2-51,0-2-52'], /peer is read-only/],
     ['the peer being this server', { peerServerId: 2 }, ['0-2-51,0-2-52'], /own server_id 2/],
     ['nothing diverged', { extraGtids: [] }, ['0-2-51'], /nothing has diverged/],
+    [
+      'unreadable binlogs',
+      { binlogProblem: '/var/lib/mysql/binlog.000001: EACCES' },
+      ['0-2-51,0-2-52'],
+      /cannot be saved: .*EACCES.*run hactl rebuild as root/,
+    ],
     ['MySQL', { isMariadb: false, flavour: 'mysql' }, ['0-2-51,0-2-52'], /MariaDB only/],
     ['no --discard', {}, [], /--discard is missing.*0-2-51,0-2-52.*pass exactly --discard 0-2-51,0-2-52/],
     [
