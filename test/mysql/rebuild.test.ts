@@ -340,4 +340,43 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
     expect(want).not.toContain(2000);
     expect(readdirSync(stateDir)).not.toContain('rebuild-in-progress.json');
   }, 240_000);
+
+  it('a copy that outlives --timeout is killed, named, and a second run resumes', async () => {
+    await s.query('STOP SLAVE');
+    await s.query('SET GLOBAL read_only = 0');
+    await s.query('INSERT INTO app.t VALUES (3000, -3)');
+    await s.query('SET GLOBAL read_only = 1');
+    const third = String((await s.query('SELECT @@GLOBAL.gtid_binlog_pos AS p'))[0]?.p);
+    // A table lock on the primary holds mariadb-dump at app.t for as long as it is kept.
+    const locker = await connectWith(
+      { user: 'hactl_admin', password: adminPassword, socket: primary.socket },
+      { timeoutMs: 5000 },
+    );
+    sessions.push(locker);
+    await locker.query('LOCK TABLES app.t WRITE');
+    const slow = await runHactl(
+      ['rebuild', '--spec', specPath, '--node', 'ha2', '--discard', third, '--timeout', '10'],
+      { timeoutMs: 60_000 },
+    );
+    await locker.query('UNLOCK TABLES');
+    expect(slow.exitCode, slow.stderr).toBe(1);
+    expect(slow.stderr).toMatch(
+      /rebuild failed at step copy-primary: mariadb-dump failed: killed at the --timeout budget/,
+    );
+    expect(slow.stderr).toMatch(/State: read-only, replication stopped/);
+    expect(slow.durationMs).toBeLessThan(30_000);
+    // Neither child outlived the command.
+    expect(argvLeaks(['--single-transaction', '--init-command=SET SESSION sql_log_bin=0'])).toEqual([]);
+    s = await connectWith(
+      { user: 'hactl_admin', password: adminPassword, socket: standby.socket },
+      { timeoutMs: 5000 },
+    );
+    sessions.push(s);
+    expect(Number((await s.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe(1);
+    const resumed = await runHactl(['rebuild', '--spec', specPath, '--node', 'ha2', '--discard', third], {
+      timeoutMs: 120_000,
+    });
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resuming the rebuild/);
+  }, 180_000);
 });
