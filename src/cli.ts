@@ -48,6 +48,10 @@ const commands: Record<string, CommandEntry> = {
     summary: 'push the spec sync directories to the peer once, from the node holding the VIPs',
     load: () => import('./commands/sync.js'),
   },
+  rebuild: {
+    summary: 'replace a diverged standby with a copy of the primary, discarding the listed GTIDs',
+    load: () => import('./commands/rebuild.js'),
+  },
   agent: {
     summary: "the per-node daemon: reads keepalived's notify FIFO and reconciles (foreground, for systemd)",
     load: () => import('./commands/agent.js'),

@@ -14,6 +14,7 @@ const COMMANDS = [
   'notify',
   'status',
   'switchover',
+  'rebuild',
   'agent',
   'import',
   'sync',
