@@ -108,7 +108,7 @@ export class DivergedError extends DatabaseError {
 function recoveryText(flavour: Flavour, peer: string): string {
   if (flavour.kind === 'mariadb') {
     return (
-      `Way back: (1) rebuild this node from ${peer} (mariadb-backup --backup there, --prepare, restore here, ` +
+      `Way back: \`hactl rebuild --discard <the extra GTIDs above>\` on this node copies ${peer} here and re-points it (see \`hactl rebuild --help\`); by hand: (1) rebuild this node from ${peer} (mariadb-backup --backup there, --prepare, restore here, ` +
       "SET GLOBAL gtid_slave_pos to the backup's GTID position, CHANGE MASTER TO … MASTER_USE_GTID=slave_pos, START SLAVE); or " +
       '(2) after inspecting them with mariadb-binlog and replaying what matters on the primary, discard the extra transactions ' +
       "from replication's view: SET GLOBAL gtid_slave_pos='<the primary's gtid_binlog_pos>' and re-point (their rows stay on this node only, so a rebuild is still advised)."

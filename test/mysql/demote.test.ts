@@ -216,6 +216,7 @@ describe.skipIf(missing)(titled('demote against real MariaDB', missing), () => {
     expect(diverged.extraGtids).toEqual([`0-2-${seq - 1}`, `0-2-${seq}`]);
     expect(diverged.message).toContain(errant);
     expect(diverged.message).toMatch(/rebuild this node/);
+    expect(diverged.message).toMatch(/`hactl rebuild --discard <the extra GTIDs above>` on this node/);
     // A domain error: it names itself and carries no exit code (the command layer maps it).
     expect(diverged.name).toBe('DivergedError');
     expect(diverged).not.toHaveProperty('exitCode');
