@@ -15,6 +15,8 @@ import {
   extraTransactions,
   formatGtid,
   formatGtidList,
+  gtidOfBinlogEvent,
+  isExtra,
   parseGtidList,
   positionReached,
   type ExtraTransactions,
@@ -202,20 +204,8 @@ async function exactExtraGtids(session: MysqlSession, extras: ExtraTransactions[
     for (const file of files) {
       const events = await session.query('SHOW BINLOG EVENTS IN ? LIMIT 50000', [file]);
       for (const e of events) {
-        if (String(e.Event_type) !== 'Gtid') continue;
-        const m = /GTID (\d+-\d+-\d+)/.exec(String(e.Info ?? ''));
-        if (!m) continue;
-        const [domain, server, seq] = m[1]!.split('-');
-        const g = { domain: Number(domain), server: Number(server), seq: BigInt(seq!) };
-        const hit = extras.some(
-          (x) =>
-            x.local.domain === g.domain &&
-            x.local.server === g.server &&
-            g.seq <= x.local.seq &&
-            (x.peerHas === undefined || g.seq > x.peerHas.seq),
-        );
-        if (hit && !found.some((f) => f.domain === g.domain && f.server === g.server && f.seq === g.seq))
-          found.push(g);
+        const g = gtidOfBinlogEvent(e);
+        if (g && isExtra(g, extras) && !found.some((f) => formatGtid(f) === formatGtid(g))) found.push(g);
       }
     }
   } catch {

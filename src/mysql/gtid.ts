@@ -73,6 +73,24 @@ export function extraTransactions(
   return extras;
 }
 
+/** The GTID a `SHOW BINLOG EVENTS` row of type Gtid starts ("BEGIN GTID 0-1-7"), else undefined. */
+export function gtidOfBinlogEvent(event: Record<string, unknown>): MariadbGtid | undefined {
+  if (String(event.Event_type) !== 'Gtid') return undefined;
+  const m = /GTID (\d+)-(\d+)-(\d+)/.exec(String(event.Info ?? ''));
+  return m ? { domain: Number(m[1]), server: Number(m[2]), seq: BigInt(m[3]!) } : undefined;
+}
+
+/** `g` is one of the transactions an ExtraTransactions entry stands for (beyond what the peer has). */
+export function isExtra(g: MariadbGtid, extras: readonly ExtraTransactions[]): boolean {
+  return extras.some(
+    (x) =>
+      x.local.domain === g.domain &&
+      x.local.server === g.server &&
+      g.seq <= x.local.seq &&
+      (x.peerHas === undefined || g.seq > x.peerHas.seq),
+  );
+}
+
 /** Human text for one ExtraTransactions entry, e.g. "0-1-101 (peer has 0-1-100)". */
 export function describeExtra(extra: ExtraTransactions): string {
   const peer = extra.peerHas

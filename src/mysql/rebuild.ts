@@ -17,7 +17,14 @@ import { problemWithUserPath } from '../fs/user-path.js';
 import type { Credentials, MysqlSession } from './connection.js';
 import { demote, type DemoteReport } from './demote.js';
 import { detectFlavour } from './flavour.js';
-import { extraTransactions, formatGtid, parseGtidList, type MariadbGtid } from './gtid.js';
+import {
+  extraTransactions,
+  formatGtid,
+  gtidOfBinlogEvent,
+  isExtra,
+  parseGtidList,
+  type MariadbGtid,
+} from './gtid.js';
 import { renderClientSection } from './option-file.js';
 import { isOn, type StepLogger } from './server-state.js';
 
@@ -290,18 +297,8 @@ async function exactExtras(
         `binlog ${file} has more than ${EVENTS_PER_FILE} events; list the extra transactions with mariadb-binlog`,
       );
     for (const e of events) {
-      if (String(e.Event_type) !== 'Gtid') continue;
-      const m = /GTID (\d+)-(\d+)-(\d+)/.exec(String(e.Info ?? ''));
-      if (!m) continue;
-      const g = { domain: Number(m[1]), server: Number(m[2]), seq: BigInt(m[3]!) };
-      const hit = extras.some(
-        (x) =>
-          x.local.domain === g.domain &&
-          x.local.server === g.server &&
-          g.seq <= x.local.seq &&
-          (x.peerHas === undefined || g.seq > x.peerHas.seq),
-      );
-      if (hit) found.set(formatGtid(g), g);
+      const g = gtidOfBinlogEvent(e);
+      if (g && isExtra(g, extras)) found.set(formatGtid(g), g);
     }
   }
   // Purged binlogs: what is left of each (domain, server) is only known by its last GTID.

@@ -3,6 +3,8 @@ import {
   describeExtra,
   extraTransactions,
   formatGtidList,
+  gtidOfBinlogEvent,
+  isExtra,
   parseGtidList,
   positionGaps,
   positionReached,
@@ -43,5 +45,28 @@ describe('MariaDB GTID positions', () => {
     expect(extraTransactions(parseGtidList('0-1-100,0-2-40'), parseGtidList('0-1-180,0-2-40'))).toEqual([]);
     // An errant write on the standby (server 2) hidden behind later replicated events.
     expect(extraTransactions(parseGtidList('0-2-8,0-1-9'), parseGtidList('0-1-50'))).toHaveLength(1);
+  });
+});
+
+describe('binlog events and the extra transactions they hold', () => {
+  it('reads the GTID a Gtid event starts, and nothing from other events', () => {
+    expect(gtidOfBinlogEvent({ Event_type: 'Gtid', Info: 'BEGIN GTID 0-2-173' })).toEqual({
+      domain: 0,
+      server: 2,
+      seq: 173n,
+    });
+    expect(gtidOfBinlogEvent({ Event_type: 'Query', Info: 'BEGIN GTID 0-2-173' })).toBeUndefined();
+    expect(gtidOfBinlogEvent({ Event_type: 'Gtid', Info: 'BEGIN' })).toBeUndefined();
+  });
+
+  it('counts as extra only what lies beyond the peer in the same domain and server', () => {
+    const extras = extraTransactions(parseGtidList('0-1-10,0-2-5'), parseGtidList('0-1-8,0-2-5'));
+    const at = (text: string) => isExtra(parseGtidList(text)[0]!, extras);
+    expect(at('0-1-9')).toBe(true);
+    expect(at('0-1-10')).toBe(true);
+    expect(at('0-1-8')).toBe(false);
+    expect(at('0-1-11')).toBe(false);
+    expect(at('0-2-5')).toBe(false);
+    expect(at('1-1-9')).toBe(false);
   });
 });
