@@ -7,7 +7,8 @@
  *    order, so what is applied follows who holds the VIPs now. MASTER needs every VIP; a node with
  *    some but not all takes the safe side; a MASTER event without any VIP is stale.
  * 2. A lease, when one is observed: only its holder may be MASTER.
- * 3. A state already applied successfully is not applied again (unless forced).
+ * 3. A state already applied successfully is not applied again (unless forced, or, without the
+ *    agent, its actions left work for a later transition: a demotion that could not re-point yet).
  * 4. A promotion (a MASTER list with mysql.promote) needs the promotion guard's verdict: a node that
  *    cannot show it has every write the last primary acknowledged stays read-only, unless the
  *    operator explicitly accepts the loss.
