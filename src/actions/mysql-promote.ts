@@ -14,6 +14,7 @@ import { connect, type MysqlSession } from '../mysql/connection.js';
 import { detectFlavour } from '../mysql/flavour.js';
 import { CatchUpTimeout, promote } from '../mysql/promote.js';
 import { readReadOnly, setReadOnly } from '../mysql/server-state.js';
+import { commitsMayWaitForAck } from '../mysql/ack-waits.js';
 import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
 import {
   failed,
@@ -89,7 +90,7 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
     if (context.fencing) {
       const fenced = await fenceBeforePromoting(context.fencing, {
         credentialsFile: mysql.credentials_file,
-        endAckWaits: mysql.semi_sync === 'strict' || mysql.semi_sync === 'expected',
+        endAckWaits: commitsMayWaitForAck(mysql.semi_sync),
         log,
         signal,
       });

@@ -68,7 +68,7 @@ async function demoteLocalOnce(spec: Spec, signal: AbortSignal): Promise<string>
     const flavour = await detectFlavour(session);
     // Isolated under semi-sync, no ACK comes: read_only would wait for the commits awaiting one.
     let ended = '';
-    if (mysql.semi_sync === 'strict' || mysql.semi_sync === 'expected') {
+    if (ackWaits.commitsMayWaitForAck(mysql.semi_sync)) {
       const report = await ackWaits.setReadOnlyEndingAckWaits(session, flavour, {
         openSecond: open,
         timeoutMs: 3_000,

@@ -21,6 +21,11 @@ import type { MysqlSession } from './connection.js';
 import type { Flavour } from './flavour.js';
 import { setReadOnly } from './server-state.js';
 
+/** Under this `mysql.semi_sync` setting a commit may wait for an ACK, and read_only for that commit. */
+export function commitsMayWaitForAck(semiSync: 'off' | 'expected' | 'strict' | undefined): boolean {
+  return semiSync === 'strict' || semiSync === 'expected';
+}
+
 /** MariaDB: 'Waiting for semi-sync ACK from slave'; MySQL 8: '… from replica'. */
 export const awaitingAck = (s: KilledSession): boolean => s.state.startsWith('Waiting for semi-sync ACK');
 

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { endClientSessions } from './client-sessions.js';
-import { setReadOnlyEndingAckWaits } from './ack-waits.js';
+import { commitsMayWaitForAck, setReadOnlyEndingAckWaits } from './ack-waits.js';
 import { connectWith, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
@@ -146,8 +146,7 @@ async function becomeReadOnly(
   options: DemoteOptions,
 ): Promise<number[]> {
   const { log } = options;
-  const semiSync = options.semiSync === 'strict' || options.semiSync === 'expected';
-  if (!semiSync || !options.openSession) {
+  if (!commitsMayWaitForAck(options.semiSync) || !options.openSession) {
     await setReadOnly(session, flavour, true);
     return [];
   }
