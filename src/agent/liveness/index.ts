@@ -102,9 +102,17 @@ function spawnSentinel(timeoutSec: number, file: string): Promise<ChildProcess> 
   });
 }
 
-function sentinelAlive(pid: number): Promise<boolean> {
+/**
+ * Whether the sentinel `pid` may still write. Its last act is `exec mv`: from then on its cmdline no
+ * longer names the sentinel but still holds its temporary file until the rename is done. Calling it
+ * gone at the exec would let a new agent write ALIVE that the rename then overwrites.
+ */
+function sentinelAlive(pid: number, temp: string): Promise<boolean> {
   return readFile(`/proc/${pid}/cmdline`, 'latin1').then(
-    (text) => text.split('\0').includes(SENTINEL_NAME),
+    (text) => {
+      const args = text.split('\0');
+      return args.includes(SENTINEL_NAME) || args.includes(temp);
+    },
     () => false,
   );
 }
@@ -121,7 +129,7 @@ async function earlierSentinels(file: string): Promise<number[]> {
     .map((name) => pattern.exec(name)?.[1])
     .filter((pid): pid is string => pid !== undefined)
     .map(Number);
-  const alive = await Promise.all(pids.map(sentinelAlive));
+  const alive = await Promise.all(pids.map((pid) => sentinelAlive(pid, sentinelTemp(file, pid))));
   return pids.filter((_, i) => alive[i]);
 }
 

@@ -4,9 +4,9 @@
 // each test, also on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -216,6 +216,33 @@ describe('agent liveness fail-safe', () => {
     expect(await readValue(file)).toBe('0\n');
     process.kill(second.pid, 'SIGKILL');
     await waitForValue(file, '1\n', GONE_BOUND_MS);
+  });
+
+  it('a new agent also waits for an earlier sentinel caught in its last act, the exec’d mv (its cmdline no longer names it)', async () => {
+    await mkdir(dirname(file), { recursive: true });
+    // Stands for a timed-out sentinel after `exec mv -f -- TMP FILE`: a process whose arguments
+    // hold its temporary file (named with its own PID) and that renames it over the track file
+    // a moment later. Only the test's own PID is signalled, in afterEach.
+    const script = [
+      'tmp="${1%/*}/.${1##*/}.sentinel-$$.tmp"',
+      'printf "1\\n" > "$tmp"',
+      'exec bash -c \'read -r -t 1 _; mv -f -- "$1" "$2"\' rename "$tmp" "$1"',
+    ].join('\n');
+    const renamer = spawn('/bin/bash', ['--norc', '-c', script, 'stand-in', file], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    pids.push(renamer.pid!);
+    const renamed = new Promise((resolve) => renamer.once('exit', resolve));
+    const temp = join(dirname(file), `.${basename(file)}.sentinel-${renamer.pid}.tmp`);
+    const start = performance.now();
+    for (let i = 0; i < 500 && (await readValue(temp)) === undefined; i++) {
+      if (performance.now() - start > 5_000) throw new Error(`the stand-in wrote no ${temp} in 5 s`);
+      await sleep(10);
+    }
+    const agent = await startAgent();
+    expect(agent.stderr()).toMatch(/waiting for the liveness sentinel of an earlier agent/);
+    await renamed;
+    expect(await readValue(file)).toBe('0\n');
   });
 
   it('clean stop: the node is marked gone and the sentinel ends', async () => {
