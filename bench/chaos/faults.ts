@@ -37,6 +37,7 @@ import {
   type PairSample,
 } from '../../src/lab/sampler.js';
 import { startWriter, WRITER_TABLE, type WriterAck } from '../../src/lab/writer.js';
+import { keepEvidence } from './evidence.js';
 import { connectWith } from '../../src/mysql/connection.js';
 
 export const CHAOS_FAULTS = [
@@ -115,7 +116,26 @@ export interface RepResult {
    * Lost ids on neither node (the first few): what an acknowledged write gone everywhere was, for
    * whoever has to explain it. Async's price stays on the old primary; these are not that.
    */
-  vanished: { id: number; gtid: string | null; serverId: number; ackAtS: number }[];
+  vanished: {
+    id: number;
+    gtid: string | null;
+    serverId: number;
+    ackAtS: number;
+    connectionId: number | null;
+    seq: number | null;
+  }[];
+  /**
+   * Lost ids that could not be placed because a node's table could not be read at the end (after
+   * bounded retries): neither "on the other node" nor "vanished". A demotion or fence in progress
+   * on the old primary kills every client session, the runner's root session included.
+   */
+  lostUnplaced: number;
+  /** The nodes whose table could not be read at the end, with the last error. */
+  unreadable: string[];
+  /** Every failed read of a node's table at the end, retried or not (node: error). */
+  failedReads: string[];
+  /** Where the evidence of vanished or unplaced ids was kept (both nodes' GTID state, logs), or null. */
+  evidenceFile: string | null;
   /** Ids present more than once on the final primary. */
   duplicated: number;
   bothWritableS: number;
@@ -175,21 +195,87 @@ async function rootQuery(
   }
 }
 
-/** Counts of each writer id on `node` (null when the server does not answer). */
-async function idCounts(
+/** Counts of each writer id on `node`, or why the table could not be read. */
+async function idCountsOnce(
   dir: string,
   node: LabNode,
   firstId: number,
   lastId: number,
-): Promise<Map<number, number> | null> {
-  const rows = await rootQuery(
-    dir,
-    node,
-    `SELECT id, COUNT(*) AS c FROM ${WRITER_TABLE} WHERE id BETWEEN ? AND ? GROUP BY id`,
-    [firstId, lastId],
-  );
-  if (rows === null) return null;
-  return new Map(rows.map((r) => [Number(r.id), Number(r.c)]));
+): Promise<Map<number, number> | string> {
+  try {
+    const session = await connectWith(
+      { user: 'root', socket: socketOf(dir, node) },
+      { timeoutMs: 2_000, queryTimeoutMs: 10_000 },
+    );
+    try {
+      const rows = await session.query(
+        `SELECT id, COUNT(*) AS c FROM ${WRITER_TABLE} WHERE id BETWEEN ? AND ? GROUP BY id`,
+        [firstId, lastId],
+      );
+      return new Map(rows.map((r) => [Number(r.id), Number(r.c)]));
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/**
+ * idCountsOnce, tried up to `attempts` times a second apart: the old primary at the end may be in
+ * the middle of a (retried) demotion, which kills every client session — the runner's too.
+ */
+export async function idCounts(
+  read: () => Promise<Map<number, number> | string>,
+  attempts = 4,
+): Promise<{ counts: Map<number, number> | null; error: string | null; failedReads: string[] }> {
+  const failedReads: string[] = [];
+  for (let i = 0; i < attempts; i++) {
+    if (i > 0) await sleep(1_000);
+    const result = await read();
+    if (typeof result !== 'string') return { counts: result, error: null, failedReads };
+    failedReads.push(result);
+  }
+  return { counts: null, error: failedReads.at(-1) ?? 'not read', failedReads };
+}
+
+/** The ids to count: every id sent, and at least every id acknowledged. */
+export function idRange(firstId: number, sent: number, acks: readonly WriterAck[]): [number, number] {
+  let last = firstId + Math.max(sent, 1) - 1;
+  for (const a of acks) last = Math.max(last, a.id);
+  return [firstId, last];
+}
+
+export interface LostAcks {
+  /** Acknowledged ids not (known to be) on the final primary. */
+  lost: WriterAck[];
+  /** Of those, on the other node (async's price: they never left it). */
+  onOther: WriterAck[];
+  /** Of those, read on both nodes and on neither. */
+  vanished: WriterAck[];
+  /** Of those, not placed: a node's table could not be read (null counts). */
+  unplaced: WriterAck[];
+}
+
+/**
+ * Where each acknowledged id ended up. A node whose table could not be read proves nothing: an id
+ * is "vanished" only when both tables were read and neither holds it.
+ */
+export function placeAcks(
+  acks: readonly WriterAck[],
+  onPrimary: ReadonlyMap<number, number> | null,
+  onOther: ReadonlyMap<number, number> | null,
+): LostAcks {
+  const lost = acks.filter((a) => !(onPrimary?.has(a.id) ?? false));
+  const onOtherNode = lost.filter((a) => onOther?.has(a.id) ?? false);
+  const unread = onPrimary === null || onOther === null;
+  const rest = lost.filter((a) => !(onOther?.has(a.id) ?? false));
+  return {
+    lost,
+    onOther: onOtherNode,
+    vanished: unread ? [] : rest,
+    unplaced: unread ? rest : [],
+  };
 }
 
 async function waitUntil(
@@ -469,11 +555,40 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
     await writer.stop();
     const samples: PairSample[] = await sampler.stop();
 
-    const lastId = writer.firstId + Math.max(writer.sent(), 1) - 1;
-    const onPrimary = to === null ? null : await idCounts(lab.dir, to, writer.firstId, lastId);
-    const onOther = to === null ? null : await idCounts(lab.dir, other(to), writer.firstId, lastId);
-    const acked = writer.acks;
-    const lostIds = acked.filter((a) => !(onPrimary?.has(a.id) ?? false));
+    const acked = [...writer.acks];
+    const [firstId, lastId] = idRange(writer.firstId, writer.sent(), acked);
+    const counted = (node: LabNode) =>
+      idCounts(() => idCountsOnce(lab.dir, node, firstId, lastId));
+    const primaryRead = to === null ? null : await counted(to);
+    const otherRead = to === null ? null : await counted(other(to));
+    const onPrimary = primaryRead?.counts ?? null;
+    const onOther = otherRead?.counts ?? null;
+    const unreadable: string[] = [];
+    if (to !== null && primaryRead?.error) unreadable.push(`${to}: ${primaryRead.error}`);
+    if (to !== null && otherRead?.error) unreadable.push(`${other(to)}: ${otherRead.error}`);
+    const failedReads = [
+      ...(primaryRead?.failedReads ?? []).map((e) => `${to}: ${e}`),
+      ...(otherRead?.failedReads ?? []).map((e) => `${to === null ? '' : other(to)}: ${e}`),
+    ];
+    const placed = placeAcks(acked, onPrimary, onOther);
+    const lostIds = placed.lost;
+    const evidenceFile =
+      placed.vanished.length > 0 || placed.unplaced.length > 0
+        ? await keepEvidence({
+            ...lab,
+            fault,
+            from,
+            to,
+            injectedAt,
+            firstId,
+            lastId,
+            unreadable,
+            suspects: [...placed.vanished, ...placed.unplaced].slice(0, 20),
+            acks: acked,
+            failures: writer.failures,
+            logOffset,
+          })
+        : null;
     const firstOnStandby = acked.find((a) => a.sentAt >= injectedAt && a.serverId === SERVER_ID[standby]);
     const vipAt = samples.find((s) => s.t >= injectedAt && holdsAllVips(standby)(s));
     return {
@@ -482,16 +597,19 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       to,
       acked: acked.length,
       lost: lostIds.length,
-      lostButOnOther: lostIds.filter((a) => onOther?.has(a.id) ?? false).length,
-      vanished: lostIds
-        .filter((a) => !(onOther?.has(a.id) ?? false))
-        .slice(0, 5)
-        .map((a) => ({
-          id: a.id,
-          gtid: a.gtid,
-          serverId: a.serverId,
-          ackAtS: seconds(a.ackAt - injectedAt),
-        })),
+      lostButOnOther: placed.onOther.length,
+      vanished: placed.vanished.slice(0, 5).map((a) => ({
+        id: a.id,
+        gtid: a.gtid,
+        serverId: a.serverId,
+        ackAtS: seconds(a.ackAt - injectedAt),
+        connectionId: a.connectionId,
+        seq: a.seq,
+      })),
+      lostUnplaced: placed.unplaced.length,
+      unreadable,
+      failedReads,
+      evidenceFile,
       // Without a known position every lost write counts as received: never flattering.
       lostReceived: lostIds.filter((a) => {
         const seq = gtidSeq(a.gtid ?? '');

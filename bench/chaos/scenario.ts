@@ -51,6 +51,12 @@ function range(values: (number | null)[], digits = 2): string {
   return `${lo === hi ? lo : `${lo}–${hi}`}${missing > 0 ? ` (${missing}× none)` : ''}`;
 }
 
+/** Lost ids no table could place (a node unreadable at the end); absent from older JSON runs. */
+function unplacedNote(reps: RepResult[]): string {
+  const n = reps.reduce((sum, x) => sum + (x.lostUnplaced ?? 0), 0);
+  return n > 0 ? `, ${n} unplaced` : '';
+}
+
 export function markdownTable(rows: Row[]): string {
   const header = [
     'fault',
@@ -81,7 +87,7 @@ export function markdownTable(rows: Row[]): string {
       )} (${range(
         r.map((x) => x.lostButOnOther),
         0,
-      )})`,
+      )})${unplacedNote(r)}`,
       range(
         r.map((x) => x.duplicated),
         0,
@@ -215,7 +221,14 @@ export async function main(argv: string[]): Promise<number> {
             (result.diverged ? ` (old primary diverged: ${result.diverged})` : '') +
             (result.vanished.length > 0
               ? ` VANISHED (on neither node): ${JSON.stringify(result.vanished)}`
-              : ''),
+              : '') +
+            ((result.lostUnplaced ?? 0) > 0
+              ? ` UNPLACED (a table could not be read: ${result.unreadable.join('; ')}): ${result.lostUnplaced}`
+              : '') +
+            ((result.failedReads ?? []).length > 0
+              ? ` (reads of a table that failed: ${result.failedReads.join('; ')})`
+              : '') +
+            (result.evidenceFile ? ` evidence: ${result.evidenceFile}` : ''),
         );
         if ((await pairProblems(lab)).problems.length > 0) {
           // The rebuild removes the lab's hactl.log: keep it for whoever reads the table.

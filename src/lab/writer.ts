@@ -9,7 +9,7 @@
  * (never argv or env), bounds every connect and query, and reconnects after any failure. An insert
  * whose answer never came is not acknowledged and is never retried: each id is sent at most once.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readOptionFile } from '../mysql/option-file.js';
@@ -28,6 +28,11 @@ export interface WriterAck {
   serverId: number;
   /** The GTID the insert committed under (domain-server-seq), as the server reported it. */
   gtid: string | null;
+  /** CONNECTION_ID() of the session that sent it (null: a writer older than this field). */
+  connectionId: number | null;
+  /** The reply: the row's auto-increment `seq` (insertId) and the affected-row count. */
+  seq: number | null;
+  affectedRows: number | null;
 }
 
 export interface WriterFailure {
@@ -80,6 +85,7 @@ async function start(o) {
   const end = Date.now() + o.maxDurationMs;
   let conn = null;
   let serverId = 0;
+  let connectionId = 0;
   let next = o.firstId;
   let sent = 0;
   let tableReady = false;
@@ -94,8 +100,9 @@ async function start(o) {
       try {
         conn = await withTimeout(mysql.createConnection({ host: o.host, port: o.port, user: o.user, password: o.password, connectTimeout: o.connectTimeoutMs, multipleStatements: true }), o.connectTimeoutMs + 200);
         conn.on('error', () => {});
-        const [rows] = await withTimeout(conn.query('SELECT @@server_id AS s'), o.queryTimeoutMs);
+        const [rows] = await withTimeout(conn.query('SELECT @@server_id AS s, CONNECTION_ID() AS c'), o.queryTimeoutMs);
         serverId = Number(rows[0].s);
+        connectionId = Number(rows[0].c);
         if (!tableReady) {
           await withTimeout(conn.query('CREATE TABLE IF NOT EXISTS ' + o.table + ' (seq BIGINT AUTO_INCREMENT PRIMARY KEY, id BIGINT NOT NULL, server_id INT NOT NULL, KEY (id))'), o.queryTimeoutMs);
           tableReady = true;
@@ -115,7 +122,8 @@ async function start(o) {
       // One round trip: the insert (autocommit) and the GTID it was committed under.
       const [results] = await withTimeout(conn.query('INSERT INTO ' + o.table + ' (id, server_id) VALUES (?, @@server_id); SELECT @@last_gtid AS g', [id]), o.queryTimeoutMs);
       const gtid = String((results[1] && results[1][0] && results[1][0].g) || '-');
-      out('A ' + id + ' ' + sentAt + ' ' + Date.now() + ' ' + serverId + ' ' + gtid);
+      const ok = results[0] || {};
+      out('A ' + id + ' ' + sentAt + ' ' + Date.now() + ' ' + serverId + ' ' + gtid + ' ' + connectionId + ' ' + (ok.insertId ?? '-') + ' ' + (ok.affectedRows ?? '-'));
     } catch (e) {
       out('F ' + Date.now() + ' ' + (e.errno || e.code || 'error') + ' ' + id);
       drop();
@@ -153,28 +161,12 @@ export async function startWriter(prefix: string, options: WriterOptions): Promi
     { stdio: ['pipe', 'pipe', 'inherit'], cwd: options.packageRoot },
   );
   child.stdin.end(JSON.stringify(settings) + '\n');
-  const acks: WriterAck[] = [];
-  const failures: WriterFailure[] = [];
-  let highest = 0;
-  const finished = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    const [kind, ...rest] = line.split(' ');
-    if (kind === 'A' && rest.length === 5) {
-      const [id, sentAt, ackAt, serverId] = rest.slice(0, 4).map(Number) as [number, number, number, number];
-      acks.push({ id, sentAt, ackAt, serverId, gtid: rest[4] === '-' ? null : rest[4]! });
-      highest = Math.max(highest, id - firstId + 1);
-    } else if (kind === 'F') {
-      failures.push({ t: Number(rest[0]), code: rest[1] ?? 'error' });
-      if (rest[2] !== undefined) highest = Math.max(highest, Number(rest[2]) - firstId + 1);
-    } else if (kind === 'S') {
-      highest = Math.max(highest, Number(rest[0]));
-    }
-  });
+  const { acks, failures, sent, finished } = followWriterOutput(child, firstId);
   return {
     firstId,
     acks,
     failures,
-    sent: () => highest,
+    sent,
     finished,
     async waitForAck(since, timeoutMs, serverId) {
       const match = (a: WriterAck) =>
@@ -192,7 +184,61 @@ export async function startWriter(prefix: string, options: WriterOptions): Promi
       if (child.exitCode === null) child.kill('SIGTERM');
       // An insert in flight ends within its query timeout.
       await Promise.race([finished, sleep(settings.queryTimeoutMs + settings.connectTimeoutMs + 2_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (child.exitCode === null) {
+        child.kill('SIGKILL');
+        await Promise.race([finished, sleep(2_000)]);
+      }
     },
   };
+}
+
+/** One `A` line's fields after the kind: id sentAt ackAt serverId gtid [connectionId seq affectedRows]. */
+function parseAck(rest: string[]): WriterAck | undefined {
+  if (rest.length !== 5 && rest.length !== 8) return undefined;
+  const num = (text: string | undefined): number | null =>
+    text === undefined || text === '-' || !/^\d+$/.test(text) ? null : Number(text);
+  const [id, sentAt, ackAt, serverId] = rest.slice(0, 4).map(Number) as [number, number, number, number];
+  return {
+    id,
+    sentAt,
+    ackAt,
+    serverId,
+    gtid: rest[4] === '-' ? null : rest[4]!,
+    connectionId: num(rest[5]),
+    seq: num(rest[6]),
+    affectedRows: num(rest[7]),
+  };
+}
+
+/**
+ * The writer's report, read from its stdout. `finished` resolves once the process has exited and its
+ * stdout has closed with every line parsed ('close', not 'exit': Node documents that 'exit' may come
+ * while the stdio streams are still open). The runner fixes the id range it counts after that.
+ */
+export function followWriterOutput(
+  child: ChildProcess,
+  firstId: number,
+): { acks: WriterAck[]; failures: WriterFailure[]; sent: () => number; finished: Promise<void> } {
+  const acks: WriterAck[] = [];
+  const failures: WriterFailure[] = [];
+  let highest = 0;
+  const lines = createInterface({ input: child.stdout! });
+  const finished = Promise.all([
+    new Promise<void>((resolve) => child.once('close', () => resolve())),
+    new Promise<void>((resolve) => lines.once('close', () => resolve())),
+  ]).then(() => undefined);
+  lines.on('line', (line) => {
+    const [kind, ...rest] = line.split(' ');
+    const ack = kind === 'A' ? parseAck(rest) : undefined;
+    if (ack) {
+      acks.push(ack);
+      highest = Math.max(highest, ack.id - firstId + 1);
+    } else if (kind === 'F') {
+      failures.push({ t: Number(rest[0]), code: rest[1] ?? 'error' });
+      if (rest[2] !== undefined) highest = Math.max(highest, Number(rest[2]) - firstId + 1);
+    } else if (kind === 'S') {
+      highest = Math.max(highest, Number(rest[0]));
+    }
+  });
+  return { acks, failures, sent: () => highest, finished };
 }
