@@ -196,7 +196,7 @@ async function rootQuery(
 }
 
 /** Counts of each writer id on `node`, or why the table could not be read. */
-async function idCountsOnce(
+export async function readIdCounts(
   dir: string,
   node: LabNode,
   firstId: number,
@@ -222,7 +222,7 @@ async function idCountsOnce(
 }
 
 /**
- * idCountsOnce, tried up to `attempts` times a second apart: the old primary at the end may be in
+ * readIdCounts, tried up to `attempts` times a second apart: the old primary at the end may be in
  * the middle of a (retried) demotion, which kills every client session — the runner's too.
  */
 export async function idCounts(
@@ -558,7 +558,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
     const acked = [...writer.acks];
     const [firstId, lastId] = idRange(writer.firstId, writer.sent(), acked);
     const counted = (node: LabNode) =>
-      idCounts(() => idCountsOnce(lab.dir, node, firstId, lastId));
+      idCounts(() => readIdCounts(lab.dir, node, firstId, lastId));
     const primaryRead = to === null ? null : await counted(to);
     const otherRead = to === null ? null : await counted(other(to));
     const onPrimary = primaryRead?.counts ?? null;
