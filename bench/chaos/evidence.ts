@@ -64,8 +64,10 @@ async function nodeState(dir: string, node: LabNode, suspects: WriterAck[]): Pro
       'SELECT @@server_id AS server_id, @@read_only AS read_only, @@gtid_binlog_pos AS gtid_binlog_pos, ' +
         '@@gtid_binlog_state AS gtid_binlog_state, @@gtid_slave_pos AS gtid_slave_pos, ' +
         '@@gtid_current_pos AS gtid_current_pos, @@sync_binlog AS sync_binlog, ' +
-        '@@innodb_flush_log_at_trx_commit AS innodb_flush_log_at_trx_commit, @@uptime AS uptime_s',
+        '@@innodb_flush_log_at_trx_commit AS innodb_flush_log_at_trx_commit',
     );
+    // A server that restarted (crash recovery) shows a short uptime.
+    await tryQuery('uptime', "SHOW GLOBAL STATUS LIKE 'Uptime'");
     await tryQuery('masterStatus', 'SHOW MASTER STATUS');
     await tryQuery('binaryLogs', 'SHOW BINARY LOGS');
     await tryQuery('slaveStatus', 'SHOW SLAVE STATUS');

@@ -8,10 +8,11 @@
  *
  * The read is made to wait on a table lock so that the kill lands on it deterministically.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { keepEvidence } from '../../bench/chaos/evidence.js';
 import { idCounts, readIdCounts } from '../../bench/chaos/faults.js';
 import { initMariadb, type MariadbServer } from '../../src/lab/mariadb.js';
 import { endClientSessions } from '../../src/mysql/client-sessions.js';
@@ -82,5 +83,56 @@ describe.skipIf(missing)(titled('chaos: the end-of-repetition read of a node who
     expect(result.failedReads).toHaveLength(1);
     expect(result.error).toBeNull();
     expect([...(result.counts ?? new Map()).keys()].sort()).toEqual([101, 102, 103]);
+  }, 60_000);
+
+  it('keeps the evidence of an id it cannot find: GTID state, the binlog events of its GTID, its rows, the logs', async () => {
+    await admin!.query('INSERT INTO app.chaos (id, server_id) VALUES (104, 1)');
+    const [row] = await admin!.query('SELECT @@last_gtid AS g, LAST_INSERT_ID() AS seq');
+    const gtid = String(row?.g);
+    writeFileSync(join(dir, 'hactl.log'), 'before\n{"event":"demote.killed_sessions"}\n');
+    const suspect = {
+      id: 104,
+      sentAt: 1_000,
+      ackAt: 1_010,
+      serverId: 1,
+      gtid,
+      connectionId: 3,
+      seq: Number(row?.seq),
+      affectedRows: 1,
+    };
+    const file = await keepEvidence({
+      prefix: 'vntest',
+      dir,
+      fault: 'node-loss',
+      from: 'ha1',
+      to: 'ha2',
+      injectedAt: 900,
+      firstId: 101,
+      lastId: 104,
+      unreadable: ['ha2: connect ENOENT'],
+      suspects: [suspect],
+      acks: [suspect],
+      failures: [{ t: 1_500, code: '2013' }],
+      logOffset: 'before\n'.length,
+    });
+    expect(file).not.toBeNull();
+    try {
+      const kept = JSON.parse(readFileSync(file!, 'utf8')) as {
+        nodes: Record<string, Record<string, unknown>>;
+        failuresNear: unknown[];
+        logs: Record<string, string | null>;
+      };
+      const ha1 = kept.nodes.ha1!;
+      expect((ha1.globals as Record<string, unknown>[])[0]?.gtid_binlog_pos).toBe(gtid);
+      expect(JSON.stringify(ha1.suspectBinlog)).toContain(`GTID ${gtid}`);
+      expect(JSON.stringify(ha1.suspectRows)).toContain('"id":104');
+      expect(kept.nodes.ha2).toHaveProperty('error');
+      expect(kept.failuresNear).toHaveLength(1);
+      expect(readFileSync(kept.logs.hactlLog!, 'utf8')).toBe('{"event":"demote.killed_sessions"}\n');
+      expect(kept.logs.ha1MariadbLog).not.toBeNull();
+    } finally {
+      const kept = JSON.parse(readFileSync(file!, 'utf8')) as { logs: Record<string, string | null> };
+      for (const f of [file!, ...Object.values(kept.logs)]) if (f) rmSync(f, { force: true });
+    }
   }, 60_000);
 });
