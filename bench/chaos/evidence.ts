@@ -71,7 +71,10 @@ async function nodeState(dir: string, node: LabNode, suspects: WriterAck[]): Pro
     await tryQuery('masterStatus', 'SHOW MASTER STATUS');
     await tryQuery('binaryLogs', 'SHOW BINARY LOGS');
     await tryQuery('slaveStatus', 'SHOW SLAVE STATUS');
-    await tryQuery('tableSummary', `SELECT COUNT(*) AS n, MIN(seq) AS min_seq, MAX(seq) AS max_seq FROM ${WRITER_TABLE}`);
+    await tryQuery(
+      'tableSummary',
+      `SELECT COUNT(*) AS n, MIN(seq) AS min_seq, MAX(seq) AS max_seq FROM ${WRITER_TABLE}`,
+    );
     const rows: Json[] = [];
     for (const s of suspects) {
       try {

@@ -557,8 +557,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
 
     const acked = [...writer.acks];
     const [firstId, lastId] = idRange(writer.firstId, writer.sent(), acked);
-    const counted = (node: LabNode) =>
-      idCounts(() => readIdCounts(lab.dir, node, firstId, lastId));
+    const counted = (node: LabNode) => idCounts(() => readIdCounts(lab.dir, node, firstId, lastId));
     const primaryRead = to === null ? null : await counted(to);
     const otherRead = to === null ? null : await counted(other(to));
     const onPrimary = primaryRead?.counts ?? null;

@@ -46,7 +46,16 @@ describe('the writer’s output', () => {
     const report = followWriterOutput(child, FIRST);
     await report.finished;
     expect(report.acks).toEqual([
-      { id: FIRST, sentAt: 1, ackAt: 2, serverId: 2, gtid: null, connectionId: null, seq: null, affectedRows: null },
+      {
+        id: FIRST,
+        sentAt: 1,
+        ackAt: 2,
+        serverId: 2,
+        gtid: null,
+        connectionId: null,
+        seq: null,
+        affectedRows: null,
+      },
     ]);
   });
 });
