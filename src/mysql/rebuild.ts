@@ -341,6 +341,12 @@ export interface RebuildOptions {
   log: StepLogger;
   /** Every argv spawned, for the report (tests assert no secret is in it). */
   onSpawn?: (argv: string[], pid: number | undefined) => void;
+  /**
+   * Cancels the rebuild (the agent stopping, or a transition that must not wait): checked before
+   * each step, and it kills the copy's children. A cancelled rebuild fails like any step, with the
+   * node's state; after RESET MASTER its marker makes the next run resume.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RebuildReport {
@@ -412,8 +418,14 @@ export async function rebuild(
     log('rebuild.failed', { level: 'error', step, error: (error as Error).message, state });
     throw new RebuildStepFailed(step, (error as Error).message, state, next);
   };
+  const { signal } = options;
+  const checkpoint = () => {
+    if (signal?.aborted)
+      throw new Error(`cancelled before this step: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}`);
+  };
 
   try {
+    checkpoint();
     await session.query('STOP ALL SLAVES');
   } catch (error) {
     fail(error, 'read-only, unchanged', 'look at SHOW ALL SLAVES STATUS and run hactl rebuild again');
@@ -422,6 +434,7 @@ export async function rebuild(
 
   step = 'save-binlogs';
   try {
+    checkpoint();
     if (facts.resumed) saved = facts.resumed.savedBinlogDir;
     else {
       if (facts.binlogDir === null) throw new Error('the server has no binary log (log_bin is off)');
@@ -464,6 +477,7 @@ export async function rebuild(
   // in this server's binlog state (gtid_strict_mode conflicts), and the binlogs are saved by now.
   step = 'reset-master';
   try {
+    checkpoint();
     await session.query('RESET MASTER');
   } catch (error) {
     fail(error, `${stillSafe}; binlogs saved in ${saved}`, 'run hactl rebuild again');
@@ -474,6 +488,7 @@ export async function rebuild(
 
   step = 'drop-local-only';
   try {
+    checkpoint();
     await session.query('SET SESSION sql_log_bin = 0');
     for (const db of facts.localOnlyDatabases) {
       await session.query(`DROP DATABASE \`${db.replace(/`/g, '``')}\``);
@@ -487,6 +502,7 @@ export async function rebuild(
   let bytes = 0;
   const dir = await mkdtemp(join(tmpdir(), 'hactl-rebuild-'));
   try {
+    checkpoint();
     const peerFile = await writeDefaults(dir, 'peer.cnf', options.peer);
     const localFile = await writeDefaults(dir, 'local.cnf', options.local);
     const { execa } = await import('execa');
@@ -518,6 +534,7 @@ export async function rebuild(
       forceKillAfterDelay: 2_000,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       extendEnv: false,
+      ...(signal ? { cancelSignal: signal } : {}),
     } as const;
     const dump = execa(dumpArgv[0]!, dumpArgv.slice(1), {
       ...common,
@@ -584,6 +601,7 @@ export async function rebuild(
   step = 'repoint';
   let replication: DemoteReport['replication'] = null;
   try {
+    checkpoint();
     if (dumpPosition === '') throw new Error('the copy set no gtid_slave_pos (was --gtid honoured?)');
     const report = await demote(session, {
       topology: options.topology ?? 'one-way',
