@@ -44,8 +44,7 @@ export interface RejoinFacts {
 }
 
 export type RejoinVerdict =
-  | { allow: true; discard: string[]; resume: boolean; reason: string }
-  | { allow: false; reason: string };
+  { allow: true; discard: string[]; resume: boolean; reason: string } | { allow: false; reason: string };
 
 const serverOf = (gtid: string) => Number(gtid.split('-')[1]);
 
@@ -69,10 +68,14 @@ export function rejoinVerdict(facts: RejoinFacts, spec: Spec): RejoinVerdict | u
     );
   if (!spec.agent.enabled) return refuse('no agent (agent.enabled is false): a human runs hactl rebuild');
   if (facts.vipsHeld.length > 0)
-    return refuse(`this node holds the VIP(s) ${facts.vipsHeld.join(', ')}: it may be serving as the primary`);
+    return refuse(
+      `this node holds the VIP(s) ${facts.vipsHeld.join(', ')}: it may be serving as the primary`,
+    );
   if (!facts.localReadOnly) return refuse('the local database is writable');
   if (!facts.peer.writable)
-    return refuse(`${facts.peer.node} (${facts.peer.address}) is read-only: there is no primary to rebuild from`);
+    return refuse(
+      `${facts.peer.node} (${facts.peer.address}) is read-only: there is no primary to rebuild from`,
+    );
   if (facts.peer.serverId === facts.localServerId)
     return refuse(`${facts.peer.address} answers with this server's own server_id ${facts.localServerId}`);
   const local = asFormerPrimary(facts.local);

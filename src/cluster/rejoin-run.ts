@@ -125,10 +125,15 @@ export async function runStrictRejoin(options: RejoinOptions): Promise<RejoinOut
     admin = await readOptionFile(mysql.credentials_file);
     repl = await readOptionFile(mysql.replication_credentials_file);
     if (repl.user === undefined || repl.password === undefined)
-      throw new Error(`${mysql.replication_credentials_file} needs user and password in its [client] section`);
+      throw new Error(
+        `${mysql.replication_credentials_file} needs user and password in its [client] section`,
+      );
     session = await connectWith(localCredentials, { timeoutMs: CONNECT_MS, queryTimeoutMs: 60_000, signal });
   } catch (error) {
-    return { result: 'failed', reason: `cannot read the local database or the accounts: ${messageOf(error)}` };
+    return {
+      result: 'failed',
+      reason: `cannot read the local database or the accounts: ${messageOf(error)}`,
+    };
   }
   const peerCredentials = {
     user: admin.user ?? 'root',
@@ -169,7 +174,11 @@ export async function runStrictRejoin(options: RejoinOptions): Promise<RejoinOut
         reason: `rebuild refused: ${refused.map((r) => r.reason).join('; ')}`,
         extraGtids: facts.extraGtids,
       };
-    stepLog('rejoin.rebuilding', { discard: verdict.discard, resume: verdict.resume, reason: verdict.reason });
+    stepLog('rejoin.rebuilding', {
+      discard: verdict.discard,
+      resume: verdict.resume,
+      reason: verdict.reason,
+    });
     let report;
     try {
       report = await rebuild(session, facts, {
