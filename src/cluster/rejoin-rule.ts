@@ -7,16 +7,19 @@
  * transaction that originated on this server and that the new primary lacks got no OK.
  *
  * The proof rests on facts this rule checks, each refusal naming the one that failed:
- * the spec says strict; this server, judged as the primary it was, had strict settings and never
- * fell back to async since it started (Rpl_semi_sync_master_wait_timeouts = 0); the new primary is
- * strict too; every extra GTID carries this server's server_id (a write made anywhere else is never
+ * the spec says strict; this server, judged as the primary it was, has strict settings (wait
+ * point, timeout, wait_no_slave, restart as a replica); the new primary is strict too; every extra GTID carries this server's server_id (a write made anywhere else is never
  * discarded by itself); the demotion that found this node diverged recorded them (a later write, by
  * an account that bypasses read_only, would show as a GTID beyond that record); and no replica
  * other than the peer is registered here (any semi-sync replica's ACK releases a commit). What it
- * cannot check is stated in the README (strict semi-sync: what the agent rejoins by itself).
+ * cannot check is stated in the README (strict semi-sync: what the agent rejoins by itself) — above
+ * all that the settings were strict all along: MariaDB 10.11 shows no counter that separates an
+ * async fallback from hactl's own switch-off (Rpl_semi_sync_master_wait_timeouts is not exported,
+ * Rpl_semi_sync_master_no_times also counts the demotion's SET GLOBAL rpl_semi_sync_master_enabled
+ * = OFF, Rpl_semi_sync_master_no_tx also counts the killed ACK waits), so it is logged, not judged.
  * Pure: the same facts give the same verdict.
  */
-import { STRICT_MIN_TIMEOUT_MS, strictSemiSyncProblems } from '../mysql/semi-sync.js';
+import { strictSemiSyncProblems } from '../mysql/semi-sync.js';
 import type { SemiSyncState } from '../mysql/server-state.js';
 import type { Spec } from '../spec/schema.js';
 
@@ -30,8 +33,6 @@ export interface RejoinFacts {
   peer: { node: string; address: string; writable: boolean; serverId: number };
   /** This server's semi-sync settings and status now (its source side is off since the demotion). */
   local: SemiSyncState;
-  /** Rpl_semi_sync_master_wait_timeouts since this server started; null: the server does not show it. */
-  localWaitTimeouts: number | null;
   peerSemiSync: SemiSyncState;
   /** Every GTID this server logged that the peer lacks, exact (from the binlog), sorted. */
   extraGtids: readonly string[];
@@ -81,14 +82,6 @@ export function rejoinVerdict(facts: RejoinFacts, spec: Spec): RejoinVerdict | u
   const local = asFormerPrimary(facts.local);
   if (local.length > 0)
     return refuse(`this server's semi-sync settings were not strict: ${local.join('; ')}`);
-  if (facts.localWaitTimeouts === null)
-    return refuse(
-      'this server shows no Rpl_semi_sync_master_wait_timeouts: it cannot show that it never fell back to async',
-    );
-  if (facts.localWaitTimeouts > 0)
-    return refuse(
-      `Rpl_semi_sync_master_wait_timeouts is ${facts.localWaitTimeouts}: this server fell back to async since it started (timeout below ${STRICT_MIN_TIMEOUT_MS} ms at some moment), so a client may have had an OK without the standby's ACK`,
-    );
   const peer = strictSemiSyncProblems(facts.peerSemiSync, 'primary');
   if (peer.length > 0)
     return refuse(`${facts.peer.node}'s semi-sync settings are not strict: ${peer.join('; ')}`);

@@ -64,16 +64,20 @@ async function rejoinFacts(
   peerNode: { node: string; address: string },
   spec: Spec,
   node: NodeSpec,
-): Promise<RejoinFacts> {
+): Promise<RejoinFacts & { counters: Record<string, number | null> }> {
   const [localSemi, peerSemi, status, hosts, lineage] = await Promise.all([
     readSemiSync(local),
     readSemiSync(peer),
-    local.query("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_wait_timeouts'"),
+    local.query("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_no_t%'"),
     local.query('SHOW SLAVE HOSTS'),
     readLineage(spec.paths.state_dir, node.name),
   ]);
   const record = lineage.kind === 'ok' ? lineage.lineage : undefined;
   return {
+    counters: {
+      noTimes: statusNumber(status, 'rpl_semi_sync_master_no_times'),
+      noTx: statusNumber(status, 'rpl_semi_sync_master_no_tx'),
+    },
     vipsHeld: rebuildFacts.vipsHeld,
     localReadOnly: rebuildFacts.localReadOnly,
     localServerId: rebuildFacts.localServerId,
@@ -83,7 +87,6 @@ async function rejoinFacts(
       serverId: rebuildFacts.peerServerId ?? -1,
     },
     local: localSemi,
-    localWaitTimeouts: statusNumber(status, 'rpl_semi_sync_master_wait_timeouts'),
     peerSemiSync: peerSemi,
     extraGtids: rebuildFacts.extraGtids,
     // Only a record about this peer, and only one that found a divergence, bounds what was written when.
@@ -143,7 +146,7 @@ export async function runStrictRejoin(options: RejoinOptions): Promise<RejoinOut
   };
   try {
     let facts: RebuildFacts;
-    let rule: RejoinFacts;
+    let rule: Awaited<ReturnType<typeof rejoinFacts>>;
     let peer: MysqlSession;
     try {
       peer = await connectWith(peerCredentials, { timeoutMs: CONNECT_MS, queryTimeoutMs: 30_000, signal });
@@ -178,6 +181,9 @@ export async function runStrictRejoin(options: RejoinOptions): Promise<RejoinOut
       discard: verdict.discard,
       resume: verdict.resume,
       reason: verdict.reason,
+      // Evidence for a human, not judged: both also count what the demotion itself did.
+      rpl_semi_sync_master_no_times: rule.counters.noTimes,
+      rpl_semi_sync_master_no_tx: rule.counters.noTx,
     });
     let report;
     try {
