@@ -94,7 +94,7 @@ async function runOne(action: ActionSpec, context: ActionContext): Promise<Actio
  * What becomes of a diverged demotion: under strict semi-sync the agent rejoins the node by itself
  * when its proof holds (src/cluster/rejoin-rule.ts); notify mode reports it and leaves it to a human.
  */
-function rejoinHint(spec: Spec): { rejoin?: string } {
+export function rejoinHint(spec: Spec): { rejoin?: string } {
   if (spec.mysql?.semi_sync !== 'strict') return {};
   return {
     rejoin: spec.agent.enabled
