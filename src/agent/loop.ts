@@ -403,20 +403,26 @@ export class ReconcileLoop {
         if (repointOf(glance)?.diverged) this.divergedSeen = true;
         return record(glance, 'skip');
       }
-      if (this.rejoinJob) {
-        // A demotion or re-point now would STOP SLAVE / CHANGE MASTER under the copy.
-        if (glance.target !== 'MASTER') {
-          const reason = `${glance.target ?? 'the proxies'} waits: the strict rejoin ${this.rejoinJob.id} is rebuilding this node (a promotion cancels it)`;
+      if (this.rejoinJob && glance.target !== undefined) {
+        // The demotion applied again (a retry, or rule 7's re-point) would STOP SLAVE / CHANGE
+        // MASTER under the copy: it waits. A new transition (MASTER, FAULT after BACKUP) does not
+        // wait for a copy that may take an hour: it cancels the rebuild, which resumes or is judged
+        // again later.
+        if (glance.target !== 'MASTER' && glance.target === first.lastApplied?.state) {
+          const reason = `${glance.target} waits: the strict rejoin ${this.rejoinJob.id} is rebuilding this node (a new transition cancels it)`;
           log.info({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip', reason });
           return { ...record(glance, 'skip'), reason };
         }
-        const stopped = await this.cancelRejoin('a promotion of this node was decided', REJOIN_CANCEL_MS);
+        const stopped = await this.cancelRejoin(
+          `${glance.target} was decided for this node`,
+          REJOIN_CANCEL_MS,
+        );
         log.warn({
           event: 'agent.rejoin',
           transition_id: transitionId,
           result: 'cancelled',
           stopped,
-          reason: 'MASTER was decided for this node: the promotion guard judges it, not the rebuild',
+          reason: `${glance.target} was decided for this node: it does not wait for the rebuild (a promotion is judged by the promotion guard; the lineage still says diverged)`,
         });
       }
       const retry = this.failed;
