@@ -43,6 +43,12 @@ export interface RebuildFacts {
   peerProblem: string | null;
   peerReadOnly: boolean | null;
   peerPosition: string | null;
+  /**
+   * The peer's gtid_binlog_state when observed (before the copy, so never beyond it): the rebuilt
+   * server takes it over, or its binlog state would lack the pair's history after RESET MASTER and
+   * the next failover the other way would find the old node "holding" GTIDs the rebuilt one lacks.
+   */
+  peerBinlogState: string | null;
   localServerId: number;
   peerServerId: number | null;
   /** Every GTID this server logged that the peer's binlog state does not hold, sorted. */
@@ -242,6 +248,7 @@ export async function observeForRebuild(
     peerProblem: 'problem' in peer ? peer.problem : null,
     peerReadOnly: null,
     peerPosition: null,
+    peerBinlogState: null,
     localServerId: Number(row.id),
     peerServerId: null,
     extraGtids: [],
@@ -263,6 +270,7 @@ export async function observeForRebuild(
   facts.peerReadOnly = isOn(p.ro);
   facts.peerServerId = Number(p.id);
   facts.peerPosition = String(p.pos ?? '');
+  facts.peerBinlogState = String(p.state ?? '').replace(/\s+/g, '');
   const localState = String((await local.query('SELECT @@GLOBAL.gtid_binlog_state AS s'))[0]?.s ?? '');
   const extras = extraTransactions(parseGtidList(localState), parseGtidList(String(p.state ?? '')));
   if (extras.length > 0) facts.extraGtids = await exactExtras(local, facts.binlogFiles, extras);
@@ -421,7 +429,9 @@ export async function rebuild(
   const { signal } = options;
   const checkpoint = () => {
     if (signal?.aborted)
-      throw new Error(`cancelled before this step: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}`);
+      throw new Error(
+        `cancelled before this step: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}`,
+      );
   };
 
   try {
@@ -577,6 +587,15 @@ export async function rebuild(
     dumpPosition = String((await session.query('SELECT @@GLOBAL.gtid_slave_pos AS p'))[0]?.p ?? '');
     // A dump recreates the primary's events ENABLED; a replica must not run them: left as
     // replication itself leaves them on a replica (SLAVESIDE_DISABLED).
+    // Allowed only while nothing was logged since RESET MASTER (error 1956 otherwise): the copy
+    // ran with sql_log_bin=0 and replication is stopped, so the binlog is still empty here.
+    if (facts.peerBinlogState) {
+      await session.query('SET GLOBAL gtid_binlog_state = ?', [facts.peerBinlogState]);
+      log('rebuild.binlog_state', {
+        gtidBinlogState: facts.peerBinlogState,
+        reason: "the primary's GTID history as of before the copy: the next failover compares against it",
+      });
+    }
     const events = await session.query(
       "SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name FROM information_schema.EVENTS WHERE STATUS = 'ENABLED'",
     );
