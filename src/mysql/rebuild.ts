@@ -330,7 +330,7 @@ export function planLines(facts: RebuildFacts, peer: string, stateDir: string): 
     ...(facts.localOnlyDatabases.length > 0
       ? [`  4 drop-local-only  DROP DATABASE ${facts.localOnlyDatabases.join(', ')} (not on the primary)`]
       : []),
-    `  5 copy-primary     mariadb-dump --single-transaction --gtid --master-data=1 --all-databases from ${peer} | mariadb here (sql_log_bin=0)`,
+    `  5 copy-primary     mariadb-dump --single-transaction --gtid --master-data=1 --all-databases from ${peer} | mariadb here (sql_log_bin=0), then gtid_binlog_state = the primary's`,
     `  6 repoint          CHANGE MASTER TO ${peer} MASTER_USE_GTID=slave_pos, START SLAVE; read_only stays ON`,
   ];
 }
