@@ -16,8 +16,9 @@
  * Slow work runs beside the ticks, not in them: under strict semi-sync a demoted node that holds
  * transactions its new primary lacks is judged for a rejoin by rebuild (src/cluster/rejoin-run.ts),
  * which scans binlogs and copies the primary. One such job at a time, cancellable, backed off after
- * a refusal or a failure; while it runs, ticks apply no demotion (it would re-point under the
- * copy), and a promotion cancels it first.
+ * a refusal or a failure; while it runs, a retry of the applied demotion waits (it would re-point
+ * under the copy), and a new transition (MASTER, FAULT after BACKUP) cancels it first. It takes no
+ * transition lock: an hour's copy must not hold keepalived's hooks; it re-checks the VIPs itself.
  */
 import { actionLabel } from '../actions/index.js';
 import { raceDeadline } from '../bounded/deadline.js';
@@ -90,7 +91,7 @@ const PROBE_SLACK_MS = 500;
 /** A strict rejoin refused or failed is judged again after this (doubling): each try scans the binlogs. */
 export const REJOIN_RETRY_MIN_MS = 30_000;
 const REJOIN_RETRY_MAX_MS = 900_000;
-/** How long a promotion waits for a cancelled rejoin to stop. */
+/** How long a new transition waits for a cancelled rejoin to stop. */
 const REJOIN_CANCEL_MS = 10_000;
 
 async function defaultRejoin(options: RejoinOptions): Promise<RejoinOutcome> {
