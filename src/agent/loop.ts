@@ -50,8 +50,8 @@ export interface TickRecord {
   result: 'apply' | 'skip' | 'refuse' | 'backoff' | 'error' | 'rejoin';
   reason: string;
   outcome: ApplyOutcome | undefined;
-  /** With result 'rejoin': 'rebuilding', or the job's result (rebuilt, refused, failed, nothing). */
-  rejoin?: 'rebuilding' | RejoinOutcome['result'];
+  /** With result 'rejoin': 'rebuilding', or the job's result (rebuilt, refused, failed, nothing, cancelled). */
+  rejoin?: 'rebuilding' | 'cancelled' | RejoinOutcome['result'];
 }
 
 export interface LoopOptions {
@@ -301,6 +301,10 @@ export class ReconcileLoop {
           this.rejoinRetryAt = -Infinity;
           // The demotion that failed on the divergence is applied again at once, not after its backoff.
           this.failed = undefined;
+        } else if (controller.signal.aborted) {
+          // A transition (or the agent stopping) ended it, not its own verdict: no back-off; the
+          // next tick that sees the divergence judges it again (transitions are keepalived's pace).
+          this.rejoinRetryAt = -Infinity;
         } else {
           this.rejoinBackoffMs = Math.min(
             REJOIN_RETRY_MAX_MS,
@@ -308,16 +312,21 @@ export class ReconcileLoop {
           );
           this.rejoinRetryAt = performance.now() + this.rejoinBackoffMs;
         }
-        const level = outcome.result === 'failed' ? 'error' : outcome.result === 'nothing' ? 'info' : 'warn';
+        const result =
+          outcome.result !== 'rebuilt' && controller.signal.aborted ? 'cancelled' : outcome.result;
+        const level = result === 'failed' ? 'error' : result === 'nothing' ? 'info' : 'warn';
         log[level]({
           ...fields,
-          ...(this.rejoinBackoffMs > 0 ? { retry_in_ms: this.rejoinBackoffMs } : {}),
+          result,
+          ...(result !== 'cancelled' && this.rejoinBackoffMs > 0
+            ? { retry_in_ms: this.rejoinBackoffMs }
+            : {}),
         });
         const text =
           outcome.result === 'rebuilt'
             ? `strict rejoin: discarded ${outcome.discarded.join(',')} (binlogs saved in ${outcome.savedBinlogDir}); ${outcome.reason}`
-            : `strict rejoin ${outcome.result}: ${outcome.reason}`;
-        announce(outcome.result, text);
+            : `strict rejoin ${result}: ${outcome.reason}`;
+        announce(result, text);
       })
       .finally(() => {
         this.rejoinJob = undefined;
