@@ -20,6 +20,7 @@
  * under the copy), and a new transition (MASTER, FAULT after BACKUP) cancels it first. It takes no
  * transition lock: an hour's copy must not hold keepalived's hooks; it re-checks the VIPs itself.
  */
+import { access } from 'node:fs/promises';
 import { actionLabel } from '../actions/index.js';
 import { raceDeadline } from '../bounded/deadline.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
@@ -335,6 +336,49 @@ export class ReconcileLoop {
     this.rejoinJob = { controller, done, id };
   }
 
+  /**
+   * A rebuild left unfinished after RESET MASTER (its marker in paths.state_dir) has emptied the
+   * binlog state but not replaced the data: mysql.demote would find "nothing diverged" and re-point
+   * a half-rebuilt node, hiding what it still holds. So while the marker exists a demotion runs
+   * without mysql.demote (the node is read-only already; the rebuild re-points at its end), and the
+   * strict rejoin is asked to resume it. A promotion keeps its steps: the lineage still says
+   * diverged, and the promotion guard refuses.
+   */
+  private async withoutRepointDuringRebuild(plan: Plan, spec: Spec): Promise<Plan> {
+    if (plan.target === undefined || plan.target === 'MASTER') return plan;
+    if (!plan.actions.some((a) => a.type === 'mysql.demote')) return plan;
+    const { markerPath } = await import('../mysql/rebuild.js');
+    const marker = markerPath(spec.paths.state_dir);
+    // Bounded; a file system that does not answer counts as "present": the safe side.
+    const present = await raceDeadline(
+      () =>
+        access(marker).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+        ),
+      {
+        deadlineMs: performance.now() + 2_000,
+        reason: () => new Error(`${marker} did not answer within 2 s`),
+        onTimeout: () => true,
+      },
+    );
+    if (!present) return plan;
+    this.divergedSeen = true;
+    this.options.log.warn({
+      event: 'agent.rebuild_unfinished',
+      transition_id: plan.transitionId,
+      marker,
+      state: plan.target,
+      reason:
+        'a rebuild stopped after RESET MASTER: mysql.demote is left out (re-pointing would hide what the copy has not replaced); the strict rejoin resumes it, or run hactl rebuild',
+    });
+    return Object.freeze({
+      ...plan,
+      actions: Object.freeze(plan.actions.filter((a) => a.type !== 'mysql.demote')),
+      reason: `${plan.reason}; mysql.demote left out: a rebuild is unfinished here (${marker})`,
+    });
+  }
+
   /** Cancels the rejoin job and waits for it, bounded; true when it stopped. */
   private async cancelRejoin(reason: string, boundMs: number): Promise<boolean> {
     const job = this.rejoinJob;
@@ -434,6 +478,13 @@ export class ReconcileLoop {
           stopped,
           reason: `${glance.target} was decided for this node: it does not wait for the rebuild (a promotion is judged by the promotion guard; the lineage still says diverged)`,
         });
+        // Never both at once: a demotion beside a RESET MASTER that is still finishing re-pointed a
+        // half-rebuilt node in the lab (chaos rj6 rep 4). The next tick looks again.
+        if (!stopped) {
+          const reason = `${glance.target} waits: the cancelled strict rejoin has not stopped within ${REJOIN_CANCEL_MS / 1000} s`;
+          log.warn({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip', reason });
+          return { ...record(glance, 'skip'), reason };
+        }
       }
       const retry = this.failed;
       if (
@@ -463,6 +514,7 @@ export class ReconcileLoop {
         observation = await observe(spec, node, request, sources);
         plan = decide(observation, spec, intent);
       }
+      plan = await this.withoutRepointDuringRebuild(plan, spec);
       const result = resultOf(plan);
       const fields = {
         ...this.fields(observation, plan, wokenBy),

@@ -4,7 +4,7 @@
  * any demotion while it rebuilds, backed off after a refusal, and cancelled when the agent stops.
  * The job itself is a stand-in here; test/mysql/strict-rejoin.test.ts runs the real one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -65,11 +65,14 @@ interface Harness {
   setApplied(state: AppliedState): void;
 }
 
-function run(spec: Spec): Harness {
+function run(
+  spec: Spec,
+  initial: AppliedState = { state: 'BACKUP', ok: true, at: 'then', event: 'x' },
+): Harness {
   const ticks: TickRecord[] = [];
   const calls: RejoinOptions[] = [];
   let finish: (outcome: RejoinOutcome) => void = () => undefined;
-  let applied: AppliedState = { state: 'BACKUP', ok: true, at: 'then', event: 'x' };
+  let applied = initial;
   loop = new ReconcileLoop({
     current: () => ({ spec, node: spec.nodes[0]! }),
     log: createLogger({ level: 'silent' }),
@@ -197,6 +200,35 @@ describe('the strict rejoin beside the loop', () => {
       await waitFor('the rejoin starts again', () => h.calls.length === 2, { timeoutMs: 20_000 });
     },
   );
+
+  it('while a rebuild is unfinished (its marker), a demotion runs without mysql.demote and the rejoin is asked to resume', async () => {
+    const spec = specWith('strict');
+    mkdirSync(spec.paths.state_dir, { recursive: true });
+    writeFileSync(
+      join(spec.paths.state_dir, 'rebuild-in-progress.json'),
+      JSON.stringify({ discarded: ['0-1-9'], savedBinlogDir: '/x', peer: 'p', at: 'then' }),
+    );
+    // The demotion failed last time (diverged) and keepalived says BACKUP: it is applied again.
+    const h = run(spec, { state: 'BACKUP', ok: false, at: 'then', event: 'x' });
+    loop!.heard({
+      state: 'BACKUP',
+      source: 'fifo',
+      name: 'VI_1',
+      priority: 100,
+      text: 'INSTANCE "VI_1" BACKUP 100',
+    });
+    await waitFor(
+      'BACKUP applied',
+      () => h.ticks.some((t) => t.result === 'apply' && t.target === 'BACKUP'),
+      {
+        timeoutMs: 15_000,
+      },
+    );
+    const applied = h.ticks.find((t) => t.result === 'apply' && t.target === 'BACKUP')!;
+    expect(applied.reason).toMatch(/mysql.demote left out: a rebuild is unfinished here/);
+    expect(applied.outcome?.steps.map((step) => step.action)).toEqual([]);
+    await waitFor('the rejoin is asked to resume it', () => h.calls.length === 1, { timeoutMs: 15_000 });
+  });
 
   it('is cancelled when the agent stops', async () => {
     const h = run(specWith('strict'));
