@@ -17,8 +17,8 @@
  * transactions its new primary lacks is judged for a rejoin by rebuild (src/cluster/rejoin-run.ts),
  * which scans binlogs and copies the primary. One such job at a time, cancellable, backed off after
  * a refusal or a failure; while it runs, a retry of the applied demotion waits (it would re-point
- * under the copy), and a new transition (MASTER, FAULT after BACKUP) cancels it first. It takes no
- * transition lock: an hour's copy must not hold keepalived's hooks; it re-checks the VIPs itself.
+ * under the copy), and a new transition (MASTER, FAULT after BACKUP) cancels it first. It holds the
+ * transition lock while it runs: keepalived's hooks wait their bounded time and apply nothing.
  */
 import { access } from 'node:fs/promises';
 import { actionLabel } from '../actions/index.js';
@@ -273,13 +273,28 @@ export class ReconcileLoop {
         'this node holds transactions its peer lacks under strict semi-sync: judging a rejoin by rebuild',
     });
     announce('rebuilding', 'strict rejoin: judging, and rebuilding when every condition holds');
-    const run = (this.options.rejoin ?? defaultRejoin)({
-      spec,
-      node,
-      log: log.child({ transition_id: id }),
-      signal: controller.signal,
-      ...(this.options.sources?.addresses ? { addresses: this.options.sources.addresses } : {}),
-    });
+    // Under the transition lock, like a tick's apply: a keepalived hook's `hactl notify` (it acts
+    // when the agent looks dead) must not demote beside it — after RESET MASTER its demotion finds
+    // "nothing diverged" and starts replication into the copy (chaos rj7 rep 2: duplicate keys).
+    // The hook waits its bounded time and applies nothing; a tick cancels the job first.
+    const run = (async () => {
+      const held = await acquireLock(
+        lockPath(spec.paths.runtime_dir, node.name),
+        defaultLockWaitSec(spec),
+        AGENT_LOCK,
+      );
+      try {
+        return await (this.options.rejoin ?? defaultRejoin)({
+          spec,
+          node,
+          log: log.child({ transition_id: id }),
+          signal: controller.signal,
+          ...(this.options.sources?.addresses ? { addresses: this.options.sources.addresses } : {}),
+        });
+      } finally {
+        held.release();
+      }
+    })();
     const done = run
       .catch((error: unknown): RejoinOutcome => ({
         result: 'failed',
@@ -437,9 +452,11 @@ export class ReconcileLoop {
     const lockWaitSec = defaultLockWaitSec(spec);
     // A line from keepalived nearly always means work: take the lock first and look once under it,
     // instead of looking, locking and looking again (a promotion's latency is mostly those steps).
-    let lock: HeldLock | undefined = wokenBy.includes('fifo')
-      ? await acquireLock(lockFile, lockWaitSec, AGENT_LOCK)
-      : undefined;
+    // Not while the rejoin holds it: this tick may first have to cancel it.
+    let lock: HeldLock | undefined =
+      wokenBy.includes('fifo') && !this.rejoinJob
+        ? await acquireLock(lockFile, lockWaitSec, AGENT_LOCK)
+        : undefined;
     try {
       const first = await observe(spec, node, request, sources);
       const glance = decide(first, spec, intent);

@@ -13,6 +13,7 @@ import type { AppliedState, StandbyFacts } from '../../src/cluster/observation.j
 import { localSources } from '../../src/cluster/observe.js';
 import type { RejoinOptions, RejoinOutcome } from '../../src/cluster/rejoin-run.js';
 import { waitFor } from '../../src/lab/processes.js';
+import { acquireLock, lockPath } from '../../src/notify/lock.js';
 import { createLogger } from '../../src/log.js';
 import { parseSpecText } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/schema.js';
@@ -228,6 +229,20 @@ describe('the strict rejoin beside the loop', () => {
     expect(applied.reason).toMatch(/mysql.demote left out: a rebuild is unfinished here/);
     expect(applied.outcome?.steps.map((step) => step.action)).toEqual([]);
     await waitFor('the rejoin is asked to resume it', () => h.calls.length === 1, { timeoutMs: 15_000 });
+  });
+
+  it("holds the transition lock while it runs: a keepalived hook's notify cannot demote beside it", async () => {
+    const spec = specWith('strict');
+    const h = run(spec);
+    await waitFor('the rejoin starts', () => h.calls.length === 1, { timeoutMs: 15_000 });
+    const file = lockPath(spec.paths.runtime_dir, spec.nodes[0]!.name);
+    await expect(acquireLock(file, 1, { fileLock: false })).rejects.toThrow(/held/);
+    h.finish({ result: 'nothing', reason: 'test' });
+    await waitFor('the rejoin ends', () => h.ticks.some((t) => t.rejoin === 'nothing'), {
+      timeoutMs: 15_000,
+    });
+    const lock = await acquireLock(file, 5, { fileLock: false });
+    lock.release();
   });
 
   it('is cancelled when the agent stops', async () => {
