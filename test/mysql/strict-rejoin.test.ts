@@ -262,5 +262,35 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
         parseGtidList(await one(x, 'SELECT @@GLOBAL.gtid_binlog_state'));
       expect(extraTransactions(await history(sb), await history(again)).map(describeExtra)).toEqual([]);
     }, 180_000);
+
+    it('never discards a transaction another server wrote: refused, nothing changed', async () => {
+      // A write here under another server_id (and its own domain, for gtid_strict_mode), as a
+      // third server replicating into this one, or a human, would leave it.
+      const again = await a.session();
+      sessions.push(again);
+      await again.query('STOP SLAVE');
+      await again.query('SET SESSION server_id = 7');
+      await again.query('SET SESSION gtid_domain_id = 9');
+      await again.query('INSERT INTO app.t VALUES (70, 7)');
+      const before = await one(again, 'SELECT @@GLOBAL.gtid_binlog_state');
+      expect(before).toContain('9-7-');
+      const foreign = before.split(',').find((g) => g.startsWith('9-7-'))!;
+      await writeLineage(stateDir, {
+        node: 'ha1',
+        primary: 'ha2',
+        primaryPosition: await one(sb, 'SELECT @@GLOBAL.gtid_binlog_pos'),
+        following: false,
+        diverged: [foreign],
+        reason: 'diverged from ha2, the writable primary: not re-pointed',
+        at: new Date().toISOString(),
+      });
+      const outcome = await rejoin();
+      expect(outcome.result).toBe('refused');
+      expect(outcome.reason).toContain(
+        `${foreign} was written by another server than this one (server_id 1)`,
+      );
+      expect(await one(again, 'SELECT @@GLOBAL.gtid_binlog_state')).toBe(before);
+      expect(await one(again, 'SELECT COUNT(*) FROM app.t WHERE id = 70')).toBe('1');
+    }, 60_000);
   },
 );
