@@ -12,7 +12,15 @@
  * waited for at most as long as notify itself would. The lock is taken only when there is
  * something to apply (or a FIFO line says there will be); under it the node is observed again, as
  * an operator's `hactl notify` may just have acted. Taking it spawns nothing.
+ *
+ * Slow work runs beside the ticks, not in them: under strict semi-sync a demoted node that holds
+ * transactions its new primary lacks is judged for a rejoin by rebuild (src/cluster/rejoin-run.ts),
+ * which scans binlogs and copies the primary. One such job at a time, cancellable, backed off after
+ * a refusal or a failure; while it runs, a retry of the applied demotion waits (it would re-point
+ * under the copy), and a new transition (MASTER, FAULT after BACKUP) cancels it first. It holds the
+ * transition lock while it runs: keepalived's hooks wait their bounded time and apply nothing.
  */
+import { access } from 'node:fs/promises';
 import { actionLabel } from '../actions/index.js';
 import { raceDeadline } from '../bounded/deadline.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
@@ -20,6 +28,7 @@ import { decide, promotionOf, repointOf, type Intent, type Plan } from '../clust
 import type { KeepalivedFact, Observation, VrrpState } from '../cluster/observation.js';
 import { stepText } from '../cluster/proxy-rule.js';
 import { localSources, newTransitionId, observe, type ObservationSources } from '../cluster/observe.js';
+import type { RejoinOptions, RejoinOutcome } from '../cluster/rejoin-run.js';
 import type { Logger } from '../log.js';
 import { keepSessions } from '../mysql/connection.js';
 import { acquireLock, lockPath, type HeldLock } from '../notify/lock.js';
@@ -28,7 +37,7 @@ import type { NodeSpec, Spec } from '../spec/schema.js';
 
 /** Why the loop was woken: keepalived wrote a line, the timer fired, the spec was reloaded, … */
 export type WakeReason =
-  'start' | 'fifo' | 'fifo-gap' | 'periodic' | 'reload' | 'checks' | 'switchover' | 'proxy';
+  'start' | 'fifo' | 'fifo-gap' | 'periodic' | 'reload' | 'checks' | 'switchover' | 'proxy' | 'rejoin';
 
 export interface TickRecord {
   transitionId: string;
@@ -38,9 +47,12 @@ export interface TickRecord {
   /** The keepalived word the decision was given (undefined: none trusted). */
   keepalived: string | undefined;
   target: VrrpState | undefined;
-  result: 'apply' | 'skip' | 'refuse' | 'backoff' | 'error';
+  /** 'rejoin': not a tick, the strict rejoin job starting ('rebuilding') or ending (its outcome). */
+  result: 'apply' | 'skip' | 'refuse' | 'backoff' | 'error' | 'rejoin';
   reason: string;
   outcome: ApplyOutcome | undefined;
+  /** With result 'rejoin': 'rebuilding', or the job's result (rebuilt, refused, failed, nothing, cancelled). */
+  rejoin?: 'rebuilding' | 'cancelled' | RejoinOutcome['result'];
 }
 
 export interface LoopOptions {
@@ -54,6 +66,8 @@ export interface LoopOptions {
   onTick?: (record: TickRecord) => void;
   /** What an operator asked for, read at every tick (a planned switchover's step-down). */
   intent?: () => Intent;
+  /** The strict rejoin job (default: src/cluster/rejoin-run.ts); tests give their own. */
+  rejoin?: (options: RejoinOptions) => Promise<RejoinOutcome>;
 }
 
 const AUTOMATIC: Intent = {};
@@ -75,6 +89,16 @@ const MAX_NAMES = 64;
 export const STANDBY_PROBE_MS = 10_000;
 /** Timer ticks drift by a few ms: a probe due "now" must not wait for the tick after. */
 const PROBE_SLACK_MS = 500;
+/** A strict rejoin refused or failed is judged again after this (doubling): each try scans the binlogs. */
+export const REJOIN_RETRY_MIN_MS = 30_000;
+const REJOIN_RETRY_MAX_MS = 900_000;
+/** How long a new transition waits for a cancelled rejoin to stop. */
+const REJOIN_CANCEL_MS = 10_000;
+
+async function defaultRejoin(options: RejoinOptions): Promise<RejoinOutcome> {
+  const { runStrictRejoin } = await import('../cluster/rejoin-run.js');
+  return runStrictRejoin(options);
+}
 
 function resultOf(plan: Plan): 'apply' | 'skip' | 'refuse' {
   if (plan.target === undefined) return plan.proxy.length > 0 ? 'apply' : 'skip';
@@ -95,7 +119,12 @@ export class ReconcileLoop {
    * not (their sentences differ by the standby's part): the quiet timer ticks stay quiet.
    */
   private readonly lastSentences = new Map<boolean, string>();
-  private failed: { target: VrrpState; retryAt: number; backoffMs: number } | undefined;
+  private failed: { target: VrrpState; retryAt: number; backoffMs: number; diverged: boolean } | undefined;
+  /** A tick saw this node diverged from its peer: the strict rejoin is judged after it. */
+  private divergedSeen = false;
+  private rejoinJob: { controller: AbortController; done: Promise<void>; id: string } | undefined;
+  private rejoinRetryAt = -Infinity;
+  private rejoinBackoffMs = 0;
   private standbyReadAt = -Infinity;
   /** Ends the loop's kept database connection (observation and promotion share it). */
   private releaseSessions: (() => Promise<void>) | undefined;
@@ -138,11 +167,14 @@ export class ReconcileLoop {
   async stop(boundMs: number): Promise<boolean> {
     this.stopped = true;
     clearInterval(this.timer);
-    const inFlight = this.running;
+    // A rejoin cancelled mid-way resumes from its marker (or is judged afresh) at the next start.
+    this.rejoinJob?.controller.abort(new Error('the agent is stopping'));
+    const pending = [this.running, this.rejoinJob?.done].filter((p) => p !== undefined);
+    const inFlight = pending.length > 0 ? Promise.all(pending) : undefined;
     const finished = inFlight
       ? await raceDeadline(() => inFlight.then(() => true), {
           deadlineMs: performance.now() + boundMs,
-          reason: () => new Error(`the tick in flight did not finish within ${boundMs} ms`),
+          reason: () => new Error(`the tick (or rejoin) in flight did not finish within ${boundMs} ms`),
           onTimeout: () => false,
         })
       : true;
@@ -205,7 +237,173 @@ export class ReconcileLoop {
         };
       }
       this.options.onTick?.(record);
+      if (this.divergedSeen) this.maybeRejoin();
     }
+  }
+
+  /**
+   * Starts the strict rejoin job when a tick saw this node diverged: agent mode under strict
+   * semi-sync, none running, not backing off. It runs beside the ticks; its end wakes one.
+   */
+  private maybeRejoin(): void {
+    this.divergedSeen = false;
+    const { spec, node } = this.options.current();
+    if (this.stopped || this.rejoinJob || !spec.agent.enabled || spec.mysql?.semi_sync !== 'strict') return;
+    if (performance.now() < this.rejoinRetryAt) return;
+    const { log } = this.options;
+    const id = newTransitionId(node.name);
+    const controller = new AbortController();
+    const announce = (rejoin: NonNullable<TickRecord['rejoin']>, reason: string) =>
+      this.options.onTick?.({
+        transitionId: id,
+        wokenBy: ['rejoin'],
+        lines: [],
+        keepalived: this.keepalived()?.text,
+        target: undefined,
+        result: 'rejoin',
+        reason,
+        outcome: undefined,
+        rejoin,
+      });
+    log.info({
+      event: 'agent.rejoin',
+      transition_id: id,
+      result: 'started',
+      reason:
+        'this node holds transactions its peer lacks under strict semi-sync: judging a rejoin by rebuild',
+    });
+    announce('rebuilding', 'strict rejoin: judging, and rebuilding when every condition holds');
+    // Under the transition lock, like a tick's apply: a keepalived hook's `hactl notify` (it acts
+    // when the agent looks dead) must not demote beside it — after RESET MASTER its demotion finds
+    // "nothing diverged" and starts replication into the copy (chaos rj7 rep 2: duplicate keys).
+    // The hook waits its bounded time and applies nothing; a tick cancels the job first.
+    const run = (async () => {
+      const held = await acquireLock(
+        lockPath(spec.paths.runtime_dir, node.name),
+        defaultLockWaitSec(spec),
+        AGENT_LOCK,
+      );
+      try {
+        return await (this.options.rejoin ?? defaultRejoin)({
+          spec,
+          node,
+          log: log.child({ transition_id: id }),
+          signal: controller.signal,
+          ...(this.options.sources?.addresses ? { addresses: this.options.sources.addresses } : {}),
+        });
+      } finally {
+        held.release();
+      }
+    })();
+    const done = run
+      .catch((error: unknown): RejoinOutcome => ({
+        result: 'failed',
+        reason: error instanceof Error ? error.message : String(error),
+      }))
+      .then((outcome) => {
+        const fields = {
+          event: 'agent.rejoin',
+          transition_id: id,
+          result: outcome.result,
+          reason: outcome.reason,
+          ...('discarded' in outcome && outcome.discarded ? { discarded: outcome.discarded } : {}),
+          ...('savedBinlogDir' in outcome ? { saved_binlog_dir: outcome.savedBinlogDir } : {}),
+          ...('durationMs' in outcome ? { duration_ms: outcome.durationMs } : {}),
+          ...('step' in outcome && outcome.step ? { step: outcome.step } : {}),
+          ...('extraGtids' in outcome ? { extra_gtids: outcome.extraGtids } : {}),
+        };
+        if (outcome.result === 'rebuilt' || outcome.result === 'nothing') {
+          this.rejoinBackoffMs = 0;
+          this.rejoinRetryAt = -Infinity;
+          // The demotion that failed on the divergence is applied again at once, not after its backoff.
+          this.failed = undefined;
+        } else if (controller.signal.aborted) {
+          // A transition (or the agent stopping) ended it, not its own verdict: no back-off; the
+          // next tick that sees the divergence judges it again (transitions are keepalived's pace).
+          this.rejoinRetryAt = -Infinity;
+        } else {
+          this.rejoinBackoffMs = Math.min(
+            REJOIN_RETRY_MAX_MS,
+            Math.max(REJOIN_RETRY_MIN_MS, this.rejoinBackoffMs * 2),
+          );
+          this.rejoinRetryAt = performance.now() + this.rejoinBackoffMs;
+        }
+        const result =
+          outcome.result !== 'rebuilt' && controller.signal.aborted ? 'cancelled' : outcome.result;
+        const level = result === 'failed' ? 'error' : result === 'nothing' ? 'info' : 'warn';
+        log[level]({
+          ...fields,
+          result,
+          ...(result !== 'cancelled' && this.rejoinBackoffMs > 0
+            ? { retry_in_ms: this.rejoinBackoffMs }
+            : {}),
+        });
+        const text =
+          outcome.result === 'rebuilt'
+            ? `strict rejoin: discarded ${outcome.discarded.join(',')} (binlogs saved in ${outcome.savedBinlogDir}); ${outcome.reason}`
+            : `strict rejoin ${result}: ${outcome.reason}`;
+        announce(result, text);
+      })
+      .finally(() => {
+        this.rejoinJob = undefined;
+        if (!this.stopped) this.wake('rejoin');
+      });
+    this.rejoinJob = { controller, done, id };
+  }
+
+  /**
+   * A rebuild left unfinished after RESET MASTER (its marker in paths.state_dir) has emptied the
+   * binlog state but not replaced the data: mysql.demote would find "nothing diverged" and re-point
+   * a half-rebuilt node, hiding what it still holds. So while the marker exists a demotion runs
+   * without mysql.demote (the node is read-only already; the rebuild re-points at its end), and the
+   * strict rejoin is asked to resume it. A promotion keeps its steps: the lineage still says
+   * diverged, and the promotion guard refuses.
+   */
+  private async withoutRepointDuringRebuild(plan: Plan, spec: Spec): Promise<Plan> {
+    if (plan.target === undefined || plan.target === 'MASTER') return plan;
+    if (!plan.actions.some((a) => a.type === 'mysql.demote')) return plan;
+    const { markerPath } = await import('../mysql/rebuild.js');
+    const marker = markerPath(spec.paths.state_dir);
+    // Bounded; a file system that does not answer counts as "present": the safe side.
+    const present = await raceDeadline(
+      () =>
+        access(marker).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+        ),
+      {
+        deadlineMs: performance.now() + 2_000,
+        reason: () => new Error(`${marker} did not answer within 2 s`),
+        onTimeout: () => true,
+      },
+    );
+    if (!present) return plan;
+    this.divergedSeen = true;
+    this.options.log.warn({
+      event: 'agent.rebuild_unfinished',
+      transition_id: plan.transitionId,
+      marker,
+      state: plan.target,
+      reason:
+        'a rebuild stopped after RESET MASTER: mysql.demote is left out (re-pointing would hide what the copy has not replaced); the strict rejoin resumes it, or run hactl rebuild',
+    });
+    return Object.freeze({
+      ...plan,
+      actions: Object.freeze(plan.actions.filter((a) => a.type !== 'mysql.demote')),
+      reason: `${plan.reason}; mysql.demote left out: a rebuild is unfinished here (${marker})`,
+    });
+  }
+
+  /** Cancels the rejoin job and waits for it, bounded; true when it stopped. */
+  private async cancelRejoin(reason: string, boundMs: number): Promise<boolean> {
+    const job = this.rejoinJob;
+    if (!job) return true;
+    job.controller.abort(new Error(reason));
+    return raceDeadline(() => job.done.then(() => true), {
+      deadlineMs: performance.now() + boundMs,
+      reason: () => new Error(`the rejoin did not stop within ${boundMs} ms`),
+      onTimeout: () => false,
+    });
   }
 
   private fields(observation: Observation, plan: Plan, wokenBy: WakeReason[]): Record<string, unknown> {
@@ -254,9 +452,11 @@ export class ReconcileLoop {
     const lockWaitSec = defaultLockWaitSec(spec);
     // A line from keepalived nearly always means work: take the lock first and look once under it,
     // instead of looking, locking and looking again (a promotion's latency is mostly those steps).
-    let lock: HeldLock | undefined = wokenBy.includes('fifo')
-      ? await acquireLock(lockFile, lockWaitSec, AGENT_LOCK)
-      : undefined;
+    // Not while the rejoin holds it: this tick may first have to cancel it.
+    let lock: HeldLock | undefined =
+      wokenBy.includes('fifo') && !this.rejoinJob
+        ? await acquireLock(lockFile, lockWaitSec, AGENT_LOCK)
+        : undefined;
     try {
       const first = await observe(spec, node, request, sources);
       const glance = decide(first, spec, intent);
@@ -271,7 +471,37 @@ export class ReconcileLoop {
         else if (repointOf(glance)?.allow === false) log.warn(fields);
         else log.info(fields);
         this.lastSentences.set(withStandby, glance.reason);
+        if (repointOf(glance)?.diverged) this.divergedSeen = true;
         return record(glance, 'skip');
+      }
+      if (this.rejoinJob && glance.target !== undefined) {
+        // The demotion applied again (a retry, or rule 7's re-point) would STOP SLAVE / CHANGE
+        // MASTER under the copy: it waits. A new transition (MASTER, FAULT after BACKUP) does not
+        // wait for a copy that may take an hour: it cancels the rebuild, which resumes or is judged
+        // again later.
+        if (glance.target !== 'MASTER' && glance.target === first.lastApplied?.state) {
+          const reason = `${glance.target} waits: the strict rejoin ${this.rejoinJob.id} is rebuilding this node (a new transition cancels it)`;
+          log.info({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip', reason });
+          return { ...record(glance, 'skip'), reason };
+        }
+        const stopped = await this.cancelRejoin(
+          `${glance.target} was decided for this node`,
+          REJOIN_CANCEL_MS,
+        );
+        log.warn({
+          event: 'agent.rejoin',
+          transition_id: transitionId,
+          result: 'cancelled',
+          stopped,
+          reason: `${glance.target} was decided for this node: it does not wait for the rebuild (a promotion is judged by the promotion guard; the lineage still says diverged)`,
+        });
+        // Never both at once: a demotion beside a RESET MASTER that is still finishing re-pointed a
+        // half-rebuilt node in the lab (chaos rj6 rep 4). The next tick looks again.
+        if (!stopped) {
+          const reason = `${glance.target} waits: the cancelled strict rejoin has not stopped within ${REJOIN_CANCEL_MS / 1000} s`;
+          log.warn({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'skip', reason });
+          return { ...record(glance, 'skip'), reason };
+        }
       }
       const retry = this.failed;
       if (
@@ -282,6 +512,7 @@ export class ReconcileLoop {
       ) {
         const reason = `${glance.target} failed last time; the timer retries in ${Math.round((retry.retryAt - performance.now()) / 1000)} s (an event retries at once)`;
         log.debug({ ...this.fields(first, glance, wokenBy), event: 'agent.tick', result: 'backoff', reason });
+        if (retry.diverged) this.divergedSeen = true;
         // The state waits for its retry; the proxies do not (a node whose demotion keeps failing).
         if (glance.proxy.length > 0)
           await apply(
@@ -300,6 +531,7 @@ export class ReconcileLoop {
         observation = await observe(spec, node, request, sources);
         plan = decide(observation, spec, intent);
       }
+      plan = await this.withoutRepointDuringRebuild(plan, spec);
       const result = resultOf(plan);
       const fields = {
         ...this.fields(observation, plan, wokenBy),
@@ -336,7 +568,9 @@ export class ReconcileLoop {
           if (spec.proxy) this.wake('proxy');
         } else {
           const backoffMs = Math.min(RETRY_MAX_MS, Math.max(RETRY_MIN_MS, (retry?.backoffMs ?? 0) * 2));
-          this.failed = { target: plan.target, retryAt: performance.now() + backoffMs, backoffMs };
+          const diverged = outcome.diverged;
+          this.failed = { target: plan.target, retryAt: performance.now() + backoffMs, backoffMs, diverged };
+          if (diverged) this.divergedSeen = true;
         }
       }
       return record(plan, result, outcome);

@@ -90,6 +90,19 @@ async function runOne(action: ActionSpec, context: ActionContext): Promise<Actio
   }
 }
 
+/**
+ * What becomes of a diverged demotion: under strict semi-sync the agent rejoins the node by itself
+ * when its proof holds (src/cluster/rejoin-rule.ts); notify mode reports it and leaves it to a human.
+ */
+export function rejoinHint(spec: Spec): { rejoin?: string } {
+  if (spec.mysql?.semi_sync !== 'strict') return {};
+  return {
+    rejoin: spec.agent.enabled
+      ? 'strict semi-sync: the agent judges a rejoin by rebuild, discarding only what no client was told committed (see agent.rejoin)'
+      : 'strict semi-sync: the agent (agent.enabled) would rejoin this node by itself when its proof holds; in notify mode a human runs hactl rebuild --discard <the extra GTIDs>',
+  };
+}
+
 async function runSteps(
   actions: readonly ActionSpec[],
   context: ActionContext,
@@ -121,7 +134,7 @@ async function runSteps(
       result: result.ok ? 'ok' : 'failed',
       reason: result.detail,
       on_failure: policy,
-      ...(diverged ? { diverged: true, needs_human: true } : {}),
+      ...(diverged ? { diverged: true, needs_human: true, ...rejoinHint(context.spec) } : {}),
     };
     if (result.ok) context.log.info(line);
     else context.log.error(line);

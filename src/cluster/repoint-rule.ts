@@ -7,7 +7,10 @@
  * is read-only and not replicating from the peer, the peer is writable, and nothing says this node
  * holds transactions the peer lacks (its lineage record, and the live GTID comparison), it runs the
  * applied state's mysql.demote step again: that step re-points (and re-checks divergence itself).
- * A diverged node is reported, never re-pointed. Pure: the same observation gives the same answer.
+ * A diverged node is reported, never re-pointed. Under strict semi-sync a diverged node that no
+ * demotion recorded as such gets its mysql.demote again, which finds the divergence and records
+ * it (the lineage); the agent then judges a rejoin by rebuild (src/cluster/rejoin-rule.ts), whose
+ * proof needs that record. Pure: the same observation gives the same answer.
  */
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { Spec } from '../spec/schema.js';
@@ -17,6 +20,11 @@ export interface RepointGuard {
   rule: 'repoint';
   allow: boolean;
   reason: string;
+  /**
+   * The standby holds transactions the peer lacks: under strict semi-sync the agent then judges a
+   * rejoin by rebuild off its loop (src/cluster/rejoin-rule.ts), never in this pure rule.
+   */
+  diverged?: true;
 }
 
 export interface RepointStep {
@@ -105,19 +113,32 @@ export function repointRule(
   if (lineage?.kind === 'unreadable')
     return refuse(`${head}; its lineage record cannot be read (${lineage.problem}): not re-pointed`);
   const record = lineage?.kind === 'ok' ? lineage.lineage : undefined;
+  const strict = spec.mysql?.semi_sync === 'strict';
+  const rejoin = strict
+    ? '; strict semi-sync: the agent judges a rejoin by rebuild (agent.rejoin)'
+    : ', a human must reconcile (hactl rebuild)';
+  const divergedRefusal = (reason: string) => ({
+    refused: { rule: 'repoint' as const, allow: false, reason, diverged: true as const },
+  });
   if (record && record.diverged.length > 0)
-    return refuse(
-      `${head}; it diverged from ${record.primary} (recorded ${record.at}: it holds ${record.diverged.join(', ')}): not re-pointed, a human must reconcile`,
+    return divergedRefusal(
+      `${head}; it diverged from ${record.primary} (recorded ${record.at}: it holds ${record.diverged.join(', ')}): not re-pointed${rejoin}`,
     );
-  if (peerState.extraHere.length > 0)
-    return refuse(
-      `${head}; it holds ${peerState.extraHere.join(', ')}, which ${standby.peer.node} lacks: diverged, not re-pointed, a human must reconcile`,
-    );
-  const reason = `${head}; ${standby.peer.node} is writable and holds everything this node logged: re-pointing (${state}'s mysql.demote again)`;
-  return {
+  const step = (reason: string): RepointStep => ({
     target: state,
     actions: spec.actions[state === 'BACKUP' ? 'backup' : 'fault'].filter(demotes),
     reason,
     guard: { rule: 'repoint', allow: true, reason },
-  };
+  });
+  if (peerState.extraHere.length > 0 && strict)
+    return step(
+      `${head}; it holds ${peerState.extraHere.join(', ')}, which ${standby.peer.node} lacks, and no demotion recorded that: ${state}'s mysql.demote again, which records the divergence (strict semi-sync: the agent then judges a rejoin by rebuild)`,
+    );
+  if (peerState.extraHere.length > 0)
+    return divergedRefusal(
+      `${head}; it holds ${peerState.extraHere.join(', ')}, which ${standby.peer.node} lacks: diverged, not re-pointed${rejoin}`,
+    );
+  return step(
+    `${head}; ${standby.peer.node} is writable and holds everything this node logged: re-pointing (${state}'s mysql.demote again)`,
+  );
 }

@@ -43,6 +43,12 @@ export interface RebuildFacts {
   peerProblem: string | null;
   peerReadOnly: boolean | null;
   peerPosition: string | null;
+  /**
+   * The peer's gtid_binlog_state when observed (before the copy, so never beyond it): the rebuilt
+   * server takes it over, or its binlog state would lack the pair's history after RESET MASTER and
+   * the next failover the other way would find the old node "holding" GTIDs the rebuilt one lacks.
+   */
+  peerBinlogState: string | null;
   localServerId: number;
   peerServerId: number | null;
   /** Every GTID this server logged that the peer's binlog state does not hold, sorted. */
@@ -242,6 +248,7 @@ export async function observeForRebuild(
     peerProblem: 'problem' in peer ? peer.problem : null,
     peerReadOnly: null,
     peerPosition: null,
+    peerBinlogState: null,
     localServerId: Number(row.id),
     peerServerId: null,
     extraGtids: [],
@@ -263,6 +270,7 @@ export async function observeForRebuild(
   facts.peerReadOnly = isOn(p.ro);
   facts.peerServerId = Number(p.id);
   facts.peerPosition = String(p.pos ?? '');
+  facts.peerBinlogState = String(p.state ?? '').replace(/\s+/g, '');
   const localState = String((await local.query('SELECT @@GLOBAL.gtid_binlog_state AS s'))[0]?.s ?? '');
   const extras = extraTransactions(parseGtidList(localState), parseGtidList(String(p.state ?? '')));
   if (extras.length > 0) facts.extraGtids = await exactExtras(local, facts.binlogFiles, extras);
@@ -322,7 +330,7 @@ export function planLines(facts: RebuildFacts, peer: string, stateDir: string): 
     ...(facts.localOnlyDatabases.length > 0
       ? [`  4 drop-local-only  DROP DATABASE ${facts.localOnlyDatabases.join(', ')} (not on the primary)`]
       : []),
-    `  5 copy-primary     mariadb-dump --single-transaction --gtid --master-data=1 --all-databases from ${peer} | mariadb here (sql_log_bin=0)`,
+    `  5 copy-primary     mariadb-dump --single-transaction --gtid --master-data=1 --all-databases from ${peer} | mariadb here (sql_log_bin=0), then gtid_binlog_state = the primary's`,
     `  6 repoint          CHANGE MASTER TO ${peer} MASTER_USE_GTID=slave_pos, START SLAVE; read_only stays ON`,
   ];
 }
@@ -341,6 +349,12 @@ export interface RebuildOptions {
   log: StepLogger;
   /** Every argv spawned, for the report (tests assert no secret is in it). */
   onSpawn?: (argv: string[], pid: number | undefined) => void;
+  /**
+   * Cancels the rebuild (the agent stopping, or a transition that must not wait): checked before
+   * each step, and it kills the copy's children. A cancelled rebuild fails like any step, with the
+   * node's state; after RESET MASTER its marker makes the next run resume.
+   */
+  signal?: AbortSignal;
 }
 
 export interface RebuildReport {
@@ -412,8 +426,16 @@ export async function rebuild(
     log('rebuild.failed', { level: 'error', step, error: (error as Error).message, state });
     throw new RebuildStepFailed(step, (error as Error).message, state, next);
   };
+  const { signal } = options;
+  const checkpoint = () => {
+    if (signal?.aborted)
+      throw new Error(
+        `cancelled before this step: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}`,
+      );
+  };
 
   try {
+    checkpoint();
     await session.query('STOP ALL SLAVES');
   } catch (error) {
     fail(error, 'read-only, unchanged', 'look at SHOW ALL SLAVES STATUS and run hactl rebuild again');
@@ -422,6 +444,7 @@ export async function rebuild(
 
   step = 'save-binlogs';
   try {
+    checkpoint();
     if (facts.resumed) saved = facts.resumed.savedBinlogDir;
     else {
       if (facts.binlogDir === null) throw new Error('the server has no binary log (log_bin is off)');
@@ -464,6 +487,7 @@ export async function rebuild(
   // in this server's binlog state (gtid_strict_mode conflicts), and the binlogs are saved by now.
   step = 'reset-master';
   try {
+    checkpoint();
     await session.query('RESET MASTER');
   } catch (error) {
     fail(error, `${stillSafe}; binlogs saved in ${saved}`, 'run hactl rebuild again');
@@ -474,6 +498,7 @@ export async function rebuild(
 
   step = 'drop-local-only';
   try {
+    checkpoint();
     await session.query('SET SESSION sql_log_bin = 0');
     for (const db of facts.localOnlyDatabases) {
       await session.query(`DROP DATABASE \`${db.replace(/`/g, '``')}\``);
@@ -487,6 +512,7 @@ export async function rebuild(
   let bytes = 0;
   const dir = await mkdtemp(join(tmpdir(), 'hactl-rebuild-'));
   try {
+    checkpoint();
     const peerFile = await writeDefaults(dir, 'peer.cnf', options.peer);
     const localFile = await writeDefaults(dir, 'local.cnf', options.local);
     const { execa } = await import('execa');
@@ -518,6 +544,7 @@ export async function rebuild(
       forceKillAfterDelay: 2_000,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       extendEnv: false,
+      ...(signal ? { cancelSignal: signal } : {}),
     } as const;
     const dump = execa(dumpArgv[0]!, dumpArgv.slice(1), {
       ...common,
@@ -560,6 +587,15 @@ export async function rebuild(
     dumpPosition = String((await session.query('SELECT @@GLOBAL.gtid_slave_pos AS p'))[0]?.p ?? '');
     // A dump recreates the primary's events ENABLED; a replica must not run them: left as
     // replication itself leaves them on a replica (SLAVESIDE_DISABLED).
+    // Allowed only while nothing was logged since RESET MASTER (error 1956 otherwise): the copy
+    // ran with sql_log_bin=0 and replication is stopped, so the binlog is still empty here.
+    if (facts.peerBinlogState) {
+      await session.query('SET GLOBAL gtid_binlog_state = ?', [facts.peerBinlogState]);
+      log('rebuild.binlog_state', {
+        gtidBinlogState: facts.peerBinlogState,
+        reason: "the primary's GTID history as of before the copy: the next failover compares against it",
+      });
+    }
     const events = await session.query(
       "SELECT EVENT_SCHEMA AS db, EVENT_NAME AS name FROM information_schema.EVENTS WHERE STATUS = 'ENABLED'",
     );
@@ -584,6 +620,7 @@ export async function rebuild(
   step = 'repoint';
   let replication: DemoteReport['replication'] = null;
   try {
+    checkpoint();
     if (dumpPosition === '') throw new Error('the copy set no gtid_slave_pos (was --gtid honoured?)');
     const report = await demote(session, {
       topology: options.topology ?? 'one-way',

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { appliedStatePath } from '../../src/cluster/applied-state.js';
-import { apply } from '../../src/cluster/apply.js';
+import { apply, rejoinHint } from '../../src/cluster/apply.js';
 import { decide } from '../../src/cluster/decide.js';
 import { createLogger } from '../../src/log.js';
 import { parseSpecText } from '../../src/spec/load.js';
@@ -128,5 +128,19 @@ describe('apply', () => {
     expect(plan.target).toBeUndefined();
     expect(outcome).toBeUndefined();
     expect(() => recorded()).toThrow(/ENOENT/);
+  });
+});
+
+describe("a diverged demotion's log line", () => {
+  const spec = (semi: 'strict' | 'expected', agent: boolean): Spec => {
+    const base = parseSpecText(baseSpecYaml('mysql: { credentials_file: /etc/hactl/mysql.cnf }\n'), 't.yaml');
+    return { ...base, agent: { ...base.agent, enabled: agent }, mysql: { ...base.mysql!, semi_sync: semi } };
+  };
+  it('says, in notify mode under strict, that the agent would rejoin the node; in agent mode, that it judges it', () => {
+    expect(rejoinHint(spec('strict', false)).rejoin).toMatch(
+      /the agent \(agent.enabled\) would rejoin this node by itself .* a human runs hactl rebuild/,
+    );
+    expect(rejoinHint(spec('strict', true)).rejoin).toMatch(/the agent judges a rejoin by rebuild/);
+    expect(rejoinHint(spec('expected', false))).toEqual({});
   });
 });

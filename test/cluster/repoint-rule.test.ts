@@ -217,4 +217,44 @@ describe('decide rule 7: never re-points when it is not safe', () => {
     expect(repointOf(unseen)).toBeUndefined();
     expect(needsStandbyFacts(backup(), AGENT, {})).toBe(true);
   });
+  describe('under strict semi-sync (the agent judges a rejoin by rebuild)', () => {
+    const STRICT: Spec = { ...AGENT, mysql: { ...AGENT.mysql!, semi_sync: 'strict' } };
+    const stopped = replica({ io: 'no', sqlRunning: false });
+
+    it('a divergence no demotion recorded: mysql.demote again, which records it', () => {
+      const plan = decide(
+        backup({
+          standby: standby({ replica: stopped, peerState: { extraHere: ['0-1-12 (peer has 0-1-11)'] } }),
+        }),
+        STRICT,
+        {},
+      );
+      expect(labels(plan)).toEqual(['mysql.demote']);
+      expect(repointOf(plan)?.allow).toBe(true);
+      expect(plan.reason).toMatch(
+        /no demotion recorded that: BACKUP's mysql.demote again, which records the divergence/,
+      );
+    });
+
+    it('a recorded divergence: not re-pointed, flagged for the rejoin, and the sentence says the agent judges it', () => {
+      const plan = decide(
+        backup({ lineage: { kind: 'ok', lineage: diverged }, standby: standby({ replica: stopped }) }),
+        STRICT,
+        {},
+      );
+      expect(plan.target).toBeUndefined();
+      expect(repointOf(plan)).toMatchObject({ allow: false, diverged: true });
+      expect(plan.reason).toMatch(/not re-pointed; strict semi-sync: the agent judges a rejoin by rebuild/);
+    });
+
+    it('without strict the divergence is flagged too, and left to a human', () => {
+      const plan = decide(
+        backup({ standby: standby({ replica: stopped, peerState: { extraHere: ['0-1-12'] } }) }),
+        AGENT,
+        {},
+      );
+      expect(repointOf(plan)).toMatchObject({ allow: false, diverged: true });
+      expect(plan.reason).toMatch(/a human must reconcile \(hactl rebuild\)/);
+    });
+  });
 });

@@ -10,6 +10,7 @@ const fit: RebuildFacts = {
   peerProblem: null,
   peerReadOnly: false,
   peerPosition: '0-1-100',
+  peerBinlogState: '0-1-100',
   localServerId: 2,
   peerServerId: 1,
   extraGtids: ['0-2-51', '0-2-52'],

@@ -70,10 +70,17 @@ export class AgentFacts {
   }
 
   tick(record: TickRecord): void {
-    const decided = record.result === 'apply' || record.result === 'refuse' || record.result === 'error';
+    const decided =
+      record.result === 'apply' ||
+      record.result === 'refuse' ||
+      record.result === 'error' ||
+      record.result === 'rejoin';
     if (!decided) return;
+    // The strict rejoin (rebuilding, then rebuilt / refused / failed / nothing) shows among the transitions.
     const outcome =
-      record.result === 'refuse'
+      record.result === 'rejoin'
+        ? `rejoin ${record.rejoin ?? 'unknown'}`
+        : record.result === 'refuse'
         ? 'refused'
         : record.result === 'error'
           ? 'error'

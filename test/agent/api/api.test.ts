@@ -404,4 +404,32 @@ describe('what only the agent knows (AgentFacts)', () => {
       source_event: 'INSTANCE "inside" MASTER 150',
     });
   });
+
+  it('lists the strict rejoin job among the transitions: rebuilding, then its result', () => {
+    const facts = new AgentFacts();
+    const job = (rejoin: TickRecord['rejoin'], reason: string): TickRecord => ({
+      transitionId: 'ha1-rj',
+      wokenBy: ['rejoin'],
+      lines: [],
+      keepalived: undefined,
+      target: undefined,
+      result: 'rejoin',
+      reason,
+      outcome: undefined,
+      rejoin,
+    });
+    facts.tick(job('rebuilding', 'strict rejoin: judging'));
+    facts.tick(
+      job('rebuilt', 'strict rejoin: discarded 0-1-9 (binlogs saved in /var/lib/hactl/discarded-1)'),
+    );
+    expect(facts.transitions()).toMatchObject([
+      { id: 'ha1-rj', state: null, outcome: 'rejoin rebuilding' },
+      {
+        id: 'ha1-rj',
+        state: null,
+        outcome: 'rejoin rebuilt',
+        reason: expect.stringContaining('discarded-1'),
+      },
+    ]);
+  });
 });

@@ -1,0 +1,296 @@
+/**
+ * The agent's strict rejoin (src/cluster/rejoin-run.ts) against two real MariaDB servers under
+ * strict semi-sync (127.0.0.2 = ha1, the old primary; 127.0.0.3 = ha2): ha1's insert waits for an
+ * ACK that never comes (ha2's IO thread is stopped), ha1 is demoted (the wait is ended, MariaDB
+ * commits it anyway: no client got an OK), ha2 is promoted, and ha1's re-point finds it diverged.
+ * The rejoin refuses while ha1's settings would not have been strict (nothing changes), and then
+ * rebuilds ha1 from ha2: it replicates from ha2 and acknowledges its commits, the unacknowledged
+ * row and GTID are gone, and the binlog holding them is saved. Run through the lab lock.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { writeLineage } from '../../src/cluster/lineage.js';
+import { runStrictRejoin } from '../../src/cluster/rejoin-run.js';
+import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
+import { createLogger } from '../../src/log.js';
+import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
+import { demote, DivergedError } from '../../src/mysql/demote.js';
+import { renderClientSection } from '../../src/mysql/option-file.js';
+import { promote } from '../../src/mysql/promote.js';
+import { describeExtra, extraTransactions, parseGtidList } from '../../src/mysql/gtid.js';
+import { markerPath } from '../../src/mysql/rebuild.js';
+import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
+import { parseSpecText } from '../../src/spec/load.js';
+import { freePort, until } from '../support/mariadb-pair.js';
+import { requirementsMissing, titled } from '../support/requirements.js';
+
+const missing = requirementsMissing({
+  root: true,
+  programs: ['mariadbd', 'mariadb-install-db', 'mariadb-dump', 'mariadb'],
+});
+
+async function one(session: MysqlSession, sql: string): Promise<string> {
+  const row = (await session.query(sql))[0] ?? {};
+  return String(Object.values(row)[0]);
+}
+
+describe.skipIf(missing)(
+  titled('strict semi-sync: the agent rejoins a diverged old primary', missing),
+  () => {
+    let dir: string;
+    let stateDir: string;
+    const servers: MariadbServer[] = [];
+    const sessions: MysqlSession[] = [];
+    let a: MariadbServer;
+    let b: MariadbServer;
+    let sa: MysqlSession;
+    let sb: MysqlSession;
+    let specText: string;
+    let unacknowledged: string;
+    const steps: string[] = [];
+    const stepLog = (event: string, fields: Record<string, unknown>) =>
+      void steps.push(`${event} ${JSON.stringify(fields)}`);
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), `hactl-strict-rejoin-${process.pid}-`));
+      stateDir = join(dir, 'state');
+      mkdirSync(stateDir, { recursive: true });
+      const port = await freePort();
+      const extra = { ...STRICT_SEMI_SYNC_SERVER_OPTIONS };
+      a = await initMariadb({
+        dir: join(dir, 'a'),
+        port,
+        serverId: 1,
+        readOnly: false,
+        bindAddress: '127.0.0.2',
+        extra,
+      });
+      servers.push(a);
+      b = await initMariadb({
+        dir: join(dir, 'b'),
+        port,
+        serverId: 2,
+        readOnly: true,
+        bindAddress: '127.0.0.3',
+        extra,
+      });
+      servers.push(b);
+      await startReplication(b, { host: a.host, port, account: a.replication });
+      // One admin and one replication account for the pair, as in a real one.
+      const password = a.admin.password;
+      const root = await connectWith({ user: 'root', socket: b.socket }, { timeoutMs: 5000 });
+      await root.query('SET SESSION sql_log_bin = 0');
+      await root.query("ALTER USER 'hactl_admin'@'%' IDENTIFIED BY ?", [password], { secrets: [password] });
+      await root.query("ALTER USER 'hactl_repl'@'%' IDENTIFIED BY ?", [a.replication.password], {
+        secrets: [a.replication.password],
+      });
+      await root.close();
+      const admin = join(dir, 'admin.cnf');
+      const repl = join(dir, 'repl.cnf');
+      writeFileSync(admin, renderClientSection({ user: 'hactl_admin', password }), { mode: 0o600 });
+      writeFileSync(
+        repl,
+        renderClientSection({ user: a.replication.user, password: a.replication.password }),
+        {
+          mode: 0o600,
+        },
+      );
+      specText = `version: 1
+cluster: rj
+nodes:
+  - { name: ha1, priority: 150, networks: { lan: { interface: lo, address: 127.0.0.2 } } }
+  - { name: ha2, priority: 120, networks: { lan: { interface: lo, address: 127.0.0.3 } } }
+vips: [{ name: lan, address: 192.0.2.50/24, network: lan, virtual_router_id: 51 }]
+paths: { runtime_dir: ${dir}/run, state_dir: ${stateDir} }
+agent: { enabled: true }
+mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replication_credentials_file: ${repl}, semi_sync: strict }
+`;
+      sa = await a.session();
+      sb = await b.session({ ...b.admin, password });
+      sessions.push(sa, sb);
+      const strict = {
+        topology: 'one-way',
+        catchUpTimeoutSec: 10,
+        onCatchUpTimeout: 'stay-read-only',
+      } as const;
+      await promote(sa, { ...strict, semiSync: 'strict', log: stepLog });
+      // b's IO thread registered before a's source side was on: reconnect it as a semi-sync replica.
+      await sb.query('STOP SLAVE');
+      await sb.query('SET GLOBAL rpl_semi_sync_slave_enabled = ON');
+      await sb.query('START SLAVE');
+      await until(
+        'b acknowledges as a semi-sync replica',
+        async () => (await one(sa, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
+      );
+      await sa.query('CREATE TABLE app.t (id INT PRIMARY KEY, v INT)');
+      await sa.query('INSERT INTO app.t VALUES (1, 1)');
+      await until(
+        'row 1 on b',
+        async () => (await one(sb, 'SELECT COUNT(*) FROM app.t').catch(() => '')) === '1',
+      );
+
+      // The commit that never gets its ACK: b stops receiving.
+      await sb.query('STOP SLAVE IO_THREAD');
+      const writer = await a.session(a.app, 60_000);
+      sessions.push(writer);
+      const told = writer.query('INSERT INTO app.t VALUES (2, 2)').then(
+        () => 'acknowledged',
+        () => 'not acknowledged',
+      );
+      await until(
+        'the insert waits for the ACK',
+        async () =>
+          (
+            await sa.query(
+              "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for semi-sync ACK%'",
+            )
+          ).length === 1,
+      );
+      // The demotion ends the wait (issue 12): MariaDB commits the row, its client is told nothing.
+      await demote(sa, {
+        topology: 'one-way',
+        semiSync: 'strict',
+        log: stepLog,
+        openSession: () => a.session(),
+      });
+      expect(await told).toBe('not acknowledged');
+      expect(await one(sa, 'SELECT COUNT(*) FROM app.t WHERE id = 2')).toBe('1');
+      unacknowledged = await one(sa, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      expect(unacknowledged).toMatch(/^0-1-\d+$/);
+
+      await promote(sb, { ...strict, semiSync: 'strict', log: stepLog });
+      // ha1's re-point finds the divergence and records it, as the mysql.demote action does.
+      const error = await demote(sa, {
+        topology: 'one-way',
+        semiSync: 'strict',
+        peer: { host: b.host, port },
+        replication: { user: a.replication.user, password: a.replication.password },
+        log: stepLog,
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(DivergedError);
+      expect((error as DivergedError).extraGtids).toEqual([unacknowledged]);
+      await writeLineage(stateDir, {
+        node: 'ha1',
+        primary: 'ha2',
+        primaryPosition: (error as DivergedError).peerPosition,
+        following: false,
+        diverged: (error as DivergedError).extraGtids,
+        reason: 'diverged from ha2, the writable primary: not re-pointed',
+        at: new Date().toISOString(),
+      });
+    }, 180_000);
+
+    afterAll(async () => {
+      for (const x of sessions) await x.close().catch(() => undefined);
+      for (const m of servers) await m.stop().catch(() => undefined);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    const rejoin = () => {
+      const spec = parseSpecText(specText, 'rj.yaml');
+      return runStrictRejoin({
+        spec,
+        node: spec.nodes[0]!,
+        log: createLogger({ level: 'warn' }),
+        signal: AbortSignal.timeout(150_000),
+        timeoutMs: 120_000,
+        addresses: () => new Set<string>(),
+      });
+    };
+
+    it("MariaDB 10.11's counters cannot tell an async fallback from the demotion (the rule does not judge them)", async () => {
+      const status = async (name: string) =>
+        String((await sa.query('SHOW GLOBAL STATUS LIKE ?', [name]))[0]?.Value ?? 'not shown');
+      expect(await status('Rpl_semi_sync_master_wait_timeouts')).toBe('not shown');
+      // No timeout happened, yet both count: the demotion's switch-off, and the ACK wait it killed.
+      expect(Number(await status('Rpl_semi_sync_master_no_times'))).toBeGreaterThan(0);
+      expect(Number(await status('Rpl_semi_sync_master_no_tx'))).toBeGreaterThan(0);
+    });
+
+    it("refuses, changing nothing, while this server's settings would not have been strict", async () => {
+      await sa.query("SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_COMMIT'");
+      try {
+        const outcome = await rejoin();
+        expect(outcome.result).toBe('refused');
+        expect(outcome.reason).toMatch(
+          /settings were not strict: rpl_semi_sync_master_wait_point is AFTER_COMMIT/,
+        );
+        expect(await one(sa, 'SELECT @@GLOBAL.gtid_binlog_pos')).toBe(unacknowledged);
+        expect(readdirSync(stateDir).filter((f) => f.startsWith('discarded-'))).toEqual([]);
+      } finally {
+        await sa.query("SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_SYNC'");
+      }
+    }, 60_000);
+
+    it('rebuilds: replicating from the new primary and acknowledging it, the unacknowledged GTID gone, its binlog saved', async () => {
+      onTestFailed(() => console.log(steps.join('\n')));
+      const outcome = await rejoin();
+      expect(outcome, JSON.stringify(outcome)).toMatchObject({
+        result: 'rebuilt',
+        discarded: [unacknowledged],
+      });
+      if (outcome.result !== 'rebuilt') return;
+      expect(existsSync(markerPath(stateDir))).toBe(false);
+      expect(readdirSync(outcome.savedBinlogDir)).toContain('DISCARDED.txt');
+      expect(readdirSync(outcome.savedBinlogDir).some((f) => /\.\d{6}$/.test(f))).toBe(true);
+
+      const again = await a.session();
+      sessions.push(again);
+      expect(await one(again, 'SELECT COUNT(*) FROM app.t WHERE id = 2')).toBe('0');
+      expect(await one(again, 'SELECT @@GLOBAL.read_only')).toBe('1');
+      const state = await one(again, 'SELECT @@GLOBAL.gtid_binlog_state');
+      expect(state.split(',')).not.toContain(unacknowledged);
+      // ha2's strict commits now wait for ha1's ACK and get it.
+      const writer = await b.session(b.app, 30_000);
+      sessions.push(writer);
+      await writer.query('INSERT INTO app.t VALUES (3, 3)');
+      await until(
+        'row 3 on the rejoined ha1',
+        async () => (await one(again, 'SELECT COUNT(*) FROM app.t WHERE id = 3')) === '1',
+      );
+      const status = (await again.query('SHOW SLAVE STATUS'))[0] ?? {};
+      expect(status.Master_Host).toBe('127.0.0.3');
+      expect(status.Slave_IO_Running).toBe('Yes');
+      expect(await one(sb, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_yes_tx'")).not.toBe('0');
+      // The pair's history came with the copy: a failover the other way finds nothing "extra" on ha2.
+      const history = async (x: MysqlSession) =>
+        parseGtidList(await one(x, 'SELECT @@GLOBAL.gtid_binlog_state'));
+      expect(extraTransactions(await history(sb), await history(again)).map(describeExtra)).toEqual([]);
+    }, 180_000);
+
+    it('never discards a transaction another server wrote: refused, nothing changed', async () => {
+      // A write here under another server_id (and its own domain, for gtid_strict_mode), as a
+      // third server replicating into this one, or a human, would leave it.
+      const again = await a.session();
+      sessions.push(again);
+      await again.query('STOP SLAVE');
+      await again.query('SET SESSION server_id = 7');
+      await again.query('SET SESSION gtid_domain_id = 9');
+      await again.query('INSERT INTO app.t VALUES (70, 7)');
+      const before = await one(again, 'SELECT @@GLOBAL.gtid_binlog_state');
+      expect(before).toContain('9-7-');
+      const foreign = before.split(',').find((g) => g.startsWith('9-7-'))!;
+      await writeLineage(stateDir, {
+        node: 'ha1',
+        primary: 'ha2',
+        primaryPosition: await one(sb, 'SELECT @@GLOBAL.gtid_binlog_pos'),
+        following: false,
+        diverged: [foreign],
+        reason: 'diverged from ha2, the writable primary: not re-pointed',
+        at: new Date().toISOString(),
+      });
+      const outcome = await rejoin();
+      expect(outcome.result).toBe('refused');
+      expect(outcome.reason).toContain(
+        `${foreign} was written by another server than this one (server_id 1)`,
+      );
+      expect(await one(again, 'SELECT @@GLOBAL.gtid_binlog_state')).toBe(before);
+      expect(await one(again, 'SELECT COUNT(*) FROM app.t WHERE id = 70')).toBe('1');
+    }, 60_000);
+  },
+);
