@@ -8,8 +8,9 @@
  *
  * The proof rests on facts this rule checks, each refusal naming the one that failed:
  * the spec says strict; this server, judged as the primary it was, has strict settings (wait
- * point, timeout, wait_no_slave, restart as a replica); the new primary is strict too; every extra GTID carries this server's server_id (a write made anywhere else is never
- * discarded by itself); the demotion that found this node diverged recorded them (a later write, by
+ * point, timeout, wait_no_slave, restart as a replica); the new primary is strict too; every extra
+ * GTID carries this server's server_id (a write made anywhere else is never discarded by itself,
+ * also not when an interrupted rebuild is resumed); the demotion that found this node diverged recorded them (a later write, by
  * an account that bypasses read_only, would show as a GTID beyond that record); and no replica
  * other than the peer is registered here (any semi-sync replica's ACK releases a commit). What it
  * cannot check is stated in the README (strict semi-sync: what the agent rejoins by itself) — above
@@ -85,12 +86,17 @@ export function rejoinVerdict(facts: RejoinFacts, spec: Spec): RejoinVerdict | u
   const peer = strictSemiSyncProblems(facts.peerSemiSync, 'primary');
   if (peer.length > 0)
     return refuse(`${facts.peer.node}'s semi-sync settings are not strict: ${peer.join('; ')}`);
+  const foreign = extraGtids.filter((g) => serverOf(g) !== facts.localServerId);
+  if (foreign.length > 0)
+    return refuse(
+      `${foreign.join(', ')} ${foreign.length === 1 ? 'was' : 'were'} written by another server than this one (server_id ${facts.localServerId}): only this server's own unacknowledged commits are discarded by the agent`,
+    );
   if (marker !== null) {
     // After RESET MASTER the binlog no longer shows them: the marker is the only record left.
-    const foreign = marker.discarded.filter((g) => serverOf(g) !== facts.localServerId);
-    if (foreign.length > 0)
+    const foreignInMarker = marker.discarded.filter((g) => serverOf(g) !== facts.localServerId);
+    if (foreignInMarker.length > 0)
       return refuse(
-        `the interrupted rebuild's marker discards ${foreign.join(', ')}, written by another server (not server_id ${facts.localServerId}); finish it with hactl rebuild`,
+        `the interrupted rebuild's marker discards ${foreignInMarker.join(', ')}, written by another server (not server_id ${facts.localServerId}); finish it with hactl rebuild`,
       );
     const discard = extraGtids.length > 0 ? [...extraGtids] : [...marker.discarded];
     return {
@@ -100,11 +106,6 @@ export function rejoinVerdict(facts: RejoinFacts, spec: Spec): RejoinVerdict | u
       reason: `resuming the rebuild interrupted at ${marker.at} (binlogs saved in ${marker.savedBinlogDir}), discarding ${discard.join(',')}`,
     };
   }
-  const foreign = extraGtids.filter((g) => serverOf(g) !== facts.localServerId);
-  if (foreign.length > 0)
-    return refuse(
-      `${foreign.join(', ')} ${foreign.length === 1 ? 'was' : 'were'} written by another server than this one (server_id ${facts.localServerId}): only this server's own unacknowledged commits are discarded by the agent`,
-    );
   if (facts.recordedDiverged === null)
     return refuse(
       'no demotion recorded these transactions as diverged (the lineage record): the agent cannot tell they were committed before this node stopped being the primary',

@@ -179,8 +179,15 @@ describe('strict rejoin rule', () => {
 
   it("refuses to resume a marker that discards another server's GTIDs", () => {
     const marker = { discarded: ['0-3-9'], savedBinlogDir: '/d', at: 'then' };
-    expect(refusal(facts({ extraGtids: ['0-3-9'], marker }))).toContain(
+    expect(refusal(facts({ extraGtids: [], marker }))).toContain(
       'marker discards 0-3-9, written by another server',
+    );
+  });
+
+  it("does not resume a marker of this server's own GTIDs when the binlog now shows another server's", () => {
+    const marker = { discarded: ['0-1-237'], savedBinlogDir: '/d', at: 'then' };
+    expect(refusal(facts({ extraGtids: ['0-3-9'], marker }))).toContain(
+      '0-3-9 was written by another server than this one',
     );
   });
 
