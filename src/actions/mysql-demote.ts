@@ -7,6 +7,7 @@ import { writeLineage, type Lineage } from '../cluster/lineage.js';
 import { connect } from '../mysql/connection.js';
 import { demote, DivergedError } from '../mysql/demote.js';
 import { readOptionFile } from '../mysql/option-file.js';
+import { readMarker } from '../mysql/rebuild.js';
 import { peerAddresses } from './addresses.js';
 import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
 import { failed, messageOf, ok, type ActionContext, type ActionOf, type ActionRun } from './types.js';
@@ -40,6 +41,22 @@ async function remember(
   }
 }
 
+/**
+ * Why this server must not be re-pointed because a rebuild stopped half-way (its marker in
+ * paths.state_dir), or undefined. The server then holds a partial copy of the primary: starting
+ * replication into it would apply the primary's changes onto rows that are missing or half there.
+ * A marker that cannot be read counts as one: re-pointing is what must not happen by mistake.
+ */
+async function rebuildInProgress(stateDir: string): Promise<string | undefined> {
+  try {
+    const marker = await readMarker(stateDir);
+    if (marker === null) return undefined;
+    return `a rebuild from ${marker.peer} stopped half-way (${marker.at}; binlogs saved in ${marker.savedBinlogDir}): \`hactl rebuild --discard ${marker.discarded.join(',')}\` resumes it (the agent does by itself under strict semi-sync)`;
+  } catch (error) {
+    return `the rebuild marker cannot be read (${messageOf(error)}): a rebuild may have stopped half-way; inspect it, then run hactl rebuild`;
+  }
+}
+
 export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context, signal) => {
   const mysql = mysqlSpec(context);
   const log = stepLogger(context, 'mysql.demote');
@@ -62,6 +79,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       credentialsProblem = messageOf(error);
     }
   }
+  const unfinishedRebuild = await rebuildInProgress(context.spec.paths.state_dir);
   let session;
   try {
     session = await connect(localTarget(mysql), { timeoutMs: 3000, signal });
@@ -72,7 +90,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
     const report = await demote(session, {
       topology: mysql.topology,
       semiSync: mysql.semi_sync,
-      ...(peer && replication ? { peer, replication } : {}),
+      ...(peer && replication && unfinishedRebuild === undefined ? { peer, replication } : {}),
       log,
       // Same server, same account: ends commits waiting for a semi-sync ACK while read_only waits.
       openSession: () => connect(localTarget(mysql), { timeoutMs: 3000, queryTimeoutMs: 2000, signal }),
@@ -85,6 +103,15 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
         signal,
       },
     });
+    if (unfinishedRebuild !== undefined) {
+      log('demote.repoint_skipped', { level: 'error', reason: unfinishedRebuild });
+      return {
+        ok: false,
+        diverged: true,
+        detail: `read-only, ${report.killedSessions.length} client session(s) ended, not re-pointed: ${unfinishedRebuild}`,
+        fields: { killed_sessions: report.killedSessions.length, gtid_position: report.gtidPosition },
+      };
+    }
     if (!replication)
       log('demote.repoint_skipped', {
         reason: credentialsProblem ?? 'no mysql.replication_credentials_file in the spec: read-only only',

@@ -2,7 +2,8 @@
  * MySQL promotion and demotion through `hactl notify` (built CLI) against a real MariaDB pair in
  * two namespaces. The VIP is an address on the node's loopback; notify runs inside the node.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MysqlSession } from '../../src/mysql/connection.js';
 import { waitFor } from '../../src/lab/processes.js';
@@ -188,6 +189,33 @@ describe.skipIf(missing)(
         results.flatMap((r) => [r.stdout, r.stderr]),
         leaks,
       );
+    });
+
+    it('a rebuild that stopped half-way (its marker): demotion stays read-only, does not re-point, exits 1 and names the command that resumes it', async () => {
+      pair = await startNsPair('h');
+      const standby = await session('ha2');
+      await standby.query('STOP SLAVE');
+      await standby.query('RESET SLAVE ALL');
+      const marker = `${pair.dir}/state/rebuild-in-progress.json`;
+      mkdirSync(dirname(marker), { recursive: true });
+      writeFileSync(
+        marker,
+        JSON.stringify({ discarded: ['0-2-7'], savedBinlogDir: '/saved', peer: 'ha1', at: '2026-11-30T20:00:00Z' }),
+      );
+      const held = await notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']);
+      expect(held.exitCode, held.stderr + held.stdout).not.toBe(0);
+      // The demotion ended every client session, this test's too.
+      const after = await session('ha2');
+      expect(await scalar(after, 'SELECT @@GLOBAL.read_only')).toBe('1');
+      expect(await after.query('SHOW SLAVE STATUS')).toEqual([]);
+      const skipped = logLines().find((l) => l.event === 'demote.repoint_skipped');
+      expect(String(skipped?.reason)).toContain('hactl rebuild --discard 0-2-7');
+
+      // The marker gone (the rebuild finished), the same event re-points.
+      rmSync(marker);
+      const repointed = await notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']);
+      expect(repointed.exitCode, repointed.stderr + repointed.stdout).toBe(0);
+      expect((await (await session('ha2')).query('SHOW SLAVE STATUS')).length).toBe(1);
     });
 
     it('an errant transaction on the standby: demotion refuses to re-point, stays read-only, exits 1 and logs the GTIDs', async () => {
