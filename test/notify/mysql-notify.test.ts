@@ -200,7 +200,12 @@ describe.skipIf(missing)(
       mkdirSync(dirname(marker), { recursive: true });
       writeFileSync(
         marker,
-        JSON.stringify({ discarded: ['0-2-7'], savedBinlogDir: '/saved', peer: 'ha1', at: '2026-11-30T20:00:00Z' }),
+        JSON.stringify({
+          discarded: ['0-2-7'],
+          savedBinlogDir: '/saved',
+          peer: 'ha1',
+          at: '2026-11-30T20:00:00Z',
+        }),
       );
       const held = await notify('ha2', ['INSTANCE', 'inside', 'BACKUP', '120']);
       expect(held.exitCode, held.stderr + held.stdout).not.toBe(0);
