@@ -94,6 +94,11 @@ export interface RepOptions {
   say?: (line: string) => void;
   /** The lab runs strict semi-sync (lab up --semi-sync strict): see where the fault is cleared. */
   strictSemiSync?: boolean;
+  /**
+   * The agents rebuild a diverged old primary by themselves (strict semi-sync with --agents): a
+   * divergence then ends the wait for the pair to settle only once a rejoin was refused or failed.
+   */
+  agentsRejoin?: boolean;
   /** notify-burst: how many hand-overs (odd, so the VIPs end on the standby; default BURST_HANDOVERS). */
   burstHandovers?: number;
 }
@@ -165,6 +170,16 @@ function divergence(logFile: string, offset: number): string | null {
   }
   if (!text.includes('has diverged from its primary')) return null;
   return /Extra transactions here: ([^.]*)\./.exec(text)?.[1] ?? 'unknown GTIDs';
+}
+
+/** An agent's strict rejoin that will not bring the node back by itself (refused or failed) after `offset`. */
+function rejoinGivenUp(logFile: string, offset: number): boolean {
+  try {
+    const text = readFileSync(logFile).subarray(offset).toString('utf8');
+    return /"event":"agent\.rejoin"[^\n]*"result":"(refused|failed)"/.test(text);
+  } catch {
+    return false;
+  }
 }
 
 const SERVER_ID: Record<LabNode, number> = { ha1: 1, ha2: 2 };
@@ -543,8 +558,11 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       'the pair to settle',
       async () => {
         settled = await pairProblems(lab);
-        // A diverged old primary stays out until a human acts: no use waiting for it.
-        return settled.problems.length === 0 || divergence(paths.log, logOffset) !== null;
+        // A diverged old primary stays out until a human acts (or, under strict semi-sync, until
+        // the agent has rebuilt it): no use waiting for it once nothing will.
+        if (settled.problems.length === 0) return true;
+        if (divergence(paths.log, logOffset) === null) return false;
+        return options.agentsRejoin !== true || rejoinGivenUp(paths.log, logOffset);
       },
       settleBoundMs,
       500,

@@ -57,6 +57,17 @@ function unplacedNote(reps: RepResult[]): string {
   return n > 0 ? `, ${n} unplaced` : '';
 }
 
+/** Diverged old primaries: left out (unhealthy), or back by themselves (under strict semi-sync, the agent's rebuild). */
+export function divergedNote(reps: readonly RepResult[]): string {
+  const out = reps.filter((x) => x.diverged && !x.healthy).length;
+  const back = reps.filter((x) => x.diverged && x.healthy).length;
+  const parts = [
+    ...(out > 0 ? [`${out} diverged`] : []),
+    ...(back > 0 ? [`${back} diverged, rejoined by itself`] : []),
+  ];
+  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+}
+
 export function markdownTable(rows: Row[]): string {
   const header = [
     'fault',
@@ -97,8 +108,7 @@ export function markdownTable(rows: Row[]): string {
       range(r.map((x) => x.timeToVipS)),
       range(r.map((x) => x.firstWriteS)),
       range(r.map((x) => x.longestWriteGapS)),
-      `${r.filter((x) => x.healthy).length}/${r.length}` +
-        (r.some((x) => x.diverged) ? ` (${r.filter((x) => x.diverged).length} diverged)` : ''),
+      `${r.filter((x) => x.healthy).length}/${r.length}` + divergedNote(r),
     ];
   });
   const fmt = (cells: string[]) => `| ${cells.join(' | ')} |`;
@@ -211,6 +221,7 @@ export async function main(argv: string[]): Promise<number> {
           rate,
           say,
           strictSemiSync: semiSync,
+          agentsRejoin: semiSync && values.agents,
         });
         row.reps.push(result);
         say(
@@ -218,7 +229,9 @@ export async function main(argv: string[]): Promise<number> {
             `(${result.lostButOnOther} on the other node) both-writable ${result.bothWritableS}s ` +
             `vip-not-on-one ${result.vipNotOnOneS}s vip ${result.timeToVipS ?? '-'}s first-write ${result.firstWriteS ?? '-'}s ` +
             `gap ${result.longestWriteGapS}s ${result.healthy ? 'healthy' : `UNHEALTHY: ${result.problems.join('; ')}`}` +
-            (result.diverged ? ` (old primary diverged: ${result.diverged})` : '') +
+            (result.diverged
+              ? ` (old primary diverged: ${result.diverged}${result.healthy ? '; rejoined by itself' : ''})`
+              : '') +
             (result.vanished.length > 0
               ? ` VANISHED (on neither node): ${JSON.stringify(result.vanished)}`
               : '') +
