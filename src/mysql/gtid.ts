@@ -51,6 +51,24 @@ export function positionGaps(have: readonly MariadbGtid[], want: readonly Mariad
 }
 
 /**
+ * A primary's binlog state cut back to what a copy taken at GTID `position` holds. An entry beyond
+ * its domain's position is a transaction in the binlog but not in the copy — under semi-sync
+ * AFTER_SYNC one still waiting for its ACK, which the rebuilt replica must receive and acknowledge,
+ * so it must not claim it already: it is dropped, as is every entry of a domain the position lacks.
+ * That server's earlier history comes back with the replicated transaction. Pure.
+ */
+export function binlogStateAt(
+  state: readonly MariadbGtid[],
+  position: readonly MariadbGtid[],
+): { kept: MariadbGtid[]; dropped: MariadbGtid[] } {
+  const within = (g: MariadbGtid) => {
+    const at = position.find((p) => p.domain === g.domain);
+    return at !== undefined && g.seq <= at.seq;
+  };
+  return { kept: state.filter(within), dropped: state.filter((g) => !within(g)) };
+}
+
+/**
  * Divergence check on binlog *states* (one entry per domain and server, `@@gtid_binlog_state`):
  * every transaction `local` logged must be known to `peer` under the same domain AND server id.
  * Comparing sequence numbers per domain alone misses 0-1-7 vs 0-2-7 (two different transactions).

@@ -18,12 +18,14 @@ import type { Credentials, MysqlSession } from './connection.js';
 import { demote, type DemoteReport } from './demote.js';
 import { detectFlavour } from './flavour.js';
 import {
+  binlogStateAt,
   extraTransactions,
   formatGtid,
+  formatGtidList,
   gtidOfBinlogEvent,
   isExtra,
-  parseGtidList,
   type MariadbGtid,
+  parseGtidList,
 } from './gtid.js';
 import { renderClientSection } from './option-file.js';
 import { isOn, type StepLogger } from './server-state.js';
@@ -589,11 +591,14 @@ export async function rebuild(
     // replication itself leaves them on a replica (SLAVESIDE_DISABLED).
     // Allowed only while nothing was logged since RESET MASTER (error 1956 otherwise): the copy
     // ran with sql_log_bin=0 and replication is stopped, so the binlog is still empty here.
-    if (facts.peerBinlogState) {
-      await session.query('SET GLOBAL gtid_binlog_state = ?', [facts.peerBinlogState]);
+    const state = binlogStateAt(parseGtidList(facts.peerBinlogState), parseGtidList(dumpPosition));
+    if (state.kept.length > 0) {
+      await session.query('SET GLOBAL gtid_binlog_state = ?', [formatGtidList(state.kept)]);
       log('rebuild.binlog_state', {
-        gtidBinlogState: facts.peerBinlogState,
-        reason: "the primary's GTID history as of before the copy: the next failover compares against it",
+        gtidBinlogState: formatGtidList(state.kept),
+        ...(state.dropped.length > 0 ? { notInCopy: formatGtidList(state.dropped) } : {}),
+        reason:
+          "the primary's GTID history up to the copy's position: the next failover compares against it (what the copy lacks comes with replication)",
       });
     }
     const events = await session.query(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  binlogStateAt,
   describeExtra,
   extraTransactions,
   formatGtidList,
@@ -68,5 +69,23 @@ describe('binlog events and the extra transactions they hold', () => {
     expect(at('0-1-11')).toBe(false);
     expect(at('0-2-5')).toBe(false);
     expect(at('1-1-9')).toBe(false);
+  });
+});
+
+describe('binlogStateAt: what a copy taken at a position may claim', () => {
+  const at = (state: string, position: string) => {
+    const { kept, dropped } = binlogStateAt(parseGtidList(state), parseGtidList(position));
+    return { kept: formatGtidList(kept), dropped: formatGtidList(dropped) };
+  };
+
+  it('keeps a state the position covers', () => {
+    expect(at('0-1-900,0-2-1280', '0-2-1280')).toEqual({ kept: '0-1-900,0-2-1280', dropped: '' });
+  });
+
+  it('drops what was logged after the copy (a commit still waiting for its ACK), and domains the copy lacks', () => {
+    expect(at('0-2-1280,0-1-1282,5-7-3', '0-2-1280')).toEqual({
+      kept: '0-2-1280',
+      dropped: '0-1-1282,5-7-3',
+    });
   });
 });

@@ -229,6 +229,23 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
 
     it('rebuilds: replicating from the new primary and acknowledging it, the unacknowledged GTID gone, its binlog saved', async () => {
       onTestFailed(() => console.log(steps.join('\n')));
+      // While ha1 is out, ha2's strict commits wait for an ACK (in production the application keeps
+      // writing): the copy must not include this one, and the rejoined ha1 must acknowledge it.
+      const pending = await b.session(b.app, 120_000);
+      sessions.push(pending);
+      const pendingCommit = pending.query('INSERT INTO app.t VALUES (4, 4)').then(
+        () => 'acknowledged',
+        (e: unknown) => `failed: ${(e as Error).message}`,
+      );
+      await until(
+        "ha2's insert waits for an ACK",
+        async () =>
+          (
+            await sb.query(
+              "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for semi-sync ACK%'",
+            )
+          ).length === 1,
+      );
       const outcome = await rejoin();
       expect(outcome, JSON.stringify(outcome)).toMatchObject({
         result: 'rebuilt',
@@ -245,6 +262,13 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
       expect(await one(again, 'SELECT @@GLOBAL.read_only')).toBe('1');
       const state = await one(again, 'SELECT @@GLOBAL.gtid_binlog_state');
       expect(state.split(',')).not.toContain(unacknowledged);
+      // The commit that waited through the rebuild is acknowledged by the rejoined ha1.
+      const acknowledged = await Promise.race([
+        pendingCommit,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 20 s'), 20_000)),
+      ]);
+      expect(acknowledged).toBe('acknowledged');
+      expect(await one(again, 'SELECT COUNT(*) FROM app.t WHERE id = 4')).toBe('1');
       // ha2's strict commits now wait for ha1's ACK and get it.
       const writer = await b.session(b.app, 30_000);
       sessions.push(writer);
