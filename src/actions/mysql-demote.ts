@@ -47,9 +47,9 @@ async function remember(
  * replication into it would apply the primary's changes onto rows that are missing or half there.
  * A marker that cannot be read counts as one: re-pointing is what must not happen by mistake.
  */
-async function rebuildInProgress(stateDir: string): Promise<string | undefined> {
+async function rebuildInProgress(stateDir: string, node: string): Promise<string | undefined> {
   try {
-    const marker = await readMarker(stateDir);
+    const marker = await readMarker(stateDir, node);
     if (marker === null) return undefined;
     return `a rebuild from ${marker.peer} stopped half-way (${marker.at}; binlogs saved in ${marker.savedBinlogDir}): \`hactl rebuild --discard ${marker.discarded.join(',')}\` resumes it (the agent does by itself under strict semi-sync)`;
   } catch (error) {
@@ -79,7 +79,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
       credentialsProblem = messageOf(error);
     }
   }
-  const unfinishedRebuild = await rebuildInProgress(context.spec.paths.state_dir);
+  const unfinishedRebuild = await rebuildInProgress(context.spec.paths.state_dir, context.node.name);
   let session;
   try {
     session = await connect(localTarget(mysql), { timeoutMs: 3000, signal });

@@ -359,11 +359,11 @@ export class ReconcileLoop {
    * strict rejoin is asked to resume it. A promotion keeps its steps: the lineage still says
    * diverged, and the promotion guard refuses.
    */
-  private async withoutRepointDuringRebuild(plan: Plan, spec: Spec): Promise<Plan> {
+  private async withoutRepointDuringRebuild(plan: Plan, spec: Spec, node: NodeSpec): Promise<Plan> {
     if (plan.target === undefined || plan.target === 'MASTER') return plan;
     if (!plan.actions.some((a) => a.type === 'mysql.demote')) return plan;
     const { markerPath } = await import('../mysql/rebuild.js');
-    const marker = markerPath(spec.paths.state_dir);
+    const marker = markerPath(spec.paths.state_dir, node.name);
     // Bounded; a file system that does not answer counts as "present": the safe side.
     const present = await raceDeadline(
       () =>
@@ -531,7 +531,7 @@ export class ReconcileLoop {
         observation = await observe(spec, node, request, sources);
         plan = decide(observation, spec, intent);
       }
-      plan = await this.withoutRepointDuringRebuild(plan, spec);
+      plan = await this.withoutRepointDuringRebuild(plan, spec, node);
       const result = resultOf(plan);
       const fields = {
         ...this.fields(observation, plan, wokenBy),

@@ -158,7 +158,7 @@ export async function runStrictRejoin(options: RejoinOptions): Promise<RejoinOut
       };
     }
     try {
-      const marker = await readMarker(spec.paths.state_dir);
+      const marker = await readMarker(spec.paths.state_dir, node.name);
       const held = vipHolding(spec, options.addresses?.()).held;
       facts = await observeForRebuild(session, peer, held, marker);
       rule = await rejoinFacts(facts, session, peer, peerText, spec, node);
@@ -192,6 +192,7 @@ export async function runStrictRejoin(options: RejoinOptions): Promise<RejoinOut
         peer: peerCredentials,
         replication: { user: repl.user!, password: repl.password! },
         stateDir: spec.paths.state_dir,
+        node: node.name,
         topology: mysql.topology,
         semiSync: mysql.semi_sync,
         discard: verdict.discard,

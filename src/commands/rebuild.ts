@@ -126,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       let marker;
       try {
-        marker = await rebuild.readMarker(spec.paths.state_dir);
+        marker = await rebuild.readMarker(spec.paths.state_dir, node.name);
       } catch (error) {
         throw new ConfigError(`paths.state_dir: ${(error as Error).message}`);
       }
@@ -163,6 +163,7 @@ export async function main(argv: string[]): Promise<number> {
         peer: peerCredentials,
         replication: { user: repl.user, password: repl.password },
         stateDir: spec.paths.state_dir,
+        node: node.name,
         topology: mysql.topology,
         semiSync: mysql.semi_sync,
         discard: [...values.discard],

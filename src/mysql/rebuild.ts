@@ -75,13 +75,14 @@ interface Marker {
   at: string;
 }
 
-export function markerPath(stateDir: string): string {
-  return join(stateDir, 'rebuild-in-progress.json');
+/** Named by node, like the lineage record: nodes that share a state_dir (the lab) must not see each other's. */
+export function markerPath(stateDir: string, node: string): string {
+  return join(stateDir, `${node}.rebuild-in-progress.json`);
 }
 
 /** The marker of an interrupted rebuild, or null; bounded, and a broken file is an error naming it. */
-export async function readMarker(stateDir: string): Promise<Marker | null> {
-  const file = markerPath(stateDir);
+export async function readMarker(stateDir: string, node: string): Promise<Marker | null> {
+  const file = markerPath(stateDir, node);
   let text: string;
   try {
     text = await readFile(file, { encoding: 'utf8', signal: AbortSignal.timeout(2_000) });
@@ -346,6 +347,8 @@ export interface RebuildOptions {
   peer: Credentials & { host: string; port: number };
   replication: { user: string; password: string };
   stateDir: string;
+  /** This node's name: its marker file in stateDir. */
+  node: string;
   discard: string[];
   timeoutMs: number;
   log: StepLogger;
@@ -475,7 +478,11 @@ export async function rebuild(
       peer: peerAddress,
       at: new Date().toISOString(),
     };
-    await writeFileAtomicAsync(markerPath(options.stateDir), JSON.stringify(marker) + '\n', 0o600);
+    await writeFileAtomicAsync(
+      markerPath(options.stateDir, options.node),
+      JSON.stringify(marker) + '\n',
+      0o600,
+    );
   } catch (error) {
     fail(error, stillSafe, 'fix the cause (disk space, paths.state_dir) and run hactl rebuild again');
   }
@@ -644,7 +651,7 @@ export async function rebuild(
       'fix the cause and re-point: hactl notify (BACKUP) or CHANGE MASTER TO … MASTER_USE_GTID=slave_pos; START SLAVE',
     );
   }
-  await rm(markerPath(options.stateDir), { force: true });
+  await rm(markerPath(options.stateDir, options.node), { force: true });
   const durationMs = Date.now() - started;
   log('rebuild.done', { discarded: facts.extraGtids, saved, bytes, durationMs, replication });
   return {

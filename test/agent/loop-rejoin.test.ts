@@ -4,6 +4,7 @@
  * any demotion while it rebuilds, backed off after a refusal, and cancelled when the agent stops.
  * The job itself is a stand-in here; test/mysql/strict-rejoin.test.ts runs the real one.
  */
+import { markerPath } from '../../src/mysql/rebuild.js';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,7 +207,7 @@ describe('the strict rejoin beside the loop', () => {
     const spec = specWith('strict');
     mkdirSync(spec.paths.state_dir, { recursive: true });
     writeFileSync(
-      join(spec.paths.state_dir, 'rebuild-in-progress.json'),
+      markerPath(spec.paths.state_dir, spec.nodes[0]!.name),
       JSON.stringify({ discarded: ['0-1-9'], savedBinlogDir: '/x', peer: 'p', at: 'then' }),
     );
     // The demotion failed last time (diverged) and keepalived says BACKUP: it is applied again.
@@ -229,6 +230,31 @@ describe('the strict rejoin beside the loop', () => {
     expect(applied.reason).toMatch(/mysql.demote left out: a rebuild is unfinished here/);
     expect(applied.outcome?.steps.map((step) => step.action)).toEqual([]);
     await waitFor('the rejoin is asked to resume it', () => h.calls.length === 1, { timeoutMs: 15_000 });
+  });
+
+  it("another node's marker in a shared state_dir (the lab's) does not hold this node's demotion back", async () => {
+    const spec = specWith('strict');
+    mkdirSync(spec.paths.state_dir, { recursive: true });
+    writeFileSync(
+      markerPath(spec.paths.state_dir, 'not-this-node'),
+      JSON.stringify({ discarded: ['0-2-9'], savedBinlogDir: '/y', peer: 'q', at: 'then' }),
+    );
+    const h = run(spec, { state: 'BACKUP', ok: false, at: 'then', event: 'x' });
+    loop!.heard({
+      state: 'BACKUP',
+      source: 'fifo',
+      name: 'VI_1',
+      priority: 100,
+      text: 'INSTANCE "VI_1" BACKUP 100',
+    });
+    await waitFor(
+      'BACKUP applied',
+      () => h.ticks.some((t) => t.result === 'apply' && t.target === 'BACKUP'),
+      { timeoutMs: 15_000 },
+    );
+    const applied = h.ticks.find((t) => t.result === 'apply' && t.target === 'BACKUP')!;
+    expect(applied.reason).not.toMatch(/mysql.demote left out/);
+    expect(applied.outcome?.steps.map((step) => step.action)).toContain('mysql.demote');
   });
 
   it("holds the transition lock while it runs: a keepalived hook's notify cannot demote beside it", async () => {

@@ -19,6 +19,9 @@ import { runHactl } from '../support/cli.js';
 import { argvLeaks, freePort, until } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
+/** The rebuilt node is ha2: its marker, named like its lineage record. */
+const MARKER = 'ha2.rebuild-in-progress.json';
+
 const missing = requirementsMissing({
   root: true,
   programs: ['mariadbd', 'mariadb-install-db', 'mariadb-dump', 'mariadb', 'mariadb-binlog'],
@@ -216,7 +219,7 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
     expect(report.bytesCopied).toBeGreaterThan(1000);
     // The copy carried the primary's position and set gtid_slave_pos to it.
     expect(report.dumpPosition).toBe(primaryPosition);
-    expect(readdirSync(stateDir)).not.toContain('rebuild-in-progress.json');
+    expect(readdirSync(stateDir)).not.toContain(MARKER);
     expect(report.spawned.map((a) => a[0])).toEqual(['mariadb-dump', 'mariadb']);
     noSecretIn(JSON.stringify(report.spawned));
     expect(report.spawned.every((argv) => argv[1]!.startsWith('--defaults-file='))).toBe(true);
@@ -318,7 +321,7 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
     );
     sessions.push(s);
     expect(Number((await s.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe(1);
-    expect(readdirSync(stateDir)).toContain('rebuild-in-progress.json');
+    expect(readdirSync(stateDir)).toContain(MARKER);
     // The binlog state no longer shows the discarded GTID; the marker does, and the run resumes.
     const resumed = await runHactl(['rebuild', '--spec', specPath, '--node', 'ha2', '--discard', second], {
       timeoutMs: 120_000,
@@ -338,7 +341,7 @@ mysql: { credentials_file: ${admin}, socket: ${standby.socket}, port: ${port}, r
         JSON.stringify(want),
     );
     expect(want).not.toContain(2000);
-    expect(readdirSync(stateDir)).not.toContain('rebuild-in-progress.json');
+    expect(readdirSync(stateDir)).not.toContain(MARKER);
   }, 240_000);
 
   it('a copy that outlives --timeout is killed, named, and a second run resumes', async () => {

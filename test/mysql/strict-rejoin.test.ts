@@ -252,7 +252,7 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
         discarded: [unacknowledged],
       });
       if (outcome.result !== 'rebuilt') return;
-      expect(existsSync(markerPath(stateDir))).toBe(false);
+      expect(existsSync(markerPath(stateDir, 'ha1'))).toBe(false);
       expect(readdirSync(outcome.savedBinlogDir)).toContain('DISCARDED.txt');
       expect(readdirSync(outcome.savedBinlogDir).some((f) => /\.\d{6}$/.test(f))).toBe(true);
 

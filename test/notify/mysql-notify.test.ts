@@ -196,7 +196,7 @@ describe.skipIf(missing)(
       const standby = await session('ha2');
       await standby.query('STOP SLAVE');
       await standby.query('RESET SLAVE ALL');
-      const marker = `${pair.dir}/state/rebuild-in-progress.json`;
+      const marker = `${pair.dir}/state/ha2.rebuild-in-progress.json`;
       mkdirSync(dirname(marker), { recursive: true });
       writeFileSync(
         marker,
