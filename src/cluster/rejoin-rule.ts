@@ -49,6 +49,7 @@ export type RejoinVerdict =
   { allow: true; discard: string[]; resume: boolean; reason: string } | { allow: false; reason: string };
 
 const serverOf = (gtid: string) => Number(gtid.split('-')[1]);
+const leadingGtid = (text: string) => /^\s*(\d+-\d+-\d+)/.exec(text)?.[1] ?? text;
 
 /** The strict-settings problems of this server as the primary it was: its source side was switched off by the demotion. */
 function asFormerPrimary(local: SemiSyncState): string[] {
@@ -110,7 +111,8 @@ export function rejoinVerdict(facts: RejoinFacts, spec: Spec): RejoinVerdict | u
     return refuse(
       'no demotion recorded these transactions as diverged (the lineage record): the agent cannot tell they were committed before this node stopped being the primary',
     );
-  const recorded = new Set(facts.recordedDiverged);
+  // A demotion may record a divergence described ("0-1-7 (peer has 0-1-6)"): its GTID is the first word.
+  const recorded = new Set(facts.recordedDiverged.map(leadingGtid));
   const later = extraGtids.filter((g) => !recorded.has(g));
   if (later.length > 0)
     return refuse(

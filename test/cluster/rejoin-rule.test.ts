@@ -166,6 +166,14 @@ describe('strict rejoin rule', () => {
     expect(reason).toContain(sentence);
   });
 
+  it('reads a divergence the demotion recorded with its description ("0-1-237 (peer has 0-1-236)")', () => {
+    const verdict = rejoinVerdict(
+      facts({ extraGtids: ['0-1-237'], recordedDiverged: ['0-1-237 (peer has 0-1-236)'] }),
+      STRICT,
+    );
+    expect(verdict).toMatchObject({ allow: true, discard: ['0-1-237'] });
+  });
+
   it('resumes an interrupted rebuild from its marker (the binlog no longer shows the GTIDs)', () => {
     const marker = {
       discarded: ['0-1-237'],
