@@ -87,6 +87,7 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
     } else {
       log('promote.guard', { ...evidence, decision: 'promote', reason: verdict.reason });
     }
+    let fencedFinalState: { node: string; state: string } | undefined;
     if (context.fencing) {
       const fenced = await fenceBeforePromoting(context.fencing, {
         credentialsFile: mysql.credentials_file,
@@ -99,8 +100,11 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
           fenced: fenced.report.fenced,
         });
       }
+      fencedFinalState = fenced.report.finalState;
     }
+    const oldPrimary = fencedFinalState;
     const report = await promote(session, {
+      ...(oldPrimary ? { oldPrimary } : {}),
       topology: mysql.topology,
       catchUpTimeoutSec: mysql.catch_up_timeout,
       onCatchUpTimeout: mysql.on_catch_up_timeout,

@@ -40,6 +40,12 @@ export interface PathReport {
 export interface FenceReport extends FenceOutcome {
   paths: PathReport[];
   killed: KilledSession[];
+  /**
+   * MariaDB: the fenced old primary's gtid_binlog_state once it was read-only and its client
+   * sessions were ended — everything it will ever have logged as the primary. The promotion must
+   * hold all of it, or it would discard writes the old primary acknowledged.
+   */
+  finalState?: { node: string; state: string };
   durationMs: number;
 }
 
@@ -98,6 +104,7 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
     }),
   );
   let killed: KilledSession[] = [];
+  let finalState: FenceReport['finalState'];
   try {
     // Once, through one path that made it read-only: our own fencing sessions are spared.
     const keep = new Set(sessions.map((s) => s.threadId));
@@ -113,6 +120,7 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
           reason: `read-only, but its client sessions could not all be ended: ${messageOf(error)}`,
         });
       }
+      finalState = await readFinalState(session, reports[through]!.path, log);
     }
   } finally {
     await Promise.all(sessions.map((s) => s.close()));
@@ -144,7 +152,29 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
     killed_sessions: killed.map((k) => ({ id: k.id, user: k.user, command: k.command })),
     duration_ms: durationMs,
   });
-  return { fenced, notFenced, paths: reports, killed, durationMs };
+  return { fenced, notFenced, paths: reports, killed, ...(finalState ? { finalState } : {}), durationMs };
+}
+
+/** The fenced server's GTID state (MariaDB), or undefined when it cannot be read (logged). */
+async function readFinalState(
+  session: MysqlSession,
+  path: FencePath,
+  log: StepLogger,
+): Promise<FenceReport['finalState']> {
+  try {
+    if ((await detectFlavour(session)).kind !== 'mariadb') return undefined;
+    const row = (await session.query('SELECT @@GLOBAL.gtid_binlog_state AS state'))[0] ?? {};
+    const state = String(row.state ?? '');
+    log('fence.final_state', { node: path.node, gtid_binlog_state: state });
+    return { node: path.node, state };
+  } catch (error) {
+    log('fence.final_state_unread', {
+      level: 'warn',
+      node: path.node,
+      reason: `its GTID state could not be read: ${messageOf(error)}`,
+    });
+    return undefined;
+  }
 }
 
 /** The session opened for `path` (sessions are pushed in connect order, so look it up by address). */

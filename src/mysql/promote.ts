@@ -7,7 +7,14 @@
 import type { MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
-import { formatGtidList, parseGtidList, positionGaps, positionReached } from './gtid.js';
+import {
+  describeExtra,
+  extraTransactions,
+  formatGtidList,
+  parseGtidList,
+  positionGaps,
+  positionReached,
+} from './gtid.js';
 import { readReplicaStatus, type ReplicaStatus } from './replica-status.js';
 import {
   readGtidState,
@@ -36,6 +43,11 @@ export interface PromoteOptions {
    * follow must not read the replication it stopped itself as "stopped by hand".
    */
   takingOver?: (appliedPosition: string) => Promise<void>;
+  /**
+   * The fenced old primary's final GTID state (src/fence/fence.ts): this server must hold all of it
+   * once drained, or becoming writable would discard what the old primary acknowledged.
+   */
+  oldPrimary?: { node: string; state: string };
 }
 
 export type CatchUpResult = 'not-needed' | 'caught-up' | 'timeout' | 'stranded' | 'sql-error';
@@ -75,6 +87,16 @@ export class CatchUpTimeout extends DatabaseError {
     this.reason = details.reason;
     this.target = details.target;
     this.applied = details.applied;
+  }
+}
+
+/** The fenced old primary logged transactions this server does not hold: promoting would discard them. */
+export class OldPrimaryAhead extends DatabaseError {
+  constructor(
+    message: string,
+    readonly missing: string[],
+  ) {
+    super(message, 'OldPrimaryAhead');
   }
 }
 
@@ -266,6 +288,55 @@ async function becomeStrictSemiSyncSource(session: MysqlSession, flavour: Flavou
   for (const statement of semiSyncSourceSettings()) await session.query(statement);
 }
 
+/**
+ * After the drain, before anything is stopped or made writable: every transaction the fenced old
+ * primary logged must be here. A node whose lineage still named itself the primary (its own
+ * demotion failed) skips the drain and would otherwise discard what the peer acknowledged since
+ * (chaos, async notify-burst: 12 writes). Refused, the server stays read-only and keeps (or gets
+ * back) its replication, so the next attempt can find everything received. Under strict semi-sync
+ * what this server lacks was never acknowledged (an OK needs its ACK), so it is only logged.
+ */
+async function refuseIfOldPrimaryAhead(
+  session: MysqlSession,
+  flavour: Flavour,
+  options: PromoteOptions,
+  undo: () => Promise<void>,
+): Promise<void> {
+  const old = options.oldPrimary;
+  if (!old || flavour.kind !== 'mariadb') return;
+  const here = String((await session.query('SELECT @@GLOBAL.gtid_binlog_state AS s'))[0]?.s ?? '');
+  const missing = extraTransactions(parseGtidList(old.state), parseGtidList(here)).map(describeExtra);
+  if (missing.length === 0) {
+    options.log('promote.holds_old_primary', { oldPrimary: old.node, oldPrimaryState: old.state, here });
+    return;
+  }
+  if (options.semiSync === 'strict') {
+    options.log('promote.old_primary_unacknowledged', {
+      level: 'warn',
+      oldPrimary: old.node,
+      missing,
+      reason:
+        'strict semi-sync: the old primary logged them without this server acknowledging them, so no client was told they committed; it comes back diverged and is rebuilt',
+    });
+    return;
+  }
+  await undo();
+  options.log('promote.refused', {
+    level: 'error',
+    oldPrimary: old.node,
+    oldPrimaryState: old.state,
+    here,
+    missing,
+    decision: 'stay read-only',
+    reason: `the fenced old primary ${old.node} logged transactions this server does not hold: promoting would discard them`,
+  });
+  throw new OldPrimaryAhead(
+    `promotion of ${session.address} refused: the fenced old primary ${old.node} holds ${missing.join(', ')}, which this server lacks (not received before the fence); it stays read-only. ` +
+      `Let this server replicate from ${old.node} until it holds them and promote again, or promote ${old.node} instead`,
+    missing,
+  );
+}
+
 export async function promote(session: MysqlSession, options: PromoteOptions): Promise<PromoteReport> {
   const started = Date.now();
   const { log } = options;
@@ -349,6 +420,9 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       });
       outcome = 'promoted-without-catch-up';
     }
+    await refuseIfOldPrimaryAhead(session, flavour, options, async () => {
+      await resumeIoThread(session, flavour, actions, log);
+    });
     await options.takingOver?.(await appliedPosition(session, flavour));
     if (options.topology === 'one-way') {
       // STOP waits for the SQL thread to finish its current transaction: give it time.
@@ -364,6 +438,8 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       });
     }
   }
+
+  if (!status) await refuseIfOldPrimaryAhead(session, flavour, options, async () => undefined);
 
   if (options.semiSync === 'strict') {
     await becomeStrictSemiSyncSource(session, flavour);

@@ -191,6 +191,28 @@ describe.skipIf(missing)(
       );
     });
 
+    it('with fencing, a standby lacking what the fenced old primary logged is not promoted: read-only both, the missing GTIDs named', async () => {
+      pair = await startNsPair('f', 'fencing: { unreachable: promote-anyway, connect_timeout: 2 }\n');
+      // ha2 no longer replicates (as after a demotion that failed half-way) while ha1 goes on writing.
+      const standby = await session('ha2');
+      await standby.query('STOP SLAVE');
+      await standby.query('RESET SLAVE ALL');
+      const primary = await session('ha1');
+      await primary.query('INSERT INTO app.t (v) VALUES (777)');
+      const ahead = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      addVip(pair.ns.ha2, VIP);
+      const result = await notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']);
+      expect(result.exitCode, result.stderr + result.stdout).not.toBe(0);
+      expect(await scalar(await session('ha2'), 'SELECT @@GLOBAL.read_only')).toBe('1');
+      // The fence reached ha1: it is read-only too, and still holds the write.
+      const old = await session('ha1');
+      expect(await scalar(old, 'SELECT @@GLOBAL.read_only')).toBe('1');
+      expect(await scalar(old, 'SELECT COUNT(*) FROM app.t WHERE v = 777')).toBe('1');
+      const refused = logLines().find((l) => l.event === 'promote.refused');
+      expect(String(refused?.reason)).toContain('fenced old primary ha1');
+      expect(String((refused?.missing as string[] | undefined)?.join(' '))).toContain(ahead);
+    });
+
     it('a rebuild that stopped half-way (its marker): demotion stays read-only, does not re-point, exits 1 and names the command that resumes it', async () => {
       pair = await startNsPair('h');
       const standby = await session('ha2');
