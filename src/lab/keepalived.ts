@@ -2,7 +2,7 @@
  * One keepalived per lab node, in the node's namespace, with its own pid files (a second instance
  * with the default ones prints "already running" and exits 0) and its log on stdout (`-l`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { validateFile } from '../keepalived/validate.js';
 import { killGroup } from './pgroup.js';
@@ -36,6 +36,17 @@ function ours(pid: number | undefined): pid is number {
   return pid !== undefined && isAlive(pid) && (commandLineOf(pid)?.includes(MARKER) ?? false);
 }
 
+/**
+ * Pid files a keepalived left when it was killed. PIDs are reused (pid_max is often 32768 and the
+ * lab spawns many processes): a stale file can name a live, unrelated process, and keepalived then
+ * takes itself for running and exits at once. A file naming a live keepalived is left alone.
+ */
+function removeStalePidFiles(files: KeepalivedFiles): void {
+  for (const file of [files.pid, files.vrrpPid, files.checkPid, files.spawnPid]) {
+    if (!ours(readPidFile(file))) rmSync(file, { force: true });
+  }
+}
+
 /** The parent's PID if it is alive and still keepalived. */
 export function keepalivedPid(files: KeepalivedFiles): number | undefined {
   const pid = readPidFile(files.spawnPid) ?? readPidFile(files.pid);
@@ -54,6 +65,7 @@ export async function validateKeepalived(files: KeepalivedFiles, netns: string):
 export async function startKeepalived(files: KeepalivedFiles, netns: string): Promise<number> {
   const running = keepalivedPid(files);
   if (running !== undefined) return running;
+  removeStalePidFiles(files);
   const argv = [
     'keepalived',
     '-n',
