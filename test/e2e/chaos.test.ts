@@ -44,7 +44,8 @@ const NOTIFY_BURST_HANDOVERS = 3;
 
 /** Problems convergence reports for a diverged old primary that hactl left read-only and unattached. */
 // What a diverged old primary shows while it is left out: no BACKUP applied, no replication, and
-// (its replication check failing) keepalived in FAULT, which keeps it away from the VIPs.
+// keepalived still in FAULT when its checks have not risen again since the crash (the runner stops
+// waiting at the divergence line, which comes first).
 const DIVERGED_REPLICA =
   /notify has not applied BACKUP|database is no replica|replication from|keepalived not BACKUP for .*\(FAULT\)/;
 
