@@ -203,42 +203,8 @@ describe('the strict rejoin beside the loop', () => {
     },
   );
 
-  it('while a rebuild is unfinished (its marker), a demotion runs without mysql.demote and the rejoin is asked to resume', async () => {
-    const spec = specWith('strict');
-    mkdirSync(spec.paths.state_dir, { recursive: true });
-    writeFileSync(
-      markerPath(spec.paths.state_dir, spec.nodes[0]!.name),
-      JSON.stringify({ discarded: ['0-1-9'], savedBinlogDir: '/x', peer: 'p', at: 'then' }),
-    );
-    // The demotion failed last time (diverged) and keepalived says BACKUP: it is applied again.
-    const h = run(spec, { state: 'BACKUP', ok: false, at: 'then', event: 'x' });
-    loop!.heard({
-      state: 'BACKUP',
-      source: 'fifo',
-      name: 'VI_1',
-      priority: 100,
-      text: 'INSTANCE "VI_1" BACKUP 100',
-    });
-    await waitFor(
-      'BACKUP applied',
-      () => h.ticks.some((t) => t.result === 'apply' && t.target === 'BACKUP'),
-      {
-        timeoutMs: 15_000,
-      },
-    );
-    const applied = h.ticks.find((t) => t.result === 'apply' && t.target === 'BACKUP')!;
-    expect(applied.reason).toMatch(/mysql.demote left out: a rebuild is unfinished here/);
-    expect(applied.outcome?.steps.map((step) => step.action)).toEqual([]);
-    await waitFor('the rejoin is asked to resume it', () => h.calls.length === 1, { timeoutMs: 15_000 });
-  });
-
-  it("another node's marker in a shared state_dir (the lab's) does not hold this node's demotion back", async () => {
-    const spec = specWith('strict');
-    mkdirSync(spec.paths.state_dir, { recursive: true });
-    writeFileSync(
-      markerPath(spec.paths.state_dir, 'not-this-node'),
-      JSON.stringify({ discarded: ['0-2-9'], savedBinlogDir: '/y', peer: 'q', at: 'then' }),
-    );
+  /** A failed BACKUP demotion, keepalived saying BACKUP again: the tick that applies it. */
+  async function backupAppliedAgain(spec: ReturnType<typeof specWith>) {
     const h = run(spec, { state: 'BACKUP', ok: false, at: 'then', event: 'x' });
     loop!.heard({
       state: 'BACKUP',
@@ -252,7 +218,31 @@ describe('the strict rejoin beside the loop', () => {
       () => h.ticks.some((t) => t.result === 'apply' && t.target === 'BACKUP'),
       { timeoutMs: 15_000 },
     );
-    const applied = h.ticks.find((t) => t.result === 'apply' && t.target === 'BACKUP')!;
+    return { h, applied: h.ticks.find((t) => t.result === 'apply' && t.target === 'BACKUP')! };
+  }
+
+  it('while a rebuild is unfinished (its marker), a demotion runs without mysql.demote and the rejoin is asked to resume', async () => {
+    const spec = specWith('strict');
+    mkdirSync(spec.paths.state_dir, { recursive: true });
+    writeFileSync(
+      markerPath(spec.paths.state_dir, spec.nodes[0]!.name),
+      JSON.stringify({ discarded: ['0-1-9'], savedBinlogDir: '/x', peer: 'p', at: 'then' }),
+    );
+    // The demotion failed last time (diverged) and keepalived says BACKUP: it is applied again.
+    const { h, applied } = await backupAppliedAgain(spec);
+    expect(applied.reason).toMatch(/mysql.demote left out: a rebuild is unfinished here/);
+    expect(applied.outcome?.steps.map((step) => step.action)).toEqual([]);
+    await waitFor('the rejoin is asked to resume it', () => h.calls.length === 1, { timeoutMs: 15_000 });
+  });
+
+  it("another node's marker in a shared state_dir (the lab's) does not hold this node's demotion back", async () => {
+    const spec = specWith('strict');
+    mkdirSync(spec.paths.state_dir, { recursive: true });
+    writeFileSync(
+      markerPath(spec.paths.state_dir, 'not-this-node'),
+      JSON.stringify({ discarded: ['0-2-9'], savedBinlogDir: '/y', peer: 'q', at: 'then' }),
+    );
+    const { applied } = await backupAppliedAgain(spec);
     expect(applied.reason).not.toMatch(/mysql.demote left out/);
     expect(applied.outcome?.steps.map((step) => step.action)).toContain('mysql.demote');
   });
