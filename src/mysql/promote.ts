@@ -10,10 +10,12 @@ import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
 import {
   describeExtra,
   extraTransactions,
+  formatGtid,
   formatGtidList,
   parseGtidList,
   positionGaps,
   positionReached,
+  type MariadbGtid,
 } from './gtid.js';
 import { readReplicaStatus, type ReplicaStatus } from './replica-status.js';
 import {
@@ -288,6 +290,33 @@ async function becomeStrictSemiSyncSource(session: MysqlSession, flavour: Flavou
   for (const statement of semiSyncSourceSettings()) await session.query(statement);
 }
 
+/** Per domain, the entry with the highest sequence number: the position a binlog state ends at. */
+function lastPerDomain(state: readonly MariadbGtid[]): MariadbGtid[] {
+  const last = new Map<number, MariadbGtid>();
+  for (const g of state) if ((last.get(g.domain)?.seq ?? -1n) < g.seq) last.set(g.domain, g);
+  return [...last.values()];
+}
+
+/**
+ * What the fenced old primary logged that this server does not hold, described. Per domain first:
+ * has this server applied as far as the old primary logged (gtid_current_pos, whatever
+ * log_slave_updates is)? When it logs what it replicates, also per server id, which catches
+ * 0-1-7 against 0-2-7; without it its binlog state lacks the replicated transactions. Pure.
+ */
+export function missingFromOldPrimary(facts: {
+  oldState: string;
+  hereState: string;
+  herePosition: string;
+  logsReplicated: boolean;
+}): string[] {
+  const oldState = parseGtidList(facts.oldState);
+  const behind = positionGaps(parseGtidList(facts.herePosition), lastPerDomain(oldState)).map(
+    (g) => `${formatGtid(g)} (applied here: not that far)`,
+  );
+  if (behind.length > 0 || !facts.logsReplicated) return behind;
+  return extraTransactions(oldState, parseGtidList(facts.hereState)).map(describeExtra);
+}
+
 /**
  * After the drain, before anything is stopped or made writable: every transaction the fenced old
  * primary logged must be here. A node whose lineage still named itself the primary (its own
@@ -304,8 +333,19 @@ async function refuseIfOldPrimaryAhead(
 ): Promise<void> {
   const old = options.oldPrimary;
   if (!old || flavour.kind !== 'mariadb') return;
-  const here = String((await session.query('SELECT @@GLOBAL.gtid_binlog_state AS s'))[0]?.s ?? '');
-  const missing = extraTransactions(parseGtidList(old.state), parseGtidList(here)).map(describeExtra);
+  const row =
+    (
+      await session.query(
+        'SELECT @@GLOBAL.gtid_binlog_state AS state, @@GLOBAL.gtid_current_pos AS cur, @@GLOBAL.log_slave_updates AS lsu',
+      )
+    )[0] ?? {};
+  const here = String(row.state ?? '');
+  const missing = missingFromOldPrimary({
+    oldState: old.state,
+    hereState: here,
+    herePosition: String(row.cur ?? ''),
+    logsReplicated: Number(row.lsu) === 1 || String(row.lsu).toUpperCase() === 'ON',
+  });
   if (missing.length === 0) {
     options.log('promote.holds_old_primary', { oldPrimary: old.node, oldPrimaryState: old.state, here });
     return;
