@@ -74,8 +74,18 @@ describe.skipIf(missing)(
 
       await labHeal({ prefix: lab.prefix, dir: lab.dir, node: 'ha1' });
       await waitForBackup(lab, 'ha1');
-      const back = await labStatus(lab);
-      expect(back.nodes[0]!.db.readOnly, 'ha1 came back read-only').toBe(true);
+      // A status read can fail while a demotion ends every client session (the reader's too):
+      // null says nothing either way, so read until the server answers, then judge.
+      let back = await labStatus(lab);
+      await waitFor(
+        "ha1's database to answer a status read",
+        async () => (back = await labStatus(lab)).nodes[0]!.db.readOnly !== null,
+        { timeoutMs: 30_000, everyMs: 200 },
+      );
+      expect(
+        back.nodes[0]!.db.readOnly,
+        `ha1 came back read-only: ${JSON.stringify(back.nodes[0]!.db)}`,
+      ).toBe(true);
       // Longer than a full failover detection (3 × advert + skew): preemption would have happened.
       await expectHolderStays(lab.prefix, 'ha2', 5_000);
       expect(await clientHttp(lab.prefix)).toBe('ha2');
