@@ -24,8 +24,9 @@ holds GTIDs the peer lacks. Then, each step logged:
   4 DROP the databases the primary does not have
   5 mariadb-dump --single-transaction --gtid --master-data=1 --all-databases … from the peer,
     streamed into mariadb here with sql_log_bin=0 (it sets gtid_slave_pos to the copy's position);
-    then gtid_binlog_state = the primary's (as read before the copy), so a later failover the
-    other way does not take the pair's history for transactions only this node has
+    then gtid_binlog_state = the primary's, cut back to the copy's position (commits still
+    waiting for an ACK come with replication), so a later failover the other way does not take
+    the pair's history for transactions only this node has
   6 CHANGE MASTER TO the peer, MASTER_USE_GTID=slave_pos, START SLAVE (hactl's re-point path)
 read_only stays ON throughout. Credentials go to the clients only through 0600 defaults files:
 the dump reads the primary with the account of mysql.credentials_file (it needs SELECT, SHOW VIEW,
