@@ -102,9 +102,8 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
       }
       fencedFinalState = fenced.report.finalState;
     }
-    const oldPrimary = fencedFinalState;
     const report = await promote(session, {
-      ...(oldPrimary ? { oldPrimary } : {}),
+      ...(fencedFinalState ? { oldPrimary: fencedFinalState } : {}),
       topology: mysql.topology,
       catchUpTimeoutSec: mysql.catch_up_timeout,
       onCatchUpTimeout: mysql.on_catch_up_timeout,

@@ -26,6 +26,22 @@ export interface Lineage {
   at: string;
 }
 
+/**
+ * The record after a rebuild from `primary` (hactl rebuild, or the agent's strict rejoin): this
+ * node now follows it from the copy's position, and nothing it holds is extra any more.
+ */
+export function rebuiltLineage(node: string, primary: string, copyPosition: string, how: string): Lineage {
+  return {
+    node,
+    primary,
+    primaryPosition: copyPosition,
+    following: true,
+    diverged: [],
+    reason: how,
+    at: new Date().toISOString(),
+  };
+}
+
 const MAX_BYTES = 64 * 1024;
 
 export function lineagePath(stateDir: string, node: string): string {

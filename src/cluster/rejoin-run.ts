@@ -22,7 +22,7 @@ import {
 } from '../mysql/rebuild.js';
 import { readSemiSync } from '../mysql/server-state.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { readLineage, writeLineage } from './lineage.js';
+import { readLineage, rebuiltLineage, writeLineage } from './lineage.js';
 import { rejoinVerdict, type RejoinFacts } from './rejoin-rule.js';
 import { vipHolding } from './vips.js';
 
@@ -209,15 +209,15 @@ export async function runStrictRejoin(options: RejoinOptions): Promise<RejoinOut
       };
     }
     try {
-      await writeLineage(spec.paths.state_dir, {
-        node: node.name,
-        primary: peerText.node,
-        primaryPosition: report.dumpPosition,
-        following: true,
-        diverged: [],
-        reason: `rebuilt by the agent from ${peerText.node} (strict semi-sync), discarding ${report.discarded.join(',')}`,
-        at: new Date().toISOString(),
-      });
+      await writeLineage(
+        spec.paths.state_dir,
+        rebuiltLineage(
+          node.name,
+          peerText.node,
+          report.dumpPosition,
+          `rebuilt by the agent from ${peerText.node} (strict semi-sync), discarding ${report.discarded.join(',')}`,
+        ),
+      );
     } catch (error) {
       stepLog('rejoin.lineage_not_saved', { level: 'error', reason: messageOf(error) });
     }

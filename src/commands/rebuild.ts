@@ -181,17 +181,17 @@ export async function main(argv: string[]): Promise<number> {
       }
       throw error;
     }
-    const { writeLineage } = await import('../cluster/lineage.js');
+    const { rebuiltLineage, writeLineage } = await import('../cluster/lineage.js');
     try {
-      await writeLineage(spec.paths.state_dir, {
-        node: node.name,
-        primary: peer.node,
-        primaryPosition: report.dumpPosition,
-        following: true,
-        diverged: [],
-        reason: `rebuilt from ${peer.node}, discarding ${report.discarded.join(',')}`,
-        at: new Date().toISOString(),
-      });
+      await writeLineage(
+        spec.paths.state_dir,
+        rebuiltLineage(
+          node.name,
+          peer.node,
+          report.dumpPosition,
+          `rebuilt from ${peer.node}, discarding ${report.discarded.join(',')}`,
+        ),
+      );
     } catch (error) {
       stepLog('rebuild.lineage_not_saved', { level: 'error', reason: (error as Error).message });
     }

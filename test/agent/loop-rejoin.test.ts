@@ -113,6 +113,11 @@ function run(
   return { ticks, calls, finish: (o) => finish(o), setApplied: (s) => (applied = s) };
 }
 
+/** keepalived's FIFO line for the test's one instance. */
+function hear(state: 'BACKUP' | 'FAULT'): void {
+  loop!.heard({ state, source: 'fifo', name: 'VI_1', priority: 100, text: `INSTANCE "VI_1" ${state} 100` });
+}
+
 describe('the strict rejoin beside the loop', () => {
   it(
     'starts once, lets the ticks run, holds a demotion while it runs, and backs off after a refusal',
@@ -130,13 +135,7 @@ describe('the strict rejoin beside the loop', () => {
       // A failed demotion would be applied again: not while the rebuild runs.
       h.setApplied({ state: 'BACKUP', ok: false, at: 'then', event: 'x' });
       const held = h.ticks.length;
-      loop!.heard({
-        state: 'BACKUP',
-        source: 'fifo',
-        name: 'VI_1',
-        priority: 100,
-        text: 'INSTANCE "VI_1" BACKUP 100',
-      });
+      hear('BACKUP');
       await waitFor(
         'a held demotion',
         () =>
@@ -172,13 +171,7 @@ describe('the strict rejoin beside the loop', () => {
     async () => {
       const h = run(specWith('strict'));
       await waitFor('the rejoin starts', () => h.calls.length === 1, { timeoutMs: 15_000 });
-      loop!.heard({
-        state: 'FAULT',
-        source: 'fifo',
-        name: 'VI_1',
-        priority: 100,
-        text: 'INSTANCE "VI_1" FAULT 100',
-      });
+      hear('FAULT');
       await waitFor(
         'FAULT applied',
         () => h.ticks.some((t) => t.result === 'apply' && t.target === 'FAULT'),
@@ -192,13 +185,7 @@ describe('the strict rejoin beside the loop', () => {
       );
       // Not its own verdict: no back-off; the next tick that sees the divergence starts it again
       // (here: keepalived back to BACKUP, already applied, and the next standby probe).
-      loop!.heard({
-        state: 'BACKUP',
-        source: 'fifo',
-        name: 'VI_1',
-        priority: 100,
-        text: 'INSTANCE "VI_1" BACKUP 100',
-      });
+      hear('BACKUP');
       await waitFor('the rejoin starts again', () => h.calls.length === 2, { timeoutMs: 20_000 });
     },
   );
@@ -206,13 +193,7 @@ describe('the strict rejoin beside the loop', () => {
   /** A failed BACKUP demotion, keepalived saying BACKUP again: the tick that applies it. */
   async function backupAppliedAgain(spec: ReturnType<typeof specWith>) {
     const h = run(spec, { state: 'BACKUP', ok: false, at: 'then', event: 'x' });
-    loop!.heard({
-      state: 'BACKUP',
-      source: 'fifo',
-      name: 'VI_1',
-      priority: 100,
-      text: 'INSTANCE "VI_1" BACKUP 100',
-    });
+    hear('BACKUP');
     await waitFor(
       'BACKUP applied',
       () => h.ticks.some((t) => t.result === 'apply' && t.target === 'BACKUP'),
