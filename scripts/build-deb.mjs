@@ -251,7 +251,7 @@ Architecture: all
 Maintainer: ${maintainer()}
 Installed-Size: ${installedKiB}
 Depends: nodejs (>= ${minNode})
-Recommends: keepalived
+Recommends: keepalived, iputils-arping
 Suggests: mariadb-client
 Section: admin
 Priority: optional

@@ -11,6 +11,12 @@
  *
  * Bound, from the last answer to read-only: isolation_timeout, plus at most one round
  * (probe_interval or connect_timeout, whichever is longer), plus the local demotion.
+ *
+ * The same hold covers a contested VIP (src/fence/vip-contest.ts): while the peer is silent, a
+ * second rhythm asks by ARP whether another host answers for the VIPs this node held first; if
+ * one does, the peer took them after losing this node, and this node yields until it hears the
+ * peer again. Its own rhythm, because a free address costs arping's whole one-second deadline
+ * and must not slow the isolation rounds.
  */
 import { localTarget } from '../actions/mysql-common.js';
 import { ensureTrackDir, writeTrackValue } from '../agent/checks/track-write.js';
@@ -20,11 +26,16 @@ import { fencingGuard } from '../cluster/fencing-rule.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { judgeIsolation, type TargetHistory } from './isolation.js';
 import { probeAll, type ProbeResult } from './probe.js';
+import { findArping, probeVipClaim, type ArpProbe } from './arp-probe.js';
+import { judgeContest, vipsToProbe, type HeldVip } from './vip-contest.js';
+import { localAddresses } from '../cluster/vips.js';
 import { repeatEvery } from '../bounded/repeat.js';
 
 export interface WitnessMonitor {
   stop(): Promise<void>;
   isolated(): boolean;
+  /** Yielding to a peer that took the VIPs while it could not reach this node. */
+  yielded(): boolean;
 }
 
 export interface WitnessMonitorSeams {
@@ -32,6 +43,12 @@ export interface WitnessMonitorSeams {
   /** Makes the local database read-only and ends its client sessions; returns a one-line detail. */
   demoteLocal?: (spec: Spec, signal: AbortSignal) => Promise<string>;
   writeTrack?: (file: string, value: number) => Promise<void>;
+  /** Asks whether another host answers ARP for a VIP (default: arping -D). */
+  arpProbe?: ArpProbe;
+  /** The addresses on this node's interfaces (default: os.networkInterfaces, no process spawned). */
+  addresses?: () => ReadonlySet<string>;
+  /** Where the ARP prober is (default: arping on PATH). */
+  findArping?: () => Promise<string | undefined>;
 }
 
 const LOCAL_BUDGET_MS = 5_000;
@@ -94,16 +111,22 @@ export async function startWitnessMonitor(
   const { spec, node, log } = context;
   const fencing = spec.fencing;
   if (!fencing || fencing.witness.length === 0 || !spec.agent.enabled) {
-    return { stop: () => Promise.resolve(), isolated: () => false };
+    return { stop: () => Promise.resolve(), isolated: () => false, yielded: () => false };
   }
   const probe = seams.probe ?? probeAll;
   const demoteLocal = seams.demoteLocal ?? demoteLocalDatabase;
   const writeTrack = seams.writeTrack ?? writeTrackValue;
+  const arpProbe = seams.arpProbe ?? probeVipClaim;
+  const addresses = seams.addresses ?? localAddresses;
   const file = isolationTrackFile(spec.paths.runtime_dir, node.name);
   if (!seams.writeTrack) await ensureTrackDir(file);
   const guard = fencingGuard(spec, node.name)!;
   const witness = guard.witness;
   const peer = guard.paths.map((p) => ({ host: p.host, port: p.port }));
+  const vips = spec.vips.flatMap((vip) => {
+    const iface = node.networks[vip.network]?.interface;
+    return iface === undefined ? [] : [{ address: vip.address.split('/')[0]!, iface }];
+  });
   const timeoutMs = Math.round(fencing.connect_timeout * 1000);
   const everyMs = Math.round(fencing.probe_interval * 1000);
   const isolationMs = Math.round(fencing.isolation_timeout * 1000);
@@ -112,12 +135,20 @@ export async function startWitnessMonitor(
     witness: { lastAnswerAt: undefined, failedRounds: 0 },
     peer: { lastAnswerAt: undefined, failedRounds: 0 },
   };
+  /** The VIPs this node holds, with when it was first seen holding each. */
+  const held = new Map<string, HeldVip>();
   let written: number | undefined;
   let isolated = false;
   let isolatedAt = 0;
+  let yielded = false;
+  let yieldedAt = 0;
   let demoted = false;
   let stopped = false;
+  const unknownLogged = new Set<string>();
   const controller = new AbortController();
+  const holding = () => isolated || yielded;
+  const heardAnything = () =>
+    history.witness.lastAnswerAt !== undefined || history.peer.lastAnswerAt !== undefined;
 
   const note = (kind: 'witness' | 'peer', answers: ProbeResult[], now: number) => {
     if (answers.some((a) => a.reachable)) {
@@ -126,11 +157,52 @@ export async function startWitnessMonitor(
       history[kind] = { ...history[kind], failedRounds: history[kind].failedRounds + 1 };
     }
   };
-  const setTrack = async (value: number) => {
-    if (written === value) return;
-    await writeTrack(file, value);
-    written = value;
+
+  // Both rhythms write the track file; one chain writes what the state says at the moment it writes.
+  let trackChain: Promise<void> = Promise.resolve();
+  const syncTrack = (): Promise<void> => {
+    const next = trackChain.then(async () => {
+      // A fresh agent never lifts a hold on no evidence: 0 only once the node has heard something.
+      const value = holding() ? 1 : heardAnything() ? 0 : undefined;
+      if (value === undefined || written === value) return;
+      await writeTrack(file, value);
+      written = value;
+    });
+    trackChain = next.catch(() => undefined);
+    return next;
   };
+
+  /** Starts a hold (isolation or a yield); the local demotion runs once per hold. */
+  const beginHold = () => {
+    if (!holding()) demoted = false;
+  };
+
+  let enforcing: Promise<void> | undefined;
+  const enforceHold = (cause: 'isolation' | 'vip contest'): Promise<void> =>
+    (enforcing ??= (async () => {
+      const [track, local] = await Promise.allSettled([
+        syncTrack(),
+        demoted ? Promise.resolve('already done') : demoteLocal(spec, AbortSignal.timeout(LOCAL_BUDGET_MS)),
+      ]);
+      if (demoted) return;
+      const last = Math.max(
+        history.witness.lastAnswerAt ?? startedAt,
+        history.peer.lastAnswerAt ?? startedAt,
+      );
+      if (local.status === 'fulfilled') demoted = true;
+      log[local.status === 'fulfilled' && track.status === 'fulfilled' ? 'warn' : 'error']({
+        event: 'fence.self_demoted',
+        cause,
+        database: local.status === 'fulfilled' ? local.value : `FAILED: ${messageOf(local.reason)}`,
+        keepalived:
+          track.status === 'fulfilled'
+            ? 'FAULT (isolation track file 1)'
+            : `FAILED: ${messageOf(track.reason)}`,
+        since_last_answer_ms: Date.now() - last,
+      });
+    })().finally(() => {
+      enforcing = undefined;
+    }));
 
   const round = async (): Promise<void> => {
     const [w, p] = await Promise.all([
@@ -151,73 +223,101 @@ export async function startWitnessMonitor(
     const answers = [...w, ...p].map((a) => `${a.host}:${a.port} ${a.answer}`);
     if (judgement.isolated) {
       if (!isolated) {
+        beginHold();
         isolated = true;
         isolatedAt = now;
-        demoted = false;
         log.error({
           event: 'fence.isolated',
           reason: `${judgement.reason}: this node may be the one cut off; it demotes itself (read-only, sessions ended, keepalived FAULT) and keeps probing`,
           answers,
         });
       }
-      const [track, local] = await Promise.allSettled([
-        setTrack(1),
-        demoted ? Promise.resolve('already done') : demoteLocal(spec, AbortSignal.timeout(LOCAL_BUDGET_MS)),
-      ]);
-      if (!demoted) {
-        const last = Math.max(
-          history.witness.lastAnswerAt ?? startedAt,
-          history.peer.lastAnswerAt ?? startedAt,
-        );
-        if (local.status === 'fulfilled') demoted = true;
-        log[local.status === 'fulfilled' && track.status === 'fulfilled' ? 'warn' : 'error']({
-          event: 'fence.self_demoted',
-          database: local.status === 'fulfilled' ? local.value : `FAILED: ${messageOf(local.reason)}`,
-          keepalived:
-            track.status === 'fulfilled'
-              ? 'FAULT (isolation track file 1)'
-              : `FAILED: ${messageOf(track.reason)}`,
-          since_last_answer_ms: Date.now() - last,
-        });
-      }
+      await enforceHold('isolation');
       return;
     }
     if (isolated) {
       isolated = false;
       log.warn({
         event: 'fence.isolation_over',
-        reason: `${judgement.reason}: the FAULT hold is lifted after ${now - isolatedAt} ms; this node returns as BACKUP and takes the VIPs back only as failback (${spec.failback}) allows`,
+        reason: `${judgement.reason}: the isolation hold is lifted after ${now - isolatedAt} ms${yielded ? ' (the VIP-contest hold stays until the peer answers)' : `; this node returns as BACKUP and takes the VIPs back only as failback (${spec.failback}) allows`}`,
         answers,
       });
     }
-    // Written once the node has heard something: a fresh agent never lifts a hold on no evidence.
-    if (history.witness.lastAnswerAt !== undefined || history.peer.lastAnswerAt !== undefined) {
-      await setTrack(0);
+    if (yielded && history.peer.failedRounds === 0 && (history.peer.lastAnswerAt ?? 0) > yieldedAt) {
+      yielded = false;
+      log.warn({
+        event: 'fence.contest_over',
+        reason: `the peer answers again: the hold is lifted after ${now - yieldedAt} ms; this node returns as BACKUP and takes the VIPs back only as failback (${spec.failback}) allows`,
+        answers,
+      });
     }
+    if (holding()) await enforceHold(isolated ? 'isolation' : 'vip contest');
+    else await syncTrack();
   };
 
+  const contestRound = async (): Promise<void> => {
+    const now = Date.now();
+    const present = addresses();
+    for (const vip of vips) {
+      if (!present.has(vip.address)) held.delete(vip.address);
+      else if (!held.has(vip.address)) held.set(vip.address, { ...vip, since: now });
+    }
+    if (yielded) return;
+    const ask = vipsToProbe(history.peer, [...held.values()]);
+    if (ask.length === 0) return;
+    const answers = await Promise.all(ask.map((vip) => arpProbe(vip, controller.signal)));
+    if (stopped) return;
+    for (const answer of answers) {
+      if (answer.answer !== 'unknown' || unknownLogged.has(answer.detail)) continue;
+      unknownLogged.add(answer.detail);
+      log.error({
+        event: 'fence.vip_contest',
+        reason: `cannot tell whether another host claims ${answer.vip.address}: ${answer.detail}; a cut between the nodes only goes unnoticed here`,
+      });
+    }
+    const judgement = judgeContest(history.peer, answers);
+    if (!judgement.yields || yielded) return;
+    beginHold();
+    yielded = true;
+    yieldedAt = Date.now();
+    log.error({
+      event: 'fence.vip_contested',
+      reason: `${judgement.reason} (read-only, sessions ended, keepalived FAULT) until it hears the peer again`,
+    });
+    await enforceHold('vip contest');
+  };
+
+  const arping = await (seams.findArping ?? findArping)();
+  if (!arping && vips.length > 0)
+    log.error({
+      event: 'fence.vip_contest',
+      reason:
+        'arping is not on PATH (Debian: iputils-arping): this node cannot tell when its peer takes the VIPs during a cut between the nodes only, and would keep serving beside it',
+    });
   log.info({
     event: 'fence.witness_monitor',
     witness: witness.map((w) => `${w.host}:${w.port}`),
     peer: peer.map((p) => `${p.host}:${p.port}`),
+    vips_asked_about_while_the_peer_is_silent: vips.map((v) => `${v.address} on ${v.iface}`),
+    arping: arping ?? 'not found',
     every_ms: everyMs,
     connect_timeout_ms: timeoutMs,
     isolation_timeout_ms: isolationMs,
     bound_ms_before_demotion: isolationMs + Math.max(everyMs, timeoutMs),
   });
-  const rounds = repeatEvery(round, {
-    everyMs,
-    from: 'start',
-    onError: (error) => log.error({ event: 'fence.witness_monitor', reason: messageOf(error) }),
-  });
+  const onError = (error: unknown) => log.error({ event: 'fence.witness_monitor', reason: messageOf(error) });
+  const rounds = repeatEvery(round, { everyMs, from: 'start', onError });
+  const contests = repeatEvery(contestRound, { everyMs, from: 'start', onError });
   return {
     async stop() {
       stopped = true;
-      // No new round is scheduled from here; the one in flight is cut short, then awaited.
-      const stopping = rounds.stop();
+      // No new round is scheduled from here; the ones in flight are cut short, then awaited.
+      const stopping = Promise.all([rounds.stop(), contests.stop()]);
       controller.abort();
       await stopping;
+      await enforcing;
     },
     isolated: () => isolated,
+    yielded: () => yielded,
   };
 }

@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { probeTcp, type ProbeResult } from '../../src/fence/probe.js';
 import { startWitnessMonitor, type WitnessMonitor } from '../../src/fence/witness-monitor.js';
+import type { ContestAnswer, HeldVip } from '../../src/fence/vip-contest.js';
 import { waitFor } from '../../src/lab/processes.js';
 import { createLogger } from '../../src/log.js';
 import { parseSpecText } from '../../src/spec/load.js';
@@ -38,6 +39,11 @@ interface World {
   probed: string[];
   track: number[];
   demotedAt: number[];
+  /** Addresses on this node's interfaces. */
+  addresses?: Set<string>;
+  /** The MAC another host answers ARP with for a VIP, if any. */
+  claimedBy?: string;
+  arped?: string[];
 }
 
 function fakes(world: World) {
@@ -58,6 +64,14 @@ function fakes(world: World) {
       world.track.push(value);
       return Promise.resolve();
     },
+    addresses: () => world.addresses ?? new Set<string>(),
+    arpProbe: (vip: HeldVip): Promise<ContestAnswer> => {
+      (world.arped ??= []).push(`${vip.address}@${vip.iface}`);
+      return Promise.resolve(
+        world.claimedBy ? { vip, answer: 'claimed', by: world.claimedBy } : { vip, answer: 'free' },
+      );
+    },
+    findArping: () => Promise.resolve('/usr/bin/arping'),
   };
 }
 
@@ -106,6 +120,81 @@ describe('witness monitor', () => {
     // An observation window three times the isolation timeout: the claim is that nothing happens.
     await new Promise((resolve) => setTimeout(resolve, 1_800));
     expect(world.probed.filter((p) => p === '192.0.2.12:3306').length).toBeGreaterThan(5);
+    expect(world.demotedAt).toEqual([]);
+    expect(world.track).toEqual([0]);
+  });
+});
+
+describe('witness monitor: a VIP contested while the peer is silent', () => {
+  it('held before the cut, claimed by another host after it: yields (read-only, FAULT) until the peer answers', async () => {
+    const world: World = {
+      witness: true,
+      peer: true,
+      probed: [],
+      track: [],
+      demotedAt: [],
+      addresses: new Set(['192.0.2.11', '192.0.2.50']),
+    };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    await waitFor('a first round', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+    // The peer answers: nobody asks ARP, whoever else claims the VIP (that is fencing's business).
+    world.claimedBy = '02:aa:bb:cc:dd:ee';
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(world.arped ?? []).toEqual([]);
+    world.claimedBy = undefined;
+    world.peer = false;
+    await waitFor('ARP asked while the peer is silent', () => (world.arped ?? []).length > 0, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+    expect(world.arped![0]).toBe('192.0.2.50@eth1');
+    expect(world.demotedAt).toEqual([]);
+    world.claimedBy = '02:aa:bb:cc:dd:ee';
+    await waitFor('the yield', () => world.demotedAt.length > 0, { timeoutMs: 5_000, everyMs: 10 });
+    expect(world.track.at(-1)).toBe(1);
+    expect(monitor.yielded()).toBe(true);
+    // The witness still answers: this is not isolation, and only the peer's answer lifts the hold.
+    expect(monitor.isolated()).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(world.track.at(-1)).toBe(1);
+    world.peer = true;
+    await waitFor('the hold lifted', () => world.track.at(-1) === 0, { timeoutMs: 5_000, everyMs: 10 });
+    expect(monitor.yielded()).toBe(false);
+    expect(world.demotedAt).toHaveLength(1);
+  });
+
+  it('VIPs taken after the peer went silent (the standby during the cut) are never asked about', async () => {
+    const world: World = { witness: true, peer: true, probed: [], track: [], demotedAt: [] };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    await waitFor('a first round', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+    world.peer = false;
+    world.claimedBy = '02:aa:bb:cc:dd:ee';
+    // Long enough for the peer to count as silent (two rounds of 0.1 s), then keepalived moves the VIP here.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    world.addresses = new Set(['192.0.2.11', '192.0.2.50']);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(world.arped ?? []).toEqual([]);
+    expect(world.demotedAt).toEqual([]);
+    expect(world.track).toEqual([0]);
+    expect(monitor.yielded()).toBe(false);
+  });
+
+  it('no other host answers (node loss of the standby): keeps serving', async () => {
+    const world: World = {
+      witness: true,
+      peer: true,
+      probed: [],
+      track: [],
+      demotedAt: [],
+      addresses: new Set(['192.0.2.11', '192.0.2.50']),
+    };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    await waitFor('a first round', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+    world.peer = false;
+    await waitFor('three ARP questions', () => (world.arped ?? []).length >= 3, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
     expect(world.demotedAt).toEqual([]);
     expect(world.track).toEqual([0]);
   });

@@ -1,0 +1,70 @@
+/**
+ * Does another host answer ARP for an address this node holds? Duplicate-address detection by
+ * iputils `arping -D` (sender address 0.0.0.0): a host holding the address replies straight to
+ * our MAC, so the answer needs neither a route nor a neighbour entry between the nodes — it
+ * crosses a cut that drops every node-to-node IP packet as long as both still share the link the
+ * clients use. Node has no raw sockets, hence the spawned program; it runs only while the peer is
+ * silent (src/fence/vip-contest.ts), bounded by arping's own deadline and by ours.
+ */
+import type { HeldVip, ContestAnswer } from './vip-contest.js';
+
+/** arping's deadline is whole seconds; two probes go out within it. */
+const DEADLINE_S = 1;
+const KILL_AFTER_MS = 3_000;
+const REPLY = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/;
+
+export type ArpProbe = (vip: HeldVip, signal: AbortSignal) => Promise<ContestAnswer>;
+
+/** `launcher` runs arping elsewhere (the lab's tests: `ip netns exec <ns>`). */
+export const probeVipClaim = async (
+  vip: HeldVip,
+  signal: AbortSignal,
+  launcher: readonly string[] = [],
+): Promise<ContestAnswer> => {
+  const { execa } = await import('execa');
+  const [file, ...prefix] = [...launcher, 'arping'];
+  const result = await execa(
+    file!,
+    [...prefix, '-D', '-f', '-c', '2', '-w', String(DEADLINE_S), '-I', vip.iface, vip.address],
+    {
+      reject: false,
+      timeout: KILL_AFTER_MS,
+      cancelSignal: signal,
+      stdin: 'ignore',
+      all: true,
+      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      extendEnv: false,
+    },
+  );
+  const output = (result.all ?? '').trim();
+  if (result.exitCode === 0) return { vip, answer: 'free' };
+  const reply = REPLY.exec(output);
+  if (result.exitCode === 1 && reply) return { vip, answer: 'claimed', by: reply[1]!.toLowerCase() };
+  const why =
+    (result as { code?: string }).code === 'ENOENT'
+      ? 'arping is not installed (Debian: iputils-arping)'
+      : result.timedOut
+        ? `arping did not end within ${KILL_AFTER_MS} ms`
+        : result.isCanceled
+          ? 'stopped'
+          : `arping exit ${result.exitCode ?? result.signal}: ${output.split('\n').at(-1)?.slice(0, 200) ?? ''}`;
+  return { vip, answer: 'unknown', detail: why };
+};
+
+/** Where arping is on PATH, if anywhere: checked at start so a missing one is named before a cut. */
+export async function findArping(
+  path = process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  for (const dir of path.split(':').filter((d) => d.startsWith('/'))) {
+    const candidate = `${dir}/arping`;
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return candidate;
+  }
+  return undefined;
+}
