@@ -7,6 +7,12 @@
  * mysql.promote step asks this verdict before it makes anything writable). When no path reaches
  * the old primary, the spec's policy decides, never silence: promote-anyway (availability, logged
  * at error level) or wait-for-witness (promote only from the side that still reaches a witness).
+ *
+ * Reaching the witness does not prove the old primary is gone: when only the link between the
+ * nodes is cut, it still serves the clients' link and answers ARP for the VIPs this node just
+ * took. Under wait-for-witness such a claim holds the promotion back until the old primary's
+ * agent yields (src/fence/vip-contest.ts) and lets them go, within `claimWaitMs`; a claim that
+ * outlasts it keeps this node read-only.
  */
 import type { Spec } from '../spec/schema.js';
 import type { Plan } from './decide.js';
@@ -25,7 +31,16 @@ export interface FencingGuard {
   connectTimeoutMs: number;
   unreachable: 'promote-anyway' | 'wait-for-witness';
   witness: { host: string; port: number }[];
+  /** This node's VIPs, on its own interfaces: who else answers ARP for them? */
+  vips: { address: string; iface: string }[];
+  /** How long the old primary's agent may take to yield them (its peer-silence rounds, one ARP question, its demotion). */
+  claimWaitMs: number;
 }
+
+/** Peer silence over MIN_FAILED_ROUNDS rounds (src/fence/isolation.ts), plus one more for skew. */
+const ROUNDS_BEFORE_A_YIELD = 3;
+/** One ARP question (src/fence/arp-probe.ts) and the old primary's local demotion on a busy machine. */
+const YIELD_SLACK_MS = 4_000;
 
 /** Every peer's address on every fencing network (default: every network the peer has). */
 export function fencingGuard(spec: Spec, self: string): FencingGuard | undefined {
@@ -40,12 +55,20 @@ export function fencingGuard(spec: Spec, self: string): FencingGuard | undefined
         return address === undefined ? [] : [{ node: node.name, network, host: address, port }];
       }),
     );
+  const own = spec.nodes.find((node) => node.name === self);
+  const vips = spec.vips.flatMap((vip) => {
+    const iface = own?.networks[vip.network]?.interface;
+    return iface === undefined ? [] : [{ address: vip.address.split('/')[0]!, iface }];
+  });
+  const round = Math.max(fencing.probe_interval, fencing.connect_timeout) * 1000;
   return {
     rule: 'fencing',
     paths,
     connectTimeoutMs: Math.round(fencing.connect_timeout * 1000),
     unreachable: fencing.unreachable,
     witness: fencing.witness.map((host) => ({ host, port: fencing.witness_port ?? 0 })),
+    vips,
+    claimWaitMs: Math.round(ROUNDS_BEFORE_A_YIELD * round + YIELD_SLACK_MS),
   };
 }
 
@@ -78,6 +101,13 @@ export interface WitnessOutcome {
   detail: string;
 }
 
+/** Who else still answered ARP for this node's VIPs when the wait for them to go free ended. */
+export interface ClaimOutcome {
+  /** e.g. "192.0.2.50 on eth1 answered by 02:…"; empty: nobody else holds them. */
+  claimed: string[];
+  waitedMs: number;
+}
+
 export type FencingVerdict =
   | { promote: true; level: 'info' | 'warn' | 'error'; reason: string }
   | { promote: false; reason: string; wayOut: string };
@@ -87,6 +117,7 @@ export function fencingVerdict(
   guard: FencingGuard,
   fence: FenceOutcome,
   witness: WitnessOutcome | undefined,
+  claims?: ClaimOutcome,
 ): FencingVerdict {
   if (fence.fenced.length > 0) {
     return {
@@ -101,6 +132,14 @@ export function fencingVerdict(
       promote: true,
       level: 'error',
       reason: `${none}; policy promote-anyway: promoting — if it is alive and writable, two databases accept writes until it demotes itself`,
+    };
+  }
+  if (witness?.reachable && claims && claims.claimed.length > 0) {
+    return {
+      promote: false,
+      reason: `${none}; policy wait-for-witness: the witness answers from here (${witness.detail}), but the old primary is alive on the clients' link — after ${claims.waitedMs} ms it still answers for ${claims.claimed.join('; ')} — and has not yielded: promoting would make two databases writable, so this node stays read-only`,
+      wayOut:
+        "the old primary's agent yields once it notices (fencing.witness must be set there, and arping installed); else make it read-only or stop it by hand, and the next tick promotes. To promote regardless, set fencing.unreachable: promote-anyway",
     };
   }
   if (witness?.reachable) {

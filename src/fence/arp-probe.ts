@@ -4,13 +4,18 @@
  * our MAC, so the answer needs neither a route nor a neighbour entry between the nodes — it
  * crosses a cut that drops every node-to-node IP packet as long as both still share the link the
  * clients use. Node has no raw sockets, hence the spawned program; it runs only while the peer is
- * silent (src/fence/vip-contest.ts), bounded by arping's own deadline and by ours.
+ * silent (src/fence/vip-contest.ts) and while a promotion that fenced nothing waits for the old
+ * primary to let go of the VIPs (src/fence/before-promote.ts).
+ *
+ * With -f, arping exits at the first reply, which on a shared link comes within a millisecond of
+ * the first probe; so a run still going after ANSWER_WITHIN_MS has heard nobody, and is stopped
+ * and counted as free rather than left to its whole-second deadline.
  */
 import type { HeldVip, ContestAnswer } from './vip-contest.js';
 
-/** arping's deadline is whole seconds; two probes go out within it. */
+/** arping's own deadline is whole seconds; ours ends it sooner. */
 const DEADLINE_S = 1;
-const KILL_AFTER_MS = 3_000;
+export const ANSWER_WITHIN_MS = 500;
 const REPLY = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/;
 
 export type ArpProbe = (vip: HeldVip, signal: AbortSignal) => Promise<ContestAnswer>;
@@ -28,7 +33,7 @@ export const probeVipClaim = async (
     [...prefix, '-D', '-f', '-c', '2', '-w', String(DEADLINE_S), '-I', vip.iface, vip.address],
     {
       reject: false,
-      timeout: KILL_AFTER_MS,
+      timeout: ANSWER_WITHIN_MS,
       cancelSignal: signal,
       stdin: 'ignore',
       all: true,
@@ -37,15 +42,13 @@ export const probeVipClaim = async (
     },
   );
   const output = (result.all ?? '').trim();
-  if (result.exitCode === 0) return { vip, answer: 'free' };
+  if (result.exitCode === 0 || (result.timedOut && !REPLY.test(output))) return { vip, answer: 'free' };
   const reply = REPLY.exec(output);
   if (result.exitCode === 1 && reply) return { vip, answer: 'claimed', by: reply[1]!.toLowerCase() };
   const why =
     (result as { code?: string }).code === 'ENOENT'
       ? 'arping is not installed (Debian: iputils-arping)'
-      : result.timedOut
-        ? `arping did not end within ${KILL_AFTER_MS} ms`
-        : result.isCanceled
+      : result.isCanceled
           ? 'stopped'
           : `arping exit ${result.exitCode ?? result.signal}: ${output.split('\n').at(-1)?.slice(0, 200) ?? ''}`;
   return { vip, answer: 'unknown', detail: why };

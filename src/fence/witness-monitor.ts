@@ -180,15 +180,17 @@ export async function startWitnessMonitor(
   let enforcing: Promise<void> | undefined;
   const enforceHold = (cause: 'isolation' | 'vip contest'): Promise<void> =>
     (enforcing ??= (async () => {
-      const [track, local] = await Promise.allSettled([
-        syncTrack(),
+      // The database first, keepalived after: a peer waiting for the VIPs to go free
+      // (src/fence/before-promote.ts) must find this side read-only once they are.
+      const [local] = await Promise.allSettled([
         demoted ? Promise.resolve('already done') : demoteLocal(spec, AbortSignal.timeout(LOCAL_BUDGET_MS)),
       ]);
+      const [track] = await Promise.allSettled([syncTrack()]);
       if (demoted) return;
-      const last = Math.max(
-        history.witness.lastAnswerAt ?? startedAt,
-        history.peer.lastAnswerAt ?? startedAt,
-      );
+      const last =
+        cause === 'vip contest'
+          ? (history.peer.lastAnswerAt ?? startedAt)
+          : Math.max(history.witness.lastAnswerAt ?? startedAt, history.peer.lastAnswerAt ?? startedAt);
       if (local.status === 'fulfilled') demoted = true;
       log[local.status === 'fulfilled' && track.status === 'fulfilled' ? 'warn' : 'error']({
         event: 'fence.self_demoted',

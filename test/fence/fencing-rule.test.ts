@@ -68,6 +68,16 @@ describe('fencingGuard: every path to the old primary', () => {
     ]);
   });
 
+  it("carries this node's VIPs on its own interfaces, and how long the old primary may take to yield them", () => {
+    const guard = fencingGuard(WITNESS, 'ha1')!;
+    expect(guard.vips.map((v) => v.address)).toEqual(WITNESS.vips.map((v) => v.address.split('/')[0]));
+    const own = WITNESS.nodes.find((n) => n.name === 'ha1')!;
+    for (const [i, vip] of WITNESS.vips.entries())
+      expect(guard.vips[i]!.iface).toBe(own.networks[vip.network]!.interface);
+    // Three rounds of max(probe_interval 0.5 s, connect_timeout 0.4 s), plus 4 s for the ARP question and the demotion.
+    expect(guard.claimWaitMs).toBe(3 * 500 + 4_000);
+  });
+
   it('no fencing section, no guard', () => {
     expect(fencingGuard(pairSpec(DB_AND_AGENT, 'plain.yaml'), 'ha1')).toBeUndefined();
   });
@@ -134,6 +144,25 @@ describe('fencingVerdict: what the promotion does with what the fence reached', 
     });
     expect(verdict).toMatchObject({ promote: true, level: 'warn' });
     expect(verdict.reason).toMatch(/majority side/);
+  });
+
+  it('wait-for-witness: the witness answers but the old primary still claims a VIP: stay read-only, naming it', () => {
+    const guard = fencingGuard(WITNESS, 'ha1')!;
+    const witness = { reachable: true, detail: '192.0.2.1:53 refused in 1 ms' };
+    const claimed = { claimed: ['192.0.2.50 on eth1 answered by 02:aa:bb:cc:dd:ee'], waitedMs: 5_500 };
+    const verdict = fencingVerdict(guard, NOTHING, witness, claimed);
+    expect(verdict.promote).toBe(false);
+    if (verdict.promote) throw new Error('unreachable');
+    expect(verdict.reason).toMatch(
+      /alive on the clients' link — after 5500 ms it still answers for 192\.0\.2\.50/,
+    );
+    expect(verdict.wayOut).toMatch(/arping/);
+    // Let go of (or never claimed): the majority-side promotion as before.
+    expect(fencingVerdict(guard, NOTHING, witness, { claimed: [], waitedMs: 900 })).toMatchObject({
+      promote: true,
+    });
+    // A fenced old primary is read-only whatever it still answers for.
+    expect(fencingVerdict(guard, INSIDE, undefined, claimed)).toMatchObject({ promote: true, level: 'info' });
   });
 
   it('wait-for-witness: nothing fenced, no witness answers: stay read-only with a way out', () => {
