@@ -15,7 +15,7 @@ import type { HeldVip, ContestAnswer } from './vip-contest.js';
 
 /** arping's own deadline is whole seconds; ours ends it sooner. */
 const DEADLINE_S = 1;
-export const ANSWER_WITHIN_MS = 500;
+export const ANSWER_WITHIN_MS = 300;
 const REPLY = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/;
 
 export type ArpProbe = (vip: HeldVip, signal: AbortSignal) => Promise<ContestAnswer>;

@@ -26,14 +26,17 @@ export async function waitForVipsFree(
   vips: FencingGuard['vips'],
   waitMs: number,
   options: { probe?: ArpProbe; signal: AbortSignal },
-): Promise<ClaimOutcome & { unknown: string[] }> {
+): Promise<ClaimOutcome & { unknown: string[]; firstClaimed: string[]; questions: number }> {
   const probe = options.probe ?? probeVipClaim;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const maxQuestions = Math.ceil(waitMs / ASK_AGAIN_MS) + 1;
   let claimed: string[] = [];
   let unknown: string[] = [];
+  let firstClaimed: string[] | undefined;
+  let questions = 0;
   for (let asked = 0; asked < maxQuestions && !options.signal.aborted; asked++) {
+    questions++;
     const answers = await Promise.all(
       vips.map((vip) => probe({ ...vip, since: 0 }, options.signal).catch(() => undefined)),
     );
@@ -41,10 +44,11 @@ export async function waitForVipsFree(
       a?.answer === 'claimed' ? [`${a.vip.address} on ${a.vip.iface} answered by ${a.by}`] : [],
     );
     unknown = answers.flatMap((a) => (a?.answer === 'unknown' ? [`${a.vip.address}: ${a.detail}`] : []));
+    firstClaimed ??= claimed;
     if (claimed.length === 0 || elapsed() >= waitMs) break;
     await sleep(ASK_AGAIN_MS, undefined, { signal: options.signal }).catch(() => undefined);
   }
-  return { claimed, unknown, waitedMs: elapsed() };
+  return { claimed, unknown, firstClaimed: firstClaimed ?? [], questions, waitedMs: elapsed() };
 }
 
 export async function witnessFromHere(
@@ -98,11 +102,14 @@ export async function fenceBeforePromoting(
   const [witness, claims] = judged
     ? await Promise.all([witnessFromHere(guard.witness, guard.connectTimeoutMs, signal), claiming])
     : [undefined, await claiming];
-  if (claims && judged && (claims.claimed.length > 0 || claims.unknown.length > 0))
+  if (claims && judged)
     log('fence.vip_claims', {
-      level: 'warn',
+      level: claims.claimed.length > 0 || claims.unknown.length > 0 ? 'warn' : 'info',
+      // What the first question found, and what the last one did: "let go after N ms" when they differ.
+      first_claimed: claims.firstClaimed,
       claimed: claims.claimed,
       ...(claims.unknown.length > 0 ? { unknown: claims.unknown } : {}),
+      questions: claims.questions,
       waited_ms: claims.waitedMs,
     });
   const verdict = fencingVerdict(guard, report, witness, judged ? claims : undefined);

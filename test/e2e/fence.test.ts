@@ -10,13 +10,28 @@
  *     packet flows. ha2 becomes MASTER too and fences ha1 over the inside and outside networks
  *     before it makes its own database writable: sampled every 100 ms on both nodes, there is no
  *     moment at which both are writable.
+ * (c) The cut between the nodes only (every node-to-node address unreachable, the client and the
+ *     witness reachable from both, as the chaos runner's peer-link): the standby takes the VIPs,
+ *     fences nothing, sees the witness — and still waits, because the primary answers ARP for
+ *     them; the primary, its peer silent, finds the standby answering for its VIPs and yields.
+ *     Sampled every 100 ms on both: never two writable. On heal the old primary comes back as
+ *     BACKUP and takes the VIPs back only once its failback gate opened.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { labFail, labPaths, type LabNode } from '../../src/lab/lab.js';
-import { must, namespacesFor, NETWORKS, ROLES, run, setAttached, vipHolders } from '../../src/lab/network.js';
+import { holderOfBoth, labFail, labPaths, type LabNode } from '../../src/lab/lab.js';
+import {
+  must,
+  namespacesFor,
+  NETWORKS,
+  ROLES,
+  run,
+  setAttached,
+  setPeerLink,
+  vipHolders,
+} from '../../src/lab/network.js';
 import { sampleHolders } from '../../src/lab/probe.js';
 import { waitFor } from '../../src/lab/processes.js';
 import { LAB_FENCING } from '../../src/lab/spec.js';
@@ -32,7 +47,7 @@ import {
   waitForHolder,
 } from './lab-support.js';
 
-const missing = requirementsMissing({ root: true, programs: [...LAB_PROGRAMS, 'tc'] });
+const missing = requirementsMissing({ root: true, programs: [...LAB_PROGRAMS, 'tc', 'arping'] });
 const lab = testLab('e2efn');
 const SAMPLER = resolve('test/fence/read-only-sampler.mjs');
 
@@ -161,6 +176,7 @@ describe.skipIf(missing)(
     }, 240_000);
     afterAll(async () => {
       await blockVrrp(false).catch(() => undefined);
+      await setPeerLink(lab.prefix, true).catch(() => undefined);
       await lab.down();
     });
 
@@ -225,6 +241,124 @@ describe.skipIf(missing)(
       } finally {
         await holders.stop();
         await ha1.stop();
+      }
+    });
+
+    it('(c) a cut between the nodes only: the primary yields to the standby that took the VIPs; never two writable', async () => {
+      // Whoever serves after (b) is the primary here ((a) runs last: it leaves the pair unsettled).
+      await waitFor('one holder of both VIPs', async () => (await holderOfBoth(lab.prefix)) !== undefined, {
+        timeoutMs: 60_000,
+        everyMs: 100,
+      });
+      const primary = (await holderOfBoth(lab.prefix))!;
+      const standby: LabNode = primary === 'ha1' ? 'ha2' : 'ha1';
+      await waitForConverged(lab, primary, standby);
+      const onPrimary = sampleReadOnly(primary, 120_000);
+      const onStandby = sampleReadOnly(standby, 120_000);
+      const holders = sampleHolders(lab.prefix, 100, 120_000);
+      const primaryOffset = logSize(agentLog(primary));
+      const standbyOffset = logSize(agentLog(standby));
+      try {
+        await waitFor(
+          'samples of both',
+          () => onPrimary.samples.some((x) => x.ro === 0) && onStandby.samples.some((x) => x.ro === 1),
+          { timeoutMs: 10_000, everyMs: 50 },
+        );
+        const cutAt = Date.now();
+        await setPeerLink(lab.prefix, false);
+        await waitFor(`${standby} writable`, () => firstAt(onStandby.samples, 0, cutAt) !== undefined, {
+          timeoutMs: 30_000,
+          everyMs: 50,
+        });
+        const seen = Date.now();
+        await waitFor(
+          'two more seconds of samples',
+          () => (onPrimary.samples.at(-1)?.t ?? 0) > seen + 2_000,
+          {
+            timeoutMs: 15_000,
+            everyMs: 100,
+          },
+        );
+
+        const contested = events(primary, primaryOffset, 'fence.vip_contested');
+        expect(contested, `${primary} saw ${standby} answer for its VIPs and yielded`).toHaveLength(1);
+        expect(String(contested[0]!.reason)).toMatch(/another host answers for 192\.0\.2\.50/);
+        expect(
+          events(primary, primaryOffset, 'fence.isolated'),
+          'the witness answered: not isolation',
+        ).toEqual([]);
+        const demoted = events(primary, primaryOffset, 'fence.self_demoted');
+        expect(demoted[0]).toMatchObject({
+          cause: 'vip contest',
+          keepalived: 'FAULT (isolation track file 1)',
+        });
+        // The standby found the primary still answering for the VIPs it had just taken, and
+        // waited for them to go free: only after the primary's yield did it judge.
+        const claims = events(standby, standbyOffset, 'fence.vip_claims');
+        expect(claims[0], `${standby} asked who else holds its VIPs`).toBeDefined();
+        expect((claims[0]!.first_claimed as string[]).join(' ')).toMatch(/192\.0\.2\.50 on \S+ answered by/);
+        expect(claims[0]!.claimed).toEqual([]);
+        expect(Date.parse(String(claims[0]!.time))).toBeGreaterThanOrEqual(
+          Date.parse(String(demoted[0]!.time)),
+        );
+        const verdict = events(standby, standbyOffset, 'fence.verdict').find((e) => e.decision === 'promote');
+        expect(verdict, `${standby} promoted`).toMatchObject({
+          policy: 'wait-for-witness',
+          witness_reachable: true,
+        });
+
+        // Ordered by the servers' own clock (one machine): the primary's last writable sample ran
+        // before the standby's first writable one, and every later sample of the primary is read-only.
+        const writable = firstAt(onStandby.samples, 0, cutAt)!;
+        const lastWritable = onPrimary.samples.filter((x) => x.ro === 0 && x.at !== null).at(-1)!;
+        expect(lastWritable.at!, 'never two writable databases').toBeLessThan(writable.at!);
+        const after = onPrimary.samples.filter((x) => x.at !== null && x.at >= writable.at!);
+        expect(after.filter((x) => x.ro === 0)).toEqual([]);
+        expect(after.filter((x) => x.ro === 1).length).toBeGreaterThanOrEqual(10);
+        console.log(
+          `peer link cut: ${primary} read-only ${firstAt(onPrimary.samples, 1, cutAt)!.t - cutAt} ms, ${standby} writable ${writable.t - cutAt} ms after the cut`,
+        );
+
+        const healedAt = Date.now();
+        const healOffset = logSize(agentLog(primary));
+        await setPeerLink(lab.prefix, true);
+        const phase = (what: string) =>
+          console.log(`peer link healed: ${what} after ${Date.now() - healedAt} ms`);
+        await waitFor(
+          `${primary}'s hold lifted`,
+          () => events(primary, healOffset, 'fence.contest_over').length > 0,
+          {
+            timeoutMs: 30_000,
+            everyMs: 100,
+          },
+        );
+        phase(`${primary}'s hold lifted`);
+        await waitForHolder(lab.prefix, primary, 60_000);
+        phase(`${primary} holds the VIPs again`);
+        const opened = events(primary, healOffset, 'agent.failback_open');
+        expect(
+          opened.length,
+          `${primary} opened its failback gate (caught up) after the heal`,
+        ).toBeGreaterThan(0);
+        const openedAt = Date.parse(String(opened[0]!.time));
+        const samples = await holders.stop();
+        const early = samples.filter(
+          (x) =>
+            x.t >= healedAt &&
+            x.t < openedAt &&
+            (x.holders.inside.includes(primary) || x.holders.outside.includes(primary)),
+        );
+        expect(early, `${primary} held no VIP between the heal and its gate opening`).toEqual([]);
+        await waitForConverged(lab, primary, standby);
+        phase('converged');
+      } catch (error) {
+        printNodeLogTails(lab, 40);
+        throw error;
+      } finally {
+        await setPeerLink(lab.prefix, true);
+        await holders.stop();
+        await onPrimary.stop();
+        await onStandby.stop();
       }
     });
 
