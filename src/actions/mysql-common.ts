@@ -1,5 +1,6 @@
 /** The local database as the spec describes it, and the mysql library's step log mapped onto pino. */
 import type { MysqlTarget } from '../mysql/connection.js';
+import { readOptionFile } from '../mysql/option-file.js';
 import type { MysqlSpec } from '../spec/schema.js';
 import type { ActionContext } from './types.js';
 
@@ -24,4 +25,26 @@ export function stepLogger(context: ActionContext, action: string) {
     const chosen: Level = level === 'warn' || level === 'error' || level === 'debug' ? level : 'info';
     context.log[chosen]({ ...rest, event, state: context.state, action });
   };
+}
+
+export type ReplicationAccount =
+  | { account: { user: string; password: string }; problem?: undefined }
+  | { account?: undefined; problem: string | undefined };
+
+/**
+ * The replication account (mysql.replication_credentials_file), or why there is none. Never
+ * throws: a broken file must not stop the read-only part of a step, only what needs the account.
+ */
+export async function replicationAccount(mysql: MysqlSpec): Promise<ReplicationAccount> {
+  if (!mysql.replication_credentials_file) return { problem: undefined };
+  try {
+    const file = await readOptionFile(mysql.replication_credentials_file);
+    if (file.user === undefined || file.password === undefined)
+      throw new Error(
+        `${mysql.replication_credentials_file} needs user and password in its [client] section`,
+      );
+    return { account: { user: file.user, password: file.password } };
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
 }

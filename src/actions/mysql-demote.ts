@@ -6,10 +6,9 @@
 import { writeLineage, type Lineage } from '../cluster/lineage.js';
 import { connect } from '../mysql/connection.js';
 import { demote, DivergedError } from '../mysql/demote.js';
-import { readOptionFile } from '../mysql/option-file.js';
 import { readMarker } from '../mysql/rebuild.js';
 import { peerAddresses } from './addresses.js';
-import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
+import { localTarget, mysqlSpec, replicationAccount, stepLogger } from './mysql-common.js';
 import { failed, messageOf, ok, type ActionContext, type ActionOf, type ActionRun } from './types.js';
 
 /**
@@ -65,20 +64,7 @@ export const run: ActionRun<ActionOf<'mysql.demote'>> = async (_action, context,
   const peer = peers.length === 1 ? { host: peers[0]!.host, port: peers[0]!.port } : undefined;
   const peerName = peers.length === 1 ? peers[0]!.node : undefined;
   // A broken replication credentials file must not stop the read-only part: it only skips re-pointing.
-  let replication: { user: string; password: string } | undefined;
-  let credentialsProblem: string | undefined;
-  if (mysql.replication_credentials_file) {
-    try {
-      const file = await readOptionFile(mysql.replication_credentials_file);
-      if (file.user === undefined || file.password === undefined)
-        throw new Error(
-          `${mysql.replication_credentials_file} needs user and password in its [client] section`,
-        );
-      replication = { user: file.user, password: file.password };
-    } catch (error) {
-      credentialsProblem = messageOf(error);
-    }
-  }
+  const { account: replication, problem: credentialsProblem } = await replicationAccount(mysql);
   const unfinishedRebuild = await rebuildInProgress(context.spec.paths.state_dir, context.node.name);
   let session;
   try {

@@ -15,7 +15,9 @@ import { detectFlavour } from '../mysql/flavour.js';
 import { CatchUpTimeout, promote } from '../mysql/promote.js';
 import { readReadOnly, setReadOnly } from '../mysql/server-state.js';
 import { commitsMayWaitForAck } from '../mysql/ack-waits.js';
-import { localTarget, mysqlSpec, stepLogger } from './mysql-common.js';
+import type { CatchUpSource } from '../mysql/old-primary-catch-up.js';
+import { peerAddresses } from './addresses.js';
+import { localTarget, mysqlSpec, replicationAccount, stepLogger } from './mysql-common.js';
 import {
   failed,
   messageOf,
@@ -68,6 +70,13 @@ async function holdReadOnly(
   });
 }
 
+/** The fenced old primary on the replication network, with the replication account, if both are known. */
+async function catchUpSource(context: ActionContext, oldPrimary: string): Promise<CatchUpSource | undefined> {
+  const peer = peerAddresses(context.spec, context.node).find((p) => p.node === oldPrimary);
+  const { account } = await replicationAccount(mysqlSpec(context));
+  return peer && account ? { host: peer.host, port: peer.port, replication: account } : undefined;
+}
+
 export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context, signal) => {
   const mysql = mysqlSpec(context);
   const { verdict, evidence } = context.promotion ?? NO_VERDICT;
@@ -102,8 +111,10 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
       }
       fencedFinalState = fenced.report.finalState;
     }
+    const catchUpFrom = fencedFinalState ? await catchUpSource(context, fencedFinalState.node) : undefined;
     const report = await promote(session, {
       ...(fencedFinalState ? { oldPrimary: fencedFinalState } : {}),
+      ...(catchUpFrom ? { catchUpFrom } : {}),
       topology: mysql.topology,
       catchUpTimeoutSec: mysql.catch_up_timeout,
       onCatchUpTimeout: mysql.on_catch_up_timeout,

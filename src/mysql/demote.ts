@@ -451,7 +451,8 @@ async function refuseIfDiverged(
   );
 }
 
-async function changeSource(
+/** Points replication at `peer`, asking for what follows everything this server holds. */
+export async function changeSource(
   session: MysqlSession,
   flavour: Flavour,
   gtid: Awaited<ReturnType<typeof readGtidState>>,
@@ -459,6 +460,7 @@ async function changeSource(
   account: { user: string; password: string },
   log: StepLogger,
   actions: string[],
+  step: 'demote' | 'promote' = 'demote',
 ): Promise<void> {
   const secrets = [account.password];
   if (flavour.kind === 'mariadb') {
@@ -466,7 +468,7 @@ async function changeSource(
     if (want !== gtid.slavePos) {
       await session.query('SET GLOBAL gtid_slave_pos = ?', [want]);
       actions.push('set-gtid-slave-pos');
-      log('demote.gtid_slave_pos', {
+      log(`${step}.gtid_slave_pos`, {
         from: gtid.slavePos,
         to: want,
         reason: 'ask the primary for what comes after everything this server logged',
@@ -491,7 +493,7 @@ async function changeSource(
     );
   }
   actions.push('change-source');
-  log('demote.change_source', {
+  log(`${step}.change_source`, {
     host: peer.host,
     port: peer.port,
     user: account.user,

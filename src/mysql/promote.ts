@@ -33,6 +33,8 @@ import { semiSyncSourceSettings } from './semi-sync.js';
 
 export type Topology = 'one-way' | 'dual-master';
 
+import { catchUpFromOldPrimary, type CatchUpSource } from './old-primary-catch-up.js';
+
 export interface PromoteOptions {
   topology: Topology;
   catchUpTimeoutSec: number;
@@ -50,6 +52,11 @@ export interface PromoteOptions {
    * once drained, or becoming writable would discard what the old primary acknowledged.
    */
   oldPrimary?: { node: string; state: string };
+  /**
+   * Where to catch up from when the old primary logged more than this server holds (its address
+   * as this server reaches it, and the replication account): without it the promotion is refused.
+   */
+  catchUpFrom?: CatchUpSource;
 }
 
 export type CatchUpResult = 'not-needed' | 'caught-up' | 'timeout' | 'stranded' | 'sql-error';
@@ -317,22 +324,10 @@ export function missingFromOldPrimary(facts: {
   return extraTransactions(oldState, parseGtidList(facts.hereState)).map(describeExtra);
 }
 
-/**
- * After the drain, before anything is stopped or made writable: every transaction the fenced old
- * primary logged must be here. A node whose lineage still named itself the primary (its own
- * demotion failed) skips the drain and would otherwise discard what the peer acknowledged since
- * (chaos, async notify-burst: 12 writes). Refused, the server stays read-only and keeps (or gets
- * back) its replication, so the next attempt can find everything received. Under strict semi-sync
- * what this server lacks was never acknowledged (an OK needs its ACK), so it is only logged.
- */
-async function refuseIfOldPrimaryAhead(
+async function missingHere(
   session: MysqlSession,
-  flavour: Flavour,
-  options: PromoteOptions,
-  undo: () => Promise<void>,
-): Promise<void> {
-  const old = options.oldPrimary;
-  if (!old || flavour.kind !== 'mariadb') return;
+  oldState: string,
+): Promise<{ missing: string[]; here: string }> {
   const row =
     (
       await session.query(
@@ -341,14 +336,38 @@ async function refuseIfOldPrimaryAhead(
     )[0] ?? {};
   const here = String(row.state ?? '');
   const missing = missingFromOldPrimary({
-    oldState: old.state,
+    oldState,
     hereState: here,
     herePosition: String(row.cur ?? ''),
     logsReplicated: Number(row.lsu) === 1 || String(row.lsu).toUpperCase() === 'ON',
   });
+  return { missing, here };
+}
+
+/**
+ * After the drain, before anything is stopped or made writable: every transaction the fenced old
+ * primary logged must be here. A node whose lineage still named itself the primary (its own
+ * demotion failed) skips the drain and would otherwise discard what the peer acknowledged since
+ * (chaos, async notify-burst: 12 writes). Missing some, it catches up from the fenced old primary
+ * when it may (catchUpFrom), within catch_up_timeout; failing that it is refused: the server stays
+ * read-only and keeps (or gets back) its replication. Under strict semi-sync what this server
+ * lacks was never acknowledged (an OK needs its ACK), so it is only logged.
+ *
+ * Returns true when this server now replicates from the old primary (it caught up from it).
+ */
+async function holdEverythingTheOldPrimaryLogged(
+  session: MysqlSession,
+  flavour: Flavour,
+  options: PromoteOptions,
+  actions: string[],
+  undo: () => Promise<void>,
+): Promise<boolean> {
+  const old = options.oldPrimary;
+  if (!old || flavour.kind !== 'mariadb') return false;
+  const { missing, here } = await missingHere(session, old.state);
   if (missing.length === 0) {
     options.log('promote.holds_old_primary', { oldPrimary: old.node, oldPrimaryState: old.state, here });
-    return;
+    return false;
   }
   if (options.semiSync === 'strict') {
     options.log('promote.old_primary_unacknowledged', {
@@ -358,7 +377,29 @@ async function refuseIfOldPrimaryAhead(
       reason:
         'strict semi-sync: the old primary logged them without this server acknowledging them, so no client was told they committed; it comes back diverged and is rebuilt',
     });
-    return;
+    return false;
+  }
+  let why = 'no replication account or address to catch up from (mysql.replication_credentials_file)';
+  if (options.catchUpFrom) {
+    const caught = await catchUpFromOldPrimary(session, flavour, {
+      oldPrimary: old.node,
+      source: options.catchUpFrom,
+      timeoutMs: options.catchUpTimeoutSec * 1000,
+      missingNow: async () => (await missingHere(session, old.state)).missing,
+      log: options.log,
+      actions,
+    });
+    if (caught.caughtUp) {
+      options.log('promote.caught_up_from_old_primary', {
+        level: 'warn',
+        oldPrimary: old.node,
+        was_missing: missing,
+        waited_ms: caught.waitedMs,
+        reason: `${caught.detail}: nothing it acknowledged is discarded`,
+      });
+      return true;
+    }
+    why = caught.detail;
   }
   await undo();
   options.log('promote.refused', {
@@ -367,11 +408,12 @@ async function refuseIfOldPrimaryAhead(
     oldPrimaryState: old.state,
     here,
     missing,
+    catch_up: why,
     decision: 'stay read-only',
     reason: `the fenced old primary ${old.node} logged transactions this server does not hold: promoting would discard them`,
   });
   throw new OldPrimaryAhead(
-    `promotion of ${session.address} refused: the fenced old primary ${old.node} holds ${missing.join(', ')}, which this server lacks (not received before the fence); it stays read-only. ` +
+    `promotion of ${session.address} refused: the fenced old primary ${old.node} holds ${missing.join(', ')}, which this server lacks (not received before the fence), and catching up from it failed (${why}); it stays read-only. ` +
       `Let this server replicate from ${old.node} until it holds them and promote again, or promote ${old.node} instead`,
     missing,
   );
@@ -460,7 +502,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       });
       outcome = 'promoted-without-catch-up';
     }
-    await refuseIfOldPrimaryAhead(session, flavour, options, async () => {
+    await holdEverythingTheOldPrimaryLogged(session, flavour, options, actions, async () => {
       await resumeIoThread(session, flavour, actions, log);
     });
     await options.takingOver?.(await appliedPosition(session, flavour));
@@ -479,7 +521,18 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     }
   }
 
-  if (!status) await refuseIfOldPrimaryAhead(session, flavour, options, async () => undefined);
+  if (
+    !status &&
+    (await holdEverythingTheOldPrimaryLogged(session, flavour, options, actions, async () => undefined))
+  ) {
+    // Not a replica before: it replicated only to catch up, and keeps that link only where the
+    // topology has one.
+    if (options.topology === 'one-way') {
+      await session.query(replicationSql(flavour, 'STOP'), [], { timeoutMs: 60_000 });
+      await session.query(replicationSql(flavour, 'RESET ALL'));
+      actions.push('stop-replication', 'reset-replication-all');
+    }
+  }
 
   if (options.semiSync === 'strict') {
     await becomeStrictSemiSyncSource(session, flavour);

@@ -191,7 +191,7 @@ describe.skipIf(missing)(
       );
     });
 
-    it('with fencing, a standby lacking what the fenced old primary logged is not promoted: read-only both, the missing GTIDs named', async () => {
+    it('with fencing, a standby lacking what the fenced old primary logged catches up from it, then promotes', async () => {
       pair = await startNsPair('f', 'fencing: { unreachable: promote-anyway, connect_timeout: 2 }\n');
       // ha2 no longer replicates (as after a demotion that failed half-way) while ha1 goes on writing.
       const standby = await session('ha2');
@@ -201,16 +201,51 @@ describe.skipIf(missing)(
       await primary.query('INSERT INTO app.t (v) VALUES (777)');
       const ahead = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
       addVip(pair.ns.ha2, VIP);
+      const { value: result, leaks } = await watchArgv(pair.secrets, () =>
+        notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']),
+      );
+      expect(result.exitCode, result.stderr + result.stdout).toBe(0);
+      const promoted = await session('ha2');
+      expect(await scalar(promoted, 'SELECT @@GLOBAL.read_only')).toBe('0');
+      expect(await scalar(promoted, 'SELECT COUNT(*) FROM app.t WHERE v = 777')).toBe('1');
+      // One-way: the link used to catch up is gone once it is the primary.
+      expect((await promoted.query('SHOW SLAVE STATUS')).length).toBe(0);
+      // The fence made ha1 read-only, and it still holds the write.
+      const old = await session('ha1');
+      expect(await scalar(old, 'SELECT @@GLOBAL.read_only')).toBe('1');
+      const caught = logLines().find((l) => l.event === 'promote.caught_up_from_old_primary');
+      expect(caught, 'the promotion caught up from the fenced old primary').toBeDefined();
+      expect(String((caught!.was_missing as string[]).join(' '))).toContain(ahead);
+      expect(logLines().some((l) => l.event === 'promote.refused')).toBe(false);
+      expectNoSecrets([result.stdout, result.stderr], leaks);
+    });
+
+    it('with fencing, a standby that cannot catch up from the old primary (it refuses the replication account) is not promoted: read-only both, the missing GTIDs and the reason named', async () => {
+      pair = await startNsPair('g', 'fencing: { unreachable: promote-anyway, connect_timeout: 2 }\n');
+      const standby = await session('ha2');
+      await standby.query('STOP SLAVE');
+      await standby.query('RESET SLAVE ALL');
+      const primary = await session('ha1');
+      await primary.query('INSERT INTO app.t (v) VALUES (777)');
+      // The old primary no longer knows the replication account: it cannot serve the write.
+      const accounts = await primary.query(
+        "SELECT user AS u, host AS h FROM mysql.user WHERE user LIKE 'hactl_rep%'",
+      );
+      expect(accounts.length).toBeGreaterThan(0);
+      for (const a of accounts) await primary.query('DROP USER ?@?', [String(a.u), String(a.h)]);
+      // Read after the DROP USERs, which are logged too.
+      const ahead = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
+      addVip(pair.ns.ha2, VIP);
       const result = await notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']);
-      expect(result.exitCode, result.stderr + result.stdout).not.toBe(0);
+      expect(result.exitCode, result.stderr + result.stdout + logText()).not.toBe(0);
       expect(await scalar(await session('ha2'), 'SELECT @@GLOBAL.read_only')).toBe('1');
-      // The fence reached ha1: it is read-only too, and still holds the write.
       const old = await session('ha1');
       expect(await scalar(old, 'SELECT @@GLOBAL.read_only')).toBe('1');
       expect(await scalar(old, 'SELECT COUNT(*) FROM app.t WHERE v = 777')).toBe('1');
       const refused = logLines().find((l) => l.event === 'promote.refused');
       expect(String(refused?.reason)).toContain('fenced old primary ha1');
       expect(String((refused?.missing as string[] | undefined)?.join(' '))).toContain(ahead);
+      expect(String(refused?.catch_up)).toMatch(/replication from ha1 stopped with error \d+/);
     });
 
     it('a rebuild that stopped half-way (its marker): demotion stays read-only, does not re-point, exits 1 and names the command that resumes it', async () => {
