@@ -35,6 +35,7 @@ import {
 import { sampleHolders } from '../../src/lab/probe.js';
 import { waitFor } from '../../src/lab/processes.js';
 import { LAB_FENCING } from '../../src/lab/spec.js';
+import { FAILBACK_COOLDOWN_MS } from '../../src/cluster/failback-gate.js';
 import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
@@ -333,7 +334,9 @@ describe.skipIf(missing)(
           },
         );
         phase(`${primary}'s hold lifted`);
-        await waitForHolder(lab.prefix, primary, 60_000);
+        // (b) handed the VIPs back moments ago: the gate's anti-flap cooldown may keep them away
+        // for most of a minute more.
+        await waitForHolder(lab.prefix, primary, FAILBACK_COOLDOWN_MS + 30_000);
         phase(`${primary} holds the VIPs again`);
         const opened = events(primary, healOffset, 'agent.failback_open');
         expect(
