@@ -99,9 +99,14 @@ export async function fenceBeforePromoting(
   const judged = report.fenced.length === 0 && guard.unreachable === 'wait-for-witness';
   // Fenced, or promote-anyway: the old primary's claim does not decide anything.
   if (!judged) claimsAsked.abort();
-  const [witness, claims] = judged
-    ? await Promise.all([witnessFromHere(guard.witness, guard.connectTimeoutMs, signal), claiming])
-    : [undefined, await claiming];
+  const witnessing = judged
+    ? witnessFromHere(guard.witness, guard.connectTimeoutMs, signal).then((answer) => {
+        // No witness from here: the verdict is "stay read-only" whoever holds the VIPs.
+        if (!answer.reachable) claimsAsked.abort();
+        return answer;
+      })
+    : undefined;
+  const [witness, claims] = await Promise.all([witnessing, claiming]);
   if (claims && judged)
     log('fence.vip_claims', {
       level: claims.claimed.length > 0 || claims.unknown.length > 0 ? 'warn' : 'info',

@@ -15,8 +15,8 @@
  * The same hold covers a contested VIP (src/fence/vip-contest.ts): while the peer is silent, a
  * second rhythm asks by ARP whether another host answers for the VIPs this node held first; if
  * one does, the peer took them after losing this node, and this node yields until it hears the
- * peer again. Its own rhythm, because a free address costs arping's whole one-second deadline
- * and must not slow the isolation rounds.
+ * peer again. Its own rhythm, because a free address costs the ARP question's whole window
+ * (src/fence/arp-probe.ts) and must not slow the isolation rounds.
  */
 import { localTarget } from '../actions/mysql-common.js';
 import { ensureTrackDir, writeTrackValue } from '../agent/checks/track-write.js';
