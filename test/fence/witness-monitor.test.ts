@@ -125,18 +125,26 @@ describe('witness monitor', () => {
   });
 });
 
+/** A monitor on a node that holds the VIP, after its first round with everything answering. */
+async function holdingTheVipAndServing(): Promise<World & { monitor: WitnessMonitor }> {
+  const world: World = {
+    witness: true,
+    peer: true,
+    probed: [],
+    track: [],
+    demotedAt: [],
+    addresses: new Set(['192.0.2.11', '192.0.2.50']),
+  };
+  const started = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+  monitor = started;
+  await waitFor('a first round', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+  return Object.assign(world, { monitor: started });
+}
+
 describe('witness monitor: a VIP contested while the peer is silent', () => {
   it('held before the cut, claimed by another host after it: yields (read-only, FAULT) until the peer answers', async () => {
-    const world: World = {
-      witness: true,
-      peer: true,
-      probed: [],
-      track: [],
-      demotedAt: [],
-      addresses: new Set(['192.0.2.11', '192.0.2.50']),
-    };
-    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
-    await waitFor('a first round', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+    const world = await holdingTheVipAndServing();
+    const { monitor } = world;
     // The peer answers: nobody asks ARP, whoever else claims the VIP (that is fencing's business).
     world.claimedBy = '02:aa:bb:cc:dd:ee';
     await new Promise((resolve) => setTimeout(resolve, 400));
@@ -180,16 +188,7 @@ describe('witness monitor: a VIP contested while the peer is silent', () => {
   });
 
   it('no other host answers (node loss of the standby): keeps serving', async () => {
-    const world: World = {
-      witness: true,
-      peer: true,
-      probed: [],
-      track: [],
-      demotedAt: [],
-      addresses: new Set(['192.0.2.11', '192.0.2.50']),
-    };
-    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
-    await waitFor('a first round', () => world.track.length > 0, { timeoutMs: 5_000, everyMs: 20 });
+    const world = await holdingTheVipAndServing();
     world.peer = false;
     await waitFor('three ARP questions', () => (world.arped ?? []).length >= 3, {
       timeoutMs: 5_000,
