@@ -16,7 +16,9 @@ import type { HeldVip, ContestAnswer } from './vip-contest.js';
 /** arping's own deadline is whole seconds; ours ends it sooner. */
 const DEADLINE_S = 1;
 export const ANSWER_WITHIN_MS = 300;
-const REPLY = /reply from \S+ \[([0-9A-Fa-f:]{17})\]/;
+// A reply to our probe, or a request another host sent from the address: both mean it holds it
+// (arping counts either as a duplicate; chaos peer-link: "1 request(s)" while the peer ARPed from the VIP).
+const CLAIM = /(?:reply|request) from \S+ \[([0-9A-Fa-f:]{17})\]/;
 
 export type ArpProbe = (vip: HeldVip, signal: AbortSignal) => Promise<ContestAnswer>;
 
@@ -41,18 +43,41 @@ export const probeVipClaim = async (
       extendEnv: false,
     },
   );
-  const output = (result.all ?? '').trim();
-  if (result.exitCode === 0 || (result.timedOut && !REPLY.test(output))) return { vip, answer: 'free' };
-  const reply = REPLY.exec(output);
-  if (result.exitCode === 1 && reply) return { vip, answer: 'claimed', by: reply[1]!.toLowerCase() };
-  const why =
-    (result as { code?: string }).code === 'ENOENT'
-      ? 'arping is not installed (Debian: iputils-arping)'
-      : result.isCanceled
-          ? 'stopped'
-          : `arping exit ${result.exitCode ?? result.signal}: ${output.split('\n').at(-1)?.slice(0, 200) ?? ''}`;
-  return { vip, answer: 'unknown', detail: why };
+  return answerOf(vip, {
+    exitCode: result.exitCode,
+    signal: result.signal,
+    timedOut: result.timedOut,
+    canceled: result.isCanceled,
+    missing: (result as { code?: string }).code === 'ENOENT',
+    output: (result.all ?? '').trim(),
+  });
 };
+
+/** What one arping run said about `vip` (pure). */
+export function answerOf(
+  vip: HeldVip,
+  run: {
+    exitCode: number | undefined;
+    signal?: string | undefined;
+    timedOut: boolean;
+    canceled: boolean;
+    missing: boolean;
+    output: string;
+  },
+): ContestAnswer {
+  const { exitCode, output } = run;
+  if (run.missing)
+    return { vip, answer: 'unknown', detail: 'arping is not installed (Debian: iputils-arping)' };
+  if (exitCode === 0 || (run.timedOut && !CLAIM.test(output))) return { vip, answer: 'free' };
+  const claim = CLAIM.exec(output);
+  if (exitCode === 1 && claim) return { vip, answer: 'claimed', by: claim[1]!.toLowerCase() };
+  // A duplicate counted whose line did not reach us: still a claim, by a MAC we cannot name.
+  if (exitCode === 1 && /Received [1-9]\d* response/.test(output))
+    return { vip, answer: 'claimed', by: 'another host (MAC not shown)' };
+  if (run.canceled) return { vip, answer: 'unknown', detail: 'stopped' };
+  const last = output.split('\n').at(-1)?.slice(0, 200) ?? '';
+  return { vip, answer: 'unknown', detail: `arping exit ${exitCode ?? run.signal}: ${last}` };
+}
 
 /** Where arping is on PATH, if anywhere: checked at start so a missing one is named before a cut. */
 export async function findArping(
