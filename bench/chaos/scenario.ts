@@ -5,6 +5,7 @@
  * whenever a repetition leaves the pair unhealthy, so the next repetition starts from a sane pair.
  */
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultDir, labDown, labPaths, labUp } from '../../src/lab/lab.js';
 import { CHAOS_FAULTS, FAULT_HELP, pairProblems, runRep, type ChaosFault, type RepResult } from './faults.js';
@@ -251,6 +252,16 @@ export async function main(argv: string[]): Promise<number> {
             say(`hactl's log of this repetition: ${kept}`);
           } catch {
             /* no log to keep */
+          }
+          // And each server's own log: a wedged mariadbd says more there than through a session.
+          for (const node of ['ha1', 'ha2'] as const) {
+            const server = `/tmp/hactl-chaos-${lab.prefix}-${fault}-${rep}-${node}-mariadbd.log`;
+            try {
+              copyFileSync(join(labPaths(lab.dir).node[node].dbDir, 'mariadbd.log'), server);
+              say(`${node}'s mariadbd log: ${server}`);
+            } catch {
+              /* no log to keep */
+            }
           }
           say('the pair is not healthy: rebuilding the lab for the next repetition');
           await up();
