@@ -379,7 +379,7 @@ const fencingSchema = z
     unreachable: z
       .enum(['promote-anyway', 'wait-for-witness'])
       .describe(
-        'What a node about to promote does when no path reaches the old primary (no default: it is a choice between availability and safety). promote-anyway: promote, logged at error level (the old primary may still be writable). wait-for-witness: promote only while this node reaches a witness (it is on the majority side); otherwise stay read-only and try again at the next tick.',
+        'What a node about to promote does when no path reaches the old primary (no default: it is a choice between availability and safety). promote-anyway: promote, logged at error level (the old primary may still be writable). wait-for-witness: promote only while this node reaches a witness (it is on the majority side) and no other host answers ARP for its VIPs (an old primary cut off from this node but not from the clients; its agent yields them); otherwise stay read-only and try again at the next tick.',
       ),
     networks: z
       .array(identifier)
@@ -396,7 +396,7 @@ const fencingSchema = z
     witness: z
       .array(ipv4)
       .describe(
-        `Addresses outside the pair (the gateway, or a small arbiter) that each node's agent probes by TCP connect to witness_port; an answer, even a refused connection, means reachable. A node that reaches neither a witness nor its peer demotes itself. Each must lie in the subnet of a VIP's network, and the agent must be enabled ${LINT_ONLY}.`,
+        `Addresses outside the pair (the gateway, or a small arbiter) that each node's agent probes by TCP connect to witness_port; an answer, even a refused connection, means reachable. A node that reaches neither a witness nor its peer demotes itself; one whose peer is silent while another host answers ARP for the VIPs it held (the peer took them) yields them (needs arping, Debian iputils-arping). Each must lie in the subnet of a VIP's network, and the agent must be enabled ${LINT_ONLY}.`,
       )
       .default([]),
     witness_port: intInRange(1, 65535)
