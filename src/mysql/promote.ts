@@ -360,6 +360,8 @@ async function holdEverythingTheOldPrimaryLogged(
   flavour: Flavour,
   options: PromoteOptions,
   actions: string[],
+  /** When the promotion began: the drain and this catch-up share one catch_up_timeout. */
+  startedAt: number,
   undo: () => Promise<void>,
 ): Promise<boolean> {
   const old = options.oldPrimary;
@@ -384,7 +386,9 @@ async function holdEverythingTheOldPrimaryLogged(
     const caught = await catchUpFromOldPrimary(session, flavour, {
       oldPrimary: old.node,
       source: options.catchUpFrom,
-      timeoutMs: options.catchUpTimeoutSec * 1000,
+      // What the drain left of catch_up_timeout (at least a second to notice an IO error): the
+      // step's own timeout is catch_up_timeout + 15 s, and a second full wait would outlive it.
+      timeoutMs: Math.max(1_000, options.catchUpTimeoutSec * 1000 - (Date.now() - startedAt)),
       missingNow: async () => (await missingHere(session, old.state)).missing,
       log: options.log,
       actions,
@@ -502,7 +506,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
       });
       outcome = 'promoted-without-catch-up';
     }
-    await holdEverythingTheOldPrimaryLogged(session, flavour, options, actions, async () => {
+    await holdEverythingTheOldPrimaryLogged(session, flavour, options, actions, started, async () => {
       await resumeIoThread(session, flavour, actions, log);
     });
     await options.takingOver?.(await appliedPosition(session, flavour));
@@ -523,7 +527,14 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
 
   if (
     !status &&
-    (await holdEverythingTheOldPrimaryLogged(session, flavour, options, actions, async () => undefined))
+    (await holdEverythingTheOldPrimaryLogged(
+      session,
+      flavour,
+      options,
+      actions,
+      started,
+      async () => undefined,
+    ))
   ) {
     // Not a replica before: it replicated only to catch up, and keeps that link only where the
     // topology has one.

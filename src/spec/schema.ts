@@ -162,7 +162,7 @@ const mysqlSchema = z
       .default('one-way'),
     catch_up_timeout: numberInRange(0.1, 86400, ' seconds')
       .describe(
-        'Seconds a promotion waits for the relay log to be applied; also how long `hactl notify` keeps retrying a promotion its database did not answer for (no attempt starts later). Default 30, 0.1..86400.',
+        'Seconds a promotion waits for the relay log to be applied; with fencing, also for what the fenced old primary logged beyond it (one budget for both); also how long `hactl notify` keeps retrying a promotion its database did not answer for (no attempt starts later). Default 30, 0.1..86400.',
       )
       .default(30),
     on_catch_up_timeout: z
