@@ -11,6 +11,7 @@
  * the first probe; so a run still going after ANSWER_WITHIN_MS has heard nobody, and is stopped
  * and counted as free rather than left to its whole-second deadline.
  */
+import { baseEnv } from '../actions/spawn.js';
 import type { HeldVip, ContestAnswer } from './vip-contest.js';
 
 /** arping's own deadline is whole seconds; ours ends it sooner. */
@@ -39,7 +40,8 @@ export const probeVipClaim = async (
       cancelSignal: signal,
       stdin: 'ignore',
       all: true,
-      env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+      // PATH only: the agent's own environment may hold secrets.
+      env: baseEnv({}),
       extendEnv: false,
     },
   );

@@ -123,10 +123,8 @@ export async function startWitnessMonitor(
   const guard = fencingGuard(spec, node.name)!;
   const witness = guard.witness;
   const peer = guard.paths.map((p) => ({ host: p.host, port: p.port }));
-  const vips = spec.vips.flatMap((vip) => {
-    const iface = node.networks[vip.network]?.interface;
-    return iface === undefined ? [] : [{ address: vip.address.split('/')[0]!, iface }];
-  });
+  // The same VIPs on this node's interfaces that a promotion here asks about (fencingGuard).
+  const vips = guard.vips;
   const timeoutMs = Math.round(fencing.connect_timeout * 1000);
   const everyMs = Math.round(fencing.probe_interval * 1000);
   const isolationMs = Math.round(fencing.isolation_timeout * 1000);

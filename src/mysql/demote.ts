@@ -17,6 +17,7 @@ import {
   formatGtidList,
   gtidOfBinlogEvent,
   isExtra,
+  lastPerDomain,
   parseGtidList,
   positionReached,
   type ExtraTransactions,
@@ -221,12 +222,8 @@ async function exactExtraGtids(session: MysqlSession, extras: ExtraTransactions[
 
 /** MariaDB: per domain, the later of what we applied as a replica and what we logged ourselves. */
 function mergedSlavePos(slavePos: string, binlogPos: string): string {
-  const merged = new Map<number, MariadbGtid>();
-  for (const g of [...parseGtidList(slavePos), ...parseGtidList(binlogPos)]) {
-    const prev = merged.get(g.domain);
-    if (!prev || prev.seq < g.seq) merged.set(g.domain, g);
-  }
-  return formatGtidList([...merged.values()].sort((a, b) => a.domain - b.domain));
+  const merged = lastPerDomain([...parseGtidList(slavePos), ...parseGtidList(binlogPos)]);
+  return formatGtidList(merged.sort((a, b) => a.domain - b.domain));
 }
 
 export async function demote(session: MysqlSession, options: DemoteOptions): Promise<DemoteReport> {

@@ -42,6 +42,13 @@ export function positionReached(have: readonly MariadbGtid[], want: readonly Mar
   return positionGaps(have, want).length === 0;
 }
 
+/** Per domain, the entry with the highest sequence number (the first of equals): where a list ends. */
+export function lastPerDomain(list: readonly MariadbGtid[]): MariadbGtid[] {
+  const last = new Map<number, MariadbGtid>();
+  for (const g of list) if ((last.get(g.domain)?.seq ?? -1n) < g.seq) last.set(g.domain, g);
+  return [...last.values()];
+}
+
 /** The entries of `want` whose domain `have` has not reached. */
 export function positionGaps(have: readonly MariadbGtid[], want: readonly MariadbGtid[]): MariadbGtid[] {
   return want.filter((w) => {

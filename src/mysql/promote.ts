@@ -12,13 +12,15 @@ import {
   extraTransactions,
   formatGtid,
   formatGtidList,
+  lastPerDomain,
   parseGtidList,
   positionGaps,
   positionReached,
-  type MariadbGtid,
 } from './gtid.js';
+import { catchUpFromOldPrimary, type CatchUpSource } from './old-primary-catch-up.js';
 import { readReplicaStatus, type ReplicaStatus } from './replica-status.js';
 import {
+  isOn,
   readGtidState,
   readReadOnly,
   readSemiSync,
@@ -32,8 +34,6 @@ import { stopSemiSyncSource } from './demote.js';
 import { semiSyncSourceSettings } from './semi-sync.js';
 
 export type Topology = 'one-way' | 'dual-master';
-
-import { catchUpFromOldPrimary, type CatchUpSource } from './old-primary-catch-up.js';
 
 export interface PromoteOptions {
   topology: Topology;
@@ -297,13 +297,6 @@ async function becomeStrictSemiSyncSource(session: MysqlSession, flavour: Flavou
   for (const statement of semiSyncSourceSettings()) await session.query(statement);
 }
 
-/** Per domain, the entry with the highest sequence number: the position a binlog state ends at. */
-function lastPerDomain(state: readonly MariadbGtid[]): MariadbGtid[] {
-  const last = new Map<number, MariadbGtid>();
-  for (const g of state) if ((last.get(g.domain)?.seq ?? -1n) < g.seq) last.set(g.domain, g);
-  return [...last.values()];
-}
-
 /**
  * What the fenced old primary logged that this server does not hold, described. Per domain first:
  * has this server applied as far as the old primary logged (gtid_current_pos, whatever
@@ -339,7 +332,7 @@ async function missingHere(
     oldState,
     hereState: here,
     herePosition: String(row.cur ?? ''),
-    logsReplicated: Number(row.lsu) === 1 || String(row.lsu).toUpperCase() === 'ON',
+    logsReplicated: isOn(row.lsu),
   });
   return { missing, here };
 }
@@ -421,6 +414,14 @@ async function holdEverythingTheOldPrimaryLogged(
       `Let this server replicate from ${old.node} until it holds them and promote again, or promote ${old.node} instead`,
     missing,
   );
+}
+
+/** One-way: the new primary replicates from nobody. */
+async function removeReplication(session: MysqlSession, flavour: Flavour, actions: string[]): Promise<void> {
+  // STOP waits for the SQL thread to finish its current transaction: give it time.
+  await session.query(replicationSql(flavour, 'STOP'), [], { timeoutMs: 60_000 });
+  await session.query(replicationSql(flavour, 'RESET ALL'));
+  actions.push('stop-replication', 'reset-replication-all');
 }
 
 export async function promote(session: MysqlSession, options: PromoteOptions): Promise<PromoteReport> {
@@ -511,10 +512,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     });
     await options.takingOver?.(await appliedPosition(session, flavour));
     if (options.topology === 'one-way') {
-      // STOP waits for the SQL thread to finish its current transaction: give it time.
-      await session.query(replicationSql(flavour, 'STOP'), [], { timeoutMs: 60_000 });
-      await session.query(replicationSql(flavour, 'RESET ALL'));
-      actions.push('stop-replication', 'reset-replication-all');
+      await removeReplication(session, flavour, actions);
       log('promote.replication_removed', {
         reason: 'one-way topology: the new primary replicates from nobody',
       });
@@ -538,11 +536,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
   ) {
     // Not a replica before: it replicated only to catch up, and keeps that link only where the
     // topology has one.
-    if (options.topology === 'one-way') {
-      await session.query(replicationSql(flavour, 'STOP'), [], { timeoutMs: 60_000 });
-      await session.query(replicationSql(flavour, 'RESET ALL'));
-      actions.push('stop-replication', 'reset-replication-all');
-    }
+    if (options.topology === 'one-way') await removeReplication(session, flavour, actions);
   }
 
   if (options.semiSync === 'strict') {
