@@ -32,7 +32,7 @@ import {
   setPeerLink,
   vipHolders,
 } from '../../src/lab/network.js';
-import { sampleHolders } from '../../src/lab/probe.js';
+import { sampleHolders, type RunningSampler } from '../../src/lab/probe.js';
 import { waitFor } from '../../src/lab/processes.js';
 import { LAB_FENCING } from '../../src/lab/spec.js';
 import { FAILBACK_COOLDOWN_MS } from '../../src/cluster/failback-gate.js';
@@ -166,6 +166,68 @@ async function blockVrrp(on: boolean): Promise<void> {
 const firstAt = (samples: RoSample[], ro: 0 | 1, after: number) =>
   samples.find((x) => x.s >= after && x.ro === ro);
 
+/**
+ * After a heal, `node` opened its failback gate (caught up) and held no VIP before it did: the
+ * holders sampled from `healedAt` (the sampler is stopped here) against the gate's log line.
+ */
+async function expectVipsOnlyAfterGateOpened(
+  node: LabNode,
+  healOffset: number,
+  healedAt: number,
+  holders: RunningSampler,
+): Promise<void> {
+  const opened = events(node, healOffset, 'agent.failback_open');
+  expect(opened.length, `${node} opened its failback gate (caught up) after the heal`).toBeGreaterThan(0);
+  const openedAt = Date.parse(String(opened[0]!.time));
+  const samples = await holders.stop();
+  const early = samples.filter(
+    (x) =>
+      x.t >= healedAt &&
+      x.t < openedAt &&
+      (x.holders.inside.includes(node) || x.holders.outside.includes(node)),
+  );
+  expect(early, `${node} held no VIP between the heal and its gate opening`).toEqual([]);
+}
+
+/** The precondition of a both-sides test: `writable` sampled writable, `readOnly` read-only. */
+function bothSampled(writable: Sampler, readOnly: Sampler): Promise<void> {
+  return waitFor(
+    'samples of both',
+    () => writable.samples.some((x) => x.ro === 0) && readOnly.samples.some((x) => x.ro === 1),
+    { timeoutMs: 10_000, everyMs: 50 },
+  );
+}
+
+/** Two more seconds of `sampler`'s samples: a fence or a yield that came late would show in them. */
+function twoMoreSeconds(sampler: Sampler): Promise<void> {
+  const seen = Date.now();
+  return waitFor('two more seconds of samples', () => (sampler.samples.at(-1)?.t ?? 0) > seen + 2_000, {
+    timeoutMs: 15_000,
+    everyMs: 100,
+  });
+}
+
+/**
+ * Never two writable, ordered by the servers' own clock (one machine): the old primary's last
+ * writable sample ran before the new primary's first writable one (after `since`), and every later
+ * sample of the old primary found it read-only (at least 10 of them: ~1 s and more). Returns the
+ * new primary's first writable sample and the old one's last.
+ */
+function expectNeverBothWritable(
+  oldPrimary: Sampler,
+  newPrimary: Sampler,
+  since: number,
+): { writable: RoSample; lastWritable: RoSample } {
+  const writable = firstAt(newPrimary.samples, 0, since)!;
+  const lastWritable = oldPrimary.samples.filter((x) => x.ro === 0 && x.at !== null).at(-1);
+  expect(lastWritable, 'the old primary was writable before').toBeDefined();
+  expect(lastWritable!.at!, 'never two writable databases').toBeLessThan(writable.at!);
+  const after = oldPrimary.samples.filter((x) => x.at !== null && x.at >= writable.at!);
+  expect(after.filter((x) => x.ro === 0)).toEqual([]);
+  expect(after.filter((x) => x.ro === 1).length).toBeGreaterThanOrEqual(10);
+  return { writable, lastWritable: lastWritable! };
+}
+
 describe.skipIf(missing)(
   titled('hactl lab: fencing before promotion and the witness', missing),
   { timeout: 240_000 },
@@ -223,18 +285,8 @@ describe.skipIf(missing)(
         const healOffset = logSize(agentLog('ha1'));
         await setAttached(lab.prefix, 'ha1', true);
         await waitForHolder(lab.prefix, 'ha1', 60_000);
-        const opened = events('ha1', healOffset, 'agent.failback_open');
-        expect(opened.length, 'ha1 opened its failback gate (caught up) after the heal').toBeGreaterThan(0);
         expect(events('ha1', healOffset, 'fence.isolation_over')).toHaveLength(1);
-        const openedAt = Date.parse(String(opened[0]!.time));
-        const samples = await holders.stop();
-        const early = samples.filter(
-          (x) =>
-            x.t >= healedAt &&
-            x.t < openedAt &&
-            (x.holders.inside.includes('ha1') || x.holders.outside.includes('ha1')),
-        );
-        expect(early, 'ha1 held no VIP between the heal and its gate opening').toEqual([]);
+        await expectVipsOnlyAfterGateOpened('ha1', healOffset, healedAt, holders);
         await waitForConverged(lab, 'ha1', 'ha2');
       } catch (error) {
         printNodeLogTails(lab, 40);
@@ -260,26 +312,14 @@ describe.skipIf(missing)(
       const primaryOffset = logSize(agentLog(primary));
       const standbyOffset = logSize(agentLog(standby));
       try {
-        await waitFor(
-          'samples of both',
-          () => onPrimary.samples.some((x) => x.ro === 0) && onStandby.samples.some((x) => x.ro === 1),
-          { timeoutMs: 10_000, everyMs: 50 },
-        );
+        await bothSampled(onPrimary, onStandby);
         const cutAt = Date.now();
         await setPeerLink(lab.prefix, false);
         await waitFor(`${standby} writable`, () => firstAt(onStandby.samples, 0, cutAt) !== undefined, {
           timeoutMs: 30_000,
           everyMs: 50,
         });
-        const seen = Date.now();
-        await waitFor(
-          'two more seconds of samples',
-          () => (onPrimary.samples.at(-1)?.t ?? 0) > seen + 2_000,
-          {
-            timeoutMs: 15_000,
-            everyMs: 100,
-          },
-        );
+        await twoMoreSeconds(onPrimary);
 
         const contested = events(primary, primaryOffset, 'fence.vip_contested');
         expect(contested, `${primary} saw ${standby} answer for its VIPs and yielded`).toHaveLength(1);
@@ -308,14 +348,7 @@ describe.skipIf(missing)(
           witness_reachable: true,
         });
 
-        // Ordered by the servers' own clock (one machine): the primary's last writable sample ran
-        // before the standby's first writable one, and every later sample of the primary is read-only.
-        const writable = firstAt(onStandby.samples, 0, cutAt)!;
-        const lastWritable = onPrimary.samples.filter((x) => x.ro === 0 && x.at !== null).at(-1)!;
-        expect(lastWritable.at!, 'never two writable databases').toBeLessThan(writable.at!);
-        const after = onPrimary.samples.filter((x) => x.at !== null && x.at >= writable.at!);
-        expect(after.filter((x) => x.ro === 0)).toEqual([]);
-        expect(after.filter((x) => x.ro === 1).length).toBeGreaterThanOrEqual(10);
+        const { writable } = expectNeverBothWritable(onPrimary, onStandby, cutAt);
         console.log(
           `peer link cut: ${primary} read-only ${firstAt(onPrimary.samples, 1, cutAt)!.t - cutAt} ms, ${standby} writable ${writable.t - cutAt} ms after the cut`,
         );
@@ -338,20 +371,7 @@ describe.skipIf(missing)(
         // for most of a minute more.
         await waitForHolder(lab.prefix, primary, FAILBACK_COOLDOWN_MS + 30_000);
         phase(`${primary} holds the VIPs again`);
-        const opened = events(primary, healOffset, 'agent.failback_open');
-        expect(
-          opened.length,
-          `${primary} opened its failback gate (caught up) after the heal`,
-        ).toBeGreaterThan(0);
-        const openedAt = Date.parse(String(opened[0]!.time));
-        const samples = await holders.stop();
-        const early = samples.filter(
-          (x) =>
-            x.t >= healedAt &&
-            x.t < openedAt &&
-            (x.holders.inside.includes(primary) || x.holders.outside.includes(primary)),
-        );
-        expect(early, `${primary} held no VIP between the heal and its gate opening`).toEqual([]);
+        await expectVipsOnlyAfterGateOpened(primary, healOffset, healedAt, holders);
         await waitForConverged(lab, primary, standby);
         phase('converged');
       } catch (error) {
@@ -370,11 +390,7 @@ describe.skipIf(missing)(
       const ha2 = sampleReadOnly('ha2', 90_000);
       const ha2Offset = logSize(agentLog('ha2'));
       try {
-        await waitFor(
-          'samples of both',
-          () => ha1.samples.some((x) => x.ro === 0) && ha2.samples.some((x) => x.ro === 1),
-          { timeoutMs: 10_000, everyMs: 50 },
-        );
+        await bothSampled(ha1, ha2);
         const blockedAt = Date.now();
         await blockVrrp(true);
         await waitFor('ha2 writable', () => firstAt(ha2.samples, 0, blockedAt) !== undefined, {
@@ -383,24 +399,14 @@ describe.skipIf(missing)(
         });
         const both = await vipHolders(lab.prefix);
         expect(both.inside, 'both nodes are MASTER (the precondition)').toEqual(['ha1', 'ha2']);
-        // A little more sampling after ha2 became writable: a fence that came late would show here.
-        const seen = Date.now();
-        await waitFor('two more seconds of samples', () => (ha1.samples.at(-1)?.t ?? 0) > seen + 2_000, {
-          timeoutMs: 15_000,
-          everyMs: 100,
-        });
+        await twoMoreSeconds(ha1);
         await Promise.all([ha1.stop(), ha2.stop()]);
 
-        // Ordered by the servers' own clock (one machine): ha2's first writable sample, then ha1.
-        const writable2 = firstAt(ha2.samples, 0, blockedAt)!;
-        const ha1After = ha1.samples.filter((x) => x.at !== null && x.at >= writable2.at!);
-        const lastWritable1 = ha1.samples.filter((x) => x.ro === 0 && x.at !== null).at(-1);
-        expect(lastWritable1, 'ha1 was writable before').toBeDefined();
-        // Never two writable: ha1's last writable sample ran before ha2's first writable one …
-        expect(lastWritable1!.at!).toBeLessThan(writable2.at!);
-        // … and every later sample of ha1 found it read-only (at least 10 of them: ~1 s and more).
-        expect(ha1After.filter((x) => x.ro === 0)).toEqual([]);
-        expect(ha1After.filter((x) => x.ro === 1).length).toBeGreaterThanOrEqual(10);
+        const { writable: writable2, lastWritable: lastWritable1 } = expectNeverBothWritable(
+          ha1,
+          ha2,
+          blockedAt,
+        );
         const readOnly1 = firstAt(ha1.samples, 1, blockedAt)!;
         const paths = events('ha2', ha2Offset, 'fence.path');
         expect(paths.find((p) => p.network === 'inside')).toMatchObject({ reached: true, read_only: true });
@@ -410,7 +416,7 @@ describe.skipIf(missing)(
         for (const path of paths)
           expect(Date.parse(String(path.time))).toBeLessThanOrEqual(Date.parse(String(done!.time)));
         console.log(
-          `ha1 read-only ${readOnly1.t - blockedAt} ms, ha2 writable ${writable2.t - blockedAt} ms after VRRP was blocked; ha1 last writable at ${lastWritable1!.at! - writable2.at!} ms relative to ha2's first writable sample; fence paths: ${JSON.stringify(paths.map((p) => [p.network, p.reached, p.ms]))}`,
+          `ha1 read-only ${readOnly1.t - blockedAt} ms, ha2 writable ${writable2.t - blockedAt} ms after VRRP was blocked; ha1 last writable at ${lastWritable1.at! - writable2.at!} ms relative to ha2's first writable sample; fence paths: ${JSON.stringify(paths.map((p) => [p.network, p.reached, p.ms]))}`,
         );
       } catch (error) {
         printNodeLogTails(lab, 40);

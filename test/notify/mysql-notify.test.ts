@@ -84,6 +84,20 @@ async function relayedButUnapplied(rows: number): Promise<MysqlSession> {
   return locker;
 }
 
+/**
+ * A fencing pair whose standby ha2 no longer replicates (as after a demotion that failed half-way)
+ * while ha1 goes on writing: row 777 is on ha1 only. Returns ha1's session.
+ */
+async function standbyLeftBehind(tag: string): Promise<MysqlSession> {
+  pair = await startNsPair(tag, 'fencing: { unreachable: promote-anyway, connect_timeout: 2 }\n');
+  const standby = await session('ha2');
+  await standby.query('STOP SLAVE');
+  await standby.query('RESET SLAVE ALL');
+  const primary = await session('ha1');
+  await primary.query('INSERT INTO app.t (v) VALUES (777)');
+  return primary;
+}
+
 /** Some session of `on` is running exactly `sql` (seen in the process list). */
 async function running(on: MysqlSession, sql: string): Promise<boolean> {
   const rows = await on.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO = ?', [
@@ -192,16 +206,10 @@ describe.skipIf(missing)(
     });
 
     it('with fencing, a standby lacking what the fenced old primary logged catches up from it, then promotes', async () => {
-      pair = await startNsPair('f', 'fencing: { unreachable: promote-anyway, connect_timeout: 2 }\n');
-      // ha2 no longer replicates (as after a demotion that failed half-way) while ha1 goes on writing.
-      const standby = await session('ha2');
-      await standby.query('STOP SLAVE');
-      await standby.query('RESET SLAVE ALL');
-      const primary = await session('ha1');
-      await primary.query('INSERT INTO app.t (v) VALUES (777)');
+      const primary = await standbyLeftBehind('f');
       const ahead = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
-      addVip(pair.ns.ha2, VIP);
-      const { value: result, leaks } = await watchArgv(pair.secrets, () =>
+      addVip(pair!.ns.ha2, VIP);
+      const { value: result, leaks } = await watchArgv(pair!.secrets, () =>
         notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']),
       );
       expect(result.exitCode, result.stderr + result.stdout).toBe(0);
@@ -221,12 +229,7 @@ describe.skipIf(missing)(
     });
 
     it('with fencing, a standby that cannot catch up from the old primary (it refuses the replication account) is not promoted: read-only both, the missing GTIDs and the reason named', async () => {
-      pair = await startNsPair('g', 'fencing: { unreachable: promote-anyway, connect_timeout: 2 }\n');
-      const standby = await session('ha2');
-      await standby.query('STOP SLAVE');
-      await standby.query('RESET SLAVE ALL');
-      const primary = await session('ha1');
-      await primary.query('INSERT INTO app.t (v) VALUES (777)');
+      const primary = await standbyLeftBehind('g');
       // The old primary no longer knows the replication account: it cannot serve the write.
       const accounts = await primary.query(
         "SELECT user AS u, host AS h FROM mysql.user WHERE user LIKE 'hactl_rep%'",
@@ -235,7 +238,7 @@ describe.skipIf(missing)(
       for (const a of accounts) await primary.query('DROP USER ?@?', [String(a.u), String(a.h)]);
       // Read after the DROP USERs, which are logged too.
       const ahead = await scalar(primary, 'SELECT @@GLOBAL.gtid_binlog_pos');
-      addVip(pair.ns.ha2, VIP);
+      addVip(pair!.ns.ha2, VIP);
       const result = await notify('ha2', ['INSTANCE', 'inside', 'MASTER', '120']);
       expect(result.exitCode, result.stderr + result.stdout + logText()).not.toBe(0);
       expect(await scalar(await session('ha2'), 'SELECT @@GLOBAL.read_only')).toBe('1');
