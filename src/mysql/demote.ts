@@ -34,6 +34,7 @@ import {
   type StepLogger,
 } from './server-state.js';
 import { SEMI_SYNC_REPLICA_SETTING, SEMI_SYNC_SOURCE_OFF } from './semi-sync.js';
+import { endStaleDumpsBeforeStart } from './stale-dumps.js';
 
 export interface DemoteOptions {
   topology: Topology;
@@ -393,6 +394,10 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     await session.query(SEMI_SYNC_REPLICA_SETTING);
     actions.push('semi-sync-replica');
   }
+  await endStaleDumpsBeforeStart(
+    { ...options.replication, host: options.peer.host, port: options.peer.port },
+    { timeoutMs, log, step: 'demote' },
+  );
   await session.query(replicationSql(flavour, 'START'));
   actions.push('start-replication');
   const replication = await verifyReplication(session, flavour, peer, timeoutMs, log);
