@@ -31,6 +31,8 @@ const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
   --rate R            writer inserts per second (default 150)
   --json FILE         also write every repetition as JSON
   --prefix P          lab prefix (default chaos)
+  --keep-logs         keep hactl's and both servers' logs of every repetition in /tmp (by default
+                      only of a repetition that left the pair unhealthy)
   --table FILE        print the table of an earlier run's --json FILE and exit
 
 faults:
@@ -133,6 +135,7 @@ export async function main(argv: string[]): Promise<number> {
       json: { type: 'string' },
       prefix: { type: 'string', default: 'chaos' },
       table: { type: 'string' },
+      'keep-logs': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -244,7 +247,7 @@ export async function main(argv: string[]): Promise<number> {
               : '') +
             (result.evidenceFile ? ` evidence: ${result.evidenceFile}` : ''),
         );
-        if ((await pairProblems(lab)).problems.length > 0) {
+        if (values['keep-logs'] || (await pairProblems(lab)).problems.length > 0) {
           // The rebuild removes the lab's hactl.log: keep it for whoever reads the table.
           const kept = `/tmp/hactl-chaos-${lab.prefix}-${fault}-${rep}.log`;
           try {
