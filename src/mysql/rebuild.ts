@@ -12,6 +12,7 @@ import { access, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { writeFileAtomicAsync } from '../fs/atomic-async.js';
 import { problemWithUserPath } from '../fs/user-path.js';
 import type { Credentials, MysqlSession } from './connection.js';
@@ -578,14 +579,28 @@ export async function rebuild(
         done(null, chunk);
       },
     });
-    dump.stdout.pipe(counter).pipe(load.stdin);
-    const [d, l] = await Promise.allSettled([dump, load]);
-    if (d.status === 'rejected') {
+    // pipeline, not pipe: a loader that exits early (refused login, bad statement) must break the
+    // pipe back to the dump. With pipe the dump's unread output kept its promise pending for ever,
+    // and no cancellation could end the rejoin (chaos: "has not stopped within 10 s" for minutes).
+    const piped = pipeline(dump.stdout, counter, load.stdin).catch(() => undefined); // the children report it
+    // A failed side ends the other at once (no half a dump applied, no dump written to nobody);
+    // the one that failed first is the cause.
+    let firstFailed: 'dump' | 'load' | undefined;
+    dump.catch(() => {
+      firstFailed ??= 'dump';
       load.kill();
-      throw new Error(`mariadb-dump failed: ${childProblem(d.reason)}`);
-    }
-    if (l.status === 'rejected')
-      throw new Error(`mariadb (loading the copy) failed: ${childProblem(l.reason)}`);
+    });
+    load.catch(() => {
+      firstFailed ??= 'load';
+      dump.kill();
+    });
+    const [d, l] = await Promise.allSettled([dump, load]);
+    await piped;
+    const dumpProblem = d.status === 'rejected' ? `mariadb-dump failed: ${childProblem(d.reason)}` : '';
+    const loadProblem =
+      l.status === 'rejected' ? `mariadb (loading the copy) failed: ${childProblem(l.reason)}` : '';
+    const problems = firstFailed === 'load' ? [loadProblem, dumpProblem] : [dumpProblem, loadProblem];
+    if (firstFailed !== undefined) throw new Error(problems.filter((p) => p !== '').join('; then '));
   } catch (error) {
     fail(error, `${stillSafe}, local binlog reset, data PARTLY replaced (do not promote this node)`, again);
   } finally {
