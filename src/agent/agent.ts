@@ -15,7 +15,8 @@ import { AgentFacts } from './api/facts.js';
 import { startCheckRunner, type CheckRunner } from './checks/index.js';
 import { AGENT_PROCESS_TITLE, notifyFifoPath } from './contract.js';
 import { startFailbackGate } from './failback.js';
-import { startWitnessMonitor } from '../fence/witness-monitor.js';
+import { startWitnessMonitor, type WitnessMonitor } from '../fence/witness-monitor.js';
+import { localSources } from '../cluster/observe.js';
 import { startLiveness, type Liveness } from './liveness/index.js';
 import { openFifo, prepareFifo, type FifoReader } from './fifo.js';
 import { ReconcileLoop, type LoopOptions, type WakeReason } from './loop.js';
@@ -109,6 +110,10 @@ function isSyncRunner(companion: Companion): companion is Companion & SyncRunner
 
 function isCheckRunner(companion: Companion): companion is Companion & CheckRunner {
   return typeof (companion as Partial<CheckRunner>).snapshot === 'function';
+}
+
+function isWitnessMonitor(companion: Companion): companion is Companion & WitnessMonitor {
+  return typeof (companion as Partial<WitnessMonitor>).peerSilence === 'function';
 }
 
 /** Runs until SIGTERM or SIGINT; resolves with the exit code. Throws (before it runs) what stops a start. */
@@ -250,6 +255,8 @@ export async function runAgent(options: AgentOptions): Promise<number> {
     loop = new ReconcileLoop({
       current: () => ({ spec: running.spec, node: running.node }),
       log,
+      // The witness monitor's account of the peer: a promotion's fence knocks briefly on a dead peer.
+      sources: { ...localSources, peerSilence: () => companions.find(isWitnessMonitor)?.peerSilence() },
       periodMs: options.periodMs ?? 5_000,
       intent: () => switchover?.intent() ?? {},
       onTick: (record) => {

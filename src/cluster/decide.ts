@@ -315,6 +315,7 @@ export function decide(observation: Observation, spec: Spec, intent: Intent): Pl
       plan('MASTER', actions, `${step.reason}; may promote: ${verdict.reason}`, guards),
       spec,
       observation.node,
+      observation.peerSilence,
     );
   // The promote step still runs, told it may not promote: it keeps (or makes) the database
   // read-only and fails, so the state is not recorded as applied and the next event judges again.

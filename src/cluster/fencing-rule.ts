@@ -13,9 +13,15 @@
  * took. Under wait-for-witness such a claim holds the promotion back until the old primary's
  * agent yields (src/fence/vip-contest.ts) and lets them go, within `claimWaitMs`; a claim that
  * outlasts it keeps this node read-only.
+ *
+ * A dead old primary costs the fence its whole connect_timeout (no refusal comes back). When the
+ * witness monitor has already found every path silent for SILENT_ROUNDS rounds of that same
+ * timeout, the fence still knocks on every path, but gives each SILENT_PEER_CONNECT_MS: enough for
+ * a node that has just come back on a LAN, and half a second sooner writable after a node loss.
  */
 import type { Spec } from '../spec/schema.js';
 import type { Plan } from './decide.js';
+import type { PeerSilence } from './observation.js';
 
 export interface FencePath {
   /** The old primary's node name. */
@@ -29,6 +35,10 @@ export interface FencingGuard {
   rule: 'fencing';
   paths: FencePath[];
   connectTimeoutMs: number;
+  /** What the fence gives each path to connect: connectTimeoutMs, or less when the monitor found the peer silent. */
+  fenceConnectMs: number;
+  /** Why fenceConnectMs is short ("silent for 6 rounds, the last 120 ms ago"); absent when it is not. */
+  peerSilent?: string;
   unreachable: 'promote-anyway' | 'wait-for-witness';
   witness: { host: string; port: number }[];
   /** This node's VIPs, on its own interfaces: who else answers ARP for them? */
@@ -42,8 +52,31 @@ const ROUNDS_BEFORE_A_YIELD = 3;
 /** One ARP question (src/fence/arp-probe.ts) and the old primary's local demotion on a busy machine. */
 const YIELD_SLACK_MS = 4_000;
 
+/** Rounds of connect_timeout in a row with no path answering: the peer is dead or cut off from here. */
+export const SILENT_ROUNDS = 2;
+/** A TCP connect and MySQL greeting between two hosts on one LAN, with room for a busy machine. */
+export const SILENT_PEER_CONNECT_MS = 100;
+
+/**
+ * How long the fence gives each path. Short only on fresh evidence: enough rounds, the last one
+ * ended within a round of now (an old silence says nothing about the last moment). Pure.
+ */
+export function fenceConnectBudget(
+  connectTimeoutMs: number,
+  roundMs: number,
+  silence: PeerSilence | undefined,
+): { ms: number; why?: string } {
+  if (!silence || silence.failedRounds < SILENT_ROUNDS || silence.lastRoundAgoMs > roundMs)
+    return { ms: connectTimeoutMs };
+  if (connectTimeoutMs <= SILENT_PEER_CONNECT_MS) return { ms: connectTimeoutMs };
+  return {
+    ms: SILENT_PEER_CONNECT_MS,
+    why: `the witness monitor heard no path to the peer for ${silence.failedRounds} rounds (the last ${silence.lastRoundAgoMs} ms ago): each path gets ${SILENT_PEER_CONNECT_MS} ms, not ${connectTimeoutMs}`,
+  };
+}
+
 /** Every peer's address on every fencing network (default: every network the peer has). */
-export function fencingGuard(spec: Spec, self: string): FencingGuard | undefined {
+export function fencingGuard(spec: Spec, self: string, silence?: PeerSilence): FencingGuard | undefined {
   const fencing = spec.fencing;
   if (!fencing) return undefined;
   const port = spec.mysql?.port ?? 3306;
@@ -61,10 +94,14 @@ export function fencingGuard(spec: Spec, self: string): FencingGuard | undefined
     return iface === undefined ? [] : [{ address: vip.address.split('/')[0]!, iface }];
   });
   const round = Math.max(fencing.probe_interval, fencing.connect_timeout) * 1000;
+  const connectTimeoutMs = Math.round(fencing.connect_timeout * 1000);
+  const budget = fenceConnectBudget(connectTimeoutMs, round, silence);
   return {
     rule: 'fencing',
     paths,
-    connectTimeoutMs: Math.round(fencing.connect_timeout * 1000),
+    connectTimeoutMs,
+    fenceConnectMs: budget.ms,
+    ...(budget.why ? { peerSilent: budget.why } : {}),
     unreachable: fencing.unreachable,
     witness: fencing.witness.map((host) => ({ host, port: fencing.witness_port ?? 0 })),
     vips,
@@ -75,8 +112,8 @@ export function fencingGuard(spec: Spec, self: string): FencingGuard | undefined
 export const describePath = (path: FencePath) => `${path.network} ${path.host}:${path.port}`;
 
 /** A promoting plan carries the fencing guard; every other plan is returned as it is. */
-export function fenceFirst(plan: Plan, spec: Spec, self: string): Plan {
-  const guard = plan.target === 'MASTER' ? fencingGuard(spec, self) : undefined;
+export function fenceFirst(plan: Plan, spec: Spec, self: string, silence?: PeerSilence): Plan {
+  const guard = plan.target === 'MASTER' ? fencingGuard(spec, self, silence) : undefined;
   if (!guard || !plan.actions.some((action) => action.type === 'mysql.promote')) return plan;
   const via = guard.paths.map(describePath).join(', ');
   return Object.freeze({
@@ -126,7 +163,9 @@ export function fencingVerdict(
       reason: `the old primary is read-only with its client sessions ended (fenced over ${fence.fenced.join(', ')})`,
     };
   }
-  const none = `no path fenced the old primary (${fence.notFenced.map((p) => `${p.path}: ${p.why}`).join('; ') || 'no path configured'})`;
+  const none =
+    `no path fenced the old primary (${fence.notFenced.map((p) => `${p.path}: ${p.why}`).join('; ') || 'no path configured'})` +
+    (guard.peerSilent ? ` (${guard.peerSilent})` : '');
   if (guard.unreachable === 'promote-anyway') {
     return {
       promote: true,

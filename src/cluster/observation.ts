@@ -119,6 +119,17 @@ export interface ProxyFacts {
   proxies: readonly ProxyRead[];
 }
 
+/**
+ * Agent mode, with a witness (spec fencing.witness): what the witness monitor has heard from the
+ * peer. Each of its rounds probes every fencing path to the peer for connect_timeout.
+ */
+export interface PeerSilence {
+  /** Rounds in a row in which no path to the peer answered (0: the last round heard it). */
+  failedRounds: number;
+  /** How long ago the monitor's last round ended. */
+  lastRoundAgoMs: number;
+}
+
 export interface Observation {
   /** One id per decision cycle: the plan, every step and every log line of this transition carry it. */
   readonly transitionId: string;
@@ -145,6 +156,8 @@ export interface Observation {
   readonly standby?: StandbyFacts | undefined;
   /** Spec `proxy:`: read by the agent on ticks that apply no state or retry a failed one (decide's needsProxyFacts). */
   readonly proxy?: ProxyFacts | undefined;
+  /** Agent mode with a witness: the witness monitor's account of the peer (in memory, no I/O). */
+  readonly peerSilence?: PeerSilence | undefined;
 }
 
 function deepFreeze<T>(value: T): T {

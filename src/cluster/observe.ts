@@ -19,6 +19,7 @@ import {
   type KeepalivedFact,
   type LeaseFact,
   type Observation,
+  type PeerSilence,
   type ProxyFacts,
   type StandbyFacts,
 } from './observation.js';
@@ -44,6 +45,8 @@ export interface ObservationSources {
   ): Promise<ProxyFacts>;
   /** Agent mode: the standby's replication and the peer's writability (decide's rule 7). */
   standby?(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<StandbyFacts>;
+  /** Agent mode with a witness: what the witness monitor has heard from the peer (in memory). */
+  peerSilence?(): PeerSilence | undefined;
 }
 
 export interface ObserveRequest {
@@ -226,7 +229,7 @@ export async function observe(
         )
       : undefined,
   ]);
-  const first: Observation = {
+  let first: Observation = {
     transitionId: request.transitionId,
     node: node.name,
     at: new Date().toISOString(),
@@ -239,6 +242,8 @@ export async function observe(
     lease,
     agentAlive,
   };
+  const peerSilence = sources.peerSilence?.();
+  if (peerSilence) first = { ...first, peerSilence };
   const { held, missing } = first.vips;
   const holds = missing.length === 0 ? 'all' : held.length === 0 ? 'none' : 'some';
   const seen: Observation =

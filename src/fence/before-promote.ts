@@ -88,7 +88,7 @@ export async function fenceBeforePromoting(
     report = await fence(guard.paths, {
       credentialsFile: options.credentialsFile,
       ...(options.endAckWaits ? { endAckWaits: true } : {}),
-      connectTimeoutMs: guard.connectTimeoutMs,
+      connectTimeoutMs: guard.fenceConnectMs,
       log,
       ...(signal ? { signal } : {}),
     });

@@ -29,11 +29,14 @@ import { probeAll, type ProbeResult } from './probe.js';
 import { findArping, probeVipClaim, type ArpProbe } from './arp-probe.js';
 import { judgeContest, vipsToProbe, type HeldVip } from './vip-contest.js';
 import { localAddresses } from '../cluster/vips.js';
+import type { PeerSilence } from '../cluster/observation.js';
 import { repeatEvery } from '../bounded/repeat.js';
 
 export interface WitnessMonitor {
   stop(): Promise<void>;
   isolated(): boolean;
+  /** What the rounds heard from the peer; undefined before the first round (or without a witness). */
+  peerSilence(): PeerSilence | undefined;
   /** Yielding to a peer that took the VIPs while it could not reach this node. */
   yielded(): boolean;
 }
@@ -111,7 +114,12 @@ export async function startWitnessMonitor(
   const { spec, node, log } = context;
   const fencing = spec.fencing;
   if (!fencing || fencing.witness.length === 0 || !spec.agent.enabled) {
-    return { stop: () => Promise.resolve(), isolated: () => false, yielded: () => false };
+    return {
+      stop: () => Promise.resolve(),
+      isolated: () => false,
+      yielded: () => false,
+      peerSilence: () => undefined,
+    };
   }
   const probe = seams.probe ?? probeAll;
   const demoteLocal = seams.demoteLocal ?? demoteLocalDatabase;
@@ -136,6 +144,8 @@ export async function startWitnessMonitor(
   /** The VIPs this node holds, with when it was first seen holding each. */
   const held = new Map<string, HeldVip>();
   let written: number | undefined;
+  /** When the last round ended (monotonic), for how fresh its account of the peer is. */
+  let lastRoundAt: number | undefined;
   let isolated = false;
   let isolatedAt = 0;
   let yielded = false;
@@ -213,6 +223,7 @@ export async function startWitnessMonitor(
     const now = Date.now();
     note('witness', w, now);
     note('peer', p, now);
+    lastRoundAt = performance.now();
     const judgement = judgeIsolation({
       witness: history.witness,
       peer: history.peer,
@@ -318,6 +329,13 @@ export async function startWitnessMonitor(
       await enforcing;
     },
     isolated: () => isolated,
+    peerSilence: () =>
+      lastRoundAt === undefined
+        ? undefined
+        : {
+            failedRounds: history.peer.failedRounds,
+            lastRoundAgoMs: Math.round(performance.now() - lastRoundAt),
+          },
     yielded: () => yielded,
   };
 }

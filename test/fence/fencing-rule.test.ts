@@ -7,9 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../src/cluster/decide.js';
 import {
+  fenceConnectBudget,
   fencingGuard,
   fencingOf,
   fencingVerdict,
+  SILENT_PEER_CONNECT_MS,
   type FenceOutcome,
 } from '../../src/cluster/fencing-rule.js';
 import type { Spec } from '../../src/spec/schema.js';
@@ -119,6 +121,49 @@ describe('decide: an allowed promotion fences first; nothing else does', () => {
     const plan = decide(promoting, pairSpec(DB_AND_AGENT, 'plain.yaml'), {});
     expect(fencingOf(plan)).toBeUndefined();
     expect(plan.reason).not.toMatch(/fences/);
+  });
+});
+
+describe('fenceConnectBudget: a peer the witness monitor already found silent gets a short knock', () => {
+  // connect_timeout 0.5 s, probe_interval 0.25 s: one round is 500 ms.
+  it('two silent rounds, the last within a round of now: each path gets the short budget', () => {
+    const budget = fenceConnectBudget(500, 500, { failedRounds: 2, lastRoundAgoMs: 120 });
+    expect(budget.ms).toBe(SILENT_PEER_CONNECT_MS);
+    expect(budget.why).toMatch(/no path to the peer for 2 rounds \(the last 120 ms ago\)/);
+  });
+
+  it('one silent round is not enough evidence: the full connect_timeout', () => {
+    expect(fenceConnectBudget(500, 500, { failedRounds: 1, lastRoundAgoMs: 10 })).toEqual({ ms: 500 });
+  });
+
+  it('an old silence says nothing about now (monitor stalled): the full connect_timeout', () => {
+    expect(fenceConnectBudget(500, 500, { failedRounds: 9, lastRoundAgoMs: 501 })).toEqual({ ms: 500 });
+  });
+
+  it('a peer heard in the last round, or no monitor at all: the full connect_timeout', () => {
+    expect(fenceConnectBudget(500, 500, { failedRounds: 0, lastRoundAgoMs: 10 })).toEqual({ ms: 500 });
+    expect(fenceConnectBudget(500, 500, undefined)).toEqual({ ms: 500 });
+  });
+
+  it('never longer than connect_timeout itself', () => {
+    expect(fenceConnectBudget(80, 250, { failedRounds: 5, lastRoundAgoMs: 10 })).toEqual({ ms: 80 });
+  });
+
+  it('decide carries the observed silence into the promoting plan’s guard', () => {
+    const silent = observation({
+      lineage: { kind: 'none' },
+      database: database(),
+      peerSilence: { failedRounds: 6, lastRoundAgoMs: 200 },
+    });
+    const guard = fencingOf(decide(silent, WITNESS, {}))!;
+    expect(guard.connectTimeoutMs).toBe(400);
+    expect(guard.fenceConnectMs).toBe(SILENT_PEER_CONNECT_MS);
+    expect(guard.peerSilent).toMatch(/6 rounds/);
+    const heard = fencingOf(
+      decide(observation({ lineage: { kind: 'none' }, database: database() }), WITNESS, {}),
+    )!;
+    expect(heard.fenceConnectMs).toBe(400);
+    expect(heard.peerSilent).toBeUndefined();
   });
 });
 

@@ -123,6 +123,28 @@ describe('witness monitor', () => {
     expect(world.demotedAt).toEqual([]);
     expect(world.track).toEqual([0]);
   });
+
+  it("keeps an account of the peer's silence for the promotion's fence: rounds in a row, and how fresh", async () => {
+    const world: World = { witness: true, peer: true, probed: [], track: [], demotedAt: [] };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    await waitFor('a first round', () => monitor!.peerSilence() !== undefined, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+    expect(monitor.peerSilence()!.failedRounds).toBe(0);
+    world.peer = false;
+    await waitFor('three silent rounds', () => (monitor!.peerSilence()?.failedRounds ?? 0) >= 3, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+    // probe_interval 0.1 s: the last round ended within a few rounds of now, even on a loaded machine.
+    expect(monitor.peerSilence()!.lastRoundAgoMs).toBeLessThan(1_000);
+    world.peer = true;
+    await waitFor('the peer heard again', () => monitor!.peerSilence()?.failedRounds === 0, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+  });
 });
 
 /** A monitor on a node that holds the VIP, after its first round with everything answering. */
