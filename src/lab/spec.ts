@@ -105,7 +105,12 @@ export function fastAdvertProblem(advert: number): string | undefined {
   return undefined;
 }
 
-export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 150, ha2: 120 };
+/**
+ * Near 255 (the address owner's): keepalived takes over after 3 × advert_int + skew, and the skew is
+ * (256 − priority)/256 × advert_int, so a standby at 240 waits 0.06 s more than three adverts, one
+ * at 120 0.53 s more (RFC 5798 Skew_Time). The order, not the size, decides who is preferred.
+ */
+export const LAB_PRIORITY: Record<LabNode, number> = { ha1: 250, ha2: 240 };
 
 /** Writes the lab agents' shared token (a new one per lab up); returns its path. */
 /** The agents' shared token file in the lab dir (lab down removes it with the rest). */

@@ -41,6 +41,7 @@ import {
 import { waitFor } from '../../src/lab/processes.js';
 import { startProbe, type RunningProbe } from '../../src/lab/probe.js';
 import { templatePath } from '../../src/spec/load.js';
+import { LAB_PRIORITY } from '../../src/lab/spec.js';
 import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
@@ -64,8 +65,9 @@ const lab = testLab('e2ept');
 const WINDOW_MS = 3_000;
 const REGARP_LINES = /^\s*(vrrp_higher_prio_send_advert|vrrp_garp_lower_prio_repeat)\b.*\n/gm;
 // On either member: the sync group then re-GARPs for both VIPs.
-const LOWER_PRIO_ADVERT =
-  /\((inside|outside)\) Received advert from (192\.0\.2|198\.51\.100)\.12 with lower priority 120, ours 150/;
+const LOWER_PRIO_ADVERT = new RegExp(
+  `\\((inside|outside)\\) Received advert from (192\\.0\\.2|198\\.51\\.100)\\.12 with lower priority ${LAB_PRIORITY.ha2}, ours ${LAB_PRIORITY.ha1}`,
+);
 const GARP_SET = /\(outside\) Sending\/queueing gratuitous ARPs on eth0 for 198\.51\.100\.50/g;
 const OUTSIDE_VIP = '198.51.100.50';
 const strippedTemplate = `/tmp/hactl-e2ept-no-regarp-${process.pid}.mustache`;

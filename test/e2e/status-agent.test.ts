@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labFail, labPaths } from '../../src/lab/lab.js';
 import { addressOf, namespacesFor, vipOf } from '../../src/lab/network.js';
 import { parseSpecText } from '../../src/spec/load.js';
+import { LAB_PRIORITY } from '../../src/lab/spec.js';
 import { assertBuilt, runProgram } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { LAB_PROGRAMS, LAB_TEST_TIMEOUT_MS, statusFrom, statusUntil, testLab } from './lab-support.js';
@@ -82,8 +83,8 @@ describe.skipIf(missing)(
       expect(report.nodes[1]!.agent_api!.address).toBe(`${addressOf('ha2', 'inside')}:${port}`);
       // The lab's checks weigh 0: the effective priority is the base one while every track file is 0.
       expect(report.nodes.map((n) => n.vrrp!.map((v) => v.effective_priority))).toEqual([
-        [150, 150],
-        [120, 120],
+        [LAB_PRIORITY.ha1, LAB_PRIORITY.ha1],
+        [LAB_PRIORITY.ha2, LAB_PRIORITY.ha2],
       ]);
       expect(report.vips.map((v) => [v.address, v.held_by, v.source])).toEqual([
         [vipOf('inside'), ['ha1'], 'agent'],
