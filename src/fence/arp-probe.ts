@@ -8,15 +8,21 @@
  * primary to let go of the VIPs (src/fence/before-promote.ts).
  *
  * With -f, arping exits at the first reply, which on a shared link comes within a millisecond of
- * the first probe; so a run still going after ANSWER_WITHIN_MS has heard nobody, and is stopped
- * and counted as free rather than left to its whole-second deadline.
+ * the first probe. So a run that has sent its probe and heard nobody for QUIET_AFTER_PROBE_MS is
+ * stopped and counted as free, rather than left to its whole-second deadline. The window opens at
+ * arping's "ARPING …" line, printed just before the first probe (line-buffered through coreutils'
+ * stdbuf; a pipe would hold it until exit): how long the program took to start, on a busy
+ * machine, neither shortens the listening nor lengthens the promotion that waits for the answer.
  */
 import { baseEnv } from '../actions/spawn.js';
 import type { HeldVip, ContestAnswer } from './vip-contest.js';
 
 /** arping's own deadline is whole seconds; ours ends it sooner. */
 const DEADLINE_S = 1;
-export const ANSWER_WITHIN_MS = 300;
+/** Listening after the probe went out: a reply takes under a millisecond on a shared link. */
+export const QUIET_AFTER_PROBE_MS = 120;
+/** A run that has not even printed its first line by then is stopped: unknown, not free. */
+const START_WITHIN_MS = 1_500;
 // A reply to our probe, or a request another host sent from the address: both mean it holds it
 // (arping counts either as a duplicate; chaos peer-link: "1 request(s)" while the peer ARPed from the VIP).
 const CLAIM = /(?:reply|request) from \S+ \[([0-9A-Fa-f:]{17})\]/;
@@ -30,13 +36,26 @@ export const probeVipClaim = async (
   launcher: readonly string[] = [],
 ): Promise<ContestAnswer> => {
   const { execa } = await import('execa');
-  const [file, ...prefix] = [...launcher, 'arping'];
-  const result = await execa(
+  const [file, ...prefix] = [...launcher, 'stdbuf'];
+  const child = execa(
     file!,
-    [...prefix, '-D', '-f', '-c', '2', '-w', String(DEADLINE_S), '-I', vip.iface, vip.address],
+    [
+      ...prefix,
+      '-oL',
+      'arping',
+      '-D',
+      '-f',
+      '-c',
+      '2',
+      '-w',
+      String(DEADLINE_S),
+      '-I',
+      vip.iface,
+      vip.address,
+    ],
     {
       reject: false,
-      timeout: ANSWER_WITHIN_MS,
+      timeout: START_WITHIN_MS,
       cancelSignal: signal,
       stdin: 'ignore',
       all: true,
@@ -45,10 +64,27 @@ export const probeVipClaim = async (
       extendEnv: false,
     },
   );
+  let probed = false;
+  let heardNothing = false;
+  let quiet: NodeJS.Timeout | undefined;
+  let seen = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    if (probed || seen.length > 4_096) return;
+    seen += chunk.toString();
+    if (!seen.includes('ARPING ')) return;
+    probed = true;
+    quiet = setTimeout(() => {
+      heardNothing = true;
+      child.kill();
+    }, QUIET_AFTER_PROBE_MS);
+  });
+  const result = await child;
+  clearTimeout(quiet);
   return answerOf(vip, {
     exitCode: result.exitCode,
     signal: result.signal,
-    timedOut: result.timedOut,
+    timedOut: heardNothing,
+    startedLate: result.timedOut && !probed,
     canceled: result.isCanceled,
     missing: (result as { code?: string }).code === 'ENOENT',
     output: (result.all ?? '').trim(),
@@ -61,7 +97,10 @@ export function answerOf(
   run: {
     exitCode: number | undefined;
     signal?: string | undefined;
+    /** Stopped after listening QUIET_AFTER_PROBE_MS past its probe. */
     timedOut: boolean;
+    /** Stopped before it printed its first line (it never probed). */
+    startedLate?: boolean;
     canceled: boolean;
     missing: boolean;
     output: string;
@@ -69,7 +108,17 @@ export function answerOf(
 ): ContestAnswer {
   const { exitCode, output } = run;
   if (run.missing)
-    return { vip, answer: 'unknown', detail: 'arping is not installed (Debian: iputils-arping)' };
+    return {
+      vip,
+      answer: 'unknown',
+      detail: 'arping or stdbuf is not installed (Debian: iputils-arping, coreutils)',
+    };
+  if (run.startedLate && !CLAIM.test(output))
+    return {
+      vip,
+      answer: 'unknown',
+      detail: `arping sent no probe within ${START_WITHIN_MS} ms (a busy machine?)`,
+    };
   if (exitCode === 0 || (run.timedOut && !CLAIM.test(output))) return { vip, answer: 'free' };
   const claim = CLAIM.exec(output);
   if (exitCode === 1 && claim) return { vip, answer: 'claimed', by: claim[1]!.toLowerCase() };

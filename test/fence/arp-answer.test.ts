@@ -32,7 +32,16 @@ describe('answerOf', () => {
 
   it('no answer: free, whether arping ended by itself or was stopped at our window', () => {
     expect(ran(0, 'Sent 2 probes (2 broadcast(s))\nReceived 0 response(s)')).toEqual({ vip, answer: 'free' });
-    expect(ran(undefined, '', { timedOut: true, signal: 'SIGTERM' })).toEqual({ vip, answer: 'free' });
+    expect(
+      ran(undefined, 'ARPING 192.0.2.50 from 0.0.0.0 eth1', { timedOut: true, signal: 'SIGTERM' }),
+    ).toEqual({ vip, answer: 'free' });
+  });
+
+  it('stopped before it probed (a busy machine): unknown, never free', () => {
+    expect(ran(undefined, '', { startedLate: true, signal: 'SIGTERM' })).toMatchObject({
+      answer: 'unknown',
+      detail: expect.stringMatching(/sent no probe within/) as unknown,
+    });
   });
 
   it('not installed, a bad interface, or stopped: unknown, saying which', () => {
