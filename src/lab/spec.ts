@@ -66,6 +66,16 @@ export const LAB_FENCING = {
 } as const;
 
 /**
+ * The fast profile's fencing: a fence that waits 0.5 s on a dead node's silence would be most of
+ * a sub-second failover. On one LAN a TCP connect and MySQL greeting take milliseconds; a slower
+ * one means "not fenced", and the witness and the ARP question still decide.
+ */
+export const LAB_FENCING_FAST = { ...LAB_FENCING, connect_timeout: 0.15, probe_interval: 0.1 } as const;
+
+/** The agent-mode fencing section of a lab of the given profile. */
+export const labFencing = (fast: boolean) => (fast ? LAB_FENCING_FAST : LAB_FENCING);
+
+/**
  * Script mode has no agent to probe a witness (lint refuses one without it): the promoting node's
  * notify still fences the old primary over both networks; when no path reaches it, it promotes and
  * says so at error level (the README's promote-anyway).
@@ -248,7 +258,7 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
           },
         }
       : {}),
-    ...(options.fencing ? { fencing: agent ? LAB_FENCING : LAB_SCRIPT_FENCING } : {}),
+    ...(options.fencing ? { fencing: agent ? labFencing(options.fast) : LAB_SCRIPT_FENCING } : {}),
     keepalived: {
       notify: 'script',
       script_user: 'root',

@@ -34,7 +34,7 @@ import {
 } from '../../src/lab/network.js';
 import { sampleHolders, type RunningSampler } from '../../src/lab/probe.js';
 import { waitFor } from '../../src/lab/processes.js';
-import { LAB_FENCING } from '../../src/lab/spec.js';
+import { LAB_FENCING_FAST } from '../../src/lab/spec.js';
 import { FAILBACK_COOLDOWN_MS } from '../../src/cluster/failback-gate.js';
 import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
@@ -54,12 +54,14 @@ const SAMPLER = resolve('test/fence/read-only-sampler.mjs');
 
 /**
  * From the cut to read_only=1 on the isolated node: isolation_timeout (1.5 s in the lab), plus at
- * most one probe round (max of probe_interval 0.25 s and connect_timeout 0.5 s), plus the local
- * demotion (connect, SET GLOBAL read_only, KILL; ~0.1 s idle), plus the sampler's 100 ms. 3.5 s
- * leaves a second for a loaded machine.
+ * most one probe round (the fast profile's: max of probe_interval 0.1 s and connect_timeout
+ * 0.15 s), plus the local demotion (connect, SET GLOBAL read_only, KILL; ~0.1 s idle), plus the
+ * sampler's 100 ms. The 1.5 s on top leaves more than a second for a loaded machine.
  */
 const ISOLATION_BOUND_MS =
-  (LAB_FENCING.isolation_timeout + Math.max(LAB_FENCING.probe_interval, LAB_FENCING.connect_timeout)) * 1000 +
+  (LAB_FENCING_FAST.isolation_timeout +
+    Math.max(LAB_FENCING_FAST.probe_interval, LAB_FENCING_FAST.connect_timeout)) *
+    1000 +
   1_500;
 
 interface RoSample {
