@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { labFail, labHeal } from '../../src/lab/lab.js';
 import { waitFor } from '../../src/lab/processes.js';
-import type { MysqlSession } from '../../src/mysql/connection.js';
+import { one } from '../support/mariadb-pair.js';
 import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
@@ -23,11 +23,6 @@ import {
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2ess');
-
-async function one(session: MysqlSession, sql: string): Promise<string> {
-  const row = (await session.query(sql))[0] ?? {};
-  return String(Object.values(row)[0]);
-}
 
 describe.skipIf(missing)(
   titled('strict semi-sync: the lost old primary rejoins by itself (agent mode lab)', missing),

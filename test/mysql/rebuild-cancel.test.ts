@@ -13,18 +13,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MysqlSession } from '../../src/mysql/connection.js';
 import { observeForRebuild, rebuild, refusals, RebuildStepFailed } from '../../src/mysql/rebuild.js';
 import { isAlive } from '../../src/lab/processes.js';
-import { startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({
   root: true,
   programs: ['mariadbd', 'mariadb-install-db', 'mariadb-dump', 'mariadb'],
 });
-
-async function one(session: MysqlSession, sql: string): Promise<string> {
-  const row = (await session.query(sql))[0] ?? {};
-  return String(Object.values(row)[0]);
-}
 
 describe.skipIf(missing)(titled('the rebuild’s copy always ends', missing), () => {
   const pairs: Pair[] = [];

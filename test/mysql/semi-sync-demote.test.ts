@@ -11,15 +11,10 @@ import { fence } from '../../src/fence/fence.js';
 import { demote } from '../../src/mysql/demote.js';
 import { promote, type PromoteOptions } from '../../src/mysql/promote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
-import { startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
-
-async function one(session: MysqlSession, sql: string): Promise<string> {
-  const row = (await session.query(sql))[0] ?? {};
-  return String(Object.values(row)[0]);
-}
 
 interface Switched {
   pair: Pair;

@@ -8,19 +8,13 @@
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
-import type { MysqlSession } from '../../src/mysql/connection.js';
 import { demote } from '../../src/mysql/demote.js';
 import { promote } from '../../src/mysql/promote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS, semiSyncSourceSettings } from '../../src/mysql/semi-sync.js';
-import { startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
-
-async function one(session: MysqlSession, sql: string): Promise<string> {
-  const row = (await session.query(sql))[0] ?? {};
-  return String(Object.values(row)[0]);
-}
 
 interface Crashed {
   pair: Pair;

@@ -10,7 +10,7 @@ import type { MysqlSession } from '../../src/mysql/connection.js';
 import { demote } from '../../src/mysql/demote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS, semiSyncSourceSettings } from '../../src/mysql/semi-sync.js';
 import { addressOf, dumpsFrom } from '../../src/mysql/stale-dumps.js';
-import { startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { silentRelay, type SilentRelay } from '../support/silent-relay.js';
 
@@ -34,11 +34,6 @@ describe('which dump threads are stale', () => {
     expect(dumpsFrom(rows, '192.0.2.11').map((r) => r.id)).toEqual([1, 2]);
   });
 });
-
-async function one(session: MysqlSession, sql: string): Promise<string> {
-  const row = (await session.query(sql))[0] ?? {};
-  return String(Object.values(row)[0]);
-}
 
 /** Milliseconds a fresh session to `pair.primary` takes to answer SELECT 1, or null within 1 s. */
 async function freshSessionMs(pair: Pair): Promise<number | null> {

@@ -23,18 +23,13 @@ import { describeExtra, extraTransactions, parseGtidList } from '../../src/mysql
 import { markerPath } from '../../src/mysql/rebuild.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
 import { parseSpecText } from '../../src/spec/load.js';
-import { freePort, until } from '../support/mariadb-pair.js';
+import { freePort, one, until } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({
   root: true,
   programs: ['mariadbd', 'mariadb-install-db', 'mariadb-dump', 'mariadb'],
 });
-
-async function one(session: MysqlSession, sql: string): Promise<string> {
-  const row = (await session.query(sql))[0] ?? {};
-  return String(Object.values(row)[0]);
-}
 
 describe.skipIf(missing)(
   titled('strict semi-sync: the agent rejoins a diverged old primary', missing),

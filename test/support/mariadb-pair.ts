@@ -13,6 +13,7 @@ import {
   type MariadbServer,
 } from '../../src/lab/mariadb.js';
 import { waitFor } from '../../src/lab/processes.js';
+import type { MysqlSession } from '../../src/mysql/connection.js';
 
 const taken = new Set<number>();
 
@@ -109,6 +110,12 @@ export function argvLeaks(secrets: string[]): string[] {
 /** Polls `probe` until true; bounded (src/lab/processes.ts waitFor with a 15 s default). */
 export function until(what: string, probe: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   return waitFor(what, probe, { timeoutMs });
+}
+
+/** The first column of the first row of `sql`, as text (a status value, a count). */
+export async function one(session: MysqlSession, sql: string): Promise<string> {
+  const row = (await session.query(sql))[0] ?? {};
+  return String(Object.values(row)[0]);
 }
 
 /** Creates app.t on the primary and waits until replication brought it to the replica. */
