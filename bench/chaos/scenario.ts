@@ -8,6 +8,7 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultDir, labDown, labPaths, labUp } from '../../src/lab/lab.js';
+import { FAST_ADVERT_SEC, fastAdvertProblem } from '../../src/lab/spec.js';
 import { CHAOS_FAULTS, FAULT_HELP, pairProblems, runRep, type ChaosFault, type RepResult } from './faults.js';
 import { writeNaiveTemplate } from './naive.js';
 
@@ -19,6 +20,8 @@ const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
                       (option files with AFTER_SYNC, no async fallback, init_rpl_role=SLAVE;
                       the spec says mysql.semi_sync: strict)
   --profile P         default (VRRPv2, advert 1 s) or fast (VRRPv3, advert 0.1 s)
+  --advert S          with --profile fast: its advert interval instead (0.01–1 s; issue 12's
+                      ≤ 0.5 s premise is 0.05)
   --agents            run the lab with one hactl agent per node (lab --mode agent)
   --fencing           the spec gets a fencing section (README "Split brain and fencing"): the
                       promoting node sets the old primary read-only over both networks first;
@@ -126,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
       faults: { type: 'string' },
       mode: { type: 'string', default: 'async' },
       profile: { type: 'string', default: 'default' },
+      advert: { type: 'string' },
       agents: { type: 'boolean', default: false },
       naive: { type: 'boolean', default: false },
       fencing: { type: 'boolean', default: false },
@@ -165,6 +169,12 @@ export async function main(argv: string[]): Promise<number> {
     return bad('mode', `is ${JSON.stringify(values.mode)}: use async or semi-sync`);
   if (values.profile !== 'default' && values.profile !== 'fast')
     return bad('profile', `is ${JSON.stringify(values.profile)}: use default or fast`);
+  const advert = values.advert === undefined ? undefined : Number(values.advert);
+  if (advert !== undefined) {
+    const problem =
+      values.profile === 'fast' ? fastAdvertProblem(advert) : 'applies only with --profile fast';
+    if (problem) return bad('advert', problem);
+  }
   const defaults = CHAOS_FAULTS.filter((f) => values.agents || f !== 'agent-kill');
   const faults = (values.faults?.split(',').map((f) => f.trim()) ?? defaults) as ChaosFault[];
   const unknown = faults.filter((f) => !CHAOS_FAULTS.includes(f));
@@ -205,6 +215,7 @@ export async function main(argv: string[]): Promise<number> {
     await labUp({
       ...lab,
       fast: values.profile === 'fast',
+      ...(advert !== undefined ? { fastAdvertSec: advert } : {}),
       mode: values.agents ? 'agent' : 'scripts',
       ...(naive ? { template: naive.path } : {}),
       ...(semiSync ? { semiSync: 'strict' as const } : {}),
@@ -277,7 +288,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const profile =
     values.profile === 'fast'
-      ? 'fast profile (VRRPv3, advert 0.1 s)'
+      ? `fast profile (VRRPv3, advert ${advert ?? FAST_ADVERT_SEC} s)`
       : 'default profile (VRRPv2, advert 1 s)';
   console.log(
     `\nchaos: ${reps} rep(s) per fault, ${values.mode}, ${profile}, ${flavourFenced}, ` +
