@@ -17,12 +17,19 @@
  * one does, the peer took them after losing this node, and this node yields until it hears the
  * peer again. Its own rhythm, because a free address costs the ARP question's whole window
  * (src/fence/arp-probe.ts) and must not slow the isolation rounds.
+ *
+ * A path to the peer that goes silent for SILENT_ROUNDS rounds also ends the local server's binlog
+ * dumps to the peer's address on it. The cut left them waiting on a socket the peer has forgotten,
+ * and when the peer's IO thread comes back with the same server_id, a strict semi-sync source
+ * with commits waiting wedges as the new dump thread ends the stale one (src/mysql/stale-dumps.ts).
+ * Ended from here, while commits wait, they go in milliseconds; a peer that was only briefly
+ * silent reconnects within its MASTER_CONNECT_RETRY.
  */
 import { localTarget } from '../actions/mysql-common.js';
 import { ensureTrackDir, writeTrackValue } from '../agent/checks/track-write.js';
 import type { AgentLog } from '../agent/checks/index.js';
 import { isolationTrackFile } from '../agent/contract.js';
-import { fencingGuard } from '../cluster/fencing-rule.js';
+import { fencingGuard, SILENT_ROUNDS } from '../cluster/fencing-rule.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { judgeIsolation, type TargetHistory } from './isolation.js';
 import { probeAll, type ProbeResult } from './probe.js';
@@ -30,6 +37,7 @@ import { findArping, probeVipClaim, type ArpProbe } from './arp-probe.js';
 import { judgeContest, vipsToProbe, type HeldVip } from './vip-contest.js';
 import { localAddresses } from '../cluster/vips.js';
 import type { PeerSilence } from '../cluster/observation.js';
+import type { DumpThread } from '../mysql/stale-dumps.js';
 import { repeatEvery } from '../bounded/repeat.js';
 
 export interface WitnessMonitor {
@@ -45,6 +53,8 @@ export interface WitnessMonitorSeams {
   probe?: typeof probeAll;
   /** Makes the local database read-only and ends its client sessions; returns a one-line detail. */
   demoteLocal?: (spec: Spec, signal: AbortSignal) => Promise<string>;
+  /** Ends the local server's binlog dumps for these peer addresses; returns what it ended. */
+  endPeerDumps?: (spec: Spec, addresses: readonly string[], signal: AbortSignal) => Promise<DumpThread[]>;
   writeTrack?: (file: string, value: number) => Promise<void>;
   /** Asks whether another host answers ARP for a VIP (default: arping -D). */
   arpProbe?: ArpProbe;
@@ -107,6 +117,25 @@ async function demoteLocalOnce(spec: Spec, signal: AbortSignal): Promise<string>
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+async function endPeerDumpsHere(
+  spec: Spec,
+  addresses: readonly string[],
+  signal: AbortSignal,
+): Promise<DumpThread[]> {
+  const mysql = spec.mysql;
+  if (!mysql) return [];
+  const [{ connect }, { endDumps }] = await Promise.all([
+    import('../mysql/connection.js'),
+    import('../mysql/stale-dumps.js'),
+  ]);
+  const session = await connect(localTarget(mysql), { timeoutMs: 2_000, queryTimeoutMs: 3_000, signal });
+  try {
+    return (await endDumps(session, addresses, { waitMs: 1_000 })).ended;
+  } finally {
+    await session.close();
+  }
+}
+
 export async function startWitnessMonitor(
   context: { spec: Spec; node: NodeSpec; log: AgentLog },
   seams: WitnessMonitorSeams = {},
@@ -123,6 +152,7 @@ export async function startWitnessMonitor(
   }
   const probe = seams.probe ?? probeAll;
   const demoteLocal = seams.demoteLocal ?? demoteLocalDatabase;
+  const endPeerDumps = seams.endPeerDumps ?? endPeerDumpsHere;
   const writeTrack = seams.writeTrack ?? writeTrackValue;
   const arpProbe = seams.arpProbe ?? probeVipClaim;
   const addresses = seams.addresses ?? localAddresses;
@@ -144,6 +174,10 @@ export async function startWitnessMonitor(
   /** The VIPs this node holds, with when it was first seen holding each. */
   const held = new Map<string, HeldVip>();
   let written: number | undefined;
+  /** Silent rounds in a row per path to the peer (its address there). */
+  const pathSilence = new Map<string, number>();
+  /** The ends of peer dumps, one after the other; stop() waits for them. */
+  let dumpChain: Promise<void> = Promise.resolve();
   /** When the last round ended (monotonic), for how fresh its account of the peer is. */
   let lastRoundAt: number | undefined;
   let isolated = false;
@@ -224,6 +258,13 @@ export async function startWitnessMonitor(
     note('witness', w, now);
     note('peer', p, now);
     lastRoundAt = performance.now();
+    const newlySilent: string[] = [];
+    for (const answer of p) {
+      const rounds = answer.reachable ? 0 : (pathSilence.get(answer.host) ?? 0) + 1;
+      pathSilence.set(answer.host, rounds);
+      if (rounds === SILENT_ROUNDS) newlySilent.push(answer.host);
+    }
+    if (newlySilent.length > 0) dumpChain = dumpChain.then(() => endDumpsOf(newlySilent));
     const judgement = judgeIsolation({
       witness: history.witness,
       peer: history.peer,
@@ -265,6 +306,29 @@ export async function startWitnessMonitor(
     if (holding()) await enforceHold(isolated ? 'isolation' : 'vip contest');
     else await syncTrack();
   };
+
+  /** Beside the rounds, never delaying them; bounded by its connect and query timeouts. */
+  const endDumpsOf = (addresses: string[]): Promise<void> =>
+    endPeerDumps(spec, addresses, controller.signal)
+      .then((ended) => {
+        if (ended.length > 0)
+          log.warn({
+            event: 'fence.peer_dumps_ended',
+            peer_addresses: addresses,
+            threads: ended,
+            reason:
+              'the path to the peer went silent: its binlog dumps here wait on a dead socket, and its return with the same server_id would wedge a semi-sync source with commits waiting',
+          });
+      })
+      .catch((error: unknown) => {
+        if (!stopped)
+          log.warn({
+            event: 'fence.peer_dumps_ended',
+            peer_addresses: addresses,
+            result: 'failed',
+            reason: messageOf(error),
+          });
+      });
 
   const contestRound = async (): Promise<void> => {
     const now = Date.now();
@@ -327,6 +391,7 @@ export async function startWitnessMonitor(
       controller.abort();
       await stopping;
       await enforcing;
+      await dumpChain;
     },
     isolated: () => isolated,
     peerSilence: () =>

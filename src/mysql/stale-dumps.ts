@@ -46,31 +46,32 @@ export interface EndedDumps {
   lingering: number[];
 }
 
+/** dumpsFrom over several addresses. Pure. */
+export function dumpsFromAny(rows: readonly DumpThread[], addresses: readonly string[]): DumpThread[] {
+  return addresses.flatMap((address) => dumpsFrom(rows, address));
+}
+
 /**
- * Ends the dump threads `source` runs for the replica this session comes from (same account, same
- * address), and waits up to `waitMs` for them to be gone. Run before START SLAVE: the replica's IO
- * thread has not connected yet, so every such thread is stale.
+ * Ends the binlog dumps `source` runs for replicas connecting from `addresses` (only `user`'s, when
+ * given) and waits up to `waitMs` for them to be gone.
  */
-export async function endStaleDumps(
+export async function endDumps(
   source: MysqlSession,
-  options: { waitMs?: number; pollMs?: number } = {},
-): Promise<EndedDumps> {
-  const me = (
-    await source.query('SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()')
-  )[0];
-  const address = addressOf(String(me?.host ?? ''));
-  // Without PROCESS the list holds only this account's threads, which is what is wanted anyway.
+  addresses: readonly string[],
+  options: { user?: 'self'; waitMs?: number; pollMs?: number } = {},
+): Promise<{ ended: DumpThread[]; lingering: number[] }> {
   const rows = await source.query(
-    "SELECT ID AS id, HOST AS host, COMMAND AS command, STATE AS state FROM information_schema.PROCESSLIST WHERE USER = SUBSTRING_INDEX(USER(), '@', 1)",
+    'SELECT ID AS id, HOST AS host, COMMAND AS command, STATE AS state FROM information_schema.PROCESSLIST' +
+      (options.user === 'self' ? " WHERE USER = SUBSTRING_INDEX(USER(), '@', 1)" : ''),
   );
-  const stale = dumpsFrom(
+  const stale = dumpsFromAny(
     rows.map((r) => ({
       id: Number(r.id),
       host: String(r.host ?? ''),
       command: String(r.command ?? ''),
       state: String(r.state ?? ''),
     })),
-    address,
+    addresses,
   );
   for (const dump of stale) {
     try {
@@ -92,7 +93,24 @@ export async function endStaleDumps(
     if (lingering.length === 0 || performance.now() >= deadline) break;
     await sleep(pollMs);
   }
-  return { address, ended: stale, lingering };
+  return { ended: stale, lingering };
+}
+
+/**
+ * Ends the dump threads `source` runs for the replica this session comes from (same account, same
+ * address), and waits up to `waitMs` for them to be gone. Run before START SLAVE: the replica's IO
+ * thread has not connected yet, so every such thread is stale.
+ */
+export async function endStaleDumps(
+  source: MysqlSession,
+  options: { waitMs?: number; pollMs?: number } = {},
+): Promise<EndedDumps> {
+  const me = (
+    await source.query('SELECT HOST AS host FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()')
+  )[0];
+  const address = addressOf(String(me?.host ?? ''));
+  // Without PROCESS the list holds only this account's threads, which is what is wanted anyway.
+  return { address, ...(await endDumps(source, [address], { ...options, user: 'self' })) };
 }
 
 /**

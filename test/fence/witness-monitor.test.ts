@@ -44,6 +44,8 @@ interface World {
   /** The MAC another host answers ARP with for a VIP, if any. */
   claimedBy?: string;
   arped?: string[];
+  /** The peer addresses whose binlog dumps the monitor ended, one entry per call. */
+  dumpsEnded?: string[][];
 }
 
 function fakes(world: World) {
@@ -72,6 +74,10 @@ function fakes(world: World) {
       );
     },
     findArping: () => Promise.resolve('/usr/bin/arping'),
+    endPeerDumps: (_spec: unknown, addresses: readonly string[]) => {
+      (world.dumpsEnded ??= []).push([...addresses]);
+      return Promise.resolve([]);
+    },
   };
 }
 
@@ -122,6 +128,36 @@ describe('witness monitor', () => {
     expect(world.probed.filter((p) => p === '192.0.2.12:3306').length).toBeGreaterThan(5);
     expect(world.demotedAt).toEqual([]);
     expect(world.track).toEqual([0]);
+  });
+
+  it('a path to the peer silent for two rounds: its binlog dumps here are ended, once per silence', async () => {
+    const world: World = { witness: true, peer: true, probed: [], track: [], demotedAt: [] };
+    monitor = await startWitnessMonitor({ spec, node: spec.nodes[0]!, log }, fakes(world));
+    await waitFor('a first round', () => monitor!.peerSilence() !== undefined, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+    world.peer = false;
+    await waitFor('the dumps ended', () => (world.dumpsEnded ?? []).length > 0, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+    expect(world.dumpsEnded![0]).toContain('192.0.2.12');
+    await waitFor('five silent rounds', () => (monitor!.peerSilence()?.failedRounds ?? 0) >= 5, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+    expect(world.dumpsEnded).toHaveLength(1);
+    world.peer = true;
+    await waitFor('the peer heard again', () => monitor!.peerSilence()?.failedRounds === 0, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
+    world.peer = false;
+    await waitFor('a second silence ends them again', () => (world.dumpsEnded ?? []).length === 2, {
+      timeoutMs: 5_000,
+      everyMs: 10,
+    });
   });
 
   it("keeps an account of the peer's silence for the promotion's fence: rounds in a row, and how fresh", async () => {

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MysqlSession } from '../../src/mysql/connection.js';
 import { demote } from '../../src/mysql/demote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS, semiSyncSourceSettings } from '../../src/mysql/semi-sync.js';
-import { addressOf, dumpsFrom } from '../../src/mysql/stale-dumps.js';
+import { addressOf, dumpsFrom, endDumps } from '../../src/mysql/stale-dumps.js';
 import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { silentRelay, type SilentRelay } from '../support/silent-relay.js';
@@ -156,6 +156,62 @@ describe.skipIf(missing)(
       ).toBe(true);
       expect(await dumps()).not.toContain(stale[0]);
       expect(await one(b, 'SELECT COUNT(*) FROM app.t')).toBe('4');
+    }, 90_000);
+
+    it('a source that ends its dumps to a silent replica is not wedged when the replica reconnects by itself', async () => {
+      const pair = await startPair({ extra: { ...STRICT_SEMI_SYNC_SERVER_OPTIONS }, replicate: false });
+      pairs.push(pair);
+      const relay = await silentRelay(pair.primary.port);
+      relays.push(relay);
+      const a = await pair.primary.session();
+      const b = await pair.replica.session();
+      sessions.push(a, b);
+      for (const statement of semiSyncSourceSettings()) await a.query(statement);
+      // The IO thread gives up on a silent source after 3 s and reconnects on its own.
+      await b.query('SET GLOBAL slave_net_timeout = 3');
+      await b.query(
+        'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1',
+        ['127.0.0.1', relay.port, pair.primary.replication.user, pair.primary.replication.password],
+        { secrets: [pair.primary.replication.password] },
+      );
+      await b.query('SET GLOBAL rpl_semi_sync_slave_enabled = ON');
+      await b.query('START SLAVE');
+      await until(
+        'b acknowledges',
+        async () => (await one(a, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
+      );
+      await a.query('CREATE TABLE app.t (id INT PRIMARY KEY)');
+
+      relay.cut();
+      const writer = await pair.primary.session(pair.primary.app, 30_000);
+      sessions.push(writer);
+      const outcome = writer.query('INSERT INTO app.t VALUES (1)', [], { timeoutMs: 30_000 }).then(
+        () => 'acknowledged',
+        (error: Error) => `failed: ${error.message}`,
+      );
+      await until(
+        'the commit waits for the ACK',
+        async () =>
+          Number(
+            await one(
+              a,
+              "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE IN ('Commit', 'Waiting for semi-sync ACK from slave')",
+            ),
+          ) === 1,
+      );
+      // What the witness monitor does when the path to the peer goes silent (src/fence/witness-monitor.ts).
+      const { ended, lingering } = await endDumps(a, ['127.0.0.1'], { waitMs: 2_000 });
+      expect(ended).toHaveLength(1);
+      expect(lingering).toEqual([]);
+      relay.heal();
+
+      expect(await outcome).toBe('acknowledged');
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await freshSessionMs(pair));
+      expect(
+        answers.every((ms) => ms !== null && ms < 1_000),
+        JSON.stringify(answers),
+      ).toBe(true);
     }, 90_000);
   },
 );
