@@ -7,8 +7,9 @@
  * completes its handshake until semi-sync is switched off (measured 17 s and still wedged; in the
  * chaos runs the new primary's check failed and the VIPs went to the half-rebuilt node).
  * Ending the stale thread first with KILL CONNECTION does not wedge (2–3 ms with three commits
- * waiting), so a replica ends its own stale dumps before it starts replicating. Its replication
- * account may: a user can see and kill its own threads without PROCESS or CONNECTION ADMIN.
+ * waiting). So a replica ends its own stale dumps before it starts replicating (its replication
+ * account may: a user can see and kill its own threads without PROCESS or CONNECTION ADMIN), and a
+ * source's agent ends the dumps to a peer whose path went silent (src/fence/witness-monitor.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MysqlError, connectWith, type Credentials, type MysqlSession } from './connection.js';
@@ -52,8 +53,8 @@ export function dumpsFromAny(rows: readonly DumpThread[], addresses: readonly st
 }
 
 /**
- * Ends the binlog dumps `source` runs for replicas connecting from `addresses` (only `user`'s, when
- * given) and waits up to `waitMs` for them to be gone.
+ * Ends the binlog dumps `source` runs for replicas connecting from `addresses` (with user 'self',
+ * only those of this session's own account) and waits up to `waitMs` for them to be gone.
  */
 export async function endDumps(
   source: MysqlSession,
