@@ -51,6 +51,47 @@ async function freshSessionMs(pair: Pair): Promise<number | null> {
   }
 }
 
+/** Commits from `ids.length` application sessions that wait for an ACK; what each was finally told. */
+async function commitsWaiting(
+  pair: Pair,
+  a: MysqlSession,
+  ids: number[],
+  sessions: MysqlSession[],
+): Promise<Promise<string>[]> {
+  const outcomes: Promise<string>[] = [];
+  for (const id of ids) {
+    const writer = await pair.primary.session(pair.primary.app, 30_000);
+    sessions.push(writer);
+    outcomes.push(
+      writer.query('INSERT INTO app.t VALUES (?)', [id], { timeoutMs: 30_000 }).then(
+        () => 'acknowledged',
+        (error: Error) => `failed: ${error.message}`,
+      ),
+    );
+  }
+  await until(
+    `${ids.length} commit(s) wait for the ACK`,
+    async () =>
+      Number(
+        await one(
+          a,
+          "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE IN ('Commit', 'Waiting for semi-sync ACK from slave')",
+        ),
+      ) === ids.length,
+  );
+  return outcomes;
+}
+
+/** Wedged, a fresh session never gets past its handshake (the chaos runs: 3–4 s, then failover). */
+async function expectAnswering(pair: Pair): Promise<void> {
+  const answers = [];
+  for (let i = 0; i < 5; i++) answers.push(await freshSessionMs(pair));
+  expect(
+    answers.every((ms) => ms !== null && ms < 1_000),
+    JSON.stringify(answers),
+  ).toBe(true);
+}
+
 describe.skipIf(missing)(
   titled('strict semi-sync: a replica back from a cut re-points without wedging its source', missing),
   () => {
@@ -63,7 +104,8 @@ describe.skipIf(missing)(
       for (const pair of pairs.splice(0)) await pair.stop();
     });
 
-    it('ends the stale dump thread first; the source keeps answering and the waiting commits are acknowledged', async () => {
+    /** A strict source a, and b acknowledging through a relay the test can cut; app.t exists. */
+    async function strictPairThroughRelay(replicaSettings: string[] = [], changeMaster = '') {
       const pair = await startPair({ extra: { ...STRICT_SEMI_SYNC_SERVER_OPTIONS }, replicate: false });
       pairs.push(pair);
       const relay = await silentRelay(pair.primary.port);
@@ -71,18 +113,15 @@ describe.skipIf(missing)(
       const a = await pair.primary.session();
       const b = await pair.replica.session();
       sessions.push(a, b);
-      const steps: string[] = [];
-      const log = (event: string, fields: Record<string, unknown>) =>
-        steps.push(`${event} ${JSON.stringify(fields)}`);
       const viaRelay = { host: '127.0.0.1', port: relay.port };
       const replication = {
         user: pair.primary.replication.user,
         password: pair.primary.replication.password,
       };
-
       for (const statement of semiSyncSourceSettings()) await a.query(statement);
+      for (const statement of replicaSettings) await b.query(statement);
       await b.query(
-        'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
+        `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1${changeMaster}`,
         [viaRelay.host, viaRelay.port, replication.user, replication.password],
         { secrets: [replication.password] },
       );
@@ -93,6 +132,14 @@ describe.skipIf(missing)(
         async () => (await one(a, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
       );
       await a.query('CREATE TABLE app.t (id INT PRIMARY KEY)');
+      return { pair, relay, a, b, viaRelay, replication };
+    }
+
+    it('ends the stale dump thread first; the source keeps answering and the waiting commits are acknowledged', async () => {
+      const { pair, relay, a, b, viaRelay, replication } = await strictPairThroughRelay();
+      const steps: string[] = [];
+      const log = (event: string, fields: Record<string, unknown>) =>
+        steps.push(`${event} ${JSON.stringify(fields)}`);
       await a.query('INSERT INTO app.t VALUES (1)');
       await until(
         'row 1 on b',
@@ -111,29 +158,7 @@ describe.skipIf(missing)(
         ).map((r) => Number(r.id));
       const stale = await dumps();
       expect(stale).toHaveLength(1);
-
-      // Commits from three sessions wait for an ACK nobody can send (strict: no fallback).
-      const outcomes: Promise<string>[] = [];
-      for (let id = 10; id < 13; id++) {
-        const writer = await pair.primary.session(pair.primary.app, 30_000);
-        sessions.push(writer);
-        outcomes.push(
-          writer.query('INSERT INTO app.t VALUES (?)', [id], { timeoutMs: 30_000 }).then(
-            () => 'acknowledged',
-            (error: Error) => `failed: ${error.message}`,
-          ),
-        );
-      }
-      await until(
-        'three commits wait for the ACK',
-        async () =>
-          Number(
-            await one(
-              a,
-              "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE IN ('Commit', 'Waiting for semi-sync ACK from slave')",
-            ),
-          ) === 3,
-      );
+      const outcomes = await commitsWaiting(pair, a, [10, 11, 12], sessions);
 
       const report = await demote(b, {
         topology: 'one-way',
@@ -147,58 +172,19 @@ describe.skipIf(missing)(
       expect(ended, steps.join('\n')).toContain(`"id":${stale[0]}`);
 
       expect(await Promise.all(outcomes)).toEqual(['acknowledged', 'acknowledged', 'acknowledged']);
-      // Wedged, a fresh session never got past its handshake (the chaos runs: 3–4 s, then failover).
-      const answers = [];
-      for (let i = 0; i < 5; i++) answers.push(await freshSessionMs(pair));
-      expect(
-        answers.every((ms) => ms !== null && ms < 1_000),
-        JSON.stringify(answers),
-      ).toBe(true);
+      await expectAnswering(pair);
       expect(await dumps()).not.toContain(stale[0]);
       expect(await one(b, 'SELECT COUNT(*) FROM app.t')).toBe('4');
     }, 90_000);
 
     it('a source that ends its dumps to a silent replica is not wedged when the replica reconnects by itself', async () => {
-      const pair = await startPair({ extra: { ...STRICT_SEMI_SYNC_SERVER_OPTIONS }, replicate: false });
-      pairs.push(pair);
-      const relay = await silentRelay(pair.primary.port);
-      relays.push(relay);
-      const a = await pair.primary.session();
-      const b = await pair.replica.session();
-      sessions.push(a, b);
-      for (const statement of semiSyncSourceSettings()) await a.query(statement);
       // The IO thread gives up on a silent source after 3 s and reconnects on its own.
-      await b.query('SET GLOBAL slave_net_timeout = 3');
-      await b.query(
-        'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_HEARTBEAT_PERIOD = 1',
-        ['127.0.0.1', relay.port, pair.primary.replication.user, pair.primary.replication.password],
-        { secrets: [pair.primary.replication.password] },
+      const { pair, relay, a } = await strictPairThroughRelay(
+        ['SET GLOBAL slave_net_timeout = 3'],
+        ', MASTER_HEARTBEAT_PERIOD = 1',
       );
-      await b.query('SET GLOBAL rpl_semi_sync_slave_enabled = ON');
-      await b.query('START SLAVE');
-      await until(
-        'b acknowledges',
-        async () => (await one(a, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
-      );
-      await a.query('CREATE TABLE app.t (id INT PRIMARY KEY)');
-
       relay.cut();
-      const writer = await pair.primary.session(pair.primary.app, 30_000);
-      sessions.push(writer);
-      const outcome = writer.query('INSERT INTO app.t VALUES (1)', [], { timeoutMs: 30_000 }).then(
-        () => 'acknowledged',
-        (error: Error) => `failed: ${error.message}`,
-      );
-      await until(
-        'the commit waits for the ACK',
-        async () =>
-          Number(
-            await one(
-              a,
-              "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE IN ('Commit', 'Waiting for semi-sync ACK from slave')",
-            ),
-          ) === 1,
-      );
+      const [outcome] = await commitsWaiting(pair, a, [1], sessions);
       // What the witness monitor does when the path to the peer goes silent (src/fence/witness-monitor.ts).
       const { ended, lingering } = await endDumps(a, ['127.0.0.1'], { waitMs: 2_000 });
       expect(ended).toHaveLength(1);
@@ -206,12 +192,7 @@ describe.skipIf(missing)(
       relay.heal();
 
       expect(await outcome).toBe('acknowledged');
-      const answers = [];
-      for (let i = 0; i < 5; i++) answers.push(await freshSessionMs(pair));
-      expect(
-        answers.every((ms) => ms !== null && ms < 1_000),
-        JSON.stringify(answers),
-      ).toBe(true);
+      await expectAnswering(pair);
     }, 90_000);
   },
 );
