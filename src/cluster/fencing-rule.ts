@@ -19,7 +19,7 @@
  * timeout, the fence still knocks on every path, but gives each SILENT_PEER_CONNECT_MS: enough for
  * a node that has just come back on a LAN, and half a second sooner writable after a node loss.
  */
-import type { Spec } from '../spec/schema.js';
+import { vipAddress, type Spec } from '../spec/schema.js';
 import type { Plan } from './decide.js';
 import type { PeerSilence } from './observation.js';
 
@@ -91,7 +91,7 @@ export function fencingGuard(spec: Spec, self: string, silence?: PeerSilence): F
   const own = spec.nodes.find((node) => node.name === self);
   const vips = spec.vips.flatMap((vip) => {
     const iface = own?.networks[vip.network]?.interface;
-    return iface === undefined ? [] : [{ address: vip.address.split('/')[0]!, iface }];
+    return iface === undefined ? [] : [{ address: vipAddress(vip), iface }];
   });
   const round = Math.max(fencing.probe_interval, fencing.connect_timeout) * 1000;
   const connectTimeoutMs = Math.round(fencing.connect_timeout * 1000);

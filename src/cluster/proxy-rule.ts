@@ -18,7 +18,7 @@
  */
 import { dbAddress, dbNetwork } from '../actions/addresses.js';
 import type { ProxyEntry } from '../spec/proxy-schema.js';
-import type { NodeSpec, Spec } from '../spec/schema.js';
+import { vipAddress, type NodeSpec, type Spec } from '../spec/schema.js';
 import type { Observation } from './observation.js';
 
 export interface Address {
@@ -111,7 +111,7 @@ export function proxyAddresses(
   };
   const self = at(node);
   const vipSpec = spec.vips.find((v) => v.network === network);
-  return { self, peer: at(other), vip: vipSpec && { host: vipSpec.address.split('/')[0]!, port: self.port } };
+  return { self, peer: at(other), vip: vipSpec && { host: vipAddress(vipSpec), port: self.port } };
 }
 
 /** The proxies a node keeps: every entry, but those with `nodes` only on the nodes they name. */

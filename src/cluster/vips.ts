@@ -1,6 +1,6 @@
 /** Which of the spec's VIPs this node holds right now, read from its own interfaces (no process spawned). */
 import { networkInterfaces } from 'node:os';
-import type { Spec } from '../spec/schema.js';
+import { vipAddress, type Spec } from '../spec/schema.js';
 import type { VipFacts } from './observation.js';
 
 /** Addresses configured on interfaces that are up (libuv skips interfaces that are down). */
@@ -16,7 +16,7 @@ export function vipHolding(spec: Spec, addresses: ReadonlySet<string> = localAdd
   const held: string[] = [];
   const missing: string[] = [];
   for (const vip of spec.vips) {
-    const address = vip.address.split('/')[0]!;
+    const address = vipAddress(vip);
     (addresses.has(address) ? held : missing).push(address);
   }
   return { held, missing };

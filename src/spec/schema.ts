@@ -673,6 +673,11 @@ function subnetsOf(
 }
 
 /** A fencing section that cannot work is refused, naming the field. */
+/** A VIP's address without its prefix length ('192.0.2.50/24' → '192.0.2.50'). */
+export function vipAddress(vip: { address: string }): string {
+  return vip.address.split('/')[0]!;
+}
+
 function fencingRules(
   spec: Omit<SpecShape, never>,
   fail: (path: (string | number)[], message: string) => void,
@@ -704,7 +709,7 @@ function fencingRules(
   const subnets = subnetsOf(spec);
   const pairAddresses = new Set([
     ...spec.nodes.flatMap((node) => Object.values(node.networks).map((n) => n.address)),
-    ...spec.vips.map((vip) => vip.address.split('/')[0]!),
+    ...spec.vips.map(vipAddress),
   ]);
   fencing.witness.forEach((address, i) => {
     if (pairAddresses.has(address)) {

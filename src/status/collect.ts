@@ -19,7 +19,7 @@ import {
 } from '../cluster/observe.js';
 import { vipHolding } from '../cluster/vips.js';
 import type { Credentials } from '../mysql/connection.js';
-import type { NodeSpec, Spec } from '../spec/schema.js';
+import { vipAddress, type NodeSpec, type Spec } from '../spec/schema.js';
 import { readTokenFile } from '../agent/api/token.js';
 import { askAgent, type AgentAnswer } from './agent-client.js';
 import { probeDatabase, probeServerId, readCredentials, type Where } from './probe.js';
@@ -322,7 +322,7 @@ async function collectVips(
   const held = new Set(vipHolding(spec, sources.observation.addresses()).held);
   return Promise.all(
     spec.vips.map(async (vip): Promise<VipStatus> => {
-      const address = vip.address.split('/')[0]!;
+      const address = vipAddress(vip);
       const base = { name: vip.name, address };
       if (held.has(address))
         return { ...base, held_by: [self.name], source: 'local', detail: `on ${self.name}'s interfaces` };
@@ -410,7 +410,7 @@ async function viaAgent(
 /** Who holds each VIP when every node's VIPs are known (agents, and this node's own interfaces). */
 function vipsFromNodes(spec: Spec, nodes: readonly NodeStatus[]): VipStatus[] {
   return spec.vips.map((vip) => {
-    const address = vip.address.split('/')[0]!;
+    const address = vipAddress(vip);
     const held_by = nodes.filter((n) => n.vips_held?.includes(address)).map((n) => n.name);
     return {
       name: vip.name,
