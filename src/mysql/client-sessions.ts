@@ -5,7 +5,8 @@
  * killed. Bounded: a few passes of KILL CONNECTION, then a bounded wait for the killed ones to
  * disappear (a killed session rolls back before it goes).
  */
-import { MysqlError, type MysqlSession } from './connection.js';
+import type { MysqlSession } from './connection.js';
+import { awaitGone, killConnection } from './kill.js';
 
 const REPLICATION_COMMANDS = new Set([
   'binlog dump',
@@ -76,26 +77,12 @@ export async function endClientSessions(
     if (victims.length === 0) break;
     options.onPass?.(pass, victims);
     for (const victim of victims) {
-      try {
-        await session.query('KILL CONNECTION ?', [victim.id]);
-        killed.set(victim.id, victim);
-      } catch (error) {
-        if (!(error instanceof MysqlError && error.errno === 1094)) throw error; // 1094: already gone
-      }
+      if (await killConnection(session, victim.id)) killed.set(victim.id, victim);
     }
   }
-  const ids = [...killed.keys()];
-  const pollMs = options.pollMs ?? 20;
-  const deadline = performance.now() + (options.waitMs ?? 1_000);
-  // Bounded in count too: each look is a query with its own timeout.
-  const looks = Math.ceil((options.waitMs ?? 1_000) / pollMs);
-  for (let i = 0; i < looks && ids.length > 0 && performance.now() < deadline; i++) {
-    const rows = await session.query(
-      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID IN (${ids.map(() => '?').join(',')})`,
-      ids,
-    );
-    if (Number(rows[0]?.n ?? 0) === 0) break;
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
+  await awaitGone(session, [...killed.keys()], {
+    waitMs: options.waitMs ?? 1_000,
+    pollMs: options.pollMs ?? 20,
+  });
   return [...killed.values()];
 }

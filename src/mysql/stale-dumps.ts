@@ -11,9 +11,9 @@
  * account may: a user can see and kill its own threads without PROCESS or CONNECTION ADMIN), and a
  * source's agent ends the dumps to a peer whose path went silent (src/fence/witness-monitor.ts).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
-import { MysqlError, connectWith, type Credentials, type MysqlSession } from './connection.js';
+import { connectWith, type Credentials, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
+import { awaitGone, killConnection } from './kill.js';
 import type { StepLogger } from './server-state.js';
 
 /** How long a killed dump thread may take to go (measured: 2–3 ms). */
@@ -74,26 +74,12 @@ export async function endDumps(
     })),
     addresses,
   );
-  for (const dump of stale) {
-    try {
-      await source.query('KILL CONNECTION ?', [dump.id]);
-    } catch (error) {
-      if (!(error instanceof MysqlError && error.errno === 1094)) throw error; // 1094: already gone
-    }
-  }
-  let lingering = stale.map((d) => d.id);
-  const waitMs = options.waitMs ?? STALE_DUMP_WAIT_MS;
-  const pollMs = options.pollMs ?? 25;
-  const deadline = performance.now() + waitMs;
-  for (let look = 0; look < Math.ceil(waitMs / pollMs) + 1 && lingering.length > 0; look++) {
-    const left = await source.query(
-      `SELECT ID AS id FROM information_schema.PROCESSLIST WHERE ID IN (${lingering.map(() => '?').join(',')})`,
-      lingering,
-    );
-    lingering = left.map((r) => Number(r.id));
-    if (lingering.length === 0 || performance.now() >= deadline) break;
-    await sleep(pollMs);
-  }
+  for (const dump of stale) await killConnection(source, dump.id);
+  const lingering = await awaitGone(
+    source,
+    stale.map((d) => d.id),
+    { waitMs: options.waitMs ?? STALE_DUMP_WAIT_MS, pollMs: options.pollMs ?? 25 },
+  );
   return { ended: stale, lingering };
 }
 
