@@ -389,15 +389,13 @@ export async function demote(session: MysqlSession, options: DemoteOptions): Pro
     await session.query(replicationSql(flavour, 'STOP'));
     actions.push('stop-replication');
   }
-  await changeSource(session, flavour, gtid, options.peer, options.replication, log, actions);
+  await changeSource(session, flavour, gtid, options.peer, options.replication, log, actions, {
+    connectTimeoutMs: timeoutMs,
+  });
   if (options.semiSync === 'strict' && flavour.kind === 'mariadb') {
     await session.query(SEMI_SYNC_REPLICA_SETTING);
     actions.push('semi-sync-replica');
   }
-  await endStaleDumpsBeforeStart(
-    { ...options.replication, host: options.peer.host, port: options.peer.port },
-    { timeoutMs, log, step: 'demote' },
-  );
   await session.query(replicationSql(flavour, 'START'));
   actions.push('start-replication');
   const replication = await verifyReplication(session, flavour, peer, timeoutMs, log);
@@ -453,7 +451,11 @@ async function refuseIfDiverged(
   );
 }
 
-/** Points replication at `peer`, asking for what follows everything this server holds. */
+/**
+ * Points replication at `peer`, asking for what follows everything this server holds, and ends
+ * the binlog dumps a cut left there for this server (src/mysql/stale-dumps.ts): the caller's
+ * START SLAVE must not be the one to end them.
+ */
 export async function changeSource(
   session: MysqlSession,
   flavour: Flavour,
@@ -462,8 +464,9 @@ export async function changeSource(
   account: { user: string; password: string },
   log: StepLogger,
   actions: string[],
-  step: 'demote' | 'promote' = 'demote',
+  options: { step?: 'demote' | 'promote'; connectTimeoutMs: number; signal?: AbortSignal },
 ): Promise<void> {
+  const step = options.step ?? 'demote';
   const secrets = [account.password];
   if (flavour.kind === 'mariadb') {
     const want = mergedSlavePos(gtid.slavePos ?? '', gtid.position);
@@ -501,6 +504,15 @@ export async function changeSource(
     user: account.user,
     gtid: flavour.kind === 'mariadb' ? 'slave_pos' : 'auto_position',
   });
+  await endStaleDumpsBeforeStart(
+    { ...account, host: peer.host, port: peer.port },
+    {
+      timeoutMs: options.connectTimeoutMs,
+      log,
+      step,
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
+  );
 }
 
 /**

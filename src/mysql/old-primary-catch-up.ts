@@ -13,7 +13,6 @@ import { changeSource } from './demote.js';
 import type { Flavour } from './flavour.js';
 import { explainErrno, readReplicaStatus } from './replica-status.js';
 import { readGtidState, replicationSql, type StepLogger } from './server-state.js';
-import { endStaleDumpsBeforeStart } from './stale-dumps.js';
 
 const POLL_MS = 200;
 const CONNECT_TIMEOUT_MS = 5_000;
@@ -62,11 +61,11 @@ export async function catchUpFromOldPrimary(
     source.replication,
     log,
     actions,
-    'promote',
-  );
-  await endStaleDumpsBeforeStart(
-    { ...source.replication, host: source.host, port: source.port },
-    { timeoutMs: CONNECT_TIMEOUT_MS, log, step: 'promote', signal: options.signal },
+    {
+      step: 'promote',
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
+      ...(options.signal ? { signal: options.signal } : {}),
+    },
   );
   await session.query(replicationSql(flavour, 'START'));
   actions.push('start-replication-from-old-primary');
