@@ -229,7 +229,8 @@ export async function observe(
         )
       : undefined,
   ]);
-  let first: Observation = {
+  const peerSilence = sources.peerSilence?.();
+  const first: Observation = {
     transitionId: request.transitionId,
     node: node.name,
     at: new Date().toISOString(),
@@ -241,9 +242,8 @@ export async function observe(
     checks: undefined,
     lease,
     agentAlive,
+    ...(peerSilence ? { peerSilence } : {}),
   };
-  const peerSilence = sources.peerSilence?.();
-  if (peerSilence) first = { ...first, peerSilence };
   const { held, missing } = first.vips;
   const holds = missing.length === 0 ? 'all' : held.length === 0 ? 'none' : 'some';
   const seen: Observation =

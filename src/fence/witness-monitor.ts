@@ -38,6 +38,7 @@ import { judgeContest, vipsToProbe, type HeldVip } from './vip-contest.js';
 import { localAddresses } from '../cluster/vips.js';
 import type { PeerSilence } from '../cluster/observation.js';
 import type { DumpThread } from '../mysql/stale-dumps.js';
+import type { MysqlSession } from '../mysql/connection.js';
 import { repeatEvery } from '../bounded/repeat.js';
 
 export interface WitnessMonitor {
@@ -81,18 +82,23 @@ async function demoteLocalDatabase(spec: Spec, signal: AbortSignal): Promise<str
   }
 }
 
+/** A session to the local database, bounded for the monitor's side work. */
+async function openLocal(mysql: NonNullable<Spec['mysql']>, signal: AbortSignal): Promise<MysqlSession> {
+  const { connect } = await import('../mysql/connection.js');
+  return connect(localTarget(mysql), { timeoutMs: 2_000, queryTimeoutMs: 3_000, signal });
+}
+
 async function demoteLocalOnce(spec: Spec, signal: AbortSignal): Promise<string> {
   const mysql = spec.mysql;
   if (!mysql) return 'no mysql section: nothing to make read-only';
-  const [{ connect }, { detectFlavour }, { setReadOnly, readReadOnly }, { endClientSessions }, ackWaits] =
+  const [{ detectFlavour }, { setReadOnly, readReadOnly }, { endClientSessions }, ackWaits] =
     await Promise.all([
-      import('../mysql/connection.js'),
       import('../mysql/flavour.js'),
       import('../mysql/server-state.js'),
       import('../mysql/client-sessions.js'),
       import('../mysql/ack-waits.js'),
     ]);
-  const open = () => connect(localTarget(mysql), { timeoutMs: 2_000, queryTimeoutMs: 3_000, signal });
+  const open = () => openLocal(mysql, signal);
   const session = await open();
   try {
     const flavour = await detectFlavour(session);
@@ -124,11 +130,8 @@ async function endPeerDumpsHere(
 ): Promise<DumpThread[]> {
   const mysql = spec.mysql;
   if (!mysql) return [];
-  const [{ connect }, { endDumps }] = await Promise.all([
-    import('../mysql/connection.js'),
-    import('../mysql/stale-dumps.js'),
-  ]);
-  const session = await connect(localTarget(mysql), { timeoutMs: 2_000, queryTimeoutMs: 3_000, signal });
+  const { endDumps } = await import('../mysql/stale-dumps.js');
+  const session = await openLocal(mysql, signal);
   try {
     return (await endDumps(session, addresses, { waitMs: 1_000 })).ended;
   } finally {

@@ -672,12 +672,12 @@ function subnetsOf(
   });
 }
 
-/** A fencing section that cannot work is refused, naming the field. */
 /** A VIP's address without its prefix length ('192.0.2.50/24' → '192.0.2.50'). */
 export function vipAddress(vip: { address: string }): string {
   return vip.address.split('/')[0]!;
 }
 
+/** A fencing section that cannot work is refused, naming the field. */
 function fencingRules(
   spec: Omit<SpecShape, never>,
   fail: (path: (string | number)[], message: string) => void,
