@@ -549,8 +549,9 @@ export async function rebuild(
       '--binary-mode',
     ];
     const remaining = Math.max(1_000, deadline - Date.now());
+    // One budget for the copy, not a timeout per child: both would expire together and either
+    // could be reported first. At the budget both are killed and the copy is what outlived it.
     const common = {
-      timeout: remaining,
       forceKillAfterDelay: 2_000,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
       extendEnv: false,
@@ -594,11 +595,21 @@ export async function rebuild(
       firstFailed ??= 'load';
       dump.kill();
     });
-    const [d, l] = await Promise.allSettled([dump, load]);
+    let budgetSpent = false;
+    const budget = setTimeout(() => {
+      budgetSpent = true;
+      firstFailed ??= 'dump';
+      dump.kill();
+      load.kill();
+    }, remaining);
+    const [d, l] = await Promise.allSettled([dump, load]).finally(() => clearTimeout(budget));
     await piped;
-    const dumpProblem = d.status === 'rejected' ? `mariadb-dump failed: ${childProblem(d.reason)}` : '';
+    const dumpProblem =
+      d.status === 'rejected' ? `mariadb-dump failed: ${childProblem(d.reason, budgetSpent)}` : '';
     const loadProblem =
-      l.status === 'rejected' ? `mariadb (loading the copy) failed: ${childProblem(l.reason)}` : '';
+      l.status === 'rejected'
+        ? `mariadb (loading the copy) failed: ${childProblem(l.reason, budgetSpent)}`
+        : '';
     const problems = firstFailed === 'load' ? [loadProblem, dumpProblem] : [dumpProblem, loadProblem];
     if (firstFailed !== undefined) throw new Error(problems.filter((p) => p !== '').join('; then '));
   } catch (error) {
@@ -683,16 +694,15 @@ export async function rebuild(
 }
 
 /** A child's failure in one line: exit code or signal, timeout, and the end of its stderr. */
-function childProblem(error: unknown): string {
+function childProblem(error: unknown, budgetSpent: boolean): string {
   const e = error as {
-    timedOut?: boolean;
     exitCode?: number;
     signal?: string;
     stderr?: unknown;
     shortMessage?: string;
   };
   const tail = typeof e.stderr === 'string' ? e.stderr.trim().split('\n').slice(-3).join(' | ') : '';
-  if (e.timedOut) return `killed at the --timeout budget${tail ? `: ${tail}` : ''}`;
+  if (budgetSpent) return `killed at the --timeout budget${tail ? `: ${tail}` : ''}`;
   const how =
     e.exitCode !== undefined
       ? `exit ${e.exitCode}`
