@@ -13,7 +13,12 @@
  * arping's "ARPING …" line, printed just before the first probe (line-buffered through coreutils'
  * stdbuf; a pipe would hold it until exit): how long the program took to start, on a busy
  * machine, neither shortens the listening nor lengthens the promotion that waits for the answer.
+ *
+ * Spawned with node:child_process, not execa: the first question is often asked during a
+ * promotion, and loading execa there cost 60–120 ms before arping even started (chaos, fast
+ * profile: 235–472 ms per question, of which 120 ms listening).
  */
+import { spawn } from 'node:child_process';
 import { baseEnv } from '../actions/spawn.js';
 import type { HeldVip, ContestAnswer } from './vip-contest.js';
 
@@ -23,6 +28,9 @@ const DEADLINE_S = 1;
 export const QUIET_AFTER_PROBE_MS = 120;
 /** A run that has not even printed its first line by then is stopped: unknown, not free. */
 const START_WITHIN_MS = 1_500;
+const KILL_GRACE_MS = 1_000;
+/** arping prints a few lines; anything past this is not read. */
+const OUTPUT_KEPT = 8 * 1024;
 // A reply to our probe, or a request another host sent from the address: both mean it holds it
 // (arping counts either as a duplicate; chaos peer-link: "1 request(s)" while the peer ARPed from the VIP).
 const CLAIM = /(?:reply|request) from \S+ \[([0-9A-Fa-f:]{17})\]/;
@@ -30,66 +38,78 @@ const CLAIM = /(?:reply|request) from \S+ \[([0-9A-Fa-f:]{17})\]/;
 export type ArpProbe = (vip: HeldVip, signal: AbortSignal) => Promise<ContestAnswer>;
 
 /** `launcher` runs arping elsewhere (the lab's tests: `ip netns exec <ns>`). */
-export const probeVipClaim = async (
+export const probeVipClaim = (
   vip: HeldVip,
   signal: AbortSignal,
   launcher: readonly string[] = [],
-): Promise<ContestAnswer> => {
-  const { execa } = await import('execa');
-  const [file, ...prefix] = [...launcher, 'stdbuf'];
-  const child = execa(
-    file!,
-    [
-      ...prefix,
-      '-oL',
-      'arping',
-      '-D',
-      '-f',
-      '-c',
-      '2',
-      '-w',
-      String(DEADLINE_S),
-      '-I',
-      vip.iface,
-      vip.address,
-    ],
-    {
-      reject: false,
-      timeout: START_WITHIN_MS,
-      cancelSignal: signal,
-      stdin: 'ignore',
-      all: true,
+): Promise<ContestAnswer> =>
+  new Promise((resolve) => {
+    const [file, ...prefix] = [...launcher, 'stdbuf'];
+    const argv = [...prefix, '-oL', 'arping', '-D', '-f', '-c', '2', '-w', String(DEADLINE_S)];
+    const spawnedAt = performance.now();
+    const child = spawn(file!, [...argv, '-I', vip.iface, vip.address], {
+      stdio: ['ignore', 'pipe', 'pipe'],
       // PATH only: the agent's own environment may hold secrets.
       env: baseEnv({}),
-      extendEnv: false,
-    },
-  );
-  let probed = false;
-  let heardNothing = false;
-  let quiet: NodeJS.Timeout | undefined;
-  let seen = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    if (probed || seen.length > 4_096) return;
-    seen += chunk.toString();
-    if (!seen.includes('ARPING ')) return;
-    probed = true;
-    quiet = setTimeout(() => {
-      heardNothing = true;
-      child.kill();
-    }, QUIET_AFTER_PROBE_MS);
+    });
+    let output = '';
+    let probedMs: number | undefined;
+    let heardNothing = false;
+    let startedLate = false;
+    let canceled = false;
+    let missing = false;
+    let quiet: NodeJS.Timeout | undefined;
+    let forced: NodeJS.Timeout | undefined;
+    const stop = () => {
+      child.kill('SIGTERM');
+      forced ??= setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    };
+    const keep = (chunk: Buffer) => {
+      if (output.length < OUTPUT_KEPT) output += chunk.toString();
+    };
+    child.stdout.on('data', (chunk: Buffer) => {
+      keep(chunk);
+      if (probedMs !== undefined || !output.includes('ARPING ')) return;
+      probedMs = Math.round(performance.now() - spawnedAt);
+      quiet = setTimeout(() => {
+        heardNothing = true;
+        stop();
+      }, QUIET_AFTER_PROBE_MS);
+    });
+    child.stderr.on('data', keep);
+    // Bounds the whole run, whatever arping does; before its probe it means "unknown".
+    const bound = setTimeout(() => {
+      startedLate = probedMs === undefined;
+      stop();
+    }, START_WITHIN_MS);
+    const cancel = () => {
+      canceled = true;
+      stop();
+    };
+    if (signal.aborted) cancel();
+    else signal.addEventListener('abort', cancel, { once: true });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      missing = error.code === 'ENOENT';
+    });
+    child.on('close', (exitCode: number | null, exitSignal: NodeJS.Signals | null) => {
+      for (const timer of [quiet, forced, bound]) clearTimeout(timer);
+      signal.removeEventListener('abort', cancel);
+      const answer = answerOf(vip, {
+        exitCode: missing || exitCode === null ? undefined : exitCode,
+        signal: exitSignal ?? undefined,
+        timedOut: heardNothing,
+        startedLate,
+        canceled,
+        missing,
+        output: output.trim(),
+      });
+      const timing = {
+        ...(probedMs !== undefined ? { probedMs } : {}),
+        answeredMs: Math.round(performance.now() - spawnedAt),
+      };
+      resolve({ ...answer, timing });
+    });
   });
-  const result = await child;
-  clearTimeout(quiet);
-  return answerOf(vip, {
-    exitCode: result.exitCode,
-    signal: result.signal,
-    timedOut: heardNothing,
-    startedLate: result.timedOut && !probed,
-    canceled: result.isCanceled,
-    missing: (result as { code?: string }).code === 'ENOENT',
-    output: (result.all ?? '').trim(),
-  });
-};
 
 /** What one arping run said about `vip` (pure). */
 export function answerOf(

@@ -26,7 +26,9 @@ export async function waitForVipsFree(
   vips: FencingGuard['vips'],
   waitMs: number,
   options: { probe?: ArpProbe; signal: AbortSignal },
-): Promise<ClaimOutcome & { unknown: string[]; firstClaimed: string[]; questions: number }> {
+): Promise<
+  ClaimOutcome & { unknown: string[]; firstClaimed: string[]; questions: number; firstTiming: string[] }
+> {
   const probe = options.probe ?? probeVipClaim;
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -34,6 +36,7 @@ export async function waitForVipsFree(
   let claimed: string[] = [];
   let unknown: string[] = [];
   let firstClaimed: string[] | undefined;
+  let firstTiming: string[] | undefined;
   let questions = 0;
   for (let asked = 0; asked < maxQuestions && !options.signal.aborted; asked++) {
     questions++;
@@ -45,10 +48,24 @@ export async function waitForVipsFree(
     );
     unknown = answers.flatMap((a) => (a?.answer === 'unknown' ? [`${a.vip.address}: ${a.detail}`] : []));
     firstClaimed ??= claimed;
+    firstTiming ??= answers.flatMap((a) =>
+      a?.timing
+        ? [
+            `${a.vip.address}: probe sent at ${a.timing.probedMs ?? '-'} ms, answer at ${a.timing.answeredMs} ms`,
+          ]
+        : [],
+    );
     if (claimed.length === 0 || elapsed() >= waitMs) break;
     await sleep(ASK_AGAIN_MS, undefined, { signal: options.signal }).catch(() => undefined);
   }
-  return { claimed, unknown, firstClaimed: firstClaimed ?? [], questions, waitedMs: elapsed() };
+  return {
+    claimed,
+    unknown,
+    firstClaimed: firstClaimed ?? [],
+    firstTiming: firstTiming ?? [],
+    questions,
+    waitedMs: elapsed(),
+  };
 }
 
 export async function witnessFromHere(
@@ -115,6 +132,8 @@ export async function fenceBeforePromoting(
       claimed: claims.claimed,
       ...(claims.unknown.length > 0 ? { unknown: claims.unknown } : {}),
       questions: claims.questions,
+      // Where the first question's time went (from each arping's spawn): a slow start shows here.
+      first_question: claims.firstTiming,
       waited_ms: claims.waitedMs,
     });
   const verdict = fencingVerdict(guard, report, witness, judged ? claims : undefined);

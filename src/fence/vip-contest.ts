@@ -23,10 +23,14 @@ export interface HeldVip {
   since: number;
 }
 
-export type ContestAnswer =
+export type ContestAnswer = (
   | { vip: HeldVip; answer: 'free' }
   | { vip: HeldVip; answer: 'claimed'; by: string }
-  | { vip: HeldVip; answer: 'unknown'; detail: string };
+  | { vip: HeldVip; answer: 'unknown'; detail: string }
+) & {
+  /** Where the question's time went: arping's first line (its probe) and its answer, from the spawn. */
+  timing?: { probedMs?: number; answeredMs: number };
+};
 
 export interface ContestJudgement {
   yields: boolean;

@@ -6,8 +6,11 @@
  */
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeVipClaim } from '../../src/fence/arp-probe.js';
+import { probeVipClaim, QUIET_AFTER_PROBE_MS } from '../../src/fence/arp-probe.js';
+import type { ContestAnswer } from '../../src/fence/vip-contest.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
+
+const withoutTiming = ({ timing: _timing, ...answer }: ContestAnswer) => answer;
 
 const missing = requirementsMissing({ root: true, programs: ['ip', 'arping'] });
 const tag = `hactl-arp-${process.pid}`;
@@ -62,17 +65,31 @@ describe.skipIf(missing)(titled('arping -D: does another host answer for a VIP h
   });
 
   it('held here only: free; held on the other side too: claimed, with that side’s MAC', async () => {
-    expect(await probeVipClaim(vip, signal(), inA)).toEqual({ vip, answer: 'free' });
+    const free = await probeVipClaim(vip, signal(), inA);
+    expect(withoutTiming(free)).toEqual({ vip, answer: 'free' });
+    // Free means it listened QUIET_AFTER_PROBE_MS past its probe, and the log says when that was.
+    expect(free.timing?.probedMs).toBeGreaterThanOrEqual(0);
+    expect(free.timing!.answeredMs - free.timing!.probedMs!).toBeGreaterThanOrEqual(QUIET_AFTER_PROBE_MS);
     await ip('-n', b, 'addr', 'add', '192.0.2.50/24', 'dev', 'vb');
     const mac = (await ip('-n', b, '-j', 'link', 'show', 'vb')).stdout;
     const theirs = (JSON.parse(mac) as { address: string }[])[0]!.address;
     const started = performance.now();
     const answer = await probeVipClaim(vip, signal(), inA);
-    expect(answer).toEqual({ vip, answer: 'claimed', by: theirs.toLowerCase() });
+    expect(withoutTiming(answer)).toEqual({ vip, answer: 'claimed', by: theirs.toLowerCase() });
     // -f: the first reply ends it, well inside the one-second deadline.
     expect(performance.now() - started).toBeLessThan(900);
     await ip('-n', b, 'addr', 'del', '192.0.2.50/24', 'dev', 'vb');
-    expect(await probeVipClaim(vip, signal(), inA)).toEqual({ vip, answer: 'free' });
+    expect(withoutTiming(await probeVipClaim(vip, signal(), inA))).toEqual({ vip, answer: 'free' });
+  });
+
+  it('a question cancelled before its answer is unknown at once, never free', async () => {
+    const controller = new AbortController();
+    const started = performance.now();
+    const asking = probeVipClaim(vip, controller.signal, inA);
+    controller.abort();
+    const answer = await asking;
+    expect(withoutTiming(answer)).toEqual({ vip, answer: 'unknown', detail: 'stopped' });
+    expect(performance.now() - started).toBeLessThan(900);
   });
 
   it('an interface that is not there, or no arping: unknown, with the reason', async () => {
