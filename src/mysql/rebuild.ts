@@ -611,6 +611,11 @@ export async function rebuild(
         ? `mariadb (loading the copy) failed: ${childProblem(l.reason, budgetSpent)}`
         : '';
     const problems = firstFailed === 'load' ? [loadProblem, dumpProblem] : [dumpProblem, loadProblem];
+    // A cancelled copy is killed by us: "signal SIGTERM" would read like a crash.
+    if (signal?.aborted)
+      throw new Error(
+        `cancelled during this step: ${(signal.reason as Error | undefined)?.message ?? 'aborted'}`,
+      );
     if (firstFailed !== undefined) throw new Error(problems.filter((p) => p !== '').join('; then '));
   } catch (error) {
     fail(error, `${stillSafe}, local binlog reset, data PARTLY replaced (do not promote this node)`, again);

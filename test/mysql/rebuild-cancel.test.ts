@@ -133,6 +133,8 @@ describe.skipIf(missing)(titled('the rebuild’s copy always ends', missing), ()
     const stoppedMs = performance.now() - cancelledAt;
     expect(settled).toBeInstanceOf(RebuildStepFailed);
     expect((settled as RebuildStepFailed).step).toBe('copy-primary');
+    // Named as the cancellation it is, with its reason, not as a child killed by a signal.
+    expect((settled as Error).message).toMatch(/cancelled during this step: a new transition/);
     // The agent gives a cancelled rejoin 10 s (REJOIN_CANCEL_MS); killing takes at most ~2 s.
     expect(stoppedMs).toBeLessThan(5_000);
     expect(children.filter((pid) => isAlive(pid))).toEqual([]);
