@@ -81,18 +81,18 @@ export class AgentFacts {
       record.result === 'rejoin'
         ? `rejoin ${record.rejoin ?? 'unknown'}`
         : record.result === 'refuse'
-        ? 'refused'
-        : record.result === 'error'
-          ? 'error'
-          : record.outcome === undefined
-            ? 'nothing run'
-            : record.outcome.ok
-              ? 'ok'
-              : record.outcome.diverged
-                ? 'diverged'
-                : record.outcome.aborted
-                  ? 'aborted'
-                  : 'partial';
+          ? 'refused'
+          : record.result === 'error'
+            ? 'error'
+            : record.outcome === undefined
+              ? 'nothing run'
+              : record.outcome.ok
+                ? 'ok'
+                : record.outcome.diverged
+                  ? 'diverged'
+                  : record.outcome.aborted
+                    ? 'aborted'
+                    : 'partial';
     this.ticks.push({
       id: record.transitionId,
       state: record.target ?? null,
