@@ -54,8 +54,8 @@ const SAMPLER = resolve('test/fence/read-only-sampler.mjs');
 
 /**
  * From the cut to read_only=1 on the isolated node: isolation_timeout (1.5 s in the lab), plus at
- * most one probe round (the fast profile's: max of probe_interval 0.1 s and connect_timeout
- * 0.15 s), plus the local demotion (connect, SET GLOBAL read_only, KILL; ~0.1 s idle), plus the
+ * most one probe round (the fast profile's: the longer of probe_interval and connect_timeout,
+ * 0.1 s each), plus the local demotion (connect, SET GLOBAL read_only, KILL; ~0.1 s idle), plus the
  * sampler's 100 ms. The 1.5 s on top leaves more than a second for a loaded machine.
  */
 const ISOLATION_BOUND_MS =
