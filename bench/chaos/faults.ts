@@ -149,6 +149,8 @@ export interface RepResult {
   timeToVipS: number | null;
   /** Fault → first insert sent after it that the standby acknowledged (null: none). */
   firstWriteS: number | null;
+  /** What the writer got between the fault and its first write on the standby ("0.61 s 1290"), at most 12. */
+  writerFailuresBeforeFirstWrite: string[];
   /** Longest stretch without an acknowledgement, from the fault to the end. */
   longestWriteGapS: number;
   healthy: boolean;
@@ -638,6 +640,10 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       vipNotOnOneS: seconds(durationWhere(samples, vipNotOnOne, injectedAt, endAt)),
       timeToVipS: vipAt ? seconds(vipAt.t - injectedAt) : null,
       firstWriteS: firstOnStandby ? seconds(firstOnStandby.ackAt - injectedAt) : null,
+      writerFailuresBeforeFirstWrite: writer.failures
+        .filter((f) => f.t >= injectedAt && f.t <= (firstOnStandby?.ackAt ?? endAt))
+        .slice(0, 12)
+        .map((f) => `${seconds(f.t - injectedAt)} s ${f.code}`),
       longestWriteGapS: seconds(longestGap(acked, injectedAt, endAt)),
       healthy: settled.problems.length === 0,
       problems: to === null ? ['no single node holds every VIP', ...settled.problems] : settled.problems,
