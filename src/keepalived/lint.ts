@@ -143,6 +143,42 @@ function advertFindings(spec: Spec): Finding[] {
   return findings;
 }
 
+/** Two writable databases while the primary is cut off from everything, at most (issue 12's bound). */
+const ISOLATED_OVERLAP_MAX_S = 1;
+/** The schema's floor for fencing.isolation_timeout. */
+const ISOLATION_TIMEOUT_MIN_S = 0.5;
+
+/**
+ * A primary cut off from the witness and its peer demotes itself only after isolation_timeout
+ * plus one probe round, while its peer takes the VIPs after 3 × advert_int + skew and promotes.
+ * The difference is how long both databases can be writable (the isolated one has no clients
+ * through the VIPs then, but keeps any it had).
+ */
+function isolationFindings(spec: Spec): Finding[] {
+  const fencing = spec.fencing;
+  if (!fencing || fencing.witness.length === 0) return [];
+  const advert = spec.election.advert_int;
+  const fastestStandby = Math.max(...spec.nodes.map((node) => effectivePriority(spec, node)));
+  const takeoverS = 3 * advert + ((256 - fastestStandby) / 256) * advert;
+  const demotedByS = fencing.isolation_timeout + Math.max(fencing.probe_interval, fencing.connect_timeout);
+  const overlapS = demotedByS - takeoverS;
+  if (overlapS <= ISOLATED_OVERLAP_MAX_S) return [];
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const probeRound = Math.max(fencing.probe_interval, fencing.connect_timeout);
+  const enough = takeoverS + ISOLATED_OVERLAP_MAX_S - probeRound;
+  const fix =
+    enough >= ISOLATION_TIMEOUT_MIN_S
+      ? `Lower fencing.isolation_timeout to ${Math.floor(enough * 100) / 100} or less, or raise election.advert_int`
+      : `isolation_timeout cannot go below ${ISOLATION_TIMEOUT_MIN_S} s, so raise election.advert_int or shorten the probe round (probe_interval, connect_timeout)`;
+  return [
+    {
+      severity: 'warning',
+      path: 'fencing.isolation_timeout',
+      message: `an isolated primary demotes itself up to ${round(demotedByS)} s after the cut (isolation_timeout + one probe round), but its peer can take the VIPs after ${round(takeoverS)} s (3 × advert_int + skew): both databases may be writable for up to ${round(overlapS)} s, over ${ISOLATED_OVERLAP_MAX_S} s. ${fix}`,
+    },
+  ];
+}
+
 function authFindings(spec: Spec): Finding[] {
   const auth = spec.election.authentication;
   if (!auth) return [];
@@ -755,6 +791,7 @@ export function lintSpec(spec: Spec): Finding[] {
     ...semiSyncFindings(spec),
     ...electionFindings(spec),
     ...advertFindings(spec),
+    ...isolationFindings(spec),
     ...authFindings(spec),
     ...scriptUserFindings(spec),
     ...addressFindings(spec),

@@ -407,7 +407,7 @@ const fencingSchema = z
       .default(0.5),
     isolation_timeout: numberInRange(0.5, 60, ' seconds')
       .describe(
-        'Seconds without an answer from any witness and from the peer after which a node demotes itself (read-only, client sessions ended, keepalived FAULT), 0.5..60 (default 2). The node returns to BACKUP once either answers again.',
+        'Seconds without an answer from any witness and from the peer after which a node demotes itself (read-only, client sessions ended, keepalived FAULT), 0.5..60 (default 2). The node returns to BACKUP once either answers again. Its peer may take the VIPs sooner (3 × advert_int + skew): lint warns when both databases could then be writable for over 1 s.',
       )
       .default(2),
   })

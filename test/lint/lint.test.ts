@@ -131,6 +131,52 @@ describe('hactl lint refuses each trap with the expected message', () => {
     }
   });
 
+  it('an isolated primary writable beside its promoted peer for over 1 s is a warning, with the fix', () => {
+    // Agent mode writes the API token into the lab dir.
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-lint-iso-'));
+    const labText = (fast: boolean) =>
+      labSpecText({
+        dir,
+        hactl: '/usr/local/bin/hactl',
+        specPath: '/tmp/hactl-lab-lint/hactl-lab.yaml',
+        failback: 'nopreempt',
+        fast,
+        mode: 'agent',
+        checks: ['nginx', 'mysql'],
+        mysql: {
+          credentialsFile: '/tmp/hactl-lab-lint/mysql.cnf',
+          replicationCredentialsFile: '/tmp/hactl-lab-lint/repl.cnf',
+        },
+        syncSource: '/tmp/hactl-lab-lint/sync-source',
+        fencing: true,
+      });
+    try {
+      const isolation = (spec: ReturnType<typeof parseSpecText>) =>
+        lintSpec(spec).filter((finding) => finding.path === 'fencing.isolation_timeout');
+      // The lab's fast profile (0.1 s adverts, priority 250: takeover 0.3 s; isolation 1 s + 0.1 s).
+      const fast = parseSpecText(labText(true), 'lab.yaml');
+      expect(fast.fencing?.witness.length).toBeGreaterThan(0);
+      expect(isolation(fast)).toEqual([]);
+      // Its isolation_timeout before round 14: 1.5 + 0.1 − 0.3 = 1.3 s of overlap.
+      const slow = parseSpecText(
+        labText(true).replace(/isolation_timeout: 1\b/, 'isolation_timeout: 1.5'),
+        'lab.yaml',
+      );
+      expect(slow.fencing?.isolation_timeout).toBe(1.5);
+      const [warning, ...more] = isolation(slow);
+      expect(more).toEqual([]);
+      expect(warning?.severity).toBe('warning');
+      expect(warning?.message).toMatch(
+        /up to 1\.6 s after the cut .* after 0\.3 s .* up to 1\.3 s, over 1 s/,
+      );
+      expect(warning?.message).toMatch(/Lower fencing\.isolation_timeout to 1\.2 or less/);
+      // The default profile's 1 s adverts leave 3 s for it.
+      expect(isolation(parseSpecText(labText(false), 'lab.yaml'))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('credentials in a check URL and a webhook token never reach the output', async () => {
     for (const file of ['check-params-invalid.yaml', 'webhook-bad-url.yaml']) {
       const { stdout, stderr } = await lint(['--spec', `test/lint/broken/${file}`]);
