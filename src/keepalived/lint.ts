@@ -160,11 +160,11 @@ function isolationFindings(spec: Spec): Finding[] {
   const advert = spec.election.advert_int;
   const fastestStandby = Math.max(...spec.nodes.map((node) => effectivePriority(spec, node)));
   const takeoverS = 3 * advert + ((256 - fastestStandby) / 256) * advert;
-  const demotedByS = fencing.isolation_timeout + Math.max(fencing.probe_interval, fencing.connect_timeout);
+  const probeRound = Math.max(fencing.probe_interval, fencing.connect_timeout);
+  const demotedByS = fencing.isolation_timeout + probeRound;
   const overlapS = demotedByS - takeoverS;
   if (overlapS <= ISOLATED_OVERLAP_MAX_S) return [];
   const round = (x: number) => Math.round(x * 100) / 100;
-  const probeRound = Math.max(fencing.probe_interval, fencing.connect_timeout);
   const enough = takeoverS + ISOLATED_OVERLAP_MAX_S - probeRound;
   const fix =
     enough >= ISOLATION_TIMEOUT_MIN_S

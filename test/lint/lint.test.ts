@@ -52,6 +52,23 @@ function expectedErrors(path: string): string[] {
     .map((line) => `error: ${line.slice('# expect: '.length)}`);
 }
 
+/** The lab's spec with fencing (nginx and mysql checks), as `lab up --fencing` writes it. */
+function fencedLabText(options: { dir: string; fast: boolean; mode: 'scripts' | 'agent' }): string {
+  return labSpecText({
+    ...options,
+    hactl: '/usr/local/bin/hactl',
+    specPath: '/tmp/hactl-lab-lint/hactl-lab.yaml',
+    failback: 'nopreempt',
+    checks: ['nginx', 'mysql'],
+    mysql: {
+      credentialsFile: '/tmp/hactl-lab-lint/mysql.cnf',
+      replicationCredentialsFile: '/tmp/hactl-lab-lint/repl.cnf',
+    },
+    syncSource: '/tmp/hactl-lab-lint/sync-source',
+    fencing: true,
+  });
+}
+
 describe('hactl lint refuses each trap with the expected message', () => {
   it.each(corpus)('%s', async (file) => {
     const path = `test/lint/broken/${file}`;
@@ -109,21 +126,7 @@ describe('hactl lint refuses each trap with the expected message', () => {
   // Agent mode with fencing (the witness) is linted by every lab up of test/e2e/fence.test.ts.
   it('the lab spec in script mode with fencing lints clean (chaos --fencing) and demotes on STOP', () => {
     for (const mode of ['scripts'] as const) {
-      const text = labSpecText({
-        dir: '/tmp/hactl-lab-lint',
-        hactl: '/usr/local/bin/hactl',
-        specPath: '/tmp/hactl-lab-lint/hactl-lab.yaml',
-        failback: 'nopreempt',
-        fast: false,
-        mode,
-        checks: ['nginx', 'mysql'],
-        mysql: {
-          credentialsFile: '/tmp/hactl-lab-lint/mysql.cnf',
-          replicationCredentialsFile: '/tmp/hactl-lab-lint/repl.cnf',
-        },
-        syncSource: '/tmp/hactl-lab-lint/sync-source',
-        fencing: true,
-      });
+      const text = fencedLabText({ dir: '/tmp/hactl-lab-lint', fast: false, mode });
       const spec = parseSpecText(text, 'lab.yaml');
       expect(spec.fencing?.unreachable).toBe('promote-anyway');
       expect(spec.actions.stop.map((a) => a.type)).toEqual(['mysql.demote']);
@@ -134,22 +137,7 @@ describe('hactl lint refuses each trap with the expected message', () => {
   it('an isolated primary writable beside its promoted peer for over 1 s is a warning, with the fix', () => {
     // Agent mode writes the API token into the lab dir.
     const dir = mkdtempSync(join(tmpdir(), 'hactl-lint-iso-'));
-    const labText = (fast: boolean) =>
-      labSpecText({
-        dir,
-        hactl: '/usr/local/bin/hactl',
-        specPath: '/tmp/hactl-lab-lint/hactl-lab.yaml',
-        failback: 'nopreempt',
-        fast,
-        mode: 'agent',
-        checks: ['nginx', 'mysql'],
-        mysql: {
-          credentialsFile: '/tmp/hactl-lab-lint/mysql.cnf',
-          replicationCredentialsFile: '/tmp/hactl-lab-lint/repl.cnf',
-        },
-        syncSource: '/tmp/hactl-lab-lint/sync-source',
-        fencing: true,
-      });
+    const labText = (fast: boolean) => fencedLabText({ dir, fast, mode: 'agent' });
     try {
       const isolation = (spec: ReturnType<typeof parseSpecText>) =>
         lintSpec(spec).filter((finding) => finding.path === 'fencing.isolation_timeout');
