@@ -643,7 +643,11 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       writerFailuresBeforeFirstWrite: writer.failures
         .filter((f) => f.t >= injectedAt && f.t <= (firstOnStandby?.ackAt ?? endAt))
         .slice(0, 12)
-        .map((f) => `${seconds(f.t - injectedAt)} s ${f.code}`),
+        .map(
+          (f) =>
+            `${seconds(f.t - injectedAt)} s ${f.code}` +
+            (f.sentAt === undefined ? '' : ` (sent at ${seconds(f.sentAt - injectedAt)} s)`),
+        ),
       longestWriteGapS: seconds(longestGap(acked, injectedAt, endAt)),
       healthy: settled.problems.length === 0,
       problems: to === null ? ['no single node holds every VIP', ...settled.problems] : settled.problems,

@@ -39,6 +39,12 @@ export interface WriterFailure {
   t: number;
   /** Server errno, driver code or "TIMEOUT". */
   code: string;
+  /**
+   * When the failed insert went out (absent for a failed connect). An insert sent before the fault
+   * that ends in TIMEOUT was, most likely, already acknowledged by the old primary's TCP: the
+   * client then has nothing to retransmit, so no reset can reach it from the VIP's new owner.
+   */
+  sentAt?: number;
 }
 
 export interface WriterOptions {
@@ -125,7 +131,7 @@ async function start(o) {
       const ok = results[0] || {};
       out('A ' + id + ' ' + sentAt + ' ' + Date.now() + ' ' + serverId + ' ' + gtid + ' ' + connectionId + ' ' + (ok.insertId ?? '-') + ' ' + (ok.affectedRows ?? '-'));
     } catch (e) {
-      out('F ' + Date.now() + ' ' + (e.errno || e.code || 'error') + ' ' + id);
+      out('F ' + Date.now() + ' ' + (e.errno || e.code || 'error') + ' ' + id + ' ' + sentAt);
       drop();
     }
   }
@@ -234,7 +240,12 @@ export function followWriterOutput(
       acks.push(ack);
       highest = Math.max(highest, ack.id - firstId + 1);
     } else if (kind === 'F') {
-      failures.push({ t: Number(rest[0]), code: rest[1] ?? 'error' });
+      const sentAt = rest[3] === undefined ? undefined : Number(rest[3]);
+      failures.push({
+        t: Number(rest[0]),
+        code: rest[1] ?? 'error',
+        ...(sentAt === undefined ? {} : { sentAt }),
+      });
       if (rest[2] !== undefined) highest = Math.max(highest, Number(rest[2]) - firstId + 1);
     } else if (kind === 'S') {
       highest = Math.max(highest, Number(rest[0]));

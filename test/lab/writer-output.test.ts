@@ -58,4 +58,19 @@ describe('the writer’s output', () => {
       },
     ]);
   });
+
+  it('keeps when a failed insert went out, so a timeout can be told from a refusal', async () => {
+    const text = `F 5 connect:ECONNREFUSED\nF 2050 TIMEOUT ${FIRST} -40\nF 2300 1290 ${FIRST + 1} 2100\nS 2\n`;
+    const child = spawn(process.execPath, ['-e', `process.stdout.write(${JSON.stringify(text)})`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const report = followWriterOutput(child, FIRST);
+    await report.finished;
+    expect(report.failures).toEqual([
+      { t: 5, code: 'connect:ECONNREFUSED' },
+      { t: 2050, code: 'TIMEOUT', sentAt: -40 },
+      { t: 2300, code: '1290', sentAt: 2100 },
+    ]);
+    expect(report.sent()).toBe(2);
+  });
 });
