@@ -4,7 +4,7 @@
  * only silence (timeout) or an ICMP error (unreachable) means it is not. Needs no privileges,
  * unlike ICMP ping.
  */
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 
 export type ProbeAnswer = 'connected' | 'refused' | 'timeout' | 'unreachable' | 'aborted';
 
@@ -23,6 +23,8 @@ export function probeTcp(
   port: number,
   timeoutMs: number,
   signal?: AbortSignal,
+  /** Takes over a connected socket (and must close it) instead of it being destroyed here. */
+  onConnected?: (socket: Socket) => void,
 ): Promise<ProbeResult> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -33,7 +35,8 @@ export function probeTcp(
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      socket.destroy();
+      if (answer === 'connected' && onConnected) onConnected(socket);
+      else socket.destroy();
       resolve({
         host,
         port,

@@ -33,6 +33,7 @@ import { fencingGuard, SILENT_ROUNDS } from '../cluster/fencing-rule.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { judgeIsolation, type TargetHistory } from './isolation.js';
 import { probeAll, type ProbeResult } from './probe.js';
+import { peerProber } from './peer-probe.js';
 import { findArping, probeVipClaim, type ArpProbe } from './arp-probe.js';
 import { judgeContest, vipsToProbe, type HeldVip } from './vip-contest.js';
 import { localAddresses } from '../cluster/vips.js';
@@ -66,6 +67,8 @@ export interface WitnessMonitorSeams {
 }
 
 const LOCAL_BUDGET_MS = 5_000;
+/** A login after the probe's connect: a greeting, an auth round trip and COM_QUIT on a LAN. */
+const LOGIN_BUDGET_FLOOR_MS = 1_000;
 
 /**
  * The loop's own FAULT demotion may run at the same moment and end this session along with every
@@ -154,6 +157,17 @@ export async function startWitnessMonitor(
     };
   }
   const probe = seams.probe ?? probeAll;
+  const controller = new AbortController();
+  const timeoutMs = Math.round(fencing.connect_timeout * 1000);
+  // The peer is probed on its MySQL port, and a probe that logs in leaves nothing in its error log.
+  const peerProbes = seams.probe
+    ? { probe: seams.probe, settle: () => Promise.resolve() }
+    : await peerProber({
+        credentialsFile: spec.mysql?.credentials_file,
+        log,
+        loginBudgetMs: Math.max(timeoutMs, LOGIN_BUDGET_FLOOR_MS),
+        signal: controller.signal,
+      });
   const demoteLocal = seams.demoteLocal ?? demoteLocalDatabase;
   const endPeerDumps = seams.endPeerDumps ?? endPeerDumpsHere;
   const writeTrack = seams.writeTrack ?? writeTrackValue;
@@ -166,7 +180,6 @@ export async function startWitnessMonitor(
   const peer = guard.paths.map((p) => ({ host: p.host, port: p.port }));
   // The same VIPs on this node's interfaces that a promotion here asks about (fencingGuard).
   const vips = guard.vips;
-  const timeoutMs = Math.round(fencing.connect_timeout * 1000);
   const everyMs = Math.round(fencing.probe_interval * 1000);
   const isolationMs = Math.round(fencing.isolation_timeout * 1000);
   const startedAt = Date.now();
@@ -190,7 +203,6 @@ export async function startWitnessMonitor(
   let demoted = false;
   let stopped = false;
   const unknownLogged = new Set<string>();
-  const controller = new AbortController();
   const holding = () => isolated || yielded;
   const heardAnything = () =>
     history.witness.lastAnswerAt !== undefined || history.peer.lastAnswerAt !== undefined;
@@ -254,7 +266,7 @@ export async function startWitnessMonitor(
   const round = async (): Promise<void> => {
     const [w, p] = await Promise.all([
       probe(witness, timeoutMs, controller.signal),
-      probe(peer, timeoutMs, controller.signal),
+      peerProbes.probe(peer, timeoutMs, controller.signal),
     ]);
     if (stopped) return;
     const now = Date.now();
@@ -395,6 +407,7 @@ export async function startWitnessMonitor(
       await stopping;
       await enforcing;
       await dumpChain;
+      await peerProbes.settle();
     },
     isolated: () => isolated,
     peerSilence: () =>

@@ -43,6 +43,11 @@ export interface ConnectOptions {
    * is cut off with code READ_LIMIT; with a cap, an abort while connecting also closes the socket.
    */
   maxReadBytes?: number;
+  /**
+   * A TCP socket already connected to the server, logged in over instead of opening one (the
+   * fence's peer probe proves the path with its own connect first). The session owns it from here.
+   */
+  connectedSocket?: Socket;
 }
 
 export interface QueryOptions {
@@ -190,7 +195,11 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
     throw new MysqlError(`MySQL at ${address}: aborted before connecting`, { code: 'ABORTED' });
   let socket: Socket | undefined;
   let stream: (() => Socket) | undefined;
-  if (options.maxReadBytes !== undefined) {
+  if (options.connectedSocket) {
+    const given = options.connectedSocket;
+    const maxReadBytes = options.maxReadBytes;
+    stream = () => (socket = maxReadBytes === undefined ? given : capReads(given, maxReadBytes));
+  } else if (options.maxReadBytes !== undefined) {
     const maxReadBytes = options.maxReadBytes;
     stream = () => {
       socket = capReads(useSocket ? net.connect(credentials.socket!) : net.connect(port, host), maxReadBytes);
