@@ -274,17 +274,28 @@ function checkBudgetFindings(spec: Spec): Finding[] {
   });
 }
 
-/** Strict semi-sync bought with a setting that gives its writes up again. */
+/** Strict semi-sync bought with a setting that gives its writes up again, or left open to a wedge. */
 function semiSyncFindings(spec: Spec): Finding[] {
-  if (spec.mysql?.semi_sync !== 'strict' || spec.mysql.on_catch_up_timeout !== 'promote-anyway') return [];
-  return [
-    {
+  if (spec.mysql?.semi_sync !== 'strict') return [];
+  const findings: Finding[] = [];
+  if (spec.mysql.on_catch_up_timeout === 'promote-anyway') {
+    findings.push({
       severity: 'error',
       path: 'mysql.on_catch_up_timeout',
       message:
         "promote-anyway contradicts mysql.semi_sync: strict: under strict every acknowledged write is in the standby's relay log, and promote-anyway makes the standby writable without applying it, so exactly those writes are lost. Use stay-read-only (the default) and raise mysql.catch_up_timeout if the relay log takes long to apply",
-    },
-  ];
+    });
+  }
+  // Only the agent's witness monitor ends a silent peer's dumps (src/fence/witness-monitor.ts).
+  if (!spec.agent.enabled || (spec.fencing?.witness.length ?? 0) === 0) {
+    findings.push({
+      severity: 'warning',
+      path: 'mysql.semi_sync',
+      message:
+        "strict without the agent's witness monitor: after a cut that loses the TCP FIN, a standby whose IO thread reconnects by itself (after slave_net_timeout) while commits wait for its ACK wedges MariaDB 10.11: its new binlog dump ends the stale one, neither finishes, and every commit keeps waiting. hactl's own re-point ends the stale dump first, but nothing does for a reconnect hactl did not start. Set agent.enabled: true with a fencing.witness: the monitor ends the peer's dumps once a path to it goes silent",
+    });
+  }
+  return findings;
 }
 
 /** Values that need the agent, and fields whose behaviour does not exist yet: refused, so nothing lints clean and then does nothing. */

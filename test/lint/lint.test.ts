@@ -165,6 +165,29 @@ describe('hactl lint refuses each trap with the expected message', () => {
     }
   });
 
+  it('strict semi-sync without the witness monitor is a warning: nothing ends a silent peer’s stale dump', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-lint-strict-'));
+    const strict = (text: string) => text.replace('mysql:\n', 'mysql:\n  semi_sync: strict\n');
+    const wedge = (spec: ReturnType<typeof parseSpecText>) =>
+      lintSpec(spec).filter((finding) => finding.path === 'mysql.semi_sync');
+    try {
+      const scripts = parseSpecText(strict(fencedLabText({ dir, fast: false, mode: 'scripts' })), 'lab.yaml');
+      expect(scripts.mysql?.semi_sync).toBe('strict');
+      const [warning, ...more] = wedge(scripts);
+      expect(more).toEqual([]);
+      expect(warning?.severity).toBe('warning');
+      expect(warning?.message).toMatch(/wedges MariaDB 10\.11/);
+      expect(warning?.message).toMatch(/Set agent\.enabled: true with a fencing\.witness/);
+      // The agent with a witness runs the monitor that ends them.
+      const agent = parseSpecText(strict(fencedLabText({ dir, fast: false, mode: 'agent' })), 'lab.yaml');
+      expect(agent.mysql?.semi_sync).toBe('strict');
+      expect(agent.fencing?.witness.length).toBeGreaterThan(0);
+      expect(wedge(agent)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('credentials in a check URL and a webhook token never reach the output', async () => {
     for (const file of ['check-params-invalid.yaml', 'webhook-bad-url.yaml']) {
       const { stdout, stderr } = await lint(['--spec', `test/lint/broken/${file}`]);
