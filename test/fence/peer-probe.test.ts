@@ -4,23 +4,18 @@
  * an Aborted_connects each; a probe that logs in with the admin account and quits costs neither.
  * A refused login is reported once, without the password, and the path falls back to bare closes.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initMariadb, type MariadbServer } from '../../src/lab/mariadb.js';
-import type { MysqlSession } from '../../src/mysql/connection.js';
+import { describe, expect, it } from 'vitest';
 import { peerProber } from '../../src/fence/peer-probe.js';
 import { probeAll } from '../../src/fence/probe.js';
-import { freePort } from '../support/mariadb-pair.js';
+import { oneMariadb, type OneMariadb } from '../support/one-mariadb.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
 const ROUNDS = 12;
 
-let dir = '';
-let server: MariadbServer | undefined;
-let admin: MysqlSession | undefined;
+let db: OneMariadb;
 
 function recordingLog() {
   const lines: { level: string; fields: Record<string, unknown> }[] = [];
@@ -29,12 +24,12 @@ function recordingLog() {
 }
 
 async function abortedConnects(): Promise<number> {
-  const rows = await admin!.query("SHOW GLOBAL STATUS LIKE 'Aborted_connects'");
+  const rows = await db.admin.query("SHOW GLOBAL STATUS LIKE 'Aborted_connects'");
   return Number(rows[0]?.Value);
 }
 
 const logLines = (text: string) =>
-  readFileSync(server!.logFile, 'utf8')
+  readFileSync(db.server.logFile, 'utf8')
     .split('\n')
     .filter((line) => line.includes(text)).length;
 const abortedLines = () => logLines('Aborted connection');
@@ -44,7 +39,7 @@ const abortedLines = () => logLines('Aborted connection');
  * the monitor, whose rounds are probe_interval apart while a login takes milliseconds.
  */
 async function probeRounds(probe: typeof probeAll, rounds: number, settle = () => Promise.resolve()) {
-  const target = [{ host: server!.host, port: server!.port }];
+  const target = [{ host: db.server.host, port: db.server.port }];
   const answers = [];
   for (let i = 0; i < rounds; i++) {
     answers.push(...(await probe(target, 2_000)));
@@ -66,16 +61,7 @@ async function settledCount(read: () => Promise<number>): Promise<number> {
 }
 
 describe.skipIf(missing)(titled('the peer probe (fencing witness monitor)', missing), () => {
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hactl-peer-probe-'));
-    server = await initMariadb({ dir, port: await freePort(), serverId: 1, readOnly: false });
-    admin = await server.session();
-  }, 120_000);
-  afterAll(async () => {
-    await admin?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  db = oneMariadb('peer-probe');
 
   it('a bare connect costs the peer a warning and an Aborted_connects per probe (the control)', async () => {
     const before = { count: await abortedConnects(), lines: abortedLines() };
@@ -89,7 +75,7 @@ describe.skipIf(missing)(titled('the peer probe (fencing witness monitor)', miss
     const { lines, log } = recordingLog();
     const controller = new AbortController();
     const prober = await peerProber({
-      credentialsFile: server!.admin.defaultsFile,
+      credentialsFile: db.server.admin.defaultsFile,
       log,
       loginBudgetMs: 2_000,
       signal: controller.signal,
@@ -103,9 +89,9 @@ describe.skipIf(missing)(titled('the peer probe (fencing witness monitor)', miss
   });
 
   it('a refused login is logged once without the password, and the path goes back to bare closes', async () => {
-    const wrong = join(dir, 'wrong.cnf');
+    const wrong = join(db.dir, 'wrong.cnf');
     const password = 'not-the-admin-password-7f3a';
-    writeFileSync(wrong, `[client]\nuser=${server!.admin.user}\npassword=${password}\n`, { mode: 0o600 });
+    writeFileSync(wrong, `[client]\nuser=${db.server.admin.user}\npassword=${password}\n`, { mode: 0o600 });
     const { lines, log } = recordingLog();
     const controller = new AbortController();
     const prober = await peerProber({
@@ -122,10 +108,10 @@ describe.skipIf(missing)(titled('the peer probe (fencing witness monitor)', miss
     expect(lines[0]).toMatchObject({ level: 'error', fields: { event: 'fence.peer_probe' } });
     const reason = String(lines[0]!.fields.reason);
     expect(reason).toContain('refused the admin account');
-    expect(reason).toContain(`${server!.host}:${server!.port}`);
+    expect(reason).toContain(`${db.server.host}:${db.server.port}`);
     expect(reason).not.toContain(password);
     // One refused login, then bare closes: the server saw a single attempt to log in.
     expect(logLines('Access denied') - deniedBefore).toBe(1);
-    expect(readFileSync(server!.logFile, 'utf8')).not.toContain(password);
+    expect(readFileSync(db.server.logFile, 'utf8')).not.toContain(password);
   });
 });

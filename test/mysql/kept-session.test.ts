@@ -3,24 +3,18 @@
  * serves loan after loan, and a connection that died or was abandoned is never lent again but
  * replaced within the loan's bound.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { initMariadb, type MariadbServer } from '../../src/lab/mariadb.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { connect, keepSessions, MysqlError, type MysqlSession } from '../../src/mysql/connection.js';
-import { freePort } from '../support/mariadb-pair.js';
+import { oneMariadb, type OneMariadb } from '../support/one-mariadb.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
 
-let dir = '';
-let server: MariadbServer | undefined;
-let admin: MysqlSession | undefined;
+let db: OneMariadb;
 let release: (() => Promise<void>) | undefined;
 
 async function lend(options: { signal?: AbortSignal; maxReadBytes?: number } = {}): Promise<MysqlSession> {
-  return connect(server!.target(), { timeoutMs: 3000, ...options });
+  return connect(db.server.target(), { timeoutMs: 3000, ...options });
 }
 
 async function threadOf(session: MysqlSession): Promise<number> {
@@ -28,23 +22,14 @@ async function threadOf(session: MysqlSession): Promise<number> {
 }
 
 async function gone(id: number): Promise<boolean> {
-  const rows = await admin!.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [
+  const rows = await db.admin.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [
     id,
   ]);
   return Number(rows[0]?.n) === 0;
 }
 
 describe.skipIf(missing)(titled('kept sessions (agent mode)', missing), () => {
-  beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'hactl-kept-'));
-    server = await initMariadb({ dir, port: await freePort(), serverId: 1, readOnly: false });
-    admin = await server.session();
-  }, 120_000);
-  afterAll(async () => {
-    await admin?.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  db = oneMariadb('kept');
   afterEach(async () => {
     await release?.();
     release = undefined;
@@ -71,7 +56,7 @@ describe.skipIf(missing)(titled('kept sessions (agent mode)', missing), () => {
     const plain = await lend();
     expect(await threadOf(plain)).not.toBe(id);
     await plain.close();
-    await admin!.query('SELECT 1');
+    await db.admin.query('SELECT 1');
     expect(await gone(id)).toBe(true);
   });
 
@@ -83,9 +68,9 @@ describe.skipIf(missing)(titled('kept sessions (agent mode)', missing), () => {
       const first = await lend();
       const id = await threadOf(first);
       await first.close();
-      await admin!.query('KILL CONNECTION ?', [id]);
+      await db.admin.query('KILL CONNECTION ?', [id]);
       const deadline = performance.now() + 10_000;
-      while (!(await gone(id)) && performance.now() < deadline) await admin!.query('SELECT SLEEP(0.01)');
+      while (!(await gone(id)) && performance.now() < deadline) await db.admin.query('SELECT SLEEP(0.01)');
       expect(await gone(id)).toBe(true);
       // Our awaits above let the driver read the kill off its socket: the very next loan works.
       const next = await lend();
