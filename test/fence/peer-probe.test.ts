@@ -5,6 +5,7 @@
  * A refused login is reported once, without the password, and the path falls back to bare closes.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { peerProber } from '../../src/fence/peer-probe.js';
@@ -113,5 +114,42 @@ describe.skipIf(missing)(titled('the peer probe (fencing witness monitor)', miss
     // One refused login, then bare closes: the server saw a single attempt to log in.
     expect(logLines('Access denied') - deniedBefore).toBe(1);
     expect(readFileSync(db.server.logFile, 'utf8')).not.toContain(password);
+  });
+
+  it('a peer that accepts the connect and never greets is left within the login budget', async () => {
+    // A stopped mysqld looks like this: the kernel accepts from the listen backlog, nobody speaks.
+    const accepted: Socket[] = [];
+    const silent = createServer((socket) => void accepted.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const { lines, log } = recordingLog();
+    const controller = new AbortController();
+    try {
+      const prober = await peerProber({
+        credentialsFile: db.server.admin.defaultsFile,
+        log,
+        loginBudgetMs: 300,
+        signal: controller.signal,
+      });
+      const [answer] = await prober.probe([{ host: '127.0.0.1', port }], 2_000);
+      expect(answer?.answer).toBe('connected');
+      const started = performance.now();
+      await prober.settle();
+      const waited = performance.now() - started;
+      expect(waited).toBeGreaterThan(200);
+      expect(waited).toBeLessThan(5_000);
+      // Our side closed it: the server sees its end.
+      await new Promise<void>((resolve, reject) => {
+        const socket = accepted[0];
+        if (!socket) return reject(new Error('the silent server accepted nothing'));
+        if (socket.readableEnded || socket.destroyed) return resolve();
+        socket.once('close', () => resolve());
+        socket.resume();
+      });
+      expect(lines).toEqual([]);
+    } finally {
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
