@@ -195,16 +195,16 @@ export async function connectWith(credentials: Credentials, options: ConnectOpti
     throw new MysqlError(`MySQL at ${address}: aborted before connecting`, { code: 'ABORTED' });
   let socket: Socket | undefined;
   let stream: (() => Socket) | undefined;
-  if (options.connectedSocket) {
-    const given = options.connectedSocket;
-    const maxReadBytes = options.maxReadBytes;
-    stream = () => (socket = maxReadBytes === undefined ? given : capReads(given, maxReadBytes));
-  } else if (options.maxReadBytes !== undefined) {
-    const maxReadBytes = options.maxReadBytes;
+  const { connectedSocket, maxReadBytes } = options;
+  if (connectedSocket || maxReadBytes !== undefined) {
     stream = () => {
-      socket = capReads(useSocket ? net.connect(credentials.socket!) : net.connect(port, host), maxReadBytes);
-      // What mysql2 does for the sockets it opens itself.
-      if (!useSocket) socket.setNoDelay(true);
+      let opened = connectedSocket;
+      if (!opened) {
+        opened = useSocket ? net.connect(credentials.socket!) : net.connect(port, host);
+        // What mysql2 does for the sockets it opens itself.
+        if (!useSocket) opened.setNoDelay(true);
+      }
+      socket = maxReadBytes === undefined ? opened : capReads(opened, maxReadBytes);
       return socket;
     };
   }
