@@ -8,12 +8,12 @@
 // - keepalive: as acked, with TCP keepalive after 1 s idle (mysql2 keepAliveInitialDelay): the
 //              probe reaches the new owner, which resets the connection.
 // Env: REPS (default 2), BENCH_PREFIX (default hacked). Drives bin/hactl lab, so build first.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { mustLab } from './lab-cli.mjs';
 
-const HACTL = fileURLToPath(new URL('../bin/hactl', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const PREFIX = process.env.BENCH_PREFIX ?? 'hacked';
 const REPS = Number(process.env.REPS ?? 2);
@@ -21,19 +21,7 @@ const CASES = ['unacked', 'acked', 'keepalive'];
 const CLIENT_WAIT_MS = 10_000;
 const FAULT_AFTER_SEND_MS = 300;
 
-function hactl(args, timeoutMs = 120_000) {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [HACTL, 'lab', ...args, '--prefix', PREFIX],
-      { timeout: timeoutMs },
-      (error, stdout, stderr) =>
-        error
-          ? reject(new Error(`hactl lab ${args[0]}: ${stderr.trim().split('\n').at(-1) ?? error.message}`))
-          : resolve(stdout),
-    );
-  });
-}
+const hactl = (args, timeoutMs) => mustLab(PREFIX, args, timeoutMs);
 
 /** Runs inside the client namespace: one connection, one query, one line of JSON per step. */
 async function client(kind) {

@@ -9,12 +9,11 @@
 // (default hbench), FAST=1 for the lab's fast profile (VRRPv3, 0.1 s adverts), KEEP_ON_FAILURE=1
 // to leave the lab up when a rep fails.
 // Drives the built CLI (bin/hactl lab …), so run `npm run build` first.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { HACTL, mustLab, runLab } from './lab-cli.mjs';
 
-const HACTL = fileURLToPath(new URL('../bin/hactl', import.meta.url));
 const PREFIX = process.env.BENCH_PREFIX ?? 'hbench';
 const REPS = Number(process.env.REPS ?? 5);
 const FAULTS = (process.env.FAULTS ?? 'kill,stop,link,nginx,mysql,partition').split(',');
@@ -22,25 +21,8 @@ const FAST = process.env.FAST === '1';
 const PROBE_EVERY_MS = 50;
 const PROBE_TIMEOUT_MS = 500; // hactl lab probe's per-request timeout
 
-function hactl(args, timeoutMs = 120_000) {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [HACTL, 'lab', ...args, '--prefix', PREFIX],
-      { timeout: timeoutMs },
-      (error, stdout, stderr) => {
-        resolve({ code: error ? (error.code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
-
-async function must(args, timeoutMs) {
-  const result = await hactl(args, timeoutMs);
-  if (result.code !== 0)
-    throw new Error(`hactl lab ${args.join(' ')} failed (${result.code}): ${result.stderr.trim()}`);
-  return result.stdout;
-}
+const hactl = (args, timeoutMs) => runLab(PREFIX, args, timeoutMs);
+const must = (args, timeoutMs) => mustLab(PREFIX, args, timeoutMs);
 
 async function status() {
   return JSON.parse(await must(['status', '--json'], 30_000));
