@@ -56,7 +56,7 @@ export async function peerProber(options: {
   const closing = new Set<Promise<void>>();
 
   const logInAndQuit = async (socket: Socket, host: string, port: number): Promise<void> => {
-    const key = `${host}:${port}`;
+    const key = pathKey(host, port);
     try {
       const session = await connectWith(
         { ...credentials!, host, port },
@@ -97,7 +97,7 @@ export async function peerProber(options: {
             t.port,
             timeoutMs,
             probeSignal,
-            credentials && !refused.has(`${t.host}:${t.port}`) && !signal.aborted
+            credentials && !refused.has(pathKey(t.host, t.port)) && !signal.aborted
               ? handOver(t.host, t.port)
               : undefined,
           ),
@@ -108,4 +108,9 @@ export async function peerProber(options: {
       await Promise.allSettled([...closing]);
     },
   };
+}
+
+/** One spelling of a path, so the refused set is read with the key it was written with. */
+function pathKey(host: string, port: number): string {
+  return `${host}:${port}`;
 }
