@@ -391,6 +391,9 @@ export function gtidSeq(gtids: string): number | null {
 
 const seconds = (ms: number): number => Math.round(ms / 10) / 100;
 
+/** How often the standby's received position is read while a fault is under way. */
+const RECEIVED_POLL_MS = 50;
+
 /** One repetition of `fault` against the current primary; leaves the lab as the fault left it. */
 export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptions = {}): Promise<RepResult> {
   const say = options.say ?? (() => {});
@@ -451,14 +454,24 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       await waitUntil('a second of steady writes', () => Date.now() - since >= 1_000, 2_000);
     }
 
-    // The standby's received position (Gtid_IO_Pos) as the fault hits, read again until the
-    // promotion could have reset it: what reached its relay log must survive.
+    // The standby's received position (Gtid_IO_Pos, which moves only once a whole transaction is
+    // in the relay log): what reached it must survive. Read from before the fault until the VIPs
+    // have moved, because a fast-profile promotion resets replication (the row is gone) before
+    // the injection itself returns; with no reading, every lost write counts as received.
     const receivedSeqs: number[] = [];
     const readReceived = async () => {
       const row = (await rootQuery(lab.dir, standby, 'SHOW SLAVE STATUS'))?.[0];
       const seq = gtidSeq(String(row?.Gtid_IO_Pos ?? ''));
       if (seq !== null) receivedSeqs.push(seq);
     };
+    const watch = { on: true };
+    const watchingReceived = (async () => {
+      const until = Date.now() + failoverBoundMs + holdMs;
+      while (watch.on && Date.now() < until) {
+        await readReceived();
+        await sleep(RECEIVED_POLL_MS);
+      }
+    })();
     say(`${fault}: injecting on ${from}`);
     let injectedAt = Date.now();
     switch (fault) {
@@ -520,10 +533,6 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       }
     }
 
-    await readReceived();
-    await sleep(200);
-    await readReceived();
-
     // The standby takes over (or the bound passes: some faults rightly move nothing).
     const moved = await waitUntil(
       'the VIPs on the standby',
@@ -550,6 +559,8 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
     if (fault === 'isolation' || fault === 'peer-link') {
       await sleep(Math.max(0, injectedAt + holdMs - Date.now()));
     }
+    watch.on = false;
+    await watchingReceived;
     say(`${fault}: ${moved ? `VIPs on ${standby}` : 'VIPs did not move'}; clearing the fault`);
     if (fault === 'peer-link') await setPeerLink(lab.prefix, true);
     else await labHeal({ ...lab, node: from });
