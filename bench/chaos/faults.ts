@@ -401,6 +401,8 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
   const stallMs = (options.stallSec ?? 5) * 1000;
   /** A mariadbd this repetition has SIGSTOPped and not yet continued. */
   let stalled: number | undefined;
+  /** The received-position poll runs while this is on; a failed rep turns it off too. */
+  const watch = { on: true };
   const failoverBoundMs = options.failoverBoundMs ?? 45_000;
   const settleBoundMs = options.settleBoundMs ?? 90_000;
   const paths = labPaths(lab.dir);
@@ -464,7 +466,6 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       const seq = gtidSeq(String(row?.Gtid_IO_Pos ?? ''));
       if (seq !== null) receivedSeqs.push(seq);
     };
-    const watch = { on: true };
     const watchingReceived = (async () => {
       const until = Date.now() + failoverBoundMs + holdMs;
       while (watch.on && Date.now() < until) {
@@ -665,6 +666,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       diverged: divergence(paths.log, logOffset),
     };
   } finally {
+    watch.on = false;
     await writer.stop();
     await sampler.stop();
     // A failed rep must not leave the nodes unable to see each other.
