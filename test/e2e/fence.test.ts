@@ -196,7 +196,7 @@ function bothSampled(writable: Sampler, readOnly: Sampler): Promise<void> {
   return waitFor(
     'samples of both',
     () => writable.samples.some((x) => x.ro === 0) && readOnly.samples.some((x) => x.ro === 1),
-    { timeoutMs: 10_000, everyMs: 50 },
+    { timeoutMs: 30_000, everyMs: 50 },
   );
 }
 
@@ -325,7 +325,8 @@ describe.skipIf(missing)(
 
         const contested = events(primary, primaryOffset, 'fence.vip_contested');
         expect(contested, `${primary} saw ${standby} answer for its VIPs and yielded`).toHaveLength(1);
-        expect(String(contested[0]!.reason)).toMatch(/another host answers for 192\.0\.2\.50/);
+        // The reason lists every contested VIP, in no fixed order.
+        expect(String(contested[0]!.reason)).toMatch(/another host answers for .*192\.0\.2\.50 on /);
         expect(
           events(primary, primaryOffset, 'fence.isolated'),
           'the witness answered: not isolation',
