@@ -23,7 +23,7 @@
  */
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { Spec } from '../spec/schema.js';
-import type { Observation, VrrpState } from './observation.js';
+import type { DivergenceFacts, Observation, VrrpState } from './observation.js';
 import { fenceFirst, type FencingGuard } from './fencing-rule.js';
 import { proxyRule, type ProxyStep } from './proxy-rule.js';
 import { promotionVerdict, type PromotionVerdict } from './promotion-guard.js';
@@ -212,6 +212,21 @@ export function needsStandbyFacts(observation: Observation, spec: Spec, intent: 
   );
 }
 
+/** What the strict divergence proof was judged on, for the log (the peer's settings only by their verdict). */
+function divergenceEvidence(divergence: DivergenceFacts): Record<string, unknown> {
+  if (divergence.kind === 'unreadable') return { unreadable: divergence.problem };
+  const { peer } = divergence;
+  return {
+    here: divergence.localState,
+    applied_here: divergence.localApplied,
+    received_here: divergence.localReceived,
+    peer: peer.address,
+    peer_read_only: peer.readOnly,
+    peer_state: peer.state,
+    peer_replicas: peer.replicaServerIds,
+  };
+}
+
 function evidenceOf(observation: Observation): Record<string, unknown> {
   const { lineage, database } = observation;
   const record = lineage?.kind === 'ok' ? lineage.lineage : undefined;
@@ -226,6 +241,9 @@ function evidenceOf(observation: Observation): Record<string, unknown> {
         }
       : (lineage?.kind ?? 'not observed'),
     coverage: database?.kind === 'ok' ? database.coverage : undefined,
+    ...(database?.kind === 'ok' && database.divergence
+      ? { divergence: divergenceEvidence(database.divergence) }
+      : {}),
   };
 }
 
@@ -258,6 +276,7 @@ function promotionGuard(observation: Observation, spec: Spec, intent: Intent): P
     coverage: database.coverage,
     acceptStale: intent.acceptStale,
     strictSemiSync: spec.mysql?.semi_sync === 'strict',
+    divergence: database.divergence,
   });
   return { rule: 'promotion', verdict, evidence };
 }

@@ -6,6 +6,7 @@
  * New sources (keepalived's FIFO, the agent's checks, a distributed lease) are new fields here
  * and new rules in decide, never a second code path.
  */
+import type { SemiSyncState } from '../mysql/server-state.js';
 import type { LineageRead } from './lineage.js';
 import type { ReplicaFacts } from './promotion-guard.js';
 
@@ -46,6 +47,36 @@ export interface VipFacts {
   missing: readonly string[];
 }
 
+/**
+ * Strict semi-sync, a lineage that says this node diverged from its peer: what the promotion guard
+ * needs to show that whatever this server lacks of the peer was never acknowledged to a client
+ * (src/cluster/divergence-facts.ts reads it; src/cluster/promotion-guard.ts judges it).
+ */
+export type DivergenceFacts =
+  | {
+      kind: 'ok';
+      localServerId: number;
+      /** gtid_binlog_state here. */
+      localState: string;
+      /** gtid_slave_pos here: what it applied as a replica (its binlog lacks that without log_slave_updates). */
+      localApplied: string;
+      /** What this server's IO thread received (Gtid_IO_Pos); '' when it replicates from nobody. */
+      localReceived: string;
+      /** The peer, read with the admin account. */
+      peer: {
+        node: string;
+        address: string;
+        readOnly: boolean;
+        serverId: number;
+        /** Its gtid_binlog_state. */
+        state: string;
+        semiSync: SemiSyncState;
+        /** server_id of every replica registered on it (SHOW SLAVE HOSTS). */
+        replicaServerIds: readonly number[];
+      };
+    }
+  | { kind: 'unreadable'; problem: string };
+
 /** The local database, as far as a promotion decision needs it. */
 export type DatabaseFacts =
   | {
@@ -56,6 +87,8 @@ export type DatabaseFacts =
       replica: ReplicaFacts | null;
       /** Whether it holds the lineage's recorded primary position; undefined when none applies. */
       coverage: { holds: boolean; missing: string } | undefined;
+      /** Read only under strict semi-sync when the lineage says this node diverged. */
+      divergence?: DivergenceFacts;
     }
   | { kind: 'unreachable'; problem: string };
 

@@ -160,7 +160,22 @@ async function readLocalDatabase(
         ? await coverageOf(session, flavour, status, record.primaryPosition)
         : undefined;
     const replica = replicaFactsOf(status);
-    return { kind: 'ok', readOnly: readOnly.readOnly || readOnly.superReadOnly, replica, coverage };
+    const facts = {
+      kind: 'ok' as const,
+      readOnly: readOnly.readOnly || readOnly.superReadOnly,
+      replica,
+      coverage,
+    };
+    // Only a strict pair whose lineage says this node diverged pays the round trip to the peer.
+    if (
+      mysql.semi_sync !== 'strict' ||
+      !record ||
+      record.primary === node.name ||
+      record.diverged.length === 0
+    )
+      return facts;
+    const { readDivergenceFacts } = await import('./divergence-facts.js');
+    return { ...facts, divergence: await readDivergenceFacts(spec, node, session, flavour, status, signal) };
   } finally {
     await session.close();
   }

@@ -4,8 +4,11 @@
  * lineage). A node that cannot show it has everything the last primary it knew of had stays
  * read-only; an operator can override that explicitly, and the override is reported.
  */
+import { describeExtra, extraTransactions, formatGtid, lastPerServer, parseGtidList } from '../mysql/gtid.js';
 import type { ReplicaStatus } from '../mysql/replica-status.js';
+import { formerPrimaryStrictProblems } from '../mysql/semi-sync.js';
 import type { Lineage } from './lineage.js';
+import type { DivergenceFacts } from './observation.js';
 
 export interface ReplicaFacts {
   io: 'yes' | 'no' | 'connecting';
@@ -51,6 +54,8 @@ export interface PromotionFacts {
    * stopped (its commits then waited instead).
    */
   strictSemiSync?: boolean;
+  /** Strict semi-sync with a diverged lineage: both servers' GTID states and the peer's settings. */
+  divergence?: DivergenceFacts | undefined;
 }
 
 export type PromotionVerdict =
@@ -63,16 +68,83 @@ export type PromotionVerdict =
  */
 const PRIMARY_GONE_ERRNOS = new Set([0, 2002, 2003, 2005, 2006, 2013, 1158, 1159, 1160, 1161]);
 
-function problemsOf(facts: PromotionFacts): string[] {
+export type DivergenceProof = { proven: true; reason: string } | { proven: false; why: string };
+
+/**
+ * Strict semi-sync, a node that diverged from its peer (each holds commits the other lacks: two
+ * brief promotions in a row, notify-burst): may it be promoted keeping what it holds? Its own
+ * extras lose nothing by being kept. What it lacks was logged by the peer as primary, and a
+ * client's OK for it needed an ACK; under strict settings the only server that could ACK is this
+ * one, and this one neither holds nor received it. So the proof needs: the peer is the one the
+ * lineage names and is read-only now; every transaction lacked here carries the peer's server_id;
+ * the peer's settings are strict as the primary it was; no other replica is registered on it; and
+ * this server's IO thread did not receive any of them. What no server shows (that the settings
+ * were strict all along) is the same assumption the strict rejoin states (src/cluster/rejoin-rule.ts).
+ */
+export function strictDivergenceProof(
+  lineage: Lineage,
+  divergence: DivergenceFacts | undefined,
+): DivergenceProof {
+  if (divergence === undefined) return { proven: false, why: 'the peer was not read' };
+  if (divergence.kind === 'unreadable')
+    return { proven: false, why: `the peer could not be read (${divergence.problem})` };
+  const { peer } = divergence;
+  const name = `${peer.node} (${peer.address})`;
+  if (peer.node !== lineage.primary)
+    return { proven: false, why: `the lineage names ${lineage.primary}, but the peer read is ${peer.node}` };
+  if (!peer.readOnly) return { proven: false, why: `${name} is writable: it is the primary to rejoin` };
+  if (peer.serverId === divergence.localServerId)
+    return { proven: false, why: `${name} answers with this server's own server_id ${peer.serverId}` };
+  const settings = formerPrimaryStrictProblems(peer.semiSync);
+  if (settings.length > 0)
+    return { proven: false, why: `${peer.node}'s semi-sync settings are not strict: ${settings.join('; ')}` };
+  const others = peer.replicaServerIds.filter((id) => id !== divergence.localServerId);
+  if (others.length > 0)
+    return {
+      proven: false,
+      why: `replicas other than this node are registered on ${peer.node} (server_id ${others.join(', ')}): any of them could have acknowledged its commits`,
+    };
+  const here = [...parseGtidList(divergence.localState), ...parseGtidList(divergence.localApplied)];
+  const lacking = extraTransactions(parseGtidList(peer.state), lastPerServer(here));
+  const foreign = lacking.filter((x) => x.local.server !== peer.serverId);
+  if (foreign.length > 0)
+    return {
+      proven: false,
+      why: `this node lacks ${foreign.map(describeExtra).join(', ')}, not written by ${peer.node} (server_id ${peer.serverId}): it may have been acknowledged elsewhere`,
+    };
+  const received = parseGtidList(divergence.localReceived);
+  const receivedOnly = lacking.filter((x) =>
+    received.some(
+      (r) =>
+        r.domain === x.local.domain &&
+        r.server === x.local.server &&
+        (x.peerHas === undefined || r.seq > x.peerHas.seq),
+    ),
+  );
+  if (receivedOnly.length > 0)
+    return {
+      proven: false,
+      why: `this server received ${receivedOnly.map((x) => formatGtid(x.local)).join(', ')} (Gtid_IO_Pos ${divergence.localReceived}) without applying it: it may have acknowledged it`,
+    };
+  if (lacking.length === 0)
+    return { proven: true, reason: `it holds everything ${name} logged, and ${name} is read-only` };
+  return {
+    proven: true,
+    reason: `${name} is read-only and logged ${lacking.map((x) => formatGtid(x.local)).join(', ')} as primary, which this node lacks; under strict semi-sync only this node could have acknowledged them and it never received them, so no client was told they committed (${peer.node} rejoins by rebuild, discarding them)`,
+  };
+}
+
+function problemsOf(facts: PromotionFacts, proof: DivergenceProof | undefined): string[] {
   const problems: string[] = [];
   const { replica } = facts;
   if (facts.lineage.kind === 'unreadable') {
     problems.push(`its lineage record cannot be read (${facts.lineage.problem})`);
   }
   const lineage = facts.lineage.kind === 'ok' ? facts.lineage.lineage : undefined;
-  if (lineage && lineage.diverged.length > 0) {
+  if (lineage && lineage.diverged.length > 0 && !proof?.proven) {
     problems.push(
-      `it diverged from ${lineage.primary} (seen ${lineage.at}): it holds ${lineage.diverged.join(', ')}, which ${lineage.primary} never had, and lacks what ${lineage.primary} wrote since`,
+      `it diverged from ${lineage.primary} (seen ${lineage.at}): it holds ${lineage.diverged.join(', ')}, which ${lineage.primary} never had, and lacks what ${lineage.primary} wrote since` +
+        (proof ? ` (strict semi-sync cannot show that was never acknowledged: ${proof.why})` : ''),
     );
   }
   const selfWasPrimary = lineage?.primary === facts.self;
@@ -108,16 +180,22 @@ function problemsOf(facts: PromotionFacts): string[] {
 }
 
 export function promotionVerdict(facts: PromotionFacts): PromotionVerdict {
-  const problems = problemsOf(facts);
+  const lineage = facts.lineage.kind === 'ok' ? facts.lineage.lineage : undefined;
+  const proof =
+    lineage && lineage.diverged.length > 0 && facts.strictSemiSync
+      ? strictDivergenceProof(lineage, facts.divergence)
+      : undefined;
+  const problems = problemsOf(facts, proof);
   if (problems.length === 0) {
-    const lineage = facts.lineage.kind === 'ok' ? facts.lineage.lineage : undefined;
     const reason = !lineage
       ? facts.replica
         ? `no lineage recorded; replicating from ${facts.replica.source} with no replication error`
         : 'no lineage recorded and no replication configured: the first promotion of this pair'
-      : lineage.primary === facts.self
-        ? `this node was the last primary it knew of (${lineage.at})`
-        : `following ${lineage.primary}, and it holds everything ${lineage.primary} had when last seen`;
+      : proof?.proven
+        ? `it diverged from ${lineage.primary} (seen ${lineage.at}), keeping its own ${lineage.diverged.join(', ')}, but ${proof.reason}`
+        : lineage.primary === facts.self
+          ? `this node was the last primary it knew of (${lineage.at})`
+          : `following ${lineage.primary}, and it holds everything ${lineage.primary} had when last seen`;
     if (facts.strictSemiSync && facts.replica?.io === 'no' && lineage?.primary !== facts.self) {
       return {
         allow: true,

@@ -20,7 +20,7 @@
  * = OFF, Rpl_semi_sync_master_no_tx also counts the killed ACK waits), so it is logged, not judged.
  * Pure: the same facts give the same verdict.
  */
-import { strictSemiSyncProblems } from '../mysql/semi-sync.js';
+import { formerPrimaryStrictProblems, strictSemiSyncProblems } from '../mysql/semi-sync.js';
 import type { SemiSyncState } from '../mysql/server-state.js';
 import type { Spec } from '../spec/schema.js';
 
@@ -51,11 +51,6 @@ export type RejoinVerdict =
 const serverOf = (gtid: string) => Number(gtid.split('-')[1]);
 const leadingGtid = (text: string) => /^\s*(\d+-\d+-\d+)/.exec(text)?.[1] ?? text;
 
-/** The strict-settings problems of this server as the primary it was: its source side was switched off by the demotion. */
-function asFormerPrimary(local: SemiSyncState): string[] {
-  return strictSemiSyncProblems({ ...local, sourceEnabled: true, sourceActive: true }, 'primary');
-}
-
 /**
  * The verdict; `undefined` when there is nothing to rejoin (no extra GTID, no marker). A refusal's
  * reason starts with "not rebuilt by itself:" and names the failed condition.
@@ -81,7 +76,7 @@ export function rejoinVerdict(facts: RejoinFacts, spec: Spec): RejoinVerdict | u
     );
   if (facts.peer.serverId === facts.localServerId)
     return refuse(`${facts.peer.address} answers with this server's own server_id ${facts.localServerId}`);
-  const local = asFormerPrimary(facts.local);
+  const local = formerPrimaryStrictProblems(facts.local);
   if (local.length > 0)
     return refuse(`this server's semi-sync settings were not strict: ${local.join('; ')}`);
   const peer = strictSemiSyncProblems(facts.peerSemiSync, 'primary');

@@ -49,6 +49,16 @@ export function lastPerDomain(list: readonly MariadbGtid[]): MariadbGtid[] {
   return [...last.values()];
 }
 
+/** One GTID per (domain, server_id), the highest: merges a binlog state with a replica position. */
+export function lastPerServer(list: readonly MariadbGtid[]): MariadbGtid[] {
+  const last = new Map<string, MariadbGtid>();
+  for (const g of list) {
+    const key = `${g.domain}-${g.server}`;
+    if ((last.get(key)?.seq ?? -1n) < g.seq) last.set(key, g);
+  }
+  return [...last.values()];
+}
+
 /** The entries of `want` whose domain `have` has not reached. */
 export function positionGaps(have: readonly MariadbGtid[], want: readonly MariadbGtid[]): MariadbGtid[] {
   return want.filter((w) => {

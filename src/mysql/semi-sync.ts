@@ -43,6 +43,14 @@ export const SEMI_SYNC_REPLICA_SETTING = 'SET GLOBAL rpl_semi_sync_slave_enabled
 
 export type SemiSyncRole = 'primary' | 'replica';
 
+/**
+ * The strict-settings problems of a server judged as the primary it was before its demotion: the
+ * demotion switched its source side off on purpose, everything else must still be strict.
+ */
+export function formerPrimaryStrictProblems(state: SemiSyncState): string[] {
+  return strictSemiSyncProblems({ ...state, sourceEnabled: true, sourceActive: true }, 'primary');
+}
+
 /** What keeps `state` from being strict semi-sync in `role`, one plain sentence each; empty when strict. */
 export function strictSemiSyncProblems(state: SemiSyncState, role: SemiSyncRole): string[] {
   const problems: string[] = [];

@@ -7,24 +7,26 @@
  * rebuilds ha1 from ha2: it replicates from ha2 and acknowledges its commits, the unacknowledged
  * row and GTID are gone, and the binlog holding them is saved. Run through the lab lock.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { writeLineage } from '../../src/cluster/lineage.js';
 import { runStrictRejoin } from '../../src/cluster/rejoin-run.js';
-import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
+import type { MariadbServer } from '../../src/lab/mariadb.js';
 import { createLogger } from '../../src/log.js';
-import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
-import { demote, DivergedError } from '../../src/mysql/demote.js';
-import { renderClientSection } from '../../src/mysql/option-file.js';
+import type { MysqlSession } from '../../src/mysql/connection.js';
+import { demote } from '../../src/mysql/demote.js';
 import { promote } from '../../src/mysql/promote.js';
 import { describeExtra, extraTransactions, parseGtidList } from '../../src/mysql/gtid.js';
 import { markerPath } from '../../src/mysql/rebuild.js';
-import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
-import { parseSpecText } from '../../src/spec/load.js';
-import { freePort, one, until } from '../support/mariadb-pair.js';
+import { one, until } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
+import {
+  commitAwaitingAck,
+  recordDivergence,
+  startStrictPair,
+  STRICT,
+  type StrictPair,
+} from '../support/strict-pair.js';
 
 const missing = requirementsMissing({
   root: true,
@@ -34,91 +36,20 @@ const missing = requirementsMissing({
 describe.skipIf(missing)(
   titled('strict semi-sync: the agent rejoins a diverged old primary', missing),
   () => {
-    let dir: string;
+    let pair: StrictPair;
     let stateDir: string;
-    const servers: MariadbServer[] = [];
-    const sessions: MysqlSession[] = [];
     let a: MariadbServer;
     let b: MariadbServer;
     let sa: MysqlSession;
     let sb: MysqlSession;
-    let specText: string;
     let unacknowledged: string;
     const steps: string[] = [];
     const stepLog = (event: string, fields: Record<string, unknown>) =>
       void steps.push(`${event} ${JSON.stringify(fields)}`);
 
     beforeAll(async () => {
-      dir = mkdtempSync(join(tmpdir(), `hactl-strict-rejoin-${process.pid}-`));
-      stateDir = join(dir, 'state');
-      mkdirSync(stateDir, { recursive: true });
-      const port = await freePort();
-      const extra = { ...STRICT_SEMI_SYNC_SERVER_OPTIONS };
-      a = await initMariadb({
-        dir: join(dir, 'a'),
-        port,
-        serverId: 1,
-        readOnly: false,
-        bindAddress: '127.0.0.2',
-        extra,
-      });
-      servers.push(a);
-      b = await initMariadb({
-        dir: join(dir, 'b'),
-        port,
-        serverId: 2,
-        readOnly: true,
-        bindAddress: '127.0.0.3',
-        extra,
-      });
-      servers.push(b);
-      await startReplication(b, { host: a.host, port, account: a.replication });
-      // One admin and one replication account for the pair, as in a real one.
-      const password = a.admin.password;
-      const root = await connectWith({ user: 'root', socket: b.socket }, { timeoutMs: 5000 });
-      await root.query('SET SESSION sql_log_bin = 0');
-      await root.query("ALTER USER 'hactl_admin'@'%' IDENTIFIED BY ?", [password], { secrets: [password] });
-      await root.query("ALTER USER 'hactl_repl'@'%' IDENTIFIED BY ?", [a.replication.password], {
-        secrets: [a.replication.password],
-      });
-      await root.close();
-      const admin = join(dir, 'admin.cnf');
-      const repl = join(dir, 'repl.cnf');
-      writeFileSync(admin, renderClientSection({ user: 'hactl_admin', password }), { mode: 0o600 });
-      writeFileSync(
-        repl,
-        renderClientSection({ user: a.replication.user, password: a.replication.password }),
-        {
-          mode: 0o600,
-        },
-      );
-      specText = `version: 1
-cluster: rj
-nodes:
-  - { name: ha1, priority: 150, networks: { lan: { interface: lo, address: 127.0.0.2 } } }
-  - { name: ha2, priority: 120, networks: { lan: { interface: lo, address: 127.0.0.3 } } }
-vips: [{ name: lan, address: 192.0.2.50/24, network: lan, virtual_router_id: 51 }]
-paths: { runtime_dir: ${dir}/run, state_dir: ${stateDir} }
-agent: { enabled: true }
-mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replication_credentials_file: ${repl}, semi_sync: strict }
-`;
-      sa = await a.session();
-      sb = await b.session({ ...b.admin, password });
-      sessions.push(sa, sb);
-      const strict = {
-        topology: 'one-way',
-        catchUpTimeoutSec: 10,
-        onCatchUpTimeout: 'stay-read-only',
-      } as const;
-      await promote(sa, { ...strict, semiSync: 'strict', log: stepLog });
-      // b's IO thread registered before a's source side was on: reconnect it as a semi-sync replica.
-      await sb.query('STOP SLAVE');
-      await sb.query('SET GLOBAL rpl_semi_sync_slave_enabled = ON');
-      await sb.query('START SLAVE');
-      await until(
-        'b acknowledges as a semi-sync replica',
-        async () => (await one(sa, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
-      );
+      pair = await startStrictPair('strict-rejoin', stepLog);
+      ({ stateDir, a, b, sa, sb } = pair);
       await sa.query('CREATE TABLE app.t (id INT PRIMARY KEY, v INT)');
       await sa.query('INSERT INTO app.t VALUES (1, 1)');
       await until(
@@ -128,21 +59,7 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
 
       // The commit that never gets its ACK: b stops receiving.
       await sb.query('STOP SLAVE IO_THREAD');
-      const writer = await a.session(a.app, 60_000);
-      sessions.push(writer);
-      const told = writer.query('INSERT INTO app.t VALUES (2, 2)').then(
-        () => 'acknowledged',
-        () => 'not acknowledged',
-      );
-      await until(
-        'the insert waits for the ACK',
-        async () =>
-          (
-            await sa.query(
-              "SELECT ID FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for semi-sync ACK%'",
-            )
-          ).length === 1,
-      );
+      const { told } = await commitAwaitingAck(pair, a, sa, 'INSERT INTO app.t VALUES (2, 2)');
       // The demotion ends the wait (issue 12): MariaDB commits the row, its client is told nothing.
       await demote(sa, {
         topology: 'one-way',
@@ -150,47 +67,25 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
         log: stepLog,
         openSession: () => a.session(),
       });
-      expect(await told).toBe('not acknowledged');
+      expect(await told).toMatch(/^not acknowledged/);
       expect(await one(sa, 'SELECT COUNT(*) FROM app.t WHERE id = 2')).toBe('1');
       unacknowledged = await one(sa, 'SELECT @@GLOBAL.gtid_binlog_pos');
       expect(unacknowledged).toMatch(/^0-1-\d+$/);
 
-      await promote(sb, { ...strict, semiSync: 'strict', log: stepLog });
+      await promote(sb, { ...STRICT, semiSync: 'strict', log: stepLog });
       // ha1's re-point finds the divergence and records it, as the mysql.demote action does.
-      const error = await demote(sa, {
-        topology: 'one-way',
-        semiSync: 'strict',
-        peer: { host: b.host, port },
-        replication: { user: a.replication.user, password: a.replication.password },
-        log: stepLog,
-      }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(error).toBeInstanceOf(DivergedError);
-      expect((error as DivergedError).extraGtids).toEqual([unacknowledged]);
-      await writeLineage(stateDir, {
-        node: 'ha1',
-        primary: 'ha2',
-        primaryPosition: (error as DivergedError).peerPosition,
-        following: false,
-        diverged: (error as DivergedError).extraGtids,
-        reason: 'diverged from ha2, the writable primary: not re-pointed',
-        at: new Date().toISOString(),
-      });
+      expect(await recordDivergence(pair, 'ha1', sa, stepLog)).toEqual([unacknowledged]);
     }, 180_000);
 
     afterAll(async () => {
-      for (const x of sessions) await x.close().catch(() => undefined);
-      for (const m of servers) await m.stop().catch(() => undefined);
-      if (dir) rmSync(dir, { recursive: true, force: true });
+      await pair?.stop();
     });
 
     const rejoin = () => {
-      const spec = parseSpecText(specText, 'rj.yaml');
+      const { spec, node } = pair.specFor('ha1');
       return runStrictRejoin({
         spec,
-        node: spec.nodes[0]!,
+        node,
         log: createLogger({ level: 'warn' }),
         signal: AbortSignal.timeout(150_000),
         timeoutMs: 120_000,
@@ -227,7 +122,7 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
       // While ha1 is out, ha2's strict commits wait for an ACK (in production the application keeps
       // writing): the copy must not include this one, and the rejoined ha1 must acknowledge it.
       const pending = await b.session(b.app, 120_000);
-      sessions.push(pending);
+      pair.keep(pending);
       const pendingCommit = pending.query('INSERT INTO app.t VALUES (4, 4)').then(
         () => 'acknowledged',
         (e: unknown) => `failed: ${(e as Error).message}`,
@@ -252,7 +147,7 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
       expect(readdirSync(outcome.savedBinlogDir).some((f) => /\.\d{6}$/.test(f))).toBe(true);
 
       const again = await a.session();
-      sessions.push(again);
+      pair.keep(again);
       expect(await one(again, 'SELECT COUNT(*) FROM app.t WHERE id = 2')).toBe('0');
       expect(await one(again, 'SELECT @@GLOBAL.read_only')).toBe('1');
       const state = await one(again, 'SELECT @@GLOBAL.gtid_binlog_state');
@@ -266,7 +161,7 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
       expect(await one(again, 'SELECT COUNT(*) FROM app.t WHERE id = 4')).toBe('1');
       // ha2's strict commits now wait for ha1's ACK and get it.
       const writer = await b.session(b.app, 30_000);
-      sessions.push(writer);
+      pair.keep(writer);
       await writer.query('INSERT INTO app.t VALUES (3, 3)');
       await until(
         'row 3 on the rejoined ha1',
@@ -286,7 +181,7 @@ mysql: { credentials_file: ${admin}, socket: ${a.socket}, port: ${port}, replica
       // A write here under another server_id (and its own domain, for gtid_strict_mode), as a
       // third server replicating into this one, or a human, would leave it.
       const again = await a.session();
-      sessions.push(again);
+      pair.keep(again);
       await again.query('STOP SLAVE');
       await again.query('SET SESSION server_id = 7');
       await again.query('SET SESSION gtid_domain_id = 9');
