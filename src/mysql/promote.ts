@@ -31,7 +31,7 @@ import {
   type StepLogger,
 } from './server-state.js';
 import { stopSemiSyncSource } from './demote.js';
-import { semiSyncSourceSettings } from './semi-sync.js';
+import { SEMI_SYNC_KILL_CONN_TIMEOUT_SQL, semiSyncSourceSettings } from './semi-sync.js';
 
 export type Topology = 'one-way' | 'dual-master';
 
@@ -211,6 +211,15 @@ async function drain(
       io: status.ioRunning,
       source: `${status.sourceHost}:${status.sourcePort}`,
     });
+    if (flavour.kind === 'mariadb' && options.semiSync !== 'off') {
+      // Settable at any time: the IO thread reads it when it stops.
+      await session.query(SEMI_SYNC_KILL_CONN_TIMEOUT_SQL);
+      log('promote.semi_sync_kill_conn_timeout', {
+        seconds: 1,
+        reason:
+          "stopping a semi-sync replica's IO thread first connects to the old primary to end its dump thread; when it is gone that connect waits ~2 s at MariaDB's default",
+      });
+    }
     await session.query(replicationSql(flavour, 'STOP', 'IO_THREAD'));
     actions.push('stop-io-thread');
   }

@@ -11,7 +11,7 @@ import { fence } from '../../src/fence/fence.js';
 import { demote } from '../../src/mysql/demote.js';
 import { promote, type PromoteOptions } from '../../src/mysql/promote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
-import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { one, startPair, statusValue, type Pair, until } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
@@ -47,7 +47,7 @@ async function switchover(pairs: Pair[], sessions: MysqlSession[]): Promise<Swit
   await b.query('START SLAVE');
   await until(
     'b acknowledges as a semi-sync replica',
-    async () => (await one(a, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
+    async () => (await statusValue(a, 'Rpl_semi_sync_master_clients')) !== '0',
   );
   await a.query('CREATE TABLE app.t (id INT PRIMARY KEY, v INT)');
   await a.query('INSERT INTO app.t VALUES (1, 1)');

@@ -11,7 +11,7 @@ import { appendFile } from 'node:fs/promises';
 import { demote } from '../../src/mysql/demote.js';
 import { promote } from '../../src/mysql/promote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS, semiSyncSourceSettings } from '../../src/mysql/semi-sync.js';
-import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { one, startPair, statusValue, type Pair, until } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
 const missing = requirementsMissing({ root: true, programs: ['mariadbd', 'mariadb-install-db'] });
@@ -38,7 +38,7 @@ async function crashWithUnacknowledgedInsert(pairs: Pair[]): Promise<Crashed> {
     await replica.query('START SLAVE');
     await until(
       'the standby acknowledges as a semi-sync replica',
-      async () => (await one(primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
+      async () => (await statusValue(primary, 'Rpl_semi_sync_master_clients')) !== '0',
     );
     await primary.query('CREATE TABLE app.t (id INT PRIMARY KEY, v INT)');
     await primary.query('INSERT INTO app.t VALUES (1, 1)');

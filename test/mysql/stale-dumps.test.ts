@@ -10,7 +10,7 @@ import type { MysqlSession } from '../../src/mysql/connection.js';
 import { demote } from '../../src/mysql/demote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS, semiSyncSourceSettings } from '../../src/mysql/semi-sync.js';
 import { addressOf, dumpsFrom, endDumps } from '../../src/mysql/stale-dumps.js';
-import { one, startPair, until, type Pair } from '../support/mariadb-pair.js';
+import { one, startPair, statusValue, type Pair, until } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { silentRelay, type SilentRelay } from '../support/silent-relay.js';
 
@@ -129,7 +129,7 @@ describe.skipIf(missing)(
       await b.query('START SLAVE');
       await until(
         'b acknowledges',
-        async () => (await one(a, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
+        async () => (await statusValue(a, 'Rpl_semi_sync_master_clients')) !== '0',
       );
       await a.query('CREATE TABLE app.t (id INT PRIMARY KEY)');
       return { pair, relay, a, b, viaRelay, replication };

@@ -18,7 +18,7 @@ import { demote } from '../../src/mysql/demote.js';
 import { promote } from '../../src/mysql/promote.js';
 import { describeExtra, extraTransactions, parseGtidList } from '../../src/mysql/gtid.js';
 import { markerPath } from '../../src/mysql/rebuild.js';
-import { one, until } from '../support/mariadb-pair.js';
+import { one, statusValue, until } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   commitAwaitingAck,
@@ -170,7 +170,7 @@ describe.skipIf(missing)(
       const status = (await again.query('SHOW SLAVE STATUS'))[0] ?? {};
       expect(status.Master_Host).toBe('127.0.0.3');
       expect(status.Slave_IO_Running).toBe('Yes');
-      expect(await one(sb, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_yes_tx'")).not.toBe('0');
+      expect(await statusValue(sb, 'Rpl_semi_sync_master_yes_tx')).not.toBe('0');
       // The pair's history came with the copy: a failover the other way finds nothing "extra" on ha2.
       const history = async (x: MysqlSession) =>
         parseGtidList(await one(x, 'SELECT @@GLOBAL.gtid_binlog_state'));

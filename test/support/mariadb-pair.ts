@@ -118,6 +118,15 @@ export async function one(session: MysqlSession, sql: string): Promise<string> {
   return String(Object.values(row)[0]);
 }
 
+/**
+ * A global status variable's value ('' when the server has none by that name). Not `one()`: the
+ * first column of SHOW STATUS is the variable's name, so a check through it could never fail.
+ */
+export async function statusValue(session: MysqlSession, name: string): Promise<string> {
+  const row = (await session.query('SHOW GLOBAL STATUS LIKE ?', [name]))[0];
+  return row === undefined ? '' : String(row.Value ?? row.VALUE);
+}
+
 /** Creates app.t on the primary and waits until replication brought it to the replica. */
 export async function createReplicatedTable(pair: Pair): Promise<void> {
   const primary = await pair.primary.session();

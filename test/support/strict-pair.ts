@@ -17,7 +17,7 @@ import { promote } from '../../src/mysql/promote.js';
 import { STRICT_SEMI_SYNC_SERVER_OPTIONS } from '../../src/mysql/semi-sync.js';
 import { parseSpecText } from '../../src/spec/load.js';
 import type { NodeSpec, Spec } from '../../src/spec/schema.js';
-import { freePort, one, until } from './mariadb-pair.js';
+import { freePort, statusValue, until } from './mariadb-pair.js';
 
 export const STRICT = {
   topology: 'one-way',
@@ -130,7 +130,7 @@ ${SPEC_ACTIONS}`,
     await sb.query('START SLAVE');
     await until(
       'b acknowledges as a semi-sync replica',
-      async () => (await one(sa, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")) !== '0',
+      async () => (await statusValue(sa, 'Rpl_semi_sync_master_clients')) !== '0',
     );
     return { dir, stateDir, a, b, sa, sb, replication: a.replication, specFor, adminSession, keep, stop };
   } catch (error) {
