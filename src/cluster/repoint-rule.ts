@@ -12,6 +12,7 @@
  * it (the lineage); the agent then judges a rejoin by rebuild (src/cluster/rejoin-rule.ts), whose
  * proof needs that record. Pure: the same observation gives the same answer.
  */
+import { TRANSIENT_IO_ERRNOS } from '../mysql/replica-status.js';
 import type { ActionSpec } from '../spec/actions-schema.js';
 import type { Spec } from '../spec/schema.js';
 import type { Observation, StandbyFacts, VrrpState } from './observation.js';
@@ -68,6 +69,11 @@ function notReplicating(standby: Standby): { why: string } | { broken: string } 
   if (replica.lastSqlErrno !== 0)
     return {
       broken: `its SQL thread stopped with error ${replica.lastSqlErrno}: ${replica.lastSqlError}`,
+    };
+  // The demotion run again re-points and starts the IO thread again (src/mysql/demote.ts).
+  if (replica.io === 'no' && TRANSIENT_IO_ERRNOS.has(replica.lastIoErrno))
+    return {
+      why: `its IO thread stopped on error ${replica.lastIoErrno} in transit (${replica.lastIoError})`,
     };
   if (!SOURCE_GONE_ERRNOS.has(replica.lastIoErrno))
     return { broken: `its IO thread reports error ${replica.lastIoErrno}: ${replica.lastIoError}` };

@@ -24,7 +24,12 @@ import {
   type MariadbGtid,
 } from './gtid.js';
 import type { Topology } from './promote.js';
-import { explainErrno, readReplicaStatus, type ReplicaStatus } from './replica-status.js';
+import {
+  explainErrno,
+  readReplicaStatus,
+  TRANSIENT_IO_ERRNOS,
+  type ReplicaStatus,
+} from './replica-status.js';
 import {
   isOn,
   readGtidState,
@@ -169,7 +174,7 @@ async function becomeReadOnly(
   return report.ended.map((k) => k.id);
 }
 
-interface PeerState {
+export interface PeerState {
   address: string;
   readOnly: boolean;
   serverId: number;
@@ -539,9 +544,11 @@ export async function stopSemiSyncSource(
 }
 
 const DIVERGENCE_ERRNOS = new Set([1236, 1950]);
+/** How often one verification starts an IO thread again after a transient stream error. */
+const IO_RESTARTS = 3;
 
 /** Polls until both threads run and we applied the peer's position, or a divergence error shows. */
-async function verifyReplication(
+export async function verifyReplication(
   session: MysqlSession,
   flavour: Flavour,
   peer: PeerState,
@@ -550,9 +557,23 @@ async function verifyReplication(
 ): Promise<DemoteReport['replication']> {
   const deadline = Date.now() + timeoutMs;
   let status: ReplicaStatus | null = null;
+  let restarts = 0;
   for (let i = 0; i < Math.ceil(timeoutMs / 100) + 1; i++) {
     status = await readReplicaStatus(session, flavour);
     if (!status) break;
+    if (status.ioRunning === 'no' && TRANSIENT_IO_ERRNOS.has(status.lastIoErrno) && restarts < IO_RESTARTS) {
+      restarts++;
+      log('demote.io_thread_restarted', {
+        level: 'warn',
+        errno: status.lastIoErrno,
+        error: status.lastIoError,
+        restart: restarts,
+        reason: 'the IO thread stopped on an error in transit, not on a source that lacks what it asks for',
+      });
+      await session.query(replicationSql(flavour, 'START', 'IO_THREAD'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
     const errno = DIVERGENCE_ERRNOS.has(status.lastIoErrno)
       ? status.lastIoErrno
       : DIVERGENCE_ERRNOS.has(status.lastSqlErrno)

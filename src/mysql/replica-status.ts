@@ -106,6 +106,14 @@ export async function readReplicaStatus(
   return status.sourceHost === '' ? null : status;
 }
 
+/**
+ * IO errors of a stream that went wrong in transit, not of a source that lacks what is asked:
+ * 1743 (an event's checksum did not verify) and 1595 (so the event could not be queued). Seen in
+ * chaos (strict notify-burst): a replica's IO thread connected while its new source was being
+ * demoted again, and stopped on them. Starting the IO thread again asks the source afresh.
+ */
+export const TRANSIENT_IO_ERRNOS: ReadonlySet<number> = new Set([1595, 1743]);
+
 /** Plain words for the replication error numbers an operator meets during failover. */
 export function explainErrno(errno: number): string | undefined {
   switch (errno) {

@@ -99,6 +99,17 @@ describe('decide rule 7: re-point a standby that is not replicating, when safe',
       }),
       /is stopped/,
     ],
+    [
+      'its IO thread stopped on an error in transit (1595, the SQL thread still running)',
+      standby({
+        replica: replica({
+          io: 'no',
+          lastIoErrno: 1595,
+          lastIoError: 'Relay log write failure: could not queue event from master',
+        }),
+      }),
+      /IO thread stopped on error 1595 in transit/,
+    ],
   ])('%s: runs BACKUP’s mysql.demote only, with the tick’s id', (_, facts, why) => {
     const plan = decide(backup({ standby: facts }), AGENT, {});
     expect(plan.target).toBe('BACKUP');
