@@ -384,6 +384,21 @@ function longestGap(acks: WriterAck[], from: number, to: number): number {
 }
 
 /** The sequence number of domain 0 in a GTID or GTID list ("0-1-98,1-2-5" → 98), or null. */
+/**
+ * What each server is doing, for the evidence of an unhealthy repetition: a statement stuck on a
+ * server (RESET MASTER in a rejoin, a commit waiting for an ACK) shows only there.
+ */
+export async function processlists(lab: ChaosLab): Promise<Record<LabNode, unknown>> {
+  const read = (node: LabNode) =>
+    rootQuery(
+      lab.dir,
+      node,
+      'SELECT ID, USER, HOST, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST',
+    );
+  const [ha1, ha2] = await Promise.all([read('ha1'), read('ha2')]);
+  return { ha1: ha1 ?? 'not readable', ha2: ha2 ?? 'not readable' };
+}
+
 export function gtidSeq(gtids: string): number | null {
   const match = /(?:^|,)\s*0-\d+-(\d+)/.exec(gtids);
   return match ? Number(match[1]) : null;

@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultDir, labDown, labPaths, labUp } from '../../src/lab/lab.js';
 import { FAST_ADVERT_SEC, fastAdvertProblem } from '../../src/lab/spec.js';
-import { CHAOS_FAULTS, FAULT_HELP, pairProblems, runRep, type ChaosFault, type RepResult } from './faults.js';
+import {
+  CHAOS_FAULTS,
+  FAULT_HELP,
+  pairProblems,
+  processlists,
+  runRep,
+  type ChaosFault,
+  type RepResult,
+} from './faults.js';
 import { writeNaiveTemplate } from './naive.js';
 
 const USAGE = `npm run chaos -- [options]   (root: it runs the namespace lab)
@@ -277,6 +285,9 @@ export async function main(argv: string[]): Promise<number> {
               /* no log to keep */
             }
           }
+          const listed = `/tmp/hactl-chaos-${lab.prefix}-${fault}-${rep}-processlist.json`;
+          writeFileSync(listed, JSON.stringify(await processlists(lab), null, 1) + '\n');
+          say(`both servers' processlists: ${listed}`);
           say('the pair is not healthy: rebuilding the lab for the next repetition');
           await up();
         }
