@@ -113,6 +113,13 @@ export const AGENT_HTTP_INTERVAL_SEC = 0.25;
 export const AGENT_MYSQL_INTERVAL_SEC = 1;
 
 /** The lab's file sync (agent mode): fast enough for a test, slow enough that a big file outlives a push interval. */
+/**
+ * The lab's mysql.demote step: repoint_wait (20 s by default) for the peer to become the primary,
+ * plus 15 s for the rest. Shorter, a demotion waiting for a read-only peer was stopped at 15 s
+ * every time (the spec now refuses that).
+ */
+const DEMOTE_TIMEOUT_SEC = 35;
+
 export const LAB_SYNC = { interval: 2, timeout: 60, delete: true, bwlimit: 2048, excludes: ['*.tmp'] };
 
 /** The fast profile's VRRPv3 advert interval: a backup takes over ~3.3 adverts after the last one it heard. */
@@ -230,12 +237,12 @@ export function labSpecObject(options: LabSpecOptions): Record<string, unknown> 
           ? [{ type: 'service', name: 'app', op: 'start', commands: { start: options.app.start } }]
           : []),
       ],
-      backup: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
-      fault: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
+      backup: [{ type: 'mysql.demote', timeout: DEMOTE_TIMEOUT_SEC }, ...appStop(options)],
+      fault: [{ type: 'mysql.demote', timeout: DEMOTE_TIMEOUT_SEC }, ...appStop(options)],
       // keepalived stopping (SIGTERM, a restart): read-only at once. keepalived 2.2.7 runs this
       // only after its priority-0 advert and the VIPs' removal, and kills it after ~1.1 s, so
       // it races the peer's promotion; only fencing closes that (README, "Chaos runs").
-      stop: [{ type: 'mysql.demote', timeout: 15 }, ...appStop(options)],
+      stop: [{ type: 'mysql.demote', timeout: DEMOTE_TIMEOUT_SEC }, ...appStop(options)],
     },
     ...(options.proxy ? { proxy: options.proxy } : {}),
     // No sync section: lint refuses it until hactl copies files (issue 8); the rsync daemons stay for that.

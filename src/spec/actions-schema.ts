@@ -16,7 +16,7 @@ import {
 const common = {
   timeout: numberInRange(0.1, 3600, ' seconds')
     .describe(
-      'Seconds this action may take before it is stopped and counted as failed, 0.1..3600. Default by type: mysql.promote catch_up_timeout + 15, mysql.demote repoint_wait + 30, service 60, command 30, signal and haproxy 5, webhook, proxysql and atlas 10.',
+      'Seconds this action may take before it is stopped and counted as failed, 0.1..3600. Default by type: mysql.promote catch_up_timeout + 15, mysql.demote repoint_wait + 30, service 60, command 30, signal and haproxy 5, webhook, proxysql and atlas 10. A mysql.promote timeout must be longer than mysql.catch_up_timeout, a mysql.demote one longer than mysql.repoint_wait (the wait inside the step).',
     )
     .optional(),
   on_failure: z

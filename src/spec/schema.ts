@@ -528,6 +528,32 @@ export const specSchema = specObject
 
 type SpecShape = z.infer<typeof specObject>;
 
+/**
+ * A mysql step whose own timeout ends before the wait it is built around: mysql.demote waits up to
+ * repoint_wait for the peer to become the primary, mysql.promote up to catch_up_timeout for the
+ * relay log. A shorter step timeout stops the step in the middle of that wait every time it is
+ * needed (the lab's demotions were stopped at 15 s of a 20 s wait).
+ */
+function waitInsideStepRules(
+  spec: Omit<SpecShape, never>,
+  fail: (path: (string | number)[], message: string) => void,
+): void {
+  const waits = {
+    'mysql.demote': { field: 'repoint_wait', seconds: spec.mysql?.repoint_wait ?? 20, margin: 30 },
+    'mysql.promote': { field: 'catch_up_timeout', seconds: spec.mysql?.catch_up_timeout ?? 30, margin: 15 },
+  } as const;
+  for (const [state, list] of Object.entries(spec.actions))
+    list.forEach((action, i) => {
+      const wait = waits[action.type as keyof typeof waits];
+      if (!wait || action.timeout === undefined || action.timeout > wait.seconds) return;
+      fail(
+        ['actions', state, i, 'timeout'],
+        `${action.timeout} s is not longer than mysql.${wait.field} (${wait.seconds} s), which this step may wait: it would be stopped in the middle of that wait. ` +
+          `Raise it above ${wait.seconds} s (the default is ${wait.field} + ${wait.margin}), or lower mysql.${wait.field}`,
+      );
+    });
+}
+
 /** Rules that need more than one field; they keep the rendered model free of dangling references. */
 function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): void {
   const fail = (path: (string | number)[], message: string) =>
@@ -618,6 +644,7 @@ function crossFieldRules(spec: Omit<SpecShape, never>, ctx: z.RefinementCtx): vo
     );
   }
   fencingRules(spec, fail);
+  waitInsideStepRules(spec, fail);
   if (spec.proxy) {
     const network = spec.proxy.network ?? spec.mysql?.replication_network ?? spec.vips[0]!.network;
     if (spec.nodes.some((node) => !node.networks[network]))

@@ -154,6 +154,8 @@ const CROSS_FIELD: Record<string, RegExp> = {
   'proxy.proxies[]<*>.nodes[]': /is not a node of this spec/,
   'actions.*[]<proxysql>.network': NOT_EVERY_NODE,
   'actions.*[]<atlas>.network': NOT_EVERY_NODE,
+  // A mysql step's timeout compared with the wait inside it.
+  'actions.*[]<*>.timeout': /is not longer than mysql\.(repoint_wait|catch_up_timeout)/,
   // A check's target compared with the nodes it runs on.
   'checks[]<tcp>.params.host': /but the check also runs on/,
   'checks[]<http>.params.url': /but the check also runs on/,
