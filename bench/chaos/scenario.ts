@@ -210,6 +210,15 @@ export async function main(argv: string[]): Promise<number> {
   const lab = { prefix: values.prefix, dir: defaultDir(values.prefix) };
   const semiSync = values.mode === 'semi-sync';
   const say = (line: string) => process.stderr.write(`${line}\n`);
+  // Ctrl-C, or a SIGTERM from a job's timeout, ends the run with the lab torn down: Node's default
+  // is to exit at once, leaving namespaces, keepalived and the servers behind. A second signal
+  // finds no handler and ends the process as before.
+  const stopOn = (signal: NodeJS.Signals) => {
+    say(`chaos: ${signal}: tearing the lab down (prefix ${lab.prefix})`);
+    void labDown(lab).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', stopOn);
+  process.once('SIGTERM', stopOn);
   const naive = values.naive ? writeNaiveTemplate(lab.dir) : undefined;
   const flavour = values.naive
     ? 'naive seed-004 notify'
@@ -296,6 +305,8 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await labDown(lab);
     naive?.remove();
+    process.off('SIGINT', stopOn);
+    process.off('SIGTERM', stopOn);
   }
   const profile =
     values.profile === 'fast'
