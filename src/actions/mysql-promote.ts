@@ -119,6 +119,7 @@ export const run: ActionRun<ActionOf<'mysql.promote'>> = async (_action, context
       catchUpTimeoutSec: mysql.catch_up_timeout,
       onCatchUpTimeout: mysql.on_catch_up_timeout,
       semiSync: mysql.semi_sync,
+      ...(context.promotionStillWanted ? { stillWanted: context.promotionStillWanted } : {}),
       log: stepLogger(context, 'mysql.promote'),
       takingOver: (applied) => remember(context, applied, 'promotion under way: relay log drained', override),
     });

@@ -41,6 +41,11 @@ export interface ActionContext {
    * the action's own bound.
    */
   keepWaitingForPeer?: () => boolean;
+  /**
+   * Asked by mysql.promote right before the database becomes writable: why not any more (this node
+   * holds none of the VIPs now), or undefined. Absent: no such check.
+   */
+  promotionStillWanted?: () => string | undefined;
 }
 
 export interface ActionResult {

@@ -171,6 +171,12 @@ export async function apply(plan: Plan, options: ApplyOptions): Promise<ApplyOut
     transitionId: plan.transitionId,
     // A live look, not the snapshot: it answers while a demotion waits for the peer.
     keepWaitingForPeer: () => vipHolding(spec, addresses()).held.length === 0,
+    promotionStillWanted: () => {
+      const { held, missing } = vipHolding(spec, addresses());
+      return held.length === 0
+        ? `this node holds none of the VIPs any more (${missing.join(', ')}): keepalived moved them while it promoted`
+        : undefined;
+    },
     ...(promotion ? { promotion: { verdict: promotion.verdict, evidence: promotion.evidence } } : {}),
     ...(fencing ? { fencing } : {}),
     ...(intent.acceptStale === undefined ? {} : { acceptStale: intent.acceptStale }),

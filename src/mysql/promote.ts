@@ -36,6 +36,12 @@ import { SEMI_SYNC_KILL_CONN_TIMEOUT_SQL, semiSyncSourceSettings } from './semi-
 export type Topology = 'one-way' | 'dual-master';
 
 export interface PromoteOptions {
+  /**
+   * Asked right before the server becomes writable: a reason not to any more (the caller's
+   * premise is gone, e.g. this node no longer holds the VIPs), or undefined. The promotion then
+   * stops there, read-only; the next transition decides again.
+   */
+  stillWanted?: () => string | undefined;
   topology: Topology;
   catchUpTimeoutSec: number;
   onCatchUpTimeout: 'stay-read-only' | 'promote-anyway';
@@ -84,6 +90,14 @@ export interface PromoteReport {
 }
 
 /** The server could not apply everything it had received in time; it stays read-only. */
+/** The caller's premise went away before the server became writable: it stays read-only. */
+export class PromotionAbandoned extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PromotionAbandoned';
+  }
+}
+
 export class CatchUpTimeout extends DatabaseError {
   readonly reason: Exclude<CatchUpResult, 'not-needed' | 'caught-up'>;
   readonly target: string | null;
@@ -556,6 +570,13 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     });
   }
   if (before.readOnly || before.superReadOnly) {
+    // A promotion takes hundreds of ms; the peer may have been handed the VIPs and fenced this
+    // server meanwhile. Turning read_only off then would make two writable databases.
+    const gone = options.stillWanted?.();
+    if (gone !== undefined) {
+      options.log('promote.abandoned', { level: 'warn', reason: gone, decision: 'stay read-only', actions });
+      throw new PromotionAbandoned(`promotion of ${session.address} abandoned before read_only=OFF: ${gone}`);
+    }
     await setReadOnly(session, flavour, false);
     actions.push('read-only-off');
   } else if (!status) {

@@ -16,6 +16,7 @@ import { decide, type Intent } from '../../src/cluster/decide.js';
 import type { Observation } from '../../src/cluster/observation.js';
 import { createLogger } from '../../src/log.js';
 import type { DemoteOptions } from '../../src/mysql/demote.js';
+import type { PromoteOptions } from '../../src/mysql/promote.js';
 import { parseSpecText } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/schema.js';
 import { lineage } from './guard-cases.js';
@@ -25,6 +26,7 @@ const fake = vi.hoisted(() => ({
   readOnly: true,
   setReadOnly: [] as boolean[],
   promotions: 0,
+  promoteOptions: [] as unknown[],
   demoteOptions: [] as unknown[],
   repoint: { result: 'skipped', reason: 'test', peer: null, peerPosition: null } as Record<string, unknown>,
 }));
@@ -51,8 +53,9 @@ vi.mock('../../src/mysql/server-state.js', () => ({
 }));
 vi.mock('../../src/mysql/promote.js', () => ({
   CatchUpTimeout: class CatchUpTimeout extends Error {},
-  promote: () => {
+  promote: (_session: unknown, options: unknown) => {
     fake.promotions++;
+    fake.promoteOptions.push(options);
     fake.readOnly = false;
     return Promise.resolve({
       outcome: 'promoted',
@@ -101,6 +104,7 @@ actions:
     readOnly: true,
     setReadOnly: [],
     promotions: 0,
+    promoteOptions: [],
     demoteOptions: [],
     repoint: { result: 'skipped', reason: 'test', peer: null, peerPosition: null },
   });
@@ -248,6 +252,19 @@ describe('mysql.demote asks the core, not the host, whether to keep waiting for 
     expect(keepWaiting()).toBe(false);
     addresses = new Set(['192.0.2.99']);
     expect(keepWaiting()).toBe(true);
+  });
+});
+
+describe('mysql.promote asks the core, right before read_only=OFF, whether the VIPs are still here', () => {
+  it("stillWanted follows apply's VIP source, re-read on every call", async () => {
+    let addresses = new Set(['192.0.2.50']);
+    const seen = observation({ vips: ONE, lineage: { kind: 'none' }, database: database() });
+    const { outcome } = await decideAndApply(seen, {}, () => addresses);
+    expect(outcome).toMatchObject({ ok: true });
+    const stillWanted = (fake.promoteOptions[0] as PromoteOptions).stillWanted!;
+    expect(stillWanted()).toBeUndefined();
+    addresses = new Set();
+    expect(stillWanted()).toMatch(/holds none of the VIPs any more \(192\.0\.2\.50\)/);
   });
 });
 

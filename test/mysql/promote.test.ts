@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MysqlSession } from '../../src/mysql/connection.js';
-import { CatchUpTimeout, promote, type PromoteOptions } from '../../src/mysql/promote.js';
+import { CatchUpTimeout, promote, PromotionAbandoned, type PromoteOptions } from '../../src/mysql/promote.js';
 import { argvLeaks, startPair, until, type Pair } from '../support/mariadb-pair.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 
@@ -243,5 +243,42 @@ describe.skipIf(missing)(titled('promote against real MariaDB', missing), () => 
     const row = (await replica.query('SHOW SLAVE STATUS'))[0];
     expect(row?.Slave_IO_Running).toBe('Yes');
     expect(argvLeaks(pair.secrets)).toEqual([]);
+  });
+
+  it('abandons, read-only, when its premise is gone right before read_only=OFF (chaos round 17: 0.51 s of two writable)', async () => {
+    const pair = await startPair();
+    pairs.push(pair);
+    const replica = await pair.replica.session();
+    sessions.push(replica);
+    const { log, events } = collect();
+    let asked = 0;
+    const promotion = promote(replica, {
+      topology: 'one-way',
+      catchUpTimeoutSec: 5,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'off',
+      stillWanted: () => {
+        asked++;
+        return 'this node holds none of the VIPs any more';
+      },
+      log,
+    });
+    await expect(promotion).rejects.toBeInstanceOf(PromotionAbandoned);
+    expect(asked).toBe(1);
+    expect(String((await replica.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe('1');
+    expect(events.find((e) => e.event === 'promote.abandoned')).toMatchObject({
+      reason: 'this node holds none of the VIPs any more',
+      decision: 'stay read-only',
+    });
+    // Asked again with the premise back, it promotes.
+    await promote(replica, {
+      topology: 'one-way',
+      catchUpTimeoutSec: 5,
+      onCatchUpTimeout: 'stay-read-only',
+      semiSync: 'off',
+      stillWanted: () => undefined,
+      log,
+    });
+    expect(String((await replica.query('SELECT @@GLOBAL.read_only AS ro'))[0]?.ro)).toBe('0');
   });
 });
