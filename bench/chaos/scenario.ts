@@ -275,7 +275,8 @@ export async function main(argv: string[]): Promise<number> {
               : '') +
             (result.evidenceFile ? ` evidence: ${result.evidenceFile}` : ''),
         );
-        if (values['keep-logs'] || (await pairProblems(lab)).problems.length > 0) {
+        const unhealthy = (await pairProblems(lab)).problems.length > 0;
+        if (values['keep-logs'] || unhealthy) {
           // The rebuild removes the lab's hactl.log: keep it for whoever reads the table.
           const kept = `/tmp/hactl-chaos-${lab.prefix}-${fault}-${rep}.log`;
           try {
@@ -297,7 +298,9 @@ export async function main(argv: string[]): Promise<number> {
           const listed = `/tmp/hactl-chaos-${lab.prefix}-${fault}-${rep}-processlist.json`;
           writeFileSync(listed, JSON.stringify(await processlists(lab), null, 1) + '\n');
           say(`both servers' processlists: ${listed}`);
-          say('the pair is not healthy: rebuilding the lab for the next repetition');
+          say(
+            `${unhealthy ? 'the pair is not healthy' : '--keep-logs'}: rebuilding the lab for the next repetition`,
+          );
           await up();
         }
       }
