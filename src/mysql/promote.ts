@@ -439,6 +439,27 @@ async function holdEverythingTheOldPrimaryLogged(
   );
 }
 
+/** Stops the promotion, read-only, when the caller no longer wants it (options.stillWanted). */
+async function abandonIfUnwanted(
+  session: MysqlSession,
+  options: PromoteOptions,
+  actions: string[],
+  where: string,
+  undo: () => Promise<void>,
+): Promise<void> {
+  const gone = options.stillWanted?.();
+  if (gone === undefined) return;
+  await undo();
+  options.log('promote.abandoned', {
+    level: 'warn',
+    where,
+    reason: gone,
+    decision: 'stay read-only',
+    actions,
+  });
+  throw new PromotionAbandoned(`promotion of ${session.address} abandoned ${where}: ${gone}`);
+}
+
 /** One-way: the new primary replicates from nobody. */
 async function removeReplication(session: MysqlSession, flavour: Flavour, actions: string[]): Promise<void> {
   // STOP waits for the SQL thread to finish its current transaction: give it time.
@@ -533,6 +554,10 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
     await holdEverythingTheOldPrimaryLogged(session, flavour, options, actions, started, async () => {
       await resumeIoThread(session, flavour, actions, log);
     });
+    // Before anything is recorded or removed: abandoned here, the server is the replica it was.
+    await abandonIfUnwanted(session, options, actions, 'before it changed anything', async () => {
+      await resumeIoThread(session, flavour, actions, log);
+    });
     await options.takingOver?.(await appliedPosition(session, flavour));
     if (options.topology === 'one-way') {
       await removeReplication(session, flavour, actions);
@@ -572,11 +597,7 @@ export async function promote(session: MysqlSession, options: PromoteOptions): P
   if (before.readOnly || before.superReadOnly) {
     // A promotion takes hundreds of ms; the peer may have been handed the VIPs and fenced this
     // server meanwhile. Turning read_only off then would make two writable databases.
-    const gone = options.stillWanted?.();
-    if (gone !== undefined) {
-      options.log('promote.abandoned', { level: 'warn', reason: gone, decision: 'stay read-only', actions });
-      throw new PromotionAbandoned(`promotion of ${session.address} abandoned before read_only=OFF: ${gone}`);
-    }
+    await abandonIfUnwanted(session, options, actions, 'before read_only=OFF', async () => undefined);
     await setReadOnly(session, flavour, false);
     actions.push('read-only-off');
   } else if (!status) {
