@@ -42,8 +42,8 @@ export interface ActionContext {
    */
   keepWaitingForPeer?: () => boolean;
   /**
-   * Asked by mysql.promote right before the database becomes writable: why not any more (this node
-   * holds none of the VIPs now), or undefined. Absent: no such check.
+   * Asked by mysql.promote after its drain and right before the database becomes writable: why
+   * not any more (this node holds none of the VIPs now), or undefined. Absent: no such check.
    */
   promotionStillWanted?: () => string | undefined;
 }

@@ -37,9 +37,10 @@ export type Topology = 'one-way' | 'dual-master';
 
 export interface PromoteOptions {
   /**
-   * Asked right before the server becomes writable: a reason not to any more (the caller's
-   * premise is gone, e.g. this node no longer holds the VIPs), or undefined. The promotion then
-   * stops there, read-only; the next transition decides again.
+   * A reason not to promote any more (the caller's premise is gone, e.g. this node no longer holds
+   * the VIPs), or undefined. Asked after the drain, before anything is recorded or removed (then
+   * the server is left the replica it was), and again right before read_only=OFF. Either way the
+   * promotion stops read-only and the next transition decides again.
    */
   stillWanted?: () => string | undefined;
   topology: Topology;
@@ -89,7 +90,6 @@ export interface PromoteReport {
   durationMs: number;
 }
 
-/** The server could not apply everything it had received in time; it stays read-only. */
 /** The caller's premise went away before the server became writable: it stays read-only. */
 export class PromotionAbandoned extends Error {
   constructor(message: string) {
@@ -98,6 +98,7 @@ export class PromotionAbandoned extends Error {
   }
 }
 
+/** The server could not apply everything it had received in time; it stays read-only. */
 export class CatchUpTimeout extends DatabaseError {
   readonly reason: Exclude<CatchUpResult, 'not-needed' | 'caught-up'>;
   readonly target: string | null;
