@@ -10,8 +10,6 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { decide } from '../../src/cluster/decide.js';
 import { localSources, observe } from '../../src/cluster/observe.js';
-import { runStrictRejoin } from '../../src/cluster/rejoin-run.js';
-import { createLogger } from '../../src/log.js';
 import { demote } from '../../src/mysql/demote.js';
 import { promote } from '../../src/mysql/promote.js';
 import { one, until } from '../support/mariadb-pair.js';
@@ -19,6 +17,7 @@ import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   commitAwaitingAck,
   recordDivergence,
+  rejoin,
   startStrictPair,
   STRICT,
   type StrictPair,
@@ -131,15 +130,7 @@ describe.skipIf(missing)(titled('strict semi-sync: both nodes diverged, one prom
     onTestFailed(() => console.log(steps.join('\n')));
     const { a, sb } = pair;
     expect(await recordDivergence(pair, 'ha2', sb, stepLog)).toEqual([ownHa2]);
-    const { spec, node } = pair.specFor('ha2');
-    const outcome = await runStrictRejoin({
-      spec,
-      node,
-      log: createLogger({ level: 'warn' }),
-      signal: AbortSignal.timeout(150_000),
-      timeoutMs: 120_000,
-      addresses: () => new Set<string>(),
-    });
+    const outcome = await rejoin(pair, 'ha2');
     expect(outcome, JSON.stringify(outcome)).toMatchObject({ result: 'rebuilt', discarded: [ownHa2] });
     const ha2 = await pair.adminSession('ha2');
     expect(await one(ha2, 'SELECT COUNT(*) FROM app.t WHERE id = 3')).toBe('0');

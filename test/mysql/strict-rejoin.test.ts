@@ -10,9 +10,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { writeLineage } from '../../src/cluster/lineage.js';
-import { runStrictRejoin } from '../../src/cluster/rejoin-run.js';
 import type { MariadbServer } from '../../src/lab/mariadb.js';
-import { createLogger } from '../../src/log.js';
 import type { MysqlSession } from '../../src/mysql/connection.js';
 import { demote } from '../../src/mysql/demote.js';
 import { promote } from '../../src/mysql/promote.js';
@@ -23,6 +21,7 @@ import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   commitAwaitingAck,
   recordDivergence,
+  rejoin,
   startStrictPair,
   STRICT,
   type StrictPair,
@@ -81,17 +80,7 @@ describe.skipIf(missing)(
       await pair?.stop();
     });
 
-    const rejoin = () => {
-      const { spec, node } = pair.specFor('ha1');
-      return runStrictRejoin({
-        spec,
-        node,
-        log: createLogger({ level: 'warn' }),
-        signal: AbortSignal.timeout(150_000),
-        timeoutMs: 120_000,
-        addresses: () => new Set<string>(),
-      });
-    };
+    const rejoinHa1 = () => rejoin(pair, 'ha1');
 
     it("MariaDB 10.11's counters cannot tell an async fallback from the demotion (the rule does not judge them)", async () => {
       const status = async (name: string) =>
@@ -105,7 +94,7 @@ describe.skipIf(missing)(
     it("refuses, changing nothing, while this server's settings would not have been strict", async () => {
       await sa.query("SET GLOBAL rpl_semi_sync_master_wait_point = 'AFTER_COMMIT'");
       try {
-        const outcome = await rejoin();
+        const outcome = await rejoinHa1();
         expect(outcome.result).toBe('refused');
         expect(outcome.reason).toMatch(
           /settings were not strict: rpl_semi_sync_master_wait_point is AFTER_COMMIT/,
@@ -136,7 +125,7 @@ describe.skipIf(missing)(
             )
           ).length === 1,
       );
-      const outcome = await rejoin();
+      const outcome = await rejoinHa1();
       expect(outcome, JSON.stringify(outcome)).toMatchObject({
         result: 'rebuilt',
         discarded: [unacknowledged],
@@ -198,7 +187,7 @@ describe.skipIf(missing)(
         reason: 'diverged from ha2, the writable primary: not re-pointed',
         at: new Date().toISOString(),
       });
-      const outcome = await rejoin();
+      const outcome = await rejoinHa1();
       expect(outcome.result).toBe('refused');
       expect(outcome.reason).toContain(
         `${foreign} was written by another server than this one (server_id 1)`,

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { writeLineage } from '../../src/cluster/lineage.js';
+import { runStrictRejoin, type RejoinOutcome } from '../../src/cluster/rejoin-run.js';
+import { createLogger } from '../../src/log.js';
 import { initMariadb, startReplication, type MariadbServer } from '../../src/lab/mariadb.js';
 import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
 import { renderClientSection } from '../../src/mysql/option-file.js';
@@ -200,4 +202,17 @@ export async function recordDivergence(
     at: new Date().toISOString(),
   });
   return diverged.extraGtids;
+}
+
+/** The agent's strict rejoin of `node` from its peer, as the agent runs it (holding no VIP). */
+export function rejoin(pair: StrictPair, node: 'ha1' | 'ha2'): Promise<RejoinOutcome> {
+  const { spec, node: self } = pair.specFor(node);
+  return runStrictRejoin({
+    spec,
+    node: self,
+    log: createLogger({ level: 'warn' }),
+    signal: AbortSignal.timeout(150_000),
+    timeoutMs: 120_000,
+    addresses: () => new Set<string>(),
+  });
 }
