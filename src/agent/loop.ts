@@ -20,7 +20,6 @@
  * under the copy), and a new transition (MASTER, FAULT after BACKUP) cancels it first. It holds the
  * transition lock while it runs: keepalived's hooks wait their bounded time and apply nothing.
  */
-import { access } from 'node:fs/promises';
 import { actionLabel } from '../actions/index.js';
 import { raceDeadline } from '../bounded/deadline.js';
 import { apply, type ApplyOutcome } from '../cluster/apply.js';
@@ -31,6 +30,7 @@ import { localSources, newTransitionId, observe, type ObservationSources } from 
 import type { RejoinOptions, RejoinOutcome } from '../cluster/rejoin-run.js';
 import type { Logger } from '../log.js';
 import { keepSessions } from '../mysql/connection.js';
+import { markerPath, markerPresent } from '../mysql/rebuild-marker.js';
 import { acquireLock, lockPath, type HeldLock } from '../notify/lock.js';
 import { defaultLockWaitSec } from '../notify/run.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
@@ -362,21 +362,8 @@ export class ReconcileLoop {
   private async withoutRepointDuringRebuild(plan: Plan, spec: Spec, node: NodeSpec): Promise<Plan> {
     if (plan.target === undefined || plan.target === 'MASTER') return plan;
     if (!plan.actions.some((a) => a.type === 'mysql.demote')) return plan;
-    const { markerPath } = await import('../mysql/rebuild.js');
     const marker = markerPath(spec.paths.state_dir, node.name);
-    // Bounded; a file system that does not answer counts as "present": the safe side.
-    const present = await raceDeadline(
-      () =>
-        access(marker).then(
-          () => true,
-          (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
-        ),
-      {
-        deadlineMs: performance.now() + 2_000,
-        reason: () => new Error(`${marker} did not answer within 2 s`),
-        onTimeout: () => true,
-      },
-    );
+    const present = await markerPresent(spec.paths.state_dir, node.name);
     if (!present) return plan;
     this.divergedSeen = true;
     this.options.log.warn({

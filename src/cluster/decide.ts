@@ -11,7 +11,8 @@
  *    agent, its actions left work for a later transition: a demotion that could not re-point yet).
  * 4. A promotion (a MASTER list with mysql.promote) needs the promotion guard's verdict: a node that
  *    cannot show it has every write the last primary acknowledged stays read-only, unless the
- *    operator explicitly accepts the loss.
+ *    operator explicitly accepts the loss; a node whose rebuild stopped half-way stays read-only
+ *    whatever the operator says (src/cluster/unpromotable-gate.ts then gives its VIPs away).
  * 5. With `fencing`, an allowed promotion fences the old primary first (src/cluster/fencing-rule.ts).
  * 6. With `proxy`, the plan carries the steps that put this node's proxies right
  *    (src/cluster/proxy-rule.ts); they are observed on ticks that apply no state or retry one.
@@ -266,6 +267,22 @@ function promotionGuard(observation: Observation, spec: Spec, intent: Intent): P
         // Not overridable: a database nobody can reach cannot be promoted either way.
         wayOut:
           'start the local database (it must come up read-only); the next event judges the promotion again',
+      },
+    };
+  }
+  if (database.rebuildUnfinished) {
+    const problem =
+      'a rebuild stopped half-way here (its marker is in paths.state_dir): its data is a partial copy of the primary';
+    return {
+      rule: 'promotion',
+      evidence: { ...evidence, rebuild_unfinished: true },
+      verdict: {
+        allow: false,
+        reason: `this node cannot be promoted: ${problem}`,
+        problems: [problem],
+        // Not overridable either: no accepted loss makes a partial copy a database.
+        wayOut:
+          'resume the rebuild (`hactl rebuild`; under strict semi-sync the agent resumes it by itself); meanwhile the agent hands this node\'s VIPs to its peer',
       },
     };
   }

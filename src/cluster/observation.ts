@@ -89,6 +89,8 @@ export type DatabaseFacts =
       coverage: { holds: boolean; missing: string } | undefined;
       /** Read only under strict semi-sync when the lineage says this node diverged. */
       divergence?: DivergenceFacts;
+      /** A rebuild stopped half-way here (its marker in paths.state_dir): the data is a partial copy. */
+      rebuildUnfinished?: true;
     }
   | { kind: 'unreachable'; problem: string };
 

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { localTarget } from '../actions/mysql-common.js';
 import { AGENT_ALIVE, agentTrackFile } from '../agent/contract.js';
 import { problemWithUserPath } from '../fs/user-path.js';
+import { markerPresent } from '../mysql/rebuild-marker.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import { appliedStatePath, readAppliedState } from './applied-state.js';
 import { needsPromotionFacts, needsProxyFacts, needsStandbyFacts, type Intent } from './decide.js';
@@ -149,6 +150,8 @@ async function readLocalDatabase(
       import('../mysql/server-state.js'),
       import('../mysql/coverage.js'),
     ]);
+  // Beside the round trips, not after them: one access(2), bounded.
+  const unfinished = markerPresent(spec.paths.state_dir, node.name, 1_000);
   const session = await connect(localTarget(mysql), { timeoutMs: 3000, signal });
   try {
     const flavour = await detectFlavour(session);
@@ -165,6 +168,7 @@ async function readLocalDatabase(
       readOnly: readOnly.readOnly || readOnly.superReadOnly,
       replica,
       coverage,
+      ...((await unfinished) ? { rebuildUnfinished: true as const } : {}),
     };
     // Only a strict pair whose lineage says this node diverged pays the round trip to the peer.
     if (

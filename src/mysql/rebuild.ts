@@ -30,6 +30,7 @@ import {
 } from './gtid.js';
 import { renderClientSection } from './option-file.js';
 import { isOn, type StepLogger } from './server-state.js';
+import { markerPath } from './rebuild-marker.js';
 
 /** Databases a logical copy never replaces (mysql is loaded from the dump, not dropped). */
 const SYSTEM_DATABASES = new Set(['information_schema', 'performance_schema', 'sys', 'mysql']);
@@ -76,10 +77,7 @@ interface Marker {
   at: string;
 }
 
-/** Named by node, like the lineage record: nodes that share a state_dir (the lab) must not see each other's. */
-export function markerPath(stateDir: string, node: string): string {
-  return join(stateDir, `${node}.rebuild-in-progress.json`);
-}
+export { markerPath };
 
 /** The marker of an interrupted rebuild, or null; bounded, and a broken file is an error naming it. */
 export async function readMarker(stateDir: string, node: string): Promise<Marker | null> {

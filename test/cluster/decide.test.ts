@@ -261,6 +261,21 @@ describe('decide: the promotion guard is a rule of the core (DB spec)', () => {
     }
   });
 
+  it('a node whose rebuild stopped half-way is refused whatever the override; the same node without the marker promotes', () => {
+    const current = { lineage: { kind: 'none' as const }, database: database({ readOnly: true }) };
+    expect(promotionOf(decide(observation(current), DB, {}))?.verdict.allow).toBe(true);
+    const halfRebuilt = { ...current, database: database({ readOnly: true, rebuildUnfinished: true }) };
+    for (const intent of [{}, { force: true, acceptStale: 'ticket 3' }]) {
+      const plan = decide(observation(halfRebuilt), DB, intent);
+      expect(plan.target).toBe('MASTER');
+      expect(labels(plan)).toEqual(['mysql.promote']);
+      expect(plan.reason).toMatch(
+        /^MASTER refused: stay read-only: this node cannot be promoted: a rebuild stopped half-way here .*; way out: resume the rebuild/,
+      );
+      expect(promotionOf(plan)?.evidence).toMatchObject({ rebuild_unfinished: true });
+    }
+  });
+
   it('the evidence the step logs is what was observed', () => {
     const { observation: seen } = fromGuardFacts({
       lineage: lineage({}),
