@@ -15,6 +15,7 @@ import { AgentFacts } from './api/facts.js';
 import { startCheckRunner, type CheckRunner } from './checks/index.js';
 import { AGENT_PROCESS_TITLE, notifyFifoPath } from './contract.js';
 import { startFailbackGate } from './failback.js';
+import { startUnpromotableGate } from './unpromotable.js';
 import { startWitnessMonitor, type WitnessMonitor } from '../fence/witness-monitor.js';
 import { localSources } from '../cluster/observe.js';
 import { startLiveness, type Liveness } from './liveness/index.js';
@@ -44,8 +45,9 @@ export type StartCompanion = (context: CompanionContext) => Companion | Promise<
 
 /**
  * The companions every agent runs, in start order (stopped in reverse), restarted by a reload:
- * the in-process checks, the failback gate, the witness monitor (src/fence/) and the file sync
- * (src/sync/); proxy upkeep is no companion but rule 6 of the decision core, run by the loop.
+ * the in-process checks, the failback gate, the unpromotable gate, the witness monitor (src/fence/)
+ * and the file sync (src/sync/); proxy upkeep is no companion but rule 6 of the decision core, run
+ * by the loop.
  * The liveness heartbeat is not one of them: it lives exactly as long as the process, since
  * stopping it tells keepalived the node is unhealthy.
  */
@@ -53,6 +55,7 @@ export const COMPANIONS: readonly StartCompanion[] = [
   ({ spec, node, log, wake }) =>
     startCheckRunner({ spec, node, runtimeDir: spec.paths.runtime_dir, log, onChange: () => wake() }),
   ({ spec, node, log }) => startFailbackGate({ spec, node, log }),
+  ({ spec, node, log }) => startUnpromotableGate({ spec, node, log }),
   ({ spec, node, log }) => startWitnessMonitor({ spec, node, log }),
   ({ spec, node, log, facts }) =>
     startSyncScheduler({ spec, node, log, heard: (instance, group) => facts.vrrpState(instance, group) }),

@@ -63,6 +63,15 @@ export function switchoverTrackFile(runtimeDir: string, node: string): string {
   return `${trackDir(runtimeDir, node)}/switchover`;
 }
 
+/**
+ * The unpromotable gate (src/cluster/unpromotable-gate.ts): 1 while this node must leave the VIPs
+ * to its peer because it cannot be promoted by itself (a rebuild stopped half-way), else 0.
+ * Rendered with weight 0, so 1 means FAULT.
+ */
+export function unpromotableTrackFile(runtimeDir: string, node: string): string {
+  return `${trackDir(runtimeDir, node)}/unpromotable`;
+}
+
 /** keepalived's notify_fifo: transitions in order, one line each. */
 export function notifyFifoPath(runtimeDir: string, node: string): string {
   return `${agentDir(runtimeDir, node)}/keepalived.fifo`;

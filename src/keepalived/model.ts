@@ -11,6 +11,7 @@ import {
   failbackTrackFile,
   isolationTrackFile,
   switchoverTrackFile,
+  unpromotableTrackFile,
   notifyFifoPath,
 } from '../agent/contract.js';
 import { checkCommand, scriptTimeout } from '../checks/spec-args.js';
@@ -217,6 +218,8 @@ export const AGENT_FILE_TRACK = 'hactl_agent';
 export const AGENT_PROCESS_TRACK = 'hactl_agent_process';
 /** A planned switchover's hand-over (contract.ts): starts at 0 on every keepalived start. */
 export const SWITCHOVER_TRACK = 'hactl_switchover';
+/** The unpromotable gate (contract.ts): a half-rebuilt node leaves the VIPs to its peer. */
+export const UNPROMOTABLE_TRACK = 'hactl_unpromotable';
 
 function agentTracks(
   spec: Spec,
@@ -243,6 +246,14 @@ function agentTracks(
     weight: 0,
     initValue: 0,
     overwrite: true,
+  });
+  files.push({
+    name: UNPROMOTABLE_TRACK,
+    file: unpromotableTrackFile(runtimeDir, node.name),
+    weight: 0,
+    initValue: 0,
+    // Kept across a keepalived restart: a half-rebuilt node must not claim the VIPs on start.
+    overwrite: false,
   });
   if (spec.failback === 'after-catch-up') {
     files.push({

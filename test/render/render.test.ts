@@ -148,7 +148,7 @@ describe('agent mode (agent.enabled: true)', () => {
     );
     expect(
       b!.text.match(
-        /track_file \{\n {8}chk_web\n {8}chk_db\n {8}chk_warm\n {8}hactl_agent\n {8}hactl_switchover\n {8}hactl_failback\n {4}\}/g,
+        /track_file \{\n {8}chk_web\n {8}chk_db\n {8}chk_warm\n {8}hactl_agent\n {8}hactl_switchover\n {8}hactl_unpromotable\n {8}hactl_failback\n {4}\}/g,
       ),
     ).toHaveLength(2);
   });
