@@ -1,6 +1,6 @@
 /**
  * What this node's agent tells keepalived, read from the files keepalived reads (agent mode only):
- * whether the agent says it is alive, each check's track value and the failback gate. These are
+ * whether the agent says it is alive, each check's track value, the failback and unpromotable gates. These are
  * the facts keepalived acts on, so they are the honest view of "is the agent up, are its checks
  * passing" without a connection to the agent itself.
  */
@@ -12,6 +12,7 @@ import {
   checkTrackFile,
   checkTrackValue,
   failbackTrackFile,
+  unpromotableTrackFile,
 } from '../agent/contract.js';
 import { problemWithUserPath } from '../fs/user-path.js';
 import { checksForNode } from '../keepalived/model.js';
@@ -36,8 +37,9 @@ export async function readAgentView(
   const runtimeDir = spec.paths.runtime_dir;
   const problem = await problemWithUserPath(runtimeDir, 'paths.runtime_dir');
   if (problem) return { alive: null, detail: problem, checks: [], failback_gate: null };
-  const [liveness, gate, ...values] = await Promise.all([
+  const [liveness, unpromotable, gate, ...values] = await Promise.all([
     readValue(agentTrackFile(runtimeDir, node.name), signal),
+    readValue(unpromotableTrackFile(runtimeDir, node.name), signal),
     spec.failback === 'after-catch-up'
       ? readValue(failbackTrackFile(runtimeDir, node.name), signal)
       : Promise.resolve(null),
@@ -60,5 +62,11 @@ export async function readAgentView(
       : alive === false
         ? 'the agent is down or frozen (its liveness file reads 1): keepalived keeps this node in FAULT'
         : 'no liveness file (the agent never ran here, or keepalived has not started)';
-  return { alive, detail, checks, failback_gate: gate };
+  return {
+    alive,
+    detail,
+    checks,
+    failback_gate: gate,
+    ...(unpromotable === 1 ? { unpromotable: true } : {}),
+  };
 }

@@ -168,7 +168,7 @@ function detailLines(node: NodeStatus): string[] {
     const a = node.agent;
     const checks = a.checks.map((c) => `${c.name} ${c.ok === null ? '?' : c.ok ? 'ok' : 'FAILING'}`);
     lines.push(
-      `agent: ${a.alive === true ? 'alive' : a.alive === false ? 'DOWN' : 'unknown'}${checks.length ? `; checks: ${checks.join(', ')}` : ''}${a.failback_gate === null ? '' : `; failback gate ${a.failback_gate === 0 ? 'open' : `shut (-${a.failback_gate})`}`}`,
+      `agent: ${a.alive === true ? 'alive' : a.alive === false ? 'DOWN' : 'unknown'}${checks.length ? `; checks: ${checks.join(', ')}` : ''}${a.failback_gate === null ? '' : `; failback gate ${a.failback_gate === 0 ? 'open' : `shut (-${a.failback_gate})`}`}${a.unpromotable ? '; unpromotable gate RAISED (rebuild unfinished: FAULT)' : ''}`,
     );
   }
   return lines;

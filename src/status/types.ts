@@ -68,6 +68,8 @@ export interface AgentStatus {
   checks: { name: string; track_value: number | null; ok: boolean | null }[];
   /** Points the failback gate takes off the priority (after-catch-up), null otherwise. */
   failback_gate: number | null;
+  /** Present (true) while the unpromotable gate holds this node in FAULT: a rebuild is unfinished here. */
+  unpromotable?: true;
 }
 
 /** keepalived's VRRP state as its notify FIFO last said it (unknown: nothing heard since the agent started or lost lines). */

@@ -75,18 +75,27 @@ function promotionProblem(node: NodeStatus): string | undefined {
   return `${head}: ${p.reason}; way out: ${p.way_out ?? 'see hactl notify --help'}`;
 }
 
-/** Agent mode: a node whose agent is not alive, or whose checks keepalived sees failing, is degraded. */
+/**
+ * Agent mode: a node whose agent is not alive, whose checks keepalived sees failing, or whose
+ * unpromotable gate is raised, is degraded.
+ */
 function agentProblems(node: NodeStatus): string[] {
   const agent = node.agent;
   if (!agent) return [];
   if (agent.alive !== true) return [`${node.name}'s agent: ${agent.detail}`];
+  const gate = agent.unpromotable
+    ? [
+        `${node.name}: a rebuild stopped half-way here, so its unpromotable gate keeps keepalived in FAULT: finish it with hactl rebuild (under strict semi-sync the agent's rejoin resumes it)`,
+      ]
+    : [];
   return agent.checks
     .filter((check) => check.ok !== true)
     .map((check) =>
       check.ok === null
         ? `${node.name}: check ${check.name} has no result yet (no track file)`
         : `${node.name}: check ${check.name} is failing (track value ${check.track_value})`,
-    );
+    )
+    .concat(gate);
 }
 
 /**

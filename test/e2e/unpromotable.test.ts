@@ -17,7 +17,7 @@ import { labDatabase } from '../../src/lab/lab-db.js';
 import { namespacesFor, vipOf } from '../../src/lab/network.js';
 import { waitFor } from '../../src/lab/processes.js';
 import { markerPath } from '../../src/mysql/rebuild-marker.js';
-import { assertBuilt } from '../support/cli.js';
+import { assertBuilt, runHactl } from '../support/cli.js';
 import { readValue } from '../support/files.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import {
@@ -155,6 +155,14 @@ describe.skipIf(missing)(
       await expectHolderStays(lab.prefix, 'ha1', 3_000);
       expect(await readOnly('ha2')).toBe('1');
       expect(await readValue(gate)).toBe('1\n');
+      const shown = await runHactl(['status', '--json', '--spec', paths.specPath, '--node', 'ha2'], {
+        netns: ns.ha2,
+        timeoutMs: 60_000,
+      });
+      expect(shown.exitCode).toBe(1);
+      expect((JSON.parse(shown.stdout) as { problems: string[] }).problems).toContain(
+        "ha2: a rebuild stopped half-way here, so its unpromotable gate keeps keepalived in FAULT: finish it with hactl rebuild (under strict semi-sync the agent's rejoin resumes it)",
+      );
       for (let i = 0; i < 10; i++) await write();
 
       // The rebuild is done (the marker goes): ha2's gate lowers and it is ha1's standby again.

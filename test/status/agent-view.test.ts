@@ -4,7 +4,12 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentTrackFile, checkTrackFile, failbackTrackFile } from '../../src/agent/contract.js';
+import {
+  agentTrackFile,
+  checkTrackFile,
+  failbackTrackFile,
+  unpromotableTrackFile,
+} from '../../src/agent/contract.js';
 import { loadSpec } from '../../src/spec/load.js';
 import { readAgentView } from '../../src/status/agent-view.js';
 import { formatPrometheus, formatTable } from '../../src/status/format.js';
@@ -37,6 +42,15 @@ describe('the agent in the pair verdict', () => {
       judgePair([node('ha1', primaryDb(), { agent: failing }), node('ha2', replicaDb())], both, 30).problems,
     ).toEqual(['ha1: check web is failing (track value 1)']);
   });
+
+  it('a raised unpromotable gate degrades the pair and says how it ends', () => {
+    const held = { ...alive, unpromotable: true as const };
+    expect(
+      judgePair([node('ha1', primaryDb()), node('ha2', replicaDb(), { agent: held })], both, 30).problems,
+    ).toEqual([
+      "ha2: a rebuild stopped half-way here, so its unpromotable gate keeps keepalived in FAULT: finish it with hactl rebuild (under strict semi-sync the agent's rejoin resumes it)",
+    ]);
+  });
 });
 
 describe('the agent in the table and the Prometheus text', () => {
@@ -63,6 +77,12 @@ describe('the agent in the table and the Prometheus text', () => {
       failback_gate: 31,
     };
     expect(formatTable(report(down))).toContain('agent: DOWN; checks: web FAILING; failback gate shut (-31)');
+  });
+
+  it('says when the unpromotable gate is raised', () => {
+    expect(formatTable(report({ ...alive, unpromotable: true }))).toContain(
+      'failback gate open; unpromotable gate RAISED (rebuild unfinished: FAULT)',
+    );
   });
 
   it('hactl_agent_up, hactl_check_status and hactl_failback_gate_points parse and carry the values', () => {
@@ -109,6 +129,9 @@ describe('readAgentView', () => {
       { name: 'web', track_value: 1, ok: false },
       { name: 'warm', track_value: 1, ok: true },
     ]);
+    expect(view).not.toHaveProperty('unpromotable');
+    await write(unpromotableTrackFile(runtimeDir, 'a'), '1\n');
+    expect(await readAgentView(spec, a, signal)).toMatchObject({ unpromotable: true });
     await write(agentTrackFile(runtimeDir, 'a'), '1\n');
     expect(await readAgentView(spec, a, signal)).toMatchObject({ alive: false });
 
