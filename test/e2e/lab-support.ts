@@ -28,6 +28,17 @@ import {
 } from '../../src/lab/probe.js';
 import { isAlive, waitFor } from '../../src/lab/processes.js';
 export { logSince, logSize } from '../../src/lab/log-tail.js';
+
+/** The JSON lines of a log's text, skipping the rest (keepalived's lines, a line still being written). */
+export function jsonLines<T>(text: string): T[] {
+  return text.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as T];
+    } catch {
+      return [];
+    }
+  });
+}
 import { connectWith, type MysqlSession } from '../../src/mysql/connection.js';
 import type { PairStatus } from '../../src/status/types.js';
 import { runHactl, type RunResult } from '../support/cli.js';

@@ -17,6 +17,7 @@ import { requirementsMissing, titled } from '../support/requirements.js';
 import {
   LAB_PROGRAMS,
   LAB_TEST_TIMEOUT_MS,
+  jsonLines,
   logSince,
   logSize,
   printNodeLogTails,
@@ -64,17 +65,7 @@ interface LogLine {
 
 /** JSON lines the pair's log (and ha2's agent output) gained since the offsets. */
 function linesSince(offsets: Map<string, number>): LogLine[] {
-  return [...offsets].flatMap(([path, from]) =>
-    logSince(path, from)
-      .split('\n')
-      .flatMap((line) => {
-        try {
-          return [JSON.parse(line) as LogLine];
-        } catch {
-          return [];
-        }
-      }),
-  );
+  return [...offsets].flatMap(([path, from]) => jsonLines<LogLine>(logSince(path, from)));
 }
 
 describe.skipIf(missing)(

@@ -27,7 +27,7 @@ import { rsyncFiles } from '../../src/lab/rsync.js';
 import { LAB_SYNC } from '../../src/lab/spec.js';
 import { assertBuilt, runHactl } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
-import { LAB_PROGRAMS, LAB_TEST_TIMEOUT_MS, testLab, waitForHolder } from './lab-support.js';
+import { LAB_PROGRAMS, LAB_TEST_TIMEOUT_MS, jsonLines, testLab, waitForHolder } from './lab-support.js';
 
 const missing = requirementsMissing({ root: true, programs: LAB_PROGRAMS });
 const lab = testLab('e2esy');
@@ -52,13 +52,7 @@ function syncEvents(node: LabNode): LogLine[] {
   return readFileSync(agentLog(node), 'utf8')
     .split('\n')
     .filter((line) => line.includes('"sync.'))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as LogLine];
-      } catch {
-        return [];
-      }
-    });
+    .flatMap((line) => jsonLines<LogLine>(line));
 }
 const count = (node: LabNode, event: string) => syncEvents(node).filter((e) => e.event === event).length;
 

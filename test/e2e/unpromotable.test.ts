@@ -24,6 +24,7 @@ import {
   LAB_PROGRAMS,
   LAB_TEST_TIMEOUT_MS,
   expectHolderStays,
+  jsonLines,
   logSince,
   logSize,
   printNodeLogTails,
@@ -47,18 +48,6 @@ interface LogLine {
   reason?: string;
   promotion?: string;
   vips_held?: string[];
-}
-
-function linesSince(path: string, from: number): LogLine[] {
-  return logSince(path, from)
-    .split('\n')
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as LogLine];
-      } catch {
-        return [];
-      }
-    });
 }
 
 async function readOnly(node: 'ha1' | 'ha2'): Promise<string> {
@@ -128,7 +117,7 @@ describe.skipIf(missing)(
       console.log(
         `half-rebuilt ha2 took the VIPs and gave them up ${Date.now() - handedAt} ms after ha1 handed over`,
       );
-      const seen = linesSince(paths.log, from).filter((l) => l.node === 'ha2');
+      const seen = jsonLines<LogLine>(logSince(paths.log, from)).filter((l) => l.node === 'ha2');
       expect(
         seen.some(
           (l) =>
