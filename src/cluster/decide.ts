@@ -272,7 +272,7 @@ function promotionGuard(observation: Observation, spec: Spec, intent: Intent): P
   }
   if (database.rebuildUnfinished) {
     const problem =
-      'a rebuild stopped half-way here (its marker is in paths.state_dir): its data is a partial copy of the primary';
+      'a rebuild stopped half-way here (its marker is in paths.state_dir, or could not be checked): its data is a partial copy of the primary';
     return {
       rule: 'promotion',
       evidence: { ...evidence, rebuild_unfinished: true },
@@ -282,7 +282,7 @@ function promotionGuard(observation: Observation, spec: Spec, intent: Intent): P
         problems: [problem],
         // Not overridable either: no accepted loss makes a partial copy a database.
         wayOut:
-          'resume the rebuild (`hactl rebuild`; under strict semi-sync the agent resumes it by itself); meanwhile the agent hands this node\'s VIPs to its peer',
+          "resume the rebuild (`hactl rebuild`; under strict semi-sync the agent resumes it by itself); meanwhile the agent hands this node's VIPs to its peer",
       },
     };
   }
