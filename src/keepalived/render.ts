@@ -7,7 +7,13 @@ import { version as hactlVersion } from '../version.js';
 import { dirname } from 'node:path/posix';
 import { AGENT_GONE, agentTrackFile, checkTrackFile } from '../agent/contract.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
-import { AGENT_FILE_TRACK, AGENT_PROCESS_TRACK, buildNodeConfig, type NodeConfig } from './model.js';
+import {
+  AGENT_FILE_TRACK,
+  AGENT_PROCESS_TRACK,
+  UNPROMOTABLE_TRACK,
+  buildNodeConfig,
+  type NodeConfig,
+} from './model.js';
 
 export interface RenderedNode {
   node: string;
@@ -114,16 +120,22 @@ export function renderAgentUnit(
 }
 
 /**
- * In agent mode the node must be FAULT whenever its agent is not running; an operator's own template
- * that drops the agent's track_file or track_process would silently lose that, so it is refused.
+ * In agent mode the node must be FAULT whenever its agent is not running or marks it unfit to hold
+ * the VIPs; an operator's own template that drops those track_file or track_process entries would
+ * silently lose that, so it is refused.
  */
 function withAgentFailSafe(spec: Spec, templateFile: string, text: string): string {
   if (!spec.agent.enabled) return text;
-  const required = spec.agent.track_process ? [AGENT_FILE_TRACK, AGENT_PROCESS_TRACK] : [AGENT_FILE_TRACK];
+  const required = [
+    AGENT_FILE_TRACK,
+    ...(spec.agent.track_process ? [AGENT_PROCESS_TRACK] : []),
+    // Without it a half-rebuilt node would keep the VIPs (src/cluster/unpromotable-gate.ts).
+    UNPROMOTABLE_TRACK,
+  ];
   const missing = required.filter((name) => !new RegExp(`^\\s+${name}$`, 'm').test(text));
   if (missing.length === 0) return text;
   throw new ConfigError(
-    `keepalived.template: ${templateFile} does not make the VRRP instances track ${missing.join(' and ')} (agent.enabled: true), so keepalived would keep a node without a running agent healthy; render the instances' track_file and track_process lists as hactl's templates/keepalived.conf.mustache does, or remove keepalived.template`,
+    `keepalived.template: ${templateFile} does not make the VRRP instances track ${missing.join(' and ')} (agent.enabled: true), so keepalived would keep a node healthy that the agent marks as unfit (a dead agent, a half-rebuilt database); render the instances' track_file and track_process lists as hactl's templates/keepalived.conf.mustache does, or remove keepalived.template`,
   );
 }
 

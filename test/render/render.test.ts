@@ -226,6 +226,27 @@ describe('agent mode (agent.enabled: true)', () => {
     expect(a!.text).toContain('notify_fifo /var/run-hactl/agent-a/keepalived.fifo');
   });
 
+  it("an operator's template that tracks only the agent's own file is refused: the unpromotable gate would be lost", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hactl-tpl-'));
+    try {
+      const template = join(dir, 'keepalived.conf.mustache');
+      const bundled = readFileSync('templates/keepalived.conf.mustache', 'utf8');
+      const agentOnly = bundled.replace(
+        /\{\{#trackFiles\.length\}\}\n {4}track_file \{[\s\S]*?\{\{\/trackFiles\.length\}\}\n/,
+        '    track_file {\n        hactl_agent\n    }\n',
+      );
+      expect(agentOnly).not.toBe(bundled);
+      writeFileSync(template, agentOnly);
+      const loaded = loadSpec(file);
+      loaded.spec.keepalived.template = template;
+      expect(() => renderAll(loaded, 'a')).toThrow(
+        `keepalived.template: ${template} does not make the VRRP instances track hactl_unpromotable (agent.enabled: true)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("an operator's template that drops the agent's track_process is refused (the fail-safe would be lost)", () => {
     const dir = mkdtempSync(join(tmpdir(), 'hactl-tpl-'));
     try {
