@@ -129,7 +129,7 @@ describe.skipIf(missing)(
       ).toBe(true);
       const raised = seen.find((l) => l.event === 'agent.unpromotable_raised');
       expect(raised?.reason).toMatch(/hands the VIPs to its peer/);
-      expect(raised?.vips_held, 'ha2 held the VIPs when it raised its gate').toHaveLength(2);
+      expect(raised?.vips_held?.length, 'ha2 held VIPs when it raised its gate').toBeGreaterThan(0);
       expect(await readOnly('ha2')).toBe('1');
 
       // ha1 may be primary again: it takes the VIPs and promotes; ha2 stays out while the marker is there.
