@@ -410,6 +410,12 @@ const seconds = (ms: number): number => Math.round(ms / 10) / 100;
 const RECEIVED_POLL_MS = 50;
 
 /** One repetition of `fault` against the current primary; leaves the lab as the fault left it. */
+/**
+ * The pair was not ready for a repetition (no single VIP holder, or the writer heard nothing from
+ * it): nothing was injected yet, so the runner may rebuild the lab and run the repetition again.
+ */
+export class NotReadyForRep extends Error {}
+
 export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptions = {}): Promise<RepResult> {
   const say = options.say ?? (() => {});
   const holdMs = (options.holdSec ?? 10) * 1000;
@@ -423,7 +429,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
   const paths = labPaths(lab.dir);
   const database = labDatabase({ dir: lab.dir, netns: () => '' });
   const from = await holderOfBoth(lab.prefix);
-  if (from === undefined) throw new Error('chaos: no single node holds every VIP before the fault');
+  if (from === undefined) throw new NotReadyForRep('chaos: no single node holds every VIP before the fault');
   const standby = other(from);
   let logOffset = 0;
   try {
@@ -442,7 +448,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
     const warm = await writer.waitForAck(Date.now(), 15_000, SERVER_ID[from]);
     if (!warm) {
       const last = writer.failures.slice(-3).map((f) => f.code);
-      throw new Error(
+      throw new NotReadyForRep(
         `chaos: the writer got no acknowledgement from ${from} within 15 s (${writer.failures.length} failures, last: ${last.join(', ') || 'none'})`,
       );
     }

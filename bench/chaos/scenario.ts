@@ -14,6 +14,7 @@ import {
   FAULT_HELP,
   pairProblems,
   processlists,
+  NotReadyForRep,
   runRep,
   type ChaosFault,
   type RepResult,
@@ -240,6 +241,7 @@ export async function main(argv: string[]): Promise<number> {
     });
   };
   const rows: Row[] = [];
+  const startedOver: string[] = [];
   const started = Date.now();
   try {
     await up();
@@ -247,13 +249,24 @@ export async function main(argv: string[]): Promise<number> {
       const row: Row = { fault, reps: [] };
       rows.push(row);
       for (let rep = 1; rep <= reps; rep++) {
-        const result = await runRep(lab, fault, {
-          holdSec: hold,
-          stallSec: stall,
-          rate,
-          say,
-          strictSemiSync: semiSync,
-          agentsRejoin: semiSync && values.agents,
+        const once = () =>
+          runRep(lab, fault, {
+            holdSec: hold,
+            stallSec: stall,
+            rate,
+            say,
+            strictSemiSync: semiSync,
+            agentsRejoin: semiSync && values.agents,
+          });
+        // A pair a previous repetition left unusable (the naive row's pairs do) is rebuilt once,
+        // and said so, instead of ending the whole run; a second refusal ends it as before.
+        const result = await once().catch(async (error: unknown) => {
+          if (!(error instanceof NotReadyForRep)) throw error;
+          const why = `${fault} #${rep} started over on a rebuilt lab: ${error.message}`;
+          say(why);
+          startedOver.push(why);
+          await up();
+          return once();
         });
         row.reps.push(result);
         say(
@@ -320,6 +333,7 @@ export async function main(argv: string[]): Promise<number> {
       `writer ${rate}/s through the inside VIP, hold ${hold} s, stall ${stall} s, ${new Date().toISOString().slice(0, 10)}\n`,
   );
   console.log(markdownTable(rows));
+  for (const line of startedOver) console.log(`\n${line}`);
   console.log(`\n(${((Date.now() - started) / 1000).toFixed(0)} s)`);
   if (values.json) {
     writeFileSync(
@@ -336,6 +350,7 @@ export async function main(argv: string[]): Promise<number> {
           holdSec: hold,
           stallSec: stall,
           rate,
+          startedOver,
           faults: rows,
         },
         null,
