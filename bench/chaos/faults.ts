@@ -409,13 +409,13 @@ const seconds = (ms: number): number => Math.round(ms / 10) / 100;
 /** How often the standby's received position is read while a fault is under way. */
 const RECEIVED_POLL_MS = 50;
 
-/** One repetition of `fault` against the current primary; leaves the lab as the fault left it. */
 /**
  * The pair was not ready for a repetition (no single VIP holder, or the writer heard nothing from
  * it): nothing was injected yet, so the runner may rebuild the lab and run the repetition again.
  */
 export class NotReadyForRep extends Error {}
 
+/** One repetition of `fault` against the current primary; leaves the lab as the fault left it. */
 export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptions = {}): Promise<RepResult> {
   const say = options.say ?? (() => {});
   const holdMs = (options.holdSec ?? 10) * 1000;
