@@ -325,6 +325,15 @@ export function printNodeLogTails(lab: TestLab, lines = 60): void {
       console.log(`--- ${node} ${file} (tail) ---\n${tail}`);
     }
   }
+  // notify and check write here (both nodes): without the agent it is the only account of a transition.
+  const shared = labPaths(lab.dir).log;
+  const tail = existsSync(shared)
+    ? readFileSync(shared, 'utf8')
+        .split('\n')
+        .slice(-lines * 2)
+        .join('\n')
+    : '(none)';
+  console.log(`--- hactl.log (tail) ---\n${tail}`);
 }
 
 /** A node's log from byte `from` on (empty if the file is missing): what happened since a mark. */
