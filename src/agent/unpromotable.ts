@@ -43,7 +43,6 @@ export async function startUnpromotableGate(context: {
   await ensureTrackDir(file);
   // Raised by an agent before this one (or left by keepalived's init value, 0).
   let raised = (await readValue(file)) === '1';
-  let written: number | undefined;
   let judged: UnpromotableVerdict | undefined;
   let stopped = false;
 
@@ -54,19 +53,11 @@ export async function startUnpromotableGate(context: {
     if (stopped) return;
     // keepalived writes its init value (0) when the file is missing; the verdict must stand.
     const onDisk = await readValue(file);
-    const before = written ?? (raised ? 1 : 0);
-    if (verdict.value !== written || onDisk !== String(verdict.value)) {
-      await writeTrackValue(file, verdict.value);
-      if (verdict.value !== before) {
-        const fields = {
-          value: verdict.value,
-          vips_held: vips.held,
-          reason: verdict.reason,
-        };
-        if (verdict.value === 1) log.warn({ event: 'agent.unpromotable_raised', ...fields });
-        else log.info({ event: 'agent.unpromotable_lowered', ...fields });
-      }
-      written = verdict.value;
+    if (onDisk !== String(verdict.value)) await writeTrackValue(file, verdict.value);
+    if (verdict.value !== (raised ? 1 : 0)) {
+      const fields = { value: verdict.value, vips_held: vips.held, reason: verdict.reason };
+      if (verdict.value === 1) log.warn({ event: 'agent.unpromotable_raised', ...fields });
+      else log.info({ event: 'agent.unpromotable_lowered', ...fields });
     }
     raised = verdict.value === 1;
     judged = verdict;
