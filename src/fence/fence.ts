@@ -2,12 +2,12 @@
  * The fencing act: reach the old primary over every path at once (its address on each network,
  * on the MySQL port, with the admin credentials hactl already uses), make it read-only
  * (super_read_only where the flavour has it), end its client sessions, and say per path what was
- * reached. Every path is bounded by the connect timeout and a short query budget; no path waits
- * for another. The verdict on what this means for the promotion is src/cluster/fencing-rule.ts's.
+ * reached. Every path is bounded by the connect timeout and a short query budget, tried at most
+ * twice (again only when the server ended a session it had answered on); no path waits for another. The verdict on what this means for the promotion is src/cluster/fencing-rule.ts's.
  */
 import type { FenceOutcome, FencePath } from '../cluster/fencing-rule.js';
 import { describePath } from '../cluster/fencing-rule.js';
-import { connectWith, credentialsFor, type MysqlSession } from '../mysql/connection.js';
+import { connectionLost, connectWith, credentialsFor, type MysqlSession } from '../mysql/connection.js';
 import { detectFlavour } from '../mysql/flavour.js';
 import { readReadOnly, setReadOnly, type StepLogger } from '../mysql/server-state.js';
 import { endClientSessions, type KilledSession } from '../mysql/client-sessions.js';
@@ -56,60 +56,43 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
   const { log } = options;
   const base = await credentialsFor({ defaultsFile: options.credentialsFile });
   const sessions: MysqlSession[] = [];
-  const reports = await Promise.all(
-    paths.map(async (path): Promise<PathReport> => {
+  const open = (path: FencePath) =>
+    connectWith(
+      {
+        user: base.user,
+        ...(base.password === undefined ? {} : { password: base.password }),
+        host: path.host,
+        port: path.port,
+      },
+      {
+        timeoutMs: options.connectTimeoutMs,
+        queryTimeoutMs: options.queryTimeoutMs ?? 3_000,
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    );
+  const attempts = await Promise.all(
+    paths.map(async (path): Promise<PathAttempt> => {
       const at = () => Math.round(performance.now() - started);
-      const open = () =>
-        connectWith(
-          {
-            user: base.user,
-            ...(base.password === undefined ? {} : { password: base.password }),
-            host: path.host,
-            port: path.port,
-          },
-          {
-            timeoutMs: options.connectTimeoutMs,
-            queryTimeoutMs: options.queryTimeoutMs ?? 3_000,
-            ...(options.signal ? { signal: options.signal } : {}),
-          },
-        );
-      let session: MysqlSession;
-      try {
-        session = await open();
-      } catch (error) {
-        return { path, reached: false, readOnly: false, ms: at(), error: messageOf(error) };
-      }
-      sessions.push(session);
-      try {
-        const flavour = await detectFlavour(session);
-        if (options.endAckWaits) {
-          const { ended } = await setReadOnlyEndingAckWaits(session, flavour, {
-            openSecond: open,
-            timeoutMs: options.queryTimeoutMs ?? 3_000,
-          });
-          if (ended.length > 0)
-            log('fence.ended_commits_awaiting_ack', {
-              path: describePath(path),
-              sessions: ended.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state })),
-              reason:
-                'read_only waited for commits held by a semi-sync ACK that was not coming; the statements in progress were ended while it was pending, their clients never told they committed',
-            });
-        } else await setReadOnly(session, flavour, true);
-        const now = await readReadOnly(session, flavour);
-        const readOnly = now.readOnly && (!flavour.hasSuperReadOnly || now.superReadOnly);
-        return { path, reached: true, readOnly, ms: at() };
-      } catch (error) {
-        return { path, reached: true, readOnly: false, ms: at(), error: messageOf(error) };
-      }
+      const first = await fencePath(path, () => open(path), options, sessions, at);
+      // The old primary answered, then closed our session: its own demotion's kill pass ends every
+      // client session, ours included. It is alive and reachable, so one more try is what tells
+      // whether it is read-only now; a second close is reported as it is.
+      if (!first.report.reached || first.report.readOnly || !connectionLost(first.failure)) return first;
+      log('fence.path_retried', {
+        path: describePath(path),
+        reason: `the server ended the fence's session (${first.report.error ?? ''}); trying once more`,
+      });
+      return fencePath(path, () => open(path), options, sessions, at);
     }),
   );
+  const reports = attempts.map((a) => a.report);
   let killed: KilledSession[] = [];
   let finalState: FenceReport['finalState'];
   try {
     // Once, through one path that made it read-only: our own fencing sessions are spared.
     const keep = new Set(sessions.map((s) => s.threadId));
-    const through = reports.findIndex((r) => r.readOnly);
-    const session = through >= 0 ? sessionFor(sessions, reports[through]!.path) : undefined;
+    const through = attempts.findIndex((a) => a.report.readOnly);
+    const session = through >= 0 ? attempts[through]!.session : undefined;
     if (session) {
       try {
         killed = await endClientSessions(session, { keep });
@@ -143,6 +126,7 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
     .map((r) => ({
       path: describePath(r.path),
       why: r.error ?? (r.reached ? 'reached, but read_only is still off' : 'not reached'),
+      reached: r.reached,
     }));
   const durationMs = Math.round(performance.now() - started);
   log('fence.done', {
@@ -177,7 +161,53 @@ async function readFinalState(
   }
 }
 
-/** The session opened for `path` (sessions are pushed in connect order, so look it up by address). */
-function sessionFor(sessions: MysqlSession[], path: FencePath): MysqlSession | undefined {
-  return sessions.find((s) => s.address === `${path.host}:${path.port}`);
+interface PathAttempt {
+  report: PathReport;
+  /** The session that made the path read-only (it ends the client sessions afterwards). */
+  session?: MysqlSession;
+  failure?: unknown;
+}
+
+/** One try at one path: connect, make it read-only, read it back. */
+async function fencePath(
+  path: FencePath,
+  open: () => Promise<MysqlSession>,
+  options: FenceOptions,
+  sessions: MysqlSession[],
+  at: () => number,
+): Promise<PathAttempt> {
+  let session: MysqlSession;
+  try {
+    session = await open();
+  } catch (error) {
+    return {
+      report: { path, reached: false, readOnly: false, ms: at(), error: messageOf(error) },
+      failure: error,
+    };
+  }
+  sessions.push(session);
+  try {
+    const flavour = await detectFlavour(session);
+    if (options.endAckWaits) {
+      const { ended } = await setReadOnlyEndingAckWaits(session, flavour, {
+        openSecond: open,
+        timeoutMs: options.queryTimeoutMs ?? 3_000,
+      });
+      if (ended.length > 0)
+        options.log('fence.ended_commits_awaiting_ack', {
+          path: describePath(path),
+          sessions: ended.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state })),
+          reason:
+            'read_only waited for commits held by a semi-sync ACK that was not coming; the statements in progress were ended while it was pending, their clients never told they committed',
+        });
+    } else await setReadOnly(session, flavour, true);
+    const now = await readReadOnly(session, flavour);
+    const readOnly = now.readOnly && (!flavour.hasSuperReadOnly || now.superReadOnly);
+    return { report: { path, reached: true, readOnly, ms: at() }, session };
+  } catch (error) {
+    return {
+      report: { path, reached: true, readOnly: false, ms: at(), error: messageOf(error) },
+      failure: error,
+    };
+  }
 }

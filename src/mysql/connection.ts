@@ -83,6 +83,22 @@ export class MysqlError extends DatabaseError {
   }
 }
 
+const CONNECTION_LOST_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'CLOSED']);
+/** MariaDB's ER_CONNECTION_KILLED: a statement in progress when KILL CONNECTION ended its session. */
+const CONNECTION_KILLED_ERRNO = 1927;
+
+/**
+ * True when an established session was closed under us (the server ended it, e.g. by KILL
+ * CONNECTION), as opposed to a server that was never reached or refused a statement.
+ */
+export function connectionLost(error: unknown): boolean {
+  if (!(error instanceof MysqlError)) return false;
+  return (
+    (error.code !== undefined && CONNECTION_LOST_CODES.has(error.code)) ||
+    error.errno === CONNECTION_KILLED_ERRNO
+  );
+}
+
 // How the driver escapes characters inside a string literal, to find a secret again in a server message.
 const SQL_ESCAPED = new Map([
   ['\0', '\\0'],
