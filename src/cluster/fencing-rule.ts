@@ -7,6 +7,8 @@
  * mysql.promote step asks this verdict before it makes anything writable). When no path reaches
  * the old primary, the spec's policy decides, never silence: promote-anyway (availability, logged
  * at error level) or wait-for-witness (promote only from the side that still reaches a witness).
+ * An old primary that answered but could not be made read-only is no case for the policy: it is
+ * alive, so the promotion waits for the next attempt.
  *
  * Reaching the witness does not prove the old primary is gone: when only the link between the
  * nodes is cut, it still serves the clients' link and answers ARP for the VIPs this node just
@@ -130,7 +132,8 @@ export function fencingOf(plan: Plan): FencingGuard | undefined {
 /** What the fence reached: per path, whether the old primary is confirmed read-only through it. */
 export interface FenceOutcome {
   fenced: string[];
-  notFenced: { path: string; why: string }[];
+  /** `reached`: the old primary answered on that path (it is alive), yet is not confirmed read-only. */
+  notFenced: { path: string; why: string; reached?: boolean }[];
 }
 
 export interface WitnessOutcome {
@@ -161,6 +164,16 @@ export function fencingVerdict(
       promote: true,
       level: 'info',
       reason: `the old primary is read-only with its client sessions ended (fenced over ${fence.fenced.join(', ')})`,
+    };
+  }
+  const answered = fence.notFenced.filter((p) => p.reached);
+  if (answered.length > 0) {
+    // The spec's policy is for an old primary no path reaches; this one is alive and answers here.
+    return {
+      promote: false,
+      reason: `the old primary answered but is not read-only (${answered.map((p) => `${p.path}: ${p.why}`).join('; ')}): it is alive and may still take writes, so promoting would make two databases writable; this node stays read-only whatever fencing.unreachable says`,
+      wayOut:
+        'the next attempt fences it again (its own demotion may have ended the session, or a lock held read_only back); if it keeps refusing, make it read-only or stop it by hand',
     };
   }
   const none =

@@ -176,6 +176,40 @@ describe('fencingVerdict: what the promotion does with what the fence reached', 
     }
   });
 
+  it('an old primary that answered but is not read-only is no case for the policy: stay read-only', () => {
+    const answered: FenceOutcome = {
+      fenced: [],
+      notFenced: [
+        {
+          path: 'inside 192.0.2.12:3307',
+          why: 'MySQL at 192.0.2.12:3307: the server closed the connection (SET GLOBAL)',
+          reached: true,
+        },
+        { path: 'outside 198.51.100.12:3307', why: 'no answer within the connect timeout', reached: false },
+      ],
+    };
+    const witness = { reachable: true, detail: '192.0.2.1:53 refused in 1 ms' };
+    for (const spec of [ANYWAY, WITNESS]) {
+      const verdict = fencingVerdict(fencingGuard(spec, 'ha1')!, answered, witness, {
+        claimed: [],
+        waitedMs: 0,
+      });
+      expect(verdict.promote).toBe(false);
+      if (verdict.promote) throw new Error('unreachable');
+      expect(verdict.reason).toMatch(
+        /answered but is not read-only \(inside 192\.0\.2\.12:3307: .*closed the connection/,
+      );
+      expect(verdict.reason).not.toMatch(/outside/);
+      expect(verdict.wayOut).toMatch(/next attempt fences it again/);
+    }
+    // One path fenced outweighs another that answered and failed.
+    const both: FenceOutcome = {
+      fenced: ['outside 198.51.100.12:3307'],
+      notFenced: [answered.notFenced[0]!],
+    };
+    expect(fencingVerdict(fencingGuard(ANYWAY, 'ha1')!, both, undefined)).toMatchObject({ promote: true });
+  });
+
   it('promote-anyway: nothing fenced, promote, at error level, saying why', () => {
     const verdict = fencingVerdict(fencingGuard(ANYWAY, 'ha1')!, NOTHING, undefined);
     expect(verdict).toMatchObject({ promote: true, level: 'error' });
