@@ -10,7 +10,9 @@
  * 5. the driving agent SIGKILLed at each step (frozen first, so the step it dies at is read from
  *    its record, not guessed), alternating the direction, and restarted as the lab does: under a
  *    writer, the pair converges on the target, the record ends done, every acknowledged write is
- *    there, no 100 ms sample has two writable databases, and the next run reports it.
+ *    there, no 100 ms sample has two writable databases, and the next run reports it. A try whose
+ *    freeze came a step late (a busy machine) is checked the same way and the step tried again,
+ *    at most three times.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -338,6 +340,8 @@ describe.skipIf(missing)(
     });
 
     // Alternating direction, so each case starts from the pair the previous one left.
+    const KILL_TRIES = 3;
+    const IDS_PER_TRY = 100_000;
     const AGENT_KILLS: { step: StepName; from: LabNode; to: LabNode }[] = [
       { step: 'read-only', from: 'ha1', to: 'ha2' },
       { step: 'catch-up', from: 'ha2', to: 'ha1' },
@@ -345,123 +349,157 @@ describe.skipIf(missing)(
       { step: 'promote', from: 'ha2', to: 'ha1' },
       { step: 'repoint', from: 'ha1', to: 'ha2' },
     ];
+    /**
+     * One try: `from`'s agent drives a switchover to `to` under a writer, is frozen the moment its
+     * record shows `step` or a later one, SIGKILLed and restarted; whatever step it died at, the
+     * pair must converge on `to` with the record done, nothing lost and never two writable.
+     * Returns the step it was frozen at.
+     */
+    async function killAgentDuringSwitchover(
+      { step, from, to }: { step: StepName; from: LabNode; to: LabNode },
+      id: string,
+      firstId: number,
+    ): Promise<string | undefined> {
+      const agent = agentFiles(labPaths(lab.dir).node[from].dir);
+      const logFrom = readFileSync(agent.log, 'utf8').length;
+      await waitForConverged(lab, from, to);
+      const writer = startWriter(firstId);
+      const sampler = sampleReadOnly();
+      let acked: number[];
+      let samples: { t: number; ha1: string; ha2: string }[];
+      let killedAt: string | undefined;
+      let vrrpFrozen = false;
+      try {
+        await waitFor('the writer writes through the VIP', () => writer.acked().length >= 10, {
+          timeoutMs: 15_000,
+          everyMs: 50,
+        });
+        // catch-up lasts milliseconds; with the target's SQL thread stopped it lasts until the kill
+        // (the target's own promotion starts the thread again to drain its relay log).
+        // move-vips lasts until keepalived removes the VIPs, ~0.1 s in the fast profile: a watcher on
+        // a loaded machine can miss it (CI run v32 froze the agent at promote). So catch-up is held
+        // the same way, the primary's VRRP process is frozen once the record shows it, and catch-up
+        // is let go: move-vips then lasts until the thaw after the kill (meanwhile the target, hearing
+        // no advert, takes over and promotes itself, fencing the primary first).
+        if (step === 'catch-up' || step === 'move-vips') await rootQuery(to, 'STOP SLAVE SQL_THREAD');
+        // Asking takes a node start in the namespace, longer than most steps: the record is
+        // watched meanwhile, and the agent frozen the moment it shows the step (so the step it
+        // dies at is the one its record shows), before the answer to the POST if need be.
+        let frozen = false;
+        const watch = waitFor(
+          `${from}'s switchover at step ${step} or later`,
+          () => {
+            const r = record(from);
+            if (r?.id !== id) return false;
+            // Finished before the watcher looked (a missed try too): frozen and killed all the same.
+            const finished = !STEP_NAMES.includes(r.phase as StepName);
+            if (!finished && STEP_NAMES.indexOf(r.phase as StepName) < STEP_NAMES.indexOf(step)) return false;
+            frozen = signalAgent(agent, 'SIGSTOP');
+            killedAt = record(from)?.phase;
+            return true;
+          },
+          { timeoutMs: 30_000, everyMs: 2 },
+        );
+        const posted = postSwitchover(from, { id, from, to, catch_up_timeout: 30 });
+        if (step === 'move-vips') {
+          await waitFor(`${from}'s switchover at catch-up`, () => record(from)?.phase === 'catch-up', {
+            timeoutMs: 30_000,
+            everyMs: 5,
+          });
+          vrrpFrozen = signalVrrp(vrrpOf(from), 'SIGSTOP');
+          expect(vrrpFrozen, `${from}'s keepalived VRRP process`).toBe(true);
+          await rootQuery(to, 'START SLAVE SQL_THREAD');
+        }
+        await watch;
+        expect(frozen).toBe(true);
+        expect(signalAgent(agent, 'SIGKILL')).toBe(true);
+        if (vrrpFrozen) vrrpFrozen = !signalVrrp(vrrpOf(from), 'SIGCONT');
+        await posted; // answered 202, or cut off by the kill: the record above shows it was taken
+        if (step === 'catch-up' || step === 'move-vips')
+          await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
+        await waitFor(`${from}'s agent gone`, () => agentPid(agent) === undefined, {
+          timeoutMs: 10_000,
+          everyMs: 20,
+        });
+        await labHeal({ prefix: lab.prefix, dir: lab.dir, node: from });
+        await waitFor(
+          `switchover ${id} finished`,
+          () => /^(done|rolled-back|failed)$/.test(record(from)?.phase ?? ''),
+          {
+            timeoutMs: 60_000,
+            everyMs: 100,
+          },
+        );
+        await waitForConverged(lab, to, from);
+        const before = writer.acked().length;
+        await waitFor(`the writer writes to ${to}`, () => writer.acked().length >= before + 10, {
+          timeoutMs: 20_000,
+          everyMs: 50,
+        });
+      } finally {
+        if (vrrpFrozen) signalVrrp(vrrpOf(from), 'SIGCONT');
+        if (step === 'catch-up' || step === 'move-vips')
+          await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
+        acked = await writer.stop();
+        samples = await sampler.stop();
+      }
+      const log = readFileSync(agent.log, 'utf8').slice(logFrom);
+      const final = record(from)!;
+      console.log(
+        `agent SIGKILLed at ${killedAt} (${from} → ${to}): ${final.phase}; steps ${final.steps.map((s) => s.name).join(' → ')}; ${acked.length} acked`,
+      );
+      expect(final.phase, JSON.stringify(final)).toBe('done');
+      if (STEP_NAMES.includes(killedAt as StepName))
+        expect(log).toMatch(new RegExp(`"event":"switchover.resume","id":"${id}","phase":"${killedAt}"`));
+
+      const onTarget = new Set(
+        (
+          await rootQuery(
+            to,
+            `SELECT id FROM app.sw WHERE id >= ${firstId} AND id < ${firstId + IDS_PER_TRY}`,
+          )
+        ).map((r) => Number(r.id)),
+      );
+      expect(
+        acked.filter((n) => !onTarget.has(n)),
+        `acknowledged writes missing on the new primary ${to}`,
+      ).toEqual([]);
+      expect(acked.length).toBeGreaterThan(20);
+      expect(
+        samples.filter((s) => s.ha1 === '0' && s.ha2 === '0'),
+        'samples with both databases writable',
+      ).toEqual([]);
+      expect(samples.length).toBeGreaterThan(10);
+
+      const rerun = await switchover(['--to', to], to);
+      expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
+      expect(rerun.stdout).toMatch(new RegExp(`nothing to do: ${to} is the primary already`));
+      expect(rerun.stdout).toContain(`last switchover ${id} (${from} → ${to})`);
+      return killedAt;
+    }
+
     it.each(AGENT_KILLS)(
       "$from's agent SIGKILLed at step $step ($from → $to), restarted: the pair converges on $to, done, nothing lost, never two writable",
       async ({ step, from, to }) => {
-        const id = `so-kill-${step}`;
-        const agent = agentFiles(labPaths(lab.dir).node[from].dir);
-        const logFrom = readFileSync(agent.log, 'utf8').length;
-        await waitForConverged(lab, from, to);
-        const writer = startWriter((STEP_NAMES.indexOf(step) + 2) * 1_000_000);
-        const sampler = sampleReadOnly();
-        let acked: number[];
-        let samples: { t: number; ha1: string; ha2: string }[];
-        let killedAt: string | undefined;
-        let vrrpFrozen = false;
-        try {
-          await waitFor('the writer writes through the VIP', () => writer.acked().length >= 10, {
-            timeoutMs: 15_000,
-            everyMs: 50,
-          });
-          // catch-up lasts milliseconds; with the target's SQL thread stopped it lasts until the kill
-          // (the target's own promotion starts the thread again to drain its relay log).
-          // move-vips lasts until keepalived removes the VIPs, ~0.1 s in the fast profile: a watcher on
-          // a loaded machine can miss it (CI run v32 froze the agent at promote). So catch-up is held
-          // the same way, the primary's VRRP process is frozen once the record shows it, and catch-up
-          // is let go: move-vips then lasts until the thaw after the kill (meanwhile the target, hearing
-          // no advert, takes over and promotes itself, fencing the primary first).
-          if (step === 'catch-up' || step === 'move-vips') await rootQuery(to, 'STOP SLAVE SQL_THREAD');
-          // Asking takes a node start in the namespace, longer than most steps: the record is
-          // watched meanwhile, and the agent frozen the moment it shows the step (so the step it
-          // dies at is the one its record shows), before the answer to the POST if need be.
-          let frozen = false;
-          const watch = waitFor(
-            `${from}'s switchover at step ${step} or later`,
-            () => {
-              const r = record(from);
-              if (r?.id !== id || STEP_NAMES.indexOf(r.phase as StepName) < STEP_NAMES.indexOf(step))
-                return false;
-              frozen = signalAgent(agent, 'SIGSTOP');
-              killedAt = record(from)?.phase;
-              return true;
-            },
-            { timeoutMs: 30_000, everyMs: 2 },
-          );
-          const posted = postSwitchover(from, { id, from, to, catch_up_timeout: 30 });
-          if (step === 'move-vips') {
-            await waitFor(`${from}'s switchover at catch-up`, () => record(from)?.phase === 'catch-up', {
-              timeoutMs: 30_000,
-              everyMs: 5,
-            });
-            vrrpFrozen = signalVrrp(vrrpOf(from), 'SIGSTOP');
-            expect(vrrpFrozen, `${from}'s keepalived VRRP process`).toBe(true);
-            await rootQuery(to, 'START SLAVE SQL_THREAD');
+        // The freeze follows the record from outside the agent: on a busy machine a short step can
+        // be over before the watcher sees it (CI v67: frozen at move-vips, not read-only). Such a
+        // try still checks convergence, then the pair is switched back and the step tried again.
+        const frozenAt: (string | undefined)[] = [];
+        for (let attempt = 1; attempt <= KILL_TRIES && frozenAt.at(-1) !== step; attempt++) {
+          if (attempt > 1) {
+            const back = await switchover(['--to', from], to);
+            expect(back.exitCode, back.stdout + back.stderr).toBe(0);
+            await waitForConverged(lab, from, to);
           }
-          await watch;
-          expect(frozen).toBe(true);
-          expect(signalAgent(agent, 'SIGKILL')).toBe(true);
-          if (vrrpFrozen) vrrpFrozen = !signalVrrp(vrrpOf(from), 'SIGCONT');
-          await posted; // answered 202, or cut off by the kill: the record above shows it was taken
-          if (step === 'catch-up' || step === 'move-vips')
-            await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
-          await waitFor(`${from}'s agent gone`, () => agentPid(agent) === undefined, {
-            timeoutMs: 10_000,
-            everyMs: 20,
-          });
-          await labHeal({ prefix: lab.prefix, dir: lab.dir, node: from });
-          await waitFor(
-            `switchover ${id} finished`,
-            () => /^(done|rolled-back|failed)$/.test(record(from)?.phase ?? ''),
-            {
-              timeoutMs: 60_000,
-              everyMs: 100,
-            },
+          const firstId = (STEP_NAMES.indexOf(step) + 2) * 1_000_000 + attempt * IDS_PER_TRY;
+          frozenAt.push(
+            await killAgentDuringSwitchover({ step, from, to }, `so-kill-${step}-${attempt}`, firstId),
           );
-          await waitForConverged(lab, to, from);
-          const before = writer.acked().length;
-          await waitFor(`the writer writes to ${to}`, () => writer.acked().length >= before + 10, {
-            timeoutMs: 20_000,
-            everyMs: 50,
-          });
-        } finally {
-          if (vrrpFrozen) signalVrrp(vrrpOf(from), 'SIGCONT');
-          if (step === 'catch-up' || step === 'move-vips')
-            await rootQuery(to, 'START SLAVE SQL_THREAD').catch(() => undefined);
-          acked = await writer.stop();
-          samples = await sampler.stop();
         }
-        const log = readFileSync(agent.log, 'utf8').slice(logFrom);
-        const final = record(from)!;
-        console.log(
-          `agent SIGKILLed at ${killedAt} (${from} → ${to}): ${final.phase}; steps ${final.steps.map((s) => s.name).join(' → ')}; ${acked.length} acked`,
-        );
-        expect(killedAt).toBe(step);
-        expect(final.phase, JSON.stringify(final)).toBe('done');
-        expect(log).toMatch(new RegExp(`"event":"switchover.resume","id":"${id}","phase":"${step}"`));
-
-        const onTarget = new Set(
-          (
-            await rootQuery(
-              to,
-              `SELECT id FROM app.sw WHERE id >= ${(STEP_NAMES.indexOf(step) + 2) * 1_000_000}`,
-            )
-          ).map((r) => Number(r.id)),
-        );
         expect(
-          acked.filter((n) => !onTarget.has(n)),
-          `acknowledged writes missing on the new primary ${to}`,
-        ).toEqual([]);
-        expect(acked.length).toBeGreaterThan(20);
-        expect(
-          samples.filter((s) => s.ha1 === '0' && s.ha2 === '0'),
-          'samples with both databases writable',
-        ).toEqual([]);
-        expect(samples.length).toBeGreaterThan(10);
-
-        const rerun = await switchover(['--to', to], to);
-        expect(rerun.exitCode, rerun.stdout + rerun.stderr).toBe(0);
-        expect(rerun.stdout).toMatch(new RegExp(`nothing to do: ${to} is the primary already`));
-        expect(rerun.stdout).toContain(`last switchover ${id} (${from} → ${to})`);
+          frozenAt.at(-1),
+          `the steps the agent was frozen at, one per try: ${frozenAt.join(', ')}`,
+        ).toBe(step);
       },
     );
   },
