@@ -6,7 +6,6 @@
  * once the value is 0. Opening the gate for a returning node is recorded (state_dir) for the
  * anti-flap cooldown.
  */
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { raceDeadline } from '../bounded/deadline.js';
 import { checkArgs } from '../checks/spec-args.js';
@@ -17,7 +16,7 @@ import { vipHolding } from '../cluster/vips.js';
 import type { CheckSpec } from '../spec/checks-schema.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { AgentLog } from './checks/index.js';
-import { ensureTrackDir, writeTrackValue } from './checks/track-write.js';
+import { ensureTrackDir, readTrackValue, writeTrackValue } from './checks/track-write.js';
 import { failbackTrackFile } from './contract.js';
 import { repeatEvery } from '../bounded/repeat.js';
 
@@ -104,13 +103,10 @@ export async function startFailbackGate(context: {
     });
     if (stopped) return;
     // keepalived resets the file to its start value whenever it starts (init_file … overwrite).
-    const onDisk = await readFile(file, {
-      encoding: 'utf8',
-      signal: AbortSignal.timeout(PROBE_BUDGET_MS),
-    }).catch(() => '');
-    if (gate.value === written && onDisk.trim() !== String(gate.value)) {
+    const onDisk = await readTrackValue(file, AbortSignal.timeout(PROBE_BUDGET_MS));
+    if (gate.value === written && onDisk !== gate.value) {
       await writeTrackValue(file, gate.value);
-      log.info({ event: 'agent.failback_rewritten', value: gate.value, found: onDisk.trim().slice(0, 16) });
+      log.info({ event: 'agent.failback_rewritten', value: gate.value, found: onDisk });
     }
     if (gate.value !== written) {
       const handingBack = gate.open && written !== undefined && written > 0 && vips.missing.length > 0;

@@ -4,7 +4,6 @@
  * to the unpromotable track file, which keepalived reads at weight 0 (1 is FAULT: the VIPs go to
  * the peer). A raised gate survives an agent restart through the file itself.
  */
-import { readFile } from 'node:fs/promises';
 import { repeatEvery } from '../bounded/repeat.js';
 import { unpromotableGate, type UnpromotableVerdict } from '../cluster/unpromotable-gate.js';
 import { vipHolding } from '../cluster/vips.js';
@@ -12,7 +11,7 @@ import type { VipFacts } from '../cluster/observation.js';
 import { markerPresent } from '../mysql/rebuild-marker.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { AgentLog } from './checks/index.js';
-import { ensureTrackDir, writeTrackValue } from './checks/track-write.js';
+import { ensureTrackDir, readTrackValue, writeTrackValue } from './checks/track-write.js';
 import { unpromotableTrackFile } from './contract.js';
 
 const EVERY_MS = 1_000;
@@ -24,12 +23,7 @@ export interface UnpromotableGateRunner {
   current(): UnpromotableVerdict | undefined;
 }
 
-async function readValue(file: string): Promise<string> {
-  return readFile(file, { encoding: 'utf8', signal: AbortSignal.timeout(READ_BUDGET_MS) }).then(
-    (text) => text.trim(),
-    () => '',
-  );
-}
+const readValue = (file: string) => readTrackValue(file, AbortSignal.timeout(READ_BUDGET_MS));
 
 export async function startUnpromotableGate(context: {
   spec: Spec;
@@ -42,7 +36,7 @@ export async function startUnpromotableGate(context: {
   const file = unpromotableTrackFile(spec.paths.runtime_dir, node.name);
   await ensureTrackDir(file);
   // Raised by an agent before this one (or left by keepalived's init value, 0).
-  let raised = (await readValue(file)) === '1';
+  let raised = (await readValue(file)) === 1;
   let judged: UnpromotableVerdict | undefined;
   let stopped = false;
 
@@ -53,7 +47,7 @@ export async function startUnpromotableGate(context: {
     if (stopped) return;
     // keepalived writes its init value (0) when the file is missing; the verdict must stand.
     const onDisk = await readValue(file);
-    if (onDisk !== String(verdict.value)) await writeTrackValue(file, verdict.value);
+    if (onDisk !== verdict.value) await writeTrackValue(file, verdict.value);
     if (verdict.value !== (raised ? 1 : 0)) {
       const fields = { value: verdict.value, vips_held: vips.held, reason: verdict.reason };
       if (verdict.value === 1) log.warn({ event: 'agent.unpromotable_raised', ...fields });

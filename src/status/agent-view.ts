@@ -4,7 +4,6 @@
  * the facts keepalived acts on, so they are the honest view of "is the agent up, are its checks
  * passing" without a connection to the agent itself.
  */
-import { readFile } from 'node:fs/promises';
 import {
   AGENT_ALIVE,
   AGENT_GONE,
@@ -14,19 +13,11 @@ import {
   failbackTrackFile,
   unpromotableTrackFile,
 } from '../agent/contract.js';
+import { readTrackValue } from '../agent/checks/track-write.js';
 import { problemWithUserPath } from '../fs/user-path.js';
 import { checksForNode } from '../keepalived/model.js';
 import type { NodeSpec, Spec } from '../spec/schema.js';
 import type { AgentStatus } from './types.js';
-
-async function readValue(path: string, signal: AbortSignal): Promise<number | null> {
-  try {
-    const text = (await readFile(path, { encoding: 'utf8', signal })).trim();
-    return /^-?\d{1,6}$/.test(text) ? Number(text) : null;
-  } catch {
-    return null;
-  }
-}
 
 export async function readAgentView(
   spec: Spec,
@@ -38,13 +29,13 @@ export async function readAgentView(
   const problem = await problemWithUserPath(runtimeDir, 'paths.runtime_dir');
   if (problem) return { alive: null, detail: problem, checks: [], failback_gate: null };
   const [liveness, unpromotable, gate, ...values] = await Promise.all([
-    readValue(agentTrackFile(runtimeDir, node.name), signal),
-    readValue(unpromotableTrackFile(runtimeDir, node.name), signal),
+    readTrackValue(agentTrackFile(runtimeDir, node.name), signal),
+    readTrackValue(unpromotableTrackFile(runtimeDir, node.name), signal),
     spec.failback === 'after-catch-up'
-      ? readValue(failbackTrackFile(runtimeDir, node.name), signal)
+      ? readTrackValue(failbackTrackFile(runtimeDir, node.name), signal)
       : Promise.resolve(null),
     ...checksForNode(spec, node.name).map((check) =>
-      readValue(checkTrackFile(runtimeDir, node.name, check.name), signal),
+      readTrackValue(checkTrackFile(runtimeDir, node.name, check.name), signal),
     ),
   ]);
   const checks = checksForNode(spec, node.name).map((check, index) => {

@@ -8,8 +8,8 @@
  * value × weight is added to the base priority, and a product ≤ -254 also means FAULT; the sum is
  * clamped to 1..254. A file that cannot be read counts as 0, as keepalived counts a missing one.
  */
-import { readFile } from 'node:fs/promises';
 import { buildNodeConfig } from '../../keepalived/model.js';
+import { readTrackValue } from '../checks/track-write.js';
 import type { NodeSpec, Spec } from '../../spec/schema.js';
 
 export interface TrackReading {
@@ -40,15 +40,6 @@ export function effectivePriority(base: number, tracks: readonly TrackReading[])
   return { fault: false, priority: Math.min(254, Math.max(1, priority)) };
 }
 
-async function readTrack(path: string, signal: AbortSignal): Promise<number | null> {
-  try {
-    const text = (await readFile(path, { encoding: 'utf8', signal })).trim();
-    return /^-?\d{1,6}$/.test(text) ? Number(text) : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Reads this node's track files as the rendered keepalived.conf names them (agent mode). */
 export async function readTracks(spec: Spec, node: NodeSpec, signal: AbortSignal): Promise<TrackReading[]> {
   const files = buildNodeConfig(spec, node).trackFiles;
@@ -56,7 +47,7 @@ export async function readTracks(spec: Spec, node: NodeSpec, signal: AbortSignal
     files.map(async (file) => ({
       name: file.name,
       weight: file.weight,
-      value: await readTrack(file.file, signal),
+      value: await readTrackValue(file.file, signal),
     })),
   );
 }
