@@ -3,7 +3,8 @@
  * on the MySQL port, with the admin credentials hactl already uses), make it read-only
  * (super_read_only where the flavour has it), end its client sessions, and say per path what was
  * reached. Every path is bounded by the connect timeout and a short query budget, tried at most
- * twice (again only when the server ended a session it had answered on); no path waits for another. The verdict on what this means for the promotion is src/cluster/fencing-rule.ts's.
+ * twice (again only when the server ended a session it had answered on); no path waits for
+ * another. The verdict on what this means for the promotion is src/cluster/fencing-rule.ts's.
  */
 import type { FenceOutcome, FencePath } from '../cluster/fencing-rule.js';
 import { describePath } from '../cluster/fencing-rule.js';
@@ -163,7 +164,7 @@ async function readFinalState(
 
 interface PathAttempt {
   report: PathReport;
-  /** The session that made the path read-only (it ends the client sessions afterwards). */
+  /** Set when every statement ran; the first that made its path read-only ends the client sessions. */
   session?: MysqlSession;
   failure?: unknown;
 }

@@ -1,9 +1,10 @@
 /**
- * Reading a track file's value, bounded, and writing one the way keepalived must see it: the whole value or the old one, never an
- * empty or half-written file (keepalived re-reads on close-after-write and on a rename into the
- * directory, and an empty file reads as 0). So: write a temporary file in the same directory, then
- * rename it over the track file. The temporary name starts with a dot, which no check name (an
- * identifier: a letter first) can, so keepalived never mistakes it for a tracked file.
+ * Reading a track file's value, bounded, and writing one the way keepalived must see it: the
+ * whole value or the old one, never an empty or half-written file (keepalived re-reads on
+ * close-after-write and on a rename into the directory, and an empty file reads as 0). So: write
+ * a temporary file in the same directory, then rename it over the track file. The temporary name
+ * starts with a dot, which no check name (an identifier: a letter first) can, so keepalived never
+ * mistakes it for a tracked file.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
