@@ -109,6 +109,9 @@ export interface RepResult {
   from: LabNode;
   to: LabNode | null;
   acked: number;
+  /** Of those, the ones sent before the fault, and the ones the final primary took after it. */
+  ackedBefore: number;
+  ackedByNewPrimary: number;
   /** Acknowledged ids absent from the final primary; how many of those sit on the other node only. */
   lost: number;
   lostButOnOther: number;
@@ -603,7 +606,18 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       500,
     );
     const to = settled.primary;
-    if (to !== null) await writer.waitForAck(Date.now(), 10_000, SERVER_ID[to]);
+    if (to !== null) {
+      // A second of writes on the settled primary: the count then checks a primary that keeps
+      // taking writes, not one lucky insert (a diverged old primary ends the settle wait at once).
+      const settledAt = Date.now();
+      const wanted = Math.ceil(options.rate ?? 150);
+      await waitUntil(
+        `a second of writes acknowledged by ${to}`,
+        () => writer.acks.filter((a) => a.sentAt >= settledAt && a.serverId === SERVER_ID[to]).length >= wanted,
+        10_000,
+        25,
+      );
+    }
     const endAt = Date.now();
     await writer.stop();
     const samples: PairSample[] = await sampler.stop();
@@ -648,6 +662,9 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       from,
       to,
       acked: acked.length,
+      ackedBefore: acked.filter((a) => a.sentAt < injectedAt).length,
+      ackedByNewPrimary:
+        to === null ? 0 : acked.filter((a) => a.sentAt >= injectedAt && a.serverId === SERVER_ID[to]).length,
       lost: lostIds.length,
       lostButOnOther: placed.onOther.length,
       vanished: placed.vanished.slice(0, 5).map((a) => ({
