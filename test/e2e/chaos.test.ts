@@ -57,7 +57,9 @@ const DIVERGED_REPLICA =
 const WRITES_EACH_SIDE = 75;
 
 function expectWriterWorked(result: RepResult, why: string): void {
-  expect(result.ackedBefore, `acknowledged before the fault: ${why}`).toBeGreaterThanOrEqual(WRITES_EACH_SIDE);
+  expect(result.ackedBefore, `acknowledged before the fault: ${why}`).toBeGreaterThanOrEqual(
+    WRITES_EACH_SIDE,
+  );
   expect(result.ackedByNewPrimary, `acknowledged by the final primary: ${why}`).toBeGreaterThanOrEqual(
     WRITES_EACH_SIDE,
   );
