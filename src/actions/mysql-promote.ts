@@ -14,7 +14,7 @@ import { connect, type MysqlSession } from '../mysql/connection.js';
 import { detectFlavour } from '../mysql/flavour.js';
 import { CatchUpTimeout, promote } from '../mysql/promote.js';
 import { readReadOnly, setReadOnly } from '../mysql/server-state.js';
-import { commitsMayWaitForAck } from '../mysql/ack-waits.js';
+import { commitsMayWaitForAck } from '../mysql/read-only-blockers.js';
 import type { CatchUpSource } from '../mysql/old-primary-catch-up.js';
 import { peerAddresses } from './addresses.js';
 import { localTarget, mysqlSpec, replicationAccount, stepLogger } from './mysql-common.js';

@@ -10,9 +10,9 @@ import type { FenceOutcome, FencePath } from '../cluster/fencing-rule.js';
 import { describePath } from '../cluster/fencing-rule.js';
 import { connectionLost, connectWith, credentialsFor, type MysqlSession } from '../mysql/connection.js';
 import { detectFlavour } from '../mysql/flavour.js';
-import { readReadOnly, setReadOnly, type StepLogger } from '../mysql/server-state.js';
+import { readReadOnly, type StepLogger } from '../mysql/server-state.js';
 import { endClientSessions, type KilledSession } from '../mysql/client-sessions.js';
-import { setReadOnlyEndingAckWaits } from '../mysql/ack-waits.js';
+import { setReadOnlyEndingBlockers } from '../mysql/read-only-blockers.js';
 
 export interface FenceOptions {
   /** MySQL option file with the admin account (mysql.credentials_file). */
@@ -22,9 +22,13 @@ export interface FenceOptions {
   queryTimeoutMs?: number;
   /**
    * Semi-sync: its commits may wait for an ACK this node no longer sends, and read_only waits for
-   * them; a second connection per path ends them while read_only is pending (src/mysql/ack-waits.ts).
+   * them; a second connection per path ends them while read_only is pending. Without it, that
+   * connection opens only when read_only is still pending after a third of the query budget, and
+   * ends whatever it waits for (src/mysql/read-only-blockers.ts).
    */
   endAckWaits?: boolean;
+  /** When a pending read_only has what it waits for ended (default a third of the query budget). */
+  endBlockersAfterMs?: number;
   signal?: AbortSignal;
   log: StepLogger;
 }
@@ -57,6 +61,9 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
   const { log } = options;
   const base = await credentialsFor({ defaultsFile: options.credentialsFile });
   const sessions: MysqlSession[] = [];
+  /** Every session this fence opened, by node (paths and their second connections): spared. */
+  const ours = new Map<string, Set<number>>();
+  const oursOn = (node: string) => ours.get(node) ?? ours.set(node, new Set()).get(node)!;
   const open = (path: FencePath) =>
     connectWith(
       {
@@ -70,11 +77,20 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
         queryTimeoutMs: options.queryTimeoutMs ?? 3_000,
         ...(options.signal ? { signal: options.signal } : {}),
       },
-    );
+    ).then((session) => {
+      oursOn(path.node).add(session.threadId);
+      return session;
+    });
   const attempts = await Promise.all(
     paths.map(async (path): Promise<PathAttempt> => {
       const at = () => Math.round(performance.now() - started);
-      const first = await fencePath(path, () => open(path), options, sessions, at);
+      const first = await fencePath(
+        path,
+        () => open(path),
+        options,
+        { sessions, ours: oursOn(path.node) },
+        at,
+      );
       // The old primary answered, then closed our session: its own demotion's kill pass ends every
       // client session, ours included. It is alive and reachable, so one more try is what tells
       // whether it is read-only now; a second close is reported as it is.
@@ -83,7 +99,7 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
         path: describePath(path),
         reason: `the server ended the fence's session (${first.report.error ?? ''}); trying once more`,
       });
-      return fencePath(path, () => open(path), options, sessions, at);
+      return fencePath(path, () => open(path), options, { sessions, ours: oursOn(path.node) }, at);
     }),
   );
   const reports = attempts.map((a) => a.report);
@@ -174,7 +190,7 @@ async function fencePath(
   path: FencePath,
   open: () => Promise<MysqlSession>,
   options: FenceOptions,
-  sessions: MysqlSession[],
+  { sessions, ours }: { sessions: MysqlSession[]; ours: ReadonlySet<number> },
   at: () => number,
 ): Promise<PathAttempt> {
   let session: MysqlSession;
@@ -189,19 +205,30 @@ async function fencePath(
   sessions.push(session);
   try {
     const flavour = await detectFlavour(session);
-    if (options.endAckWaits) {
-      const { ended } = await setReadOnlyEndingAckWaits(session, flavour, {
-        openSecond: open,
-        timeoutMs: options.queryTimeoutMs ?? 3_000,
+    const { ended, endedBlockers } = await setReadOnlyEndingBlockers(session, flavour, {
+      openSecond: open,
+      timeoutMs: options.queryTimeoutMs ?? 3_000,
+      ackWaits: options.endAckWaits === true,
+      ...(options.endBlockersAfterMs === undefined ? {} : { endBlockersAfterMs: options.endBlockersAfterMs }),
+      keep: () => ours,
+    });
+    const described = (list: KilledSession[]) =>
+      list.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state }));
+    if (ended.length > 0)
+      options.log('fence.ended_commits_awaiting_ack', {
+        path: describePath(path),
+        sessions: described(ended),
+        reason:
+          'read_only waited for commits held by a semi-sync ACK that was not coming; the statements in progress were ended while it was pending, their clients never told they committed',
       });
-      if (ended.length > 0)
-        options.log('fence.ended_commits_awaiting_ack', {
-          path: describePath(path),
-          sessions: ended.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state })),
-          reason:
-            'read_only waited for commits held by a semi-sync ACK that was not coming; the statements in progress were ended while it was pending, their clients never told they committed',
-        });
-    } else await setReadOnly(session, flavour, true);
+    if (endedBlockers.length > 0)
+      options.log('fence.ended_read_only_blockers', {
+        level: 'warn',
+        path: describePath(path),
+        sessions: described(endedBlockers),
+        reason:
+          'read_only was still waiting (a long statement or a table lock on the old primary); the sessions it waited for were ended, as the fence ends every client session once read-only',
+      });
     const now = await readReadOnly(session, flavour);
     const readOnly = now.readOnly && (!flavour.hasSuperReadOnly || now.superReadOnly);
     return { report: { path, reached: true, readOnly, ms: at() }, session };

@@ -94,27 +94,28 @@ async function openLocal(mysql: NonNullable<Spec['mysql']>, signal: AbortSignal)
 async function demoteLocalOnce(spec: Spec, signal: AbortSignal): Promise<string> {
   const mysql = spec.mysql;
   if (!mysql) return 'no mysql section: nothing to make read-only';
-  const [{ detectFlavour }, { setReadOnly, readReadOnly }, { endClientSessions }, ackWaits] =
-    await Promise.all([
-      import('../mysql/flavour.js'),
-      import('../mysql/server-state.js'),
-      import('../mysql/client-sessions.js'),
-      import('../mysql/ack-waits.js'),
-    ]);
+  const [{ detectFlavour }, { readReadOnly }, { endClientSessions }, blockers] = await Promise.all([
+    import('../mysql/flavour.js'),
+    import('../mysql/server-state.js'),
+    import('../mysql/client-sessions.js'),
+    import('../mysql/read-only-blockers.js'),
+  ]);
   const open = () => openLocal(mysql, signal);
   const session = await open();
   try {
     const flavour = await detectFlavour(session);
-    // Isolated under semi-sync, no ACK comes: read_only would wait for the commits awaiting one.
+    // Isolated under semi-sync, no ACK comes: read_only would wait for the commits awaiting one;
+    // a long statement or a table lock would hold it as long.
     let ended = '';
-    if (ackWaits.commitsMayWaitForAck(mysql.semi_sync)) {
-      const report = await ackWaits.setReadOnlyEndingAckWaits(session, flavour, {
-        openSecond: open,
-        timeoutMs: 3_000,
-      });
-      if (report.ended.length > 0)
-        ended = `, ${report.ended.length} commit(s) held by a semi-sync ACK ended while read_only was pending`;
-    } else await setReadOnly(session, flavour, true);
+    const report = await blockers.setReadOnlyEndingBlockers(session, flavour, {
+      openSecond: open,
+      timeoutMs: 3_000,
+      ackWaits: blockers.commitsMayWaitForAck(mysql.semi_sync),
+    });
+    if (report.ended.length > 0)
+      ended = `, ${report.ended.length} commit(s) held by a semi-sync ACK ended while read_only was pending`;
+    if (report.endedBlockers.length > 0)
+      ended += `, ${report.endedBlockers.length} session(s) ended that read_only was still waiting for`;
     const killed = await endClientSessions(session, { waitMs: 1_000 });
     const now = await readReadOnly(session, flavour);
     if (!now.readOnly) throw new Error('read_only is still OFF after SET GLOBAL read_only=ON');

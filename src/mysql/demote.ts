@@ -5,8 +5,8 @@
  * the exact extra GTIDs; nothing is reset automatically.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { endClientSessions } from './client-sessions.js';
-import { commitsMayWaitForAck, setReadOnlyEndingAckWaits } from './ack-waits.js';
+import { endClientSessions, type KilledSession } from './client-sessions.js';
+import { commitsMayWaitForAck, setReadOnlyEndingBlockers } from './read-only-blockers.js';
 import { connectWith, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
 import { describeFlavour, detectFlavour, type Flavour } from './flavour.js';
@@ -51,11 +51,12 @@ export interface DemoteOptions {
   peerSession?: MysqlSession;
   /**
    * Opens a second session to the server being demoted (same account, bounded in time). Under
-   * semi-sync it ends the commits waiting for an ACK while read_only is pending; without it
-   * read_only waits for them (for ever under strict, i.e. until its statement times out).
+   * semi-sync it ends the commits waiting for an ACK while read_only is pending, and under any
+   * setting whatever read_only still waits for after a third of its budget; without it read_only
+   * waits for them (for ever under strict, i.e. until its statement times out).
    */
   openSession?: () => Promise<MysqlSession>;
-  /** read_only's statement timeout, the bound of the ending of ACK waits (default 5000). */
+  /** read_only's statement timeout, the bound for ending what it waits for (default 5000). */
   readOnlyTimeoutMs?: number;
   replication?: { user: string; password: string };
   log: StepLogger;
@@ -144,8 +145,9 @@ async function killClientSessions(session: MysqlSession, log: StepLogger): Promi
 }
 
 /**
- * read_only, and under semi-sync with commits waiting for an ACK that cannot come, those commits
- * ended from a second connection while read_only is pending (src/mysql/ack-waits.ts).
+ * read_only, with what it waits for ended from a second connection while it is pending: under
+ * semi-sync commits held by an ACK that cannot come, at once; any other blocker (a long statement,
+ * a table lock) once it has waited a third of its budget (src/mysql/read-only-blockers.ts).
  */
 async function becomeReadOnly(
   session: MysqlSession,
@@ -153,25 +155,36 @@ async function becomeReadOnly(
   options: DemoteOptions,
 ): Promise<number[]> {
   const { log } = options;
-  if (!commitsMayWaitForAck(options.semiSync) || !options.openSession) {
+  if (!options.openSession) {
     await setReadOnly(session, flavour, true);
     return [];
   }
-  const report = await setReadOnlyEndingAckWaits(session, flavour, {
+  const report = await setReadOnlyEndingBlockers(session, flavour, {
     openSecond: options.openSession,
     timeoutMs: options.readOnlyTimeoutMs ?? 5_000,
+    ackWaits: commitsMayWaitForAck(options.semiSync),
   });
   if (report.problem !== undefined)
-    log('demote.ack_waits_not_ended', { level: 'warn', reason: report.problem, readOnlyMs: report.ms });
+    log('demote.read_only_waits_not_ended', { level: 'warn', reason: report.problem, readOnlyMs: report.ms });
+  const described = (list: KilledSession[]) =>
+    list.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state }));
   if (report.ended.length > 0)
     log('demote.ended_commits_awaiting_ack', {
-      sessions: report.ended.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state })),
+      sessions: described(report.ended),
       rounds: report.rounds,
       readOnlyMs: report.ms,
       reason:
         'read_only waits for the commits in progress and a commit waited for a semi-sync ACK that was not coming, so the statements in progress were ended (the one waiting last) while read_only was pending; their clients were never told they committed',
     });
-  return report.ended.map((k) => k.id);
+  if (report.endedBlockers.length > 0)
+    log('demote.ended_read_only_blockers', {
+      level: 'warn',
+      sessions: described(report.endedBlockers),
+      readOnlyMs: report.ms,
+      reason:
+        'read_only was still waiting (a long statement or a table lock); the sessions it waited for were ended while it was pending, as the demotion ends every client session right after',
+    });
+  return [...report.ended, ...report.endedBlockers].map((k) => k.id);
 }
 
 export interface PeerState {

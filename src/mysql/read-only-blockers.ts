@@ -15,6 +15,13 @@
  * killed before its commit completes gets an error, not an acknowledgement. Nothing is lost that a
  * client saw acknowledged; those transactions stay in this server's binlog only (AFTER_SYNC logs
  * before it waits), which the strict rejoin treats as unacknowledged.
+ *
+ * The same wait without semi-sync: a statement that runs for minutes, or an idle LOCK TABLES
+ * holder, keeps read_only pending for as long. A demotion, a fence or an isolated node's own
+ * step-down that gives up on it leaves the old primary writable (a fence then blocks the
+ * promotion: the old primary answered). Each of them ends every client session right after
+ * read_only anyway, so once read_only has been pending a third of its budget the same second
+ * connection ends those sessions first, while the pending lock keeps new statements out.
  */
 import { endClientSessions, type KilledSession } from './client-sessions.js';
 import type { MysqlSession } from './connection.js';
@@ -48,18 +55,46 @@ export function commitsHeldByAck(sessions: KilledSession[]): KilledSession[] {
   return [...executing.filter((s) => !awaitingAck(s)), ...executing.filter(awaitingAck)];
 }
 
-export interface ReadOnlyUnderAckOptions {
-  /** Opens a second session to the same server (bounded by its own connect timeout). */
-  openSecond: () => Promise<MysqlSession>;
-  /** How long to keep ending ACK waits: read_only's own statement timeout. */
-  timeoutMs: number;
-  /** Pause between two looks for commits waiting for an ACK (default 50 ms). */
-  intervalMs?: number;
+/**
+ * Once read_only has waited this long, whatever it waits for is ended (a long statement, a
+ * LOCK TABLES holder). Every caller ends every client session right after read_only anyway, so
+ * this only moves that earlier, while the pending lock keeps new statements from starting.
+ */
+export const END_BLOCKERS_AFTER_SHARE = 1 / 3;
+
+/**
+ * Once read_only has been pending a while: every client session it may be waiting for (not those
+ * waiting for the lock themselves), the ones waiting for a semi-sync ACK last, as above.
+ */
+export function readOnlyBlockers(sessions: KilledSession[]): KilledSession[] {
+  const blocking = sessions.filter((s) => !WAITING_FOR_READ_LOCK.test(s.state));
+  return [...blocking.filter((s) => !awaitingAck(s)), ...blocking.filter(awaitingAck)];
 }
 
-export interface ReadOnlyUnderAckReport {
+export interface ReadOnlyBlockersOptions {
+  /** Opens a second session to the same server (bounded by its own connect timeout). */
+  openSecond: () => Promise<MysqlSession>;
+  /** How long to keep ending what read_only waits for: read_only's own statement timeout. */
+  timeoutMs: number;
+  /** Pause between two looks (default 50 ms). */
+  intervalMs?: number;
+  /**
+   * Commits may wait for a semi-sync ACK (commitsMayWaitForAck): the second connection is opened
+   * at once and ends them from the first look. Otherwise it is opened only if read_only is still
+   * pending at endBlockersAfterMs.
+   */
+  ackWaits: boolean;
+  /** When read_only, still pending, has every session it waits for ended (default a third of timeoutMs). */
+  endBlockersAfterMs?: number;
+  /** Sessions to spare besides the two of this call (e.g. a fence's other paths), asked at each look. */
+  keep?: () => Iterable<number>;
+}
+
+export interface ReadOnlyBlockersReport {
   /** Sessions ended while read_only was pending, because commits waited for an ACK. */
   ended: KilledSession[];
+  /** Sessions ended because read_only was still pending at endBlockersAfterMs. */
+  endedBlockers: KilledSession[];
   /** How many times the second connection looked. */
   rounds: number;
   /** How long SET GLOBAL read_only took. */
@@ -70,62 +105,88 @@ export interface ReadOnlyUnderAckReport {
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/** Sets read_only (as setReadOnly does) while a second connection ends commits held by an ACK. */
-export async function setReadOnlyEndingAckWaits(
+/** Resolves after ms, or as soon as `done` settles. */
+async function pause(done: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * Sets read_only (as setReadOnly does) while a second connection ends what it waits for: commits
+ * held by a semi-sync ACK at once, anything else once it has waited endBlockersAfterMs.
+ */
+export async function setReadOnlyEndingBlockers(
   session: MysqlSession,
   flavour: Flavour,
-  options: ReadOnlyUnderAckOptions,
-): Promise<ReadOnlyUnderAckReport> {
+  options: ReadOnlyBlockersOptions,
+): Promise<ReadOnlyBlockersReport> {
   const started = performance.now();
+  const elapsed = () => performance.now() - started;
   const intervalMs = options.intervalMs ?? 50;
+  const blockersAfterMs =
+    options.endBlockersAfterMs ?? Math.round(options.timeoutMs * END_BLOCKERS_AFTER_SHARE);
   let settled = false;
   const setting = setReadOnly(session, flavour, true);
   const done = setting.then(
     () => void (settled = true),
     () => void (settled = true),
   );
+  // Without ACK waits nothing needs a second look until read_only has been pending a while: most
+  // calls end before that and open nothing.
+  if (!options.ackWaits) await pause(done, blockersAfterMs);
   let problem: string | undefined;
-  const opening = options.openSecond().catch((error: unknown) => {
-    problem = `no second connection to end commits waiting for an ACK: ${messageOf(error)}`;
-    return undefined;
-  });
-  // read_only usually returns before the second connection is even open: then it is not waited for.
-  const second = await Promise.race([opening, done.then(() => undefined)]);
+  let opening: Promise<MysqlSession | undefined> | undefined;
+  let second: MysqlSession | undefined;
+  if (!settled) {
+    opening = options.openSecond().catch((error: unknown) => {
+      problem = `no second connection to end what read_only waits for: ${messageOf(error)}`;
+      return undefined;
+    });
+    // read_only usually returns before the second connection is even open: then it is not waited for.
+    second = await Promise.race([opening, done.then(() => undefined)]);
+  }
   const ended: KilledSession[] = [];
+  const endedBlockers: KilledSession[] = [];
   let rounds = 0;
   try {
-    const keep = new Set([session.threadId]);
     const maxRounds = Math.ceil(options.timeoutMs / intervalMs) + 1;
-    while (second && !settled && rounds < maxRounds && performance.now() - started < options.timeoutMs) {
+    while (second && !settled && rounds < maxRounds && elapsed() < options.timeoutMs) {
       rounds++;
-      let now: KilledSession[] = [];
+      const keep = new Set([session.threadId, ...(options.keep?.() ?? [])]);
+      const all = elapsed() >= blockersAfterMs;
       try {
         // Only while our read_only is pending does it keep new statements from starting.
         const pending = await second.query(
           "SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND = 'Query'",
           [session.threadId],
         );
-        if (pending.length > 0)
-          now = await endClientSessions(second, { select: commitsHeldByAck, keep, passes: 1, waitMs: 0 });
+        if (pending.length > 0) {
+          const now = await endClientSessions(second, {
+            select: all ? readOnlyBlockers : commitsHeldByAck,
+            keep,
+            passes: 1,
+            waitMs: 0,
+          });
+          (all ? endedBlockers : ended).push(...now);
+        }
       } catch (error) {
-        problem = `ending commits waiting for an ACK failed: ${messageOf(error)}`;
+        problem = `ending what read_only waits for failed: ${messageOf(error)}`;
         break;
       }
-      ended.push(...now);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, intervalMs)))]);
-      clearTimeout(timer);
+      await pause(done, intervalMs);
     }
   } finally {
     // Also a connection that completes after read_only returned is closed, not left open.
     if (second) await second.close();
-    else void opening.then((late) => late?.close());
+    else void opening?.then((late) => late?.close());
   }
   await setting;
   return {
     ended,
+    endedBlockers,
     rounds,
-    ms: Math.round(performance.now() - started),
+    ms: Math.round(elapsed()),
     ...(problem === undefined ? {} : { problem }),
   };
 }
