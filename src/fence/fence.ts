@@ -18,7 +18,7 @@ export interface FenceOptions {
   /** MySQL option file with the admin account (mysql.credentials_file). */
   credentialsFile: string;
   connectTimeoutMs: number;
-  /** Budget of each statement on a reached path (default 3 s). */
+  /** Budget of each statement on a reached path (default QUERY_BUDGET_MS). */
   queryTimeoutMs?: number;
   /**
    * Semi-sync: its commits may wait for an ACK this node no longer sends, and read_only waits for
@@ -54,6 +54,9 @@ export interface FenceReport extends FenceOutcome {
   durationMs: number;
 }
 
+/** A reached server answers a statement within this, or the path is reported as not fenced. */
+const QUERY_BUDGET_MS = 3_000;
+
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export async function fence(paths: readonly FencePath[], options: FenceOptions): Promise<FenceReport> {
@@ -74,7 +77,7 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
       },
       {
         timeoutMs: options.connectTimeoutMs,
-        queryTimeoutMs: options.queryTimeoutMs ?? 3_000,
+        queryTimeoutMs: options.queryTimeoutMs ?? QUERY_BUDGET_MS,
         ...(options.signal ? { signal: options.signal } : {}),
       },
     ).then((session) => {
@@ -207,7 +210,7 @@ async function fencePath(
     const flavour = await detectFlavour(session);
     const { ended, endedBlockers } = await setReadOnlyEndingBlockers(session, flavour, {
       openSecond: open,
-      timeoutMs: options.queryTimeoutMs ?? 3_000,
+      timeoutMs: options.queryTimeoutMs ?? QUERY_BUDGET_MS,
       ackWaits: options.endAckWaits === true,
       ...(options.endBlockersAfterMs === undefined ? {} : { endBlockersAfterMs: options.endBlockersAfterMs }),
       keep: () => ours,
