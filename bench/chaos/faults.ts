@@ -103,6 +103,9 @@ export interface RepOptions {
   burstHandovers?: number;
 }
 
+/** The writer's default rate (inserts/s): issue 12's 150 acknowledged inserts a second. */
+export const WRITER_RATE = 150;
+
 export interface RepResult {
   fault: ChaosFault;
   /** The primary before the fault (which took it) and after recovery (null: no single one). */
@@ -427,6 +430,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
   let stalled: number | undefined;
   /** The received-position poll runs while this is on; a failed rep turns it off too. */
   const watch = { on: true };
+  const rate = options.rate ?? WRITER_RATE;
   const failoverBoundMs = options.failoverBoundMs ?? 45_000;
   const settleBoundMs = options.settleBoundMs ?? 90_000;
   const paths = labPaths(lab.dir);
@@ -442,7 +446,7 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
   }
   const sampler = samplePair(lab.prefix, lab.dir, { everyMs: 100, maxDurationMs: 600_000 });
   const writer = await startWriter(lab.prefix, {
-    ratePerSec: options.rate ?? 150,
+    ratePerSec: rate,
     credentialsFile: database.appCredentialsFile,
     packageRoot: packageRoot(),
     maxDurationMs: 600_000,
@@ -472,12 +476,17 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       const since = Date.now();
       await waitUntil(
         'two seconds of writes in the relay log',
-        () => writer.acks.filter((a) => a.sentAt >= since).length >= 2 * (options.rate ?? 150),
+        () => writer.acks.filter((a) => a.sentAt >= since).length >= 2 * rate,
         15_000,
       );
     } else {
+      // A second's worth of acknowledged writes, not a second of time: a loaded writer lags.
       const since = Date.now();
-      await waitUntil('a second of steady writes', () => Date.now() - since >= 1_000, 2_000);
+      await waitUntil(
+        'a second of steady writes',
+        () => Date.now() - since >= 1_000 && writer.acks.filter((a) => a.sentAt >= since).length >= rate,
+        10_000,
+      );
     }
 
     // The standby's received position (Gtid_IO_Pos, which moves only once a whole transaction is
@@ -610,10 +619,11 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       // A second of writes on the settled primary: the count then checks a primary that keeps
       // taking writes, not one lucky insert (a diverged old primary ends the settle wait at once).
       const settledAt = Date.now();
-      const wanted = Math.ceil(options.rate ?? 150);
+      const wanted = Math.ceil(rate);
       await waitUntil(
         `a second of writes acknowledged by ${to}`,
-        () => writer.acks.filter((a) => a.sentAt >= settledAt && a.serverId === SERVER_ID[to]).length >= wanted,
+        () =>
+          writer.acks.filter((a) => a.sentAt >= settledAt && a.serverId === SERVER_ID[to]).length >= wanted,
         10_000,
         25,
       );

@@ -214,6 +214,12 @@ async function fencePath(
       ackWaits: options.endAckWaits === true,
       ...(options.endBlockersAfterMs === undefined ? {} : { endBlockersAfterMs: options.endBlockersAfterMs }),
       keep: () => ours,
+      onProblem: (problem) =>
+        options.log('fence.read_only_waits_not_ended', {
+          level: 'warn',
+          path: describePath(path),
+          reason: problem,
+        }),
     });
     const described = (list: KilledSession[]) =>
       list.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state }));

@@ -107,11 +107,18 @@ async function demoteLocalOnce(spec: Spec, signal: AbortSignal): Promise<string>
     // Isolated under semi-sync, no ACK comes: read_only would wait for the commits awaiting one;
     // a long statement or a table lock would hold it as long.
     let ended = '';
-    const report = await blockers.setReadOnlyEndingBlockers(session, flavour, {
-      openSecond: open,
-      timeoutMs: 3_000,
-      ackWaits: blockers.commitsMayWaitForAck(mysql.semi_sync),
-    });
+    let problem: string | undefined;
+    const report = await blockers
+      .setReadOnlyEndingBlockers(session, flavour, {
+        openSecond: open,
+        timeoutMs: 3_000,
+        ackWaits: blockers.commitsMayWaitForAck(mysql.semi_sync),
+        onProblem: (why) => (problem = why),
+      })
+      .catch((error: unknown) => {
+        if (problem === undefined) throw error;
+        throw new Error(`${messageOf(error)} (${problem})`, { cause: error });
+      });
     if (report.ended.length > 0)
       ended = `, ${report.ended.length} commit(s) held by a semi-sync ACK ended while read_only was pending`;
     if (report.endedBlockers.length > 0)

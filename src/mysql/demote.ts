@@ -163,9 +163,8 @@ async function becomeReadOnly(
     openSecond: options.openSession,
     timeoutMs: options.readOnlyTimeoutMs ?? 5_000,
     ackWaits: commitsMayWaitForAck(options.semiSync),
+    onProblem: (problem) => log('demote.read_only_waits_not_ended', { level: 'warn', reason: problem }),
   });
-  if (report.problem !== undefined)
-    log('demote.read_only_waits_not_ended', { level: 'warn', reason: report.problem, readOnlyMs: report.ms });
   const described = (list: KilledSession[]) =>
     list.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state }));
   if (report.ended.length > 0)

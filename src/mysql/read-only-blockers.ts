@@ -21,7 +21,9 @@
  * step-down that gives up on it leaves the old primary writable (a fence then blocks the
  * promotion: the old primary answered). Each of them ends every client session right after
  * read_only anyway, so once read_only has been pending a third of its budget the same second
- * connection ends those sessions first, while the pending lock keeps new statements out.
+ * connection ends them all first (idle ones too: a LOCK TABLES holder sleeps), while the pending
+ * lock keeps new writes and commits out. If read_only still fails (a killed statement can take
+ * long to roll back), those sessions are gone all the same.
  */
 import { endClientSessions, type KilledSession } from './client-sessions.js';
 import type { MysqlSession } from './connection.js';
@@ -39,8 +41,10 @@ export const awaitingAck = (s: KilledSession): boolean => s.state.startsWith('Wa
 /**
  * Statements that wait for the global read lock: they started after read_only (ours, or another
  * demotion's) became pending, hold nothing it waits for, and fail as read-only once it is set.
+ * MariaDB shows 'Waiting for backup lock' for all of them; MySQL 'global read lock', then
+ * 'commit lock' for a read_only in its second phase.
  */
-const WAITING_FOR_READ_LOCK = /^Waiting for (backup|global read) lock/;
+const WAITING_FOR_READ_LOCK = /^Waiting for (backup|global read|commit) lock/;
 
 /**
  * When a commit waits for an ACK: every session executing a statement that read_only may be
@@ -88,6 +92,8 @@ export interface ReadOnlyBlockersOptions {
   endBlockersAfterMs?: number;
   /** Sessions to spare besides the two of this call (e.g. a fence's other paths), asked at each look. */
   keep?: () => Iterable<number>;
+  /** Told when the second connection cannot help, also when read_only then fails. */
+  onProblem?: (problem: string) => void;
 }
 
 export interface ReadOnlyBlockersReport {
@@ -97,7 +103,7 @@ export interface ReadOnlyBlockersReport {
   endedBlockers: KilledSession[];
   /** How many times the second connection looked. */
   rounds: number;
-  /** How long SET GLOBAL read_only took. */
+  /** How long SET GLOBAL read_only took (and the second connection's close). */
   ms: number;
   /** Why the second connection could not help (read_only then waited on its own). */
   problem?: string;
@@ -141,6 +147,7 @@ export async function setReadOnlyEndingBlockers(
   if (!settled) {
     opening = options.openSecond().catch((error: unknown) => {
       problem = `no second connection to end what read_only waits for: ${messageOf(error)}`;
+      options.onProblem?.(problem);
       return undefined;
     });
     // read_only usually returns before the second connection is even open: then it is not waited for.
@@ -172,6 +179,7 @@ export async function setReadOnlyEndingBlockers(
         }
       } catch (error) {
         problem = `ending what read_only waits for failed: ${messageOf(error)}`;
+        options.onProblem?.(problem);
         break;
       }
       await pause(done, intervalMs);

@@ -19,7 +19,13 @@
  * GTIDs in hactl's log, and everything else about the pair must be settled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pairProblems, runRep, type ChaosFault, type RepResult } from '../../bench/chaos/faults.js';
+import {
+  pairProblems,
+  runRep,
+  WRITER_RATE,
+  type ChaosFault,
+  type RepResult,
+} from '../../bench/chaos/faults.js';
 import { assertBuilt } from '../support/cli.js';
 import { requirementsMissing, titled } from '../support/requirements.js';
 import { labPaths } from '../../src/lab/lab.js';
@@ -51,10 +57,10 @@ const DIVERGED_REPLICA =
 
 /**
  * The writer was steady before the fault and the final primary took writes after it: half a second
- * of the 150/s writer each side. Not a total, which shrinks when a diverged old primary ends the
+ * of the writer's rate each side (the runner waits for a second's worth of each). Not a total, which shrinks when a diverged old primary ends the
  * settle wait at once (CI: 290 acknowledged after a 9.9 s script-mode failover).
  */
-const WRITES_EACH_SIDE = 75;
+const WRITES_EACH_SIDE = WRITER_RATE / 2;
 
 function expectWriterWorked(result: RepResult, why: string): void {
   expect(result.ackedBefore, `acknowledged before the fault: ${why}`).toBeGreaterThanOrEqual(

@@ -2,7 +2,7 @@
  * setReadOnlyEndingBlockers (src/mysql/read-only-blockers.ts) without a server: which sessions it
  * ends and in what order, that it keeps looking while read_only is pending, and that its second
  * connection is closed in every path. test/mysql/semi-sync-demote.test.ts covers ACK waits on
- * MariaDB, test/mysql/read-only-blockers-mariadb.test.ts a lock holder and a long statement.
+ * MariaDB, test/fence/fence.test.ts a lock holder and a long statement.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -121,13 +121,16 @@ describe('setReadOnlyEndingBlockers', () => {
   it('says why when no second connection opens, and still waits for read_only', async () => {
     const fake = server([[]]);
     const timer = setTimeout(fake.release, 50); // read_only returns by itself
+    const told: string[] = [];
     const report = await setReadOnlyEndingBlockers(fake.main, mariadb, {
       ackWaits: true,
       openSecond: () => Promise.reject(new Error('connection refused')),
       timeoutMs: 1_000,
+      onProblem: (problem) => void told.push(problem),
     });
     clearTimeout(timer);
     expect(report.problem).toMatch(/no second connection .*connection refused/);
+    expect(told).toEqual([report.problem]);
     expect(report.rounds).toBe(0);
   });
 
@@ -185,12 +188,12 @@ describe('setReadOnlyEndingBlockers', () => {
   });
 
   it('with ACK waits ends only commits held by an ACK before the grace, anything after it', async () => {
-    // Nothing waits for an ACK; the idle lock holder 6 is left alone until a third of 600 ms.
+    // Nothing waits for an ACK; the idle lock holder 6 is left alone until a third of 3 s.
     const fake = server([[row(6, 'Sleep', '')]], 5_000, 6);
     const report = await setReadOnlyEndingBlockers(fake.main, mariadb, {
       ackWaits: true,
       openSecond: () => Promise.resolve(fake.second()),
-      timeoutMs: 600,
+      timeoutMs: 3_000,
       intervalMs: 10,
     });
     expect(report.rounds).toBeGreaterThan(1);
