@@ -1,9 +1,11 @@
 /**
- * Making a semi-sync primary read-only while its commits wait for an acknowledgement that may never
- * come (issue 12). SET GLOBAL read_only=1 takes the global read lock: once it is pending no new
- * statement may start, but it waits for the statements and commits in progress, and under strict
- * semi-sync (no timeout fallback) a commit waiting for the ACK of an unreachable standby never
- * finishes. Ending those commits before read_only is not enough: a client that reconnects at once
+ * Making a primary read-only while read_only waits for something that may not end on its own:
+ * commits held by a semi-sync acknowledgement, a long statement, a table lock.
+ *
+ * Semi-sync (issue 12): SET GLOBAL read_only=1 takes the global read lock: once it is pending no
+ * new statement may start, but it waits for the statements and commits in progress, and under
+ * strict semi-sync (no timeout fallback) a commit waiting for the ACK of an unreachable standby
+ * never finishes. Ending those commits before read_only is not enough: a client that reconnects at once
  * commits again in between (chaos, peer-link: 27 s with two writable databases). So read_only is
  * issued first, and while it is pending a second connection to the same server ends those commits.
  *
@@ -59,11 +61,7 @@ export function commitsHeldByAck(sessions: KilledSession[]): KilledSession[] {
   return [...executing.filter((s) => !awaitingAck(s)), ...executing.filter(awaitingAck)];
 }
 
-/**
- * Once read_only has waited this long, whatever it waits for is ended (a long statement, a
- * LOCK TABLES holder). Every caller ends every client session right after read_only anyway, so
- * this only moves that earlier, while the pending lock keeps new statements from starting.
- */
+/** The share of read_only's budget after which whatever it still waits for is ended (see above). */
 export const END_BLOCKERS_AFTER_SHARE = 1 / 3;
 
 /**
