@@ -38,7 +38,7 @@ import {
 } from '../../src/lab/sampler.js';
 import { startWriter, WRITER_TABLE, type WriterAck } from '../../src/lab/writer.js';
 import { keepEvidence } from './evidence.js';
-import { connectWith } from '../../src/mysql/connection.js';
+import { connectWith, credentialsFor, type MysqlSession } from '../../src/mysql/connection.js';
 
 export const CHAOS_FAULTS = [
   'node-loss',
@@ -52,6 +52,7 @@ export const CHAOS_FAULTS = [
   'flapping-check',
   'notify-burst',
   'mysql-unreachable',
+  'table-lock',
 ] as const;
 export type ChaosFault = (typeof CHAOS_FAULTS)[number];
 
@@ -70,6 +71,8 @@ export const FAULT_HELP: Record<ChaosFault, string> = {
     'keepalived on the MASTER stopped and restarted at once, 5 times, always on the node holding the VIPs (ends on the standby)',
   'mysql-unreachable':
     "node loss, and the standby's mariadbd SIGSTOPped as soon as it holds the VIPs (its promotion finds it hung) for --stall s",
+  'table-lock':
+    "an application session holds LOCK TABLES … WRITE on the writer's table on the primary (never released), then the primary's nginx is killed",
 };
 
 /** notify-burst: how many MASTER hand-overs (odd: the VIPs end on the standby, as in the other faults). */
@@ -327,6 +330,31 @@ export async function pairProblems(lab: ChaosLab): Promise<{ primary: LabNode | 
   };
 }
 
+/**
+ * An application session on `node` that holds a write lock on the writer's table, as a batch job
+ * or a migration would: SET GLOBAL read_only waits behind it for as long as it is held.
+ */
+async function holdTableLock(credentialsFile: string, dir: string, node: LabNode): Promise<MysqlSession> {
+  const app = await credentialsFor({ defaultsFile: credentialsFile });
+  const session = await connectWith(
+    {
+      user: app.user,
+      ...(app.password === undefined ? {} : { password: app.password }),
+      socket: socketOf(dir, node),
+    },
+    { timeoutMs: 2_000, queryTimeoutMs: 10_000 },
+  );
+  try {
+    await session.query(`LOCK TABLES ${WRITER_TABLE} WRITE`);
+  } catch (error) {
+    await session.close();
+    throw new Error(`chaos: cannot lock ${WRITER_TABLE} on ${node}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return session;
+}
+
 async function killNginx(lab: ChaosLab, node: LabNode): Promise<void> {
   const dir = labPaths(lab.dir).node[node].nginxDir;
   const pid = readPidFile(join(dir, 'daemon.pid'));
@@ -428,6 +456,8 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
   const stallMs = (options.stallSec ?? 5) * 1000;
   /** A mariadbd this repetition has SIGSTOPped and not yet continued. */
   let stalled: number | undefined;
+  /** table-lock: the session holding the lock (closed at the end, if hactl has not ended it). */
+  let lockHolder: MysqlSession | undefined;
   /** The received-position poll runs while this is on; a failed rep turns it off too. */
   const watch = { on: true };
   const rate = options.rate ?? WRITER_RATE;
@@ -522,6 +552,11 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       case 'nginx-kill':
         await killNginx(lab, from);
         break;
+      case 'table-lock':
+        lockHolder = await holdTableLock(database.appCredentialsFile, lab.dir, from);
+        injectedAt = Date.now();
+        await killNginx(lab, from);
+        break;
       case 'isolation':
         await setAttached(lab.prefix, from, false);
         break;
@@ -596,6 +631,13 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
     watch.on = false;
     await watchingReceived;
     say(`${fault}: ${moved ? `VIPs on ${standby}` : 'VIPs did not move'}; clearing the fault`);
+    if (lockHolder) {
+      const held = await lockHolder.query('SELECT 1').then(
+        () => true,
+        () => false,
+      );
+      say(`table-lock: the lock holder on ${from} ${held ? 'still holds its lock' : 'was ended'}`);
+    }
     if (fault === 'peer-link') await setPeerLink(lab.prefix, true);
     else await labHeal({ ...lab, node: from });
 
@@ -723,5 +765,6 @@ export async function runRep(lab: ChaosLab, fault: ChaosFault, options: RepOptio
       await rootQuery(lab.dir, standby, 'START SLAVE SQL_THREAD').catch(() => undefined);
     // A failed rep must not leave a server frozen.
     if (stalled !== undefined) signal(stalled, 'SIGCONT');
+    await lockHolder?.close();
   }
 }

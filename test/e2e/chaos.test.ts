@@ -206,6 +206,26 @@ describe.skipIf(missing)(
         }
       }, 180_000);
     }
+    it('table-lock: a lock that keeps read_only waiting on the old primary is ended, the standby promoted, 0 lost', async () => {
+      try {
+        if ((await pairProblems(strictLab)).problems.length > 0)
+          await strictLab.up({ semiSync: 'strict', fencing: true });
+        const logPath = labPaths(strictLab.dir).log;
+        const logFrom = logSize(logPath);
+        const result = await runRep(strictLab, 'table-lock', {
+          settleBoundMs: 60_000,
+          failoverBoundMs: 30_000,
+          strictSemiSync: true,
+        });
+        expectStrictSafeAndSettled(result);
+        // The lock is never released by its holder: only hactl ending it (the old primary's own
+        // demotion or the fence, whichever waits a third of its budget first) lets read_only through.
+        expect(logSince(logPath, logFrom)).toMatch(/"event":"(demote|fence)\.ended_read_only_blockers"/);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }, 180_000);
     it('notify-burst: every promotion fenced the old primary first, never two writable, 0 lost', async () => {
       try {
         if ((await pairProblems(strictLab)).problems.length > 0)
