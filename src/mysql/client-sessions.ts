@@ -49,6 +49,8 @@ export interface EndSessionsOptions {
   select?: (sessions: KilledSession[]) => KilledSession[];
   /** Told what each pass found to kill, before it kills it. */
   onPass?: (pass: number, victims: KilledSession[]) => void;
+  /** Told of each session as soon as it is killed: a caller whose own connection dies mid-pass still knows. */
+  onKilled?: (victim: KilledSession) => void;
 }
 
 /**
@@ -77,7 +79,10 @@ export async function endClientSessions(
     if (victims.length === 0) break;
     options.onPass?.(pass, victims);
     for (const victim of victims) {
-      if (await killConnection(session, victim.id)) killed.set(victim.id, victim);
+      if (await killConnection(session, victim.id)) {
+        killed.set(victim.id, victim);
+        options.onKilled?.(victim);
+      }
     }
   }
   await awaitGone(session, [...killed.keys()], {

@@ -166,15 +166,16 @@ export async function setReadOnlyEndingBlockers(
           "SELECT ID FROM information_schema.PROCESSLIST WHERE ID = ? AND COMMAND = 'Query'",
           [session.threadId],
         );
-        if (pending.length > 0) {
-          const now = await endClientSessions(second, {
+        // Recorded as each kill lands: the server may end this connection mid-pass (another
+        // demotion's kill pass), after it has already ended what read_only waited for.
+        if (pending.length > 0)
+          await endClientSessions(second, {
             select: all ? readOnlyBlockers : commitsHeldByAck,
             keep,
             passes: 1,
             waitMs: 0,
+            onKilled: (victim) => void (all ? endedBlockers : ended).push(victim),
           });
-          (all ? endedBlockers : ended).push(...now);
-        }
       } catch (error) {
         problem = `ending what read_only waits for failed: ${messageOf(error)}`;
         options.onProblem?.(problem);

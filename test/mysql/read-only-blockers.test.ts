@@ -200,4 +200,28 @@ describe('setReadOnlyEndingBlockers', () => {
     expect(report.ended).toEqual([]);
     expect(report.endedBlockers.map((e) => e.id)).toEqual([6]);
   });
+
+  it('reports a session it ended even when its own connection is ended later in the same pass', async () => {
+    // 6 holds the lock; ending it lets read_only through, and then another demotion's kill pass
+    // ends our second connection before it reaches 8.
+    const fake = server([[row(6, 'Sleep', ''), row(8, 'Sleep', '')]], 5_000, 6);
+    const base = fake.second();
+    const told: string[] = [];
+    const report = await setReadOnlyEndingBlockers(fake.main, mariadb, {
+      ackWaits: false,
+      openSecond: () =>
+        Promise.resolve({
+          ...base,
+          query: (sql: string, params?: unknown[]) =>
+            sql.startsWith('KILL CONNECTION') && Number(params?.[0]) === 8
+              ? Promise.reject(new Error('the server closed the connection (KILL CONNECTION)'))
+              : base.query(sql, params),
+        }),
+      timeoutMs: 1_500,
+      intervalMs: 10,
+      onProblem: (problem) => void told.push(problem),
+    });
+    expect(report.endedBlockers.map((e) => e.id)).toEqual([6]);
+    expect(told).toEqual([expect.stringMatching(/closed the connection/)]);
+  });
 });
