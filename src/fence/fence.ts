@@ -87,13 +87,9 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
   const attempts = await Promise.all(
     paths.map(async (path): Promise<PathAttempt> => {
       const at = () => Math.round(performance.now() - started);
-      const first = await fencePath(
-        path,
-        () => open(path),
-        options,
-        { sessions, ours: oursOn(path.node) },
-        at,
-      );
+      const attempt = () =>
+        fencePath(path, () => open(path), options, { sessions, ours: oursOn(path.node) }, at);
+      const first = await attempt();
       // The old primary answered, then closed our session: its own demotion's kill pass ends every
       // client session, ours included. It is alive and reachable, so one more try is what tells
       // whether it is read-only now; a second close is reported as it is.
@@ -102,7 +98,7 @@ export async function fence(paths: readonly FencePath[], options: FenceOptions):
         path: describePath(path),
         reason: `the server ended the fence's session (${first.report.error ?? ''}); trying once more`,
       });
-      return fencePath(path, () => open(path), options, { sessions, ours: oursOn(path.node) }, at);
+      return attempt();
     }),
   );
   const reports = attempts.map((a) => a.report);
@@ -221,12 +217,10 @@ async function fencePath(
           reason: problem,
         }),
     });
-    const described = (list: KilledSession[]) =>
-      list.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state }));
     if (ended.length > 0)
       options.log('fence.ended_commits_awaiting_ack', {
         path: describePath(path),
-        sessions: described(ended),
+        sessions: ended,
         reason:
           'read_only waited for commits held by a semi-sync ACK that was not coming; the statements in progress were ended while it was pending, their clients never told they committed',
       });
@@ -234,7 +228,7 @@ async function fencePath(
       options.log('fence.ended_read_only_blockers', {
         level: 'warn',
         path: describePath(path),
-        sessions: described(endedBlockers),
+        sessions: endedBlockers,
         reason:
           'read_only was still waiting (a long statement or a table lock on the old primary); the sessions it waited for were ended, as the fence ends every client session once read-only',
       });

@@ -5,7 +5,7 @@
  * the exact extra GTIDs; nothing is reset automatically.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { endClientSessions, type KilledSession } from './client-sessions.js';
+import { endClientSessions } from './client-sessions.js';
 import { commitsMayWaitForAck, setReadOnlyEndingBlockers } from './read-only-blockers.js';
 import { connectWith, type MysqlSession } from './connection.js';
 import { DatabaseError } from './errors.js';
@@ -165,11 +165,9 @@ async function becomeReadOnly(
     ackWaits: commitsMayWaitForAck(options.semiSync),
     onProblem: (problem) => log('demote.read_only_waits_not_ended', { level: 'warn', reason: problem }),
   });
-  const described = (list: KilledSession[]) =>
-    list.map((k) => ({ id: k.id, user: k.user, command: k.command, state: k.state }));
   if (report.ended.length > 0)
     log('demote.ended_commits_awaiting_ack', {
-      sessions: described(report.ended),
+      sessions: report.ended,
       rounds: report.rounds,
       readOnlyMs: report.ms,
       reason:
@@ -178,7 +176,7 @@ async function becomeReadOnly(
   if (report.endedBlockers.length > 0)
     log('demote.ended_read_only_blockers', {
       level: 'warn',
-      sessions: described(report.endedBlockers),
+      sessions: report.endedBlockers,
       readOnlyMs: report.ms,
       reason:
         'read_only was still waiting (a long statement or a table lock); the sessions it waited for were ended while it was pending, as the demotion ends every client session right after',
